@@ -1,0 +1,1 @@
+"""esup: the one command-line entry point of the electronic supervision platform."""

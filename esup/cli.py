@@ -1,0 +1,118 @@
+"""`esup`: every command a person runs — evaluate events, export the contract, and (later) run the stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from schemas.catalog import CatalogError, load_catalog
+from schemas.config import ConfigError, load_rule_config
+from schemas.events import CaseEvent, EventError, event_json_schema, parse_event
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """Electronic supervision (电子监察) of administrative licensing.
+
+    \b
+    Typical use:
+      esup evaluate examples/events.jsonl --catalog examples/catalog.yaml
+      esup schema export schemas/json
+    """
+
+
+def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
+    """Valid events and (line number, reason) for every rejected line of a JSONL file."""
+    events: list[CaseEvent] = []
+    rejected: list[tuple[int, str]] = []
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(parse_event(line.rstrip(b"\r\n")))
+            except EventError as exc:
+                rejected.append((n, exc.reason))
+    return events, rejected
+
+
+def _aware(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not ISO-8601") from None
+    if dt.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no timezone offset (e.g. 2026-03-01T00:00:00+08:00)")
+    return dt
+
+
+@main.command()
+@click.argument("events_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--catalog", "catalog_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="licensing-item catalog (YAML)")
+@click.option("--at", "at", default=None, help="run the timers up to this ISO-8601 time (default: latest event)")
+@click.option("--rules", "rules_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="rule thresholds (YAML); defaults are built in")
+@click.option("--calendar", "calendar_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="working-day calendar override (YAML) for years chinesecalendar does not cover")
+def evaluate(events_file: Path, catalog_file: Path, at: str | None, rules_file: Path | None,
+             calendar_file: Path | None) -> None:
+    """Evaluate EVENTS_FILE (JSON Lines) case by case in event time and print one finding per line.
+
+    Rejected lines are reported on stderr with their line number and reason; the exit code is then 1.
+    """
+    from streams.rules import Context, evaluate as run, load_calendar
+
+    try:
+        catalog = load_catalog(catalog_file)
+        config = load_rule_config(rules_file)
+        calendar = load_calendar(calendar_file)
+    except (CatalogError, ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    until = _aware(at) if at else None
+    events, rejected = read_events(events_file)
+    for n, reason in rejected:
+        click.echo(f"{events_file}:{n}: rejected: {reason}", err=True)
+    result = run(events, Context.build(calendar, catalog, config), until)
+    out = sys.stdout
+    for f in result.findings:
+        out.write(f.model_dump_json() + "\n")
+    click.echo(
+        f"{len(events)} events, {len(result.states)} cases, {len(result.findings)} findings"
+        f" (timers run to {result.at.isoformat() if result.at else '-'}; calendar {calendar.version})",
+        err=True,
+    )
+    if rejected:
+        sys.exit(1)
+
+
+@main.group()
+def schema() -> None:
+    """The event contract for department systems."""
+
+
+@schema.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schema_export(directory: Path) -> None:
+    """Write the JSON Schemas of case events, the catalog and findings into DIRECTORY."""
+    from schemas.catalog import Catalog
+    from schemas.findings import Finding
+
+    directory.mkdir(parents=True, exist_ok=True)
+    docs = {
+        "case-event.schema.json": event_json_schema(),
+        "catalog.schema.json": Catalog.model_json_schema(),
+        "finding.schema.json": Finding.model_json_schema(),
+    }
+    for name, doc in docs.items():
+        (directory / name).write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                      encoding="utf-8")
+        click.echo(f"wrote {directory / name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pydantic models of the platform's contracts: case events, the item catalog, findings, rule thresholds."""

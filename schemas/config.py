@@ -1,0 +1,45 @@
+"""Rule thresholds (warning share, follow-up period, back-dating limit…), loaded from YAML with defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.findings import Severity
+
+
+class RuleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    notice_share: float = Field(
+        default=0.75, gt=0, lt=1, description="share of the allowed working days used that raises a notice"
+    )
+    follow_up_wd: int = Field(
+        default=5, ge=1, le=60, description="working days after a breach with the case still open → red card"
+    )
+    backdating_hours: float = Field(
+        default=24.0, gt=0, description="recorded_at later than occurred_at by more than this → back-dated"
+    )
+    future_tolerance_minutes: float = Field(
+        default=10.0, ge=0, description="occurred_at later than recorded_at by more than this → clock error"
+    )
+    severity_overrides: dict[str, Severity] = Field(
+        default_factory=dict, description="rule code → severity, to tighten or relax a rule's default"
+    )
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_rule_config(path: str | Path | None) -> RuleConfig:
+    if path is None:
+        return RuleConfig()
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        return RuleConfig.model_validate(data.get("rules", data))
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from None

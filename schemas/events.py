@@ -1,0 +1,381 @@
+"""The case-event contract that department systems publish: one JSON object per licensing-case stage.
+
+Every event shares an envelope (ids, who, where, when) and carries a payload whose shape depends on
+its ``kind``. Events are validated with pydantic v2 as a discriminated union on ``kind``; an invalid
+event raises :class:`EventError`, whose message names the field and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+
+SCHEMA_VERSION = 1
+
+# Largest event accepted on the wire; anything bigger is a dead letter, not a case event.
+MAX_EVENT_BYTES = 64 * 1024
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+RegionCode = Annotated[str, Field(pattern=r"^[1-8][0-9]{5}$", description="GB/T 2260 six-digit code")]
+ShortText = Annotated[str, Field(max_length=2000)]
+
+
+class SpecialProcedure(StrEnum):
+    """Procedures whose time is not counted (行政许可法 第45条)."""
+
+    hearing = "hearing"  # 听证
+    tender = "tender"  # 招标
+    auction = "auction"  # 拍卖
+    inspection = "inspection"  # 检验
+    testing = "testing"  # 检测
+    quarantine = "quarantine"  # 检疫
+    appraisal = "appraisal"  # 鉴定
+    expert_review = "expert_review"  # 专家评审
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# ---- payloads -------------------------------------------------------------------------------------
+
+
+class EmptyPayload(_Strict):
+    pass
+
+
+class ApplyPayload(_Strict):
+    applicant_id: Id | None = None
+    materials: list[Id] = Field(default_factory=list, max_length=200, description="material codes received")
+
+
+class InquiryPayload(_Strict):
+    subject: ShortText = ""
+
+
+class SupplementNoticePayload(_Strict):
+    missing_materials: list[Id] = Field(default_factory=list, max_length=200)
+    note: ShortText = ""
+
+
+class SupplementReceivedPayload(_Strict):
+    materials: list[Id] = Field(default_factory=list, max_length=200)
+
+
+class ReasonPayload(_Strict):
+    reason: ShortText = ""
+
+
+class ReviewPayload(_Strict):
+    conditions_met: list[Id] = Field(
+        default_factory=list, max_length=200, description="licensing conditions verified by this review"
+    )
+    opinion: ShortText = ""
+
+
+class ApprovePayload(_Strict):
+    licence_no: Id | None = None
+
+
+class ConcludePayload(_Strict):
+    outcome: Literal["granted", "refused", "not_accepted", "withdrawn"] | None = None
+
+
+class SuspendPayload(_Strict):
+    # Optional on purpose: a suspension without its reason is a procedure violation to flag,
+    # not a malformed message to drop (art. 45 requires the reason and a written notice).
+    procedure: SpecialProcedure | None = None
+    reason: ShortText = ""
+    applicant_notified: bool = True
+
+
+class ExtendPayload(_Strict):
+    days: int = Field(ge=1, le=365, description="working days of extension requested")
+    approver_id: Id | None = None
+    reason: ShortText = ""
+    applicant_notified: bool = True
+
+
+class FeePayload(_Strict):
+    fee_code: Id
+    amount_fen: int = Field(ge=0, le=10**12, description="amount in fen (0.01 yuan)")
+
+
+class DeliveryPayload(_Strict):
+    method: Literal["in_person", "post", "electronic"] = "in_person"
+
+
+class ReferPayload(_Strict):
+    to_department_id: Id
+    to_staff_id: Id | None = None
+    reason: ShortText = ""
+
+
+class OutOfScopePayload(_Strict):
+    referred_to_department_id: Id | None = None
+    note: ShortText = ""
+
+
+# ---- envelope -------------------------------------------------------------------------------------
+
+
+class _Envelope(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Id = Field(description="globally unique; the idempotency key")
+    case_id: Id
+    item_code: Id
+    department_id: Id
+    region_code: RegionCode
+    staff_id: Id
+    occurred_at: AwareDatetime = Field(description="when it happened in the department (timezone-aware)")
+    recorded_at: AwareDatetime = Field(description="when the department system recorded it")
+
+
+class Inquiry(_Envelope):
+    """A first contact (咨询); its handler is the first-inquiry responsible person (首问负责制)."""
+
+    kind: Literal["inquiry"]
+    payload: InquiryPayload = InquiryPayload()
+
+
+class Apply(_Envelope):
+    """申请: the application and its materials are received; the acceptance clock starts."""
+
+    kind: Literal["apply"]
+    payload: ApplyPayload = ApplyPayload()
+
+
+class SupplementNotice(_Envelope):
+    """一次性告知: materials incomplete, everything to correct told once (art. 32(4))."""
+
+    kind: Literal["supplement_notice"]
+    payload: SupplementNoticePayload = SupplementNoticePayload()
+
+
+class SupplementReceived(_Envelope):
+    """补交: the applicant hands in the requested materials."""
+
+    kind: Literal["supplement_received"]
+    payload: SupplementReceivedPayload = SupplementReceivedPayload()
+
+
+class Accept(_Envelope):
+    """受理 (art. 32)."""
+
+    kind: Literal["accept"]
+    payload: EmptyPayload = EmptyPayload()
+
+
+class RefuseAccept(_Envelope):
+    """不予受理 (art. 32)."""
+
+    kind: Literal["refuse_accept"]
+    payload: ReasonPayload = ReasonPayload()
+
+
+class Review(_Envelope):
+    """审核 (art. 34)."""
+
+    kind: Literal["review"]
+    payload: ReviewPayload = ReviewPayload()
+
+
+class Approve(_Envelope):
+    """批准: decision to grant the licence (art. 38)."""
+
+    kind: Literal["approve"]
+    payload: ApprovePayload = ApprovePayload()
+
+
+class RefuseLicense(_Envelope):
+    """不予许可: decision to refuse, with reasons (art. 38 ¶2)."""
+
+    kind: Literal["refuse_license"]
+    payload: ReasonPayload = ReasonPayload()
+
+
+class Conclude(_Envelope):
+    """办结: the case is closed."""
+
+    kind: Literal["conclude"]
+    payload: ConcludePayload = ConcludePayload()
+
+
+class Suspend(_Envelope):
+    """特别程序开始: hearing, inspection, expert review… — time not counted (art. 45)."""
+
+    kind: Literal["suspend"]
+    payload: SuspendPayload = SuspendPayload()
+
+
+class Resume(_Envelope):
+    """特别程序结束."""
+
+    kind: Literal["resume"]
+    payload: EmptyPayload = EmptyPayload()
+
+
+class Extend(_Envelope):
+    """延期: extension of the decision period with a superior's approval (art. 42)."""
+
+    kind: Literal["extend"]
+    payload: ExtendPayload
+
+
+class FeeCharged(_Envelope):
+    """收费 (arts. 58-59)."""
+
+    kind: Literal["fee_charged"]
+    payload: FeePayload
+
+
+class CertificateDelivered(_Envelope):
+    """颁发、送达 the licence certificate (art. 44)."""
+
+    kind: Literal["certificate_delivered"]
+    payload: DeliveryPayload = DeliveryPayload()
+
+
+class Withdraw(_Envelope):
+    """撤回: the applicant withdraws the application."""
+
+    kind: Literal["withdraw"]
+    payload: ReasonPayload = ReasonPayload()
+
+
+class Refer(_Envelope):
+    """转办: the matter is referred to another department or person (首问负责制)."""
+
+    kind: Literal["refer"]
+    payload: ReferPayload
+
+
+class InquiryOutOfScope(_Envelope):
+    """An inquiry closed as outside the department's remit; must come with a referral."""
+
+    kind: Literal["inquiry_out_of_scope"]
+    payload: OutOfScopePayload = OutOfScopePayload()
+
+
+CaseEvent = Annotated[
+    Inquiry
+    | Apply
+    | SupplementNotice
+    | SupplementReceived
+    | Accept
+    | RefuseAccept
+    | Review
+    | Approve
+    | RefuseLicense
+    | Conclude
+    | Suspend
+    | Resume
+    | Extend
+    | FeeCharged
+    | CertificateDelivered
+    | Withdraw
+    | Refer
+    | InquiryOutOfScope,
+    Field(discriminator="kind"),
+]
+
+EVENT_ADAPTER: TypeAdapter[CaseEvent] = TypeAdapter(CaseEvent)
+EVENT_KINDS: tuple[str, ...] = (
+    "inquiry",
+    "apply",
+    "supplement_notice",
+    "supplement_received",
+    "accept",
+    "refuse_accept",
+    "review",
+    "approve",
+    "refuse_license",
+    "conclude",
+    "suspend",
+    "resume",
+    "extend",
+    "fee_charged",
+    "certificate_delivered",
+    "withdraw",
+    "refer",
+    "inquiry_out_of_scope",
+)
+
+
+class EventError(ValueError):
+    """An event that does not meet the contract; ``reason`` names each bad field and why."""
+
+    def __init__(self, reason: str, *, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fields = fields
+
+
+def _describe(err: ValidationError) -> EventError:
+    parts: list[str] = []
+    fields: list[str] = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "<event>"
+        fields.append(loc)
+        parts.append(f"{loc}: {e['msg']}")
+    return EventError("; ".join(parts), fields=tuple(fields))
+
+
+def parse_event(raw: bytes | str | dict[str, Any]) -> CaseEvent:
+    """Validate one event from wire bytes, a JSON string or a decoded dict.
+
+    Raises :class:`EventError` with a reason naming the field(s) at fault.
+    """
+    if isinstance(raw, bytes | bytearray):
+        if len(raw) > MAX_EVENT_BYTES:
+            raise EventError(f"<event>: {len(raw)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
+        try:
+            text = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EventError(f"<event>: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raw = text
+    if isinstance(raw, str):
+        if len(raw) > MAX_EVENT_BYTES:
+            raise EventError(f"<event>: {len(raw)} characters exceeds the {MAX_EVENT_BYTES} limit")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise EventError(f"<event>: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        raise EventError(f"<event>: expected a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind is not None and kind not in EVENT_KINDS:
+        raise EventError(f"kind: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}", fields=("kind",))
+    try:
+        return EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise _describe(exc) from None
+
+
+def event_to_json(event: CaseEvent) -> str:
+    """The canonical wire form of an event (UTF-8 JSON, no whitespace)."""
+    return event.model_dump_json(exclude_defaults=False)
+
+
+def event_json_schema() -> dict[str, Any]:
+    """JSON Schema of the whole union, for department systems."""
+    schema = EVENT_ADAPTER.json_schema()
+    schema["title"] = f"CaseEvent v{SCHEMA_VERSION}"
+    return schema
+
+
+def occurred_sort_key(event: CaseEvent) -> tuple[datetime, datetime, str]:
+    return (event.occurred_at, event.recorded_at, event.event_id)

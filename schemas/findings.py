@@ -1,0 +1,61 @@
+"""Findings: what the supervision rules detect, with their evidence and a deterministic id."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+FINDING_SCHEMA_VERSION = 1
+
+# Fixed namespace: the same (case, rule, occurrence) always hashes to the same finding id,
+# so replays, restarts and a second worker never produce a second row for one finding.
+_FINDING_NS = uuid.UUID("6b1c0f0e-3c1e-5a52-9f3e-6573757031a1")
+
+
+class Category(StrEnum):
+    time = "time"
+    fee = "fee"
+    procedure = "procedure"
+    condition = "condition"
+    first_inquiry = "first_inquiry"
+    data_quality = "data_quality"
+
+
+class Severity(StrEnum):
+    notice = "notice"  # 预警
+    yellow = "yellow"  # 黄牌
+    red = "red"  # 红牌
+
+
+SEVERITY_RANK = {Severity.notice: 1, Severity.yellow: 2, Severity.red: 3}
+
+
+def finding_id(case_id: str, rule: str, occurrence: str) -> str:
+    return str(uuid.uuid5(_FINDING_NS, f"{case_id}\x1f{rule}\x1f{occurrence}"))
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = FINDING_SCHEMA_VERSION
+    finding_id: str
+    case_id: str
+    rule: str
+    category: Category
+    severity: Severity
+    title: str
+    message: str
+    staff_id: str = Field(description="the responsible staff member (首问负责, 责任追究)")
+    department_id: str
+    region_code: str
+    item_code: str
+    detected_at: AwareDatetime = Field(description="when the rule became true: event time or deadline moment")
+    deadline: AwareDatetime | None = None
+    law_article: str | None = None
+    evidence_event_ids: list[str]
+    calendar_version: str
+    provisional: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)

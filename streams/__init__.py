@@ -1,0 +1,1 @@
+"""Streaming side of the platform: the Faust app and agents (glue), and the pure supervision rules."""

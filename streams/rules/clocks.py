@@ -1,0 +1,260 @@
+"""Legal clocks in working days: deadlines, suspensions (art. 45), extensions (art. 42) and the timer sweep.
+
+A clock counts working days after its start day (the start day itself is not counted). A
+milestone "k working days used" is reached at 24:00 of the k-th counted working day; working days
+inside a lawful suspension are not counted. Each clock has up to four milestones, each fired once:
+
+- ``notice``: ``ceil(notice_share × allowed)`` days used, where *allowed* is the stricter of the
+  promised and statutory limits (plus any lawful extension) — the stricter limit warns first;
+- ``promise``: the promised (承诺) limit ran out, when it is stricter than the law's;
+- ``statutory``: the statutory limit ran out (for acceptance: deemed accepted, art. 32(4); for a
+  decision on an item with 超时默认: deemed approved);
+- ``red``: still open ``follow_up_wd`` working days after the first breach.
+
+``due(state, now, ctx)`` fires, in deadline order, every milestone whose moment is ``<= now``;
+a finding's ``detected_at`` is the milestone's moment, not ``now``, so sweeping once or in many
+small steps gives the same findings.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+from schemas.findings import Finding
+from streams.rules.calendar import end_of_day
+from streams.rules.context import Context
+from streams.rules.state import ACCEPTED, DECIDED, CaseState, Clock
+
+MILESTONES = ("notice", "promise", "statutory", "red")
+
+_RULES = {
+    "accept": {
+        "notice": "TIME_ACCEPT_NOTICE",
+        "promise": "TIME_ACCEPT_PROMISE_BREACHED",
+        "statutory": "TIME_ACCEPT_DEEMED",
+    },
+    "review": {
+        "notice": "TIME_REVIEW_NOTICE",
+        "promise": "TIME_REVIEW_PROMISE_BREACHED",
+        "statutory": "TIME_REVIEW_OVERDUE",
+        "red": "TIME_REVIEW_RED",
+    },
+    "decision": {
+        "notice": "TIME_DECISION_NOTICE",
+        "promise": "TIME_DECISION_PROMISE_BREACHED",
+        "statutory": "TIME_DECISION_OVERDUE",
+        "red": "TIME_DECISION_RED",
+    },
+    "delivery": {
+        "notice": "TIME_DELIVERY_NOTICE",
+        "promise": "TIME_DELIVERY_PROMISE_BREACHED",
+        "statutory": "TIME_DELIVERY_OVERDUE",
+        "red": "TIME_DELIVERY_RED",
+    },
+}
+
+
+def allowed(clock: Clock) -> int:
+    """Working days allowed by the stricter limit, with the lawful extension."""
+    base = clock.promised if clock.promised is not None else clock.statutory
+    return base + clock.extension
+
+
+def milestone_days(clock: Clock, share: float, follow_up: int) -> dict[str, int]:
+    """Working days used at which each milestone of this clock is reached."""
+    first = allowed(clock)
+    out: dict[str, int] = {}
+    k_notice = max(1, math.ceil(share * first))
+    if k_notice < first:
+        out["notice"] = k_notice
+    if clock.promised is not None:
+        out["promise"] = clock.promised + clock.extension
+    out["statutory"] = clock.statutory + clock.extension
+    if clock.name != "accept":  # acceptance ends in deemed acceptance, never stays open
+        out["red"] = first + follow_up
+    return out
+
+
+def counted_day(clock: Clock, k: int, ctx: Context) -> date | None:
+    """The date on which the k-th counted working day ends; None while a suspension holds it."""
+    cal = ctx.calendar
+    shift = 0
+    for s in clock.suspensions:
+        counted_before = cal.workdays_between(clock.start, s.start) - shift
+        if counted_before >= k:
+            break
+        if s.end is None:
+            return None
+        shift += cal.workdays_between(s.start, s.end)
+    return cal.add_workdays(clock.start, k + shift)
+
+
+def used_workdays(clock: Clock, on: date, ctx: Context) -> int:
+    """Working days counted from the start up to and including ``on``, suspensions excluded."""
+    cal = ctx.calendar
+    used = cal.workdays_between(clock.start, on)
+    for s in clock.suspensions:
+        if s.start >= on:
+            break
+        end = s.end if s.end is not None and s.end < on else on
+        used -= cal.workdays_between(s.start, end)
+    return max(used, 0)
+
+
+def deadline_of(clock: Clock, ctx: Context) -> date | None:
+    """The last day of the statutory period (with extension and suspensions), None while suspended."""
+    return counted_day(clock, clock.statutory + clock.extension, ctx)
+
+
+def suspended_days(clock: Clock, ctx: Context) -> int:
+    return sum(ctx.calendar.workdays_between(s.start, s.end) for s in clock.suspensions if s.end is not None)
+
+
+def _pending(state: CaseState, ctx: Context) -> list[tuple[datetime, Clock, str, int, date]]:
+    cfg = ctx.config
+    out = []
+    for clock in state.clocks.values():
+        if clock.stopped:
+            continue
+        for name, k in milestone_days(clock, cfg.notice_share, cfg.follow_up_wd).items():
+            if name in clock.fired:
+                continue
+            day = counted_day(clock, k, ctx)
+            if day is not None:
+                out.append((end_of_day(day), clock, name, k, day))
+    order = {m: i for i, m in enumerate(MILESTONES)}
+    out.sort(key=lambda p: (p[0], p[1].name, order[p[2]]))
+    return out
+
+
+def due(state: CaseState, now: datetime, ctx: Context) -> tuple[CaseState, list[Finding]]:
+    """Fire every milestone reached by ``now``; pure apart from updating ``state`` in place."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    findings: list[Finding] = []
+    while True:
+        pending = _pending(state, ctx)
+        if not pending or pending[0][0] > now:
+            return state, findings
+        moment, clock, name, k, day = pending[0]
+        clock.fired.append(name)
+        findings.extend(_fire(state, clock, name, k, day, moment, ctx))
+
+
+def _fire(state: CaseState, clock: Clock, name: str, k: int, day: date, moment: datetime, ctx: Context) -> list[Finding]:
+    cal = ctx.calendar
+    code = _RULES[clock.name][name]
+    deadline_day = day if name != "notice" else counted_day(clock, allowed(clock), ctx)
+    source = "promised" if (clock.promised is not None and name in ("notice", "promise", "red")) else "statutory"
+    details = {
+        "clock": clock.name,
+        "clock_key": clock.key,
+        "milestone": name,
+        "start": clock.start.isoformat(),
+        "working_days_used": k,
+        "limit_wd": (clock.promised if source == "promised" else clock.statutory),
+        "limit_source": source,
+        "extension_wd": clock.extension,
+        "suspended_wd": suspended_days(clock, ctx),
+    }
+    message = f"{clock.name}: {k} working days used since {clock.start.isoformat()} ({name})"
+    law = None
+    extra: list[Finding] = []
+    if name == "red":
+        details["follow_up_wd"] = ctx.config.follow_up_wd
+        deadline_day = counted_day(clock, allowed(clock), ctx)
+    if name == "statutory" and clock.name == "accept":
+        # Art. 32(4): no notice or decision within 5 days → accepted from the day of receipt.
+        clock.stopped = True
+        state.deemed_accepted = True
+        if state.stage < ACCEPTED:
+            state.stage = ACCEPTED
+        start_decision(state, clock.start, clock.evidence, ctx)
+        message = f"not accepted, refused or told to supplement by {day.isoformat()}: deemed accepted from {clock.start}"
+    elif name == "statutory" and clock.name == "decision" and clock.deemed_basis:
+        code = "TIME_DEEMED_APPROVAL"
+        law = clock.deemed_basis
+        clock.stopped = True
+        state.stage = DECIDED
+        state.outcome = "deemed_approved"
+        start_delivery(state, day, clock.evidence, ctx)
+        message = f"no decision by {day.isoformat()}: deemed approved under {clock.deemed_basis}"
+    deadline = end_of_day(deadline_day) if deadline_day is not None else None
+    finding = ctx.finding(
+        state,
+        code,
+        occurrence=f"{clock.key}:{name}",
+        detected_at=moment,
+        evidence=clock.evidence,
+        message=message,
+        deadline=deadline,
+        provisional=cal.provisional_between(clock.start, day),
+        law_article=law,
+        details=details,
+    )
+    return [finding, *extra]
+
+
+# ---- starting clocks ------------------------------------------------------------------------------
+
+
+def new_clock(
+    state: CaseState,
+    name: str,
+    start: date,
+    statutory: int,
+    promised: int | None,
+    evidence: list[str],
+    *,
+    max_extension: int = 0,
+    deemed_basis: str | None = None,
+) -> Clock:
+    gen = state.generations.get(name, 0) + 1
+    state.generations[name] = gen
+    clock = Clock(
+        key=f"{name}#{gen}",
+        name=name,
+        start=start,
+        statutory=statutory,
+        promised=promised if promised is not None and promised < statutory else None,
+        max_extension=max_extension,
+        deemed_basis=deemed_basis,
+        evidence=list(evidence),
+    )
+    state.clocks[name] = clock
+    return clock
+
+
+def start_decision(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:
+    if "decision" in state.clocks:
+        return
+    item = ctx.catalog.get(state.item_code)
+    if item is None:
+        from schemas.catalog import LAW_DECISION_WD, LAW_EXTENSION_WD
+
+        new_clock(state, "decision", start, LAW_DECISION_WD, None, evidence, max_extension=LAW_EXTENSION_WD)
+    else:
+        lim = item.decision_limit
+        new_clock(
+            state,
+            "decision",
+            start,
+            lim.statutory,
+            lim.promised,
+            evidence,
+            max_extension=item.extension_limit,
+            deemed_basis=item.deemed_approval.basis if item.deemed_approval else None,
+        )
+        if item.limits.review is not None and "review" not in state.clocks and state.stage < 3:
+            new_clock(state, "review", start, item.limits.review.statutory, item.limits.review.promised, evidence)
+
+
+def start_delivery(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:
+    item = ctx.catalog.get(state.item_code)
+    if item is not None and not item.issues_certificate:
+        return
+    from schemas.catalog import LAW_DELIVERY_WD
+
+    stat, prom = (item.limits.delivery.statutory, item.limits.delivery.promised) if item else (LAW_DELIVERY_WD, None)
+    new_clock(state, "delivery", start, stat, prom, evidence)

@@ -1,0 +1,64 @@
+"""What every rule needs besides the case: calendar, catalog and thresholds, and the finding factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas.catalog import Catalog, Index
+from schemas.config import RuleConfig
+from schemas.findings import Finding, finding_id
+from streams.rules.calendar import WorkCalendar
+from streams.rules.registry import RULES
+from streams.rules.state import CaseState
+
+
+@dataclass(frozen=True)
+class Context:
+    calendar: WorkCalendar
+    catalog: Index
+    config: RuleConfig
+
+    @classmethod
+    def build(cls, calendar: WorkCalendar, catalog: Catalog | Index, config: RuleConfig | None = None) -> Context:
+        index = catalog if isinstance(catalog, Index) else Index(catalog)
+        return cls(calendar=calendar, catalog=index, config=config or RuleConfig())
+
+    def finding(
+        self,
+        state: CaseState,
+        code: str,
+        *,
+        occurrence: str,
+        detected_at: datetime,
+        evidence: list[str],
+        message: str,
+        staff_id: str | None = None,
+        department_id: str | None = None,
+        deadline: datetime | None = None,
+        provisional: bool = False,
+        law_article: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Finding:
+        spec = RULES[code]
+        return Finding(
+            finding_id=finding_id(state.case_id, code, occurrence),
+            case_id=state.case_id,
+            rule=code,
+            category=spec.category,
+            severity=self.config.severity_overrides.get(code, spec.severity),
+            title=spec.title,
+            message=message,
+            staff_id=staff_id or state.responsible_staff,
+            department_id=department_id or state.department_id,
+            region_code=state.region_code,
+            item_code=state.item_code,
+            detected_at=detected_at,
+            deadline=deadline,
+            law_article=law_article or spec.law_article,
+            evidence_event_ids=list(dict.fromkeys(evidence)),
+            calendar_version=self.calendar.version,
+            provisional=provisional,
+            details=details or {},
+        )

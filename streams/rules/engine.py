@@ -1,0 +1,410 @@
+"""``evolve(state, event, ctx)``: apply one case event, returning the new state and the findings it raises.
+
+Pure: no clock, no I/O. The caller runs :func:`streams.rules.clocks.due` up to the event's
+``occurred_at`` first (``step`` does both), so timers and events interleave in event time.
+``evolve`` takes ownership of ``state`` and may update it in place.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas import events as ev
+from schemas.catalog import LAW_ACCEPT_WD
+from schemas.findings import Finding
+from streams.rules import checks
+from streams.rules.calendar import end_of_day, local_date
+from streams.rules.clocks import deadline_of, due, new_clock, start_decision, start_delivery
+from streams.rules.context import Context
+from streams.rules.state import (
+    ACCEPTED,
+    APPLIED,
+    CONCLUDED,
+    DECIDED,
+    NEW,
+    REVIEWED,
+    STAGE_NAMES,
+    CaseState,
+    Suspension,
+)
+
+# kind -> (lowest stage it may come at, highest stage, stage after it or None to keep)
+_STAGES: dict[str, tuple[int, int, int | None]] = {
+    "apply": (NEW, NEW, APPLIED),
+    "supplement_notice": (APPLIED, APPLIED, None),
+    "supplement_received": (APPLIED, ACCEPTED, None),
+    "accept": (APPLIED, APPLIED, ACCEPTED),
+    "refuse_accept": (APPLIED, ACCEPTED, DECIDED),
+    "review": (ACCEPTED, REVIEWED, REVIEWED),
+    "approve": (REVIEWED, REVIEWED, DECIDED),
+    "refuse_license": (ACCEPTED, REVIEWED, DECIDED),
+    "certificate_delivered": (DECIDED, DECIDED, None),
+    "conclude": (DECIDED, DECIDED, CONCLUDED),
+    "withdraw": (APPLIED, REVIEWED, DECIDED),
+}
+
+
+def new_state(event: ev.CaseEvent) -> CaseState:
+    return CaseState(
+        case_id=event.case_id,
+        item_code=event.item_code,
+        department_id=event.department_id,
+        region_code=event.region_code,
+        responsible_staff=event.staff_id,
+        first_staff=event.staff_id,
+    )
+
+
+def step(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[CaseState, list[Finding]]:
+    """Run the timers up to the event's time, then apply it."""
+    found: list[Finding] = []
+    if state is not None:
+        state, found = due(state, event.occurred_at, ctx)
+    state, more = evolve(state, event, ctx)
+    return state, found + more
+
+
+def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[CaseState, list[Finding]]:
+    if state is None:
+        state = new_state(event)
+    if event.event_id in state.seen:
+        return state, []  # a redelivered event changes nothing
+    state.seen.append(event.event_id)
+    if state.last_event_at is None or event.occurred_at > state.last_event_at:
+        state.last_event_at = event.occurred_at
+
+    findings = checks.data_quality(state, event, ctx)
+    if state.closed:
+        findings.append(
+            ctx.finding(
+                state,
+                "PROC_AFTER_CONCLUSION",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[*state.stage_events[-1:], event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message=f"{event.kind} after the case was concluded",
+                details={"kind": event.kind},
+            )
+        )
+        return state, findings
+
+    findings += _stage_order(state, event, ctx)
+    handler = _HANDLERS.get(event.kind)
+    if handler is not None:
+        findings += handler(state, event, ctx)
+    return state, findings
+
+
+# ---- stage order ----------------------------------------------------------------------------------
+
+
+def _stage_order(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    rng = _STAGES.get(event.kind)
+    if rng is None:
+        return []
+    lo, hi, after = rng
+    out: list[Finding] = []
+    stage = state.stage
+    accept_after_deemed = event.kind == "accept" and state.deemed_accepted and stage == ACCEPTED
+    conclude_inquiry = event.kind == "conclude" and stage == NEW and state.inquiry
+    if stage < lo and not conclude_inquiry:
+        missing = [STAGE_NAMES[s] for s in range(max(stage + 1, APPLIED), lo + 1)]
+        out.append(
+            ctx.finding(
+                state,
+                "PROC_STAGE_SKIPPED",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[*state.stage_events, event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message=f"{event.kind} at stage '{STAGE_NAMES[stage]}': skipped {', '.join(missing)}",
+                details={"kind": event.kind, "stage": STAGE_NAMES[stage], "skipped": missing},
+            )
+        )
+    elif stage > hi and not accept_after_deemed:
+        out.append(
+            ctx.finding(
+                state,
+                "PROC_STAGE_ORDER",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[*state.stage_events, event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message=f"{event.kind} at stage '{STAGE_NAMES[stage]}' (expected at most '{STAGE_NAMES[hi]}')",
+                details={"kind": event.kind, "stage": STAGE_NAMES[stage]},
+            )
+        )
+    if after is not None:
+        state.stage_events.append(event.event_id)
+        if after > state.stage or after == CONCLUDED:
+            state.stage = after
+    return out
+
+
+# ---- handlers -------------------------------------------------------------------------------------
+
+
+def _inquiry(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    state.inquiry = True
+    return []
+
+
+def _apply(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.Apply)
+    _add(state.materials, event.payload.materials)
+    if "accept" not in state.clocks and "decision" not in state.clocks:
+        item = ctx.catalog.get(state.item_code)
+        lim = item.limits.accept if item else None
+        new_clock(
+            state,
+            "accept",
+            local_date(event.occurred_at),
+            lim.statutory if lim else LAW_ACCEPT_WD,
+            lim.promised if lim else None,
+            [event.event_id],
+        )
+    return []
+
+
+def _supplement_notice(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    state.supplement_notices += 1
+    if state.supplement_notices > 1:
+        out.append(
+            ctx.finding(
+                state,
+                "PROC_SUPPLEMENT_REPEATED",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[*state.stage_events[:1], event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message=f"supplement notice no. {state.supplement_notices}: everything must be told at once",
+                details={"notices": state.supplement_notices},
+            )
+        )
+    clock = state.clocks.get("accept")
+    if clock is not None and not clock.stopped:
+        # Told in time: the acceptance clock waits for the applicant (art. 32(4)).
+        clock.stopped = True
+        clock.evidence.append(event.event_id)
+        state.awaiting_supplement = True
+    return out
+
+
+def _supplement_received(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.SupplementReceived)
+    _add(state.materials, event.payload.materials)
+    if state.awaiting_supplement and state.stage == APPLIED:
+        state.awaiting_supplement = False
+        old = state.clocks["accept"]
+        # The acceptance period runs again from receipt of the supplemented materials.
+        new_clock(state, "accept", local_date(event.occurred_at), old.statutory, old.promised,
+                  [*old.evidence, event.event_id])
+    return []
+
+
+def _accept(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    clock = state.clocks.get("accept")
+    if clock is not None:
+        clock.stopped = True
+    state.awaiting_supplement = False
+    evidence = [*(clock.evidence if clock else []), event.event_id]
+    start_decision(state, local_date(event.occurred_at), evidence, ctx)
+    return []
+
+
+def _stop_all(state: CaseState) -> None:
+    for c in state.clocks.values():
+        c.stopped = True
+
+
+def _refuse_accept(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    state.outcome = "not_accepted"
+    _stop_all(state)
+    return []
+
+
+def _review(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.Review)
+    _add(state.reviewers, [event.staff_id])
+    _add(state.conditions, event.payload.conditions_met)
+    clock = state.clocks.get("review")
+    if clock is not None:
+        clock.stopped = True
+    return []
+
+
+def _decide(state: CaseState, event: ev.CaseEvent, ctx: Context, outcome: str) -> None:
+    state.outcome = outcome
+    for name in ("accept", "review", "decision"):
+        c = state.clocks.get(name)
+        if c is not None:
+            c.stopped = True
+
+
+def _approve(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    out = checks.approval(state, event, ctx)
+    _decide(state, event, ctx, "granted")
+    start_delivery(state, local_date(event.occurred_at), [event.event_id], ctx)
+    return out
+
+
+def _refuse_license(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    _decide(state, event, ctx, "refused")
+    return []
+
+
+def _delivered(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    state.delivered = True
+    c = state.clocks.get("delivery")
+    if c is not None:
+        c.stopped = True
+    return []
+
+
+def _conclude(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    item = ctx.catalog.get(state.item_code)
+    needs_cert = item.issues_certificate if item else True
+    if state.outcome in ("granted", "deemed_approved") and needs_cert and not state.delivered:
+        out.append(
+            ctx.finding(
+                state,
+                "PROC_NOT_DELIVERED",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[*state.stage_events, event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message="concluded before the licence certificate was delivered",
+            )
+        )
+    _stop_all(state)
+    return out
+
+
+def _withdraw(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    state.outcome = "withdrawn"
+    _stop_all(state)
+    return []
+
+
+def _suspend(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.Suspend)
+    out = checks.suspension(state, event, ctx)
+    if any(f.rule in ("PROC_SUSPENSION_NO_REASON", "PROC_STAGE_ORDER") for f in out):
+        return out  # an unlawful suspension does not stop the clock
+    day = local_date(event.occurred_at)
+    for clock in state.active_clocks():
+        if clock.suspended:
+            continue
+        last = deadline_of(clock, ctx)
+        if last is not None and day > last:
+            continue  # already overdue: art. 45 cannot revive a period that has run out
+        clock.suspensions.append(Suspension(start=day, end=None, event_id=event.event_id))
+        clock.evidence.append(event.event_id)
+    return out
+
+
+def _resume(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    day = local_date(event.occurred_at)
+    resumed = False
+    for clock in state.clocks.values():
+        if clock.suspended:
+            s = clock.suspensions[-1]
+            s.end = max(day, s.start)
+            clock.evidence.append(event.event_id)
+            resumed = True
+    if resumed:
+        return []
+    return [
+        ctx.finding(
+            state,
+            "PROC_RESUME_WITHOUT_SUSPENSION",
+            occurrence=event.event_id,
+            detected_at=event.occurred_at,
+            evidence=[event.event_id],
+            staff_id=event.staff_id,
+            department_id=event.department_id,
+            message="resumption reported with no lawful suspension open",
+        )
+    ]
+
+
+def _extend(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.Extend)
+    return checks.extension(state, event, ctx)
+
+
+def _fee(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.FeeCharged)
+    return checks.fee(state, event, ctx)
+
+
+def _refer(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.Refer)
+    state.referred = True
+    state.department_id = event.payload.to_department_id
+    if event.payload.to_staff_id:
+        state.responsible_staff = event.payload.to_staff_id
+    return []
+
+
+def _out_of_scope(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.InquiryOutOfScope)
+    out: list[Finding] = []
+    if not state.referred and not event.payload.referred_to_department_id:
+        out.append(
+            ctx.finding(
+                state,
+                "FIRST_INQUIRY_NO_REFERRAL",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[*state.seen],
+                staff_id=state.responsible_staff,
+                department_id=state.department_id,
+                message="closed as 'not our business' without referring the applicant (首问负责制)",
+                details={"closed_by": event.staff_id},
+            )
+        )
+    if state.stage <= APPLIED:
+        state.outcome = "out_of_scope"
+        state.stage = CONCLUDED
+        state.stage_events.append(event.event_id)
+        _stop_all(state)
+    return out
+
+
+def _add(target: list[str], values: list[str]) -> None:
+    for v in values:
+        if v not in target:
+            target.append(v)
+
+
+_HANDLERS = {
+    "inquiry": _inquiry,
+    "apply": _apply,
+    "supplement_notice": _supplement_notice,
+    "supplement_received": _supplement_received,
+    "accept": _accept,
+    "refuse_accept": _refuse_accept,
+    "review": _review,
+    "approve": _approve,
+    "refuse_license": _refuse_license,
+    "certificate_delivered": _delivered,
+    "conclude": _conclude,
+    "withdraw": _withdraw,
+    "suspend": _suspend,
+    "resume": _resume,
+    "extend": _extend,
+    "fee_charged": _fee,
+    "refer": _refer,
+    "inquiry_out_of_scope": _out_of_scope,
+}
+
+__all__ = ["end_of_day", "evolve", "new_state", "step", "timedelta"]

@@ -1,0 +1,85 @@
+"""Every supervision rule: its code, category, default severity and the law article it enforces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.findings import Category, Severity
+
+LAW = "行政许可法"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    category: Category
+    severity: Severity
+    title: str
+    law_article: str | None = None
+
+
+_T, _F, _P, _C, _Q, _D = (
+    Category.time,
+    Category.fee,
+    Category.procedure,
+    Category.condition,
+    Category.first_inquiry,
+    Category.data_quality,
+)
+_N, _Y, _R = Severity.notice, Severity.yellow, Severity.red
+
+RULES: dict[str, Rule] = {
+    r.code: r
+    for r in (
+        # time limits: one notice / breach / red triple per clock
+        Rule("TIME_ACCEPT_NOTICE", _T, _N, "acceptance deadline approaching", f"{LAW} 第32条"),
+        Rule("TIME_ACCEPT_DEEMED", _T, _Y, "no acceptance decision in time: deemed accepted", f"{LAW} 第32条第1款第4项"),
+        Rule("TIME_ACCEPT_RED", _T, _R, "acceptance still pending after the follow-up period", f"{LAW} 第32条"),
+        Rule("TIME_REVIEW_NOTICE", _T, _N, "preliminary-review deadline approaching", f"{LAW} 第43条"),
+        Rule("TIME_REVIEW_PROMISE_BREACHED", _T, _Y, "promised preliminary-review time exceeded", None),
+        Rule("TIME_REVIEW_OVERDUE", _T, _Y, "preliminary review overdue", f"{LAW} 第43条"),
+        Rule("TIME_REVIEW_RED", _T, _R, "preliminary review still pending after follow-up", f"{LAW} 第43条"),
+        Rule("TIME_DECISION_NOTICE", _T, _N, "decision deadline approaching", f"{LAW} 第42条"),
+        Rule("TIME_DECISION_PROMISE_BREACHED", _T, _Y, "promised decision time (承诺时限) exceeded", None),
+        Rule("TIME_DECISION_OVERDUE", _T, _Y, "decision overdue", f"{LAW} 第42条"),
+        Rule("TIME_DECISION_RED", _T, _R, "decision still pending after the follow-up period", f"{LAW} 第42条"),
+        Rule("TIME_DEEMED_APPROVAL", _T, _Y, "no decision in time: deemed approved (超时默认)", None),
+        Rule("TIME_DELIVERY_NOTICE", _T, _N, "certificate delivery deadline approaching", f"{LAW} 第44条"),
+        Rule("TIME_DELIVERY_PROMISE_BREACHED", _T, _Y, "promised delivery time exceeded", None),
+        Rule("TIME_DELIVERY_OVERDUE", _T, _Y, "certificate not delivered in time", f"{LAW} 第44条"),
+        Rule("TIME_DELIVERY_RED", _T, _R, "certificate still undelivered after follow-up", f"{LAW} 第44条"),
+        # fees
+        Rule("FEE_ON_FREE_ITEM", _F, _Y, "fee charged on an item with no legal fee basis", f"{LAW} 第58条"),
+        Rule("FEE_NOT_LISTED", _F, _Y, "fee code not among the item's published fees", f"{LAW} 第59条"),
+        Rule("FEE_OVER_STANDARD", _F, _Y, "fee above the published standard", f"{LAW} 第59条"),
+        Rule("FEE_DUPLICATE", _F, _Y, "the same fee charged twice on one case", f"{LAW} 第59条"),
+        # procedure
+        Rule("PROC_STAGE_SKIPPED", _P, _Y, "a stage was skipped", f"{LAW} 第29-38条"),
+        Rule("PROC_STAGE_ORDER", _P, _Y, "a stage out of order", f"{LAW} 第29-38条"),
+        Rule("PROC_AFTER_CONCLUSION", _P, _Y, "an event after the case was concluded", None),
+        Rule("PROC_SAME_REVIEWER_APPROVER", _P, _Y, "the same person reviewed and approved", None),
+        Rule("PROC_SUPPLEMENT_REPEATED", _P, _Y, "a second supplement notice (一次性告知 broken)", f"{LAW} 第32条第1款第4项"),
+        Rule("PROC_EXTENSION_LATE", _P, _Y, "extension granted after the deadline", f"{LAW} 第42条"),
+        Rule("PROC_EXTENSION_EXCESS", _P, _Y, "extension beyond the maximum", f"{LAW} 第42条"),
+        Rule("PROC_EXTENSION_NO_APPROVER", _P, _Y, "extension without a superior's approval", f"{LAW} 第42条"),
+        Rule("PROC_EXTENSION_REPEATED", _P, _Y, "a second extension", f"{LAW} 第42条"),
+        Rule("PROC_EXTENSION_NOT_NOTIFIED", _P, _N, "applicant not told the reason for the extension", f"{LAW} 第42条"),
+        Rule("PROC_SUSPENSION_NO_REASON", _P, _Y, "time suspended without a stated reason", f"{LAW} 第45条"),
+        Rule("PROC_SUSPENSION_NOT_NOTIFIED", _P, _N, "applicant not told in writing of the suspension", f"{LAW} 第45条"),
+        Rule("PROC_RESUME_WITHOUT_SUSPENSION", _P, _N, "resumption with no suspension open", f"{LAW} 第45条"),
+        Rule("PROC_NOT_DELIVERED", _P, _Y, "case concluded without delivering the certificate", f"{LAW} 第44条"),
+        # conditions
+        Rule("COND_MATERIALS_MISSING", _C, _Y, "approved while required materials were missing", f"{LAW} 第38条"),
+        Rule("COND_CONDITIONS_UNMET", _C, _Y, "approved while licensing conditions were unverified", f"{LAW} 第38条"),
+        # first-inquiry responsibility
+        Rule("FIRST_INQUIRY_NO_REFERRAL", _Q, _Y, "inquiry closed as out of scope without a referral", None),
+        # data quality
+        Rule("DQ_BACKDATED", _D, _Y, "event recorded long after it occurred (back-dated)", None),
+        Rule("DQ_FUTURE_DATED", _D, _N, "event occurs after it was recorded", None),
+        Rule("DQ_UNKNOWN_ITEM", _D, _Y, "item code not in the catalog; law defaults applied", None),
+    )
+}
+
+
+def rule(code: str) -> Rule:
+    return RULES[code]

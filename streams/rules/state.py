@@ -1,0 +1,127 @@
+"""Per-case state: small, plain and JSON-serialisable, so it can live in a changelog-backed table.
+
+Dates are stored, never computed deadlines: a deadline is derived from the clock's start, its limits
+and suspensions with whatever calendar is loaded, so loading a newly published calendar recomputes
+every open case's deadlines without touching the state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+# Stages of a licensing case, in the order the law expects them.
+NEW, APPLIED, ACCEPTED, REVIEWED, DECIDED, CONCLUDED = range(6)
+STAGE_NAMES = ("new", "applied", "accepted", "reviewed", "decided", "concluded")
+
+
+@dataclass
+class Suspension:
+    start: date
+    end: date | None
+    event_id: str
+
+
+@dataclass
+class Clock:
+    """One legal period: acceptance, preliminary review, decision or certificate delivery."""
+
+    key: str  # name and generation, e.g. "accept#2" after a supplement restarted it
+    name: str
+    start: date
+    statutory: int
+    promised: int | None = None  # only set when stricter than the statutory limit
+    max_extension: int = 0
+    extension: int = 0
+    extensions: int = 0
+    deemed_basis: str | None = None  # decision clock of an item with 超时默认
+    suspensions: list[Suspension] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    fired: list[str] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def suspended(self) -> bool:
+        return bool(self.suspensions) and self.suspensions[-1].end is None
+
+
+@dataclass
+class CaseState:
+    case_id: str
+    item_code: str
+    department_id: str
+    region_code: str
+    responsible_staff: str
+    first_staff: str
+    stage: int = NEW
+    outcome: str | None = None  # granted, refused, not_accepted, withdrawn, deemed_approved, out_of_scope
+    deemed_accepted: bool = False
+    delivered: bool = False
+    referred: bool = False
+    inquiry: bool = False
+    supplement_notices: int = 0
+    awaiting_supplement: bool = False
+    materials: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    reviewers: list[str] = field(default_factory=list)
+    fee_codes: list[str] = field(default_factory=list)
+    clocks: dict[str, Clock] = field(default_factory=dict)  # by name: the current generation
+    generations: dict[str, int] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)  # event ids applied (idempotency)
+    stage_events: list[str] = field(default_factory=list)  # ids of the stage-changing events
+    flagged: list[str] = field(default_factory=list)  # one-off rules already raised on this case
+    last_event_at: datetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.stage == CONCLUDED
+
+    def active_clocks(self) -> list[Clock]:
+        return [c for c in self.clocks.values() if not c.stopped]
+
+    # ---- serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return _encode(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseState:
+        d = dict(data)
+        clocks = {}
+        for name, c in d.pop("clocks", {}).items():
+            c = dict(c)
+            c["start"] = date.fromisoformat(c["start"])
+            c["suspensions"] = [
+                Suspension(
+                    start=date.fromisoformat(s["start"]),
+                    end=date.fromisoformat(s["end"]) if s["end"] else None,
+                    event_id=s["event_id"],
+                )
+                for s in c.get("suspensions", [])
+            ]
+            clocks[name] = Clock(**c)
+        last = d.pop("last_event_at", None)
+        return cls(
+            **d,
+            clocks=clocks,
+            last_event_at=datetime.fromisoformat(last) if last else None,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CaseState:
+        return cls.from_dict(json.loads(text))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
