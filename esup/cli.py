@@ -114,5 +114,13 @@ def schema_export(directory: Path) -> None:
         click.echo(f"wrote {directory / name}")
 
 
+def _register_extensions() -> None:
+    from esup import infra_cli
+
+    infra_cli.register(main)
+
+
+_register_extensions()
+
 if __name__ == "__main__":
     main()
