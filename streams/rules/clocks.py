@@ -9,7 +9,8 @@ inside a lawful suspension are not counted. Each clock has up to four milestones
 - ``promise``: the promised (承诺) limit ran out, when it is stricter than the law's;
 - ``statutory``: the statutory limit ran out (for acceptance: deemed accepted, art. 32(4); for a
   decision on an item with 超时默认: deemed approved);
-- ``red``: still open ``follow_up_wd`` working days after the first breach.
+- ``red``: still open ``follow_up_wd`` working days after the statutory breach (a broken promise
+  alone is a yellow card; only an unremedied breach of the law turns red).
 
 ``due(state, now, ctx)`` fires, in deadline order, every milestone whose moment is ``<= now``;
 a finding's ``detected_at`` is the milestone's moment, not ``now``, so sweeping once or in many
@@ -72,7 +73,7 @@ def milestone_days(clock: Clock, share: float, follow_up: int) -> dict[str, int]
         out["promise"] = clock.promised + clock.extension
     out["statutory"] = clock.statutory + clock.extension
     if clock.name != "accept":  # acceptance ends in deemed acceptance, never stays open
-        out["red"] = first + follow_up
+        out["red"] = clock.statutory + clock.extension + follow_up
     return out
 
 
@@ -146,7 +147,7 @@ def _fire(state: CaseState, clock: Clock, name: str, k: int, day: date, moment: 
     cal = ctx.calendar
     code = _RULES[clock.name][name]
     deadline_day = day if name != "notice" else counted_day(clock, allowed(clock), ctx)
-    source = "promised" if (clock.promised is not None and name in ("notice", "promise", "red")) else "statutory"
+    source = "promised" if (clock.promised is not None and name in ("notice", "promise")) else "statutory"
     details = {
         "clock": clock.name,
         "clock_key": clock.key,
@@ -163,7 +164,7 @@ def _fire(state: CaseState, clock: Clock, name: str, k: int, day: date, moment: 
     extra: list[Finding] = []
     if name == "red":
         details["follow_up_wd"] = ctx.config.follow_up_wd
-        deadline_day = counted_day(clock, allowed(clock), ctx)
+        deadline_day = counted_day(clock, clock.statutory + clock.extension, ctx)
     if name == "statutory" and clock.name == "accept":
         # Art. 32(4): no notice or decision within 5 days → accepted from the day of receipt.
         clock.stopped = True
