@@ -52,20 +52,37 @@ def _aware(value: str) -> datetime:
 
 @main.command()
 @click.argument("events_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--catalog", "catalog_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="licensing-item catalog (YAML)")
+@click.option(
+    "--catalog",
+    "catalog_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="licensing-item catalog (YAML)",
+)
 @click.option("--at", "at", default=None, help="run the timers up to this ISO-8601 time (default: latest event)")
-@click.option("--rules", "rules_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="rule thresholds (YAML); defaults are built in")
-@click.option("--calendar", "calendar_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="working-day calendar override (YAML) for years chinesecalendar does not cover")
-def evaluate(events_file: Path, catalog_file: Path, at: str | None, rules_file: Path | None,
-             calendar_file: Path | None) -> None:
+@click.option(
+    "--rules",
+    "rules_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="rule thresholds (YAML); defaults are built in",
+)
+@click.option(
+    "--calendar",
+    "calendar_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="working-day calendar override (YAML) for years chinesecalendar does not cover",
+)
+def evaluate(
+    events_file: Path, catalog_file: Path, at: str | None, rules_file: Path | None, calendar_file: Path | None
+) -> None:
     """Evaluate EVENTS_FILE (JSON Lines) case by case in event time and print one finding per line.
 
     Rejected lines are reported on stderr with their line number and reason; the exit code is then 1.
     """
-    from streams.rules import Context, evaluate as run, load_calendar
+    from streams.rules import Context, load_calendar
+    from streams.rules import evaluate as run
 
     try:
         catalog = load_catalog(catalog_file)
@@ -109,8 +126,9 @@ def schema_export(directory: Path) -> None:
         "finding.schema.json": Finding.model_json_schema(),
     }
     for name, doc in docs.items():
-        (directory / name).write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                      encoding="utf-8")
+        (directory / name).write_text(
+            json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         click.echo(f"wrote {directory / name}")
 
 

@@ -34,19 +34,21 @@ class Case:
     def ev(self, kind: str, when: str, staff: str, *, lag_hours: float = 0.1, **payload: Any) -> Case:
         self.n += 1
         occurred = datetime.fromisoformat(when).replace(tzinfo=TZ)
-        self.events.append({
-            "schema_version": 1,
-            "event_id": f"{self.case_id}-e{self.n:02d}",
-            "case_id": self.case_id,
-            "item_code": self.item,
-            "department_id": ITEM_DEPT[self.item],
-            "region_code": self.region,
-            "staff_id": staff,
-            "kind": kind,
-            "occurred_at": occurred.isoformat(),
-            "recorded_at": (occurred + timedelta(hours=lag_hours)).isoformat(),
-            "payload": payload,
-        })
+        self.events.append(
+            {
+                "schema_version": 1,
+                "event_id": f"{self.case_id}-e{self.n:02d}",
+                "case_id": self.case_id,
+                "item_code": self.item,
+                "department_id": ITEM_DEPT[self.item],
+                "region_code": self.region,
+                "staff_id": staff,
+                "kind": kind,
+                "occurred_at": occurred.isoformat(),
+                "recorded_at": (occurred + timedelta(hours=lag_hours)).isoformat(),
+                "payload": payload,
+            }
+        )
         return self
 
 
@@ -57,129 +59,168 @@ LAND_MATERIALS = ["application_form", "identity", "title_deed"]
 def cases() -> list[Case]:
     out = []
     # 1. A clean food licence: every stage in order, in time, separate reviewer and approver → no finding.
-    out.append(Case("DZ2026-0001", "SC-FOOD-001", "511702")
-               .ev("apply", "2026-03-02T09:10", "s-wang", materials=FOOD_MATERIALS)
-               .ev("accept", "2026-03-02T10:00", "s-wang")
-               .ev("review", "2026-03-05T15:00", "s-li", conditions_met=["premises_inspected"])
-               .ev("approve", "2026-03-09T11:00", "s-zhao", licence_no="JY15117020001")
-               .ev("certificate_delivered", "2026-03-10T09:30", "s-wang")
-               .ev("conclude", "2026-03-10T09:40", "s-wang", outcome="granted"))
+    out.append(
+        Case("DZ2026-0001", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-03-02T09:10", "s-wang", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-03-02T10:00", "s-wang")
+        .ev("review", "2026-03-05T15:00", "s-li", conditions_met=["premises_inspected"])
+        .ev("approve", "2026-03-09T11:00", "s-zhao", licence_no="JY15117020001")
+        .ev("certificate_delivered", "2026-03-10T09:30", "s-wang")
+        .ev("conclude", "2026-03-10T09:40", "s-wang", outcome="granted")
+    )
     # 2. A construction permit accepted before the Spring Festival and never decided: notice, promise
     #    breached (7 WD), statutory breach (20 WD, art. 42) and red card after the follow-up period.
-    out.append(Case("DZ2026-0002", "SC-BUILD-003", "511703")
-               .ev("apply", "2026-02-09T09:00", "s-chen")
-               .ev("accept", "2026-02-10T10:00", "s-chen")
-               .ev("review", "2026-02-12T16:00", "s-liu", conditions_met=["land_use_approved"]))
+    out.append(
+        Case("DZ2026-0002", "SC-BUILD-003", "511703")
+        .ev("apply", "2026-02-09T09:00", "s-chen")
+        .ev("accept", "2026-02-10T10:00", "s-chen")
+        .ev("review", "2026-02-12T16:00", "s-liu", conditions_met=["land_use_approved"])
+    )
     # 3. Nobody acts on an application: notice, then deemed acceptance (art. 32(4)), then the decision
     #    clock counts from the day of receipt.
-    out.append(Case("DZ2026-0003", "SC-FOOD-001", "511722")
-               .ev("apply", "2026-04-13T14:00", "s-he", materials=FOOD_MATERIALS))
+    out.append(
+        Case("DZ2026-0003", "SC-FOOD-001", "511722").ev("apply", "2026-04-13T14:00", "s-he", materials=FOOD_MATERIALS)
+    )
     # 4. A fee on a free item (art. 58).
-    out.append(Case("DZ2026-0004", "SC-FOOD-001", "511702")
-               .ev("apply", "2026-03-16T09:00", "s-wang", materials=FOOD_MATERIALS)
-               .ev("fee_charged", "2026-03-16T09:05", "s-wang", fee_code="MATERIAL", amount_fen=2000)
-               .ev("accept", "2026-03-16T09:30", "s-wang")
-               .ev("review", "2026-03-18T10:00", "s-li", conditions_met=["premises_inspected"])
-               .ev("approve", "2026-03-20T10:00", "s-zhao")
-               .ev("certificate_delivered", "2026-03-23T10:00", "s-wang")
-               .ev("conclude", "2026-03-23T10:10", "s-wang"))
+    out.append(
+        Case("DZ2026-0004", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-03-16T09:00", "s-wang", materials=FOOD_MATERIALS)
+        .ev("fee_charged", "2026-03-16T09:05", "s-wang", fee_code="MATERIAL", amount_fen=2000)
+        .ev("accept", "2026-03-16T09:30", "s-wang")
+        .ev("review", "2026-03-18T10:00", "s-li", conditions_met=["premises_inspected"])
+        .ev("approve", "2026-03-20T10:00", "s-zhao")
+        .ev("certificate_delivered", "2026-03-23T10:00", "s-wang")
+        .ev("conclude", "2026-03-23T10:10", "s-wang")
+    )
     # 5. Land registration: fee above the standard, an unlisted fee, the same fee twice (art. 59).
-    out.append(Case("DZ2026-0005", "SC-LAND-002", "511703")
-               .ev("apply", "2026-05-06T09:00", "s-xu", materials=LAND_MATERIALS)
-               .ev("accept", "2026-05-06T09:20", "s-xu")
-               .ev("fee_charged", "2026-05-06T09:30", "s-xu", fee_code="REG-HOUSE", amount_fen=12000)
-               .ev("fee_charged", "2026-05-06T09:31", "s-xu", fee_code="SURVEY", amount_fen=5000)
-               .ev("fee_charged", "2026-05-06T09:32", "s-xu", fee_code="CERT", amount_fen=1000)
-               .ev("fee_charged", "2026-05-07T09:00", "s-xu", fee_code="CERT", amount_fen=1000)
-               .ev("review", "2026-05-07T15:00", "s-xu")
-               .ev("approve", "2026-05-08T10:00", "s-gao")
-               .ev("certificate_delivered", "2026-05-08T16:00", "s-xu")
-               .ev("conclude", "2026-05-08T16:10", "s-xu"))
+    out.append(
+        Case("DZ2026-0005", "SC-LAND-002", "511703")
+        .ev("apply", "2026-05-06T09:00", "s-xu", materials=LAND_MATERIALS)
+        .ev("accept", "2026-05-06T09:20", "s-xu")
+        .ev("fee_charged", "2026-05-06T09:30", "s-xu", fee_code="REG-HOUSE", amount_fen=12000)
+        .ev("fee_charged", "2026-05-06T09:31", "s-xu", fee_code="SURVEY", amount_fen=5000)
+        .ev("fee_charged", "2026-05-06T09:32", "s-xu", fee_code="CERT", amount_fen=1000)
+        .ev("fee_charged", "2026-05-07T09:00", "s-xu", fee_code="CERT", amount_fen=1000)
+        .ev("review", "2026-05-07T15:00", "s-xu")
+        .ev("approve", "2026-05-08T10:00", "s-gao")
+        .ev("certificate_delivered", "2026-05-08T16:00", "s-xu")
+        .ev("conclude", "2026-05-08T16:10", "s-xu")
+    )
     # 6. Procedure: reviewed before acceptance (stage skipped), the reviewer approves his own review
     #    where separation is required, and an event after conclusion.
-    out.append(Case("DZ2026-0006", "SC-BUILD-003", "511702")
-               .ev("apply", "2026-03-23T09:00", "s-chen")
-               .ev("review", "2026-03-24T09:00", "s-liu",
-                   conditions_met=["land_use_approved", "planning_permit", "safety_measures"])
-               .ev("accept", "2026-03-24T10:00", "s-chen")
-               .ev("approve", "2026-03-25T10:00", "s-liu")
-               .ev("certificate_delivered", "2026-03-26T10:00", "s-chen")
-               .ev("conclude", "2026-03-26T11:00", "s-chen")
-               .ev("review", "2026-03-27T09:00", "s-liu"))
+    out.append(
+        Case("DZ2026-0006", "SC-BUILD-003", "511702")
+        .ev("apply", "2026-03-23T09:00", "s-chen")
+        .ev(
+            "review",
+            "2026-03-24T09:00",
+            "s-liu",
+            conditions_met=["land_use_approved", "planning_permit", "safety_measures"],
+        )
+        .ev("accept", "2026-03-24T10:00", "s-chen")
+        .ev("approve", "2026-03-25T10:00", "s-liu")
+        .ev("certificate_delivered", "2026-03-26T10:00", "s-chen")
+        .ev("conclude", "2026-03-26T11:00", "s-chen")
+        .ev("review", "2026-03-27T09:00", "s-liu")
+    )
     # 7. Two supplement notices (一次性告知 broken), a suspension with no reason, an extension with no
     #    approver, and a second extension beyond the maximum.
-    out.append(Case("DZ2026-0007", "SC-FOOD-001", "511722")
-               .ev("apply", "2026-04-01T09:00", "s-he", materials=["application_form"])
-               .ev("supplement_notice", "2026-04-02T09:00", "s-he", missing_materials=["business_licence"])
-               .ev("supplement_received", "2026-04-07T09:00", "s-he", materials=["business_licence"])
-               .ev("supplement_notice", "2026-04-08T09:00", "s-he", missing_materials=["floor_plan"])
-               .ev("supplement_received", "2026-04-09T09:00", "s-he", materials=["floor_plan"])
-               .ev("accept", "2026-04-09T10:00", "s-he")
-               .ev("suspend", "2026-04-10T10:00", "s-he", reason="")
-               .ev("extend", "2026-04-13T10:00", "s-he", days=10, reason="complex premises")
-               .ev("extend", "2026-04-14T10:00", "s-he", days=15, approver_id="s-boss", reason="again")
-               .ev("review", "2026-04-15T10:00", "s-li", conditions_met=["premises_inspected"])
-               .ev("approve", "2026-04-16T10:00", "s-zhao")
-               .ev("certificate_delivered", "2026-04-17T10:00", "s-he")
-               .ev("conclude", "2026-04-17T11:00", "s-he"))
+    out.append(
+        Case("DZ2026-0007", "SC-FOOD-001", "511722")
+        .ev("apply", "2026-04-01T09:00", "s-he", materials=["application_form"])
+        .ev("supplement_notice", "2026-04-02T09:00", "s-he", missing_materials=["business_licence"])
+        .ev("supplement_received", "2026-04-07T09:00", "s-he", materials=["business_licence"])
+        .ev("supplement_notice", "2026-04-08T09:00", "s-he", missing_materials=["floor_plan"])
+        .ev("supplement_received", "2026-04-09T09:00", "s-he", materials=["floor_plan"])
+        .ev("accept", "2026-04-09T10:00", "s-he")
+        .ev("suspend", "2026-04-10T10:00", "s-he", reason="")
+        .ev("extend", "2026-04-13T10:00", "s-he", days=10, reason="complex premises")
+        .ev("extend", "2026-04-14T10:00", "s-he", days=15, approver_id="s-boss", reason="again")
+        .ev("review", "2026-04-15T10:00", "s-li", conditions_met=["premises_inspected"])
+        .ev("approve", "2026-04-16T10:00", "s-zhao")
+        .ev("certificate_delivered", "2026-04-17T10:00", "s-he")
+        .ev("conclude", "2026-04-17T11:00", "s-he")
+    )
     # 8. Conditions: approved without the floor plan and without the premises inspection (art. 38).
-    out.append(Case("DZ2026-0008", "SC-FOOD-001", "511703")
-               .ev("apply", "2026-05-11T09:00", "s-sun", materials=["application_form", "business_licence"])
-               .ev("accept", "2026-05-11T09:30", "s-sun")
-               .ev("review", "2026-05-12T09:00", "s-li")
-               .ev("approve", "2026-05-13T09:00", "s-zhao")
-               .ev("certificate_delivered", "2026-05-14T09:00", "s-sun")
-               .ev("conclude", "2026-05-14T09:10", "s-sun"))
+    out.append(
+        Case("DZ2026-0008", "SC-FOOD-001", "511703")
+        .ev("apply", "2026-05-11T09:00", "s-sun", materials=["application_form", "business_licence"])
+        .ev("accept", "2026-05-11T09:30", "s-sun")
+        .ev("review", "2026-05-12T09:00", "s-li")
+        .ev("approve", "2026-05-13T09:00", "s-zhao")
+        .ev("certificate_delivered", "2026-05-14T09:00", "s-sun")
+        .ev("conclude", "2026-05-14T09:10", "s-sun")
+    )
     # 9. First inquiry: closed as "not our business" with no referral (首问负责制).
-    out.append(Case("DZ2026-0009", "SC-LAND-002", "511702")
-               .ev("inquiry", "2026-05-18T10:00", "s-xu", subject="farmland conversion")
-               .ev("inquiry_out_of_scope", "2026-05-18T10:05", "s-xu"))
+    out.append(
+        Case("DZ2026-0009", "SC-LAND-002", "511702")
+        .ev("inquiry", "2026-05-18T10:00", "s-xu", subject="farmland conversion")
+        .ev("inquiry_out_of_scope", "2026-05-18T10:05", "s-xu")
+    )
     # 10. First inquiry done right: referred to the responsible department → no finding.
-    out.append(Case("DZ2026-0010", "SC-LAND-002", "511702")
-               .ev("inquiry", "2026-05-18T11:00", "s-xu", subject="forest land")
-               .ev("refer", "2026-05-18T11:05", "s-xu", to_department_id="DZ-LCJ", reason="forestry remit")
-               .ev("inquiry_out_of_scope", "2026-05-18T11:06", "s-xu", referred_to_department_id="DZ-LCJ"))
+    out.append(
+        Case("DZ2026-0010", "SC-LAND-002", "511702")
+        .ev("inquiry", "2026-05-18T11:00", "s-xu", subject="forest land")
+        .ev("refer", "2026-05-18T11:05", "s-xu", to_department_id="DZ-LCJ", reason="forestry remit")
+        .ev("inquiry_out_of_scope", "2026-05-18T11:06", "s-xu", referred_to_department_id="DZ-LCJ")
+    )
     # 11. Back-dated: an approval entered nine days after it happened (handled outside the system).
-    out.append(Case("DZ2026-0011", "SC-LAND-002", "511722")
-               .ev("apply", "2026-05-19T09:00", "s-zhou", materials=LAND_MATERIALS)
-               .ev("accept", "2026-05-19T09:10", "s-zhou")
-               .ev("review", "2026-05-20T09:00", "s-zhou")
-               .ev("approve", "2026-05-21T09:00", "s-gao", lag_hours=24 * 9)
-               .ev("certificate_delivered", "2026-05-22T09:00", "s-zhou")
-               .ev("conclude", "2026-05-22T09:10", "s-zhou"))
+    out.append(
+        Case("DZ2026-0011", "SC-LAND-002", "511722")
+        .ev("apply", "2026-05-19T09:00", "s-zhou", materials=LAND_MATERIALS)
+        .ev("accept", "2026-05-19T09:10", "s-zhou")
+        .ev("review", "2026-05-20T09:00", "s-zhou")
+        .ev("approve", "2026-05-21T09:00", "s-gao", lag_hours=24 * 9)
+        .ev("certificate_delivered", "2026-05-22T09:00", "s-zhou")
+        .ev("conclude", "2026-05-22T09:10", "s-zhou")
+    )
     # 12. Joint approval with deemed approval (超时默认): 45 WD pass without a decision → deemed approved,
     #     attributed to the late department; then the certificate is not delivered in time (art. 44).
-    out.append(Case("DZ2026-0012", "SC-INVEST-004", "511700")
-               .ev("apply", "2026-02-02T09:00", "s-fan")
-               .ev("accept", "2026-02-03T09:00", "s-fan")
-               .ev("review", "2026-03-02T09:00", "s-ma"))
+    out.append(
+        Case("DZ2026-0012", "SC-INVEST-004", "511700")
+        .ev("apply", "2026-02-02T09:00", "s-fan")
+        .ev("accept", "2026-02-03T09:00", "s-fan")
+        .ev("review", "2026-03-02T09:00", "s-ma")
+    )
     # 13. Lawful expert review (art. 45) and a lawful extension (art. 42) → decided in time, no finding.
-    out.append(Case("DZ2026-0013", "SC-BUILD-003", "511703")
-               .ev("apply", "2026-05-06T09:00", "s-chen")
-               .ev("accept", "2026-05-06T10:00", "s-chen")
-               .ev("suspend", "2026-05-07T10:00", "s-chen", procedure="expert_review", reason="structural safety")
-               .ev("resume", "2026-05-20T10:00", "s-chen")
-               .ev("extend", "2026-05-21T10:00", "s-chen", days=5, approver_id="s-boss", reason="expert findings")
-               .ev("review", "2026-05-22T10:00", "s-liu",
-                   conditions_met=["land_use_approved", "planning_permit", "safety_measures"])
-               .ev("approve", "2026-05-25T10:00", "s-boss")
-               .ev("certificate_delivered", "2026-05-26T10:00", "s-chen")
-               .ev("conclude", "2026-05-26T11:00", "s-chen"))
+    out.append(
+        Case("DZ2026-0013", "SC-BUILD-003", "511703")
+        .ev("apply", "2026-05-06T09:00", "s-chen")
+        .ev("accept", "2026-05-06T10:00", "s-chen")
+        .ev("suspend", "2026-05-07T10:00", "s-chen", procedure="expert_review", reason="structural safety")
+        .ev("resume", "2026-05-20T10:00", "s-chen")
+        .ev("extend", "2026-05-21T10:00", "s-chen", days=5, approver_id="s-boss", reason="expert findings")
+        .ev(
+            "review",
+            "2026-05-22T10:00",
+            "s-liu",
+            conditions_met=["land_use_approved", "planning_permit", "safety_measures"],
+        )
+        .ev("approve", "2026-05-25T10:00", "s-boss")
+        .ev("certificate_delivered", "2026-05-26T10:00", "s-chen")
+        .ev("conclude", "2026-05-26T11:00", "s-chen")
+    )
     # 14. An item code not in the catalog: data quality, statutory defaults applied.
-    out.append(Case("DZ2026-0014", "SC-UNKNOWN-999", "511702")
-               .ev("apply", "2026-06-22T09:00", "s-wang")
-               .ev("accept", "2026-06-22T09:30", "s-wang"))
+    out.append(
+        Case("DZ2026-0014", "SC-UNKNOWN-999", "511702")
+        .ev("apply", "2026-06-22T09:00", "s-wang")
+        .ev("accept", "2026-06-22T09:30", "s-wang")
+    )
     # 15. Granted on time but the certificate is never delivered: promise (3 WD) and law (10 WD, art. 44).
-    out.append(Case("DZ2026-0015", "SC-LAND-002", "511703")
-               .ev("apply", "2026-06-01T09:00", "s-xu", materials=LAND_MATERIALS)
-               .ev("accept", "2026-06-01T09:10", "s-xu")
-               .ev("review", "2026-06-02T09:00", "s-xu")
-               .ev("approve", "2026-06-03T09:00", "s-gao"))
+    out.append(
+        Case("DZ2026-0015", "SC-LAND-002", "511703")
+        .ev("apply", "2026-06-01T09:00", "s-xu", materials=LAND_MATERIALS)
+        .ev("accept", "2026-06-01T09:10", "s-xu")
+        .ev("review", "2026-06-02T09:00", "s-xu")
+        .ev("approve", "2026-06-03T09:00", "s-gao")
+    )
     # 16. Preliminary review (art. 43) overdue at the lower office, and the latest event of the file.
-    out.append(Case("DZ2026-0016", "SC-HEALTH-005", "511722")
-               .ev("apply", "2026-06-01T09:00", "s-tang")
-               .ev("accept", "2026-06-01T10:00", "s-tang")
-               .ev("fee_charged", "2026-06-30T17:00", "s-tang", fee_code="EXAM", amount_fen=3000))
+    out.append(
+        Case("DZ2026-0016", "SC-HEALTH-005", "511722")
+        .ev("apply", "2026-06-01T09:00", "s-tang")
+        .ev("accept", "2026-06-01T10:00", "s-tang")
+        .ev("fee_charged", "2026-06-30T17:00", "s-tang", fee_code="EXAM", amount_fen=3000)
+    )
     return out
 
 

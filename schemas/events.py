@@ -131,7 +131,7 @@ class OutOfScopePayload(_Strict):
 
 
 class _Envelope(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # SCHEMA_VERSION
     event_id: Id = Field(description="globally unique; the idempotency key")
     case_id: Id
     item_code: Id
@@ -326,7 +326,10 @@ def _describe(err: ValidationError) -> EventError:
     parts: list[str] = []
     fields: list[str] = []
     for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"]) or "<event>"
+        path = list(e["loc"])
+        if path and path[0] in EVENT_KINDS:
+            path = path[1:]  # drop the union's tag: the reader knows the kind
+        loc = ".".join(str(p) for p in path) or "<event>"
         fields.append(loc)
         parts.append(f"{loc}: {e['msg']}")
     return EventError("; ".join(parts), fields=tuple(fields))

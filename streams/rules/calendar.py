@@ -178,12 +178,12 @@ def _dates(values: Any, where: str) -> frozenset[date]:
 def load_calendar(path: str | Path | None = None) -> WorkCalendar:
     """The default calendar, extended or corrected by an override YAML file::
 
-        version: gov-2027            # optional label recorded in every finding
-        years:
-          2027:
-            holidays: [2027-01-01, ...]
-            workdays: [2027-02-07, ...]   # adjusted working weekends (调休)
-            provisional: false            # true while only a draft is known
+    version: gov-2027            # optional label recorded in every finding
+    years:
+      2027:
+        holidays: [2027-01-01, ...]
+        workdays: [2027-02-07, ...]   # adjusted working weekends (调休)
+        provisional: false            # true while only a draft is known
     """
     if path is None:
         return WorkCalendar()

@@ -13,8 +13,16 @@ from streams.rules.context import Context
 from streams.rules.state import CaseState
 
 
-def _event_finding(state: CaseState, code: str, event: ev.CaseEvent, ctx: Context, message: str,
-                   evidence: list[str] | None = None, suffix: str = "", **kw: object) -> Finding:
+def _event_finding(
+    state: CaseState,
+    code: str,
+    event: ev.CaseEvent,
+    ctx: Context,
+    message: str,
+    evidence: list[str] | None = None,
+    suffix: str = "",
+    **kw: object,
+) -> Finding:
     return ctx.finding(
         state,
         code,
@@ -34,25 +42,42 @@ def data_quality(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Fi
     lag = event.recorded_at - event.occurred_at
     if lag > timedelta(hours=cfg.backdating_hours):
         hours = round(lag.total_seconds() / 3600, 1)
-        out.append(_event_finding(
-            state, "DQ_BACKDATED", event, ctx,
-            f"{event.kind} recorded {hours} h after it occurred (limit {cfg.backdating_hours} h)",
-            details={"lag_hours": hours, "limit_hours": cfg.backdating_hours},
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "DQ_BACKDATED",
+                event,
+                ctx,
+                f"{event.kind} recorded {hours} h after it occurred (limit {cfg.backdating_hours} h)",
+                details={"lag_hours": hours, "limit_hours": cfg.backdating_hours},
+            )
+        )
     elif -lag > timedelta(minutes=cfg.future_tolerance_minutes):
         minutes = round(-lag.total_seconds() / 60, 1)
-        out.append(_event_finding(
-            state, "DQ_FUTURE_DATED", event, ctx,
-            f"{event.kind} occurs {minutes} min after it was recorded",
-            details={"ahead_minutes": minutes},
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "DQ_FUTURE_DATED",
+                event,
+                ctx,
+                f"{event.kind} occurs {minutes} min after it was recorded",
+                details={"ahead_minutes": minutes},
+            )
+        )
     if "DQ_UNKNOWN_ITEM" not in state.flagged and ctx.catalog.get(state.item_code) is None:
         state.flagged.append("DQ_UNKNOWN_ITEM")
-        out.append(ctx.finding(
-            state, "DQ_UNKNOWN_ITEM", occurrence="item", detected_at=event.occurred_at,
-            evidence=[event.event_id], staff_id=event.staff_id, department_id=event.department_id,
-            message=f"item {state.item_code!r} is not in the catalog: statutory defaults applied",
-        ))
+        out.append(
+            ctx.finding(
+                state,
+                "DQ_UNKNOWN_ITEM",
+                occurrence="item",
+                detected_at=event.occurred_at,
+                evidence=[event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message=f"item {state.item_code!r} is not in the catalog: statutory defaults applied",
+            )
+        )
     return out
 
 
@@ -63,30 +88,51 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
     details = {"fee_code": p.fee_code, "amount_fen": p.amount_fen}
     if item is not None:
         if not item.fees:
-            out.append(_event_finding(
-                state, "FEE_ON_FREE_ITEM", event, ctx,
-                f"{p.amount_fen} fen charged as {p.fee_code!r} on a free item (no law or regulation provides a fee)",
-                details=details,
-            ))
+            out.append(
+                _event_finding(
+                    state,
+                    "FEE_ON_FREE_ITEM",
+                    event,
+                    ctx,
+                    f"{p.amount_fen} fen charged as {p.fee_code!r} on a free item (no legal fee basis)",
+                    details=details,
+                )
+            )
         else:
             standard = item.fee(p.fee_code)
             if standard is None:
-                out.append(_event_finding(
-                    state, "FEE_NOT_LISTED", event, ctx,
-                    f"fee {p.fee_code!r} is not a published fee of item {item.code}",
-                    details={**details, "allowed": [f.code for f in item.fees]},
-                ))
+                out.append(
+                    _event_finding(
+                        state,
+                        "FEE_NOT_LISTED",
+                        event,
+                        ctx,
+                        f"fee {p.fee_code!r} is not a published fee of item {item.code}",
+                        details={**details, "allowed": [f.code for f in item.fees]},
+                    )
+                )
             elif p.amount_fen > standard.standard_fen:
-                out.append(_event_finding(
-                    state, "FEE_OVER_STANDARD", event, ctx,
-                    f"fee {p.fee_code!r}: {p.amount_fen} fen charged, standard {standard.standard_fen} fen",
-                    details={**details, "standard_fen": standard.standard_fen, "basis": standard.basis},
-                ))
+                out.append(
+                    _event_finding(
+                        state,
+                        "FEE_OVER_STANDARD",
+                        event,
+                        ctx,
+                        f"fee {p.fee_code!r}: {p.amount_fen} fen charged, standard {standard.standard_fen} fen",
+                        details={**details, "standard_fen": standard.standard_fen, "basis": standard.basis},
+                    )
+                )
     if p.fee_code in state.fee_codes:
-        out.append(_event_finding(
-            state, "FEE_DUPLICATE", event, ctx, f"fee {p.fee_code!r} charged a second time on this case",
-            details=details,
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "FEE_DUPLICATE",
+                event,
+                ctx,
+                f"fee {p.fee_code!r} charged a second time on this case",
+                details=details,
+            )
+        )
     else:
         state.fee_codes.append(p.fee_code)
     return out
@@ -98,48 +144,82 @@ def approval(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
     if item is None:
         return out
     if item.separate_review_approval and event.staff_id in state.reviewers:
-        out.append(_event_finding(
-            state, "PROC_SAME_REVIEWER_APPROVER", event, ctx,
-            f"{event.staff_id} both reviewed and approved; item {item.code} requires separate staff",
-            evidence=list(state.stage_events),
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_SAME_REVIEWER_APPROVER",
+                event,
+                ctx,
+                f"{event.staff_id} both reviewed and approved; item {item.code} requires separate staff",
+                evidence=list(state.stage_events),
+            )
+        )
     missing = [m for m in item.required_materials if m not in state.materials]
     if missing:
-        out.append(_event_finding(
-            state, "COND_MATERIALS_MISSING", event, ctx,
-            f"approved without required materials: {', '.join(missing)}",
-            evidence=list(state.stage_events), details={"missing": missing},
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "COND_MATERIALS_MISSING",
+                event,
+                ctx,
+                f"approved without required materials: {', '.join(missing)}",
+                evidence=list(state.stage_events),
+                details={"missing": missing},
+            )
+        )
     unmet = [c for c in item.required_conditions if c not in state.conditions]
     if unmet:
-        out.append(_event_finding(
-            state, "COND_CONDITIONS_UNMET", event, ctx,
-            f"approved without verifying conditions: {', '.join(unmet)}",
-            evidence=list(state.stage_events), details={"unmet": unmet},
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "COND_CONDITIONS_UNMET",
+                event,
+                ctx,
+                f"approved without verifying conditions: {', '.join(unmet)}",
+                evidence=list(state.stage_events),
+                details={"unmet": unmet},
+            )
+        )
     return out
 
 
 def suspension(state: CaseState, event: ev.Suspend, ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     if not state.active_clocks():
-        out.append(_event_finding(
-            state, "PROC_STAGE_ORDER", event, ctx, "suspension with no legal period running",
-            evidence=list(state.stage_events), details={"kind": event.kind},
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_STAGE_ORDER",
+                event,
+                ctx,
+                "suspension with no legal period running",
+                evidence=list(state.stage_events),
+                details={"kind": event.kind},
+            )
+        )
         return out
     p = event.payload
     if p.procedure is None or not p.reason:
         what = "procedure" if p.procedure is None else "reason"
-        out.append(_event_finding(
-            state, "PROC_SUSPENSION_NO_REASON", event, ctx,
-            f"time suspended without its {what}: the clock keeps running (art. 45 lists the procedures)",
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_SUSPENSION_NO_REASON",
+                event,
+                ctx,
+                f"time suspended without its {what}: the clock keeps running (art. 45 lists the procedures)",
+            )
+        )
     elif not p.applicant_notified:
-        out.append(_event_finding(
-            state, "PROC_SUSPENSION_NOT_NOTIFIED", event, ctx,
-            f"{p.procedure.value} suspension: the applicant was not told in writing",
-        ))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_SUSPENSION_NOT_NOTIFIED",
+                event,
+                ctx,
+                f"{p.procedure.value} suspension: the applicant was not told in writing",
+            )
+        )
     return out
 
 
@@ -148,42 +228,91 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
     p = event.payload
     clock = state.clocks.get("decision")
     if clock is None or clock.stopped:
-        return [_event_finding(
-            state, "PROC_STAGE_ORDER", event, ctx, "extension with no decision period running",
-            evidence=list(state.stage_events), details={"kind": event.kind},
-        )]
+        return [
+            _event_finding(
+                state,
+                "PROC_STAGE_ORDER",
+                event,
+                ctx,
+                "extension with no decision period running",
+                evidence=list(state.stage_events),
+                details={"kind": event.kind},
+            )
+        ]
     out: list[Finding] = []
     day = local_date(event.occurred_at)
     last = deadline_of(clock, ctx)
-    base = {"requested_wd": p.days, "max_wd": clock.max_extension}
+    base: dict[str, object] = {"requested_wd": p.days, "max_wd": clock.max_extension}
     if last is not None:
         base["deadline"] = end_of_day(last).isoformat()
     evidence = list(clock.evidence)
     lawful = True
     if clock.extensions >= 1:
         lawful = False
-        out.append(_event_finding(state, "PROC_EXTENSION_REPEATED", event, ctx,
-                                  "a second extension: the law allows one", evidence=evidence, details=base))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_EXTENSION_REPEATED",
+                event,
+                ctx,
+                "a second extension: the law allows one",
+                evidence=evidence,
+                details=base,
+            )
+        )
     if not p.approver_id or p.approver_id == event.staff_id:
         lawful = False
-        out.append(_event_finding(state, "PROC_EXTENSION_NO_APPROVER", event, ctx,
-                                  "extension without approval by the head of the office",
-                                  evidence=evidence, details=base))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_EXTENSION_NO_APPROVER",
+                event,
+                ctx,
+                "extension without approval by the head of the office",
+                evidence=evidence,
+                details=base,
+            )
+        )
     if last is not None and day > last:
         lawful = False
-        out.append(_event_finding(state, "PROC_EXTENSION_LATE", event, ctx,
-                                  f"extension on {day} after the deadline {last}", evidence=evidence,
-                                  details=base, deadline=end_of_day(last)))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_EXTENSION_LATE",
+                event,
+                ctx,
+                f"extension on {day} after the deadline {last}",
+                evidence=evidence,
+                details=base,
+                deadline=end_of_day(last),
+            )
+        )
     days = p.days
     if days > clock.max_extension:
-        out.append(_event_finding(state, "PROC_EXTENSION_EXCESS", event, ctx,
-                                  f"{days} working days requested, at most {clock.max_extension}",
-                                  evidence=evidence, details=base))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_EXTENSION_EXCESS",
+                event,
+                ctx,
+                f"{days} working days requested, at most {clock.max_extension}",
+                evidence=evidence,
+                details=base,
+            )
+        )
         days = clock.max_extension
     if lawful and not p.applicant_notified:
-        out.append(_event_finding(state, "PROC_EXTENSION_NOT_NOTIFIED", event, ctx,
-                                  "the applicant was not told the reason for the extension",
-                                  evidence=evidence, details=base))
+        out.append(
+            _event_finding(
+                state,
+                "PROC_EXTENSION_NOT_NOTIFIED",
+                event,
+                ctx,
+                "the applicant was not told the reason for the extension",
+                evidence=evidence,
+                details=base,
+            )
+        )
     if lawful:
         clock.extension += days
         clock.extensions += 1

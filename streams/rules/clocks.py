@@ -143,7 +143,9 @@ def due(state: CaseState, now: datetime, ctx: Context) -> tuple[CaseState, list[
         findings.extend(_fire(state, clock, name, k, day, moment, ctx))
 
 
-def _fire(state: CaseState, clock: Clock, name: str, k: int, day: date, moment: datetime, ctx: Context) -> list[Finding]:
+def _fire(
+    state: CaseState, clock: Clock, name: str, k: int, day: date, moment: datetime, ctx: Context
+) -> list[Finding]:
     cal = ctx.calendar
     code = _RULES[clock.name][name]
     deadline_day = day if name != "notice" else counted_day(clock, allowed(clock), ctx)
@@ -172,7 +174,9 @@ def _fire(state: CaseState, clock: Clock, name: str, k: int, day: date, moment: 
         if state.stage < ACCEPTED:
             state.stage = ACCEPTED
         start_decision(state, clock.start, clock.evidence, ctx)
-        message = f"not accepted, refused or told to supplement by {day.isoformat()}: deemed accepted from {clock.start}"
+        message = (
+            f"not accepted, refused or told to supplement by {day.isoformat()}: deemed accepted from {clock.start}"
+        )
     elif name == "statutory" and clock.name == "decision" and clock.deemed_basis:
         code = "TIME_DEEMED_APPROVAL"
         law = clock.deemed_basis

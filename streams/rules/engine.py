@@ -203,8 +203,9 @@ def _supplement_received(state: CaseState, event: ev.CaseEvent, ctx: Context) ->
         state.awaiting_supplement = False
         old = state.clocks["accept"]
         # The acceptance period runs again from receipt of the supplemented materials.
-        new_clock(state, "accept", local_date(event.occurred_at), old.statutory, old.promised,
-                  [*old.evidence, event.event_id])
+        new_clock(
+            state, "accept", local_date(event.occurred_at), old.statutory, old.promised, [*old.evidence, event.event_id]
+        )
     return []
 
 

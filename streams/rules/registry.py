@@ -33,7 +33,9 @@ RULES: dict[str, Rule] = {
     for r in (
         # time limits: one notice / breach / red triple per clock
         Rule("TIME_ACCEPT_NOTICE", _T, _N, "acceptance deadline approaching", f"{LAW} 第32条"),
-        Rule("TIME_ACCEPT_DEEMED", _T, _Y, "no acceptance decision in time: deemed accepted", f"{LAW} 第32条第1款第4项"),
+        Rule(
+            "TIME_ACCEPT_DEEMED", _T, _Y, "no acceptance decision in time: deemed accepted", f"{LAW} 第32条第1款第4项"
+        ),
         Rule("TIME_ACCEPT_RED", _T, _R, "acceptance still pending after the follow-up period", f"{LAW} 第32条"),
         Rule("TIME_REVIEW_NOTICE", _T, _N, "preliminary-review deadline approaching", f"{LAW} 第43条"),
         Rule("TIME_REVIEW_PROMISE_BREACHED", _T, _Y, "promised preliminary-review time exceeded", None),
@@ -58,14 +60,22 @@ RULES: dict[str, Rule] = {
         Rule("PROC_STAGE_ORDER", _P, _Y, "a stage out of order", f"{LAW} 第29-38条"),
         Rule("PROC_AFTER_CONCLUSION", _P, _Y, "an event after the case was concluded", None),
         Rule("PROC_SAME_REVIEWER_APPROVER", _P, _Y, "the same person reviewed and approved", None),
-        Rule("PROC_SUPPLEMENT_REPEATED", _P, _Y, "a second supplement notice (一次性告知 broken)", f"{LAW} 第32条第1款第4项"),
+        Rule(
+            "PROC_SUPPLEMENT_REPEATED",
+            _P,
+            _Y,
+            "a second supplement notice (一次性告知 broken)",
+            f"{LAW} 第32条第1款第4项",
+        ),
         Rule("PROC_EXTENSION_LATE", _P, _Y, "extension granted after the deadline", f"{LAW} 第42条"),
         Rule("PROC_EXTENSION_EXCESS", _P, _Y, "extension beyond the maximum", f"{LAW} 第42条"),
         Rule("PROC_EXTENSION_NO_APPROVER", _P, _Y, "extension without a superior's approval", f"{LAW} 第42条"),
         Rule("PROC_EXTENSION_REPEATED", _P, _Y, "a second extension", f"{LAW} 第42条"),
         Rule("PROC_EXTENSION_NOT_NOTIFIED", _P, _N, "applicant not told the reason for the extension", f"{LAW} 第42条"),
         Rule("PROC_SUSPENSION_NO_REASON", _P, _Y, "time suspended without a stated reason", f"{LAW} 第45条"),
-        Rule("PROC_SUSPENSION_NOT_NOTIFIED", _P, _N, "applicant not told in writing of the suspension", f"{LAW} 第45条"),
+        Rule(
+            "PROC_SUSPENSION_NOT_NOTIFIED", _P, _N, "applicant not told in writing of the suspension", f"{LAW} 第45条"
+        ),
         Rule("PROC_RESUME_WITHOUT_SUSPENSION", _P, _N, "resumption with no suspension open", f"{LAW} 第45条"),
         Rule("PROC_NOT_DELIVERED", _P, _Y, "case concluded without delivering the certificate", f"{LAW} 第44条"),
         # conditions
