@@ -129,6 +129,12 @@ def _pending(state: CaseState, ctx: Context) -> list[tuple[datetime, Clock, str,
     return out
 
 
+def next_due(state: CaseState, ctx: Context) -> datetime | None:
+    """The moment of the next milestone to fire, for the sweeper's deadline index; None if nothing is pending."""
+    pending = _pending(state, ctx)
+    return pending[0][0] if pending else None
+
+
 def due(state: CaseState, now: datetime, ctx: Context) -> tuple[CaseState, list[Finding]]:
     """Fire every milestone reached by ``now``; pure apart from updating ``state`` in place."""
     if now.tzinfo is None:
@@ -140,6 +146,7 @@ def due(state: CaseState, now: datetime, ctx: Context) -> tuple[CaseState, list[
             return state, findings
         moment, clock, name, k, day = pending[0]
         clock.fired.append(name)
+        state.seq += 1
         findings.extend(_fire(state, clock, name, k, day, moment, ctx))
 
 

@@ -70,6 +70,7 @@ def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[
     if event.event_id in state.seen:
         return state, []  # a redelivered event changes nothing
     state.seen.append(event.event_id)
+    state.seq += 1
     if state.last_event_at is None or event.occurred_at > state.last_event_at:
         state.last_event_at = event.occurred_at
 

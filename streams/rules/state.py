@@ -73,6 +73,7 @@ class CaseState:
     stage_events: list[str] = field(default_factory=list)  # ids of the stage-changing events
     flagged: list[str] = field(default_factory=list)  # one-off rules already raised on this case
     last_event_at: datetime | None = None
+    seq: int = 0  # bumped on every change: the snapshot's version for idempotent sinks
 
     @property
     def closed(self) -> bool:

@@ -112,3 +112,18 @@ def test_case_state_round_trips_through_json() -> None:
     assert again.clocks["decision"].suspensions[0].end == date(2026, 3, 6)
     assert again.clocks["decision"].suspended
     assert len(text) < 2000  # small enough for a table row per open case
+
+
+def test_snapshot_shows_stage_deadlines_and_working_days_used() -> None:
+    from streams.rules.snapshot import snapshot
+    from tests.support import at
+
+    ctx = context()
+    events = [event("apply", "2026-03-02T09:00", staff="first"), event("accept", "2026-03-02T10:00")]
+    state, _ = run_state(events, ctx)
+    snap = snapshot(state, at("2026-03-09T12:00"), ctx)
+    decision = next(c for c in snap.clocks if c.name == "decision")
+    assert snap.stage == "accepted" and snap.open and snap.responsible_staff == "first"
+    assert decision.deadline == at("2026-03-31T00:00") and decision.working_days_used == 5
+    assert snap.next_due == at("2026-03-24T00:00")  # the notice at 15 of 20 WD
+    assert snap.version == 2

@@ -1,0 +1,54 @@
+"""Builds the case snapshot (stage, deadlines, working days used, responsibility) from a case's state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.snapshots import CaseSnapshot, ClockView
+from streams.rules.calendar import end_of_day, local_date
+from streams.rules.clocks import allowed, counted_day, deadline_of, next_due, used_workdays
+from streams.rules.context import Context
+from streams.rules.state import STAGE_NAMES, CaseState
+
+
+def snapshot(state: CaseState, as_of: datetime, ctx: Context) -> CaseSnapshot:
+    today = local_date(as_of)
+    views = []
+    provisional = False
+    for clock in state.clocks.values():
+        last = deadline_of(clock, ctx)
+        promised = counted_day(clock, allowed(clock), ctx) if clock.promised is not None else None
+        if last is not None:
+            provisional = provisional or ctx.calendar.provisional_between(clock.start, last)
+        views.append(
+            ClockView(
+                name=clock.name,
+                start=clock.start.isoformat(),
+                deadline=end_of_day(last) if last else None,
+                promised_deadline=end_of_day(promised) if promised else None,
+                working_days_used=used_workdays(clock, max(today, clock.start), ctx),
+                limit_wd=clock.statutory,
+                extension_wd=clock.extension,
+                suspended=clock.suspended,
+                stopped=clock.stopped,
+            )
+        )
+    return CaseSnapshot(
+        case_id=state.case_id,
+        item_code=state.item_code,
+        department_id=state.department_id,
+        region_code=state.region_code,
+        responsible_staff=state.responsible_staff,
+        first_staff=state.first_staff,
+        stage=STAGE_NAMES[state.stage],
+        outcome=state.outcome,
+        open=not state.closed,
+        deemed_accepted=state.deemed_accepted,
+        clocks=views,
+        next_due=next_due(state, ctx),
+        last_event_at=state.last_event_at,
+        as_of=as_of,
+        provisional=provisional,
+        calendar_version=ctx.calendar.version,
+        version=state.seq,
+    )
