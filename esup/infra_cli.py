@@ -2,8 +2,149 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+from pydantic import ValidationError
+
+from esup.settings import Settings, load_settings
+
+SERVICE = click.Choice(["kafka", "clickhouse"])
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
+
+
+@click.group()
+def stack() -> None:
+    """The local Kafka and ClickHouse servers (no Docker): state and logs under .esup/.
+
+    \b
+      esup stack up                # install once, start both, wait until they answer
+      esup stack status            # what runs where (exit 3 if something is down)
+      esup stack down              # stop everything the stack started
+    Ports: ESUP_KAFKA_PORT (9092), ESUP_KAFKA_CONTROLLER_PORT (9093),
+           ESUP_CLICKHOUSE_PORT (9000), ESUP_CLICKHOUSE_HTTP_PORT (8123).
+    """
+
+
+def _run(action: str, services: tuple[str, ...]) -> None:
+    from esup.stack import stack as st
+    from esup.stack.errors import StackError
+
+    s = _settings()
+    fn = {"install": st.install, "up": st.up, "down": st.down}[action]
+    try:
+        for status in fn(s, services):
+            click.echo(status.line())
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@stack.command("install")
+@click.argument("services", nargs=-1, type=SERVICE)
+def stack_install(services: tuple[str, ...]) -> None:
+    """Fetch the Kafka jars (Maven) and ClickHouse (apt-get, as root) without starting anything."""
+    _run("install", services)
+
+
+@stack.command("up")
+@click.argument("services", nargs=-1, type=SERVICE)
+def stack_up(services: tuple[str, ...]) -> None:
+    """Start SERVICES (default: all) in the background; a running one is left alone."""
+    _run("up", services)
+
+
+@stack.command("down")
+@click.argument("services", nargs=-1, type=SERVICE)
+def stack_down(services: tuple[str, ...]) -> None:
+    """Stop SERVICES (default: all) and whatever they forked."""
+    _run("down", services)
+
+
+@stack.command("status")
+@click.argument("services", nargs=-1, type=SERVICE)
+def stack_status(services: tuple[str, ...]) -> None:
+    """One line per server: state, pid, addresses, log file. Exit code 3 when any is not running."""
+    from esup.stack import stack as st
+
+    statuses = st.status(_settings(), services)
+    for status in statuses:
+        click.echo(status.line())
+    if any(status.state != "running" for status in statuses):
+        sys.exit(3)
+
+
+@click.group()
+def topics() -> None:
+    """The platform's Kafka topics (names and partitions from ESUP_TOPIC_*, ESUP_CASE_EVENTS_PARTITIONS)."""
+
+
+@topics.command("create")
+@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default: ESUP_KAFKA_BOOTSTRAP_SERVERS "
+              "or the local broker)")
+def topics_create(bootstrap: str | None) -> None:
+    """Create the missing topics; existing ones are kept and any difference from the settings is reported.
+
+    Exit code 1 when an existing topic differs (partitions or policy): changing it is a person's decision.
+    """
+    from esup.topics import admin_client, ensure_topics, platform_topics, quiet_kafka_logging
+
+    s = _settings()
+    quiet_kafka_logging()
+    server = bootstrap or s.kafka_bootstrap
+    try:
+        with admin_client(server) as admin:
+            results = ensure_topics(admin, platform_topics(s))
+    except Exception as exc:  # the admin client raises many kinds; all mean the same here
+        raise click.ClickException(f"Kafka at {server}: {type(exc).__name__}: {exc}") from None
+    for r in results:
+        policies = " ".join(f"{k}={v}" for k, v in sorted(r.spec.configs.items()))
+        click.echo(f"{'created' if r.created else 'exists ':<8} {r.spec.name:<24} {r.partitions:>3} partitions  "
+                   f"{policies}")
+        for d in r.drift:
+            click.echo(f"  ! {r.spec.name}: {d}", err=True)
+    if any(r.drift for r in results):
+        raise click.ClickException("existing topics differ from the settings (see above); "
+                                   "alter or recreate them deliberately")
+
+
+@click.group()
+def db() -> None:
+    """The ClickHouse database (ESUP_CLICKHOUSE_* settings)."""
+
+
+@db.command("migrate")
+@click.option("--database", default=None, help="target database (default: ESUP_CLICKHOUSE_DATABASE, `esup`)")
+def db_migrate(database: str | None) -> None:
+    """Apply the pending migrations from sinks/migrations (idempotent) and list the tables."""
+    from sinks.clickhouse import connect
+    from sinks.migrate import MigrationError, migrate, tables
+
+    s = _settings()
+    target = database or s.clickhouse_database
+    try:
+        done = migrate(lambda name: connect(s, name), target)
+        names = tables(connect(s, target), target)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # connection refused, authentication, DDL rejected…
+        raise click.ClickException(
+            f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}: {type(exc).__name__}: {exc}"
+        ) from None
+    for m in done:
+        click.echo(f"applied {m.version:04d}_{m.name} ({len(m.statements)} statements)")
+    if not done:
+        click.echo(f"{target}: up to date")
+    click.echo(f"tables in {target}: {', '.join(names)}")
 
 
 def register(main: click.Group) -> None:
     """Attach the infrastructure commands to the `esup` group."""
+    main.add_command(stack)
+    main.add_command(topics)
+    main.add_command(db)

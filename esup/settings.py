@@ -1,0 +1,86 @@
+"""One frozen settings object for every address, port, topic, database and credential (ESUP_* and .env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The checkout this package runs from; the local stack keeps its state beside it, in .esup/.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Read once with :func:`load_settings`; every field is overridable as ``ESUP_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ESUP_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # ---- local stack (deploy/local): where state and logs live, which binaries to run -----------------
+    home: Path = Field(default=REPO_ROOT / ".esup", description="state, logs and jars of the local stack")
+    java: str = "java"
+    mvn: str = "mvn"
+    clickhouse_server_bin: str = "clickhouse-server"
+    min_free_disk_mb: int = Field(default=512, ge=0, description="refuse to start below this much free disk")
+    start_timeout_s: float = Field(default=90.0, gt=0)
+
+    # ---- Kafka ------------------------------------------------------------------------------------------
+    kafka_version: str = Field(default="3.9.1", pattern=r"^\d+\.\d+\.\d+$")
+    kafka_port: int = Field(default=9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    kafka_heap: str = Field(default="768m", pattern=r"^\d+[kmg]$")
+    # Empty means the local broker on kafka_port; set it to use any other cluster.
+    kafka_bootstrap_servers: str = ""
+
+    topic_case_events: str = "esup.case-events"
+    topic_dead_letters: str = "esup.dead-letters"
+    topic_findings: str = "esup.findings"
+    topic_case_snapshots: str = "esup.case-snapshots"
+    topic_catalog: str = "esup.catalog"
+    # Case events are keyed by case id; findings and snapshots use the same count so they stay co-partitioned.
+    case_events_partitions: int = Field(default=6, ge=1, le=1000)
+    topic_replication_factor: int = Field(default=1, ge=1, le=10)
+    # Long enough to replay a year of cases after a rule change; ClickHouse keeps the archive.
+    case_events_retention_days: int = Field(default=400, ge=1)
+
+    # ---- ClickHouse -------------------------------------------------------------------------------------
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = Field(default=9000, ge=1, le=65535)
+    clickhouse_http_port: int = Field(default=8123, ge=1, le=65535)
+    clickhouse_user: str = Field(default="default", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = Field(default="esup", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> Settings:
+        # The local stack's ClickHouse has an empty password on loopback; nowhere else is that acceptable.
+        if self.environment == "production" and not self.clickhouse_password.get_secret_value():
+            raise ValueError("ESUP_CLICKHOUSE_PASSWORD must be set when ESUP_ENVIRONMENT=production")
+        ports = [self.kafka_port, self.kafka_controller_port, self.clickhouse_port, self.clickhouse_http_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"the local stack's ports must differ, got {ports}")
+        return self
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """Where Kafka clients connect."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    def clickhouse_url(self, database: str | None = None) -> str:
+        """A clickhouse-driver URL (it carries the password: never log it)."""
+        user = quote(self.clickhouse_user, safe="")
+        password = quote(self.clickhouse_password.get_secret_value(), safe="")
+        auth = f"{user}:{password}@" if password else f"{user}@"
+        where = f"{self.clickhouse_host}:{self.clickhouse_port}/{database or self.clickhouse_database}"
+        return f"clickhouse://{auth}{where}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and .env, with keyword overrides on top (tests, CLI options)."""
+    return Settings(**overrides)

@@ -1,0 +1,117 @@
+"""A ClickHouse server (Debian's clickhouse-server) as a plain process with its config and data under .esup/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.request
+from xml.sax.saxutils import escape
+
+from esup.settings import Settings
+from esup.stack import process
+from esup.stack.base import State, Status, render
+from esup.stack.errors import StackError
+
+APT_PACKAGES = ("clickhouse-server", "clickhouse-client")
+
+
+class ClickHouseLauncher:
+    name = "clickhouse"
+
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.dir = settings.home / "clickhouse"
+        self.etc = self.dir / "etc"
+        self.data = self.dir / "data"
+        self.logs = self.dir / "logs"
+        self.pidfile = self.dir / "clickhouse.pid"
+        self.config = self.etc / "config.xml"
+
+    # ---- install ------------------------------------------------------------------------------------
+
+    def _binary(self) -> str | None:
+        found = shutil.which(self.s.clickhouse_server_bin)
+        # Debian puts the server in /usr/sbin, which is not on every user's PATH.
+        if not found and "/" not in self.s.clickhouse_server_bin:
+            candidate = f"/usr/sbin/{self.s.clickhouse_server_bin}"
+            found = candidate if os.access(candidate, os.X_OK) else None
+        return found
+
+    def installed(self) -> bool:
+        return self._binary() is not None
+
+    def install(self) -> None:
+        """apt-get install Debian's clickhouse-server when missing (root only; others are told the command)."""
+        if self.installed():
+            return
+        hint = f"install it: `sudo apt-get update && sudo apt-get install -y {' '.join(APT_PACKAGES)}`"
+        if os.geteuid() != 0 or not shutil.which("apt-get") or self.s.clickhouse_server_bin != "clickhouse-server":
+            raise StackError(self.name, f"ClickHouse server not found ({self.s.clickhouse_server_bin!r})", hint)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *APT_PACKAGES]):
+            result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise StackError(self.name, f"{' '.join(cmd)} failed:\n{result.stderr.strip()[-2000:]}", hint)
+        if not self.installed():
+            raise StackError(self.name, "clickhouse-server is still missing after apt-get install", hint)
+
+    # ---- run ----------------------------------------------------------------------------------------
+
+    def _pid(self) -> int | None:
+        pid = process.read_pid(self.pidfile)
+        return pid if pid and process.alive(pid, str(self.config)) else None
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.s.clickhouse_http_port}/ping", timeout=2) as r:
+                return bool(r.status == 200 and r.read().strip() == b"Ok.")
+        except OSError:
+            return False
+
+    def start(self) -> Status:
+        if self._pid() is not None:
+            return self.status(note="already running")
+        for port, setting in ((self.s.clickhouse_port, "ESUP_CLICKHOUSE_PORT"),
+                              (self.s.clickhouse_http_port, "ESUP_CLICKHOUSE_HTTP_PORT")):
+            process.require_port_free(self.name, "127.0.0.1", port, setting)
+        process.require_disk(self.name, self.dir, self.s.min_free_disk_mb)
+        self.install()
+        binary = self._binary()
+        assert binary is not None  # install() made sure
+        for d in (self.data, self.logs):
+            d.mkdir(parents=True, exist_ok=True)
+        render("clickhouse/config.xml", self.config, {
+            "tcp_port": self.s.clickhouse_port, "http_port": self.s.clickhouse_http_port,
+            "data_dir": self.data, "log_dir": self.logs,
+        })
+        render("clickhouse/users.xml", self.etc / "users.xml", {
+            "user": escape(self.s.clickhouse_user), "password": escape(self.s.clickhouse_password.get_secret_value()),
+        })
+        # Running as root is fine for 18.16 and for current releases as long as root owns the data
+        # directory, which it does when root created it here.
+        pid = process.spawn([binary, f"--config-file={self.config}"], self.logs / "stdout.log", cwd=self.dir)
+        self.pidfile.write_text(f"{pid}\n")
+        try:
+            process.wait_until(self.name, self._answers, self.s.start_timeout_s,
+                               lambda: process.alive(pid, str(self.config)),
+                               [self.logs / "server.err.log", self.logs / "stdout.log"])
+        except StackError:
+            process.stop(pid, str(self.config))
+            raise
+        return self.status(note="started")
+
+    def stop(self) -> Status:
+        pid = process.read_pid(self.pidfile)
+        ran = pid is not None and process.stop(pid, str(self.config))
+        self.pidfile.unlink(missing_ok=True)
+        return self.status(note="stopped" if ran else "was not running")
+
+    def status(self, note: str = "") -> Status:
+        pid = self._pid()
+        state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
+        return Status(
+            self.name, state, pid,
+            (f"native 127.0.0.1:{self.s.clickhouse_port}", f"http 127.0.0.1:{self.s.clickhouse_http_port}"),
+            (self.logs / "server.log",), note,
+        )

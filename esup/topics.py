@@ -1,0 +1,113 @@
+"""The platform's Kafka topics, and creating them idempotently with kafka-python's admin client."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from esup.settings import Settings
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+    configs: dict[str, str] = field(default_factory=dict)
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    spec: TopicSpec
+    created: bool
+    partitions: int
+    # Differences between the existing topic and its spec; existing topics are never altered silently.
+    drift: tuple[str, ...] = ()
+
+
+def platform_topics(s: Settings) -> list[TopicSpec]:
+    """Every topic the platform needs, with its partitions and policies, from the settings."""
+    keyed = s.case_events_partitions
+    rf = s.topic_replication_factor
+    return [
+        TopicSpec(s.topic_case_events, keyed, rf,
+                  {"cleanup.policy": "delete", "retention.ms": str(s.case_events_retention_days * DAY_MS)},
+                  "case events from department systems, keyed by case id"),
+        TopicSpec(s.topic_dead_letters, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
+                  "events that failed the contract, with the reason"),
+        TopicSpec(s.topic_findings, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
+                  "supervision findings, keyed by case id"),
+        # Compacted: the latest snapshot per case and the latest catalog entry per item survive forever.
+        TopicSpec(s.topic_case_snapshots, keyed, rf, {"cleanup.policy": "compact"},
+                  "latest state per case, keyed by case id (compacted)"),
+        TopicSpec(s.topic_catalog, 1, rf, {"cleanup.policy": "compact"},
+                  "licensing-item catalog, keyed by item code (compacted)"),
+    ]
+
+
+@contextlib.contextmanager
+def admin_client(bootstrap: str, timeout_ms: int = 30000) -> Iterator[Any]:
+    """A kafka-python KafkaAdminClient, closed on exit (kafka-python ships no type hints, hence Any)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="esup-admin", request_timeout_ms=timeout_ms,
+                             bootstrap_timeout_ms=timeout_ms)
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+def describe(admin: Any, names: Sequence[str]) -> dict[str, int]:
+    """Partition count of each named topic that exists."""
+    return {t["name"]: len(t["partitions"]) for t in admin.describe_topics(list(names)) if t["error_code"] == 0}
+
+
+def topic_configs(admin: Any, name: str, keys: Sequence[str]) -> dict[str, str]:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, list(keys))], config_filter="all")
+    return {k: v["value"] for k, v in found["topic"][name].items()}
+
+
+def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> list[TopicResult]:
+    """Create the topics that are missing; report, never change, existing ones that differ from their spec."""
+    from kafka.errors import TopicAlreadyExistsError
+
+    existing = describe(admin, [s.name for s in specs])
+    missing = [s for s in specs if s.name not in existing]
+    created: set[str] = set()
+    if missing:
+        request = {s.name: {"num_partitions": s.partitions, "replication_factor": s.replication, "configs": s.configs}
+                   for s in missing}
+        response = admin.create_topics(request, raise_errors=False, wait_for_metadata=False)
+        for t in response["topics"]:
+            if t["error_code"] == 0:
+                created.add(t["name"])
+            elif t["error_code"] != TopicAlreadyExistsError.errno:  # another process won the race: fine
+                raise RuntimeError(f"creating topic {t['name']}: {t['error_message'] or t['error_code']}")
+        if created:
+            admin.wait_for_topics(sorted(created), timeout_ms=30000)
+        existing = describe(admin, [s.name for s in specs])
+    results = []
+    for spec in specs:
+        drift: list[str] = []
+        have = existing.get(spec.name, 0)
+        if have != spec.partitions:
+            # Adding partitions would move keys (cases) to other partitions mid-flight: a decision for a person.
+            drift.append(f"{have} partitions, {spec.partitions} configured")
+        actual = topic_configs(admin, spec.name, list(spec.configs))
+        drift += [f"{k}={actual.get(k)!r}, {v!r} configured" for k, v in spec.configs.items() if actual.get(k) != v]
+        results.append(TopicResult(spec, spec.name in created, have, tuple(drift)))
+    return results
+
+
+def quiet_kafka_logging() -> None:
+    """kafka-python warns on every retry; the commands report failures themselves."""
+    logging.getLogger("kafka").setLevel(logging.ERROR)
