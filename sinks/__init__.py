@@ -1,0 +1,1 @@
+"""Where findings, events and case snapshots land: ClickHouse tables, their migrations and clients."""
