@@ -43,11 +43,18 @@ class Settings(BaseSettings):
     topic_findings: str = "esup.findings"
     topic_case_snapshots: str = "esup.case-snapshots"
     topic_catalog: str = "esup.catalog"
+    # The sweeper's wake-up messages, one per partition of case events (so it has the same count).
+    topic_ticks: str = "esup.ticks"
     # Case events are keyed by case id; findings and snapshots use the same count so they stay co-partitioned.
     case_events_partitions: int = Field(default=6, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=10)
     # Long enough to replay a year of cases after a rule change; ClickHouse keeps the archive.
     case_events_retention_days: int = Field(default=400, ge=1)
+
+    # ---- workers (streams.app) -----------------------------------------------------------------------------
+    worker_app_id: str = "esup-worker"
+    worker_store: str = "memory://"
+    sweep_interval_s: float = Field(default=30.0, gt=0)
 
     # ---- ClickHouse -------------------------------------------------------------------------------------
     clickhouse_host: str = "127.0.0.1"
