@@ -133,9 +133,10 @@ def schema_export(directory: Path) -> None:
 
 
 def _register_extensions() -> None:
-    from esup import infra_cli
+    from esup import infra_cli, pipeline_cli
 
     infra_cli.register(main)
+    pipeline_cli.register(main)
 
 
 _register_extensions()

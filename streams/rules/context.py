@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from schemas.catalog import Catalog, Index
+from schemas.catalog import Catalog, CatalogItem, Index
 from schemas.config import RuleConfig
 from schemas.findings import Finding, finding_id
 from streams.rules.calendar import WorkCalendar
@@ -14,15 +14,21 @@ from streams.rules.registry import RULES
 from streams.rules.state import CaseState
 
 
+class ItemLookup(Protocol):
+    """Anything that finds a catalog item by code: a loaded file, or the workers' live catalog."""
+
+    def get(self, code: str) -> CatalogItem | None: ...
+
+
 @dataclass(frozen=True)
 class Context:
     calendar: WorkCalendar
-    catalog: Index
+    catalog: ItemLookup
     config: RuleConfig
 
     @classmethod
-    def build(cls, calendar: WorkCalendar, catalog: Catalog | Index, config: RuleConfig | None = None) -> Context:
-        index = catalog if isinstance(catalog, Index) else Index(catalog)
+    def build(cls, calendar: WorkCalendar, catalog: Catalog | ItemLookup, config: RuleConfig | None = None) -> Context:
+        index = Index(catalog) if isinstance(catalog, Catalog) else catalog
         return cls(calendar=calendar, catalog=index, config=config or RuleConfig())
 
     def finding(

@@ -1,0 +1,124 @@
+"""Commands of the streaming pipeline: `esup worker`, `esup clock advance`, `esup status`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+
+def _aware(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not ISO-8601") from None
+    if dt.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no timezone offset (e.g. 2026-03-01T00:00:00+08:00)")
+    return dt
+
+
+def register(main: click.Group) -> None:
+    @main.command()
+    @click.option(
+        "--clock",
+        type=click.Choice(["wall", "event"]),
+        default="wall",
+        show_default=True,
+        help="'wall': timers follow the wall clock (live); 'event': they follow event time (replay)",
+    )
+    @click.option(
+        "--web-port",
+        type=int,
+        default=None,
+        help="serve the status page (liveness, lag) on 127.0.0.1:PORT at /esup/status/",
+    )
+    @click.option(
+        "--rules",
+        "rules_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="rule thresholds (YAML)",
+    )
+    @click.option(
+        "--calendar",
+        "calendar_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="working-day calendar override (YAML)",
+    )
+    @click.option("--loglevel", default="info", show_default=True)
+    def worker(
+        clock: str, web_port: int | None, rules_file: Path | None, calendar_file: Path | None, loglevel: str
+    ) -> None:
+        """Run a stream worker. Start several (same settings) to share the partitions."""
+        from faust import Worker
+
+        from esup.settings import load_settings
+        from schemas.config import load_rule_config
+        from streams.app import create_app
+        from streams.rules import load_calendar
+
+        settings = load_settings()
+        runtime = create_app(
+            settings,
+            clock=clock,  # type: ignore[arg-type]
+            calendar=load_calendar(calendar_file),
+            rules=load_rule_config(rules_file),
+            web_port=web_port,
+        )
+        click.echo(
+            f"esup worker: group {settings.worker_app_id}, broker {settings.kafka_bootstrap}, "
+            f"clock {clock}, store {settings.worker_store}",
+            err=True,
+        )
+        Worker(runtime.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+    @main.group()
+    def clock() -> None:
+        """Drive the timers of workers that run with --clock event (replays)."""
+
+    @clock.command("advance")
+    @click.option("--to", "to", required=True, help="ISO-8601 time with offset")
+    def clock_advance(to: str) -> None:
+        """Run every partition's timers up to TO (sends one tick to each partition)."""
+        from kafka import KafkaProducer
+
+        from esup.settings import load_settings
+        from schemas.control import Tick
+
+        settings = load_settings()
+        when = _aware(to)
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        try:
+            parts = sorted(producer.partitions_for(settings.topic_ticks) or [])
+            if not parts:
+                raise click.ClickException(f"topic {settings.topic_ticks} does not exist: run `esup topics create`")
+            for p in parts:
+                producer.send(
+                    settings.topic_ticks, partition=p, value=Tick(partition=p, now=when).model_dump_json().encode()
+                )
+            producer.flush()
+        finally:
+            producer.close()
+        click.echo(f"ticked {len(parts)} partitions of {settings.topic_ticks} to {when.isoformat()}")
+
+    @main.command("worker-status")
+    @click.option("--web-port", type=int, default=6066, show_default=True)
+    def worker_status(web_port: int) -> None:
+        """Print a worker's status page (liveness, lag per partition, counters); exit 1 if it is not alive."""
+        import urllib.error
+        import urllib.request
+
+        url = f"http://127.0.0.1:{web_port}/esup/status/"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read() or b"{}")
+        except OSError as exc:
+            raise click.ClickException(f"no worker answers on {url}: {exc}") from None
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        sys.exit(0 if body.get("alive") else 1)

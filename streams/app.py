@@ -1,0 +1,148 @@
+"""The Faust app factory: topics, the case table, the catalog global table, the agent and the sweeper.
+
+Faust is glue here: the agent decodes bytes, calls the pure rules (`streams.rules`) and sends what they
+return. Traps avoided on purpose (see ../shared/infrastructure.md): agent concurrency is 1, processing
+is at-least-once with idempotent outputs (deterministic finding ids, versioned snapshots), deadlines
+live in an explicit per-partition index rather than in windowed tables, and the timer only touches
+partitions this worker actively owns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import faust
+from faust.types import TP
+
+from esup.settings import Settings
+from schemas.config import RuleConfig
+from streams.catalog import LiveCatalog
+from streams.deadlines import DeadlineIndex
+from streams.processor import CaseProcessor
+from streams.rules import Context, WorkCalendar
+
+log = logging.getLogger("esup.worker")
+
+Clock = Literal["wall", "event"]
+
+
+@dataclass
+class Runtime:
+    """What the agent, the sweeper and the status page share inside one worker."""
+
+    app: faust.App
+    processor: CaseProcessor
+    clock: Clock
+    settings: Settings
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_sweep_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = "wall",
+    calendar: WorkCalendar | None = None,
+    rules: RuleConfig | None = None,
+    web_port: int | None = None,
+) -> Runtime:
+    """Build a worker's app; nothing connects until the worker starts it."""
+    partitions = settings.case_events_partitions
+    app = faust.App(
+        settings.worker_app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.worker_store,
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        topic_partitions=partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_disable_leader=True,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        stream_wait_empty=True,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_host="127.0.0.1",
+        web_bind="127.0.0.1",
+        web_in_thread=False,
+        logging_config=None,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    inputs = app.topic(settings.topic_case_events, settings.topic_ticks, partitions=partitions, **raw)
+    ticks = app.topic(settings.topic_ticks, partitions=partitions, **raw)
+    outputs = {
+        "dead_letters": app.topic(settings.topic_dead_letters, **raw),
+        "findings": app.topic(settings.topic_findings, **raw),
+        "snapshots": app.topic(settings.topic_case_snapshots, **raw),
+    }
+    cases = app.Table("cases", default=None, partitions=partitions, **raw)
+    catalog_table = app.GlobalTable(
+        "catalog",
+        default=None,
+        partitions=1,
+        recovery_buffer_size=1,
+        changelog_topic=app.topic(settings.topic_catalog, partitions=1, **raw),
+        **raw,
+    )
+    ctx = Context.build(calendar or WorkCalendar(), LiveCatalog(catalog_table), rules or RuleConfig())
+    processor = CaseProcessor(
+        ctx=ctx,
+        table=cases,
+        index=DeadlineIndex(),
+        clock=clock,
+        case_events_topic=settings.topic_case_events,
+        ticks_topic=settings.topic_ticks,
+    )
+    runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings)
+
+    async def emit(out: list[tuple[str, bytes, bytes]]) -> None:
+        for name, key, value in out:
+            await outputs[name].send(key=key, value=value)
+
+    @app.agent(inputs, concurrency=1, name="esup-cases")
+    async def case_agent(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            out = processor.handle(msg.topic, msg.partition, msg.offset, event.key, event.value)
+            await emit(out)
+
+    def active_partitions() -> list[int]:
+        return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_case_events)
+
+    @app.timer(settings.sweep_interval_s)
+    async def sweeper() -> None:
+        """Wall clock only: ask every partition this worker owns to run its timers to now."""
+        if clock != "wall":
+            return
+        now = datetime.now(UTC)
+        for partition in active_partitions():
+            if processor.index.next_due(partition) is not None and processor.index.next_due(partition) <= now:
+                await ticks.send(partition=partition, value=processor.tick_bytes(partition, now))
+        runtime.last_sweep_at = now
+
+    @cases.on_recover
+    async def rebuild_index() -> None:
+        owned = active_partitions()
+        processor.rebuild_index(owned)
+        log.info("case table recovered: %d cases with pending timers on partitions %s", len(processor.index), owned)
+
+    async def on_revoked(revoked: set[TP]) -> None:
+        for tp in revoked:
+            if tp.topic == settings.topic_case_events:
+                processor.index.drop_partition(tp.partition)
+
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+
+    if web_port is not None:
+        from streams.web import register_status_page
+
+        register_status_page(runtime)
+    runtime.extra.update(case_agent=case_agent, sweeper=sweeper, tables={"cases": cases, "catalog": catalog_table})
+    return runtime

@@ -1,0 +1,70 @@
+"""Per-partition deadline index: which cases have a timer due, without scanning every open case.
+
+A dependency-free structure with explicit ``now`` (the sweeper passes it). Each partition keeps a heap
+of ``(due, case_id)``; an entry is stale when the case's current due moment differs, and is dropped
+lazily when popped. The index is rebuilt from the case table when partitions are assigned or the
+table is recovered, so it never needs its own persistence.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from datetime import datetime
+
+
+class DeadlineIndex:
+    def __init__(self) -> None:
+        self._due: dict[int, dict[str, datetime]] = {}
+        self._heaps: dict[int, list[tuple[datetime, str]]] = {}
+
+    def touch(self, partition: int, case_id: str, due: datetime | None) -> None:
+        """Record the case's next due moment (None: nothing pending)."""
+        dues = self._due.setdefault(partition, {})
+        if due is None:
+            dues.pop(case_id, None)
+            return
+        if dues.get(case_id) == due:
+            return
+        dues[case_id] = due
+        heapq.heappush(self._heaps.setdefault(partition, []), (due, case_id))
+
+    def pop_due(self, partition: int, now: datetime) -> list[str]:
+        """Case ids on ``partition`` whose due moment is ``<= now``, earliest first; they leave the index
+        until touched again."""
+        heap = self._heaps.get(partition)
+        dues = self._due.get(partition)
+        out: list[str] = []
+        if not heap or dues is None:
+            return out
+        while heap and heap[0][0] <= now:
+            due, case_id = heapq.heappop(heap)
+            if dues.get(case_id) == due:
+                del dues[case_id]
+                out.append(case_id)
+        return out
+
+    def next_due(self, partition: int) -> datetime | None:
+        heap = self._heaps.get(partition)
+        dues = self._due.get(partition, {})
+        while heap and dues.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def drop_partition(self, partition: int) -> None:
+        self._due.pop(partition, None)
+        self._heaps.pop(partition, None)
+
+    def rebuild(self, partition: int, entries: Iterable[tuple[str, datetime | None]]) -> None:
+        self.drop_partition(partition)
+        dues = {case: due for case, due in entries if due is not None}
+        self._due[partition] = dues
+        heap = [(due, case) for case, due in dues.items()]
+        heapq.heapify(heap)
+        self._heaps[partition] = heap
+
+    def partitions(self) -> list[int]:
+        return sorted(self._due)
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._due.values())

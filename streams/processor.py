@@ -1,0 +1,171 @@
+"""What the case agent does with one message, without Faust: decode, run the rules, say what to send.
+
+`CaseProcessor.handle` takes a message's coordinates and bytes and returns the messages to publish as
+``(output, key, value)``; the case table is any mutable mapping (a Faust table in a worker, a dict in
+tests). Keeping this free of Faust makes the glue testable and the agent a three-line loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import ValidationError
+
+from schemas.control import DeadLetter, Tick
+from schemas.events import EventError, parse_event
+from schemas.findings import Finding
+from streams.deadlines import DeadlineIndex
+from streams.rules import CaseState, Context, due, step
+from streams.rules.clocks import next_due
+from streams.rules.snapshot import snapshot
+
+log = logging.getLogger("esup.worker")
+
+Output = tuple[str, bytes, bytes]
+
+
+def encode_row(partition: int, state: CaseState) -> bytes:
+    return b"%d|" % partition + state.to_json().encode()
+
+
+def decode_row(raw: bytes) -> tuple[int, CaseState]:
+    head, _, body = raw.partition(b"|")
+    return int(head), CaseState.from_json(body)
+
+
+class CaseProcessor:
+    def __init__(
+        self,
+        *,
+        ctx: Context,
+        table: MutableMapping[bytes, bytes],
+        index: DeadlineIndex,
+        clock: Literal["wall", "event"],
+        case_events_topic: str,
+        ticks_topic: str,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.index = index
+        self.clock = clock
+        self.case_events_topic = case_events_topic
+        self.ticks_topic = ticks_topic
+        self.wall_clock = wall_clock
+        self.watermarks: dict[int, datetime] = {}
+        self.positions: dict[int, int] = {}  # last processed offset per case-events partition
+        self.counters = {"events": 0, "duplicates": 0, "dead_letters": 0, "findings": 0, "ticks": 0}
+        self.last_event_at: datetime | None = None
+
+    # ---- messages ---------------------------------------------------------------------------------
+
+    def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> list[Output]:
+        if topic == self.ticks_topic:
+            return self._tick(partition, value)
+        self.positions[partition] = offset
+        try:
+            event = parse_event(value if value is not None else b"")
+        except EventError as exc:
+            return [self._dead_letter(exc.reason, topic, partition, offset, key, value)]
+        if key != event.case_id.encode():
+            reason = f"message key {key!r} is not the case id {event.case_id!r}: events must be keyed by case id"
+            return [self._dead_letter(reason, topic, partition, offset, key, value)]
+        case_key = key
+        row = self.table.get(case_key)
+        state = decode_row(row)[1] if row is not None else None
+        seq = state.seq if state is not None else -1
+        try:
+            state, findings = step(state, event, self.ctx)
+        except Exception as exc:  # a rule defect must not lose the event nor stop the partition
+            log.exception("rules engine failed on %s/%d@%d", topic, partition, offset)
+            return [
+                self._dead_letter(f"engine error: {type(exc).__name__}: {exc}", topic, partition, offset, key, value)
+            ]
+        self.counters["events"] += 1
+        self.last_event_at = self.wall_clock()
+        out: list[Output] = []
+        if state.seq == seq:
+            self.counters["duplicates"] += 1
+        else:
+            out += self._store(partition, state, findings, event.occurred_at)
+        if self.clock == "event":
+            mark = self.watermarks.get(partition)
+            if mark is None or event.occurred_at > mark:
+                self.watermarks[partition] = event.occurred_at
+            out += self.sweep(partition, self.watermarks[partition])
+        return out
+
+    def _tick(self, partition: int, value: bytes | None) -> list[Output]:
+        try:
+            tick = Tick.model_validate_json(value or b"")
+        except ValidationError as exc:
+            log.warning("ignoring a malformed tick on partition %d: %s", partition, exc)
+            return []
+        self.counters["ticks"] += 1
+        now = tick.now
+        if self.clock == "event":
+            mark = self.watermarks.get(partition)
+            if mark is None or now > mark:
+                self.watermarks[partition] = now
+            now = self.watermarks[partition]
+        return self.sweep(partition, now)
+
+    def sweep(self, partition: int, now: datetime) -> list[Output]:
+        """Run the timers of every case on ``partition`` that has one due by ``now``."""
+        out: list[Output] = []
+        for case_id in self.index.pop_due(partition, now):
+            row = self.table.get(case_id.encode())
+            if row is None:
+                continue
+            state = decode_row(row)[1]
+            state, findings = due(state, now, self.ctx)
+            out += self._store(partition, state, findings, now)
+        return out
+
+    def tick_bytes(self, partition: int, now: datetime) -> bytes:
+        return Tick(partition=partition, now=now).model_dump_json().encode()
+
+    # ---- state -------------------------------------------------------------------------------------
+
+    def _store(self, partition: int, state: CaseState, findings: list[Finding], as_of: datetime) -> list[Output]:
+        key = state.case_id.encode()
+        self.table[key] = encode_row(partition, state)
+        self.index.touch(partition, state.case_id, next_due(state, self.ctx))
+        self.counters["findings"] += len(findings)
+        out: list[Output] = [("findings", key, f.model_dump_json().encode()) for f in findings]
+        out.append(("snapshots", key, snapshot(state, as_of, self.ctx).model_dump_json().encode()))
+        return out
+
+    def rebuild_index(self, partitions: list[int]) -> None:
+        owned = set(partitions)
+        for p in self.index.partitions():
+            if p not in owned:
+                self.index.drop_partition(p)
+        entries: dict[int, list[tuple[str, datetime | None]]] = {p: [] for p in owned}
+        for raw in list(self.table.values()):
+            if raw is None:
+                continue
+            partition, state = decode_row(raw)
+            if partition in owned:
+                entries[partition].append((state.case_id, next_due(state, self.ctx)))
+        for p, items in entries.items():
+            self.index.rebuild(p, items)
+
+    def _dead_letter(
+        self, reason: str, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> Output:
+        self.counters["dead_letters"] += 1
+        letter = DeadLetter.of(
+            reason=reason,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
+            value=value,
+            failed_at=self.wall_clock(),
+        )
+        log.warning("dead letter %s/%d@%d: %s", topic, partition, offset, reason[:300])
+        return ("dead_letters", key or b"", letter.model_dump_json().encode())

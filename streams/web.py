@@ -1,0 +1,58 @@
+"""The worker's status page: liveness, owned partitions, consumer lag per partition, counters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from faust.types import TP
+
+if TYPE_CHECKING:
+    from streams.app import Runtime
+
+
+def status(runtime: Runtime) -> dict[str, Any]:
+    app = runtime.app
+    proc = runtime.processor
+    topic = runtime.settings.topic_case_events
+    partitions: dict[str, Any] = {}
+    owned = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+    for p in owned:
+        try:
+            high = app.consumer.highwater(TP(topic, p))
+        except Exception:  # not fetched yet
+            high = None
+        pos = proc.positions.get(p)
+        lag = None if high is None else max(high - (pos + 1 if pos is not None else 0), 0)
+        partitions[str(p)] = {
+            "highwater": high,
+            "processed_offset": pos,
+            "lag": lag,
+            "pending_timers": len(proc.index._due.get(p, {})),
+            "watermark": proc.watermarks[p].isoformat() if p in proc.watermarks else None,
+        }
+    now = datetime.now(UTC)
+    sweep = runtime.last_sweep_at
+    interval = runtime.settings.sweep_interval_s
+    alive = runtime.clock == "event" or (sweep is not None and (now - sweep).total_seconds() < 5 * interval + 5)
+    return {
+        "alive": alive,
+        "clock": runtime.clock,
+        "started_at": runtime.started_at.isoformat(),
+        "last_sweep_at": sweep.isoformat() if sweep else None,
+        "last_event_processed_at": proc.last_event_at.isoformat() if proc.last_event_at else None,
+        "partitions": partitions,
+        "total_lag": sum(v["lag"] or 0 for v in partitions.values()),
+        "counters": dict(proc.counters),
+        "open_timers": len(proc.index),
+        "calendar_version": proc.ctx.calendar.version,
+    }
+
+
+def register_status_page(runtime: Runtime) -> None:
+    app = runtime.app
+
+    @app.page("/esup/status/")
+    async def status_page(web: Any, request: Any) -> Any:
+        body = status(runtime)
+        return web.json(body, status=200 if body["alive"] else 503)
