@@ -87,7 +87,8 @@ def topics() -> None:
 @topics.command("create")
 @click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default: ESUP_KAFKA_BOOTSTRAP_SERVERS "
               "or the local broker)")
-def topics_create(bootstrap: str | None) -> None:
+@click.option("--timeout", "timeout_s", default=30.0, show_default=True, help="seconds to wait for the broker")
+def topics_create(bootstrap: str | None, timeout_s: float) -> None:
     """Create the missing topics; existing ones are kept and any difference from the settings is reported.
 
     Exit code 1 when an existing topic differs (partitions or policy): changing it is a person's decision.
@@ -98,7 +99,7 @@ def topics_create(bootstrap: str | None) -> None:
     quiet_kafka_logging()
     server = bootstrap or s.kafka_bootstrap
     try:
-        with admin_client(server) as admin:
+        with admin_client(server, timeout_ms=int(timeout_s * 1000)) as admin:
             results = ensure_topics(admin, platform_topics(s))
     except Exception as exc:  # the admin client raises many kinds; all mean the same here
         raise click.ClickException(f"Kafka at {server}: {type(exc).__name__}: {exc}") from None

@@ -93,7 +93,10 @@ def read_pid(pidfile: Path) -> int | None:
 def alive(pid: int, marker: str) -> bool:
     """Whether pid runs and its command line contains marker (a recycled pid is not ours)."""
     child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
+    if child is not None:
+        # Our own child: poll() is authoritative (and right after fork its cmdline is still Python's).
+        if child.poll() is None:
+            return True
         del _CHILDREN[pid]
         return False
     try:

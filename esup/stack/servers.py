@@ -1,0 +1,115 @@
+"""Real servers for a test session: named by the environment, else testcontainers (Docker), else the local stack.
+
+The same order serves a developer with Docker, one without, and CI: a server that cannot be had raises
+:class:`Unavailable` with every reason tried, and the caller decides between failing (CI) and skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from esup.settings import Settings
+from esup.stack.errors import StackError
+
+# Images for hosts with Docker: Kafka 3.9 (Confluent 7.9) and a current ClickHouse LTS.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
+CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.3"
+
+
+class Unavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class Provided:
+    address: str  # Kafka: bootstrap servers; ClickHouse: clickhouse:// URL
+    source: str  # how it was obtained, for the test report header
+    close: Callable[[], None]
+
+
+def _nothing() -> None:
+    return None
+
+
+def docker_answers() -> bool:
+    """Whether a Docker engine answers (a docker client without a daemon does not count)."""
+    try:
+        import docker  # type: ignore[import-untyped]  # no stubs; only ping() is used
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def _local(settings: Settings, service: str) -> Provided:
+    from esup.stack.stack import launchers
+
+    (launcher,) = launchers(settings, [service])
+    try:
+        status = launcher.start()
+    except StackError as exc:
+        raise Unavailable(f"local stack: {exc}") from None
+    # Stop only what this session started; a stack the developer brought up with `make up` stays up.
+    def close() -> None:
+        launcher.stop()
+
+    return Provided("", f"local stack ({status.note}, pid {status.pid})",
+                    close if status.note == "started" else _nothing)
+
+
+def provide_kafka(settings: Settings) -> Provided:
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or (
+        settings.kafka_bootstrap_servers if "kafka_bootstrap_servers" in settings.model_fields_set else ""
+    )
+    if given:
+        return Provided(given, "environment", _nothing)
+    if docker_answers():
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+        except ImportError:  # testcontainers before the community split
+            from testcontainers.kafka import KafkaContainer
+
+        container: Any = KafkaContainer(KAFKA_IMAGE).with_kraft()
+        try:
+            container.start()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                container.stop()
+            raise Unavailable(f"testcontainers Kafka ({KAFKA_IMAGE}): {exc}") from None
+        return Provided(container.get_bootstrap_server(), f"testcontainers {KAFKA_IMAGE}", container.stop)
+    local = _local(settings, "kafka")
+    local.address = settings.kafka_bootstrap
+    return local
+
+
+def provide_clickhouse(settings: Settings) -> Provided:
+    given = os.environ.get("CLICKHOUSE_URL") or (
+        settings.clickhouse_url("default") if "clickhouse_host" in settings.model_fields_set else ""
+    )
+    if given:
+        return Provided(given, "environment", _nothing)
+    if docker_answers():
+        try:
+            from testcontainers.community.clickhouse import ClickHouseContainer
+        except ImportError:
+            from testcontainers.clickhouse import ClickHouseContainer
+
+        container: Any = ClickHouseContainer(CLICKHOUSE_IMAGE)
+        try:
+            container.start()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                container.stop()
+            raise Unavailable(f"testcontainers ClickHouse ({CLICKHOUSE_IMAGE}): {exc}") from None
+        return Provided(container.get_connection_url(), f"testcontainers {CLICKHOUSE_IMAGE}", container.stop)
+    local = _local(settings, "clickhouse")
+    local.address = settings.clickhouse_url("default")
+    return local

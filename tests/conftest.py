@@ -1,0 +1,151 @@
+"""Session-wide real servers for the tests that ask for them: Kafka and ClickHouse, never mocks.
+
+Where the servers come from (esup.stack.servers): KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL or the
+ESUP_* settings when given; else testcontainers when a Docker engine answers; else the local stack
+(deploy/local), started for the session and stopped after it if it was not already running.
+With CI=true a server that cannot be had fails the run; elsewhere its tests are skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import pytest
+
+from esup.settings import Settings, load_settings
+from esup.stack.servers import Provided, Unavailable, provide_clickhouse, provide_kafka
+
+# The tests' own database: `make up`'s `esup` data is never truncated by a test run.
+TEST_DATABASE = "esup_test"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(what: str, reason: object) -> NoReturn:
+    message = f"{what} unavailable: {reason}"
+    if in_ci():
+        pytest.fail(message + " (CI=true: a missing server is a failure, never a skip)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def need() -> Callable[[bool, str, str], None]:
+    """need(ok, what, reason): when not ok, fail in CI and skip elsewhere (for tools such as kcat or java)."""
+
+    def check(ok: bool, what: str, reason: str) -> None:
+        if not ok:
+            unavailable(what, reason)
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def esup_settings() -> Settings:
+    return load_settings()
+
+
+def _provide(what: str, provider: Callable[[Settings], Provided], settings: Settings) -> Iterator[Provided]:
+    try:
+        provided = provider(settings)
+    except Unavailable as exc:
+        unavailable(what, exc)
+    try:
+        yield provided
+    finally:
+        provided.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_server(esup_settings: Settings) -> Iterator[Provided]:
+    yield from _provide("Kafka", provide_kafka, esup_settings)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_server: Provided) -> str:
+    """Bootstrap servers ("host:port") of the session's Kafka."""
+    return kafka_server.address
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_bootstrap: str) -> Iterator[Any]:
+    from esup.topics import admin_client, quiet_kafka_logging
+
+    quiet_kafka_logging()
+    with admin_client(kafka_bootstrap) as admin:
+        yield admin
+
+
+@pytest.fixture
+def new_topic(kafka_admin: Any) -> Iterator[Callable[..., str]]:
+    """Factory: new_topic(partitions=1, prefix="t", **configs) makes a uniquely named topic, deleted afterwards."""
+    created: list[str] = []
+
+    def make(partitions: int = 1, prefix: str = "t", **configs: str) -> str:
+        name = f"test.{prefix}.{uuid.uuid4().hex[:12]}"
+        kafka_admin.create_topics(
+            {name: {"num_partitions": partitions, "replication_factor": 1,
+                    "configs": {k.replace("_", "."): v for k, v in configs.items()}}},
+            wait_for_metadata=True,
+        )
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        with contextlib.suppress(Exception):
+            kafka_admin.delete_topics(created)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(esup_settings: Settings) -> Iterator[Provided]:
+    yield from _provide("ClickHouse", provide_clickhouse, esup_settings)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url(clickhouse_server: Provided) -> str:
+    """clickhouse:// URL of the session's server, on the migrated test database."""
+    from sinks.clickhouse import connect_url, with_database
+    from sinks.migrate import migrate
+
+    try:
+        migrate(lambda db: connect_url(clickhouse_server.address, db), TEST_DATABASE)
+    except Exception as exc:
+        unavailable("ClickHouse test database", f"{type(exc).__name__}: {exc}")
+    return with_database(clickhouse_server.address, TEST_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_client(clickhouse_url: str) -> Iterator[Any]:
+    """A clickhouse-driver Client on the migrated test database (shared; reset tables with clean_tables)."""
+    from sinks.clickhouse import connect_url
+
+    client = connect_url(clickhouse_url)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def clean_tables(clickhouse_client: Any) -> Any:
+    """The session client, after emptying every table of the test database except the migrations ledger."""
+    from sinks.migrate import LEDGER, tables
+
+    for name in tables(clickhouse_client, TEST_DATABASE):
+        if name != LEDGER:
+            clickhouse_client.execute(f"TRUNCATE TABLE {TEST_DATABASE}.{name}")
+    return clickhouse_client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # kafka-python 3.0 loads its protocol schemas with a deprecated importlib call on every request.
+    config.addinivalue_line("filterwarnings", "ignore:(read|open)_text is deprecated:DeprecationWarning")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"esup servers: CI={'true' if in_ci() else 'false'}; Kafka/ClickHouse from environment, "
+            "testcontainers or the local stack (see tests/conftest.py)"]

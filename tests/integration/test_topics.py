@@ -1,0 +1,96 @@
+"""`esup topics create` on a real broker: idempotent, the configured partitions, compaction where it belongs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from esup.settings import load_settings
+from esup.topics import describe, platform_topics, topic_configs
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]]:
+    """ESUP_* settings that name a fresh set of platform topics on the session's broker; deleted afterwards."""
+    run = uuid.uuid4().hex[:10]
+    env = {
+        "ESUP_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ESUP_CASE_EVENTS_PARTITIONS": "4",
+        **{f"ESUP_TOPIC_{name.upper()}": f"test.{run}.{name}"
+           for name in ("case_events", "dead_letters", "findings", "case_snapshots", "catalog", "ticks")},
+    }
+    yield env
+    with contextlib.suppress(Exception):
+        kafka_admin.delete_topics([v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
+
+
+def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dict[str, str], kafka_admin: Any) -> None:
+    from esup.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["topics", "create"], env=topic_env)
+    second = runner.invoke(main, ["topics", "create"], env=topic_env)
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert first.output.count("created ") == 6
+    assert second.output.count("exists ") == 6 and "created" not in second.output
+
+    env = topic_env
+    partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
+    assert partitions == {
+        env["ESUP_TOPIC_CASE_EVENTS"]: 4, env["ESUP_TOPIC_DEAD_LETTERS"]: 1, env["ESUP_TOPIC_FINDINGS"]: 4,
+        env["ESUP_TOPIC_CASE_SNAPSHOTS"]: 4, env["ESUP_TOPIC_CATALOG"]: 1, env["ESUP_TOPIC_TICKS"]: 4,
+    }
+    policy = {name: topic_configs(kafka_admin, name, ["cleanup.policy"])["cleanup.policy"] for name in partitions}
+    assert policy[env["ESUP_TOPIC_CASE_SNAPSHOTS"]] == "compact"
+    assert policy[env["ESUP_TOPIC_CATALOG"]] == "compact"
+    assert policy[env["ESUP_TOPIC_CASE_EVENTS"]] == "delete"
+    assert policy[env["ESUP_TOPIC_FINDINGS"]] == "delete"
+
+
+def test_topics_create_reports_an_existing_topic_that_differs(topic_env: dict[str, str]) -> None:
+    from esup.cli import main
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["topics", "create"], env=topic_env).exit_code == 0
+    changed = runner.invoke(main, ["topics", "create"], env={**topic_env, "ESUP_CASE_EVENTS_PARTITIONS": "5"})
+    assert changed.exit_code == 1
+    assert f"{topic_env['ESUP_TOPIC_CASE_EVENTS']}: 4 partitions, 5 configured" in changed.output
+    assert "differ from the settings" in changed.output
+
+
+def test_topics_create_without_a_broker_says_where_it_looked() -> None:
+    from esup.cli import main
+
+    result = CliRunner().invoke(main, ["topics", "create", "--bootstrap", "127.0.0.1:1", "--timeout", "2"],
+                                env={"ESUP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert result.exit_code == 1
+    assert "Kafka at 127.0.0.1:1" in result.output
+
+
+def test_kcat_an_independent_client_sees_the_topics(
+    topic_env: dict[str, str], kafka_bootstrap: str, need: Callable[[bool, str, str], None]
+) -> None:
+    """Debian's kcat (librdkafka) lists what kafka-python created: the broker is a real Kafka."""
+    from esup.cli import main
+
+    kcat = shutil.which("kcat")
+    need(kcat is not None, "kcat", "not installed (apt-get install kcat)")
+    assert kcat is not None
+    assert CliRunner().invoke(main, ["topics", "create"], env=topic_env).exit_code == 0
+    out = subprocess.run([kcat, "-L", "-J", "-b", kafka_bootstrap], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    listed = {t["topic"]: len(t["partitions"]) for t in json.loads(out)["topics"]}
+    s = load_settings(_env_file=None, **{k.removeprefix("ESUP_").lower(): v for k, v in topic_env.items()})
+    for spec in platform_topics(s):
+        assert listed.get(spec.name) == spec.partitions
