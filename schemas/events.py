@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -130,6 +131,18 @@ class OutOfScopePayload(_Strict):
 # ---- envelope -------------------------------------------------------------------------------------
 
 
+FIRST_YEAR, LAST_YEAR = 2004, 2039  # the working-day calendar covers 2004-2040: room for any deadline
+
+
+def _in_range(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is outside the supported range {FIRST_YEAR}-{LAST_YEAR}")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
 class _Envelope(_Strict):
     schema_version: Literal[1] = 1  # SCHEMA_VERSION
     event_id: Id = Field(description="globally unique; the idempotency key")
@@ -138,8 +151,8 @@ class _Envelope(_Strict):
     department_id: Id
     region_code: RegionCode
     staff_id: Id
-    occurred_at: AwareDatetime = Field(description="when it happened in the department (timezone-aware)")
-    recorded_at: AwareDatetime = Field(description="when the department system recorded it")
+    occurred_at: Moment = Field(description="when it happened in the department (timezone-aware)")
+    recorded_at: Moment = Field(description="when the department system recorded it")
 
 
 class Inquiry(_Envelope):
@@ -380,5 +393,13 @@ def event_json_schema() -> dict[str, Any]:
     return schema
 
 
-def occurred_sort_key(event: CaseEvent) -> tuple[datetime, datetime, str]:
-    return (event.occurred_at, event.recorded_at, event.event_id)
+# Ties in event time (on-the-spot acceptance gives apply and accept the same minute) follow the lifecycle.
+_LIFECYCLE_RANK = {
+    "inquiry": 0, "refer": 1, "apply": 2, "supplement_notice": 3, "supplement_received": 4, "accept": 5,
+    "refuse_accept": 5, "fee_charged": 6, "suspend": 7, "resume": 8, "extend": 9, "review": 10, "approve": 11,
+    "refuse_license": 11, "certificate_delivered": 12, "withdraw": 13, "inquiry_out_of_scope": 13, "conclude": 14,
+}  # fmt: skip
+
+
+def occurred_sort_key(event: CaseEvent) -> tuple[datetime, int, datetime, str]:
+    return (event.occurred_at, _LIFECYCLE_RANK[event.kind], event.recorded_at, event.event_id)

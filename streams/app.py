@@ -29,6 +29,22 @@ log = logging.getLogger("esup.worker")
 Clock = Literal["wall", "event"]
 
 
+class CatalogTable(faust.GlobalTable):
+    """A global table over the platform's own compacted catalog topic.
+
+    faust's assignor finds a global table's partitions by ``_changelog_topic_name()``, which assumes the
+    ``<app id>-<table>-changelog`` naming; the catalog topic is named by the platform (and written by
+    `esup catalog publish`), so the name is overridden to match the topic actually read.
+    """
+
+    def __init__(self, *args: Any, topic_name: str, **kwargs: Any) -> None:
+        self._topic_name = topic_name
+        super().__init__(*args, **kwargs)
+
+    def _changelog_topic_name(self) -> str:
+        return self._topic_name
+
+
 @dataclass
 class Runtime:
     """What the agent, the sweeper and the status page share inside one worker."""
@@ -74,24 +90,42 @@ def create_app(
         web_in_thread=False,
         logging_config=None,
     )
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    inputs = app.topic(settings.topic_case_events, settings.topic_ticks, partitions=partitions, **raw)
-    ticks = app.topic(settings.topic_ticks, partitions=partitions, **raw)
+
+    def topic(*names: str, partitions: int | None = None) -> faust.TopicT:
+        # Bytes in, bytes out: decoding is ours, so a bad message becomes a dead letter, not a crash.
+        return app.topic(
+            *names,
+            partitions=partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    inputs = topic(settings.topic_case_events, settings.topic_ticks, partitions=partitions)
+    ticks = topic(settings.topic_ticks, partitions=partitions)
     outputs = {
-        "dead_letters": app.topic(settings.topic_dead_letters, **raw),
-        "findings": app.topic(settings.topic_findings, **raw),
-        "snapshots": app.topic(settings.topic_case_snapshots, **raw),
+        "dead_letters": topic(settings.topic_dead_letters),
+        "findings": topic(settings.topic_findings),
+        "snapshots": topic(settings.topic_case_snapshots),
     }
-    cases = app.Table("cases", default=None, partitions=partitions, **raw)
-    catalog_table = app.GlobalTable(
-        "catalog",
-        default=None,
-        partitions=1,
-        recovery_buffer_size=1,
-        changelog_topic=app.topic(settings.topic_catalog, partitions=1, **raw),
-        **raw,
+    raw: faust.Schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    cases = app.Table("cases", default=None, partitions=partitions, schema=raw)
+    catalog_table = app.tables.add(
+        CatalogTable(
+            app,
+            name="catalog",
+            topic_name=settings.topic_catalog,
+            default=None,
+            # faust's advice for a GlobalTable shared by several workers: one partition, recovery buffer 1.
+            partitions=1,
+            recovery_buffer_size=1,
+            changelog_topic=topic(settings.topic_catalog, partitions=1),
+            schema=raw,
+        )
     )
-    ctx = Context.build(calendar or WorkCalendar(), LiveCatalog(catalog_table), rules or RuleConfig())
+    live_catalog = LiveCatalog(catalog_table)  # type: ignore[arg-type]  # faust types tables loosely
+    ctx = Context.build(calendar or WorkCalendar(), live_catalog, rules or RuleConfig())
     processor = CaseProcessor(
         ctx=ctx,
         table=cases,
@@ -123,7 +157,8 @@ def create_app(
             return
         now = datetime.now(UTC)
         for partition in active_partitions():
-            if processor.index.next_due(partition) is not None and processor.index.next_due(partition) <= now:
+            nxt = processor.index.next_due(partition)
+            if nxt is not None and nxt <= now:
                 await ticks.send(partition=partition, value=processor.tick_bytes(partition, now))
         runtime.last_sweep_at = now
 
@@ -133,7 +168,7 @@ def create_app(
         processor.rebuild_index(owned)
         log.info("case table recovered: %d cases with pending timers on partitions %s", len(processor.index), owned)
 
-    async def on_revoked(revoked: set[TP]) -> None:
+    async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
         for tp in revoked:
             if tp.topic == settings.topic_case_events:
                 processor.index.drop_partition(tp.partition)

@@ -10,7 +10,7 @@ from schemas.findings import Finding
 from streams.rules.calendar import end_of_day, local_date
 from streams.rules.clocks import deadline_of
 from streams.rules.context import Context
-from streams.rules.state import CaseState
+from streams.rules.state import CaseState, Clock
 
 
 def _event_finding(
@@ -86,7 +86,7 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
     p = event.payload
     item = ctx.catalog.get(state.item_code)
     details = {"fee_code": p.fee_code, "amount_fen": p.amount_fen}
-    if item is not None:
+    if item is not None and p.amount_fen > 0:
         if not item.fees:
             out.append(
                 _event_finding(
@@ -183,9 +183,14 @@ def approval(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
     return out
 
 
+def suspendable(state: CaseState) -> list[Clock]:
+    """Art. 45 stops the periods of its section (arts. 42-44), not the acceptance period of art. 32."""
+    return [c for c in state.active_clocks() if c.name != "accept"]
+
+
 def suspension(state: CaseState, event: ev.Suspend, ctx: Context) -> list[Finding]:
     out: list[Finding] = []
-    if not state.active_clocks():
+    if not suspendable(state):
         out.append(
             _event_finding(
                 state,
@@ -285,6 +290,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
                 evidence=evidence,
                 details=base,
                 deadline=end_of_day(last),
+                provisional=ctx.calendar.provisional_between(clock.start, last),
             )
         )
     days = p.days

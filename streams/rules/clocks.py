@@ -20,12 +20,14 @@ small steps gives the same findings.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from schemas.findings import Finding
 from streams.rules.calendar import end_of_day
 from streams.rules.context import Context
-from streams.rules.state import ACCEPTED, DECIDED, CaseState, Clock
+from streams.rules.state import ACCEPTED, DECIDED, CaseState, Clock, Suspension
+
+_ONE_DAY = timedelta(days=1)
 
 MILESTONES = ("notice", "promise", "statutory", "red")
 
@@ -77,29 +79,45 @@ def milestone_days(clock: Clock, share: float, follow_up: int) -> dict[str, int]
     return out
 
 
+def _excluded_from(clock: Clock, s: Suspension) -> date:
+    # The start day is never counted anyway, so a suspension from it excludes nothing more there.
+    return max(s.start, clock.start + _ONE_DAY)
+
+
+def _wd_in(lo: date, hi: date, ctx: Context) -> int:
+    """Working days in the half-open range [lo, hi)."""
+    return ctx.calendar.workdays_between(lo - _ONE_DAY, hi - _ONE_DAY) if hi > lo else 0
+
+
 def counted_day(clock: Clock, k: int, ctx: Context) -> date | None:
-    """The date on which the k-th counted working day ends; None while a suspension holds it."""
+    """The date on which the k-th counted working day ends; None while a suspension holds it.
+
+    Art. 45: from the day a special procedure starts until the day before it ends, working days are not
+    counted; counting resumes on the day of resumption. A suspension opened on the last day therefore
+    still holds the clock.
+    """
     cal = ctx.calendar
     shift = 0
     for s in clock.suspensions:
-        counted_before = cal.workdays_between(clock.start, s.start) - shift
+        lo = _excluded_from(clock, s)
+        counted_before = cal.workdays_between(clock.start, lo - _ONE_DAY) - shift
         if counted_before >= k:
             break
         if s.end is None:
             return None
-        shift += cal.workdays_between(s.start, s.end)
+        shift += _wd_in(lo, s.end, ctx)
     return cal.add_workdays(clock.start, k + shift)
 
 
 def used_workdays(clock: Clock, on: date, ctx: Context) -> int:
     """Working days counted from the start up to and including ``on``, suspensions excluded."""
-    cal = ctx.calendar
-    used = cal.workdays_between(clock.start, on)
+    used = ctx.calendar.workdays_between(clock.start, on)
     for s in clock.suspensions:
-        if s.start >= on:
+        lo = _excluded_from(clock, s)
+        if lo > on:
             break
-        end = s.end if s.end is not None and s.end < on else on
-        used -= cal.workdays_between(s.start, end)
+        hi = s.end if s.end is not None and s.end <= on else on + _ONE_DAY
+        used -= _wd_in(lo, hi, ctx)
     return max(used, 0)
 
 
@@ -109,7 +127,7 @@ def deadline_of(clock: Clock, ctx: Context) -> date | None:
 
 
 def suspended_days(clock: Clock, ctx: Context) -> int:
-    return sum(ctx.calendar.workdays_between(s.start, s.end) for s in clock.suspensions if s.end is not None)
+    return sum(_wd_in(_excluded_from(clock, s), s.end, ctx) for s in clock.suspensions if s.end is not None)
 
 
 def _pending(state: CaseState, ctx: Context) -> list[tuple[datetime, Clock, str, int, date]]:
@@ -201,7 +219,7 @@ def _fire(
         evidence=clock.evidence,
         message=message,
         deadline=deadline,
-        provisional=cal.provisional_between(clock.start, day),
+        provisional=cal.provisional_between(clock.start, max(day, deadline_day or day)),
         law_article=law,
         details=details,
     )
@@ -263,6 +281,8 @@ def start_decision(state: CaseState, start: date, evidence: list[str], ctx: Cont
 
 
 def start_delivery(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:
+    if "delivery" in state.clocks:
+        return  # art. 44 counts from the first decision; a repeated decision event gets no fresh period
     item = ctx.catalog.get(state.item_code)
     if item is not None and not item.issues_certificate:
         return

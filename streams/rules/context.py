@@ -29,7 +29,11 @@ class Context:
     @classmethod
     def build(cls, calendar: WorkCalendar, catalog: Catalog | ItemLookup, config: RuleConfig | None = None) -> Context:
         index = Index(catalog) if isinstance(catalog, Catalog) else catalog
-        return cls(calendar=calendar, catalog=index, config=config or RuleConfig())
+        config = config or RuleConfig()
+        unknown = sorted(set(config.severity_overrides) - set(RULES))
+        if unknown:
+            raise ValueError(f"severity_overrides name unknown rules: {', '.join(unknown)}")
+        return cls(calendar=calendar, catalog=index, config=config)
 
     def finding(
         self,

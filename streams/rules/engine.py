@@ -28,13 +28,16 @@ from streams.rules.state import (
     Suspension,
 )
 
+SEEN_LIMIT = 512  # event ids remembered per case for idempotency
+EVIDENCE_LIMIT = 40  # ids kept in an evidence list: the first ones and the latest ones
+
 # kind -> (lowest stage it may come at, highest stage, stage after it or None to keep)
 _STAGES: dict[str, tuple[int, int, int | None]] = {
     "apply": (NEW, NEW, APPLIED),
     "supplement_notice": (APPLIED, APPLIED, None),
     "supplement_received": (APPLIED, ACCEPTED, None),
     "accept": (APPLIED, APPLIED, ACCEPTED),
-    "refuse_accept": (APPLIED, ACCEPTED, DECIDED),
+    "refuse_accept": (APPLIED, APPLIED, DECIDED),
     "review": (ACCEPTED, REVIEWED, REVIEWED),
     "approve": (REVIEWED, REVIEWED, DECIDED),
     "refuse_license": (ACCEPTED, REVIEWED, DECIDED),
@@ -70,6 +73,10 @@ def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[
     if event.event_id in state.seen:
         return state, []  # a redelivered event changes nothing
     state.seen.append(event.event_id)
+    if len(state.seen) > SEEN_LIMIT:
+        # Redeliveries come from the last uncommitted batch; ids this old are not re-sent, and a finding a
+        # very late duplicate might raise again has the same deterministic id, so sinks still dedupe it.
+        del state.seen[: len(state.seen) - SEEN_LIMIT]
     state.seq += 1
     if state.last_event_at is None or event.occurred_at > state.last_event_at:
         state.last_event_at = event.occurred_at
@@ -140,8 +147,11 @@ def _stage_order(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Fi
             )
         )
     if after is not None:
-        state.stage_events.append(event.event_id)
-        if after > state.stage or after == CONCLUDED:
+        _remember(state.stage_events, event.event_id)
+        # Once accepted (or deemed accepted, art. 32(4)) only a decision can end the case: a late
+        # refusal to accept is flagged above and changes nothing, so the art. 42 clock keeps running.
+        late_refusal = event.kind == "refuse_accept" and stage > hi
+        if not late_refusal and (after > state.stage or after == CONCLUDED):
             state.stage = after
     return out
 
@@ -192,7 +202,7 @@ def _supplement_notice(state: CaseState, event: ev.CaseEvent, ctx: Context) -> l
     if clock is not None and not clock.stopped:
         # Told in time: the acceptance clock waits for the applicant (art. 32(4)).
         clock.stopped = True
-        clock.evidence.append(event.event_id)
+        _remember(clock.evidence, event.event_id)
         state.awaiting_supplement = True
     return out
 
@@ -226,6 +236,8 @@ def _stop_all(state: CaseState) -> None:
 
 
 def _refuse_accept(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    if state.stage != DECIDED:
+        return []  # out of order (already accepted): flagged by the stage check, nothing ends
     state.outcome = "not_accepted"
     _stop_all(state)
     return []
@@ -301,41 +313,49 @@ def _suspend(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
     out = checks.suspension(state, event, ctx)
     if any(f.rule in ("PROC_SUSPENSION_NO_REASON", "PROC_STAGE_ORDER") for f in out):
         return out  # an unlawful suspension does not stop the clock
+    state.open_suspensions += 1  # special procedures may overlap: the clock waits for the last one
     day = local_date(event.occurred_at)
-    for clock in state.active_clocks():
+    for clock in checks.suspendable(state):
         if clock.suspended:
             continue
         last = deadline_of(clock, ctx)
         if last is not None and day > last:
             continue  # already overdue: art. 45 cannot revive a period that has run out
         clock.suspensions.append(Suspension(start=day, end=None, event_id=event.event_id))
-        clock.evidence.append(event.event_id)
+        _remember(clock.evidence, event.event_id)
     return out
 
 
 def _resume(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    if state.open_suspensions == 0:
+        return [
+            ctx.finding(
+                state,
+                "PROC_RESUME_WITHOUT_SUSPENSION",
+                occurrence=event.event_id,
+                detected_at=event.occurred_at,
+                evidence=[event.event_id],
+                staff_id=event.staff_id,
+                department_id=event.department_id,
+                message="resumption reported with no lawful suspension open",
+            )
+        ]
+    state.open_suspensions -= 1
+    if state.open_suspensions:
+        return []  # another special procedure is still running
     day = local_date(event.occurred_at)
-    resumed = False
     for clock in state.clocks.values():
         if clock.suspended:
             s = clock.suspensions[-1]
             s.end = max(day, s.start)
-            clock.evidence.append(event.event_id)
-            resumed = True
-    if resumed:
-        return []
-    return [
-        ctx.finding(
-            state,
-            "PROC_RESUME_WITHOUT_SUSPENSION",
-            occurrence=event.event_id,
-            detected_at=event.occurred_at,
-            evidence=[event.event_id],
-            staff_id=event.staff_id,
-            department_id=event.department_id,
-            message="resumption reported with no lawful suspension open",
-        )
-    ]
+            _remember(clock.evidence, event.event_id)
+            if s.end == s.start:
+                clock.suspensions.pop()  # nothing excluded: keep the state small
+            elif len(clock.suspensions) > 1 and clock.suspensions[-2].end == s.start:
+                prev = clock.suspensions[-2]  # back-to-back procedures: one interval
+                prev.end = s.end
+                clock.suspensions.pop()
+    return []
 
 
 def _extend(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
@@ -351,9 +371,10 @@ def _fee(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
 def _refer(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     assert isinstance(event, ev.Refer)
     state.referred = True
-    state.department_id = event.payload.to_department_id
+    # 首问负责制: the first handler (and their department) stay responsible unless a person is named.
     if event.payload.to_staff_id:
         state.responsible_staff = event.payload.to_staff_id
+        state.department_id = event.payload.to_department_id
     return []
 
 
@@ -367,7 +388,7 @@ def _out_of_scope(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[F
                 "FIRST_INQUIRY_NO_REFERRAL",
                 occurrence=event.event_id,
                 detected_at=event.occurred_at,
-                evidence=[*state.seen],
+                evidence=[*state.seen[:1], event.event_id],
                 staff_id=state.responsible_staff,
                 department_id=state.department_id,
                 message="closed as 'not our business' without referring the applicant (首问负责制)",
@@ -380,6 +401,13 @@ def _out_of_scope(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[F
         state.stage_events.append(event.event_id)
         _stop_all(state)
     return out
+
+
+def _remember(ids: list[str], event_id: str) -> None:
+    """Append to an evidence list, keeping the first and the latest ids when it grows long."""
+    ids.append(event_id)
+    if len(ids) > EVIDENCE_LIMIT:
+        del ids[EVIDENCE_LIMIT // 4]
 
 
 def _add(target: list[str], values: list[str]) -> None:

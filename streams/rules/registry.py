@@ -36,7 +36,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "TIME_ACCEPT_DEEMED", _T, _Y, "no acceptance decision in time: deemed accepted", f"{LAW} 第32条第1款第4项"
         ),
-        Rule("TIME_ACCEPT_RED", _T, _R, "acceptance still pending after the follow-up period", f"{LAW} 第32条"),
+        Rule("TIME_ACCEPT_PROMISE_BREACHED", _T, _Y, "promised acceptance time (承诺时限) exceeded", None),
         Rule("TIME_REVIEW_NOTICE", _T, _N, "preliminary-review deadline approaching", f"{LAW} 第43条"),
         Rule("TIME_REVIEW_PROMISE_BREACHED", _T, _Y, "promised preliminary-review time exceeded", None),
         Rule("TIME_REVIEW_OVERDUE", _T, _Y, "preliminary review overdue", f"{LAW} 第43条"),

@@ -62,6 +62,7 @@ class CaseState:
     referred: bool = False
     inquiry: bool = False
     supplement_notices: int = 0
+    open_suspensions: int = 0  # lawful special procedures running (art. 45); they may overlap
     awaiting_supplement: bool = False
     materials: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
