@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     worker_store: str = "memory://"
     sweep_interval_s: float = Field(default=30.0, gt=0)
 
+    # ---- ClickHouse sink (sinks.runner) ---------------------------------------------------------------------
+    sink_group: str = "esup-sink"
+    # ClickHouse wants about one insert per second per table, thousands of rows each.
+    sink_max_rows: int = Field(default=5000, ge=1, le=1_000_000)
+    sink_max_wait_s: float = Field(default=1.0, gt=0)
+    # While ClickHouse is down: retry after 0.5 s, doubling up to this cap.
+    sink_retry_max_s: float = Field(default=10.0, gt=0)
+
     # ---- ClickHouse -------------------------------------------------------------------------------------
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = Field(default=9000, ge=1, le=65535)
