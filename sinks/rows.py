@@ -1,0 +1,165 @@
+"""Kafka messages to ClickHouse rows: pure functions, one per topic kind, that never raise on bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from schemas.control import DeadLetter
+from schemas.events import EventError, parse_event
+from schemas.findings import Finding
+from schemas.snapshots import CaseSnapshot
+
+Row = dict[str, Any]
+Kind = Literal["events", "findings", "snapshots", "dead_letters"]
+
+# Column lists in DDL order (sinks/migrations). Columns with a DEFAULT the sink leaves to the server
+# (case_events.ingested_at, dead_letters.ingested_at) are not listed.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "case_events": (
+        "event_id", "case_id", "kind", "schema_version", "item_code", "department_id", "region_code", "staff_id",
+        "occurred_at", "recorded_at", "payload", "source_partition", "source_offset",
+    ),
+    "findings": (
+        "finding_id", "schema_version", "case_id", "rule", "category", "severity", "title", "message", "staff_id",
+        "department_id", "region_code", "item_code", "detected_at", "deadline", "law_article",
+        "evidence_event_ids", "calendar_version", "provisional", "details", "version",
+    ),
+    "case_snapshots": (
+        "case_id", "item_code", "department_id", "region_code", "responsible_staff", "first_staff", "stage",
+        "outcome", "open", "deemed_accepted", "decision_deadline", "working_days_used", "next_due",
+        "last_event_at", "provisional", "calendar_version", "clocks", "updated_at", "version",
+    ),
+    "dead_letters": (
+        "source_topic", "source_partition", "source_offset", "reason", "key_b64", "value_b64", "value_text",
+        "failed_at",
+    ),
+}
+
+TABLE_OF: dict[Kind, str] = {
+    "events": "case_events",
+    "findings": "findings",
+    "snapshots": "case_snapshots",
+    "dead_letters": "dead_letters",
+}
+
+# The clock the rankings use; the snapshot table keeps its deadline and working days as columns.
+DECISION_CLOCK = "decision"
+# Enough of a rejected message to read it in a dashboard; the whole of it stays in value_b64.
+TEXT_PREVIEW_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Record:
+    """The parts of a consumed Kafka message the conversion needs (kafka-python's record is untyped)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A row for one table, or the reason the message gives none."""
+
+    table: str
+    row: Row | None = None
+    invalid: str | None = None
+
+
+def event_row(record: Record) -> Converted:
+    """A case event as the workers accept it; anything they dead-letter is skipped here (and counted)."""
+    try:
+        e = parse_event(record.value if record.value is not None else b"")
+    except EventError as exc:
+        return Converted("case_events", invalid=exc.reason)
+    if record.key != e.case_id.encode():
+        # The workers dead-letter an event not keyed by its case, so the archive leaves it out too.
+        return Converted("case_events", invalid=f"key {record.key!r} is not the case id {e.case_id!r}")
+    return Converted("case_events", {
+        "event_id": e.event_id, "case_id": e.case_id, "kind": e.kind, "schema_version": e.schema_version,
+        "item_code": e.item_code, "department_id": e.department_id, "region_code": e.region_code,
+        "staff_id": e.staff_id, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
+        "payload": e.payload.model_dump_json(), "source_partition": record.partition,
+        "source_offset": record.offset,
+    })
+
+
+def finding_row(record: Record) -> Converted:
+    """A finding; its version is the message's timestamp (the worker's clock when it emitted it).
+
+    Reading the same message again gives the same version, and a later emission of the same finding (a
+    provisional deadline recomputed) a higher one, so FINAL keeps the newest whatever order rows arrive in.
+    """
+    try:
+        f = Finding.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        return Converted("findings", invalid=_first_error(exc))
+    return Converted("findings", {
+        "finding_id": f.finding_id, "schema_version": f.schema_version, "case_id": f.case_id, "rule": f.rule,
+        "category": f.category.value, "severity": f.severity.value, "title": f.title, "message": f.message,
+        "staff_id": f.staff_id, "department_id": f.department_id, "region_code": f.region_code,
+        "item_code": f.item_code, "detected_at": f.detected_at, "deadline": f.deadline,
+        "law_article": f.law_article, "evidence_event_ids": list(f.evidence_event_ids),
+        "calendar_version": f.calendar_version, "provisional": int(f.provisional),
+        "details": json.dumps(f.details, ensure_ascii=False, sort_keys=True),
+        "version": max(record.timestamp_ms, 0),
+    })
+
+
+def snapshot_row(record: Record) -> Converted:
+    """A case snapshot; its version is the state's sequence number, so the latest state per case wins."""
+    try:
+        s = CaseSnapshot.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        return Converted("case_snapshots", invalid=_first_error(exc))
+    decision = next((c for c in s.clocks if c.name == DECISION_CLOCK), None)
+    return Converted("case_snapshots", {
+        "case_id": s.case_id, "item_code": s.item_code, "department_id": s.department_id,
+        "region_code": s.region_code, "responsible_staff": s.responsible_staff, "first_staff": s.first_staff,
+        "stage": s.stage, "outcome": s.outcome, "open": int(s.open), "deemed_accepted": int(s.deemed_accepted),
+        "decision_deadline": decision.deadline if decision else None,
+        "working_days_used": decision.working_days_used if decision else 0,
+        "next_due": s.next_due, "last_event_at": s.last_event_at, "provisional": int(s.provisional),
+        "calendar_version": s.calendar_version,
+        "clocks": json.dumps([c.model_dump(mode="json") for c in s.clocks], ensure_ascii=False),
+        "updated_at": s.as_of, "version": s.version,
+    })
+
+
+def dead_letter_row(record: Record) -> Converted:
+    """A dead letter, with its raw bytes kept whole (base64) and a readable preview beside them."""
+    try:
+        d = DeadLetter.model_validate_json(record.value or b"")
+        raw = d.raw()
+    except (ValidationError, ValueError) as exc:
+        return Converted("dead_letters", invalid=_first_error(exc) if isinstance(exc, ValidationError) else str(exc))
+    return Converted("dead_letters", {
+        "source_topic": d.source_topic, "source_partition": d.source_partition, "source_offset": d.source_offset,
+        "reason": d.reason, "key_b64": d.key_b64, "value_b64": d.value_b64,
+        "value_text": raw.decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS], "failed_at": d.failed_at,
+    })
+
+
+CONVERTERS = {"events": event_row, "findings": finding_row, "snapshots": snapshot_row, "dead_letters": dead_letter_row}
+
+
+def convert(kind: Kind, record: Record) -> Converted:
+    """The row a message of a topic of this kind gives."""
+    return CONVERTERS[kind](record)
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return str(exc)
+    e = errors[0]
+    where = ".".join(str(p) for p in e["loc"]) or "<message>"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {e['msg']}{more}"
