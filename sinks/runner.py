@@ -1,0 +1,251 @@
+"""The sink's consume loop: Kafka records → rows → batched inserts, offsets committed only after they land.
+
+At-least-once into idempotent tables: a batch is written (retried with capped exponential backoff for as
+long as ClickHouse is down, never dropped) and only then are its offsets committed. A crash between the
+two re-reads the batch, which the ReplacingMergeTree keys collapse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from esup.settings import Settings
+from sinks.rows import Kind, Record, convert
+from sinks.writer import Sink, WriteFailed, sizes
+
+log = logging.getLogger("esup.sink")
+
+# Longest single wait inside the loop, so a stop request is seen within about this long.
+_TICK_S = 0.5
+
+
+@dataclass
+class Backoff:
+    """Capped exponential delays: initial, 2×, 4×… up to ``maximum``; ``reset()`` after a success."""
+
+    initial: float = 0.5
+    maximum: float = 10.0
+    factor: float = 2.0
+    _next: float = field(default=0.0, init=False)
+
+    def next(self) -> float:
+        delay = self._next or self.initial
+        self._next = min(delay * self.factor, self.maximum)
+        return min(delay, self.maximum)
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+
+@dataclass
+class SinkStats:
+    records: dict[str, int] = field(default_factory=dict)  # consumed, per topic
+    invalid: dict[str, int] = field(default_factory=dict)  # skipped, per topic
+    rows: dict[str, int] = field(default_factory=dict)  # written, per table
+    batches: int = 0
+    commits: int = 0
+    retries: int = 0
+    unwritten: int = 0  # rows still not written when the runner stopped (their offsets are not committed)
+
+
+def sink_topics(settings: Settings) -> dict[str, Kind]:
+    """The topics the sink reads and what each carries."""
+    return {
+        settings.topic_case_events: "events",
+        settings.topic_findings: "findings",
+        settings.topic_case_snapshots: "snapshots",
+        settings.topic_dead_letters: "dead_letters",
+    }
+
+
+def create_consumer(settings: Settings, topics: Mapping[str, Kind]) -> Any:
+    """A kafka-python consumer in the sink's group, subscribed to ``topics``, committing by hand."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.sink_group,
+        client_id="esup-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=min(settings.sink_max_rows, 5000),
+    )
+    consumer.subscribe(topics=sorted(topics))
+    return consumer
+
+
+class SinkRunner:
+    """Drives one consumer and one sink; ``run(stop)`` returns when ``stop`` is set (after a last flush)."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        sink: Sink,
+        topics: Mapping[str, Kind],
+        *,
+        max_rows: int = 5000,
+        max_wait_s: float = 1.0,
+        backoff: Backoff | None = None,
+        shutdown_grace_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.consumer = consumer
+        self.sink = sink
+        self.topics = dict(topics)
+        self.max_rows = max_rows
+        self.max_wait_s = max_wait_s
+        self.backoff = backoff or Backoff()
+        self.shutdown_grace_s = shutdown_grace_s
+        self.clock = clock
+        self.stats = SinkStats()
+        self._offsets: dict[Any, int] = {}  # TopicPartition → next offset to commit, for what is buffered
+        self._batch_started: float | None = None
+
+    # ---- the loop -----------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> SinkStats:
+        log.info("sink: reading %s", ", ".join(sorted(self.topics)))
+        while not stop.is_set():
+            self.poll_once(stop)
+        self.flush_and_commit(stop, deadline=self.clock() + self.shutdown_grace_s)
+        log.info("sink stopped: %s", self.describe())
+        return self.stats
+
+    def poll_once(self, stop: threading.Event) -> None:
+        """One poll; then a flush if the batch is full or old enough."""
+        wait = _TICK_S
+        if self._batch_started is not None:
+            wait = max(0.0, min(wait, self._batch_started + self.max_wait_s - self.clock()))
+        room = max(1, self.max_rows - self.sink.pending)
+        self._take(self.consumer.poll(timeout_ms=int(wait * 1000), max_records=room))
+        if self._due():
+            self.flush_and_commit(stop)
+
+    def _due(self) -> bool:
+        if self._batch_started is None:
+            return False
+        return self.sink.pending >= self.max_rows or self.clock() - self._batch_started >= self.max_wait_s
+
+    def _take(self, polled: Mapping[Any, list[Any]]) -> None:
+        for tp, messages in polled.items():
+            kind = self.topics[tp.topic]
+            for m in messages:
+                converted = convert(kind, Record(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value))
+                count(self.stats.records, m.topic)
+                if converted.row is not None:
+                    self.sink.add(converted.table, [converted.row])
+                else:
+                    count(self.stats.invalid, m.topic)
+                    log.debug("skipped %s/%d@%d: %s", m.topic, m.partition, m.offset, converted.invalid)
+                self._offsets[tp] = m.offset + 1
+            if messages and self._batch_started is None:
+                self._batch_started = self.clock()
+
+    # ---- write, then commit -------------------------------------------------------------------------
+
+    def flush_and_commit(self, stop: threading.Event, deadline: float | None = None) -> bool:
+        """Write the buffered rows (retrying while ClickHouse is down), then commit their offsets.
+
+        Gives up without committing when ``stop`` is set (or ``deadline`` passes, at shutdown): the rows
+        are re-read from the last committed offsets on the next start, so nothing is lost.
+        """
+        offsets, self._offsets = self._offsets, {}
+        self._batch_started = None
+        if not offsets:
+            return True
+        try:
+            written = self.sink.flush()
+        except WriteFailed as failed:
+            if not self._retry(failed, stop, deadline):
+                self.stats.unwritten += sum(sizes(failed.batch).values())
+                return False
+            written = sizes(failed.batch)
+        for table, n in written.items():
+            count(self.stats.rows, table, n)
+        self.stats.batches += 1
+        log.debug("batch written: %s", written)
+        self._commit(offsets)
+        return True
+
+    def _retry(self, failed: WriteFailed, stop: threading.Event, deadline: float | None) -> bool:
+        rows = sum(sizes(failed.batch).values())
+        self.backoff.reset()
+        down_since = self.clock()
+        error: BaseException = failed.cause
+        while True:
+            delay = self.backoff.next()
+            log.warning("ClickHouse insert of %d rows failed (%s: %s); retrying in %.1f s; offsets not committed",
+                        rows, type(error).__name__, error, delay)
+            if not self._wait(delay, stop, deadline):
+                log.error("sink stopping with %d rows not written to ClickHouse; their offsets are not committed "
+                          "and they will be read again on restart", rows)
+                return False
+            self.stats.retries += 1
+            try:
+                self.sink.write(failed.batch)
+            except Exception as exc:
+                error = exc
+                continue
+            log.warning("ClickHouse is back: %d rows written after %.1f s", rows, self.clock() - down_since)
+            return True
+
+    def _wait(self, seconds: float, stop: threading.Event, deadline: float | None) -> bool:
+        """Sleep while keeping the group membership alive; False when it is time to give up."""
+        until = self.clock() + seconds
+        while True:
+            if (deadline is not None and self.clock() >= deadline) or (deadline is None and stop.is_set()):
+                return False
+            left = until - self.clock()
+            if left <= 0:
+                return True
+            # Poll with every partition paused: no records, but the consumer keeps its place in the group
+            # (one that stops polling for max.poll.interval.ms is evicted). Partitions a rebalance assigns
+            # during the poll are not paused yet; what they return is buffered for the next batch.
+            self._set_paused(self.consumer.assignment(), True)
+            try:
+                self._take(self.consumer.poll(timeout_ms=int(min(left, _TICK_S) * 1000)))
+            finally:
+                self._set_paused(self.consumer.paused(), False)
+
+    def _set_paused(self, partitions: Iterable[Any], paused: bool) -> None:
+        for tp in list(partitions):
+            # A rebalance may have taken the partition away in between; nothing to pause then.
+            with contextlib.suppress(KeyError):
+                (self.consumer.pause if paused else self.consumer.resume)(tp)
+
+    def _commit(self, offsets: dict[Any, int]) -> None:
+        from kafka.structs import OffsetAndMetadata
+
+        # A partition taken away by a rebalance is the new owner's to commit; our copy of its rows is
+        # written and harmless (the new owner writes the same keys again).
+        owned = set(self.consumer.assignment())
+        mine = {tp: OffsetAndMetadata(n, "", -1) for tp, n in offsets.items() if tp in owned}
+        if not mine:
+            return
+        try:
+            self.consumer.commit(offsets=mine)
+        except Exception as exc:
+            # The rows are in ClickHouse; keep the offsets so the next batch commits them.
+            log.warning("offset commit failed (%s: %s); retrying with the next batch", type(exc).__name__, exc)
+            for tp, n in mine.items():
+                self._offsets.setdefault(tp, n.offset)
+            if self._batch_started is None:
+                self._batch_started = self.clock()
+            return
+        self.stats.commits += 1
+
+    def describe(self) -> str:
+        s = self.stats
+        return (f"{sum(s.records.values())} records, {sum(s.invalid.values())} skipped as invalid "
+                f"{dict(sorted(s.invalid.items()))}, {s.batches} batches, {s.commits} commits, "
+                f"{s.retries} retries, rows written {dict(sorted(s.rows.items()))}, {s.unwritten} rows unwritten")
+
+
+def count(counter: dict[str, int], key: str, n: int = 1) -> None:
+    counter[key] = counter.get(key, 0) + n
