@@ -10,6 +10,7 @@ partitions this worker actively owns.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -145,7 +146,19 @@ def create_app(
         async for event in stream.events():
             msg = event.message
             out = processor.handle(msg.topic, msg.partition, msg.offset, event.key, event.value)
-            await emit(out)
+            try:
+                await emit(out)
+            except BaseException:
+                # The message is not acked yet: exiting now means it is processed again after a restart,
+                # whereas letting faust restart the agent could commit past it (at-least-once).
+                log.critical(
+                    "could not publish the outputs of %s/%d@%d; exiting so nothing is lost",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    exc_info=True,
+                )
+                os._exit(70)
 
     def active_partitions() -> list[int]:
         return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_case_events)

@@ -57,7 +57,7 @@ class CaseProcessor:
         self.wall_clock = wall_clock
         self.watermarks: dict[int, datetime] = {}
         self.positions: dict[int, int] = {}  # last processed offset per case-events partition
-        self.counters = {"events": 0, "duplicates": 0, "dead_letters": 0, "findings": 0, "ticks": 0}
+        self.counters = {"events": 0, "duplicates": 0, "dead_letters": 0, "findings": 0, "ticks": 0, "timer_errors": 0}
         self.last_event_at: datetime | None = None
 
     # ---- messages ---------------------------------------------------------------------------------
@@ -120,8 +120,14 @@ class CaseProcessor:
             row = self.table.get(case_id.encode())
             if row is None:
                 continue
-            state = decode_row(row)[1]
-            state, findings = due(state, now, self.ctx)
+            try:
+                state, findings = due(decode_row(row)[1], now, self.ctx)
+            except Exception:  # one case's defect must not stop the timers of the others
+                self.counters["timer_errors"] += 1
+                log.exception(
+                    "timers failed for case %s on partition %d; its state is left unchanged", case_id, partition
+                )
+                continue
             out += self._store(partition, state, findings, now)
         return out
 
