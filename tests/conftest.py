@@ -141,6 +141,14 @@ def clean_tables(clickhouse_client: Any) -> Any:
     return clickhouse_client
 
 
+@pytest.fixture(scope="session")
+def platform_settings(esup_settings: Settings, kafka_bootstrap: str, clickhouse_url: str) -> Settings:
+    """Settings pointing at the session's Kafka and at the migrated test database (for workers and sinks)."""
+    from esup.stack.servers import settings_for
+
+    return settings_for(esup_settings, kafka_bootstrap=kafka_bootstrap, clickhouse_url=clickhouse_url)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # kafka-python 3.0 loads its protocol schemas with a deprecated importlib call on every request.
     config.addinivalue_line("filterwarnings", "ignore:(read|open)_text is deprecated:DeprecationWarning")

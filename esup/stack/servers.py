@@ -11,6 +11,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
 
 from esup.settings import Settings
 from esup.stack.errors import StackError
@@ -113,3 +116,20 @@ def provide_clickhouse(settings: Settings) -> Provided:
     local = _local(settings, "clickhouse")
     local.address = settings.clickhouse_url("default")
     return local
+
+
+def settings_for(base: Settings, *, kafka_bootstrap: str | None = None, clickhouse_url: str | None = None) -> Settings:
+    """The settings that point workers, sinks and commands at the servers a session was given."""
+    update: dict[str, Any] = {}
+    if kafka_bootstrap:
+        update["kafka_bootstrap_servers"] = kafka_bootstrap
+    if clickhouse_url:
+        parts = urlsplit(clickhouse_url)
+        update |= {
+            "clickhouse_host": parts.hostname or "127.0.0.1",
+            "clickhouse_port": parts.port or 9000,
+            "clickhouse_user": unquote(parts.username or "default"),
+            "clickhouse_password": SecretStr(unquote(parts.password or "")),
+            "clickhouse_database": parts.path.lstrip("/") or "default",
+        }
+    return base.model_copy(update=update)

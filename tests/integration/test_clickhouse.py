@@ -163,3 +163,12 @@ def test_fixture_url_points_at_the_migrated_test_database(clickhouse_url: str) -
     assert database_of(clickhouse_url) == "esup_test"
     assert with_database(clickhouse_url, "x").endswith("/x")
     assert set(TABLES) <= set(tables(connect_url(clickhouse_url), "esup_test"))
+
+
+def test_platform_settings_reach_the_session_servers(platform_settings: Any, kafka_bootstrap: str) -> None:
+    from sinks.clickhouse import connect
+
+    assert platform_settings.kafka_bootstrap == kafka_bootstrap
+    client = connect(platform_settings)
+    assert client.execute("SELECT currentDatabase()") == [("esup_test",)]
+    client.disconnect()
