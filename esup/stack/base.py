@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Literal, Protocol
@@ -23,7 +23,6 @@ class Status:
     endpoints: tuple[str, ...] = ()
     logs: tuple[Path, ...] = ()
     note: str = ""  # "started", "already running", "stopped", ...
-    extra: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
         pid = f"pid {self.pid}" if self.pid else "-"

@@ -55,6 +55,9 @@ class ClickHouseLauncher:
                 raise StackError(self.name, f"{' '.join(cmd)} failed:\n{result.stderr.strip()[-2000:]}", hint)
         if not self.installed():
             raise StackError(self.name, "clickhouse-server is still missing after apt-get install", hint)
+        # On a host with systemd the package starts its own server on 9000; the stack runs its own.
+        if shutil.which("systemctl"):
+            subprocess.run(["systemctl", "disable", "--now", "clickhouse-server"], capture_output=True)
 
     # ---- run ----------------------------------------------------------------------------------------
 
