@@ -30,6 +30,14 @@ log = logging.getLogger("esup.worker")
 Clock = Literal["wall", "event"]
 
 
+def committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
+    """The group's committed offset as this worker's consumer last saw it (after seek or commit)."""
+    try:
+        return app.consumer._committed_offset.get(TP(topic, partition))  # type: ignore[attr-defined]
+    except Exception:  # consumer not started yet
+        return None
+
+
 class CatalogTable(faust.GlobalTable):
     """A global table over the platform's own compacted catalog topic.
 
@@ -80,6 +88,11 @@ def create_app(
         topic_disable_leader=True,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
+        # A worker killed with -9 leaves its group membership behind until the session times out; keep that
+        # short so a replacement takes its partitions over within seconds, not faust's default minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        datadir=str(settings.home / "worker-data"),
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_acks=-1,
@@ -111,7 +124,8 @@ def create_app(
         "snapshots": topic(settings.topic_case_snapshots),
     }
     raw: faust.Schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    cases = app.Table("cases", default=None, partitions=partitions, schema=raw)
+    # key_type/value_type bytes make faust pick the raw codec for the changelog too (it ignores the schema's).
+    cases = app.Table("cases", default=None, partitions=partitions, schema=raw, key_type=bytes, value_type=bytes)
     catalog_table = app.tables.add(
         CatalogTable(
             app,
@@ -123,6 +137,8 @@ def create_app(
             recovery_buffer_size=1,
             changelog_topic=topic(settings.topic_catalog, partitions=1),
             schema=raw,
+            key_type=bytes,
+            value_type=bytes,
         )
     )
     live_catalog = LiveCatalog(catalog_table)  # type: ignore[arg-type]  # faust types tables loosely
@@ -134,6 +150,7 @@ def create_app(
         clock=clock,
         case_events_topic=settings.topic_case_events,
         ticks_topic=settings.topic_ticks,
+        committed=lambda topic, partition: committed_offset(app, topic, partition),
     )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings)
 
@@ -176,10 +193,14 @@ def create_app(
         runtime.last_sweep_at = now
 
     @cases.on_recover
-    async def rebuild_index() -> None:
+    async def recovered() -> None:
         owned = active_partitions()
-        processor.rebuild_index(owned)
-        log.info("case table recovered: %d cases with pending timers on partitions %s", len(processor.index), owned)
+        again = processor.recover(owned)
+        await emit(again)
+        log.info(
+            "case table recovered: partitions %s, %d cases with pending timers, %d outbox messages republished",
+            owned, len(processor.index), len(again),
+        )  # fmt: skip
 
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
         for tp in revoked:

@@ -56,7 +56,7 @@ def test_an_event_updates_the_table_and_sends_findings_and_a_snapshot() -> None:
     assert [o[0] for o in out] == ["findings", "snapshots"]
     assert json.loads(out[0][2])["rule"] == "FEE_ON_FREE_ITEM"
     assert json.loads(out[1][2])["version"] == 2
-    partition, state = decode_row(table[b"C1"])
+    partition, state, _ = decode_row(table[b"C1"])
     assert partition == 0 and state.stage == 1
     assert proc.positions == {0: 1}
 
@@ -95,12 +95,39 @@ def test_rebuilding_the_index_from_the_table_restores_pending_timers() -> None:
     fresh = CaseProcessor(
         ctx=proc.ctx, table=table, index=DeadlineIndex(), clock="wall", case_events_topic="events", ticks_topic="ticks"
     )
-    fresh.rebuild_index([2])
+    fresh.recover([2])
     assert fresh.index.next_due(2) == at("2026-03-07T00:00")  # notice: 4 of 5 WD after Mon 2 Mar
-    fresh.rebuild_index([0])
+    fresh.recover([0])
     assert fresh.index.partitions() == [0]  # partitions no longer owned are dropped
 
 
 def test_a_malformed_tick_is_ignored() -> None:
     proc, _ = _proc()
     assert proc.handle("ticks", 0, 0, None, b"nonsense") == []
+
+
+def test_outputs_whose_row_landed_are_republished_on_recovery_until_committed() -> None:
+    """kill -9 after the row reached the changelog but before the findings did: the redelivered event is
+    a duplicate for the recovered state, so the outbox is what brings the findings back."""
+    committed: dict[tuple[str, int], int] = {}
+    table: dict[bytes, bytes] = {}
+
+    def proc() -> CaseProcessor:
+        return CaseProcessor(ctx=context(), table=table, index=DeadlineIndex(), clock="wall",
+                             case_events_topic="events", ticks_topic="ticks", wall_clock=lambda: NOW,
+                             committed=lambda t, p: committed.get((t, p)))  # fmt: skip
+
+    first = proc()
+    _send(first, event("apply", "2026-03-02T09:00", case="C1"), offset=10)
+    fee = event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5)
+    sent = _send(first, fee, offset=11)
+    # The worker dies; the group had committed up to offset 10 (next to read: 11).
+    committed[("events", 0)] = 11
+    restarted = proc()
+    again = restarted.recover([0])
+    assert ("findings", b"C1", sent[0][2]) in again
+    assert _send(restarted, fee, offset=11) == []  # the redelivery itself is a duplicate
+    # Once the group commits past it, the entry is pruned at the next write and not republished.
+    committed[("events", 0)] = 20
+    _send(restarted, event("review", "2026-03-03T09:00", case="C1"), offset=21)
+    assert [e[1] for e in decode_row(table[b"C1"])[2]] == [21]
