@@ -104,7 +104,7 @@ def sink(loglevel: str) -> None:
     from sinks.writer import ClickHouseSink
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # it warns on every reconnect attempt
     # The driver logs each failed reconnect with a traceback; the runner's one line per retry says enough.
     logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
     s = _settings()
@@ -119,7 +119,10 @@ def sink(loglevel: str) -> None:
     signal.signal(signal.SIGINT, on_signal)
     click.echo(f"esup sink: group {s.sink_group}, broker {s.kafka_bootstrap}, ClickHouse "
                f"{s.clickhouse_host}:{s.clickhouse_port}/{s.clickhouse_database}", err=True)
-    consumer = create_consumer(s, topics)
+    try:
+        consumer = create_consumer(s, topics)
+    except Exception as exc:  # kafka-python raises a timeout when no broker answers
+        raise click.ClickException(f"Kafka at {s.kafka_bootstrap}: {type(exc).__name__}: {exc}") from None
     client = connect(s)
     try:
         runner = SinkRunner(consumer, ClickHouseSink(client), topics, max_rows=s.sink_max_rows,
@@ -128,7 +131,6 @@ def sink(loglevel: str) -> None:
     finally:
         consumer.close(autocommit=False)
         client.disconnect()
-    click.echo(f"esup sink stopped: {runner.describe()}", err=True)
     if stats.unwritten:
         sys.exit(1)
 

@@ -311,7 +311,7 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert "SIGTERM: flushing and stopping" in err and "esup sink stopped" in err and "0 rows unwritten" in err
+    assert "SIGTERM: flushing and stopping" in err and "sink stopped:" in err and "0 rows unwritten" in err
     assert clean_tables.execute("SELECT count() FROM case_snapshots FINAL")[0][0] == len(expected_snapshots(pipeline))
 
     result = CliRunner().invoke(main, ["status", "--json"], env=env)
