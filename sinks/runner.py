@@ -152,8 +152,8 @@ class SinkRunner:
     def flush_and_commit(self, stop: threading.Event, deadline: float | None = None) -> bool:
         """Write the buffered rows (retrying while ClickHouse is down), then commit their offsets.
 
-        Gives up without committing when ``stop`` is set (or ``deadline`` passes, at shutdown): the rows
-        are re-read from the last committed offsets on the next start, so nothing is lost.
+        Once ``stop`` is set, retries go on for the shutdown grace (or until ``deadline``), then stop
+        without committing: the rows are re-read from the last committed offsets on the next start.
         """
         offsets, self._offsets = self._offsets, {}
         self._batch_started = None
@@ -179,6 +179,9 @@ class SinkRunner:
         down_since = self.clock()
         error: BaseException = failed.cause
         while True:
+            if deadline is None and stop.is_set():
+                # Asked to stop while ClickHouse is down: give it the shutdown grace before giving up.
+                deadline = self.clock() + self.shutdown_grace_s
             delay = self.backoff.next()
             log.warning("ClickHouse insert of %d rows failed (%s: %s); retrying in %.1f s; offsets not committed",
                         rows, type(error).__name__, error, delay)
@@ -196,13 +199,16 @@ class SinkRunner:
             return True
 
     def _wait(self, seconds: float, stop: threading.Event, deadline: float | None) -> bool:
-        """Sleep while keeping the group membership alive; False when it is time to give up."""
+        """Sleep while keeping the group membership alive; False once ``deadline`` has passed.
+
+        Returns early when a stop is requested, so the caller can set the shutdown deadline.
+        """
         until = self.clock() + seconds
         while True:
-            if (deadline is not None and self.clock() >= deadline) or (deadline is None and stop.is_set()):
+            if deadline is not None and self.clock() >= deadline:
                 return False
             left = until - self.clock()
-            if left <= 0:
+            if left <= 0 or (deadline is None and stop.is_set()):
                 return True
             # Poll with every partition paused: no records, but the consumer keeps its place in the group
             # (one that stops polling for max.poll.interval.ms is evicted). Partitions a rebalance assigns

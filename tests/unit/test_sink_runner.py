@@ -157,6 +157,16 @@ def test_stopping_during_an_outage_commits_nothing_and_reports_the_unwritten_row
     assert consumer.commits == [] and runner.stats.unwritten == 4 and "case_events" not in sink.tables
 
 
+def test_a_stop_during_an_outage_still_lands_the_rows_if_clickhouse_returns_within_the_grace() -> None:
+    runner, consumer, sink, clock = _setup(4)
+    sink.fail_next = 3  # 0.5 + 1 + 2 s of fake time: well within the 10 s grace
+    stop = threading.Event()
+    runner.poll_once(stop)
+    stop.set()
+    assert runner.flush_and_commit(stop) is True
+    assert len(sink.tables["case_events"]) == 4 and len(consumer.commits) == 1 and clock.now < 10
+
+
 def test_run_flushes_and_commits_on_stop() -> None:
     runner, consumer, _, _ = _setup(5)
     stop = threading.Event()
