@@ -62,6 +62,7 @@ def register(main: click.Group) -> None:
         from streams.rules import load_calendar
 
         settings = load_settings()
+        (settings.home / "worker-data").mkdir(parents=True, exist_ok=True)
         runtime = create_app(
             settings,
             clock=clock,  # type: ignore[arg-type]

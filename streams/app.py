@@ -1,7 +1,8 @@
-"""The Faust app factory: topics, the case table, the catalog global table, the agent and the sweeper.
+"""The Faust app factory: topics, the case table, the catalog feed, the agent and the sweeper.
 
 Faust is glue here: the agent decodes bytes, calls the pure rules (`streams.rules`) and sends what they
-return. Traps avoided on purpose (see ../shared/infrastructure.md): agent concurrency is 1, processing
+return. The catalog is every worker's full copy of the compacted catalog topic (`streams.catalog_feed`).
+Traps avoided on purpose (see ../shared/infrastructure.md): agent concurrency is 1, processing
 is at-least-once with idempotent outputs (deterministic finding ids, versioned snapshots), deadlines
 live in an explicit per-partition index rather than in windowed tables, and the timer only touches
 partitions this worker actively owns.
@@ -21,6 +22,7 @@ from faust.types import TP
 from esup.settings import Settings
 from schemas.config import RuleConfig
 from streams.catalog import LiveCatalog
+from streams.catalog_feed import CatalogFeed
 from streams.deadlines import DeadlineIndex
 from streams.processor import CaseProcessor
 from streams.rules import Context, WorkCalendar
@@ -36,22 +38,6 @@ def committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
         return app.consumer._committed_offset.get(TP(topic, partition))  # type: ignore[attr-defined]
     except Exception:  # consumer not started yet
         return None
-
-
-class CatalogTable(faust.GlobalTable):
-    """A global table over the platform's own compacted catalog topic.
-
-    faust's assignor finds a global table's partitions by ``_changelog_topic_name()``, which assumes the
-    ``<app id>-<table>-changelog`` naming; the catalog topic is named by the platform (and written by
-    `esup catalog publish`), so the name is overridden to match the topic actually read.
-    """
-
-    def __init__(self, *args: Any, topic_name: str, **kwargs: Any) -> None:
-        self._topic_name = topic_name
-        super().__init__(*args, **kwargs)
-
-    def _changelog_topic_name(self) -> str:
-        return self._topic_name
 
 
 @dataclass
@@ -126,22 +112,8 @@ def create_app(
     raw: faust.Schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     # key_type/value_type bytes make faust pick the raw codec for the changelog too (it ignores the schema's).
     cases = app.Table("cases", default=None, partitions=partitions, schema=raw, key_type=bytes, value_type=bytes)
-    catalog_table = app.tables.add(
-        CatalogTable(
-            app,
-            name="catalog",
-            topic_name=settings.topic_catalog,
-            default=None,
-            # faust's advice for a GlobalTable shared by several workers: one partition, recovery buffer 1.
-            partitions=1,
-            recovery_buffer_size=1,
-            changelog_topic=topic(settings.topic_catalog, partitions=1),
-            schema=raw,
-            key_type=bytes,
-            value_type=bytes,
-        )
-    )
-    live_catalog = LiveCatalog(catalog_table)  # type: ignore[arg-type]  # faust types tables loosely
+    feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog)
+    live_catalog = LiveCatalog(feed.items)
     ctx = Context.build(calendar or WorkCalendar(), live_catalog, rules or RuleConfig())
     processor = CaseProcessor(
         ctx=ctx,
@@ -160,6 +132,7 @@ def create_app(
 
     @app.agent(inputs, concurrency=1, name="esup-cases")
     async def case_agent(stream: Any) -> None:
+        await feed.ready.wait()  # never judge an event against a catalog still loading
         async for event in stream.events():
             msg = event.message
             out = processor.handle(msg.topic, msg.partition, msg.offset, event.key, event.value)
@@ -176,6 +149,10 @@ def create_app(
                     exc_info=True,
                 )
                 os._exit(70)
+
+    @app.task
+    async def follow_catalog() -> None:
+        await feed.run()
 
     def active_partitions() -> list[int]:
         return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_case_events)
@@ -213,5 +190,5 @@ def create_app(
         from streams.web import register_status_page
 
         register_status_page(runtime)
-    runtime.extra.update(case_agent=case_agent, sweeper=sweeper, tables={"cases": cases, "catalog": catalog_table})
+    runtime.extra.update(case_agent=case_agent, sweeper=sweeper, cases=cases, catalog=feed)
     return runtime

@@ -96,3 +96,68 @@ def only(findings: list[Finding], rule: str) -> Finding:
     hits = [f for f in findings if f.rule == rule]
     assert len(hits) == 1, f"expected one {rule}, got {[f.rule for f in findings]}"
     return hits[0]
+
+
+# ---- synthetic province (for pipeline tests and benchmarks) ----------------------------------------
+
+_ITEMS = {
+    "SC-FOOD-001": ("DZ-SCJG", [], ["application_form", "business_licence", "floor_plan"], ["premises_inspected"]),
+    "SC-LAND-002": ("DZ-ZRZY", [("REG-HOUSE", 8000), ("CERT", 1000)], ["application_form", "identity", "title_deed"],
+                    []),
+    "SC-BUILD-003": ("DZ-ZJ", [], [], ["land_use_approved", "planning_permit", "safety_measures"]),
+    "SC-INVEST-004": ("DZ-FGW", [], [], []),
+}  # fmt: skip
+_REGIONS = ["511702", "511703", "511722", "511723", "511781", "510104"]
+
+
+def synthetic_lines(n_cases: int, seed: int = 1, start: str = "2026-01-05T09:00") -> list[bytes]:
+    """Wire bytes of ``n_cases`` case histories over the 2026 calendar, with violations of every kind,
+    sorted by event time (as a live province would deliver them)."""
+    import json
+    import random
+
+    rnd = random.Random(seed)
+    t0 = at(start)
+    out: list[tuple[datetime, bytes]] = []
+    for c in range(n_cases):
+        item = rnd.choice(list(_ITEMS))
+        dept, fees, materials, conditions = _ITEMS[item]
+        region = rnd.choice(_REGIONS)
+        staff = [f"{dept}-s{rnd.randint(1, 12)}" for _ in range(3)]
+        t = t0 + timedelta(minutes=rnd.randrange(0, 60 * 24 * 200))
+        steps: list[tuple[str, dict[str, Any], int]] = [("apply", {"materials": materials}, 0)]
+        if rnd.random() < 0.1:
+            steps.append(("supplement_notice", {}, 0))
+            steps.append(("supplement_received", {}, 0))
+            if rnd.random() < 0.3:
+                steps.append(("supplement_notice", {}, 0))
+        if rnd.random() < 0.9:
+            steps.append(("accept", {}, 0))
+        for code, standard in fees:
+            steps.append(("fee_charged", {"fee_code": code, "amount_fen": standard + rnd.choice([0, 0, 0, 500])}, 0))
+        if not fees and rnd.random() < 0.05:
+            steps.append(("fee_charged", {"fee_code": "FORM", "amount_fen": 1000}, 0))
+        if rnd.random() < 0.15:
+            lawful = rnd.random() < 0.8
+            steps.append(("suspend", {"procedure": "expert_review", "reason": "专家评审"} if lawful else {}, 1))
+            steps.append(("resume", {}, 1))
+        if rnd.random() < 0.1:
+            steps.append(("extend", {"days": rnd.choice([5, 10, 12]), "approver_id": rnd.choice([None, "head"])}, 1))
+        if rnd.random() < 0.85:
+            met = conditions if rnd.random() < 0.9 else conditions[:1]
+            steps.append(("review", {"conditions_met": met}, 1))
+        if rnd.random() < 0.8:
+            steps.append(("approve", {}, rnd.choice([1, 2, 2])))
+            if rnd.random() < 0.85:
+                steps.append(("certificate_delivered", {}, 0))
+                steps.append(("conclude", {}, 0))
+        for i, (kind, payload, who) in enumerate(steps):
+            t += timedelta(hours=rnd.choice([1, 3, 20, 50, 100, 200]))
+            lag = timedelta(minutes=rnd.choice([1, 2, 5])) if rnd.random() > 0.01 else timedelta(days=3)
+            out.append((t, json.dumps({
+                "event_id": f"SIM{seed}-{c}-{i}", "case_id": f"SIM{seed}-{c:06d}", "item_code": item,
+                "department_id": dept, "region_code": region, "staff_id": staff[who], "kind": kind,
+                "occurred_at": t.isoformat(), "recorded_at": (t + lag).isoformat(), "payload": payload,
+            }, ensure_ascii=False).encode()))  # fmt: skip
+    out.sort(key=lambda p: p[0])
+    return [line for _, line in out]

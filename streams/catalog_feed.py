@@ -1,0 +1,79 @@
+"""Every worker's full copy of the catalog: the compacted catalog topic read to its end, then followed live.
+
+This is the global table of the design, read directly with aiokafka rather than through faust's
+GlobalTable: faust recovers a global table's partitions as *standbys* on all but one worker, and
+standbys may still be loading when the agent starts — a second worker then judged early events
+against an empty catalog (observed: hundreds of false DQ_UNKNOWN_ITEM findings). Here the agent waits
+for ``ready``, which is set only once everything published before the worker started has been read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+log = logging.getLogger("esup.catalog")
+
+
+class CatalogFeed:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.items: dict[bytes, bytes] = {}  # item code → item JSON, as published
+        self.ready = asyncio.Event()
+        self.updates = 0
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        if value is None:
+            self.items.pop(key, None)  # tombstone: the item was removed from the catalog
+        else:
+            self.items[key] = value
+        self.updates += 1
+
+    async def run(self) -> None:
+        """Load, then follow the topic forever; reconnects with a pause if Kafka goes away."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("catalog feed from %s failed; retrying in 2 s", self.topic)
+                await asyncio.sleep(2.0)
+
+    async def _follow(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer: Any = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                         auto_offset_reset="earliest")  # fmt: skip
+        await consumer.start()
+        try:
+            parts = consumer.partitions_for_topic(self.topic)
+            while not parts:
+                log.warning("catalog topic %s not found yet; waiting for `esup topics create`", self.topic)
+                await asyncio.sleep(2.0)
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(self.topic)
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while not self.ready.is_set():
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    self.ready.set()
+                    log.info("catalog loaded: %d items from %s", len(self.items), self.topic)
+                    break
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for r in records:
+                        self.apply(r.key, r.value)
+            async for r in consumer:
+                self.apply(r.key, r.value)
+                log.info("catalog item %s %s", (r.key or b"").decode(errors="replace"),
+                         "removed" if r.value is None else "updated")  # fmt: skip
+        finally:
+            await consumer.stop()

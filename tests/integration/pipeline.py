@@ -1,0 +1,205 @@
+"""A whole pipeline for one test: its own topics, worker group, sink group and ClickHouse database.
+
+Everything runs as a person runs it — `esup topics create`, `esup worker`, `esup sink`, `esup publish` —
+in subprocesses, against the session's real Kafka and ClickHouse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+ROOT = Path(__file__).resolve().parents[2]
+ESUP = [sys.executable, "-m", "esup.cli"]
+
+
+class Pipeline:
+    def __init__(self, bootstrap: str, clickhouse_url: str, workdir: Path, *, partitions: int = 4) -> None:
+        self.tag = uuid.uuid4().hex[:10]
+        self.bootstrap = bootstrap
+        self.workdir = workdir
+        self.partitions = partitions
+        self.database = f"esup_p{self.tag}"
+        self.topics = {
+            "case_events": f"test.{self.tag}.events",
+            "ticks": f"test.{self.tag}.ticks",
+            "findings": f"test.{self.tag}.findings",
+            "dead_letters": f"test.{self.tag}.dead",
+            "case_snapshots": f"test.{self.tag}.snapshots",
+            "catalog": f"test.{self.tag}.catalog",
+        }
+        ch = urlparse(clickhouse_url)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}
+        self.env.update({
+            "ESUP_ENVIRONMENT": "test",
+            "ESUP_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "ESUP_CASE_EVENTS_PARTITIONS": str(partitions),
+            "ESUP_WORKER_APP_ID": f"test-{self.tag}",
+            "ESUP_SINK_GROUP": f"test-{self.tag}-sink",
+            "ESUP_SWEEP_INTERVAL_S": "0.5",
+            "ESUP_SINK_MAX_WAIT_S": "0.5",
+            "ESUP_SINK_RETRY_MAX_S": "2",
+            "ESUP_HOME": str(workdir / "home"),
+            "ESUP_CLICKHOUSE_HOST": ch.hostname or "127.0.0.1",
+            "ESUP_CLICKHOUSE_PORT": str(ch.port or 9000),
+            "ESUP_CLICKHOUSE_USER": unquote(ch.username or "default"),
+            "ESUP_CLICKHOUSE_PASSWORD": unquote(ch.password or ""),
+            "ESUP_CLICKHOUSE_DATABASE": self.database,
+            "PYTHONPATH": str(ROOT),
+        })  # fmt: skip
+        self.env.update({f"ESUP_TOPIC_{k.upper()}": v for k, v in self.topics.items()})
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    # ---- commands -----------------------------------------------------------------------------------
+
+    def esup(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run([*ESUP, *args], env=self.env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=timeout)  # fmt: skip
+        if check and res.returncode != 0:
+            raise AssertionError(f"esup {' '.join(args)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def setup(self, catalog: Path = ROOT / "examples/catalog.yaml") -> Pipeline:
+        self.esup("topics", "create")
+        self.esup("db", "migrate")
+        self.esup("catalog", "publish", str(catalog))
+        return self
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}.log").open("ab")
+        proc = subprocess.Popen([*ESUP, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+        self.processes[name] = proc
+        return proc
+
+    def worker(
+        self, name: str = "worker", clock: str = "event", web_port: int | None = None
+    ) -> subprocess.Popen[bytes]:
+        web = ["--web-port", str(web_port)] if web_port else []
+        return self.start(name, "worker", "--clock", clock, "--loglevel", "warning", *web)
+
+    def sink(self, name: str = "sink") -> subprocess.Popen[bytes]:
+        return self.start(name, "sink")
+
+    def stop(self, name: str, *, kill: bool = False, timeout: float = 30) -> None:
+        proc = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def close(self, admin: Any = None, clickhouse: Any = None) -> None:
+        for name in list(self.processes):
+            self.stop(name, kill=True)
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                existing = set(admin.list_topics())
+                admin.delete_topics([t for t in existing if self.tag in t])
+        if clickhouse is not None:
+            with contextlib.suppress(Exception):
+                clickhouse.execute(f"DROP DATABASE IF EXISTS {self.database}")
+
+    # ---- Kafka ----------------------------------------------------------------------------------------
+
+    def produce(self, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000)
+        n = 0
+        for key, value in messages:
+            producer.send(self.topics.get(topic, topic), key=key, value=value)
+            n += 1
+        producer.flush()
+        producer.close()
+        return n
+
+    def publish_events(self, lines: Iterable[bytes]) -> int:
+        return self.produce("case_events", ((json.loads(line)["case_id"].encode(), line) for line in lines))
+
+    def read(self, topic: str, *, idle_s: float = 3.0) -> list[Any]:
+        """Every record of the topic, read until nothing new arrives for ``idle_s``."""
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(self.topics.get(topic, topic), bootstrap_servers=self.bootstrap,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 consumer_timeout_ms=int(idle_s * 1000))  # fmt: skip
+        records = list(consumer)
+        consumer.close()
+        return records
+
+    def findings(self) -> dict[str, dict[str, Any]]:
+        return {f["finding_id"]: f for f in (json.loads(r.value) for r in self.read("findings"))}
+
+    def advance(self, to: str) -> None:
+        self.esup("clock", "advance", "--to", to)
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float, every: float = 1.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def settle(fetch: Callable[[], dict[str, Any]], expected: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    """Fetch until the ids equal the expected ids or time runs out; returns the last fetch either way."""
+    deadline = time.monotonic() + timeout
+    got = fetch()
+    while set(got) != set(expected) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        got = fetch()
+    return got
+
+
+def diff(got: dict[str, Any], expected: dict[str, Any]) -> str:
+    """A readable summary of two finding sets (by id), for assertion messages."""
+    from collections import Counter
+
+    def rule(f: Any) -> str:
+        return f["rule"] if isinstance(f, dict) else str(f[1])
+
+    missing = Counter(rule(expected[k]) for k in set(expected) - set(got))
+    extra = Counter(rule(got[k]) for k in set(got) - set(expected))
+    changed = [k for k in set(got) & set(expected) if got[k] != expected[k]]
+    return f"{len(got)} got, {len(expected)} expected; missing {dict(missing)}; extra {dict(extra)}; {len(changed)} differ"
+
+
+def reference(lines: list[bytes], at: str, catalog: Path = ROOT / "examples/catalog.yaml") -> dict[str, dict[str, Any]]:
+    """What `esup evaluate` prints for the same events and --at."""
+    src = Path(os.environ.get("TMPDIR", "/tmp")) / f"ref-{uuid.uuid4().hex}.jsonl"
+    src.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
+    try:
+        res = subprocess.run([*ESUP, "evaluate", str(src), "--catalog", str(catalog), "--at", at], cwd=ROOT,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    finally:
+        src.unlink()
+    assert res.returncode == 0, res.stderr
+    return {f["finding_id"]: f for f in (json.loads(line) for line in res.stdout.splitlines())}
+
+
+def committed_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Messages of ``topic`` the consumer group has not committed yet."""
+    from esup.lag import group_lag
+
+    return sum(r.lag for r in group_lag(bootstrap, {group: [topic]}) if r.topic == topic)
