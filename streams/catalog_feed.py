@@ -51,12 +51,11 @@ class CatalogFeed:
                                          auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         try:
-            parts = consumer.partitions_for_topic(self.topic)
+            parts = (await consumer._client.fetch_all_metadata()).partitions_for_topic(self.topic)
             while not parts:
                 log.warning("catalog topic %s not found yet; waiting for `esup topics create`", self.topic)
                 await asyncio.sleep(2.0)
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(self.topic)
+                parts = (await consumer._client.fetch_all_metadata()).partitions_for_topic(self.topic)
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
