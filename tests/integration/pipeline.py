@@ -182,7 +182,8 @@ def diff(got: dict[str, Any], expected: dict[str, Any]) -> str:
     missing = Counter(rule(expected[k]) for k in set(expected) - set(got))
     extra = Counter(rule(got[k]) for k in set(got) - set(expected))
     changed = [k for k in set(got) & set(expected) if got[k] != expected[k]]
-    return f"{len(got)} got, {len(expected)} expected; missing {dict(missing)}; extra {dict(extra)}; {len(changed)} differ"
+    return (f"{len(got)} got, {len(expected)} expected; missing {dict(missing)}; extra {dict(extra)}; "
+            f"{len(changed)} differ")
 
 
 def reference(lines: list[bytes], at: str, catalog: Path = ROOT / "examples/catalog.yaml") -> dict[str, dict[str, Any]]:
