@@ -11,6 +11,7 @@ COPY streams ./streams
 COPY sinks ./sinks
 COPY dashboards ./dashboards
 COPY config ./config
+COPY examples ./examples
 RUN pip install . && useradd --create-home --uid 10001 esup && mkdir /data && chown esup /data
 USER esup
 # Workers keep their local table data in the working directory.

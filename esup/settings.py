@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # ---- workers (streams.app) -----------------------------------------------------------------------------
     worker_app_id: str = "esup-worker"
     worker_store: str = "memory://"
-    sweep_interval_s: float = Field(default=30.0, gt=0)
+    sweep_interval_s: float = Field(default=1.0, gt=0)
 
     # ---- ClickHouse sink (sinks.runner) ---------------------------------------------------------------------
     sink_group: str = "esup-sink"
