@@ -46,7 +46,15 @@ def status(runtime: Runtime) -> dict[str, Any]:
         "counters": dict(proc.counters),
         "open_timers": len(proc.index),
         "calendar_version": proc.ctx.calendar.version,
+        "catalog": _catalog(runtime),
     }
+
+
+def _catalog(runtime: Runtime) -> dict[str, Any]:
+    feed = runtime.extra.get("catalog")
+    if feed is None:
+        return {}
+    return {"ready": feed.ready.is_set(), "items": len(feed.items), "updates": feed.updates}
 
 
 def register_status_page(runtime: Runtime) -> None:

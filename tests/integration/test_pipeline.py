@@ -252,3 +252,44 @@ def _status(port: int) -> Any:
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/esup/status/", timeout=10) as resp:
         return json.loads(resp.read())
+
+
+def test_catalog_changes_apply_without_a_restart(make_pipeline: Any, tmp_path: Path) -> None:
+    """A fee added to an item in the catalog file and published again is in force for the next events."""
+    import yaml
+
+    p = make_pipeline(partitions=2).setup()
+    port = _free_port()
+    p.worker(web_port=port)
+    wait_until(lambda: _ready(port), timeout=60, what="the worker to load the catalog")
+    before = _status(port)["catalog"]
+
+    def case(case_id: str, amount: int) -> list[bytes]:
+        base = {"case_id": case_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG", "region_code": "511702",
+                "staff_id": "s-wang", "occurred_at": "2026-03-02T09:00:00+08:00",
+                "recorded_at": "2026-03-02T09:01:00+08:00"}  # fmt: skip
+        return [json.dumps({**base, "event_id": f"{case_id}-1", "kind": "apply", "payload": {}}).encode(),
+                json.dumps({**base, "event_id": f"{case_id}-2", "kind": "fee_charged",
+                            "payload": {"fee_code": "INSPECT", "amount_fen": amount}}).encode()]  # fmt: skip
+
+    p.publish_events(case("FREE-1", 3000))
+    catalog = yaml.safe_load((ROOT / "examples/catalog.yaml").read_text(encoding="utf-8"))
+    food = next(i for i in catalog["items"] if i["code"] == "SC-FOOD-001")
+    food["fees"] = [{"code": "INSPECT", "standard_fen": 5000, "basis": "test basis"}]
+    changed = tmp_path / "catalog.yaml"
+    changed.write_text(yaml.safe_dump(catalog, allow_unicode=True), encoding="utf-8")
+    p.esup("catalog", "publish", str(changed))
+    wait_until(lambda: _status(port)["catalog"]["updates"] > before["updates"], timeout=30,
+               what="the worker to see the new catalog")  # fmt: skip
+    p.publish_events(case("PAID-1", 3000) + case("PAID-2", 6000))
+    wait_until(lambda: caught_up(p, p.env["ESUP_WORKER_APP_ID"]), timeout=60, what="the worker")
+    got = wait_until(lambda: (lambda f: f if len(f) >= 2 else None)(p.findings()), timeout=30, what="findings")
+    fee_rules = sorted((f["case_id"], f["rule"]) for f in got.values() if f["category"] == "fee")
+    assert fee_rules == [("FREE-1", "FEE_ON_FREE_ITEM"), ("PAID-2", "FEE_OVER_STANDARD")]
+
+
+def _ready(port: int) -> bool:
+    try:
+        return bool(_status(port)["catalog"]["ready"])
+    except OSError:
+        return False
