@@ -37,7 +37,8 @@ from streams.rules.snapshot import snapshot
 log = logging.getLogger("esup.worker")
 
 Output = tuple[str, bytes, bytes]
-# One outbox entry: (source topic, source offset, [(output, key, value), ...]) — JSON-friendly.
+OUTBOX_LIMIT = 16
+# One outbox entry: [source topic, source offset, [finding JSON, ...]] — JSON-friendly.
 OutboxEntry = list[Any]
 
 
@@ -163,12 +164,16 @@ class CaseProcessor:
         source: tuple[str, int],
     ) -> list[Output]:
         key = state.case_id.encode()
+        due_at = next_due(state, self.ctx)
         out: list[Output] = [("findings", key, f.model_dump_json().encode()) for f in findings]
-        out.append(("snapshots", key, snapshot(state, as_of, self.ctx).model_dump_json().encode()))
-        kept = [e for e in outbox if not self._flushed(e[0], partition, e[1])]
-        kept.append([source[0], source[1], [[name, k.decode(), v.decode()] for name, k, v in out]])
+        out.append(("snapshots", key, snapshot(state, as_of, self.ctx, due=due_at).model_dump_json().encode()))
+        # Pruned by the group's commits; the cap bounds a row even before a first commit is known (a case
+        # changing more than OUTBOX_LIMIT times between two commits, one second apart, is not realistic).
+        # Only findings are kept: a lost snapshot is rebuilt from the state itself on recovery.
+        kept = [e for e in outbox if not self._flushed(e[0], partition, e[1])][-(OUTBOX_LIMIT - 1) :]
+        kept.append([source[0], source[1], [v.decode() for name, _, v in out if name == "findings"]])
         self.table[key] = encode_row(partition, state, kept)
-        self.index.touch(partition, state.case_id, next_due(state, self.ctx))
+        self.index.touch(partition, state.case_id, due_at)
         self.counters["findings"] += len(findings)
         return out
 
@@ -193,9 +198,12 @@ class CaseProcessor:
             if partition not in owned:
                 continue
             entries[partition].append((state.case_id, next_due(state, self.ctx)))
-            for topic, offset, messages in outbox:
-                if not self._flushed(topic, partition, offset):
-                    again += [(name, k.encode(), v.encode()) for name, k, v in messages]
+            pending = [e for e in outbox if not self._flushed(e[0], partition, e[1])]
+            if pending:
+                key = state.case_id.encode()
+                again += [("findings", key, v.encode()) for e in pending for v in e[2]]
+                as_of = state.last_event_at if self.clock == "event" and state.last_event_at else self.wall_clock()
+                again.append(("snapshots", key, snapshot(state, as_of, self.ctx).model_dump_json().encode()))
         for p, items in entries.items():
             self.index.rebuild(p, items)
         self.counters["republished"] += len(again)

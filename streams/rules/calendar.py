@@ -13,6 +13,7 @@ working day after it, and a period ends at 24:00 of its last working day.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -143,6 +144,7 @@ def local_date(dt: datetime) -> date:
     return dt.astimezone(TZ).date()
 
 
+@functools.lru_cache(maxsize=4096)
 def end_of_day(d: date) -> datetime:
     """24:00 of ``d`` in Asia/Shanghai (the instant a period ending on ``d`` runs out, 民法典 art. 203)."""
     return datetime.combine(d + timedelta(days=1), time(0, 0), tzinfo=TZ)

@@ -11,7 +11,18 @@ from streams.rules.context import Context
 from streams.rules.state import STAGE_NAMES, CaseState
 
 
-def snapshot(state: CaseState, as_of: datetime, ctx: Context) -> CaseSnapshot:
+class _Unset:
+    pass
+
+
+UNSET = _Unset()
+
+
+def snapshot(state: CaseState, as_of: datetime, ctx: Context, *, due: datetime | _Unset | None = UNSET) -> CaseSnapshot:
+    """The case as of ``as_of``; pass ``due`` when the caller already computed the next due moment.
+
+    Built with ``model_construct``: every value comes from validated state, and this runs on each change.
+    """
     today = local_date(as_of)
     views = []
     provisional = False
@@ -21,7 +32,7 @@ def snapshot(state: CaseState, as_of: datetime, ctx: Context) -> CaseSnapshot:
         if last is not None:
             provisional = provisional or ctx.calendar.provisional_between(clock.start, last)
         views.append(
-            ClockView(
+            ClockView.model_construct(
                 name=clock.name,
                 start=clock.start.isoformat(),
                 deadline=end_of_day(last) if last else None,
@@ -33,7 +44,7 @@ def snapshot(state: CaseState, as_of: datetime, ctx: Context) -> CaseSnapshot:
                 stopped=clock.stopped,
             )
         )
-    return CaseSnapshot(
+    return CaseSnapshot.model_construct(
         case_id=state.case_id,
         item_code=state.item_code,
         department_id=state.department_id,
@@ -45,7 +56,7 @@ def snapshot(state: CaseState, as_of: datetime, ctx: Context) -> CaseSnapshot:
         open=not state.closed,
         deemed_accepted=state.deemed_accepted,
         clocks=views,
-        next_due=next_due(state, ctx),
+        next_due=next_due(state, ctx) if isinstance(due, _Unset) else due,
         last_event_at=state.last_event_at,
         as_of=as_of,
         provisional=provisional,

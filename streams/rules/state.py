@@ -8,7 +8,7 @@ every open case's deadlines without touching the state.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -86,7 +86,15 @@ class CaseState:
     # ---- serialisation -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return _encode(asdict(self))
+        # Hand-written rather than dataclasses.asdict, which deep-copies every string: this runs on every
+        # state write of every worker, and asdict made it the single largest cost per event.
+        d = {f: getattr(self, f) for f in _STATE_SCALARS}
+        for f in _STATE_LISTS:
+            d[f] = list(getattr(self, f))
+        d["generations"] = dict(self.generations)
+        d["clocks"] = {name: _clock_dict(c) for name, c in self.clocks.items()}
+        d["last_event_at"] = self.last_event_at.isoformat() if self.last_event_at else None
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -119,11 +127,20 @@ class CaseState:
         return cls.from_dict(json.loads(text))
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+def _clock_dict(c: Clock) -> dict[str, Any]:
+    d = {f: getattr(c, f) for f in _CLOCK_SCALARS}
+    d["start"] = c.start.isoformat()
+    d["evidence"] = list(c.evidence)
+    d["fired"] = list(c.fired)
+    d["suspensions"] = [
+        {"start": x.start.isoformat(), "end": x.end.isoformat() if x.end else None, "event_id": x.event_id}
+        for x in c.suspensions
+    ]
+    return d
+
+
+_STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "seen", "stage_events", "flagged")
+_STATE_SCALARS = tuple(
+    f.name for f in fields(CaseState) if f.name not in {*_STATE_LISTS, "generations", "clocks", "last_event_at"}
+)
+_CLOCK_SCALARS = tuple(f.name for f in fields(Clock) if f.name not in {"start", "evidence", "fired", "suspensions"})
