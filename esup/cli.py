@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
 
+from esup.params import aware_datetime
 from schemas.catalog import CatalogError, load_catalog
 from schemas.config import ConfigError, load_rule_config
 from schemas.events import CaseEvent, EventError, event_json_schema, parse_event
@@ -38,16 +38,6 @@ def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
             except EventError as exc:
                 rejected.append((n, exc.reason))
     return events, rejected
-
-
-def _aware(value: str) -> datetime:
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not ISO-8601") from None
-    if dt.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no timezone offset (e.g. 2026-03-01T00:00:00+08:00)")
-    return dt
 
 
 @main.command()
@@ -90,7 +80,7 @@ def evaluate(
         calendar = load_calendar(calendar_file)
     except (CatalogError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    until = _aware(at) if at else None
+    until = aware_datetime(at) if at else None
     events, rejected = read_events(events_file)
     for n, reason in rejected:
         click.echo(f"{events_file}:{n}: rejected: {reason}", err=True)

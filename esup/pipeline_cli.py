@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
 
-
-def _aware(value: str) -> datetime:
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not ISO-8601") from None
-    if dt.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no timezone offset (e.g. 2026-03-01T00:00:00+08:00)")
-    return dt
+from esup.params import aware_datetime
 
 
 def register(main: click.Group) -> None:
@@ -91,7 +82,7 @@ def register(main: click.Group) -> None:
         from schemas.control import Tick
 
         settings = load_settings()
-        when = _aware(to)
+        when = aware_datetime(to)
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         try:
             parts = sorted(producer.partitions_for(settings.topic_ticks) or [])

@@ -13,7 +13,7 @@ from streams.rules.context import Context
 from streams.rules.state import CaseState, Clock
 
 
-def _event_finding(
+def event_finding(
     state: CaseState,
     code: str,
     event: ev.CaseEvent,
@@ -23,6 +23,7 @@ def _event_finding(
     suffix: str = "",
     **kw: object,
 ) -> Finding:
+    """A finding an event raises: detected at its time, attributed to who acted, the event last in evidence."""
     return ctx.finding(
         state,
         code,
@@ -43,7 +44,7 @@ def data_quality(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Fi
     if lag > timedelta(hours=cfg.backdating_hours):
         hours = round(lag.total_seconds() / 3600, 1)
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "DQ_BACKDATED",
                 event,
@@ -55,7 +56,7 @@ def data_quality(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Fi
     elif -lag > timedelta(minutes=cfg.future_tolerance_minutes):
         minutes = round(-lag.total_seconds() / 60, 1)
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "DQ_FUTURE_DATED",
                 event,
@@ -89,7 +90,7 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
     if item is not None and p.amount_fen > 0:
         if not item.fees:
             out.append(
-                _event_finding(
+                event_finding(
                     state,
                     "FEE_ON_FREE_ITEM",
                     event,
@@ -102,7 +103,7 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
             standard = item.fee(p.fee_code)
             if standard is None:
                 out.append(
-                    _event_finding(
+                    event_finding(
                         state,
                         "FEE_NOT_LISTED",
                         event,
@@ -113,7 +114,7 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
                 )
             elif p.amount_fen > standard.standard_fen:
                 out.append(
-                    _event_finding(
+                    event_finding(
                         state,
                         "FEE_OVER_STANDARD",
                         event,
@@ -124,7 +125,7 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
                 )
     if p.fee_code in state.fee_codes:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "FEE_DUPLICATE",
                 event,
@@ -145,7 +146,7 @@ def approval(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
         return out
     if item.separate_review_approval and event.staff_id in state.reviewers:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_SAME_REVIEWER_APPROVER",
                 event,
@@ -157,7 +158,7 @@ def approval(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
     missing = [m for m in item.required_materials if m not in state.materials]
     if missing:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "COND_MATERIALS_MISSING",
                 event,
@@ -170,7 +171,7 @@ def approval(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
     unmet = [c for c in item.required_conditions if c not in state.conditions]
     if unmet:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "COND_CONDITIONS_UNMET",
                 event,
@@ -192,7 +193,7 @@ def suspension(state: CaseState, event: ev.Suspend, ctx: Context) -> list[Findin
     out: list[Finding] = []
     if not suspendable(state):
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_STAGE_ORDER",
                 event,
@@ -207,7 +208,7 @@ def suspension(state: CaseState, event: ev.Suspend, ctx: Context) -> list[Findin
     if p.procedure is None or not p.reason:
         what = "procedure" if p.procedure is None else "reason"
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_SUSPENSION_NO_REASON",
                 event,
@@ -217,7 +218,7 @@ def suspension(state: CaseState, event: ev.Suspend, ctx: Context) -> list[Findin
         )
     elif not p.applicant_notified:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_SUSPENSION_NOT_NOTIFIED",
                 event,
@@ -234,7 +235,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
     clock = state.clocks.get("decision")
     if clock is None or clock.stopped:
         return [
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_STAGE_ORDER",
                 event,
@@ -255,7 +256,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
     if clock.extensions >= 1:
         lawful = False
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_EXTENSION_REPEATED",
                 event,
@@ -268,7 +269,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
     if not p.approver_id or p.approver_id == event.staff_id:
         lawful = False
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_EXTENSION_NO_APPROVER",
                 event,
@@ -281,7 +282,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
     if last is not None and day > last:
         lawful = False
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_EXTENSION_LATE",
                 event,
@@ -296,7 +297,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
     days = p.days
     if days > clock.max_extension:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_EXTENSION_EXCESS",
                 event,
@@ -309,7 +310,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
         days = clock.max_extension
     if lawful and not p.applicant_notified:
         out.append(
-            _event_finding(
+            event_finding(
                 state,
                 "PROC_EXTENSION_NOT_NOTIFIED",
                 event,

@@ -84,15 +84,13 @@ def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[
     findings = checks.data_quality(state, event, ctx)
     if state.closed:
         findings.append(
-            ctx.finding(
+            checks.event_finding(
                 state,
                 "PROC_AFTER_CONCLUSION",
-                occurrence=event.event_id,
-                detected_at=event.occurred_at,
-                evidence=[*state.stage_events[-1:], event.event_id],
-                staff_id=event.staff_id,
-                department_id=event.department_id,
-                message=f"{event.kind} after the case was concluded",
+                event,
+                ctx,
+                f"{event.kind} after the case was concluded",
+                evidence=[*state.stage_events[-1:]],
                 details={"kind": event.kind},
             )
         )
@@ -120,29 +118,25 @@ def _stage_order(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Fi
     if stage < lo and not conclude_inquiry:
         missing = [STAGE_NAMES[s] for s in range(max(stage + 1, APPLIED), lo + 1)]
         out.append(
-            ctx.finding(
+            checks.event_finding(
                 state,
                 "PROC_STAGE_SKIPPED",
-                occurrence=event.event_id,
-                detected_at=event.occurred_at,
-                evidence=[*state.stage_events, event.event_id],
-                staff_id=event.staff_id,
-                department_id=event.department_id,
-                message=f"{event.kind} at stage '{STAGE_NAMES[stage]}': skipped {', '.join(missing)}",
+                event,
+                ctx,
+                f"{event.kind} at stage '{STAGE_NAMES[stage]}': skipped {', '.join(missing)}",
+                evidence=[*state.stage_events],
                 details={"kind": event.kind, "stage": STAGE_NAMES[stage], "skipped": missing},
             )
         )
     elif stage > hi and not accept_after_deemed:
         out.append(
-            ctx.finding(
+            checks.event_finding(
                 state,
                 "PROC_STAGE_ORDER",
-                occurrence=event.event_id,
-                detected_at=event.occurred_at,
-                evidence=[*state.stage_events, event.event_id],
-                staff_id=event.staff_id,
-                department_id=event.department_id,
-                message=f"{event.kind} at stage '{STAGE_NAMES[stage]}' (expected at most '{STAGE_NAMES[hi]}')",
+                event,
+                ctx,
+                f"{event.kind} at stage '{STAGE_NAMES[stage]}' (expected at most '{STAGE_NAMES[hi]}')",
+                evidence=[*state.stage_events],
                 details={"kind": event.kind, "stage": STAGE_NAMES[stage]},
             )
         )
@@ -186,15 +180,13 @@ def _supplement_notice(state: CaseState, event: ev.CaseEvent, ctx: Context) -> l
     state.supplement_notices += 1
     if state.supplement_notices > 1:
         out.append(
-            ctx.finding(
+            checks.event_finding(
                 state,
                 "PROC_SUPPLEMENT_REPEATED",
-                occurrence=event.event_id,
-                detected_at=event.occurred_at,
-                evidence=[*state.stage_events[:1], event.event_id],
-                staff_id=event.staff_id,
-                department_id=event.department_id,
-                message=f"supplement notice no. {state.supplement_notices}: everything must be told at once",
+                event,
+                ctx,
+                f"supplement notice no. {state.supplement_notices}: everything must be told at once",
+                evidence=[*state.stage_events[:1]],
                 details={"notices": state.supplement_notices},
             )
         )
@@ -287,15 +279,13 @@ def _conclude(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findi
     needs_cert = item.issues_certificate if item else True
     if state.outcome in ("granted", "deemed_approved") and needs_cert and not state.delivered:
         out.append(
-            ctx.finding(
+            checks.event_finding(
                 state,
                 "PROC_NOT_DELIVERED",
-                occurrence=event.event_id,
-                detected_at=event.occurred_at,
-                evidence=[*state.stage_events, event.event_id],
-                staff_id=event.staff_id,
-                department_id=event.department_id,
-                message="concluded before the licence certificate was delivered",
+                event,
+                ctx,
+                "concluded before the licence certificate was delivered",
+                evidence=[*state.stage_events],
             )
         )
     _stop_all(state)
@@ -329,15 +319,13 @@ def _suspend(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
 def _resume(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     if state.open_suspensions == 0:
         return [
-            ctx.finding(
+            checks.event_finding(
                 state,
                 "PROC_RESUME_WITHOUT_SUSPENSION",
-                occurrence=event.event_id,
-                detected_at=event.occurred_at,
-                evidence=[event.event_id],
-                staff_id=event.staff_id,
-                department_id=event.department_id,
-                message="resumption reported with no lawful suspension open",
+                event,
+                ctx,
+                "resumption reported with no lawful suspension open",
+                evidence=[],
             )
         ]
     state.open_suspensions -= 1

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.events import CaseEvent, parse_event
+from schemas.events import EVENT_KINDS, CaseEvent, parse_event
 from schemas.findings import Finding
 from streams.rules import Context, due, evaluate, step
 from streams.rules.state import CaseState
@@ -24,26 +24,7 @@ CTX = context(
     {"code": "JOINT", "joint_handling": True, "deemed_approval": {"basis": "local rule"}},
 )
 START = datetime(2026, 1, 5, 9, 0, tzinfo=TZ)
-KINDS = [
-    "apply",
-    "supplement_notice",
-    "supplement_received",
-    "accept",
-    "refuse_accept",
-    "review",
-    "approve",
-    "refuse_license",
-    "conclude",
-    "suspend",
-    "resume",
-    "extend",
-    "fee_charged",
-    "certificate_delivered",
-    "withdraw",
-    "refer",
-    "inquiry",
-    "inquiry_out_of_scope",
-]
+KINDS = list(EVENT_KINDS)
 
 
 def _payload(kind: str, draw: Any) -> dict[str, Any]:
