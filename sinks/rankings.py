@@ -1,0 +1,84 @@
+"""The live ranking for the terminal (`esup rankings`): read a rankings view, print a fixed-width table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sinks.scoring import Kind, entity_column, level_of, rankings_view
+
+PERIOD_NAMES = ("day", "week", "month")
+
+
+def period_start(period: str, on: date) -> date:
+    """The first day of the day, week (Monday) or month that contains `on`."""
+    if period == "day":
+        return on
+    if period == "week":
+        return on - timedelta(days=on.weekday())
+    if period == "month":
+        return on.replace(day=1)
+    raise ValueError(f"period must be one of {', '.join(PERIOD_NAMES)}, not {period!r}")
+
+
+@dataclass(frozen=True)
+class RankRow:
+    region: str
+    rank: int
+    id: str
+    department_id: str
+    score: float
+    on_time_rate: float | None
+    notices: int
+    yellows: int
+    reds: int
+    deemed_approvals: int
+    cases_finished: int
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None = None) -> list[RankRow]:
+    """Ranked rows of one period; within `region` (its level read from the code) or every province."""
+    level = level_of(region) if region else "province"
+    who = entity_column(kind)
+    where = "period = %(period)s AND period_start = %(start)s AND level = %(level)s"
+    if region:
+        where += " AND region = %(region)s"
+    rows = client.execute(
+        f"SELECT region, rank, {who}, department_id, score, on_time_rate, notices, yellows, reds, "
+        f"deemed_approvals, cases_finished FROM {rankings_view(kind)} WHERE {where} ORDER BY region, rank",
+        {"period": period, "start": start, "level": level, "region": region or ""},
+    )
+    return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]),
+                    None if r[5] is None else float(r[5]), *(int(x) for x in r[6:])) for r in rows]
+
+
+_HEADER = ("rank", "id", "department", "region", "score", "on-time", "notice", "yellow", "red", "deemed")
+
+
+def format_table(rows: list[RankRow], kind: Kind) -> str:
+    """A fixed-width table, one line per ranked department or staff member."""
+    header = list(_HEADER)
+    header[1] = "department" if kind == "department" else "staff"
+    lines = []
+    for r in rows:
+        rate = "-" if r.on_time_rate is None else f"{100 * r.on_time_rate:.0f}%"
+        cells = [str(r.rank), r.id, r.department_id if kind == "staff" else "", r.region, f"{r.score:.2f}", rate,
+                 str(r.notices), str(r.yellows), str(r.reds), str(r.deemed_approvals)]
+        lines.append(cells)
+    if kind == "department":
+        header.pop(2)
+        lines = [c[:2] + c[3:] for c in lines]
+    widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
+    numeric = {0} | set(range(len(header) - 6, len(header)))
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                                    strict=True)))
+
+    out = [fmt(header), "  ".join("-" * w for w in widths)]
+    out += [fmt(c) for c in lines]
+    return "\n".join(line.rstrip() for line in out)
