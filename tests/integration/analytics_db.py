@@ -1,0 +1,32 @@
+"""A private, migrated database with the score views, for the analytics tests (views cannot be TRUNCATEd,
+so they stay out of the shared test database that `clean_tables` empties)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.scoring import load_scoring
+from sinks.clickhouse import connect_url
+from sinks.migrate import migrate
+from sinks.rows import COLUMNS, Row
+from sinks.scoring import create_views
+from sinks.writer import ClickHouseSink
+from streams.rules import WorkCalendar
+
+
+def fresh_database(server_url: str, name: str) -> Any:
+    """Drop and recreate `name`, migrate it, create the views; returns a client on it."""
+    connect_url(server_url, "default").execute(f"DROP DATABASE IF EXISTS {name}")
+    migrate(lambda db: connect_url(server_url, db), name)
+    client = connect_url(server_url, name)
+    create_views(client, load_scoring(), WorkCalendar())
+    return client
+
+
+def insert(client: Any, table: str, rows: list[Row]) -> None:
+    """Rows through the sink's own writer (column order from sinks.rows.COLUMNS)."""
+    missing = [c for c in COLUMNS[table] if rows and c not in rows[0]]
+    assert not missing, f"{table}: rows lack {missing}"
+    sink = ClickHouseSink(client)
+    sink.add(table, rows)
+    sink.flush()

@@ -1,0 +1,42 @@
+"""`esup rankings` without a server: period starts and the fixed-width table."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+
+from esup.cli import main
+from sinks.rankings import RankRow, format_table, period_start
+
+
+def test_period_start() -> None:
+    d = date(2026, 5, 14)  # a Thursday
+    assert period_start("day", d) == d
+    assert period_start("week", d) == date(2026, 5, 11)
+    assert period_start("month", d) == date(2026, 5, 1)
+    with pytest.raises(ValueError):
+        period_start("year", d)
+
+
+def test_table_is_fixed_width_with_a_dash_for_no_finished_case() -> None:
+    rows = [RankRow("511700", 1, "DZ-ZJ", "DZ-ZJ", 110.0, 1.0, 0, 0, 0, 0, 1),
+            RankRow("511700", 2, "DZ-FGW", "DZ-FGW", 90.5, None, 12, 0, 1, 1, 0)]
+    text = format_table(rows, "department").splitlines()
+    assert text[0].split() == ["rank", "department", "region", "score", "on-time", "notice", "yellow", "red",
+                               "deemed"]
+    assert text[2].split() == ["1", "DZ-ZJ", "511700", "110.00", "100%", "0", "0", "0", "0"]
+    assert text[3].split() == ["2", "DZ-FGW", "511700", "90.50", "-", "12", "0", "1", "1"]
+    assert len({len(line) for line in text[:2]}) == 1  # header and rule line up
+    assert text[2].index("110.00") + len("110.00") == text[3].index("90.50") + len("90.50")  # right-aligned
+
+
+def test_staff_table_has_the_department() -> None:
+    text = format_table([RankRow("510000", 1, "s-xu", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2)], "staff")
+    assert text.splitlines()[2].split() == ["1", "s-xu", "DZ-ZRZY", "510000", "97.00", "50%", "1", "2", "0", "0"]
+
+
+def test_bad_region_is_refused_before_connecting() -> None:
+    run = CliRunner().invoke(main, ["rankings", "--region", "51"])
+    assert run.exit_code == 2 and "6-digit" in run.output
