@@ -194,7 +194,7 @@ def _fire(
         deadline_day = counted_day(clock, clock.statutory + clock.extension, ctx)
     if name == "statutory" and clock.name == "accept":
         # Art. 32(4): no notice or decision within 5 days → accepted from the day of receipt.
-        clock.stopped = True
+        clock.stop(day)
         state.deemed_accepted = True
         if state.stage < ACCEPTED:
             state.stage = ACCEPTED
@@ -205,7 +205,7 @@ def _fire(
     elif name == "statutory" and clock.name == "decision" and clock.deemed_basis:
         code = "TIME_DEEMED_APPROVAL"
         law = clock.deemed_basis
-        clock.stopped = True
+        clock.stop(day)
         state.stage = DECIDED
         state.outcome = "deemed_approved"
         start_delivery(state, day, clock.evidence, ctx)

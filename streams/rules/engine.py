@@ -193,7 +193,7 @@ def _supplement_notice(state: CaseState, event: ev.CaseEvent, ctx: Context) -> l
     clock = state.clocks.get("accept")
     if clock is not None and not clock.stopped:
         # Told in time: the acceptance clock waits for the applicant (art. 32(4)).
-        clock.stopped = True
+        clock.stop(local_date(event.occurred_at))
         _remember(clock.evidence, event.event_id)
         state.awaiting_supplement = True
     return out
@@ -215,23 +215,23 @@ def _supplement_received(state: CaseState, event: ev.CaseEvent, ctx: Context) ->
 def _accept(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     clock = state.clocks.get("accept")
     if clock is not None:
-        clock.stopped = True
+        clock.stop(local_date(event.occurred_at))
     state.awaiting_supplement = False
     evidence = [*(clock.evidence if clock else []), event.event_id]
     start_decision(state, local_date(event.occurred_at), evidence, ctx)
     return []
 
 
-def _stop_all(state: CaseState) -> None:
+def _stop_all(state: CaseState, event: ev.CaseEvent) -> None:
     for c in state.clocks.values():
-        c.stopped = True
+        c.stop(local_date(event.occurred_at))
 
 
 def _refuse_accept(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     if state.stage != DECIDED:
         return []  # out of order (already accepted): flagged by the stage check, nothing ends
     state.outcome = "not_accepted"
-    _stop_all(state)
+    _stop_all(state, event)
     return []
 
 
@@ -241,7 +241,7 @@ def _review(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding
     _add(state.conditions, event.payload.conditions_met)
     clock = state.clocks.get("review")
     if clock is not None:
-        clock.stopped = True
+        clock.stop(local_date(event.occurred_at))
     return []
 
 
@@ -250,7 +250,7 @@ def _decide(state: CaseState, event: ev.CaseEvent, ctx: Context, outcome: str) -
     for name in ("accept", "review", "decision"):
         c = state.clocks.get(name)
         if c is not None:
-            c.stopped = True
+            c.stop(local_date(event.occurred_at))
 
 
 def _approve(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
@@ -269,7 +269,7 @@ def _delivered(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Find
     state.delivered = True
     c = state.clocks.get("delivery")
     if c is not None:
-        c.stopped = True
+        c.stop(local_date(event.occurred_at))
     return []
 
 
@@ -288,13 +288,13 @@ def _conclude(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findi
                 evidence=[*state.stage_events],
             )
         )
-    _stop_all(state)
+    _stop_all(state, event)
     return out
 
 
 def _withdraw(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     state.outcome = "withdrawn"
-    _stop_all(state)
+    _stop_all(state, event)
     return []
 
 
@@ -387,7 +387,7 @@ def _out_of_scope(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[F
         state.outcome = "out_of_scope"
         state.stage = CONCLUDED
         state.stage_events.append(event.event_id)
-        _stop_all(state)
+        _stop_all(state, event)
     return out
 
 

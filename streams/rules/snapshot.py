@@ -37,7 +37,7 @@ def snapshot(state: CaseState, as_of: datetime, ctx: Context, *, due: datetime |
                 start=clock.start.isoformat(),
                 deadline=end_of_day(last) if last else None,
                 promised_deadline=end_of_day(promised) if promised else None,
-                working_days_used=used_workdays(clock, max(today, clock.start), ctx),
+                working_days_used=used_workdays(clock, max(min(today, clock.stopped_on or today), clock.start), ctx),
                 limit_wd=clock.statutory,
                 extension_wd=clock.extension,
                 suspended=clock.suspended,

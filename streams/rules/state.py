@@ -41,6 +41,12 @@ class Clock:
     evidence: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     stopped: bool = False
+    stopped_on: date | None = None  # the day it stopped: working days used stop counting there
+
+    def stop(self, day: date) -> None:
+        if not self.stopped:
+            self.stopped = True
+            self.stopped_on = day
 
     @property
     def suspended(self) -> bool:
@@ -106,6 +112,7 @@ class CaseState:
         for name, c in d.pop("clocks", {}).items():
             c = dict(c)
             c["start"] = date.fromisoformat(c["start"])
+            c["stopped_on"] = date.fromisoformat(c["stopped_on"]) if c.get("stopped_on") else None
             c["suspensions"] = [
                 Suspension(
                     start=date.fromisoformat(s["start"]),
@@ -130,6 +137,7 @@ class CaseState:
 def _clock_dict(c: Clock) -> dict[str, Any]:
     d = {f: getattr(c, f) for f in _CLOCK_SCALARS}
     d["start"] = c.start.isoformat()
+    d["stopped_on"] = c.stopped_on.isoformat() if c.stopped_on else None
     d["evidence"] = list(c.evidence)
     d["fired"] = list(c.fired)
     d["suspensions"] = [
@@ -143,4 +151,6 @@ _STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "seen", "st
 _STATE_SCALARS = tuple(
     f.name for f in fields(CaseState) if f.name not in {*_STATE_LISTS, "generations", "clocks", "last_event_at"}
 )
-_CLOCK_SCALARS = tuple(f.name for f in fields(Clock) if f.name not in {"start", "evidence", "fired", "suspensions"})
+_CLOCK_SCALARS = tuple(
+    f.name for f in fields(Clock) if f.name not in {"start", "stopped_on", "evidence", "fired", "suspensions"}
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -38,8 +39,12 @@ def held_port() -> Iterator[int]:
 
 def isolated(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings for a stack of its own: state under tmp_path, free ports, no .env."""
-    ports = {"kafka_port": free_port(), "kafka_controller_port": free_port(),
-             "clickhouse_port": free_port(), "clickhouse_http_port": free_port()}
+    ports = {
+        "kafka_port": free_port(),
+        "kafka_controller_port": free_port(),
+        "clickhouse_port": free_port(),
+        "clickhouse_http_port": free_port(),
+    }
     return load_settings(_env_file=None, home=tmp_path / ".esup", **{**ports, **overrides})
 
 
@@ -87,6 +92,8 @@ def test_status_of_a_fresh_checkout(tmp_path: Path) -> None:
 
 
 def test_settings_are_frozen_prefixed_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("ESUP_")]:
+        monkeypatch.delenv(name)  # the defaults are under test, not whatever stack this shell points at
     monkeypatch.setenv("ESUP_KAFKA_PORT", "19092")
     monkeypatch.setenv("ESUP_CLICKHOUSE_PASSWORD", "s3cret")
     s = load_settings(_env_file=None)

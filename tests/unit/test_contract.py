@@ -127,3 +127,18 @@ def test_snapshot_shows_stage_deadlines_and_working_days_used() -> None:
     assert decision.deadline == at("2026-03-31T00:00") and decision.working_days_used == 5
     assert snap.next_due == at("2026-03-24T00:00")  # the notice at 15 of 20 WD
     assert snap.version == 2
+
+
+def test_a_stopped_clock_stops_counting_working_days() -> None:
+    from streams.rules.snapshot import snapshot
+    from tests.support import at
+
+    ctx = context()
+    events = [event("apply", "2026-03-02T09:00"), event("accept", "2026-03-02T10:00"),
+              event("review", "2026-03-04T10:00", staff="s2"), event("approve", "2026-03-06T10:00", staff="s3")]  # fmt: skip
+    state, _ = run_state(events, ctx)
+    later = snapshot(state, at("2026-04-30T12:00"), ctx)
+    decision = next(c for c in later.clocks if c.name == "decision")
+    assert decision.stopped and decision.working_days_used == 4  # 3, 4, 5, 6 March: the stage's duration
+    again = CaseState.from_json(state.to_json())
+    assert again.clocks["decision"].stopped_on == date(2026, 3, 6)
