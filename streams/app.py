@@ -82,6 +82,8 @@ def create_app(
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        # Batch the per-event outputs (finding, snapshot, changelog row) instead of one request each.
+        producer_linger=0.005,
         stream_wait_empty=True,
         web_enabled=web_port is not None,
         web_port=web_port or 6066,

@@ -1,0 +1,142 @@
+"""End-to-end pipeline figures on real servers: worker throughput against a bare consumer, and latency
+from an event produced to its finding queryable in ClickHouse. Run with `make bench`; figures are printed
+(and copied into docs/performance.md by hand with the machine and the command), never asserted as limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.pipeline import Pipeline, committed_lag, wait_until
+from tests.support import synthetic_lines
+
+pytestmark = pytest.mark.bench
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
+             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "bench", partitions=6)
+    p.workdir.mkdir(parents=True)
+    yield p
+    p.close(kafka_admin, clickhouse_client)
+
+
+def _bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
+    """Messages per second a plain aiokafka loop reads and JSON-decodes from the same topic."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def run() -> float:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                    enable_auto_commit=False)  # fmt: skip
+        await consumer.start()
+        try:
+            seen = 0
+            t0 = time.perf_counter()
+            while seen < n:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                for records in batch.values():
+                    for r in records:
+                        json.loads(r.value)
+                        seen += 1
+            return n / (time.perf_counter() - t0)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def test_worker_throughput_against_a_bare_consumer(pipeline: Pipeline, clickhouse_client: Any) -> None:
+    p = pipeline.setup()
+    n_cases = int(os.environ.get("ESUP_BENCH_CASES", "10000"))
+    lines = synthetic_lines(n_cases, seed=11)
+    p.publish_events(lines)
+    n = len(lines)
+    group = p.env["ESUP_WORKER_APP_ID"]
+    t0 = time.perf_counter()
+    p.worker(clock="event")
+    p.sink()
+    wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=3600, every=0.5,
+               what="the worker to drain the topic")  # fmt: skip
+    t_worker = time.perf_counter() - t0
+    wait_until(lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_events")[0][0] >= n,
+               timeout=3600, every=0.5, what="the sink")  # fmt: skip
+    wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_SINK_GROUP"], p.topics["findings"]) == 0,
+               timeout=3600, every=0.5, what="the findings in ClickHouse")  # fmt: skip
+    t_e2e = time.perf_counter() - t0
+    bare = _bare_consumer_rate(p.bootstrap, p.topics["case_events"], n)
+    findings = clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings FINAL")[0][0]
+    worker_rate = n / t_worker
+    print(
+        f"\n[pipeline bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
+        f"{n} events, {n_cases} cases, {findings} findings (worker start included)\n"
+        f"  one worker, Kafka → rules → findings/snapshots: {worker_rate:,.0f} events/s ({t_worker:.1f} s)\n"
+        f"  end to end into ClickHouse (worker + sink):     {n / t_e2e:,.0f} events/s ({t_e2e:.1f} s)\n"
+        f"  bare aiokafka consumer, JSON decode only:        {bare:,.0f} events/s\n"
+        f"  ratio worker / bare consumer:                     {worker_rate / bare:.3f}"
+    )
+    assert findings > 0
+
+
+def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickhouse_client: Any) -> None:
+    p = pipeline.setup()
+    p.worker(clock="wall")
+    p.sink()
+    rate = float(os.environ.get("ESUP_BENCH_RATE", "200"))  # events per second, steady
+    seconds = float(os.environ.get("ESUP_BENCH_SECONDS", "30"))
+    produced: dict[str, float] = {}
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
+    # Warm-up: the worker and sink are up and own their partitions before the clock starts.
+    wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
+               timeout=120, what="the worker")  # fmt: skip
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            for (case_id,) in clickhouse_client.execute(f"SELECT case_id FROM {p.database}.findings"):
+                seen.setdefault(case_id, time.perf_counter())
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    for i in range(total):
+        # A fee on a free item: one finding per event, raised the moment the event is processed.
+        case_id = f"LAT-{i}"
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        event = {"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
+                 "region_code": "511702", "staff_id": "s-bench", "kind": "fee_charged", "occurred_at": now,
+                 "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
+        producer.send(p.topics["case_events"], key=case_id.encode(), value=json.dumps(event).encode())
+        produced[case_id] = time.perf_counter()
+        target = t0 + (i + 1) / rate
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    producer.flush()
+    wait_until(lambda: len(seen) >= total, timeout=120, every=0.5, what="every finding")
+    stop.set()
+    poller.join()
+    lat = sorted(seen[c] - produced[c] for c in produced)
+    p50 = statistics.median(lat)
+    p99 = lat[int(0.99 * (len(lat) - 1))]
+    print(
+        f"\n[latency bench] {total} events at {rate:.0f}/s for {seconds:.0f} s; event produced → finding queryable "
+        f"in ClickHouse (polled every 50 ms): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+    )
+    assert len(lat) == total
