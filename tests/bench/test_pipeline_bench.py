@@ -137,6 +137,7 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     p99 = lat[int(0.99 * (len(lat) - 1))]
     print(
         f"\n[latency bench] {total} events at {rate:.0f}/s for {seconds:.0f} s; event produced → finding queryable "
-        f"in ClickHouse (polled every 50 ms): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+        f"in ClickHouse (polled every 50 ms): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+        f"max {lat[-1] * 1000:.0f} ms"
     )
     assert len(lat) == total
