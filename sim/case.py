@@ -1,0 +1,437 @@
+"""One simulated case: its events in time order, its legal periods, and the findings the law expects of it.
+
+Each method emits one event as a department system would and records what the law says about it:
+the event findings it raises (with the staff who acted) and how it starts, stops or pauses the periods.
+Timer findings are derived at the end (:meth:`CaseBuilder.finish`) from the periods, for a given moment.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from schemas.catalog import CatalogItem
+from sim.clock import TZ, LegalClock, Thresholds, end_of
+from sim.province import Office, Staff
+from sim.truth import Expected
+from streams.rules.calendar import WorkCalendar
+
+TIMER_RULES = {
+    "accept": {"notice": "TIME_ACCEPT_NOTICE", "promise": "TIME_ACCEPT_PROMISE_BREACHED",
+               "statutory": "TIME_ACCEPT_DEEMED"},
+    "review": {"notice": "TIME_REVIEW_NOTICE", "promise": "TIME_REVIEW_PROMISE_BREACHED",
+               "statutory": "TIME_REVIEW_OVERDUE", "red": "TIME_REVIEW_RED"},
+    "decision": {"notice": "TIME_DECISION_NOTICE", "promise": "TIME_DECISION_PROMISE_BREACHED",
+                 "statutory": "TIME_DECISION_OVERDUE", "red": "TIME_DECISION_RED"},
+    "delivery": {"notice": "TIME_DELIVERY_NOTICE", "promise": "TIME_DELIVERY_PROMISE_BREACHED",
+                 "statutory": "TIME_DELIVERY_OVERDUE", "red": "TIME_DELIVERY_RED"},
+}  # fmt: skip
+
+_MINUTE = timedelta(minutes=1)
+
+
+class NoRoom(Exception):
+    """A step that must come before a warning has no working day left for it (a generator defect)."""
+
+
+class CaseBuilder:
+    def __init__(self, case_id: str, item: CatalogItem, office: Office, rnd: random.Random, cal: WorkCalendar,
+                 th: Thresholds, *, known_item: bool = True, violation: str | None = None) -> None:  # fmt: skip
+        self.case_id, self.item, self.office, self.rnd, self.cal, self.th = case_id, item, office, rnd, cal, th
+        self.known_item = known_item
+        self.violation = violation
+        self.events: list[dict[str, Any]] = []
+        self.expected: list[Expected] = []
+        self.clocks: dict[str, LegalClock] = {}  # the current period of each kind
+        self.periods: list[LegalClock] = []  # every period ever started, restarts included
+        self.cursor: datetime | None = None
+        self.responsible: str | None = None
+        self.handovers: list[tuple[datetime, str]] = []  # (from when, who answers for the case's periods)
+        self.referred = False
+        self.materials: set[str] = set()
+        self.conditions: set[str] = set()
+        self.reviewers: set[str] = set()
+        self.fee_codes: set[str] = set()
+        self.notices = 0
+        self.awaiting = False
+        self.accepted = False
+        self.reviewed = False
+        self.open_procedures = 0
+        self.extensions = 0
+        self.outcome: str | None = None
+        self.delivered = False
+        self.closed = False
+        self.horizon: date | None = None  # by when an injected lapse has surely shown
+
+    # ---- time -----------------------------------------------------------------------------------------
+
+    @property
+    def day(self) -> date:
+        assert self.cursor is not None
+        return self.cursor.date()
+
+    def moment(self, day: date) -> datetime:
+        """A moment on ``day`` in office hours, after the previous event (events of one case never tie)."""
+        lo = datetime.combine(day, time(8, 30), TZ)
+        hi = datetime.combine(day, time(17, 0), TZ)
+        if self.cursor is not None:
+            if day < self.cursor.date():
+                raise ValueError(f"{self.case_id}: {day} is before the previous event {self.cursor}")
+            lo = max(lo, self.cursor + _MINUTE)
+        if lo >= hi:  # late on a busy day: a few minutes after the previous step
+            t = lo + self.rnd.randint(0, 9) * _MINUTE
+            assert t.date() == day and t.hour < 23, t
+            return t
+        return lo + self.rnd.randint(0, min(int((hi - lo) / _MINUTE), 180)) * _MINUTE
+
+    def workday_from(self, day: date) -> date:
+        while not self.cal.is_workday(day):
+            day += timedelta(days=1)
+        return day
+
+    def _first(self, not_before: date | None = None) -> date:
+        first = self.workday_from(self.day)
+        return max(first, self.workday_from(not_before)) if not_before else first
+
+    def pick(self, limit: date | None, *, strict: bool = True, not_before: date | None = None,
+             skew: float = 1.6) -> date:  # fmt: skip
+        """A working day from the current one up to ``limit``, early days likelier (most files move fast)."""
+        first = self._first(not_before)
+        if limit is None or first > limit:
+            if strict:
+                raise NoRoom(f"{self.case_id}: no working day from {first} to {limit}")
+            return first
+        days = [first]
+        d = first
+        while (d := d + timedelta(days=1)) <= limit:
+            if self.cal.is_workday(d):
+                days.append(d)
+        return days[int(len(days) * self.rnd.random() ** skew)]
+
+    def at_or_after(self, day: date | None) -> date:
+        """``day``, or the first working day the case can still act on if that is already past."""
+        first = self._first()
+        return first if day is None or day < first else self.workday_from(day)
+
+    def within(self, days: int) -> date:
+        """A working day within ``days`` calendar days of the current one (no period at stake)."""
+        return self.pick(self.day + timedelta(days=days), strict=False)
+
+    def safe(self, *names: str) -> date:
+        """The last day the named running periods all allow before their first warning."""
+        days = [d for n in names if (c := self.clocks.get(n)) and c.stop is None
+                and (d := c.safe_until(self.cal, self.th)) is not None]  # fmt: skip
+        if not days:
+            raise NoRoom(f"{self.case_id}: no running period among {names}")
+        return min(days)
+
+    # ---- events ---------------------------------------------------------------------------------------
+
+    def emit(self, kind: str, when: datetime, staff: Staff | str, payload: dict[str, Any] | None = None, *,
+             office: Office | None = None) -> dict[str, Any]:  # fmt: skip
+        staff_id = staff if isinstance(staff, str) else staff.staff_id
+        office = office or self.office
+        lag = (self.rnd.randint(1, 30) if self.rnd.random() < 0.85 else self.rnd.randint(60, 480)) * _MINUTE
+        event = {
+            "schema_version": 1, "event_id": f"{self.case_id}-{len(self.events) + 1:02d}", "case_id": self.case_id,
+            "item_code": self.item.code, "department_id": office.department_id, "region_code": office.region_code,
+            "staff_id": staff_id, "kind": kind, "occurred_at": when.isoformat(),
+            "recorded_at": (when + lag).isoformat(), "payload": payload or {},
+        }  # fmt: skip
+        if not self.events and not self.known_item:
+            self._expect("DQ_UNKNOWN_ITEM", staff_id, event)
+        self.events.append(event)
+        self.cursor = when
+        return event
+
+    def _expect(self, rule: str, staff_id: str, event: dict[str, Any] | None = None, **kw: Any) -> None:
+        self.expected.append(Expected(self.case_id, rule, staff_id, self.violation or "",
+                                      event["event_id"] if event else None, **kw))  # fmt: skip
+
+    def _answerable(self, when: datetime, staff_id: str) -> None:
+        self.responsible = staff_id
+        self.handovers.append((when, staff_id))
+
+    def responsible_at(self, moment: datetime) -> str:
+        """Who answers for a warning reached at ``moment``: the last handover before it."""
+        return [who for when, who in self.handovers if when < moment][-1]
+
+    def _stop(self, when: datetime, *names: str) -> None:
+        for name in names or tuple(self.clocks):
+            clock = self.clocks.get(name)
+            if clock is not None and clock.stop is None:
+                clock.stop = when
+
+    def _start(self, clock: LegalClock) -> LegalClock:
+        self.clocks[clock.name] = clock
+        self.periods.append(clock)
+        return clock
+
+    # ---- first contact (首问负责制) --------------------------------------------------------------------
+
+    def inquiry(self, when: datetime, staff: Staff, office: Office) -> None:
+        self.emit("inquiry", when, staff, {"subject": f"咨询：{self.item.name}"}, office=office)
+        self._answerable(when, staff.staff_id)
+
+    def refer(self, day: date, staff: Staff, office: Office, to: Office, to_staff: Staff | None) -> None:
+        payload: dict[str, Any] = {"to_department_id": to.department_id, "reason": "转至主管部门办理"}
+        if to_staff is not None:
+            payload["to_staff_id"] = to_staff.staff_id
+        when = self.moment(day)
+        self.emit("refer", when, staff, payload, office=office)
+        if to_staff is not None:
+            self._answerable(when, to_staff.staff_id)  # the named person takes the responsibility over
+        self.referred = True
+
+    def out_of_scope(self, day: date, staff: Staff, office: Office, referred_to: Office | None) -> None:
+        payload = {"note": "非本部门职责"} | ({"referred_to_department_id": referred_to.department_id}
+                                               if referred_to else {})  # fmt: skip
+        event = self.emit("inquiry_out_of_scope", self.moment(day), staff, payload, office=office)
+        if not self.referred and referred_to is None:
+            assert self.responsible is not None
+            self._expect("FIRST_INQUIRY_NO_REFERRAL", self.responsible, event)  # the first handler answers for it
+        self.closed = True
+
+    # ---- application and acceptance (art. 32) ---------------------------------------------------------
+
+    def apply(self, when: datetime, staff: Staff, materials: list[str]) -> None:
+        self.emit("apply", when, staff, {"applicant_id": f"APP-{self.rnd.randrange(10**8):08d}",
+                                         "materials": materials})  # fmt: skip
+        if self.responsible is None:
+            self._answerable(when, staff.staff_id)  # 首问负责制: the first handler answers to the end
+        self.materials |= set(materials)
+        lim = self.item.limits.accept
+        self._start(LegalClock("accept", when.date(), lim.statutory, lim.promised))
+
+    def supplement_notice(self, day: date, staff: Staff, missing: list[str]) -> None:
+        when = self.moment(day)
+        event = self.emit("supplement_notice", when, staff, {"missing_materials": missing, "note": "一次性告知"})
+        self.notices += 1
+        if self.notices > 1:
+            self._expect("PROC_SUPPLEMENT_REPEATED", staff.staff_id, event)
+        if self.accepted:
+            self._expect("PROC_STAGE_ORDER", staff.staff_id, event)  # asking for more after acceptance
+        else:
+            self._stop(when, "accept")  # told in time: the acceptance period waits for the applicant
+            self.awaiting = True
+
+    def supplement_received(self, day: date, staff: Staff, materials: list[str]) -> None:
+        when = self.moment(day)
+        self.emit("supplement_received", when, staff, {"materials": materials})
+        self.materials |= set(materials)
+        if self.awaiting and not self.accepted:
+            self.awaiting = False
+            old = self.clocks["accept"]
+            self._start(LegalClock("accept", day, old.statutory, old.promised))  # the period runs again
+
+    def accept(self, day: date, staff: Staff) -> None:
+        clock = self.clocks["accept"]
+        when = self.moment(day)
+        last = clock.day_of(clock.statutory, self.cal)
+        deemed = clock.stop is None and last is not None and end_of(last) <= when
+        if deemed and last is not None:
+            clock.stop = end_of(last)  # art. 32(4): accepted from the day the materials were received
+        self.emit("accept", when, staff)
+        self._stop(when, "accept")
+        self.accepted = True
+        self.awaiting = False
+        self._start_decision(clock.start if deemed else day)
+
+    def refuse_accept(self, day: date, staff: Staff) -> None:
+        when = self.moment(day)
+        self.emit("refuse_accept", when, staff, {"reason": "不属于本机关职权范围"})
+        self._stop(when)
+        self.outcome = "not_accepted"
+
+    def _start_decision(self, start: date) -> None:
+        lim = self.item.decision_limit
+        self._start(LegalClock("decision", start, lim.statutory, lim.promised,
+                               deemed=self.item.deemed_approval is not None))  # fmt: skip
+        review = self.item.limits.review
+        if review is not None and not self.reviewed:
+            self._start(LegalClock("review", start, review.statutory, review.promised))  # art. 43
+
+    # ---- the decision period (arts. 42-45) -------------------------------------------------------------
+
+    def charge(self, day: date, staff: Staff, code: str, amount: int) -> None:
+        event = self.emit("fee_charged", self.moment(day), staff, {"fee_code": code, "amount_fen": amount})
+        if self.closed:
+            self._expect("PROC_AFTER_CONCLUSION", staff.staff_id, event)
+            return
+        sid = staff.staff_id
+        if self.known_item and amount > 0:
+            standard = self.item.fee(code)
+            if not self.item.fees:
+                self._expect("FEE_ON_FREE_ITEM", sid, event)  # art. 58
+            elif standard is None:
+                self._expect("FEE_NOT_LISTED", sid, event)  # art. 59
+            elif amount > standard.standard_fen:
+                self._expect("FEE_OVER_STANDARD", sid, event)
+        if code in self.fee_codes:
+            self._expect("FEE_DUPLICATE", sid, event)
+        self.fee_codes.add(code)
+
+    def suspend(self, day: date, staff: Staff, procedure: str | None, reason: str, notified: bool = True) -> None:
+        payload: dict[str, Any] = {"reason": reason, "applicant_notified": notified}
+        if procedure is not None:
+            payload["procedure"] = procedure
+        event = self.emit("suspend", self.moment(day), staff, payload)
+        if procedure is None or not reason:
+            self._expect("PROC_SUSPENSION_NO_REASON", staff.staff_id, event)
+            return  # art. 45 lists the procedures: an unexplained pause stops nothing
+        if not notified:
+            self._expect("PROC_SUSPENSION_NOT_NOTIFIED", staff.staff_id, event)
+        self.open_procedures += 1
+        for clock in self.clocks.values():
+            if clock.name == "accept" or clock.stop is not None or clock.held_from(day):
+                continue
+            last = clock.statutory_day(self.cal)
+            if last is not None and day > last:
+                continue  # a period that has already run out is not revived
+            clock.suspensions.append([day, None])
+
+    def resume(self, day: date, staff: Staff) -> None:
+        event = self.emit("resume", self.moment(day), staff)
+        if self.open_procedures == 0:
+            self._expect("PROC_RESUME_WITHOUT_SUSPENSION", staff.staff_id, event)
+            return
+        self.open_procedures -= 1
+        if self.open_procedures:
+            return
+        for clock in self.clocks.values():
+            for s in clock.suspensions:
+                if s[1] is None:
+                    s[1] = day
+            clock.suspensions = [s for s in clock.suspensions if s[0] != s[1]]
+
+    def extend(self, day: date, staff: Staff, days: int, approver: str | None, notified: bool = True) -> None:
+        """Art. 42: once, at most the item's maximum, approved by the head, before the deadline, applicant told."""
+        clock = self.clocks["decision"]
+        when = self.moment(day)
+        payload: dict[str, Any] = {"days": days, "reason": "情况复杂，需延长审查期限", "applicant_notified": notified}
+        if approver is not None:
+            payload["approver_id"] = approver
+        event = self.emit("extend", when, staff, payload)
+        sid = staff.staff_id
+        lawful = True
+        if self.extensions >= 1:
+            lawful = False
+            self._expect("PROC_EXTENSION_REPEATED", sid, event)
+        if not approver or approver == sid:
+            lawful = False
+            self._expect("PROC_EXTENSION_NO_APPROVER", sid, event)
+        last = clock.statutory_day(self.cal)
+        if last is not None and day > last:
+            lawful = False
+            self._expect("PROC_EXTENSION_LATE", sid, event, deadline=last,
+                         provisional=clock.provisional(self.cal, last))  # fmt: skip
+        if days > self.item.extension_limit:
+            self._expect("PROC_EXTENSION_EXCESS", sid, event)
+            days = self.item.extension_limit
+        if lawful and not notified:
+            self._expect("PROC_EXTENSION_NOT_NOTIFIED", sid, event)
+        if lawful:
+            clock.extensions.append((when, days))
+            self.extensions += 1
+
+    def review(self, day: date, staff: Staff, conditions: list[str]) -> None:
+        when = self.moment(day)
+        self.emit("review", when, staff, {"conditions_met": conditions, "opinion": "符合法定条件"})
+        self.reviewers.add(staff.staff_id)
+        self.conditions |= set(conditions)
+        self.reviewed = True
+        self._stop(when, "review")
+
+    def approve(self, day: date, staff: Staff) -> None:
+        when = self.moment(day)
+        event = self.emit("approve", when, staff, {"licence_no": f"{self.office.region_code}{when:%Y%m%d%H%M}"})
+        sid = staff.staff_id
+        if not self.reviewed:
+            self._expect("PROC_STAGE_SKIPPED", sid, event)
+        if self.known_item:
+            if self.item.separate_review_approval and sid in self.reviewers:
+                self._expect("PROC_SAME_REVIEWER_APPROVER", sid, event)
+            if set(self.item.required_materials) - self.materials:
+                self._expect("COND_MATERIALS_MISSING", sid, event)  # art. 38
+            if set(self.item.required_conditions) - self.conditions:
+                self._expect("COND_CONDITIONS_UNMET", sid, event)
+        self._stop(when, "accept", "review", "decision")
+        self.outcome = "granted"
+        self._start_delivery(day)
+
+    def refuse_license(self, day: date, staff: Staff) -> None:
+        when = self.moment(day)
+        self.emit("refuse_license", when, staff, {"reason": "不符合法定条件、标准"})
+        self._stop(when, "accept", "review", "decision")
+        self.outcome = "refused"
+
+    def withdraw(self, day: date, staff: Staff) -> None:
+        when = self.moment(day)
+        self.emit("withdraw", when, staff, {"reason": "申请人主动撤回"})
+        self._stop(when)
+        self.outcome = "withdrawn"
+
+    def deemed_approval(self) -> date:
+        """No decision: the decision period's end approves (超时默认) and the delivery period starts then."""
+        clock = self.clocks["decision"]
+        last = clock.statutory_day(self.cal)
+        assert last is not None and clock.deemed
+        clock.stop = end_of(last)
+        self._stop(end_of(last), "accept", "review")
+        self.outcome = "deemed_approved"
+        self._start_delivery(last)
+        return last
+
+    def _start_delivery(self, start: date) -> None:
+        if self.item.issues_certificate:
+            lim = self.item.limits.delivery
+            self._start(LegalClock("delivery", start, lim.statutory, lim.promised))  # art. 44
+
+    # ---- the end ----------------------------------------------------------------------------------------
+
+    def deliver(self, day: date, staff: Staff) -> None:
+        when = self.moment(day)
+        self.emit("certificate_delivered", when, staff, {"method": self.rnd.choice(["in_person", "post",
+                                                                                     "electronic"])})  # fmt: skip
+        self._stop(when, "delivery")
+        self.delivered = True
+
+    def conclude(self, day: date, staff: Staff) -> None:
+        when = self.moment(day)
+        # The contract knows four outcomes; a deemed approval is reported as granted.
+        outcome = "granted" if self.outcome == "deemed_approved" else self.outcome
+        event = self.emit("conclude", when, staff, {"outcome": outcome} if outcome else {})
+        if self.outcome in ("granted", "deemed_approved") and self.item.issues_certificate and not self.delivered:
+            self._expect("PROC_NOT_DELIVERED", staff.staff_id, event)  # art. 44
+        self._stop(when)
+        self.closed = True
+
+    def misdate(self, rule: str) -> None:
+        """Make one event back-dated (entered days later) or future-dated (a clock ahead of the truth)."""
+        event = self.rnd.choice(self.events)
+        occurred = datetime.fromisoformat(event["occurred_at"])
+        if rule == "DQ_BACKDATED":
+            recorded = occurred + timedelta(hours=self.rnd.randint(30, 240))
+        else:
+            recorded = occurred - timedelta(minutes=self.rnd.randint(20, 300))
+        event["recorded_at"] = recorded.isoformat()
+        self._expect(rule, event["staff_id"], event)
+
+    def finish(self, at: datetime) -> list[Expected]:
+        """Every finding expected of this case with the timers run to ``at``."""
+        out = list(self.expected)
+        assert self.responsible is not None
+        for clock in self.periods:
+            for m in clock.milestones(self.cal, self.th, at):
+                rule = TIMER_RULES[clock.name][m.name]
+                if clock.deemed and m.name == "statutory":
+                    rule = "TIME_DEEMED_APPROVAL"
+                who = self.responsible_at(end_of(m.day))
+                out.append(Expected(self.case_id, rule, who, self.violation or "", None, m.day, m.deadline,
+                                    clock.provisional(self.cal, max(m.day, m.deadline))))  # fmt: skip
+        return out
+
+    @property
+    def last_day(self) -> date:
+        return datetime.fromisoformat(self.events[-1]["occurred_at"]).date()

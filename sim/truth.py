@@ -1,0 +1,72 @@
+"""The ground truth: one expected finding per line (case, rule, responsible staff, and for timers the days)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+_CATEGORIES = (("TIME_", "time"), ("FEE_", "fee"), ("PROC_", "procedure"), ("COND_", "condition"),
+               ("FIRST_INQUIRY_", "first_inquiry"), ("DQ_", "data_quality"))  # fmt: skip
+
+
+def category(rule: str) -> str:
+    for prefix, name in _CATEGORIES:
+        if rule.startswith(prefix):
+            return name
+    raise ValueError(f"no category for rule {rule}")
+
+
+@dataclass(frozen=True)
+class Expected:
+    case_id: str
+    rule: str
+    staff_id: str
+    violation: str  # the injected violation kind that causes it
+    event_id: str | None = None  # the event that raises it (event findings)
+    fires_on: date | None = None  # timer findings: reached at 24:00 of this day
+    deadline: date | None = None
+    provisional: bool = False
+
+    @property
+    def category(self) -> str:
+        return category(self.rule)
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.case_id, self.rule, self.staff_id)
+
+    def to_json(self) -> str:
+        d: dict[str, Any] = {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items()}
+        d["category"] = self.category
+        return json.dumps(d, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Expected:
+        days = {k: date.fromisoformat(d[k]) if d.get(k) else None for k in ("fires_on", "deadline")}
+        return cls(d["case_id"], d["rule"], d["staff_id"], d["violation"], d.get("event_id"),
+                   days["fires_on"], days["deadline"], bool(d.get("provisional", False)))  # fmt: skip
+
+
+def sort_key(e: Expected) -> tuple[str, str, str, str]:
+    return (e.case_id, e.rule, e.event_id or "", e.fires_on.isoformat() if e.fires_on else "")
+
+
+def write_truth(path: Path, expected: Iterable[Expected]) -> int:
+    rows = sorted(expected, key=sort_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(e.to_json() + "\n" for e in rows), encoding="utf-8")
+    return len(rows)
+
+
+def read_truth(path: Path) -> list[Expected]:
+    with path.open(encoding="utf-8") as fh:
+        return [Expected.from_dict(json.loads(line)) for line in fh if line.strip()]
+
+
+def keys(rows: Iterable[Expected]) -> Counter[tuple[str, str, str]]:
+    """The multiset of (case id, rule, staff) that findings must equal."""
+    return Counter(e.key() for e in rows)

@@ -1,0 +1,85 @@
+"""The violations the simulator injects: one kind per case, each needing an item it can happen on."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from schemas.catalog import CatalogItem
+
+
+@dataclass(frozen=True)
+class Kind:
+    category: str
+    fits: Callable[[CatalogItem], bool] = lambda item: True
+    note: str = ""
+
+
+def _fees(i: CatalogItem) -> bool:
+    return bool(i.fees)
+
+
+KINDS: dict[str, Kind] = {
+    # time limits
+    "late_accept": Kind("time", note="acceptance after its promise or after 5 WD (deemed accepted)"),
+    "late_review": Kind("time", lambda i: i.limits.review is not None, "preliminary review late (art. 43)"),
+    "late_decision": Kind("time", lambda i: i.deemed_approval is None, "decision after a warning (art. 42)"),
+    "abandoned": Kind("time", lambda i: i.deemed_approval is None, "accepted, then never decided"),
+    "deemed_approval": Kind("time", lambda i: i.deemed_approval is not None and i.issues_certificate,
+                            "never decided on an item with 超时默认"),
+    "late_delivery": Kind("time", lambda i: i.issues_certificate, "certificate late or never (art. 44)"),
+    # fees (arts. 58-59)
+    "fee_on_free_item": Kind("fee", lambda i: not i.fees),
+    "fee_not_listed": Kind("fee", _fees),
+    "fee_over_standard": Kind("fee", _fees),
+    "fee_duplicate": Kind("fee", _fees),
+    # procedure
+    "stage_skipped": Kind("procedure", lambda i: not i.required_conditions, "approved without a review"),
+    "stage_order": Kind("procedure", note="materials requested again after acceptance"),
+    "after_conclusion": Kind("procedure", note="a fee charged after the case was closed"),
+    "same_reviewer_approver": Kind("procedure", lambda i: i.separate_review_approval),
+    "supplement_repeated": Kind("procedure", note="一次性告知 broken"),
+    # On an item with 超时默认 the deadline approves the case: there is nothing left to extend.
+    "extension_late": Kind("procedure", lambda i: i.deemed_approval is None),
+    "extension_excess": Kind("procedure"),
+    "extension_no_approver": Kind("procedure"),
+    "extension_repeated": Kind("procedure"),
+    "extension_not_notified": Kind("procedure"),
+    "suspension_no_reason": Kind("procedure", note="clock paused without a procedure, then resumed"),
+    "suspension_not_notified": Kind("procedure"),
+    "resume_without_suspension": Kind("procedure"),
+    "not_delivered": Kind("procedure", lambda i: i.issues_certificate, "concluded without the certificate"),
+    # conditions (art. 38)
+    "materials_missing": Kind("condition", lambda i: bool(i.required_materials)),
+    "conditions_unmet": Kind("condition", lambda i: bool(i.required_conditions)),
+    # first-inquiry responsibility
+    "no_referral": Kind("first_inquiry", note="'not our business' without a referral"),
+    # data quality
+    "backdated": Kind("data_quality"),
+    "future_dated": Kind("data_quality"),
+    "unknown_item": Kind("data_quality", note="an item code missing from the catalog"),
+}
+
+
+def rates(violation_rate: float, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Probability per case of each kind: ``violation_rate`` shared evenly, then any per-kind override."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown violation kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    out = {k: violation_rate / len(KINDS) for k in KINDS} | overrides
+    if any(r < 0 for r in out.values()) or sum(out.values()) > 1 + 1e-9:
+        total = sum(out.values())
+        raise ValueError(f"violation rates must be >= 0 and add up to at most 1 (they add up to {total:.3f})")
+    return out
+
+
+def draw(rnd: random.Random, table: Mapping[str, float]) -> str | None:
+    """One kind, or None for a clean case."""
+    x = rnd.random()
+    for kind, rate in table.items():
+        if x < rate:
+            return kind
+        x -= rate
+    return None

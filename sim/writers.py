@@ -1,0 +1,195 @@
+"""Where simulated events go: a JSON Lines file, or Kafka paced in real time, accelerated, or as fast as possible.
+
+Events leave in order of occurrence, so a worker on the event clock sees the same history `esup evaluate`
+reads from the file (a back-dated event is sent when it occurred; only its ``recorded_at`` tells).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from schemas.control import Tick
+
+
+def parse_speed(text: str) -> float | None:
+    """'max' → None (no pacing), 'realtime' → 1, '600' or '600x' → 600 times faster than real time."""
+    t = text.strip().lower()
+    if t == "max":
+        return None
+    if t == "realtime":
+        return 1.0
+    try:
+        speed = float(t.removesuffix("x"))
+    except ValueError:
+        raise ValueError(f"speed {text!r}: expected 'realtime', 'max' or an acceleration factor such as 600") from None
+    if speed <= 0:
+        raise ValueError("speed must be positive")
+    return speed
+
+
+class Pacer:
+    """Maps simulated time onto the wall clock, ``speed`` times faster than real time (None: no pacing)."""
+
+    def __init__(self, speed: float | None, origin: datetime, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self.origin = origin
+        self.clock = clock
+        self.started = clock()
+
+    def sim_now(self, lag_s: float = 0.0) -> datetime:
+        """Simulated time now (or ``lag_s`` wall seconds ago)."""
+        if self.speed is None:
+            return datetime.max.replace(tzinfo=self.origin.tzinfo)
+        return self.origin + timedelta(seconds=(self.clock() - self.started - lag_s) * self.speed)
+
+    def wait_s(self, moment: datetime) -> float:
+        """Wall seconds until ``moment`` is due (0 when it is)."""
+        if self.speed is None:
+            return 0.0
+        return max(0.0, (moment - self.sim_now()).total_seconds() / self.speed)
+
+
+class Writer(Protocol):
+    def write(self, event: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlWriter:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh: IO[str] = path.open("w", encoding="utf-8")
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class KafkaWriter:
+    """Sends each event through the department producer (validated, keyed by case id, acks=all)."""
+
+    def __init__(self, bootstrap: str, topic: str, *, producer: Any = None) -> None:
+        from esup.producer import DepartmentProducer
+
+        self._producer = DepartmentProducer(bootstrap, topic, producer=producer)
+        self._pending: list[Any] = []
+        self.sent = 0
+        self.failed = 0
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._pending.append(self._producer.send(event))
+        if len(self._pending) >= 5000:
+            self._settle(wait=False)
+
+    def _settle(self, *, wait: bool) -> None:
+        keep = []
+        for f in self._pending:
+            if wait:
+                try:
+                    f.get(timeout=60)
+                except Exception:  # the future re-raises the broker's or the client's error
+                    self.failed += 1
+                    continue
+            elif not f.is_done:
+                keep.append(f)
+                continue
+            elif f.failed():
+                self.failed += 1
+                continue
+            self.sent += 1
+        self._pending = keep
+
+    def close(self) -> None:
+        self._producer.flush()
+        self._settle(wait=True)
+        self._producer.close()
+
+
+class Ticker:
+    """Moves the event clock of every partition to the simulated time (for workers run with --clock event).
+
+    It ticks to where simulated time stood ``lag_s`` wall seconds ago, so events sent just before are
+    (almost surely) applied before the timers they may stop run.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, every_s: float, lag_s: float = 3.0) -> None:
+        from esup.producer import kafka_producer
+
+        self.topic, self.every_s, self.lag_s = topic, every_s, lag_s
+        self._producer = kafka_producer(bootstrap, "esup-simulator-ticks")
+        self._partitions = sorted(self._producer.partitions_for(topic) or [])
+        if not self._partitions:
+            raise LookupError(f"topic {topic} does not exist: run `esup topics create`")
+        self._last = 0.0
+        self.sent = 0
+
+    def maybe(self, pacer: Pacer) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s or pacer.speed is None:
+            return
+        self._last = now
+        at = pacer.sim_now(self.lag_s)
+        for p in self._partitions:
+            self._producer.send(self.topic, partition=p, value=Tick(partition=p, now=at).model_dump_json().encode())
+        self.sent += 1
+
+    def close(self) -> None:
+        self._producer.flush(timeout=30)
+        self._producer.close(timeout=10)
+
+
+class Progress:
+    """A line on stderr every ``every_s`` seconds: how far the run has come and how fast it goes."""
+
+    def __init__(self, every_s: float = 5.0, out: IO[str] | None = None, total: int | None = None) -> None:
+        self.every_s, self.out, self.total = every_s, out or sys.stderr, total
+        self.started = self._last = time.monotonic()
+        self.events = 0
+        self.cases = 0
+
+    def update(self, event: dict[str, Any], *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        rate = self.events / max(now - self.started, 1e-9)
+        of = f" of {self.total:,}" if self.total else ""
+        self.out.write(f"esup simulate: {self.events:,} events, {self.cases:,}{of} cases; simulated time "
+                       f"{event['occurred_at'][:16]}; {rate:,.0f} events/s\n")  # fmt: skip
+        self.out.flush()
+
+
+def stream(events: Iterable[dict[str, Any]], writers: list[Writer], pacer: Pacer, progress: Progress,
+           stop: threading.Event, *, ticker: Ticker | None = None) -> int:  # fmt: skip
+    """Send every event when its time comes; returns how many were sent (fewer when stopped)."""
+    last: dict[str, Any] | None = None
+    for event in events:
+        moment = datetime.fromisoformat(event["occurred_at"])
+        while (wait := pacer.wait_s(moment)) > 0:
+            if ticker is not None:
+                ticker.maybe(pacer)
+            if stop.wait(min(wait, 0.5)):
+                return progress.events
+        if stop.is_set():
+            break
+        for w in writers:
+            w.write(event)
+        progress.events += 1
+        progress.cases += event["event_id"].endswith("-01")  # a case's first event (sim.case numbers them)
+        if ticker is not None:
+            ticker.maybe(pacer)
+        progress.update(event)
+        last = event
+    if last is not None:
+        progress.update(last, force=True)
+    return progress.events
