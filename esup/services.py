@@ -1,0 +1,149 @@
+"""The platform's own processes in the background: stream workers, the ClickHouse sink, a live province.
+
+Each runs detached with a pid file and a log under ``<ESUP_HOME>/services/``. ``up`` starts what is not
+running yet (idempotent); ``down`` stops whatever a pid file names: the simulator first (no more input),
+then the workers, then the sink, so it can still write what the workers produced. Kafka and ClickHouse
+are `esup stack`'s business.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from esup.settings import REPO_ROOT, Settings
+from esup.stack import process
+from esup.stack.base import Status
+from esup.stack.errors import StackError
+
+HOST = "127.0.0.1"
+_ORDER = ("simulator", "worker", "sink")  # the order `down` stops them in
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `esup services up` runs."""
+
+    workers: int = 2
+    web_port: int = 6066  # worker i serves its status page on web_port + i - 1
+    simulate: bool = True
+    speed: str = "600"
+    cases_per_day: float = 200.0
+    seed: int = 1
+    tick_every_s: float = 2.0
+    rules: Path | None = None
+    calendar: Path | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    args: tuple[str, ...]  # after `esup`
+    port: int | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "esup.cli", *self.args]
+
+    @property
+    def marker(self) -> str:
+        """What its command line contains: tells our process from another that reused the pid."""
+        return " ".join(["esup.cli", *self.args])
+
+
+def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
+    """The services of a plan, in start order: workers, sink, then the simulator."""
+    extra: list[str] = []
+    if plan.rules:
+        extra += ["--rules", str(plan.rules)]
+    out = []
+    for i in range(1, plan.workers + 1):
+        port = plan.web_port + i - 1
+        out.append(Service(f"worker-{i}", ("worker", "--clock", "event", "--web-port", str(port), "--loglevel",
+                                           "warning", *extra,
+                                           *(["--calendar", str(plan.calendar)] if plan.calendar else [])), port))
+    out.append(Service("sink", ("sink", "--loglevel", "warning")))
+    if plan.simulate:
+        # Workers run on the event clock and the simulator ticks it: simulated days pass in minutes.
+        out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--tick-every",
+                                         str(plan.tick_every_s), "--cases-per-day", str(plan.cases_per_day),
+                                         "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",
+                                         str(settings.home / "sim"), "--progress-every", "60", *extra)))
+    return out  # fmt: skip
+
+
+def _ready(port: int | None, since: float) -> bool:
+    """A worker is ready when its status page answers; the others once they outlive their start-up."""
+    return process.port_answers(HOST, port) if port else time.monotonic() - since > 2.0
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dir = settings.home / "services"
+
+    def pidfile(self, name: str) -> Path:
+        return self.dir / f"{name}.pid"
+
+    def log(self, name: str) -> Path:
+        return self.dir / f"{name}.log"
+
+    def _read(self, name: str) -> tuple[int, str] | None:
+        try:
+            pid, marker = self.pidfile(name).read_text().split("\n", 1)
+            return int(pid), marker.strip()
+        except (OSError, ValueError):
+            return None
+
+    def running(self, name: str) -> int | None:
+        found = self._read(name)
+        return found[0] if found and process.alive(*found) else None
+
+    def known(self) -> list[str]:
+        """Names with a pid file, in stop order."""
+        names = [p.stem for p in self.dir.glob("*.pid")] if self.dir.is_dir() else []
+        return sorted(names, key=lambda n: (_ORDER.index(n.split("-")[0]) if n.split("-")[0] in _ORDER else 9, n))
+
+    def status(self, name: str, note: str = "", port: int | None = None) -> Status:
+        pid = self.running(name)
+        found = self._read(name)
+        if port is None and found and "--web-port" in found[1]:
+            port = int(found[1].split("--web-port ", 1)[1].split()[0])
+        where = (f"http://{HOST}:{port}/esup/status/",) if port and pid else ()
+        return Status(name, "running" if pid else "stopped", pid, where, (self.log(name),), note)
+
+    def up(self, plan: Plan, timeout_s: float = 90.0) -> list[Status]:
+        """Start every planned service that is not running; wait until workers answer and the rest stay up."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        out = []
+        for svc in planned(plan, self.settings, run_id=time.strftime("%Y%m%d%H%M%S")):
+            if self.running(svc.name):
+                out.append(self.status(svc.name, "already running"))
+                continue
+            if svc.port is not None:
+                process.require_port_free(svc.name, HOST, svc.port, "--web-port")
+            pid = process.spawn(svc.argv, self.log(svc.name), cwd=REPO_ROOT)
+            self.pidfile(svc.name).write_text(f"{pid}\n{svc.marker}\n")
+            process.wait_until(svc.name, partial(_ready, svc.port, time.monotonic()), timeout_s,
+                               partial(process.alive, pid, svc.marker), [self.log(svc.name)])  # fmt: skip
+            out.append(self.status(svc.name, "started", svc.port))
+        return out
+
+    def down(self, timeout_s: float = 30.0) -> list[Status]:
+        """Stop every service with a pid file (the whole process group of each); idempotent."""
+        out = []
+        for name in self.known():
+            found = self._read(name)
+            ran = found is not None and process.stop(found[0], found[1], timeout=timeout_s)
+            out.append(self.status(name, "stopped" if ran else "was not running"))
+            self.pidfile(name).unlink(missing_ok=True)
+        return out
+
+    def statuses(self) -> list[Status]:
+        return [self.status(name) for name in self.known()]
+
+
+__all__ = ["Plan", "Service", "Services", "StackError", "planned"]

@@ -1,0 +1,132 @@
+"""`esup services up|down|status`: workers, the sink and a live simulated province in the background."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from esup.settings import Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
+
+
+@click.group()
+def services() -> None:
+    """The platform's processes: stream workers, the ClickHouse sink and a simulated live province.
+
+    \b
+      esup services up              # start what is not running (after `esup stack up`, topics, db migrate)
+      esup services status          # what runs, pid, status page, log (exit 3 if something is down)
+      esup services down            # stop the simulator, the workers, then the sink
+    Pid files and logs: <ESUP_HOME>/services/. `make up` and `make down` do all of it with the stack.
+    """
+
+
+@services.command("up")
+@click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True)
+@click.option("--web-port", type=click.IntRange(1, 65535), default=6066, show_default=True,
+              help="status page of worker 1; worker i uses WEB_PORT + i - 1")
+@click.option("--simulate/--no-simulate", default=True, show_default=True,
+              help="also run a live simulated province (and publish its catalog first)")
+@click.option("--speed", default="600", show_default=True, help="the simulated province's pace (see esup simulate)")
+@click.option("--cases-per-day", type=click.FloatRange(min=0), default=200.0, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None)
+def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, seed: int,
+                rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
+    """Start the workers (event clock), the sink and the simulator in the background; idempotent."""
+    from esup.services import Plan, Services
+    from esup.stack.errors import StackError
+    from sim.writers import parse_speed
+
+    try:
+        parse_speed(speed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--speed") from None
+    s = _settings()
+    plan = Plan(workers=workers, web_port=web_port, simulate=simulate, speed=speed, cases_per_day=cases_per_day,
+                seed=seed, rules=rules_file.resolve() if rules_file else None,
+                calendar=calendar_file.resolve() if calendar_file else None)  # fmt: skip
+    if simulate:
+        _publish_catalog(s, seed)
+    try:
+        statuses = Services(s).up(plan)
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    for st in statuses:
+        click.echo(st.line())
+    _where_to_look(s, plan)
+
+
+def _publish_catalog(s: Settings, seed: int) -> None:
+    from esup.producer import publish_catalog
+    from sim.generator import Options, Simulation
+    from sim.run import write_static
+
+    sim = Simulation(Options(seed=seed))
+    files = write_static(sim, s.home / "sim")
+    try:
+        report = publish_catalog(s.kafka_bootstrap, s.topic_catalog, sim.catalog)
+    except Exception as exc:  # no broker, no topic: say so before any process starts
+        raise click.ClickException(f"publishing the catalog to {s.topic_catalog} at {s.kafka_bootstrap}: "
+                                   f"{type(exc).__name__}: {exc} (did `esup topics create` run?)") from None
+    click.echo(f"catalog   published {len(report.published)} items from {files['catalog']} to {s.topic_catalog}")
+
+
+def _where_to_look(s: Settings, plan: object) -> None:
+    from esup.services import Plan
+
+    assert isinstance(plan, Plan)
+    lines = [
+        "",
+        "Where to look:",
+        "  esup rankings --watch                live rankings of departments and staff",
+        "  esup status                          consumer lag of the workers and the sink",
+        f"  esup worker-status --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",
+        "  esup services status                 these processes, their pids and logs",
+        f"  clickhouse-client --port {s.clickhouse_port} -q 'SELECT rule, count() FROM "
+        f"{s.clickhouse_database}.findings FINAL GROUP BY rule'",
+        "  Grafana (with Docker: docker compose up): http://127.0.0.1:3000",
+        f"  logs: {s.home / 'services'}/        stop everything: make down",
+    ]
+    click.echo("\n".join(lines))
+
+
+@services.command("down")
+def services_down() -> None:
+    """Stop every service `up` started (simulator, workers, sink); nothing is left running."""
+    from esup.services import Services
+
+    stopped = Services(_settings()).down()
+    for st in stopped:
+        click.echo(st.line())
+    if not stopped:
+        click.echo("no services were running")
+
+
+@services.command("status")
+def services_status() -> None:
+    """One line per service: state, pid, status page, log. Exit code 3 when any is not running."""
+    from esup.services import Services
+
+    statuses = Services(_settings()).statuses()
+    for st in statuses:
+        click.echo(st.line())
+    if not statuses:
+        click.echo("no services (start them with `esup services up` or `make up`)")
+    if not statuses or any(st.state != "running" for st in statuses):
+        sys.exit(3)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(services)
