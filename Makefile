@@ -15,22 +15,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make up: install, start Kafka and ClickHouse in the background (no Docker; state in .esup/), create the
-## topics, migrate the database, evaluate the sample data, and say what runs where. `make down` stops it all.
+## make up: install; start Kafka and ClickHouse in the background (no Docker; state in .esup/); create the
+## topics; migrate the database and create the score views; then `esup services up`: publish a simulated
+## province's catalog and start WORKERS stream workers, the ClickHouse sink and the live province, which starts
+## a month ago at SPEED times real time and goes on in real time once it reaches today. Says where to look.
+## Running it again starts only what is not running. `make down` stops it all.
+WORKERS ?= 2
+WEB_PORT ?= 6066
+SPEED ?= 600
+CASES_PER_DAY ?= 200
 up: install
 	$(BIN)/esup stack up
 	$(BIN)/esup topics create
 	$(BIN)/esup db migrate
-	@if [ -f examples/events.jsonl ] && [ -f examples/catalog.yaml ]; then \
-		$(BIN)/esup evaluate examples/events.jsonl --catalog examples/catalog.yaml --rules config/rules.yaml; \
-	fi
-	@echo
-	@$(BIN)/esup stack status
-	@echo "topics: kcat -L -b 127.0.0.1:9092   tables: clickhouse-client --query 'SHOW TABLES FROM esup'   stop: make down"
+	$(BIN)/esup db views
+	$(BIN)/esup services up --workers $(WORKERS) --web-port $(WEB_PORT) --speed $(SPEED) \
+		--cases-per-day $(CASES_PER_DAY) --rules config/rules.yaml
 
-## make down: stop everything `make up` started; nothing is left listening
+## make down: stop the simulator, the workers and the sink, then the stack; nothing is left listening
 down:
-	@if [ -x $(BIN)/esup ]; then $(BIN)/esup stack down; else echo "nothing to stop (no $(VENV))"; fi
+	@if [ -x $(BIN)/esup ]; then $(BIN)/esup services down; $(BIN)/esup stack down; \
+	else echo "nothing to stop (no $(VENV))"; fi
 
 ## make test: lint, type-check and run the whole suite (unit, property, integration). The integration tests
 ## start the servers they need (local stack, or KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL) and stop what they started.

@@ -34,6 +34,7 @@ class Plan:
     cases_per_day: float = 200.0
     seed: int = 1
     tick_every_s: float = 2.0
+    history_days: int = 30  # the province starts this long ago and catches up with the present at `speed`
     rules: Path | None = None
     calendar: Path | None = None
 
@@ -67,8 +68,10 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                            *(["--calendar", str(plan.calendar)] if plan.calendar else [])), port))
     out.append(Service("sink", ("sink", "--loglevel", "warning")))
     if plan.simulate:
-        # Workers run on the event clock and the simulator ticks it: simulated days pass in minutes.
-        out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--tick-every",
+        # Workers run on the event clock and the simulator ticks it: a month of history passes in minutes
+        # (600x: a day in 2.4 minutes), then the province goes on in real time.
+        out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--catch-up",
+                                         "--start", f"now-{plan.history_days}d", "--tick-every",
                                          str(plan.tick_every_s), "--cases-per-day", str(plan.cases_per_day),
                                          "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",
                                          str(settings.home / "sim"), "--progress-every", "60", *extra)))

@@ -38,11 +38,14 @@ def services() -> None:
               help="also run a live simulated province (and publish its catalog first)")
 @click.option("--speed", default="600", show_default=True, help="the simulated province's pace (see esup simulate)")
 @click.option("--cases-per-day", type=click.FloatRange(min=0), default=200.0, show_default=True)
+@click.option("--history-days", type=click.IntRange(0, 3650), default=30, show_default=True,
+              help="the province starts this many days ago and catches up with the present at --speed")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None)
-def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, seed: int,
+def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, history_days: int,
+                seed: int,
                 rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
     """Start the workers (event clock), the sink and the simulator in the background; idempotent."""
     from esup.services import Plan, Services
@@ -55,6 +58,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
         raise click.BadParameter(str(exc), param_hint="--speed") from None
     s = _settings()
     plan = Plan(workers=workers, web_port=web_port, simulate=simulate, speed=speed, cases_per_day=cases_per_day,
+                history_days=history_days,
                 seed=seed, rules=rules_file.resolve() if rules_file else None,
                 calendar=calendar_file.resolve() if calendar_file else None)  # fmt: skip
     if simulate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -22,8 +22,11 @@ def _start(text: str | None, live: bool) -> datetime:
 
     if text is None:
         text = "now" if live else DEFAULT_START
+    now = datetime.now(TZ).replace(second=0, microsecond=0)
     if text == "now":
-        return datetime.now(TZ).replace(second=0, microsecond=0)
+        return now
+    if text.startswith("now-") and text.endswith("d") and text[4:-1].isdigit():
+        return now - timedelta(days=int(text[4:-1]))
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -61,7 +64,7 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--cases-per-day", type=click.FloatRange(min=0), default=200.0, show_default=True,
               help="a live province's applications per working day")
 @click.option("--start", "start", default=None,
-              help=f"simulated start (ISO date or time, or 'now'); default {DEFAULT_START}, or now with --live")
+              help=f"simulated start: ISO date or time, 'now' or 'now-30d' (default {DEFAULT_START}; now if --live)")
 @click.option("--at", "at", default=None,
               help="the ground truth is for timers run to this time (default: the first midnight after it all)")
 @click.option("--violation-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
@@ -76,6 +79,9 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--to-kafka", is_flag=True, help="send the events to the case-events topic (ESUP_* settings)")
 @click.option("--speed", default="max", show_default=True,
               help="pacing: 'realtime', an acceleration factor such as 600, or 'max' (as fast as possible)")
+@click.option("--catch-up", is_flag=True,
+              help="with --start in the past: go at --speed until the simulated time reaches the present, then in "
+                   "real time")
 @click.option("--tick-every", type=click.FloatRange(min=0), default=0.0,
               help="with --to-kafka and a paced speed: tick the workers' event clock every S seconds to the "
                    "simulated time (for workers run with --clock event)")
@@ -87,7 +93,7 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--quiet", is_flag=True, help="no progress lines")
 def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_day: float, start: str | None,
              at: str | None, violation_rate: float, rate: tuple[str, ...], list_kinds: bool, cities: int,
-             counties: int, rules_file: Path | None, to_kafka: bool, speed: str, tick_every: float,
+             counties: int, rules_file: Path | None, to_kafka: bool, speed: str, catch_up: bool, tick_every: float,
              publish_catalog: bool, catalog_only: bool, id_prefix: str, progress_every: float,
              quiet: bool) -> None:  # fmt: skip
     """Simulate a province: offices (GB/T 2260 codes), an item catalog, and case lifecycles over the real
@@ -156,9 +162,9 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     click.echo(f"esup simulate: seed {seed}, {'live' if live else f'{cases} cases over {days} days'} from "
                f"{options.start.isoformat()}, speed {speed}, to {where}", err=True)  # fmt: skip
     try:
-        report = run(options, out, speed=pace, at=until, kafka=kafka, write_events=not (live and to_kafka),
-                     stop=stop, progress=Progress(every_s=1e9 if quiet else progress_every,
-                                                  total=None if live else cases))  # fmt: skip
+        progress = Progress(every_s=1e9 if quiet else progress_every, total=None if live else cases)
+        report = run(options, out, speed=pace, catch_up=catch_up, at=until, kafka=kafka,
+                     write_events=not (live and to_kafka), stop=stop, progress=progress)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     injected = sum(report.injected.values())

@@ -47,9 +47,10 @@ def write_static(sim: Simulation, out: Path) -> dict[str, Path]:
     return {"catalog": write_catalog(sim.catalog, out / "catalog.yaml"), "province": roster}
 
 
-def run(options: Options, out: Path, *, speed: float | None = None, at: datetime | None = None,
-        kafka: KafkaTarget | None = None, write_events: bool = True, stop: threading.Event | None = None,
-        calendar: WorkCalendar | None = None, progress: Progress | None = None) -> Report:  # fmt: skip
+def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bool = False,
+        at: datetime | None = None, kafka: KafkaTarget | None = None, write_events: bool = True,
+        stop: threading.Event | None = None, calendar: WorkCalendar | None = None,
+        progress: Progress | None = None) -> Report:  # fmt: skip
     """Simulate; a finite run also writes truth.jsonl for ``at`` (default: after every event and lapse)."""
     sim = Simulation(options, calendar)
     stop = stop or threading.Event()
@@ -75,8 +76,8 @@ def run(options: Options, out: Path, *, speed: float | None = None, at: datetime
         ticker = Ticker(kafka.bootstrap, kafka.ticks_topic, kafka.tick_every_s)
     progress = progress or Progress(total=len(kept) if finite else None)
     try:
-        report.events = stream(sim.events(cases), writers, Pacer(speed, options.start), progress, stop,
-                               ticker=ticker)  # fmt: skip
+        pacer = Pacer(speed, options.start, catch_up=catch_up)
+        report.events = stream(sim.events(cases), writers, pacer, progress, stop, ticker=ticker)
     finally:
         for w in writers:
             w.close()

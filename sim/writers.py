@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -35,25 +35,39 @@ def parse_speed(text: str) -> float | None:
 
 
 class Pacer:
-    """Maps simulated time onto the wall clock, ``speed`` times faster than real time (None: no pacing)."""
+    """Maps simulated time onto the wall clock, ``speed`` times faster than real time (None: no pacing).
 
-    def __init__(self, speed: float | None, origin: datetime, *, clock: Callable[[], float] = time.monotonic) -> None:
+    With ``catch_up``, a run that starts in the past goes at ``speed`` until it reaches the present and
+    in real time from then on: simulated time is the earlier of the accelerated clock and the real one.
+    """
+
+    def __init__(self, speed: float | None, origin: datetime, *, catch_up: bool = False,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
         self.speed = speed
         self.origin = origin
-        self.clock = clock
+        self.catch_up = catch_up
+        self.clock, self.wall = clock, wall
         self.started = clock()
 
     def sim_now(self, lag_s: float = 0.0) -> datetime:
         """Simulated time now (or ``lag_s`` wall seconds ago)."""
         if self.speed is None:
             return datetime.max.replace(tzinfo=self.origin.tzinfo)
-        return self.origin + timedelta(seconds=(self.clock() - self.started - lag_s) * self.speed)
+        fast = self.origin + timedelta(seconds=(self.clock() - self.started - lag_s) * self.speed)
+        if not self.catch_up:
+            return fast
+        return min(fast, (self.wall() - timedelta(seconds=lag_s)).astimezone(self.origin.tzinfo))
 
     def wait_s(self, moment: datetime) -> float:
         """Wall seconds until ``moment`` is due (0 when it is)."""
         if self.speed is None:
             return 0.0
-        return max(0.0, (moment - self.sim_now()).total_seconds() / self.speed)
+        fast = self.origin + timedelta(seconds=(self.clock() - self.started) * self.speed)
+        wait = (moment - fast).total_seconds() / self.speed
+        if self.catch_up:
+            wait = max(wait, (moment - self.wall()).total_seconds())
+        return max(0.0, wait)
 
 
 class Writer(Protocol):
