@@ -1,0 +1,82 @@
+"""`esup services up|down|status`: workers, the sink and a live province in the background, and nothing after down."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esup.stack import process
+from tests.integration.pipeline import Pipeline, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def free_ports(n: int) -> int:
+    """The first of ``n`` consecutive free ports on loopback."""
+    rnd = random.Random()
+    for _ in range(200):
+        base = rnd.randrange(41000, 59000)
+        if not any(process.port_taken("127.0.0.1", base + i) for i in range(n)):
+            return base
+    raise AssertionError("no free ports")
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
+             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=4)
+    p.workdir.mkdir(parents=True)
+    try:
+        yield p
+    finally:
+        p.esup("services", "down", check=False)  # whatever the test did, nothing stays running
+        p.close(kafka_admin, clickhouse_client)
+
+
+def pids(home: Path) -> dict[str, tuple[int, str]]:
+    out = {}
+    for f in (home / "services").glob("*.pid"):
+        pid, marker = f.read_text().split("\n", 1)
+        out[f.stem] = (int(pid), marker.strip())
+    return out
+
+
+def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipeline, clickhouse_client: Any) -> None:
+    p = pipeline
+    p.esup("topics", "create")
+    p.esup("db", "migrate")
+    port = free_ports(2)
+    up_args = ["services", "up", "--workers", "2", "--web-port", str(port), "--speed", "20000",
+               "--cases-per-day", "600", "--history-days", "3", "--seed", "5"]  # fmt: skip
+    up = p.esup(*up_args, timeout=240)
+    assert "published 18 items" in up.stdout and "Where to look" in up.stdout
+    home = Path(p.env["ESUP_HOME"])
+    started = pids(home)
+    assert set(started) == {"worker-1", "worker-2", "sink", "simulator"}
+    assert all(process.alive(pid, marker) for pid, marker in started.values())
+    assert process.port_answers("127.0.0.1", port) and process.port_answers("127.0.0.1", port + 1)
+
+    # The province flows through: events, case snapshots and findings reach ClickHouse.
+    def flowing() -> bool:
+        counts = [clickhouse_client.execute(f"SELECT count() FROM {p.database}.{t}")[0][0]
+                  for t in ("case_events", "case_snapshots", "findings")]  # fmt: skip
+        return all(c > 0 for c in counts)
+
+    wait_until(flowing, timeout=120, what="the live province in ClickHouse")
+    # Up again starts nothing new.
+    again = p.esup(*up_args, timeout=120)
+    assert again.stdout.count("already running") == 4 and pids(home) == started
+    assert p.esup("services", "status").returncode == 0
+
+    down = p.esup("services", "down", timeout=180)
+    assert down.stdout.count("(stopped)") == 4, down.stdout
+    assert not any(process.alive(pid, marker) for pid, marker in started.values())
+    assert not process.port_answers("127.0.0.1", port) and not process.port_answers("127.0.0.1", port + 1)
+    assert pids(home) == {}
+    assert p.esup("services", "status", check=False).returncode == 3
+    # The simulator stopped cleanly and said how far it got.
+    assert "(stopped)" in (home / "services" / "simulator.log").read_text()
