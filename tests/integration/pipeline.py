@@ -204,3 +204,36 @@ def committed_lag(bootstrap: str, group: str, topic: str) -> int:
     from esup.lag import group_lag
 
     return sum(r.lag for r in group_lag(bootstrap, {group: [topic]}) if r.topic == topic)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def worker_status(port: int) -> Any:
+    """A worker's status page (owned partitions, counters…); raises OSError while it does not answer."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/esup/status/", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for_split(ports: list[int], *, timeout: float = 90) -> None:
+    """Until every worker owns some partitions and none owns another's: the group has settled.
+
+    Publishing while a group of workers is still forming can stall a stream after the rebalance
+    (faust-streaming #629/#640), so tests that start several workers wait for this first.
+    """
+
+    def split() -> bool:
+        try:
+            owned = [set(worker_status(port)["partitions"]) for port in ports]
+        except OSError:
+            return False
+        return all(owned) and sum(len(o) for o in owned) == len(set().union(*owned))
+
+    wait_until(split, timeout=timeout, what="the group to give each worker its partitions")

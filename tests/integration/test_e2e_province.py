@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sim.truth import keys, read_truth
-from tests.integration.pipeline import Pipeline, committed_lag, reference, wait_until
+from tests.integration.pipeline import Pipeline, committed_lag, free_port, reference, wait_for_split, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,11 @@ def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(pipeline: P
     began = time.monotonic()
     p.esup("simulate", "--catalog-only", "--out", str(sim))
     p.setup(catalog=sim / "catalog.yaml")
-    p.worker("worker-1")
-    p.worker("worker-2")
+    ports = [free_port(), free_port()]
+    p.worker("worker-1", web_port=ports[0])
+    p.worker("worker-2", web_port=ports[1])
     p.sink()
+    wait_for_split(ports)
     run = p.esup("simulate", "--cases", str(CASES), "--seed", "2026", "--violation-rate", "0.3", "--to-kafka",
                  "--speed", "max", "--out", str(sim), timeout=300)  # fmt: skip
     manifest = json.loads((sim / "manifest.json").read_text())
