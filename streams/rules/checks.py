@@ -8,7 +8,7 @@ from datetime import timedelta
 from schemas import events as ev
 from schemas.findings import Finding
 from streams.rules.calendar import end_of_day, local_date
-from streams.rules.clocks import deadline_of
+from streams.rules.clocks import deadline_of, settle_notice
 from streams.rules.context import Context
 from streams.rules.state import CaseState, Clock
 
@@ -324,4 +324,5 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
         clock.extension += days
         clock.extensions += 1
         clock.evidence.append(event.event_id)
+        out += settle_notice(state, clock, event.occurred_at, ctx)
     return out

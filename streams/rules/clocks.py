@@ -147,6 +147,24 @@ def _pending(state: CaseState, ctx: Context) -> list[tuple[datetime, Clock, str,
     return out
 
 
+def settle_notice(state: CaseState, clock: Clock, now: datetime, ctx: Context) -> list[Finding]:
+    """After a lawful extension the notice's day moves; if it is already past, it fires now — or never, when
+    the deadline it would announce has passed as well (a warning after the fact warns of nothing). Without
+    this the next sweep would date the notice before the extension that made it due."""
+    if "notice" in clock.fired:
+        return []
+    k = milestone_days(clock, ctx.config.notice_share, ctx.config.follow_up_wd).get("notice")
+    day = counted_day(clock, k, ctx) if k is not None else None
+    if k is None or day is None or end_of_day(day) > now:
+        return []
+    clock.fired.append("notice")
+    state.seq += 1
+    announced = counted_day(clock, allowed(clock), ctx)
+    if announced is not None and end_of_day(announced) <= now:
+        return []
+    return _fire(state, clock, "notice", k, day, now, ctx)
+
+
 def next_due(state: CaseState, ctx: Context) -> datetime | None:
     """The moment of the next milestone to fire, for the sweeper's deadline index; None if nothing is pending."""
     pending = _pending(state, ctx)

@@ -256,9 +256,6 @@ def test_a_live_province_keeps_arriving_in_time_order() -> None:
 # ---- where the engine and the oracle disagree -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a lawful extension granted after a short promise broke dates "
-                   "a new 'deadline approaching' notice before the extension existed, even when the decision "
-                   "follows at once")  # fmt: skip
 def test_an_extension_after_a_broken_three_day_promise_raises_no_backdated_notice() -> None:
     # Promised 3 WD: 75 % of 3 rounds up to 3, so no notice; the promise breaks at day 3 (a yellow card).
     ctx = context({"limits": {"decision": {"statutory": 20, "promised": 3}}})
@@ -278,7 +275,6 @@ def test_an_extension_after_a_broken_three_day_promise_raises_no_backdated_notic
     assert notices == [], [(f.detected_at.isoformat(), f.details) for f in notices]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the notice made due by a late extension is dated before it")
 def test_a_notice_made_due_by_an_extension_is_not_dated_before_it() -> None:
     ctx = context({"limits": {"decision": {"statutory": 20, "promised": 3}}})
     extend_at = local("2026-03-18T10:00")  # day 12: the 13-day extended promise still has a day to run
@@ -291,7 +287,6 @@ def test_a_notice_made_due_by_an_extension_is_not_dated_before_it() -> None:
     assert notice.detected_at >= extend_at, f"notice detected at {notice.detected_at}, extension at {extend_at}"
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: see the two tests above, found by the simulator")
 def test_the_engine_agrees_with_the_ground_truth_when_short_promises_are_extended_late() -> None:
     profile = Profile(extend_short_promise=1.0)
     sim, events, truth, at = simulate(cases=3000, violation_rate=0.5, seed=1, profile=profile)
