@@ -46,6 +46,12 @@ class Service:
     port: int | None = None
 
     @property
+    def env(self) -> dict[str, str]:
+        # Faust reads WEB_PORT from the environment before the app's own setting: a WEB_PORT exported by
+        # the shell (or by `make up WEB_PORT=…`) would put every worker on one port.
+        return {"WEB_PORT": str(self.port)} if self.port is not None else {}
+
+    @property
     def argv(self) -> list[str]:
         return [sys.executable, "-m", "esup.cli", *self.args]
 
@@ -128,7 +134,7 @@ class Services:
                 continue
             if svc.port is not None:
                 process.require_port_free(svc.name, HOST, svc.port, "--web-port")
-            pid = process.spawn(svc.argv, self.log(svc.name), cwd=REPO_ROOT)
+            pid = process.spawn(svc.argv, self.log(svc.name), cwd=REPO_ROOT, env=svc.env)
             self.pidfile(svc.name).write_text(f"{pid}\n{svc.marker}\n")
             process.wait_until(svc.name, partial(_ready, svc.port, time.monotonic()), timeout_s,
                                partial(process.alive, pid, svc.marker), [self.log(svc.name)])  # fmt: skip
