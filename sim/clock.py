@@ -7,8 +7,9 @@ starts until the day before it ends are not counted (行政许可法 art. 45); a
 Warnings follow the platform's published thresholds: a notice once ``notice_share`` of the stricter limit
 is used (rounded up), a yellow card when a stricter promise (承诺) runs out and another at the statutory
 limit, a red card ``follow_up_wd`` working days later. Each fires once, at the end of the first day it is
-reached under the limits in force that day; an extension granted later never dates a warning before it,
-and a notice whose limit has already run out is not given at all. Acceptance ends in deemed acceptance (art. 32(4)) and
+reached under the limits in force then. A lawful extension can make a notice due that the shorter limit
+never had: it is given at the extension, never dated before it, and not at all if the extended limit has
+already run out as well. Acceptance ends in deemed acceptance (art. 32(4)) and
 a decision on an item with 超时默认 in deemed approval; neither turns red.
 """
 
@@ -36,8 +37,30 @@ def end_of(day: date) -> datetime:
 @dataclass(frozen=True)
 class Milestone:
     name: str  # notice | promise | statutory | red
-    day: date  # it is reached at 24:00 of this day
-    deadline: date  # the last day of the limit it warns about or breaks
+    day: date  # the day whose end reaches it
+    at: datetime  # when it fires: 24:00 of ``day``, or the extension that made it due
+    deadline: date | None  # the last day of the limit it warns about or breaks (None: held by a procedure)
+
+
+@dataclass
+class Pause:
+    """A special procedure (art. 45): days from ``start`` until the day before ``end`` are not counted."""
+
+    start: date
+    end: date | None = None  # None while the procedure runs: the period is held
+    started_at: datetime | None = None  # the events, to know what was known at a given moment
+    ended_at: datetime | None = None
+
+    def holds(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day < self.end)
+
+    def as_known_at(self, moment: datetime) -> Pause | None:
+        """This procedure as the case's events up to ``moment`` tell it (None: not started yet)."""
+        if self.started_at is not None and self.started_at >= moment:
+            return None
+        if self.ended_at is not None and self.ended_at >= moment:
+            return Pause(self.start, None, self.started_at)
+        return self
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,7 @@ class LegalClock:
     promised: int | None = None
     deemed: bool = False  # a decision period whose end counts as approval (超时默认)
     extensions: list[tuple[datetime, int]] = field(default_factory=list)  # lawful ones: (granted at, days)
-    suspensions: list[list[date | None]] = field(default_factory=list)  # [first day held, day counting resumes)
+    suspensions: list[Pause] = field(default_factory=list)
     stop: datetime | None = None  # the event that ended it; None while it runs
 
     def __post_init__(self) -> None:
@@ -68,35 +91,27 @@ class LegalClock:
 
     # ---- counting -----------------------------------------------------------------------------------
 
-    def counts(self, day: date, cal: WorkCalendar, known_until: date | None = None) -> bool:
-        if day <= self.start or not cal.is_workday(day):
-            return False
-        for lo, hi in self.suspensions:
-            assert lo is not None
-            if known_until is not None and lo > known_until:
-                continue
-            if lo <= day and (hi is None or day < hi):
-                return False
-        return True
+    def counts(self, day: date, cal: WorkCalendar) -> bool:
+        return day > self.start and cal.is_workday(day) and not any(s.holds(day) for s in self.suspensions)
 
     def held_from(self, day: date) -> bool:
-        return any(lo is not None and lo <= day and hi is None for lo, hi in self.suspensions)
+        return any(s.start <= day and s.end is None for s in self.suspensions)
 
     def extension(self, before: datetime | None = None) -> int:
         return sum(days for when, days in self.extensions if before is None or when < before)
 
-    def day_of(self, k: int, cal: WorkCalendar, known_until: date | None = None) -> date | None:
+    def day_of(self, k: int, cal: WorkCalendar) -> date | None:
         """The day on which the k-th counted working day falls (k=0: the start day); None while held."""
         if k <= 0:
             return self.start
         used, day = 0, self.start
         for _ in range(HORIZON_DAYS):
             day += ONE_DAY
-            if self.counts(day, cal, known_until):
+            if self.counts(day, cal):
                 used += 1
                 if used == k:
                     return day
-            elif known_until is None and self.held_from(day):
+            elif self.held_from(day):
                 return None
         raise ValueError(f"{self.name}: {k} working days after {self.start} is beyond the horizon")
 
@@ -141,10 +156,13 @@ class LegalClock:
 
     def milestones(self, cal: WorkCalendar, th: Thresholds, at: datetime) -> list[Milestone]:
         """Every warning reached by ``at`` and before the period was stopped, walking one day at a time."""
-        fired: dict[str, Milestone] = {}
+        fired: dict[str, Milestone | None] = {}  # None: passed over without a finding
         used, day = 0, self.start
         for _ in range(HORIZON_DAYS):
             day += ONE_DAY
+            for when, _ in self.extensions:
+                if when.astimezone(TZ).date() == day and when <= at and "notice" not in fired:
+                    self._notice_on_extension(when, used, day, fired, cal, th)
             moment = end_of(day)
             if moment > at or (self.stop is not None and moment > self.stop):
                 break
@@ -153,29 +171,44 @@ class LegalClock:
             for name, k in sorted(self.limits(ext, th).items(), key=lambda nk: ORDER.index(nk[0])):
                 if name in fired or used < k:
                     continue
-                if name == "notice" and used >= self.allowed(ext):
-                    continue  # "due soon" about a limit already run out is no warning: the breach says it
-                fired[name] = Milestone(name, day, self._deadline(name, day, ext, fired, cal))
+                fired[name] = Milestone(name, day, moment, self._deadline(name, moment, ext, fired, cal))
                 if name == "statutory" and (self.name == "accept" or self.deemed):
-                    return list(fired.values())  # deemed accepted / deemed approved: the period is over
+                    return [m for m in fired.values() if m]  # deemed accepted / approved: the period is over
             if "red" in fired or self.held_from(day):
                 break
-        return list(fired.values())
+        return [m for m in fired.values() if m]
 
-    def _deadline(self, name: str, day: date, ext: int, fired: dict[str, Milestone], cal: WorkCalendar) -> date:
+    def _notice_on_extension(self, when: datetime, used: int, day: date, fired: dict[str, Milestone | None],
+                             cal: WorkCalendar, th: Thresholds) -> None:  # fmt: skip
+        """An extension raises the limits, so a notice the shorter limit never had may already be due:
+        it is given at the extension — or not at all if the extended limit has run out too."""
+        ext = sum(d for w, d in self.extensions if w <= when)
+        k = self.limits(ext, th).get("notice")
+        if k is None or used < k:
+            return  # not due yet: it comes at the end of a later day, like any notice
+        if used >= self.allowed(ext):
+            fired["notice"] = None  # announcing a deadline already gone warns of nothing
+            return
+        reached = self.day_of(k, cal)
+        assert reached is not None
+        fired["notice"] = Milestone("notice", reached, when, self._deadline("notice", when, ext, {}, cal))
+
+    def _deadline(self, name: str, moment: datetime, ext: int, fired: dict[str, Milestone | None],
+                  cal: WorkCalendar) -> date | None:  # fmt: skip
         if name == "notice":
-            # Warned about the stricter limit as it stands that day: later suspensions are not known yet.
-            projected = self._known_on(day, ext).day_of(self.allowed(ext), cal, known_until=day)
-            assert projected is not None
-            return projected
+            # It announces the stricter limit as it stands then: later procedures are not known yet, and one
+            # still running leaves the last day open.
+            return self._known_at(moment, ext).day_of(self.allowed(ext), cal)
         if name == "red":
-            return fired["statutory"].day
-        return day
+            statutory = fired["statutory"]
+            assert statutory is not None
+            return statutory.day
+        return (moment - ONE_DAY).date()
 
-    def _known_on(self, day: date, ext: int) -> LegalClock:
+    def _known_at(self, moment: datetime, ext: int) -> LegalClock:
+        known = [p for s in self.suspensions if (p := s.as_known_at(moment)) is not None]
         return LegalClock(self.name, self.start, self.statutory, self.promised, self.deemed,
-                          [(datetime.min.replace(tzinfo=TZ), ext)] if ext else [],
-                          [s for s in self.suspensions if s[0] is not None and s[0] <= day])  # fmt: skip
+                          [(moment, ext)] if ext else [], known)  # fmt: skip
 
     def provisional(self, cal: WorkCalendar, until: date) -> bool:
         """Whether the period touches a year whose holidays are not published yet."""

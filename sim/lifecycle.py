@@ -30,7 +30,6 @@ class Profile:
     withdraw: float = 0.02
     handover: float = 0.04  # reassigned after acceptance to a named colleague, who answers from then on
     still_open: float = 0.01  # a special procedure still running when the run ends (the periods wait)
-    extend_short_promise: float = 0.0  # a late case extended on its last day after a promise of <= 3 days
 
 
 _NO_SUPPLEMENT = {"materials_missing", "stage_order", "late_accept", "unknown_item"}
@@ -163,13 +162,13 @@ def _decision(b: CaseBuilder, window: Staff, p: Profile) -> None:
         dec = b.clocks["decision"]
         final = dec.statutory_day(b.cal)
         if final is not None and b.at_or_after(final) == final and rnd.random() < 0.4:
-            # On the last day: a lawful extension, or a special procedure, which still holds the period.
-            # Where the promise is too short for a notice, the extension makes one that is already past:
-            # the engine dates it before the extension (see tests/unit/test_simulator.py), so it is opt-in.
-            short = "notice" not in dec.limits(dec.extension(), b.th)
-            if not b.extensions and rnd.random() < (p.extend_short_promise if short else 0.5):
-                b.extend(final, window, rnd.randint(2, b.item.extension_limit), head.staff_id)
-            else:
+            if not b.extensions and rnd.random() < 0.5:
+                # Lawful after the promise broke, up to the last day. A promise too short for a notice of its
+                # own may leave one due at once under the extended limit (or moot, if that has run out too).
+                k = rnd.randint(min((dec.promised or dec.statutory) + 1, dec.statutory), dec.statutory)
+                day = b.at_or_after(dec.day_of(k, b.cal))
+                b.extend(day, window, rnd.randint(2, b.item.extension_limit), head.staff_id)
+            else:  # a special procedure opened on the last day, which still holds the period
                 b.suspend(final, reviewer, rnd.choice(procedures(b.item.code)), "组织专家评审")
                 b.resume(_after(b, final, rnd.randint(1, 8)), reviewer)
         k = rnd.randint(dec.first_warning(b.th) + 1, dec.statutory + dec.extension() + b.th.follow_up_wd + 2)

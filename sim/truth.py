@@ -1,4 +1,4 @@
-"""The ground truth: one expected finding per line (case, rule, responsible staff, and for timers the days)."""
+"""The ground truth: one expected finding per line: case, rule, responsible staff; for timers when, and the deadline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ class Expected:
     staff_id: str
     violation: str  # the injected violation kind that causes it
     event_id: str | None = None  # the event that raises it (event findings)
-    fires_on: date | None = None  # timer findings: reached at 24:00 of this day
-    deadline: date | None = None
+    detected_at: datetime | None = None  # timer findings: 24:00 of the day reached (or the extension's moment)
+    deadline: date | None = None  # the last day of the limit
     provisional: bool = False
 
     @property
@@ -40,19 +40,21 @@ class Expected:
         return (self.case_id, self.rule, self.staff_id)
 
     def to_json(self) -> str:
-        d: dict[str, Any] = {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items()}
+        d: dict[str, Any] = {k: v.isoformat() if isinstance(v, date | datetime) else v
+                             for k, v in asdict(self).items()}  # fmt: skip
         d["category"] = self.category
         return json.dumps(d, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Expected:
-        days = {k: date.fromisoformat(d[k]) if d.get(k) else None for k in ("fires_on", "deadline")}
-        return cls(d["case_id"], d["rule"], d["staff_id"], d["violation"], d.get("event_id"),
-                   days["fires_on"], days["deadline"], bool(d.get("provisional", False)))  # fmt: skip
+        detected = datetime.fromisoformat(d["detected_at"]) if d.get("detected_at") else None
+        deadline = date.fromisoformat(d["deadline"]) if d.get("deadline") else None
+        return cls(d["case_id"], d["rule"], d["staff_id"], d["violation"], d.get("event_id"), detected, deadline,
+                   bool(d.get("provisional", False)))  # fmt: skip
 
 
 def sort_key(e: Expected) -> tuple[str, str, str, str]:
-    return (e.case_id, e.rule, e.event_id or "", e.fires_on.isoformat() if e.fires_on else "")
+    return (e.case_id, e.rule, e.event_id or "", e.detected_at.isoformat() if e.detected_at else "")
 
 
 def write_truth(path: Path, expected: Iterable[Expected]) -> int:
