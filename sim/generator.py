@@ -1,7 +1,7 @@
 """Pure generation: arrivals over the calendar, one case per arrival, all events in time order, the ground truth.
 
-Every case draws from its own random stream (seed and case number), so a case does not change when
-others are added or options elsewhere move. Nothing here touches Kafka or files.
+Every case draws from its own random stream (seed and case number): its story depends on its number, its
+arrival and the options, not on the cases before it. Nothing here touches Kafka or files.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Case lifecycles: a clean path through the five stages with realistic variations, and each injected violation.
 
 A clean case acts on every period before its first warning, so it raises nothing; an injected case deviates
-in exactly one way, and :class:`sim.case.CaseBuilder` records every finding that deviation must raise.
+in one way (and in what that way entails: a late acceptance can make the decision late too), and
+:class:`sim.case.CaseBuilder` records every finding the deviation must raise.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sim.case import CaseBuilder
 from sim.catalog import procedures
-from sim.province import County, Office, Staff
+from sim.province import County, Staff
 
 
 @dataclass(frozen=True)
@@ -282,5 +283,3 @@ def _close(b: CaseBuilder, window: Staff) -> None:
         code = b.item.fees[0].code if b.item.fees else "SERVICE"
         b.charge(b.within(20), window, code, b.rnd.choice([1000, 2000, 5000]))
 
-
-__all__ = ["Office", "Profile", "build_case"]
