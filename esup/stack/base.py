@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Literal, Protocol
 
-from esup.settings import REPO_ROOT
+from esup.settings import REPO_ROOT, Settings
+from esup.stack import process
+from esup.stack.errors import StackError
 
 # Config templates for the local servers (rendered into .esup/ at start).
 TEMPLATES = REPO_ROOT / "deploy" / "local"
@@ -44,6 +47,44 @@ class Launcher(Protocol):
     def stop(self) -> Status: ...
 
     def status(self, note: str = "") -> Status: ...
+
+
+class ServerProcess:
+    """The pid-file bookkeeping both launchers share: spawn detached, wait until it answers, find, stop.
+
+    ``marker`` is a path on the server's command line (its config file), so a recycled pid is never ours.
+    """
+
+    name: str
+    s: Settings
+    dir: Path
+    logs: Path
+    pidfile: Path
+    marker: Path
+
+    def _answers(self) -> bool:
+        raise NotImplementedError
+
+    def _pid(self) -> int | None:
+        pid = process.read_pid(self.pidfile)
+        return pid if pid and process.alive(pid, str(self.marker)) else None
+
+    def _launch(self, argv: Sequence[str], error_logs: Sequence[Path]) -> None:
+        pid = process.spawn(argv, self.logs / "stdout.log", cwd=self.dir)
+        self.pidfile.write_text(f"{pid}\n")
+        try:
+            process.wait_until(self.name, self._answers, self.s.start_timeout_s,
+                               lambda: process.alive(pid, str(self.marker)), list(error_logs))  # fmt: skip
+        except StackError:
+            process.stop(pid, str(self.marker))
+            raise
+
+    def _stop(self) -> bool:
+        """Stop the server (its whole process group); whether it was running."""
+        pid = process.read_pid(self.pidfile)
+        ran = pid is not None and process.stop(pid, str(self.marker))
+        self.pidfile.unlink(missing_ok=True)
+        return ran
 
 
 def render(template: str, target: Path, values: dict[str, str | int | Path]) -> Path:

@@ -10,13 +10,13 @@ from xml.sax.saxutils import escape
 
 from esup.settings import Settings
 from esup.stack import process
-from esup.stack.base import State, Status, render
+from esup.stack.base import ServerProcess, State, Status, render
 from esup.stack.errors import StackError
 
 APT_PACKAGES = ("clickhouse-server", "clickhouse-client")
 
 
-class ClickHouseLauncher:
+class ClickHouseLauncher(ServerProcess):
     name = "clickhouse"
 
     def __init__(self, settings: Settings) -> None:
@@ -27,6 +27,7 @@ class ClickHouseLauncher:
         self.logs = self.dir / "logs"
         self.pidfile = self.dir / "clickhouse.pid"
         self.config = self.etc / "config.xml"
+        self.marker = self.config
 
     # ---- install ------------------------------------------------------------------------------------
 
@@ -61,10 +62,6 @@ class ClickHouseLauncher:
 
     # ---- run ----------------------------------------------------------------------------------------
 
-    def _pid(self) -> int | None:
-        pid = process.read_pid(self.pidfile)
-        return pid if pid and process.alive(pid, str(self.config)) else None
-
     def _answers(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.s.clickhouse_http_port}/ping", timeout=2) as r:
@@ -93,22 +90,11 @@ class ClickHouseLauncher:
         })
         # Running as root is fine for 18.16 and for current releases as long as root owns the data
         # directory, which it does when root created it here.
-        pid = process.spawn([binary, f"--config-file={self.config}"], self.logs / "stdout.log", cwd=self.dir)
-        self.pidfile.write_text(f"{pid}\n")
-        try:
-            process.wait_until(self.name, self._answers, self.s.start_timeout_s,
-                               lambda: process.alive(pid, str(self.config)),
-                               [self.logs / "server.err.log", self.logs / "stdout.log"])
-        except StackError:
-            process.stop(pid, str(self.config))
-            raise
+        self._launch([binary, f"--config-file={self.config}"], [self.logs / "server.err.log", self.logs / "stdout.log"])
         return self.status(note="started")
 
     def stop(self) -> Status:
-        pid = process.read_pid(self.pidfile)
-        ran = pid is not None and process.stop(pid, str(self.config))
-        self.pidfile.unlink(missing_ok=True)
-        return self.status(note="stopped" if ran else "was not running")
+        return self.status(note="stopped" if self._stop() else "was not running")
 
     def status(self, note: str = "") -> Status:
         pid = self._pid()

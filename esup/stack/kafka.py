@@ -13,13 +13,13 @@ from pathlib import Path
 
 from esup.settings import Settings
 from esup.stack import process
-from esup.stack.base import TEMPLATES, State, Status, render
+from esup.stack.base import TEMPLATES, ServerProcess, State, Status, render
 from esup.stack.errors import StackError
 
 MIN_JAVA = 17
 
 
-class KafkaLauncher:
+class KafkaLauncher(ServerProcess):
     name = "kafka"
 
     def __init__(self, settings: Settings) -> None:
@@ -30,6 +30,7 @@ class KafkaLauncher:
         self.logs = self.dir / "logs"
         self.pidfile = self.dir / "kafka.pid"
         self.properties = self.dir / "server.properties"
+        self.marker = self.properties
 
     # ---- install ------------------------------------------------------------------------------------
 
@@ -79,10 +80,6 @@ class KafkaLauncher:
         staging.rename(self.libs)
 
     # ---- run ----------------------------------------------------------------------------------------
-
-    def _pid(self) -> int | None:
-        pid = process.read_pid(self.pidfile)
-        return pid if pid and process.alive(pid, str(self.properties)) else None
 
     def _answers(self) -> bool:
         if not process.port_answers("127.0.0.1", self.s.kafka_port):
@@ -134,22 +131,11 @@ class KafkaLauncher:
         cmd = [java, f"-Xms{self.s.kafka_heap}", f"-Xmx{self.s.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
                f"-Dkafka.logs.dir={self.logs}", "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.properties)]
-        pid = process.spawn(cmd, self.logs / "stdout.log", cwd=self.dir)
-        self.pidfile.write_text(f"{pid}\n")
-        try:
-            process.wait_until(self.name, self._answers, self.s.start_timeout_s,
-                               lambda: process.alive(pid, str(self.properties)),
-                               [self.logs / "server.log", self.logs / "stdout.log"])
-        except StackError:
-            process.stop(pid, str(self.properties))
-            raise
+        self._launch(cmd, [self.logs / "server.log", self.logs / "stdout.log"])
         return self.status(note="started")
 
     def stop(self) -> Status:
-        pid = process.read_pid(self.pidfile)
-        ran = pid is not None and process.stop(pid, str(self.properties))
-        self.pidfile.unlink(missing_ok=True)
-        return self.status(note="stopped" if ran else "was not running")
+        return self.status(note="stopped" if self._stop() else "was not running")
 
     def status(self, note: str = "") -> Status:
         pid = self._pid()
