@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,10 @@ def register(main: click.Group) -> None:
 
         settings = load_settings()
         (settings.home / "worker-data").mkdir(parents=True, exist_ok=True)
+        # faust lets a WEB_PORT environment variable win over the app's own setting: make --web-port win.
+        os.environ.pop("WEB_PORT", None)
+        if web_port is not None:
+            os.environ["WEB_PORT"] = str(web_port)
         if loglevel.lower() != "debug":
             # aiokafka logs every request at DEBUG; building those records cost ~8 % of a busy worker.
             for name in ("aiokafka", "kafka"):
