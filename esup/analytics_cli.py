@@ -11,18 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from pydantic import ValidationError
 
-from esup.settings import Settings, load_settings
+from esup.params import cli_settings as _settings
+from esup.settings import Settings
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
 
 
 def _client(s: Settings, database: str | None) -> Any:

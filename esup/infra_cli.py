@@ -5,18 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from pydantic import ValidationError
 
-from esup.settings import Settings, load_settings
+from esup.params import cli_settings as _settings
 
 SERVICE = click.Choice(["kafka", "clickhouse"])
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
 
 
 @click.group()

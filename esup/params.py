@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from esup.settings import Settings
 
 
 def aware_datetime(value: str) -> datetime:
@@ -16,3 +20,15 @@ def aware_datetime(value: str) -> datetime:
     if dt.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no timezone offset (e.g. 2026-03-01T00:00:00+08:00)")
     return dt
+
+
+def cli_settings() -> Settings:
+    """The ESUP_* settings, or a readable error and exit code 1 instead of a traceback."""
+    from pydantic import ValidationError
+
+    from esup.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None

@@ -6,16 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
-from esup.settings import Settings, load_settings
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
+from esup.params import cli_settings as _settings
+from esup.settings import Settings
 
 
 @click.group()

@@ -10,9 +10,9 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from pydantic import ValidationError
 
-from esup.settings import Settings, load_settings
+from esup.params import cli_settings as _settings
+from esup.settings import Settings
 
 DEFAULT_START = "2026-01-05"
 
@@ -181,11 +181,6 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
             sys.exit(1)
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
 
 
 def _publish(settings: Settings | None, catalog_file: Path) -> None:

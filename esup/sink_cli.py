@@ -11,16 +11,9 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from pydantic import ValidationError
 
-from esup.settings import Settings, load_settings
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid ESUP_* settings:\n{exc}") from None
+from esup.params import cli_settings as _settings
+from esup.settings import Settings
 
 
 def _require_topic(settings: Settings, topic: str) -> None:
