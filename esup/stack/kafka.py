@@ -19,6 +19,15 @@ from esup.stack.errors import StackError
 MIN_JAVA = 17
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64. One in 64 of those starts with '-', which the
+    storage tool's argument parser took for an option (a CI run failed on it): such ids are drawn again."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
 class KafkaLauncher(ServerProcess):
     name = "kafka"
 
@@ -106,11 +115,11 @@ class KafkaLauncher(ServerProcess):
         if (self.data / "meta.properties").is_file():
             return
         id_file = self.dir / "cluster.id"
-        if not id_file.is_file():
-            id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode() + "\n")
+        if not id_file.is_file() or id_file.read_text().startswith("-"):
+            id_file.write_text(new_cluster_id() + "\n")
         cmd = [java, "-cp", f"{self.libs}/*", f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
                f"-Dkafka.logs.dir={self.logs}", "kafka.tools.StorageTool", "format",
-               "-t", id_file.read_text().strip(), "-c", str(self.properties), "--ignore-formatted"]
+               f"--cluster-id={id_file.read_text().strip()}", "-c", str(self.properties), "--ignore-formatted"]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise StackError(self.name, f"formatting {self.data} failed:\n{result.stdout}{result.stderr}")

@@ -143,3 +143,10 @@ def test_a_stopped_clock_stops_counting_working_days() -> None:
     assert decision.stopped and decision.working_days_used == 4  # 3, 4, 5, 6 March: the stage's duration
     again = CaseState.from_json(state.to_json())
     assert again.clocks["decision"].stopped_on == date(2026, 3, 6)
+
+
+def test_kafka_cluster_ids_never_look_like_an_option() -> None:
+    from esup.stack.kafka import new_cluster_id
+
+    ids = {new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000 and not any(i.startswith("-") for i in ids) and all(len(i) == 22 for i in ids)
