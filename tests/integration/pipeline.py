@@ -201,9 +201,15 @@ def reference(lines: list[bytes], at: str, catalog: Path = ROOT / "examples/cata
 
 def committed_lag(bootstrap: str, group: str, topic: str) -> int:
     """Messages of ``topic`` the consumer group has not committed yet."""
+    from kafka.errors import KafkaError
+
     from esup.lag import group_lag
 
-    return sum(r.lag for r in group_lag(bootstrap, {group: [topic]}) if r.topic == topic)
+    try:
+        return sum(r.lag for r in group_lag(bootstrap, {group: [topic]}) if r.topic == topic)
+    except KafkaError:
+        # A fresh broker may answer NotCoordinator while the group's coordinator loads: not caught up yet.
+        return 1 << 30
 
 
 def free_port() -> int:
