@@ -62,6 +62,14 @@ class ServerProcess:
     pidfile: Path
     marker: Path
 
+    def __init__(self, settings: Settings) -> None:
+        # Every server keeps its state under <home>/<name>/: data, logs and a pid file.
+        self.s = settings
+        self.dir = settings.home / self.name
+        self.data = self.dir / "data"
+        self.logs = self.dir / "logs"
+        self.pidfile = self.dir / f"{self.name}.pid"
+
     def _answers(self) -> bool:
         raise NotImplementedError
 

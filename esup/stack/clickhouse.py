@@ -20,12 +20,8 @@ class ClickHouseLauncher(ServerProcess):
     name = "clickhouse"
 
     def __init__(self, settings: Settings) -> None:
-        self.s = settings
-        self.dir = settings.home / "clickhouse"
+        super().__init__(settings)
         self.etc = self.dir / "etc"
-        self.data = self.dir / "data"
-        self.logs = self.dir / "logs"
-        self.pidfile = self.dir / "clickhouse.pid"
         self.config = self.etc / "config.xml"
         self.marker = self.config
 

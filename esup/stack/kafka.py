@@ -32,12 +32,8 @@ class KafkaLauncher(ServerProcess):
     name = "kafka"
 
     def __init__(self, settings: Settings) -> None:
-        self.s = settings
-        self.dir = settings.home / "kafka"
+        super().__init__(settings)
         self.libs = self.dir / "libs"
-        self.data = self.dir / "data"
-        self.logs = self.dir / "logs"
-        self.pidfile = self.dir / "kafka.pid"
         self.properties = self.dir / "server.properties"
         self.marker = self.properties
 

@@ -68,6 +68,17 @@ def _local(settings: Settings, service: str) -> Provided:
                     close if status.note == "started" else _nothing)
 
 
+def _started(container: Any, what: str) -> Any:
+    """Start a testcontainers container, or clean up and say why it is unavailable."""
+    try:
+        container.start()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            container.stop()
+        raise Unavailable(f"testcontainers {what}: {exc}") from None
+    return container
+
+
 def provide_kafka(settings: Settings) -> Provided:
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or (
         settings.kafka_bootstrap_servers if "kafka_bootstrap_servers" in settings.model_fields_set else ""
@@ -80,13 +91,7 @@ def provide_kafka(settings: Settings) -> Provided:
         except ImportError:  # testcontainers before the community split
             from testcontainers.kafka import KafkaContainer
 
-        container: Any = KafkaContainer(KAFKA_IMAGE).with_kraft()
-        try:
-            container.start()
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                container.stop()
-            raise Unavailable(f"testcontainers Kafka ({KAFKA_IMAGE}): {exc}") from None
+        container: Any = _started(KafkaContainer(KAFKA_IMAGE).with_kraft(), f"Kafka ({KAFKA_IMAGE})")
         return Provided(container.get_bootstrap_server(), f"testcontainers {KAFKA_IMAGE}", container.stop)
     local = _local(settings, "kafka")
     local.address = settings.kafka_bootstrap
@@ -105,13 +110,7 @@ def provide_clickhouse(settings: Settings) -> Provided:
         except ImportError:
             from testcontainers.clickhouse import ClickHouseContainer
 
-        container: Any = ClickHouseContainer(CLICKHOUSE_IMAGE)
-        try:
-            container.start()
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                container.stop()
-            raise Unavailable(f"testcontainers ClickHouse ({CLICKHOUSE_IMAGE}): {exc}") from None
+        container = _started(ClickHouseContainer(CLICKHOUSE_IMAGE), f"ClickHouse ({CLICKHOUSE_IMAGE})")
         return Provided(container.get_connection_url(), f"testcontainers {CLICKHOUSE_IMAGE}", container.stop)
     local = _local(settings, "clickhouse")
     local.address = settings.clickhouse_url("default")
