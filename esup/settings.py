@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     worker_app_id: str = "esup-worker"
     worker_store: str = "memory://"
     sweep_interval_s: float = Field(default=1.0, gt=0)
+    # A worker takes up to this many messages at once and writes each case they change once; it waits at
+    # most worker_batch_wait_s for a batch to fill, which bounds the latency batching adds.
+    worker_batch_max: int = Field(default=1000, ge=1)
+    worker_batch_wait_s: float = Field(default=0.02, gt=0)
+    # Decoded case states kept in memory per worker (least recently written evicted); the table is the truth.
+    worker_state_cache: int = Field(default=100_000, ge=0)
 
     # ---- ClickHouse sink (sinks.runner) ---------------------------------------------------------------------
     sink_group: str = "esup-sink"

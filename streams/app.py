@@ -10,6 +10,7 @@ partitions this worker actively owns.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
@@ -125,31 +126,49 @@ def create_app(
         case_events_topic=settings.topic_case_events,
         ticks_topic=settings.topic_ticks,
         committed=lambda topic, partition: committed_offset(app, topic, partition),
+        cache_size=settings.worker_state_cache,
     )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings)
 
+    names = {name: t.get_topic_name() for name, t in outputs.items()}
+    changelog: list[tuple[int, bytes, bytes]] = []  # table rows written since the last emit
+
+    def put(partition: int, key: bytes, raw: bytes) -> None:
+        """A table write on an explicit partition (a batch's writes happen after its last message); the
+        changelog record is sent with the batch's other outputs rather than through faust's send buffer."""
+        cases.data[key] = raw
+        changelog.append((partition, key, raw))
+
     async def emit(out: list[tuple[str, bytes, bytes]]) -> None:
-        for name, key, value in out:
-            await outputs[name].send(key=key, value=value)
+        """Publish and wait until Kafka has every message (acks=all): only then are the inputs acked."""
+        # Straight to the producer: faust's Topic.send machinery cost more than the rules per message.
+        producer = app.producer
+        rows, changelog[:] = list(changelog), []
+        table_topic = cases.changelog_topic.get_topic_name()
+        pending = [await producer.send(table_topic, key, raw, partition, None, None) for partition, key, raw in rows]
+        pending += [await producer.send(names[name], key, value, None, None, None) for name, key, value in out]
+        if pending:
+            await asyncio.gather(*pending)
+
+    processor.put = put
 
     @app.agent(inputs, concurrency=1, name="esup-cases")
     async def case_agent(stream: Any) -> None:
         await feed.ready.wait()  # never judge an event against a catalog still loading
-        async for event in stream.events():
-            msg = event.message
-            out = processor.handle(msg.topic, msg.partition, msg.offset, event.key, event.value)
+        async for events in stream.take_events(settings.worker_batch_max, within=settings.worker_batch_wait_s):
+            batch = [(e.message.topic, e.message.partition, e.message.offset, e.key, e.value) for e in events]
+            out = processor.handle_batch(batch)
             try:
                 await emit(out)
             except BaseException:
-                # The message is not acked yet: exiting now means it is processed again after a restart,
+                # The batch is not acked yet: exiting now means it is processed again after a restart,
                 # whereas letting faust restart the agent could commit past it (at-least-once).
+                first, last = batch[0], batch[-1]
                 log.critical(
-                    "could not publish the outputs of %s/%d@%d; exiting so nothing is lost",
-                    msg.topic,
-                    msg.partition,
-                    msg.offset,
+                    "could not publish the outputs of %d messages (%s/%d@%d … %s/%d@%d); exiting so nothing is lost",
+                    len(batch), *first[:3], *last[:3],
                     exc_info=True,
-                )
+                )  # fmt: skip
                 os._exit(70)
 
     @app.task

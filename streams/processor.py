@@ -14,16 +14,26 @@ The row and the outputs are separate Kafka writes, so a `kill -9` can land one a
   on recovery every outbox entry at or after the committed offset is published again.
 
 Entries older than the committed offset were flushed before that commit, so they are pruned.
+
+Batches (`handle_batch`, what the agent calls): the messages a worker took from Kafka at once are run
+against decoded states kept in memory, and each case they changed is written once and snapshotted once at
+the end, with one outbox entry per source topic carrying the batch's earliest offset for that case (so
+recovery republishes the lot if any of it may be uncommitted). A rules defect anywhere in a batch
+discards the batch's in-memory work and runs its messages again one by one (`handle`), where the failing
+event becomes a dead letter and a failing timer leaves its case unchanged, exactly as without batching.
+A bounded cache of decoded states (`cache_size` cases, least recently written evicted) saves decoding a
+row on every event; it is only ever the decoded form of what is in the table.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.control import DeadLetter, Tick
@@ -32,25 +42,50 @@ from schemas.findings import Finding
 from streams.deadlines import DeadlineIndex
 from streams.rules import CaseState, Context, due, step
 from streams.rules.clocks import next_due
-from streams.rules.snapshot import snapshot
+from streams.rules.snapshot import snapshot_json
 
 log = logging.getLogger("esup.worker")
 
 Output = tuple[str, bytes, bytes]
+Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 OUTBOX_LIMIT = 16
 # One outbox entry: [source topic, source offset, [finding JSON, ...]] — JSON-friendly.
 OutboxEntry = list[Any]
 
 
 def encode_row(partition: int, state: CaseState, outbox: list[OutboxEntry] | None = None) -> bytes:
-    return json.dumps(
-        {"p": partition, "s": state.to_dict(), "o": outbox or []}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    # orjson writes the state dataclasses directly; `CaseState.to_dict` is the same JSON, field for field
+    # (a unit test holds the two together).
+    return orjson.dumps({"p": partition, "s": state, "o": outbox or []})
 
 
 def decode_row(raw: bytes) -> tuple[int, CaseState, list[OutboxEntry]]:
-    row = json.loads(raw)
+    row = orjson.loads(raw)
     return int(row["p"]), CaseState.from_dict(row["s"]), row.get("o", [])
+
+
+class _Abort(Exception):
+    """A rules defect inside a batch: the batch is run again message by message."""
+
+
+@dataclass
+class _Dirty:
+    """A case a batch touched: its live state and what its next row and outbox entry will hold."""
+
+    partition: int
+    state: CaseState | None
+    outbox: list[OutboxEntry]
+    as_of: datetime | None = None
+    changed: bool = False
+    indexed: int = -1  # the state's seq when its next due moment was last put in the index
+    new: dict[str, list[Any]] = field(default_factory=dict)  # source topic -> [earliest offset, [finding JSON]]
+
+
+@dataclass
+class _Batch:
+    dirty: dict[bytes, _Dirty] = field(default_factory=dict)
+    popped: list[tuple[int, str]] = field(default_factory=list)  # taken from the deadline index
+    sources: dict[int, tuple[str, int]] = field(default_factory=dict)  # partition -> last message read on it
 
 
 class CaseProcessor:
@@ -65,6 +100,8 @@ class CaseProcessor:
         ticks_topic: str,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         committed: Callable[[str, int], int | None] = lambda topic, partition: None,
+        put: Callable[[int, bytes, bytes], None] | None = None,
+        cache_size: int = 100_000,
     ) -> None:
         self.ctx = ctx
         self.table = table
@@ -74,13 +111,180 @@ class CaseProcessor:
         self.ticks_topic = ticks_topic
         self.wall_clock = wall_clock
         self.committed = committed  # the consumer group's committed offset of (topic, partition)
+        # Writes a row to the table on an explicit partition (a batch writes outside any one message's context).
+        self.put = put or (lambda partition, key, raw: table.__setitem__(key, raw))
+        self.cache_size = cache_size
+        self._cache: dict[bytes, tuple[int, CaseState, list[OutboxEntry]]] = {}
         self.watermarks: dict[int, datetime] = {}
         self.positions: dict[int, int] = {}  # last processed offset per case-events partition
         self.counters = {"events": 0, "duplicates": 0, "dead_letters": 0, "findings": 0, "ticks": 0,
                          "timer_errors": 0, "republished": 0}  # fmt: skip
         self.last_event_at: datetime | None = None
 
-    # ---- messages ---------------------------------------------------------------------------------
+    # ---- batches ----------------------------------------------------------------------------------
+
+    def handle_batch(self, messages: list[Message]) -> list[Output]:
+        """What to publish for a batch of messages, in order; each changed case is written once."""
+        saved = (dict(self.counters), dict(self.watermarks), dict(self.positions), self.last_event_at)
+        batch = _Batch()
+        try:
+            out: list[Output] = []
+            for topic, partition, offset, key, value in messages:
+                batch.sources[partition] = (topic, offset)
+                if topic == self.ticks_topic:
+                    out += self._batch_tick(partition, value, (topic, offset), batch)
+                else:
+                    out += self._batch_event(topic, partition, offset, key, value, batch)
+            return out + self._flush(batch)
+        except _Abort:
+            log.warning("a rules defect in a batch of %d messages: running them one by one", len(messages))
+            self._undo(batch)
+            self.counters, self.watermarks, self.positions, self.last_event_at = saved
+            again: list[Output] = []
+            for message in messages:
+                again += self.handle(*message)
+            return again
+
+    def _batch_event(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, batch: _Batch
+    ) -> list[Output]:
+        self.positions[partition] = offset
+        try:
+            event = parse_event(value if value is not None else b"")
+        except EventError as exc:
+            return [self._dead_letter(exc.reason, topic, partition, offset, key, value)]
+        if key != event.case_id.encode():
+            reason = f"message key {key!r} is not the case id {event.case_id!r}: events must be keyed by case id"
+            return [self._dead_letter(reason, topic, partition, offset, key, value)]
+        d = self._touch(batch, key, partition)
+        seq = d.state.seq if d.state is not None else -1
+        try:
+            state, findings = step(d.state, event, self.ctx)
+        except Exception as exc:
+            raise _Abort from exc
+        self.counters["events"] += 1
+        self.last_event_at = self.wall_clock()
+        out: list[Output] = []
+        if state.seq == seq:
+            self.counters["duplicates"] += 1
+        else:
+            out += self._stage(d, partition, state, findings, event.occurred_at, (topic, offset))
+        if self.clock == "event":
+            mark = self.watermarks.get(partition)
+            if mark is None or event.occurred_at > mark:
+                self.watermarks[partition] = event.occurred_at
+            out += self._batch_sweep(partition, self.watermarks[partition], (topic, offset), batch)
+        return out
+
+    def _batch_tick(self, partition: int, value: bytes | None, source: tuple[str, int], batch: _Batch) -> list[Output]:
+        try:
+            tick = Tick.model_validate_json(value or b"")
+        except ValidationError as exc:
+            log.warning("ignoring a malformed tick on partition %d: %s", partition, exc)
+            return []
+        self.counters["ticks"] += 1
+        now = tick.now
+        if self.clock == "event":
+            mark = self.watermarks.get(partition)
+            if mark is None or now > mark:
+                self.watermarks[partition] = now
+            now = self.watermarks[partition]
+        return self._batch_sweep(partition, now, source, batch)
+
+    def _batch_sweep(self, partition: int, now: datetime, source: tuple[str, int], batch: _Batch) -> list[Output]:
+        out: list[Output] = []
+        for case_id in self.index.pop_due(partition, now):
+            batch.popped.append((partition, case_id))
+            d = self._touch(batch, case_id.encode(), partition)
+            if d.state is None:
+                continue
+            try:
+                state, findings = due(d.state, now, self.ctx)
+            except Exception as exc:
+                raise _Abort from exc
+            out += self._stage(d, partition, state, findings, now, source)
+        return out
+
+    def _touch(self, batch: _Batch, key: bytes, partition: int) -> _Dirty:
+        """The batch's live entry for a case: from the batch, else the cache, else the table."""
+        d = batch.dirty.get(key)
+        if d is None:
+            hit = self._cache.get(key)
+            if hit is None:
+                row = self.table.get(key)
+                hit = decode_row(row) if row is not None else None
+            d = _Dirty(partition, None, []) if hit is None else _Dirty(hit[0], hit[1], list(hit[2]))
+            batch.dirty[key] = d
+        return d
+
+    def _stage(
+        self,
+        d: _Dirty,
+        partition: int,
+        state: CaseState,
+        findings: list[Finding],
+        as_of: datetime,
+        source: tuple[str, int],
+    ) -> list[Output]:
+        key = state.case_id.encode()
+        d.partition, d.state, d.as_of, d.changed = partition, state, as_of, True
+        texts = [f.model_dump_json() for f in findings]
+        entry = d.new.get(source[0])
+        if entry is None:
+            d.new[source[0]] = [source[1], texts]
+        else:
+            entry[0] = min(entry[0], source[1])
+            entry[1].extend(texts)
+        self.counters["findings"] += len(findings)
+        return [("findings", key, t.encode()) for t in texts]
+
+    def _flush(self, batch: _Batch) -> list[Output]:
+        """Write each changed case once. In event-clock mode, first sweep again with the batch's new
+        deadlines: a case the batch opened may already be due by a later event's time on its partition."""
+        out: list[Output] = []
+        dues: dict[bytes, datetime | None] = {}
+        while True:
+            stale = [(k, d) for k, d in batch.dirty.items() if d.changed and d.state and d.indexed != d.state.seq]
+            for key, d in stale:
+                assert d.state is not None
+                dues[key] = next_due(d.state, self.ctx)
+                self.index.touch(d.partition, d.state.case_id, dues[key])
+                d.indexed = d.state.seq
+            if not stale or self.clock != "event":
+                break
+            for partition in sorted({d.partition for _, d in stale}):
+                mark = self.watermarks.get(partition)
+                if mark is not None:
+                    out += self._batch_sweep(partition, mark, batch.sources[partition], batch)
+        for key, d in batch.dirty.items():
+            if not d.changed:
+                continue
+            assert d.state is not None and d.as_of is not None
+            out.append(("snapshots", key, snapshot_json(d.state, d.as_of, self.ctx, due=dues[key])))
+            kept = [e for e in d.outbox if not self._flushed(e[0], d.partition, e[1])]
+            kept += [[topic, offset, texts] for topic, (offset, texts) in d.new.items()]
+            kept = kept[-OUTBOX_LIMIT:]
+            self.put(d.partition, key, encode_row(d.partition, d.state, kept))
+            self._remember(key, d.partition, d.state, kept)
+        return out
+
+    def _remember(self, key: bytes, partition: int, state: CaseState, outbox: list[OutboxEntry]) -> None:
+        self._cache.pop(key, None)  # re-inserted last: the cache evicts the least recently written first
+        self._cache[key] = (partition, state, outbox)
+        if len(self._cache) > self.cache_size:
+            del self._cache[next(iter(self._cache))]
+
+    def _undo(self, batch: _Batch) -> None:
+        """Forget a failed batch: its states may be half-changed; the table still holds the last good ones."""
+        keys = set(batch.dirty) | {case_id.encode() for _, case_id in batch.popped}
+        for key in keys:
+            self._cache.pop(key, None)
+            row = self.table.get(key)
+            if row is not None:
+                partition, state, _ = decode_row(row)
+                self.index.touch(partition, state.case_id, next_due(state, self.ctx))
+
+    # ---- one message at a time ---------------------------------------------------------------------
 
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> list[Output]:
         source = (topic, offset)
@@ -166,13 +370,14 @@ class CaseProcessor:
         key = state.case_id.encode()
         due_at = next_due(state, self.ctx)
         out: list[Output] = [("findings", key, f.model_dump_json().encode()) for f in findings]
-        out.append(("snapshots", key, snapshot(state, as_of, self.ctx, due=due_at).model_dump_json().encode()))
+        out.append(("snapshots", key, snapshot_json(state, as_of, self.ctx, due=due_at)))
         # Pruned by the group's commits; the cap bounds a row even before a first commit is known (a case
         # changing more than OUTBOX_LIMIT times between two commits, one second apart, is not realistic).
         # Only findings are kept: a lost snapshot is rebuilt from the state itself on recovery.
         kept = [e for e in outbox if not self._flushed(e[0], partition, e[1])][-(OUTBOX_LIMIT - 1) :]
         kept.append([source[0], source[1], [v.decode() for name, _, v in out if name == "findings"]])
-        self.table[key] = encode_row(partition, state, kept)
+        self.put(partition, key, encode_row(partition, state, kept))
+        self._cache.pop(key, None)
         self.index.touch(partition, state.case_id, due_at)
         self.counters["findings"] += len(findings)
         return out
@@ -186,6 +391,7 @@ class CaseProcessor:
         """After (re)assignment: rebuild the deadline index of the owned partitions and return every
         outbox message that may not have reached Kafka before the previous owner stopped."""
         owned = set(partitions)
+        self._cache.clear()  # the table was just (re)loaded from the changelog
         for p in self.index.partitions():
             if p not in owned:
                 self.index.drop_partition(p)
@@ -203,7 +409,7 @@ class CaseProcessor:
                 key = state.case_id.encode()
                 again += [("findings", key, v.encode()) for e in pending for v in e[2]]
                 as_of = state.last_event_at if self.clock == "event" and state.last_event_at else self.wall_clock()
-                again.append(("snapshots", key, snapshot(state, as_of, self.ctx).model_dump_json().encode()))
+                again.append(("snapshots", key, snapshot_json(state, as_of, self.ctx)))
         for p, items in entries.items():
             self.index.rebuild(p, items)
         self.counters["republished"] += len(again)
