@@ -10,11 +10,10 @@ partitions this worker actively owns.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import faust
@@ -26,6 +25,7 @@ from streams.catalog import LiveCatalog
 from streams.catalog_feed import CatalogFeed
 from streams.deadlines import DeadlineIndex
 from streams.processor import CaseProcessor
+from streams.publish import BatchPublisher, Record
 from streams.rules import Context, WorkCalendar
 
 log = logging.getLogger("esup.worker")
@@ -85,6 +85,7 @@ def create_app(
         producer_acks=-1,
         # Batch the per-event outputs (finding, snapshot, changelog row) instead of one request each.
         producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
         stream_wait_empty=True,
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
@@ -118,7 +119,13 @@ def create_app(
     feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog)
     live_catalog = LiveCatalog(feed.items)
     ctx = Context.build(calendar or WorkCalendar(), live_catalog, rules or RuleConfig())
+    offset = timedelta(seconds=settings.clock_offset_s)
+
+    def wall_clock() -> datetime:
+        return datetime.now(UTC) + offset
+
     processor = CaseProcessor(
+        wall_clock=wall_clock,
         ctx=ctx,
         table=cases,
         index=DeadlineIndex(),
@@ -139,16 +146,18 @@ def create_app(
         cases.data[key] = raw
         changelog.append((partition, key, raw))
 
+    publisher: list[BatchPublisher] = []  # made once the producer runs
+
     async def emit(out: list[tuple[str, bytes, bytes]]) -> None:
-        """Publish and wait until Kafka has every message (acks=all): only then are the inputs acked."""
-        # Straight to the producer: faust's Topic.send machinery cost more than the rules per message.
-        producer = app.producer
+        """Publish the table rows and the outputs and wait until Kafka has every one of them (acks=all):
+        only then are the inputs acked."""
+        if not publisher:
+            publisher.append(BatchPublisher(app.producer._ensure_producer()))  # type: ignore[attr-defined]
         rows, changelog[:] = list(changelog), []
         table_topic = cases.changelog_topic.get_topic_name()
-        pending = [await producer.send(table_topic, key, raw, partition, None, None) for partition, key, raw in rows]
-        pending += [await producer.send(names[name], key, value, None, None, None) for name, key, value in out]
-        if pending:
-            await asyncio.gather(*pending)
+        records: list[Record] = [(table_topic, partition, key, raw) for partition, key, raw in rows]
+        records += [(names[name], None, key, value) for name, key, value in out]
+        await publisher[0].publish(records)
 
     processor.put = put
 
@@ -183,7 +192,7 @@ def create_app(
         """Wall clock only: ask every partition this worker owns to run its timers to now."""
         if clock != "wall":
             return
-        now = datetime.now(UTC)
+        now = wall_clock()
         for partition in active_partitions():
             nxt = processor.index.next_due(partition)
             if nxt is not None and nxt <= now:

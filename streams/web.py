@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from faust.types import TP
@@ -31,13 +30,14 @@ def status(runtime: Runtime) -> dict[str, Any]:
             "pending_timers": len(proc.index._due.get(p, {})),
             "watermark": proc.watermarks[p].isoformat() if p in proc.watermarks else None,
         }
-    now = datetime.now(UTC)
+    now = proc.wall_clock()
     sweep = runtime.last_sweep_at
     interval = runtime.settings.sweep_interval_s
     alive = runtime.clock == "event" or (sweep is not None and (now - sweep).total_seconds() < 5 * interval + 5)
     return {
         "alive": alive,
         "clock": runtime.clock,
+        "clock_offset_s": runtime.settings.clock_offset_s,
         "started_at": runtime.started_at.isoformat(),
         "last_sweep_at": sweep.isoformat() if sweep else None,
         "last_event_processed_at": proc.last_event_at.isoformat() if proc.last_event_at else None,

@@ -161,3 +161,13 @@ def synthetic_lines(n_cases: int, seed: int = 1, start: str = "2026-01-05T09:00"
             }, ensure_ascii=False).encode()))  # fmt: skip
     out.sort(key=lambda p: p[0])
     return [line for _, line in out]
+
+
+def synthetic_context() -> Context:
+    """The rules context the synthetic province is judged with: the example catalog, default thresholds."""
+    from pathlib import Path
+
+    from schemas.catalog import load_catalog
+
+    return Context.build(calendar(), load_catalog(Path(__file__).resolve().parents[1] / "examples/catalog.yaml"),
+                         RuleConfig())  # fmt: skip

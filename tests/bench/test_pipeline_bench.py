@@ -13,6 +13,7 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,89 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
         f"max {lat[-1] * 1000:.0f} ms"
     )
     assert len(lat) == total
+
+
+MATERIALS = ["application_form", "business_licence", "floor_plan"]
+
+
+def _apply_due_at(deadline: datetime, ctx: Any) -> datetime:
+    """An application time whose first timer (the acceptance notice) falls exactly at ``deadline``."""
+    from schemas.events import parse_event
+    from streams.rules import step
+    from streams.rules.clocks import next_due
+
+    for hours in range(24, 24 * 40, 24):
+        t = (deadline - timedelta(hours=hours)).replace(hour=10)
+        apply = parse_event({"event_id": "probe", "case_id": "probe", "item_code": "SC-FOOD-001",
+                             "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s", "kind": "apply",
+                             "occurred_at": t.isoformat(), "recorded_at": t.isoformat(),
+                             "payload": {"materials": MATERIALS}})  # fmt: skip
+        state, _ = step(None, apply, ctx)
+        if next_due(state, ctx) == deadline:
+            return t
+    raise AssertionError(f"no application time has a timer due at {deadline}")
+
+
+def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
+    """N cases whose acceptance notice falls due at the same end of a working day (24:00 Asia/Shanghai),
+    the way a province's timers bunch at midnight. The worker's wall clock is shifted (ESUP_CLOCK_OFFSET_S)
+    so that this midnight comes during the run; lateness = the finding's Kafka record time − the deadline."""
+    from pathlib import Path as _Path
+
+    from schemas.catalog import load_catalog
+    from schemas.config import RuleConfig
+    from streams.rules import Context, WorkCalendar
+    from streams.rules.calendar import TZ
+
+    ctx = Context.build(WorkCalendar(), load_catalog(_Path("examples/catalog.yaml")), RuleConfig())
+    n = int(os.environ.get("ESUP_BENCH_DUE_CASES", "5000"))
+    lead = float(os.environ.get("ESUP_BENCH_LEAD_S", "60"))  # worker start + publishing + processing time
+    # The end of the next working day after a week from now: an ordinary deadline, well inside the calendar.
+    day = (datetime.now(TZ) + timedelta(days=7)).date()
+    while not ctx.calendar.is_workday(day):
+        day += timedelta(days=1)
+    deadline = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+    applied = _apply_due_at(deadline, ctx)
+    offset = (deadline - datetime.now(UTC)).total_seconds() - lead
+    p = pipeline
+    p.env["ESUP_CLOCK_OFFSET_S"] = f"{offset:.3f}"
+    p.env["ESUP_SWEEP_INTERVAL_S"] = "1.0"  # the production default, not the tests' 0.5
+    p.setup()
+    p.worker(clock="wall")
+    lines = []
+    for i in range(n):
+        case_id = f"DUE-{i}"
+        t = (applied + timedelta(seconds=i % 3600)).isoformat()
+        lines.append(json.dumps({"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001",
+                                 "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s-bench",
+                                 "kind": "apply", "occurred_at": t, "recorded_at": t,
+                                 "payload": {"materials": MATERIALS}},
+                                ensure_ascii=False).encode())  # fmt: skip
+    p.publish_events(lines)
+    wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
+               timeout=600, every=0.5, what="the worker to take every application")  # fmt: skip
+    before = (deadline - datetime.now(UTC)).total_seconds() - offset
+    assert before > 0, f"the applications were processed {-before:.1f} s after the deadline: raise ESUP_BENCH_LEAD_S"
+    time.sleep(before)
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(p.topics["findings"], bootstrap_servers=p.bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=1000)  # fmt: skip
+    late: dict[str, float] = {}
+    give_up = time.monotonic() + 600
+    while len(late) < n and time.monotonic() < give_up:
+        for r in consumer:
+            f = json.loads(r.value)
+            if f["rule"] == "TIME_ACCEPT_NOTICE" and f["case_id"].startswith("DUE-"):
+                assert datetime.fromisoformat(f["detected_at"]) == deadline  # the moment the timer was due
+                late[f["case_id"]] = r.timestamp / 1000 + offset - deadline.timestamp()
+    consumer.close()
+    assert len(late) == n, f"{len(late)} of {n} notice findings arrived"
+    lat = sorted(late.values())
+    p50 = statistics.median(lat)
+    p99 = lat[int(0.99 * (len(lat) - 1))]
+    print(
+        f"\n[timer lateness bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
+        f"{n} cases due at {deadline.isoformat()}, sweep every 1.0 s, one worker; finding on Kafka − deadline: "
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, min {lat[0] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+    )

@@ -131,3 +131,115 @@ def test_outputs_whose_row_landed_are_republished_on_recovery_until_committed() 
     committed[("events", 0)] = 20
     _send(restarted, event("review", "2026-03-03T09:00", case="C1"), offset=21)
     assert [e[1] for e in decode_row(table[b"C1"])[2]] == [21]
+
+
+# ---- batches ---------------------------------------------------------------------------------------
+
+
+def _messages(lines: list[bytes], partitions: int = 3) -> list[tuple[str, int, int, bytes | None, bytes | None]]:
+    import zlib
+
+    out = []
+    for offset, line in enumerate(lines):
+        key = json.loads(line)["case_id"].encode()
+        out.append(("events", zlib.crc32(key) % partitions, offset, key, line))
+    return out
+
+
+def _run(clock: str, messages, size: int):  # type: ignore[no-untyped-def]
+    from tests.support import synthetic_context
+
+    table: dict[bytes, bytes] = {}
+    proc = CaseProcessor(ctx=synthetic_context(), table=table, index=DeadlineIndex(), clock=clock,
+                         case_events_topic="events", ticks_topic="ticks", wall_clock=lambda: NOW,
+                         cache_size=50)  # type: ignore[arg-type]  # fmt: skip
+    out = []
+    if size == 1:
+        for m in messages:
+            out += proc.handle(*m)
+    else:
+        for i in range(0, len(messages), size):
+            out += proc.handle_batch(messages[i : i + size])
+    return proc, table, out
+
+
+def _per_case(out, kind: str):  # type: ignore[no-untyped-def]
+    cases: dict[bytes, list[bytes]] = {}
+    for name, key, value in out:
+        if name == kind:
+            cases.setdefault(key, []).append(value)
+    return cases
+
+
+def _last_snapshots(out):  # type: ignore[no-untyped-def]
+    snaps = {}
+    for name, key, value in out:
+        if name == "snapshots":
+            # as_of and the working days used as of then depend on when a timer was swept, nothing else.
+            snap = json.loads(value)
+            snap.pop("as_of")
+            for c in snap["clocks"]:
+                c.pop("working_days_used")
+            snaps[key] = snap
+    return snaps
+
+
+def test_batches_find_what_one_message_at_a_time_finds_and_leave_the_same_table() -> None:
+    from tests.support import synthetic_lines
+
+    messages = _messages(synthetic_lines(300, seed=3))
+    for clock in ("event", "wall"):
+        _, table1, out1 = _run(clock, messages, 1)
+        proc, table2, out2 = _run(clock, messages, 97)  # batches that split cases across them; cache of 50
+        # The same findings, in the same order per case (a batch may fire other cases' timers later in it).
+        assert _per_case(out1, "findings") == _per_case(out2, "findings")
+        assert {k: decode_row(v)[1].to_dict() for k, v in table1.items()} == {
+            k: decode_row(v)[1].to_dict() for k, v in table2.items()
+        }
+        assert _last_snapshots(out1) == _last_snapshots(out2)
+        # …with fewer writes: one snapshot per changed case per batch, not one per change.
+        assert sum(n == "snapshots" for n, _, _ in out2) < sum(n == "snapshots" for n, _, _ in out1)
+        assert len(proc._cache) <= 50
+
+
+def test_a_batch_writes_a_case_once_with_one_outbox_entry_from_its_earliest_offset() -> None:
+    proc, table = _proc()
+    writes: list[tuple[int, bytes]] = []
+    proc.put = lambda partition, key, raw: (writes.append((partition, key)), table.__setitem__(key, raw))  # type: ignore[func-returns-value]
+    lines = [
+        event("apply", "2026-03-02T09:00", case="C1"),
+        event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5),
+        event("fee_charged", "2026-03-02T09:20", case="C1", fee_code="Y", amount_fen=7),
+    ]
+    out = proc.handle_batch([("events", 2, 40 + i, e.case_id.encode(), event_to_json(e).encode())
+                             for i, e in enumerate(lines)])  # fmt: skip
+    assert [n for n, _, _ in out] == ["findings", "findings", "snapshots"]
+    assert writes == [(2, b"C1")]
+    partition, state, outbox = decode_row(table[b"C1"])
+    assert partition == 2 and state.seq == 3
+    assert [(e[0], e[1], len(e[2])) for e in outbox] == [("events", 40, 2)]
+
+
+def test_a_rules_defect_in_a_batch_dead_letters_that_event_only() -> None:
+    from unittest import mock
+
+    import streams.processor as processor_module
+
+    proc, table = _proc()
+    good = event("apply", "2026-03-02T09:00", case="A")
+    bad = event("apply", "2026-03-02T09:05", case="B")
+    other = event("fee_charged", "2026-03-02T09:10", case="A", fee_code="X", amount_fen=5)
+    real_step = processor_module.step
+
+    def step(state, e, ctx):  # type: ignore[no-untyped-def]
+        if e.case_id == "B":
+            raise RuntimeError("planted defect")
+        return real_step(state, e, ctx)
+
+    batch = [("events", 0, i, e.case_id.encode(), event_to_json(e).encode()) for i, e in enumerate([good, bad, other])]
+    with mock.patch.object(processor_module, "step", step):
+        out = proc.handle_batch(batch)
+    assert [n for n, _, _ in out] == ["snapshots", "dead_letters", "findings", "snapshots"]
+    assert "planted defect" in DeadLetter.model_validate_json(out[1][2]).reason
+    assert decode_row(table[b"A"])[1].seq == 2 and b"B" not in table
+    assert proc.counters["events"] == 2 and proc.counters["dead_letters"] == 1
