@@ -53,10 +53,22 @@ OUTBOX_LIMIT = 16
 OutboxEntry = list[Any]
 
 
-def encode_row(partition: int, state: CaseState, outbox: list[OutboxEntry] | None = None) -> bytes:
-    # orjson writes the state dataclasses directly; `CaseState.to_dict` is the same JSON, field for field
-    # (a unit test holds the two together).
-    return orjson.dumps({"p": partition, "s": state, "o": outbox or []})
+def encode_row(
+    partition: int,
+    state: CaseState,
+    outbox: list[OutboxEntry] | None = None,
+    *,
+    due: datetime | None = None,
+    basis: str | None = None,
+) -> bytes:
+    """A table row: the state, the outbox and, when ``basis`` is given, the case's next due moment computed
+    on that basis (calendar and rule thresholds), so a restarted worker rebuilds its deadline index
+    without decoding every state.
+
+    orjson writes the state dataclasses directly; `CaseState.to_dict` is the same JSON, field for field
+    (a unit test holds the two together).
+    """
+    return orjson.dumps({"p": partition, "s": state, "o": outbox or [], "d": due, "b": basis})
 
 
 def decode_row(raw: bytes) -> tuple[int, CaseState, list[OutboxEntry]]:
@@ -114,6 +126,8 @@ class CaseProcessor:
         # Writes a row to the table on an explicit partition (a batch writes outside any one message's context).
         self.put = put or (lambda partition, key, raw: table.__setitem__(key, raw))
         self.cache_size = cache_size
+        # What a stored next-due moment was computed with: reused on recovery only if it is still the same.
+        self.basis = f"{ctx.calendar.version}|{ctx.config.model_dump_json()}"
         self._cache: dict[bytes, tuple[int, CaseState, list[OutboxEntry]]] = {}
         self.watermarks: dict[int, datetime] = {}
         self.positions: dict[int, int] = {}  # last processed offset per case-events partition
@@ -264,7 +278,7 @@ class CaseProcessor:
             kept = [e for e in d.outbox if not self._flushed(e[0], d.partition, e[1])]
             kept += [[topic, offset, texts] for topic, (offset, texts) in d.new.items()]
             kept = kept[-OUTBOX_LIMIT:]
-            self.put(d.partition, key, encode_row(d.partition, d.state, kept))
+            self.put(d.partition, key, encode_row(d.partition, d.state, kept, due=dues[key], basis=self.basis))
             self._remember(key, d.partition, d.state, kept)
         return out
 
@@ -376,7 +390,7 @@ class CaseProcessor:
         # Only findings are kept: a lost snapshot is rebuilt from the state itself on recovery.
         kept = [e for e in outbox if not self._flushed(e[0], partition, e[1])][-(OUTBOX_LIMIT - 1) :]
         kept.append([source[0], source[1], [v.decode() for name, _, v in out if name == "findings"]])
-        self.put(partition, key, encode_row(partition, state, kept))
+        self.put(partition, key, encode_row(partition, state, kept, due=due_at, basis=self.basis))
         self._cache.pop(key, None)
         self.index.touch(partition, state.case_id, due_at)
         self.counters["findings"] += len(findings)
@@ -400,12 +414,19 @@ class CaseProcessor:
         for raw in list(self.table.values()):
             if raw is None:
                 continue
-            partition, state, outbox = decode_row(raw)
+            row = orjson.loads(raw)
+            partition = int(row["p"])
             if partition not in owned:
                 continue
-            entries[partition].append((state.case_id, next_due(state, self.ctx)))
-            pending = [e for e in outbox if not self._flushed(e[0], partition, e[1])]
+            if row.get("b") == self.basis:
+                case_id, stored = row["s"]["case_id"], row.get("d")
+                entries[partition].append((case_id, datetime.fromisoformat(stored) if stored else None))
+            else:  # written before, or with another calendar or thresholds: compute it again
+                state = CaseState.from_dict(row["s"])
+                entries[partition].append((state.case_id, next_due(state, self.ctx)))
+            pending = [e for e in row.get("o", []) if not self._flushed(e[0], partition, e[1])]
             if pending:
+                state = CaseState.from_dict(row["s"])
                 key = state.case_id.encode()
                 again += [("findings", key, v.encode()) for e in pending for v in e[2]]
                 as_of = state.last_event_at if self.clock == "event" and state.last_event_at else self.wall_clock()

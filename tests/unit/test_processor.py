@@ -243,3 +243,22 @@ def test_a_rules_defect_in_a_batch_dead_letters_that_event_only() -> None:
     assert "planted defect" in DeadLetter.model_validate_json(out[1][2]).reason
     assert decode_row(table[b"A"])[1].seq == 2 and b"B" not in table
     assert proc.counters["events"] == 2 and proc.counters["dead_letters"] == 1
+
+
+def test_recovery_reuses_the_stored_due_moment_only_on_the_same_calendar_and_thresholds() -> None:
+    import orjson
+
+    proc, table = _proc()
+    _send(proc, event("apply", "2026-03-02T09:00", case="A"), partition=1)
+    row = orjson.loads(table[b"A"])
+    assert row["d"] == at("2026-03-07T00:00").isoformat() and row["b"] == proc.basis
+    # A stored moment on the same basis is trusted as is (this one is planted to tell the two paths apart)…
+    table[b"A"] = orjson.dumps({**row, "d": at("2026-03-05T00:00").isoformat()})
+    fresh = CaseProcessor(ctx=proc.ctx, table=table, index=DeadlineIndex(), clock="wall",
+                          case_events_topic="events", ticks_topic="ticks")  # fmt: skip
+    fresh.recover([1])
+    assert fresh.index.next_due(1) == at("2026-03-05T00:00")
+    # …and computed again from the state when the calendar or the thresholds changed since it was written.
+    table[b"A"] = orjson.dumps({**row, "d": at("2026-03-05T00:00").isoformat(), "b": "another calendar"})
+    fresh.recover([1])
+    assert fresh.index.next_due(1) == at("2026-03-07T00:00")
