@@ -31,9 +31,14 @@ def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: i
         for group in groups:
             found = admin.list_group_offsets(group).get(group, {})
             committed[group] = {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             allow_auto_create_topics=False, client_id="esup-status",
-                             request_timeout_ms=timeout_ms)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+        client_id="esup-status",
+        request_timeout_ms=timeout_ms,
+    )
     try:
         wanted: dict[str, list[Any]] = {}
         for group, topics in groups.items():
@@ -55,6 +60,15 @@ def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: i
             lag = end[tp] - max(done, start[tp]) if done is not None else end[tp] - start[tp]
             out.append(PartitionLag(group, tp.topic, tp.partition, done, end[tp], max(lag, 0)))
     return out
+
+
+def committed_offsets(bootstrap: str, group: str, timeout_ms: int = 15000) -> dict[tuple[str, int], int]:
+    """The group's committed offset of every partition it has committed on, as (topic, partition) -> offset."""
+    from esup.topics import admin_client
+
+    with admin_client(bootstrap, timeout_ms=timeout_ms) as admin:
+        found = admin.list_group_offsets(group).get(group, {})
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0}
 
 
 def render_table(rows: Sequence[PartitionLag]) -> str:

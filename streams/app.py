@@ -10,6 +10,7 @@ partitions this worker actively owns.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import faust
 from faust.types import TP
 
+from esup.lag import committed_offsets
 from esup.settings import Settings
 from schemas.config import RuleConfig
 from streams.catalog import LiveCatalog
@@ -202,7 +204,15 @@ def create_app(
     @cases.on_recover
     async def recovered() -> None:
         owned = active_partitions()
-        again = processor.recover(owned)
+        try:
+            # faust runs this before its consumer has fetched the committed offsets; ask Kafka directly.
+            committed = await asyncio.get_running_loop().run_in_executor(
+                None, committed_offsets, settings.kafka_bootstrap, settings.worker_app_id
+            )
+        except Exception as exc:  # unknown: every outbox entry counts as possibly unsent (duplicates, no loss)
+            log.warning("could not read the group's committed offsets (%s): republishing every outbox entry", exc)
+            committed = None
+        again = processor.recover(owned, committed)
         await emit(again)
         log.info(
             "case table recovered: partitions %s, %d cases with pending timers, %d outbox messages republished",

@@ -262,3 +262,15 @@ def test_recovery_reuses_the_stored_due_moment_only_on_the_same_calendar_and_thr
     table[b"A"] = orjson.dumps({**row, "d": at("2026-03-05T00:00").isoformat(), "b": "another calendar"})
     fresh.recover([1])
     assert fresh.index.next_due(1) == at("2026-03-07T00:00")
+
+
+def test_recovery_uses_the_committed_offsets_it_is_given() -> None:
+    """faust recovers tables before its consumer knows the committed offsets; the worker reads them from
+    Kafka and passes them in, so entries older than the commit are not republished."""
+    proc, table = _proc()
+    _send(proc, event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5), offset=11)
+    fresh = CaseProcessor(ctx=proc.ctx, table=table, index=DeadlineIndex(), clock="wall",
+                          case_events_topic="events", ticks_topic="ticks")  # fmt: skip
+    assert [n for n, _, _ in fresh.recover([0], {("events", 0): 30})] == []
+    assert [n for n, _, _ in fresh.recover([0], {("events", 0): 12})] == ["findings", "snapshots"]
+    assert [n for n, _, _ in fresh.recover([0], {})] == ["findings", "snapshots"]  # nothing known: republish
