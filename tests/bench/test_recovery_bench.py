@@ -1,0 +1,299 @@
+"""What open cases cost a stream worker: resident memory per open case, and how long a worker holding N open
+cases takes to serve again after `kill -9`. Run with `make bench` (N from ESUP_BENCH_OPEN_CASES, default a
+million); figures are printed (and copied into docs/performance.md by hand with the machine and the command),
+never asserted as limits.
+
+The open cases are N `apply` events of distinct cases on SC-FOOD-001, occurred a few minutes ago (Asia/Shanghai)
+and run by a worker with `--clock wall`, as in production: an application's first timer (the acceptance notice)
+is due at the earliest at the end of the next working day, so nothing fires during the bench and every case
+keeps exactly one pending timer — which is what the recovered worker reports, so the count checks that every
+case survived the kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import time
+import urllib.error
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from esup.settings import Settings
+from tests.integration.pipeline import Pipeline, committed_lag, free_port, wait_until, worker_status
+
+pytestmark = pytest.mark.bench
+
+MIB = 1024 * 1024
+RECOVERED = re.compile(
+    r"case table recovered: partitions \[([\d, ]*)\], (\d+) cases with pending timers, (\d+) outbox messages"
+)
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
+             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "bench", partitions=6)
+    p.workdir.mkdir(parents=True)
+    yield p
+    p.close(kafka_admin, clickhouse_client)
+
+
+def _start_worker(p: Pipeline, name: str, port: int) -> None:
+    # Not `p.worker()`: it runs at --loglevel warning, which drops the INFO line `recovered()` writes.
+    p.start(name, "worker", "--clock", "wall", "--loglevel", "info", "--web-port", str(port))
+
+
+def _memory(pid: int) -> dict[str, int]:
+    """VmRSS (resident now) and VmHWM (peak resident) of a process, in bytes."""
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) * 1024  # "123456 kB"
+    return out
+
+
+def _status(port: int) -> Any:
+    """The status page, also when it answers 503 (a wall-clock worker whose sweeper lags while it is busy)."""
+    try:
+        return worker_status(port)
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read() or b"{}")
+
+
+def _answers(port: int, partitions: int) -> Any:
+    try:
+        s = _status(port)
+    except OSError:
+        return None
+    return s if s.get("catalog", {}).get("ready") and len(s.get("partitions", {})) == partitions else None
+
+
+class _LogWatch:
+    """Reads a log file as it grows and remembers the first line matching a pattern."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.rest = b""
+
+    def find(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        self.offset += len(chunk)
+        *lines, self.rest = (self.rest + chunk).split(b"\n")
+        for line in lines:
+            m = pattern.search(line.decode(errors="replace"))
+            if m:
+                return m
+        return None
+
+
+def _logged_at(log: str, needle: str) -> float | None:
+    """When (epoch seconds) the first log line containing ``needle`` was written, from faust's line stamp
+    ("[2026-03-02 09:00:00,123] [pid] [INFO] …", local time); None when there is no such line."""
+    for line in log.splitlines():
+        if needle in line and (m := re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]", line)):
+            # logging stamps local time: astimezone() reads a naive datetime as local
+            return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone().timestamp()
+    return None
+
+
+def _open_cases(n: int) -> Iterator[tuple[bytes, bytes]]:
+    """N `apply` events with every required material, one per case, keyed by case id (a template, not pydantic)."""
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0)
+    occurred, recorded = (now - timedelta(minutes=5)).isoformat(), (now - timedelta(minutes=4)).isoformat()
+    head = '{"event_id": "%s-a", "case_id": "%s", '
+    tail = (
+        '"item_code": "SC-FOOD-001", "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s-bench", '
+        f'"kind": "apply", "occurred_at": "{occurred}", "recorded_at": "{recorded}", '
+        '"payload": {"materials": ["application_form", "business_licence", "floor_plan"]}}'
+    )
+    for i in range(n):
+        case_id = f"OPEN-{i:07d}"
+        yield case_id.encode(), ((head % (case_id, case_id)) + tail).encode()
+
+
+def _produce(bootstrap: str, topic: str, messages: Iterator[tuple[bytes, bytes]]) -> int:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50, batch_size=512 * 1024)
+    n = 0
+    for key, value in messages:
+        producer.send(topic, key=key, value=value)
+        n += 1
+    producer.flush()
+    producer.close()
+    return n
+
+
+def _end_offsets(bootstrap: str, topic: str) -> int:
+    """Records ever written to a topic (sum of its partitions' end offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, part) for part in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def _row_sizes(bootstrap: str, topic: str, sample: int = 2000) -> tuple[float, float]:
+    """Mean key and value sizes (bytes) of up to ``sample`` records of a topic's partition 0."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                             consumer_timeout_ms=3000)  # fmt: skip
+    consumer.assign([TopicPartition(topic, 0)])
+    keys: list[int] = []
+    values: list[int] = []
+    try:
+        for record in consumer:
+            keys.append(len(record.key or b""))
+            values.append(len(record.value or b""))
+            if len(values) >= sample:
+                break
+    finally:
+        consumer.close()
+    assert values, f"no record in {topic}"
+    return sum(keys) / len(keys), sum(values) / len(values)
+
+
+def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> None:
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    n = int(os.environ.get("ESUP_BENCH_OPEN_CASES", "1000000"))
+    p = pipeline.setup()
+    events, findings = p.topics["case_events"], p.topics["findings"]
+    group = p.env["ESUP_WORKER_APP_ID"]
+    changelog = f"{group}-cases-changelog"
+    cache = int(p.env.get("ESUP_WORKER_STATE_CACHE", Settings.model_fields["worker_state_cache"].default))
+    store = p.env.get("ESUP_WORKER_STORE", Settings.model_fields["worker_store"].default)
+    drain_timeout = 600 + n / 200  # generous for 2 cores; a hang fails, a slow machine does not
+    recover_timeout = 300 + n / 500
+
+    # Baseline: a worker that owns every partition with an empty table — started, catalog loaded, table
+    # "recovered", web page and sweeper running — measured while idle and then stopped cleanly. Its RSS is
+    # the fixed cost (interpreter, faust, aiokafka, rules, catalog); what a loaded worker holds above it is
+    # what the open cases cost. Caveat: the difference also carries what processing N events leaves behind
+    # that does not scale with N (warm code paths, fetch buffers, allocator slack), which weighs on a small N
+    # only. The recovered worker below, which processed one event and read its rows from Kafka, is a second
+    # reading (it has no state cache, but keeps whatever its recovery allocated and did not give back).
+    port = free_port()
+    _start_worker(p, "baseline", port)
+    wait_until(lambda: _answers(port, p.partitions), timeout=120, every=0.5, what="the baseline worker")
+    wait_until(lambda: _LogWatch(p.workdir / "baseline.log").find(RECOVERED), timeout=60, every=0.5,
+               what="the baseline worker's (empty) table")  # fmt: skip
+    time.sleep(3)
+    baseline = _memory(p.processes["baseline"].pid)["VmRSS"]
+    p.stop("baseline")  # SIGTERM: it leaves the group, so the next worker need not wait out its session
+
+    t0 = time.perf_counter()
+    assert _produce(p.bootstrap, events, _open_cases(n)) == n
+    t_produce = time.perf_counter() - t0
+
+    port = free_port()
+    t0 = time.perf_counter()
+    _start_worker(p, "loaded", port)
+    wait_until(lambda: committed_lag(p.bootstrap, group, events) == 0, timeout=drain_timeout, every=0.5,
+               what="the worker to open every case")  # fmt: skip
+    t_drain = time.perf_counter() - t0
+    time.sleep(3)  # idle: the last batch's garbage is gone
+    loaded = _memory(p.processes["loaded"].pid)
+    before = _status(port)
+    assert before["counters"]["events"] == n and before["counters"]["dead_letters"] == 0, before["counters"]
+    assert before["open_timers"] == n, "every open case has its acceptance timer pending"
+    assert _end_offsets(p.bootstrap, changelog) == n, "one table row per case"
+    assert _end_offsets(p.bootstrap, findings) == 0, "an application with every material raises nothing"
+    key_bytes, row_bytes = _row_sizes(p.bootstrap, changelog)
+
+    # The findings topic's end, fixed before the kill: the probe's finding is the first record after it.
+    watch = KafkaConsumer(bootstrap_servers=p.bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(findings, part) for part in sorted(watch.partitions_for_topic(findings) or ())]
+    watch.assign(tps)
+    watch.seek_to_end()
+    for tp in tps:
+        watch.position(tp)
+    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
+    probe_id = "PROBE-0001"
+    # A fee on a free item: one finding (FEE_ON_FREE_ITEM) the moment it is processed, and no timer.
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0).isoformat()
+    probe = {"event_id": f"{probe_id}-1", "case_id": probe_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
+             "region_code": "511702", "staff_id": "s-bench", "kind": "fee_charged", "occurred_at": now,
+             "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
+
+    port = free_port()
+    log = _LogWatch(p.workdir / "recovered.log")
+    t0, killed_at = time.perf_counter(), time.time()
+    p.stop("loaded", kill=True)  # kill -9
+    _start_worker(p, "recovered", port)
+    producer.send(events, key=probe_id.encode(), value=json.dumps(probe).encode())
+    producer.flush()
+    producer.close()
+    recovered: re.Match[str] | None = None
+    t_recovered = t_probe = 0.0
+    probe_findings: list[Any] = []
+    deadline = time.monotonic() + recover_timeout
+    try:
+        while not (recovered and probe_findings):
+            assert time.monotonic() < deadline, f"no recovery in {recover_timeout:.0f} s:\n{p.log('recovered')[-3000:]}"
+            assert p.processes["recovered"].poll() is None, f"the worker exited:\n{p.log('recovered')[-3000:]}"
+            if recovered is None and (recovered := log.find(RECOVERED)):
+                t_recovered = time.perf_counter() - t0
+            for records in watch.poll(timeout_ms=50).values():  # the loop's pace: times are good to ~50 ms
+                probe_findings += [json.loads(r.value) for r in records]
+                if probe_findings and not t_probe:
+                    t_probe = time.perf_counter() - t0
+    finally:
+        watch.close()
+    assert {f["case_id"] for f in probe_findings} == {probe_id}
+    assert {f["rule"] for f in probe_findings} == {"FEE_ON_FREE_ITEM"}
+    owned, pending, republished = recovered.groups()
+    assert sorted(int(x) for x in owned.split(",")) == list(range(p.partitions)), recovered.group(0)
+    assert int(pending) == n, f"{recovered.group(0)}: every open case survives the kill"
+    time.sleep(3)
+    after = _status(port)
+    assert after["open_timers"] == n and after["counters"]["events"] == 1, after
+    back = _memory(p.processes["recovered"].pid)
+    # Where the time went, from the new worker's own log stamps (ms): the group waits out the killed member's
+    # session before it assigns the partitions, then faust reads the changelog, then `recovered()` rebuilds
+    # the deadline index and republishes what the outboxes hold.
+    text = p.log("recovered")
+    needles = ("[^Worker]: Starting", "Executing _on_partitions_assigned", "Done reading from changelog topics",
+               "case table recovered")  # fmt: skip
+    marks = [_logged_at(text, needle) for needle in needles]
+    phases = "n/a (log lines not found)"
+    if all(marks):
+        started, assigned, read, done = (m - killed_at for m in marks if m is not None)
+        phases = (f"process up at {started:.1f} s, partitions assigned at {assigned:.1f} s, then changelog read "
+                  f"{read - assigned:.1f} s, recovered() {done - read:.1f} s")  # fmt: skip
+
+    print(
+        f"\n[recovery bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
+        f"{n:,} open cases (SC-FOOD-001 applications, --clock wall), {p.partitions} partitions, "
+        f"store {store}, state cache {cache:,}\n"
+        f"  produced in {t_produce:.1f} s; one worker opened them all in {t_drain:.1f} s (start included)\n"
+        f"  RSS idle worker, empty table:               {baseline / MIB:8.1f} MiB\n"
+        f"  RSS worker holding the cases (after them):  {loaded['VmRSS'] / MIB:8.1f} MiB "
+        f"(peak {loaded['VmHWM'] / MIB:.1f})  → {(loaded['VmRSS'] - baseline) / n:,.0f} bytes per open case "
+        f"({min(n, cache):,} of them also decoded in the state cache)\n"
+        f"  RSS recovered worker (rows read from Kafka): {back['VmRSS'] / MIB:7.1f} MiB "
+        f"(peak {back['VmHWM'] / MIB:.1f})  → {(back['VmRSS'] - baseline) / n:,.0f} bytes per open case "
+        f"(no state cache; includes what republishing {int(republished):,} outbox messages left behind)\n"
+        f"  changelog row: {key_bytes + row_bytes:,.0f} bytes per case ({key_bytes:.0f} key + {row_bytes:.0f} value)\n"
+        f"  kill -9 → 'case table recovered' in the new worker's log: {t_recovered:6.1f} s\n"
+        f"    ({phases})\n"
+        f"  kill -9 → first new event processed (its finding on Kafka): {t_probe:6.1f} s"
+    )

@@ -1,0 +1,80 @@
+"""Replay figure on real servers: one worker on the event clock replaying a simulated year of a province.
+
+Every event of `esup simulate --days 365` is in the case-events topic before the worker starts, so the clock
+measures only the worker (start included) until its group has committed everything; then the clock is advanced
+to the manifest's `at` and the findings on the findings topic must be the simulator's ground truth.
+Set ESUP_BENCH_YEAR_CASES (default 50000, about 200 applications per working day).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.truth import keys, read_truth
+from tests.integration.pipeline import Pipeline, committed_lag, wait_until
+
+pytestmark = pytest.mark.bench
+
+DAYS = 365
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
+             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "bench", partitions=6)
+    p.workdir.mkdir(parents=True)
+    yield p
+    p.close(kafka_admin, clickhouse_client)
+
+
+def test_replay_of_a_simulated_year_on_the_event_clock(pipeline: Pipeline, tmp_path: Path) -> None:
+    p, sim = pipeline, tmp_path / "sim"
+    n_cases = int(os.environ.get("ESUP_BENCH_YEAR_CASES", "50000"))
+    p.esup("simulate", "--cases", str(n_cases), "--days", str(DAYS), "--seed", "5", "--quiet", "--out", str(sim),
+           timeout=3600)  # fmt: skip
+    manifest = json.loads((sim / "manifest.json").read_text())
+    truth = read_truth(sim / "truth.jsonl")
+    p.setup(catalog=sim / "catalog.yaml")
+    n = p.publish_events((sim / "events.jsonl").read_bytes().splitlines())
+    assert n == manifest["events"]
+
+    group = p.env["ESUP_WORKER_APP_ID"]
+    t0 = time.perf_counter()
+    p.worker(clock="event")
+    wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=3600, every=0.5,
+               what="the worker to replay the year")  # fmt: skip
+    wall = time.perf_counter() - t0
+    p.advance(manifest["at"])
+
+    history: list[int] = []
+
+    def settled() -> dict[str, dict[str, Any]] | None:
+        # Every truth line found, or no new finding over five reads in a row (each waits 3 s for silence).
+        got = p.findings()
+        history.append(len(got))
+        return got if len(got) >= len(truth) or (len(history) >= 5 and len(set(history[-5:])) == 1) else None
+
+    wait_until(settled, timeout=1800, every=2, what=f"{len(truth)} findings")
+    time.sleep(2)  # anything beyond the truth would be late by now: read once more
+    got = p.findings()
+
+    found = Counter((f["case_id"], f["rule"], f["staff_id"]) for f in got.values())
+    expected = keys(truth)
+    print(
+        f"\n[replay bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
+        f"one worker, --clock event, {n} events, {n_cases} cases over {DAYS} simulated days (worker start included)\n"
+        f"  replay until committed lag 0: {wall:.1f} s, {n / wall:,.0f} events/s, {DAYS / wall:.1f} simulated days/s\n"
+        f"  findings after advancing to {manifest['at']}: {len(got)} found, {len(truth)} ground-truth lines"
+    )
+    missing, extra = expected - found, found - expected
+    assert found == expected, (f"missing {sorted(missing)[:5]} ({sum(missing.values())}); "
+                               f"not injected {sorted(extra)[:5]} ({sum(extra.values())})")  # fmt: skip
