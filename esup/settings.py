@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     worker_app_id: str = "esup-worker"
     worker_store: str = "memory://"
     sweep_interval_s: float = Field(default=1.0, gt=0)
-    # A worker takes up to this many messages at once and writes each case they change once; it waits at
-    # most worker_batch_wait_s for a batch to fill, which bounds the latency batching adds.
     # Shifts a wall-clock worker's notion of now by this many seconds: for drills and benchmarks (e.g. to
     # bring the next end of a working day, when deadlines fall, into the next minute). 0 in production.
     clock_offset_s: float = 0.0
+    # A worker takes up to this many messages at once and writes each case they change once; it waits at
+    # most worker_batch_wait_s for a batch to fill, which bounds the latency batching adds.
     worker_batch_max: int = Field(default=1000, ge=1)
     worker_batch_wait_s: float = Field(default=0.02, gt=0)
     # Decoded case states kept in memory per worker (least recently written evicted; ~5-10 KB each); the

@@ -25,7 +25,7 @@ from esup.settings import Settings
 from schemas.config import RuleConfig
 from streams.catalog import LiveCatalog
 from streams.catalog_feed import CatalogFeed
-from streams.deadlines import DeadlineIndex
+from streams.deadlines import DeadlineIndex, SweepPlan
 from streams.processor import CaseProcessor
 from streams.publish import BatchPublisher, Record
 from streams.rules import Context, WorkCalendar
@@ -189,17 +189,21 @@ def create_app(
     def active_partitions() -> list[int]:
         return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_case_events)
 
-    @app.timer(settings.sweep_interval_s)
+    plan = SweepPlan(timedelta(seconds=settings.sweep_interval_s))
+
+    @app.task
     async def sweeper() -> None:
-        """Wall clock only: ask every partition this worker owns to run its timers to now."""
+        """Wall clock only: tick each partition this worker owns when its earliest timer falls due (or at
+        least every sweep interval, which is also how the status page knows the sweeper is alive)."""
         if clock != "wall":
             return
-        now = wall_clock()
-        for partition in active_partitions():
-            nxt = processor.index.next_due(partition)
-            if nxt is not None and nxt <= now:
+        while True:
+            now = wall_clock()
+            due_now, wake = plan.plan(now, active_partitions(), processor.index)
+            for partition in due_now:
                 await ticks.send(partition=partition, value=processor.tick_bytes(partition, now))
-        runtime.last_sweep_at = now
+            runtime.last_sweep_at = now
+            await asyncio.sleep(max(0.005, (wake - wall_clock()).total_seconds()))
 
     @cases.on_recover
     async def recovered() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class DeadlineIndex:
@@ -68,3 +68,29 @@ class DeadlineIndex:
 
     def __len__(self) -> int:
         return sum(len(d) for d in self._due.values())
+
+
+class SweepPlan:
+    """When a wall-clock worker ticks which partition: at the due moment itself rather than on the next
+    round of a fixed interval, and not again while a tick covering the same timers is on its way."""
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval  # the longest sleep, and how soon an unanswered tick is sent again
+        self.requested: dict[int, datetime] = {}  # partition -> `now` of the last tick sent to it
+
+    def plan(self, now: datetime, partitions: Iterable[int], index: DeadlineIndex) -> tuple[list[int], datetime]:
+        """The partitions to tick now, and when to look again."""
+        ticks: list[int] = []
+        wake = now + self.interval
+        for p in partitions:
+            nxt = index.next_due(p)
+            if nxt is None:
+                self.requested.pop(p, None)
+            elif nxt > now:
+                wake = min(wake, nxt)
+            else:
+                last = self.requested.get(p)
+                if last is None or nxt > last or now - last >= self.interval:
+                    ticks.append(p)
+                    self.requested[p] = now
+        return ticks, wake

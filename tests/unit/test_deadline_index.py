@@ -36,3 +36,28 @@ def test_rebuild_and_drop_partition() -> None:
     idx.touch(3, "y", at("2026-03-02T00:00"))
     idx.drop_partition(3)
     assert idx.pop_due(3, at("2026-12-01T00:00")) == [] and idx.partitions() == [2]
+
+
+def test_the_sweep_plan_wakes_at_the_next_due_moment_and_does_not_tick_twice_for_it() -> None:
+    from datetime import timedelta
+
+    from streams.deadlines import SweepPlan
+
+    idx = DeadlineIndex()
+    idx.touch(0, "a", at("2026-03-03T00:00"))
+    idx.touch(1, "b", at("2026-03-09T00:00"))
+    plan = SweepPlan(timedelta(seconds=1))
+    # Before the deadline: nothing to tick, wake exactly at it (not up to an interval later).
+    assert plan.plan(at("2026-03-02T23:59:59.7"), [0, 1], idx) == ([], at("2026-03-03T00:00"))
+    # At it: tick partition 0 once; while that tick is on its way, do not send another…
+    assert plan.plan(at("2026-03-03T00:00:00.001"), [0, 1], idx)[0] == [0]
+    assert plan.plan(at("2026-03-03T00:00:00.300"), [0, 1], idx)[0] == []
+    # …unless it went unanswered for a whole interval (a lost tick costs a second, not a timer).
+    assert plan.plan(at("2026-03-03T00:00:01.002"), [0, 1], idx)[0] == [0]
+    # A timer due after the last tick's moment needs a tick of its own.
+    idx.touch(0, "c", at("2026-03-03T00:00:01.500"))
+    idx.pop_due(0, at("2026-03-03T00:00:01"))
+    assert plan.plan(at("2026-03-03T00:00:01.600"), [0, 1], idx)[0] == [0]
+    # With nothing pending the plan sleeps one interval.
+    empty = DeadlineIndex()
+    assert plan.plan(at("2026-03-04T00:00"), [0], empty) == ([], at("2026-03-04T00:00:01"))
