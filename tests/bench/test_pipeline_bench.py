@@ -103,9 +103,23 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
-    # Warm-up: the worker and sink are up and own their partitions before the clock starts.
-    wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
-               timeout=120, what="the worker")  # fmt: skip
+
+    def fee(case_id: str) -> bytes:
+        # A fee on a free item: one finding per event, raised the moment the event is processed.
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        event = {"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
+                 "region_code": "511702", "staff_id": "s-bench", "kind": "fee_charged", "occurred_at": now,
+                 "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
+        return json.dumps(event).encode()
+
+    # Warm-up: one finding per partition all the way into ClickHouse, so the worker and the sink own their
+    # partitions and have started before the clock does (an empty topic has no lag even before they join).
+    warm = [f"WARM-{i}" for i in range(4 * p.partitions)]
+    for case_id in warm:
+        producer.send(p.topics["case_events"], key=case_id.encode(), value=fee(case_id))
+    producer.flush()
+    wait_until(lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings")[0][0] >= len(warm),
+               timeout=180, every=0.5, what="the warm-up findings in ClickHouse")  # fmt: skip
     seen: dict[str, float] = {}
     stop = threading.Event()
 
@@ -135,13 +149,8 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     total = int(rate * seconds)
     t0 = time.perf_counter()
     for i in range(total):
-        # A fee on a free item: one finding per event, raised the moment the event is processed.
         case_id = f"LAT-{i}"
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        event = {"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
-                 "region_code": "511702", "staff_id": "s-bench", "kind": "fee_charged", "occurred_at": now,
-                 "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
-        producer.send(p.topics["case_events"], key=case_id.encode(), value=json.dumps(event).encode())
+        producer.send(p.topics["case_events"], key=case_id.encode(), value=fee(case_id))
         produced[case_id] = time.perf_counter()
         produced_wall[case_id] = time.time()
         target = t0 + (i + 1) / rate
@@ -149,8 +158,8 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
         if delay > 0:
             time.sleep(delay)
     producer.flush()
-    wait_until(lambda: len(seen) >= total, timeout=120, every=0.5, what="every finding")
-    wait_until(lambda: len(on_kafka) >= total, timeout=60, every=0.5, what="every finding on Kafka")
+    wait_until(lambda: all(c in seen for c in produced), timeout=120, every=0.5, what="every finding")
+    wait_until(lambda: all(c in on_kafka for c in produced), timeout=60, every=0.5, what="every finding on Kafka")
     stop.set()
     poller.join()
     follower.join()
