@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     worker_app_id: str = "esup-worker"
     worker_store: str = "memory://"
     sweep_interval_s: float = Field(default=1.0, gt=0)
+    # Deadlines bunch at 24:00: this long before one, a wall-clock worker computes what will fire, so that
+    # at the deadline it only checks each case is unchanged and publishes. 0 turns arming off.
+    sweep_arm_ahead_s: float = Field(default=30.0, ge=0)
     # Shifts a wall-clock worker's notion of now by this many seconds: for drills and benchmarks (e.g. to
     # bring the next end of a working day, when deadlines fall, into the next minute). 0 in production.
     clock_offset_s: float = 0.0

@@ -54,3 +54,6 @@ class Tick(BaseModel):
     kind: str = "tick"
     partition: int = Field(ge=0)
     now: AwareDatetime
+    # Ahead of a deadline: compute what the timers due by ``now`` will raise, publish nothing yet (the tick
+    # at ``now`` publishes it if the case has not changed in between).
+    arm: bool = False

@@ -65,6 +65,10 @@ def create_app(
     web_port: int | None = None,
 ) -> Runtime:
     """Build a worker's app; nothing connects until the worker starts it."""
+    if not settings.worker_store.startswith("memory://"):
+        # The worker writes rows on an explicit partition (a batch, a sweep); faust's RocksDB store finds a
+        # key's partition from the current message instead, which would file rows under the wrong one.
+        raise ValueError(f"worker store {settings.worker_store!r}: only memory:// is supported")
     partitions = settings.case_events_partitions
     app = faust.App(
         settings.worker_app_id,
@@ -168,15 +172,15 @@ def create_app(
         await feed.ready.wait()  # never judge an event against a catalog still loading
         async for events in stream.take_events(settings.worker_batch_max, within=settings.worker_batch_wait_s):
             batch = [(e.message.topic, e.message.partition, e.message.offset, e.key, e.value) for e in events]
-            out = processor.handle_batch(batch)
             try:
+                out = processor.handle_batch(batch)
                 await emit(out)
             except BaseException:
-                # The batch is not acked yet: exiting now means it is processed again after a restart,
-                # whereas letting faust restart the agent could commit past it (at-least-once).
+                # faust acks a taken batch even when this body raises, and would restart the agent in-process:
+                # exiting now is what gets the batch processed again after a restart (at-least-once).
                 first, last = batch[0], batch[-1]
                 log.critical(
-                    "could not publish the outputs of %d messages (%s/%d@%d … %s/%d@%d); exiting so nothing is lost",
+                    "could not process or publish %d messages (%s/%d@%d … %s/%d@%d); exiting so nothing is lost",
                     len(batch), *first[:3], *last[:3],
                     exc_info=True,
                 )  # fmt: skip
@@ -189,7 +193,7 @@ def create_app(
     def active_partitions() -> list[int]:
         return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_case_events)
 
-    plan = SweepPlan(timedelta(seconds=settings.sweep_interval_s))
+    plan = SweepPlan(timedelta(seconds=settings.sweep_interval_s), timedelta(seconds=settings.sweep_arm_ahead_s))
 
     @app.task
     async def sweeper() -> None:
@@ -199,25 +203,35 @@ def create_app(
             return
         while True:
             now = wall_clock()
-            due_now, wake = plan.plan(now, active_partitions(), processor.index)
+            due_now, arms, wake = plan.plan_all(now, active_partitions(), processor.index)
             for partition in due_now:
                 await ticks.send(partition=partition, value=processor.tick_bytes(partition, now))
+            for partition, moment in arms:
+                await ticks.send(partition=partition, value=processor.tick_bytes(partition, moment, arm=True))
             runtime.last_sweep_at = now
             await asyncio.sleep(max(0.005, (wake - wall_clock()).total_seconds()))
 
     @cases.on_recover
     async def recovered() -> None:
-        owned = active_partitions()
         try:
-            # faust runs this before its consumer has fetched the committed offsets; ask Kafka directly.
-            committed = await asyncio.get_running_loop().run_in_executor(
-                None, committed_offsets, settings.kafka_bootstrap, settings.worker_app_id
-            )
-        except Exception as exc:  # unknown: every outbox entry counts as possibly unsent (duplicates, no loss)
-            log.warning("could not read the group's committed offsets (%s): republishing every outbox entry", exc)
-            committed = None
-        again = processor.recover(owned, committed)
-        await emit(again)
+            try:
+                # faust runs this before its consumer has fetched the committed offsets; ask Kafka directly.
+                committed = await asyncio.get_running_loop().run_in_executor(
+                    None, committed_offsets, settings.kafka_bootstrap, settings.worker_app_id
+                )
+            except Exception as exc:  # unknown: every outbox entry counts as possibly unsent (duplicates, no loss)
+                log.warning("could not read the group's committed offsets (%s): republishing every outbox entry", exc)
+                committed = None
+            owned = active_partitions()  # after the wait: a rebalance meanwhile may have changed them
+            again = processor.recover(owned, committed)
+            await emit(again)
+        except asyncio.CancelledError:
+            raise  # a newer rebalance took over; its own recovery runs
+        except BaseException:
+            # faust runs this callback in a task whose failure nobody sees: without the index no timer fires,
+            # without the outbox the previous owner's unsent findings are lost. Exit and start again.
+            log.critical("recovering the case table failed; exiting so nothing is lost", exc_info=True)
+            os._exit(70)
         log.info(
             "case table recovered: partitions %s, %d cases with pending timers, %d outbox messages republished",
             owned, len(processor.index), len(again),

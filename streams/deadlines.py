@@ -44,6 +44,10 @@ class DeadlineIndex:
                 out.append(case_id)
         return out
 
+    def due_by(self, partition: int, moment: datetime) -> list[str]:
+        """Case ids on ``partition`` with a timer due by ``moment``, left in the index (for arming)."""
+        return [case for case, due in self._due.get(partition, {}).items() if due <= moment]
+
     def next_due(self, partition: int) -> datetime | None:
         heap = self._heaps.get(partition)
         dues = self._due.get(partition, {})
@@ -72,15 +76,26 @@ class DeadlineIndex:
 
 class SweepPlan:
     """When a wall-clock worker ticks which partition: at the due moment itself rather than on the next
-    round of a fixed interval, and not again while a tick covering the same timers is on its way."""
+    round of a fixed interval, and not again while a tick covering the same timers is on its way; and,
+    ``arm_ahead`` before a due moment, once, an arming tick for it."""
 
-    def __init__(self, interval: timedelta) -> None:
+    def __init__(self, interval: timedelta, arm_ahead: timedelta = timedelta(0)) -> None:
         self.interval = interval  # the longest sleep, and how soon an unanswered tick is sent again
+        self.arm_ahead = arm_ahead
         self.requested: dict[int, datetime] = {}  # partition -> `now` of the last tick sent to it
+        self.armed: dict[int, datetime] = {}  # partition -> the due moment last armed
 
     def plan(self, now: datetime, partitions: Iterable[int], index: DeadlineIndex) -> tuple[list[int], datetime]:
         """The partitions to tick now, and when to look again."""
+        ticks, _, wake = self.plan_all(now, partitions, index)
+        return ticks, wake
+
+    def plan_all(
+        self, now: datetime, partitions: Iterable[int], index: DeadlineIndex
+    ) -> tuple[list[int], list[tuple[int, datetime]], datetime]:
+        """The partitions to tick now, the (partition, due moment) pairs to arm now, and when to look again."""
         ticks: list[int] = []
+        arms: list[tuple[int, datetime]] = []
         wake = now + self.interval
         for p in partitions:
             nxt = index.next_due(p)
@@ -88,9 +103,15 @@ class SweepPlan:
                 self.requested.pop(p, None)
             elif nxt > now:
                 wake = min(wake, nxt)
+                if self.arm_ahead and self.armed.get(p) != nxt:
+                    if nxt - now <= self.arm_ahead:
+                        arms.append((p, nxt))
+                        self.armed[p] = nxt
+                    else:
+                        wake = min(wake, nxt - self.arm_ahead)
             else:
                 last = self.requested.get(p)
                 if last is None or nxt > last or now - last >= self.interval:
                     ticks.append(p)
                     self.requested[p] = now
-        return ticks, wake
+        return ticks, arms, wake

@@ -93,7 +93,20 @@ class _Dirty:
     as_of: datetime | None = None
     changed: bool = False
     indexed: int = -1  # the state's seq when its next due moment was last put in the index
+    known: tuple[int, datetime | None, bytes] | None = None  # armed: (seq, next due, snapshot) for that seq
     new: dict[str, list[Any]] = field(default_factory=dict)  # source topic -> [earliest offset, [finding JSON]]
+
+
+@dataclass
+class _Armed:
+    """What a case's timers due by ``moment`` raise, computed ahead on a copy of its state of version ``seq``."""
+
+    seq: int
+    moment: datetime
+    state: CaseState
+    texts: list[str]  # the findings, as JSON
+    due: datetime | None  # the next due moment after them
+    snapshot: bytes
 
 
 @dataclass
@@ -132,6 +145,7 @@ class CaseProcessor:
         # What a stored next-due moment was computed with: reused on recovery only if it is still the same.
         self.basis = f"{ctx.calendar.version}|{ctx.config.model_dump_json()}"
         self._cache: dict[bytes, tuple[int, CaseState, list[OutboxEntry]]] = {}
+        self._armed: dict[int, dict[bytes, _Armed]] = {}  # partition -> case -> precomputed timers
         self.watermarks: dict[int, datetime] = {}
         self.positions: dict[int, int] = {}  # last processed offset per case-events partition
         self.counters = {"events": 0, "duplicates": 0, "dead_letters": 0, "findings": 0, "ticks": 0,
@@ -153,8 +167,10 @@ class CaseProcessor:
                 else:
                     out += self._batch_event(topic, partition, offset, key, value, batch)
             return out + self._flush(batch)
-        except _Abort:
-            log.warning("a rules defect in a batch of %d messages: running them one by one", len(messages))
+        except Exception as exc:  # a rules defect (or any other): nothing of the batch was written or sent
+            cause = exc.__cause__ if isinstance(exc, _Abort) else exc
+            log.warning("%s in a batch of %d messages: running them one by one", type(cause).__name__, len(messages),
+                        exc_info=cause)  # fmt: skip
             self._undo(batch)
             self.counters, self.watermarks, self.positions, self.last_event_at = saved
             again: list[Output] = []
@@ -200,20 +216,58 @@ class CaseProcessor:
             log.warning("ignoring a malformed tick on partition %d: %s", partition, exc)
             return []
         self.counters["ticks"] += 1
+        if tick.arm:
+            if self.clock == "wall":
+                self._arm(partition, tick.now)
+            return []
         now = tick.now
         if self.clock == "event":
             mark = self.watermarks.get(partition)
             if mark is None or now > mark:
                 self.watermarks[partition] = now
             now = self.watermarks[partition]
-        return self._batch_sweep(partition, now, source, batch)
+        out = self._batch_sweep(partition, now, source, batch)
+        armed = self._armed.get(partition)
+        if armed:  # whatever was armed for a moment now past was used or is stale
+            for key in [k for k, a in armed.items() if a.moment <= now]:
+                del armed[key]
+        return out
+
+    def _arm(self, partition: int, moment: datetime) -> None:
+        """Compute ahead, on copies of the stored states, what the timers due by ``moment`` will raise."""
+        armed = self._armed.setdefault(partition, {})
+        before = len(armed)
+        for case_id in self.index.due_by(partition, moment):
+            key = case_id.encode()
+            row = self.table.get(key)
+            if row is None:
+                continue
+            state = decode_row(row)[1]  # a copy: the live state is not touched
+            seq = state.seq
+            try:
+                state, findings = due(state, moment, self.ctx)
+            except Exception:  # the sweep at the moment itself will meet (and handle) the same defect
+                continue
+            nxt = next_due(state, self.ctx)
+            snap = snapshot_json(state, moment, self.ctx, due=nxt)
+            armed[key] = _Armed(seq, moment, state, [f.model_dump_json() for f in findings], nxt, snap)
+        self.counters["armed"] = self.counters.get("armed", 0) + len(armed) - before
 
     def _batch_sweep(self, partition: int, now: datetime, source: tuple[str, int], batch: _Batch) -> list[Output]:
         out: list[Output] = []
+        armed = self._armed.get(partition) or {}
         for case_id in self.index.pop_due(partition, now):
             batch.popped.append((partition, case_id))
-            d = self._touch(batch, case_id.encode(), partition)
+            key = case_id.encode()
+            d = self._touch(batch, key, partition)
             if d.state is None:
+                continue
+            a = armed.pop(key, None) if armed else None
+            if a is not None and a.seq == d.state.seq and a.moment <= now and (a.due is None or a.due > now):
+                # Unchanged since it was armed and nothing else due by now: publish what was computed.
+                self.counters["armed_used"] = self.counters.get("armed_used", 0) + 1
+                out += self._stage(d, partition, a.state, [], a.moment, source, texts=a.texts)
+                d.known = (a.state.seq, a.due, a.snapshot)
                 continue
             try:
                 state, findings = due(d.state, now, self.ctx)
@@ -242,17 +296,20 @@ class CaseProcessor:
         findings: list[Finding],
         as_of: datetime,
         source: tuple[str, int],
+        *,
+        texts: list[str] | None = None,
     ) -> list[Output]:
         key = state.case_id.encode()
         d.partition, d.state, d.as_of, d.changed = partition, state, as_of, True
-        texts = [f.model_dump_json() for f in findings]
+        if texts is None:
+            texts = [f.model_dump_json() for f in findings]
         entry = d.new.get(source[0])
         if entry is None:
             d.new[source[0]] = [source[1], texts]
         else:
             entry[0] = min(entry[0], source[1])
             entry[1].extend(texts)
-        self.counters["findings"] += len(findings)
+        self.counters["findings"] += len(texts)
         return [("findings", key, t.encode()) for t in texts]
 
     def _flush(self, batch: _Batch) -> list[Output]:
@@ -264,7 +321,8 @@ class CaseProcessor:
             stale = [(k, d) for k, d in batch.dirty.items() if d.changed and d.state and d.indexed != d.state.seq]
             for key, d in stale:
                 assert d.state is not None
-                dues[key] = next_due(d.state, self.ctx)
+                known = d.known is not None and d.known[0] == d.state.seq
+                dues[key] = d.known[1] if known and d.known is not None else next_due(d.state, self.ctx)
                 self.index.touch(d.partition, d.state.case_id, dues[key])
                 d.indexed = d.state.seq
             if not stale or self.clock != "event":
@@ -273,15 +331,23 @@ class CaseProcessor:
                 mark = self.watermarks.get(partition)
                 if mark is not None:
                     out += self._batch_sweep(partition, mark, batch.sources[partition], batch)
+        rows: list[tuple[bytes, _Dirty, list[OutboxEntry], bytes]] = []
         for key, d in batch.dirty.items():
             if not d.changed:
                 continue
             assert d.state is not None and d.as_of is not None
-            out.append(("snapshots", key, snapshot_json(d.state, d.as_of, self.ctx, due=dues[key])))
+            if d.known is not None and d.known[0] == d.state.seq:
+                out.append(("snapshots", key, d.known[2]))
+            else:
+                out.append(("snapshots", key, snapshot_json(d.state, d.as_of, self.ctx, due=dues[key])))
             kept = [e for e in d.outbox if not self._flushed(e[0], d.partition, e[1])]
             kept += [[topic, offset, texts] for topic, (offset, texts) in d.new.items()]
             kept = kept[-OUTBOX_LIMIT:]
-            self.put(d.partition, key, encode_row(d.partition, d.state, kept, due=dues[key], basis=self.basis))
+            rows.append((key, d, kept, encode_row(d.partition, d.state, kept, due=dues[key], basis=self.basis)))
+        # Written only once everything is computed: a failure above leaves the table as the batch found it.
+        for key, d, kept, raw in rows:
+            assert d.state is not None
+            self.put(d.partition, key, raw)
             self._remember(key, d.partition, d.state, kept)
         return out
 
@@ -315,22 +381,22 @@ class CaseProcessor:
         if key != event.case_id.encode():
             reason = f"message key {key!r} is not the case id {event.case_id!r}: events must be keyed by case id"
             return [self._dead_letter(reason, topic, partition, offset, key, value)]
-        row = self.table.get(key)
-        state, outbox = (None, []) if row is None else decode_row(row)[1:]
-        seq = state.seq if state is not None else -1
-        try:
+        out: list[Output] = []
+        try:  # a defect must not lose the event nor stop the partition; _store writes the row last
+            row = self.table.get(key)
+            state, outbox = (None, []) if row is None else decode_row(row)[1:]
+            seq = state.seq if state is not None else -1
             state, findings = step(state, event, self.ctx)
-        except Exception as exc:  # a rule defect must not lose the event nor stop the partition
+            if state.seq != seq:
+                out += self._store(partition, state, outbox, findings, event.occurred_at, source)
+        except Exception as exc:
             log.exception("rules engine failed on %s/%d@%d", topic, partition, offset)
             reason = f"engine error: {type(exc).__name__}: {exc}"
             return [self._dead_letter(reason, topic, partition, offset, key, value)]
         self.counters["events"] += 1
         self.last_event_at = self.wall_clock()
-        out: list[Output] = []
         if state.seq == seq:
             self.counters["duplicates"] += 1
-        else:
-            out += self._store(partition, state, outbox, findings, event.occurred_at, source)
         if self.clock == "event":
             mark = self.watermarks.get(partition)
             if mark is None or event.occurred_at > mark:
@@ -345,6 +411,8 @@ class CaseProcessor:
             log.warning("ignoring a malformed tick on partition %d: %s", partition, exc)
             return []
         self.counters["ticks"] += 1
+        if tick.arm:  # arming only saves time; one message at a time does without it
+            return []
         now = tick.now
         if self.clock == "event":
             mark = self.watermarks.get(partition)
@@ -360,18 +428,18 @@ class CaseProcessor:
             row = self.table.get(case_id.encode())
             if row is None:
                 continue
-            _, state, outbox = decode_row(row)
-            try:
+            try:  # one case's defect must not stop the timers of the others
+                _, state, outbox = decode_row(row)
                 state, findings = due(state, now, self.ctx)
-            except Exception:  # one case's defect must not stop the timers of the others
+                out += self._store(partition, state, outbox, findings, now, source)
+            except Exception:
                 self.counters["timer_errors"] += 1
                 log.exception("timers failed for case %s on partition %d; state unchanged", case_id, partition)
                 continue
-            out += self._store(partition, state, outbox, findings, now, source)
         return out
 
-    def tick_bytes(self, partition: int, now: datetime) -> bytes:
-        return Tick(partition=partition, now=now).model_dump_json().encode()
+    def tick_bytes(self, partition: int, now: datetime, *, arm: bool = False) -> bytes:
+        return Tick(partition=partition, now=now, arm=arm).model_dump_json().encode()
 
     # ---- state and outbox ----------------------------------------------------------------------------
 
@@ -418,6 +486,7 @@ class CaseProcessor:
 
         owned = set(partitions)
         self._cache.clear()  # the table was just (re)loaded from the changelog
+        self._armed.clear()
         for p in self.index.partitions():
             if p not in owned:
                 self.index.drop_partition(p)

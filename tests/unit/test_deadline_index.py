@@ -61,3 +61,23 @@ def test_the_sweep_plan_wakes_at_the_next_due_moment_and_does_not_tick_twice_for
     # With nothing pending the plan sleeps one interval.
     empty = DeadlineIndex()
     assert plan.plan(at("2026-03-04T00:00"), [0], empty) == ([], at("2026-03-04T00:00:01"))
+
+
+def test_the_sweep_plan_arms_each_due_moment_once_ahead_of_it() -> None:
+    from datetime import timedelta
+
+    from streams.deadlines import SweepPlan
+
+    idx = DeadlineIndex()
+    idx.touch(0, "a", at("2026-03-03T00:00"))
+    plan = SweepPlan(timedelta(seconds=1), arm_ahead=timedelta(seconds=30))
+    # Long before: sleep until the arming moment, not until the deadline.
+    ticks, arms, wake = plan.plan_all(at("2026-03-02T23:00"), [0], idx)
+    assert (ticks, arms, wake) == ([], [], at("2026-03-02T23:00:01"))
+    ticks, arms, wake = plan.plan_all(at("2026-03-02T23:59:29.5"), [0], idx)
+    assert (ticks, arms, wake) == ([], [], at("2026-03-02T23:59:30"))
+    # Within 30 s: arm once, then wake at the deadline itself.
+    assert plan.plan_all(at("2026-03-02T23:59:30"), [0], idx) == ([], [(0, at("2026-03-03T00:00"))],
+                                                                   at("2026-03-02T23:59:31"))  # fmt: skip
+    assert plan.plan_all(at("2026-03-02T23:59:59.9"), [0], idx) == ([], [], at("2026-03-03T00:00"))
+    assert plan.plan_all(at("2026-03-03T00:00:00.002"), [0], idx)[:2] == ([0], [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from schemas.control import DeadLetter
 from schemas.events import event_to_json
@@ -274,3 +274,87 @@ def test_recovery_uses_the_committed_offsets_it_is_given() -> None:
     assert [n for n, _, _ in fresh.recover([0], {("events", 0): 30})] == []
     assert [n for n, _, _ in fresh.recover([0], {("events", 0): 12})] == ["findings", "snapshots"]
     assert [n for n, _, _ in fresh.recover([0], {})] == ["findings", "snapshots"]  # nothing known: republish
+
+
+# ---- timers armed ahead of their deadline ---------------------------------------------------------------
+
+
+def _applications(cases: list[str]):  # type: ignore[no-untyped-def]
+    msgs = []
+    for i, case in enumerate(cases):
+        e = event("apply", "2026-03-02T09:00", case=case)
+        msgs.append(("events", i % 2, i, case.encode(), event_to_json(e).encode()))
+    return msgs
+
+
+def test_timers_armed_ahead_publish_what_an_unarmed_sweep_would() -> None:
+    deadline = at("2026-03-07T00:00")  # the acceptance notice of an application on Mon 2 Mar
+    plain, _ = _proc()
+    armed, table = _proc()
+    applications = _applications(["A", "B", "C"])
+    for proc in (plain, armed):
+        proc.handle_batch(applications)
+    armed.handle_batch([("ticks", p, 10 + p, None, armed.tick_bytes(p, deadline, arm=True)) for p in (0, 1)])
+    assert armed.counters["armed"] == 3
+    # C changes between arming and the deadline: its armed result must not be used.
+    fee = event("fee_charged", "2026-03-06T18:00", case="C", fee_code="X", amount_fen=5)
+    for proc in (plain, armed):
+        proc.handle_batch([("events", 0, 20, b"C", event_to_json(fee).encode())])
+    now = deadline + timedelta(milliseconds=5)
+    outs = [proc.handle_batch([("ticks", p, 30 + p, None, proc.tick_bytes(p, now)) for p in (0, 1)])
+            for proc in (plain, armed)]  # fmt: skip
+    assert armed.counters["armed_used"] == 2
+    assert _per_case(outs[0], "findings") == _per_case(outs[1], "findings")
+    assert {k for k, _ in _per_case(outs[1], "findings").items()} == {b"A", b"B", b"C"}
+    assert _last_snapshots(outs[0]) == _last_snapshots(outs[1])
+    assert {k: decode_row(v)[1].to_dict() for k, v in table.items()} == {
+        k: decode_row(v)[1].to_dict() for k, v in plain.table.items()
+    }
+    assert armed._armed == {0: {}, 1: {}}  # used or dropped once the deadline passed
+
+
+def test_an_armed_result_is_not_used_when_another_timer_falls_due_before_the_tick() -> None:
+    plain, _ = _proc()
+    armed, _ = _proc()
+    applications = _applications(["A"])
+    for proc in (plain, armed):
+        proc.handle_batch(applications)
+    armed.handle_batch([("ticks", 0, 10, None, armed.tick_bytes(0, at("2026-03-07T00:00"), arm=True))])
+    late = at("2026-03-10T00:00")  # a tick that comes days late: the statutory deadline passed too
+    outs = [proc.handle_batch([("ticks", 0, 30, None, proc.tick_bytes(0, late))]) for proc in (plain, armed)]
+    assert armed.counters.get("armed_used", 0) == 0
+    assert _per_case(outs[0], "findings") == _per_case(outs[1], "findings")
+    assert len(_per_case(outs[1], "findings")[b"A"]) == 2  # notice and deemed acceptance
+
+
+def test_a_defect_outside_the_rules_in_a_batch_dead_letters_that_event_and_leaves_the_cache_true() -> None:
+    """Not only the rules: a failure while writing a case (here its snapshot) must not ack the batch unseen,
+    and the half-changed states the batch held must not survive in the cache."""
+    from unittest import mock
+
+    import streams.processor as processor_module
+
+    proc, table = _proc()
+    first = event("apply", "2026-03-02T09:00", case="A")
+    proc.handle_batch([("events", 0, 0, b"A", event_to_json(first).encode())])
+    assert b"A" in proc._cache
+    msgs = [
+        event("fee_charged", "2026-03-02T09:10", case="A", fee_code="X", amount_fen=5),
+        event("apply", "2026-03-02T09:20", case="B"),
+    ]
+    real = processor_module.snapshot_json
+
+    def snapshot_json(state, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if state.case_id == "B":
+            raise KeyError("planted defect")
+        return real(state, *args, **kwargs)
+
+    batch = [("events", 0, 1 + i, e.case_id.encode(), event_to_json(e).encode()) for i, e in enumerate(msgs)]
+    with mock.patch.object(processor_module, "snapshot_json", snapshot_json):
+        out = proc.handle_batch(batch)
+    assert [n for n, _, _ in out] == ["findings", "snapshots", "dead_letters"]
+    assert decode_row(table[b"A"])[1].seq == 2 and b"B" not in table
+    cached = proc._cache.get(b"A")
+    assert cached is None or cached[1].seq == 2
+    again = proc.handle_batch([("events", 0, 3, b"A", event_to_json(msgs[0]).encode())])
+    assert again == [] and proc.counters["duplicates"] == 1  # the fee was applied once, not twice
