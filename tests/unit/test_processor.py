@@ -358,3 +358,33 @@ def test_a_defect_outside_the_rules_in_a_batch_dead_letters_that_event_and_leave
     assert cached is None or cached[1].seq == 2
     again = proc.handle_batch([("events", 0, 3, b"A", event_to_json(msgs[0]).encode())])
     assert again == [] and proc.counters["duplicates"] == 1  # the fee was applied once, not twice
+
+
+def test_a_failed_batch_gives_back_the_timers_it_took_from_the_index() -> None:
+    """Event clock: B's event sweeps A's due timers inside the batch; C's defect then sends the batch back
+    to one-message-at-a-time, which must find A's timers in the index again."""
+    from unittest import mock
+
+    import streams.processor as processor_module
+
+    apply_a = event("apply", "2026-03-02T09:00", case="A")
+    later = [event("apply", "2026-03-12T09:00", case="B"), event("apply", "2026-03-12T10:00", case="C")]
+    real_step = processor_module.step
+
+    def step(state, e, ctx):  # type: ignore[no-untyped-def]
+        if e.case_id == "C":
+            raise RuntimeError("planted defect")
+        return real_step(state, e, ctx)
+
+    outs = []
+    for batched in (False, True):
+        proc, _ = _proc("event")
+        proc.handle("events", 0, 0, b"A", event_to_json(apply_a).encode())
+        msgs = [("events", 0, 1 + i, e.case_id.encode(), event_to_json(e).encode()) for i, e in enumerate(later)]
+        with mock.patch.object(processor_module, "step", step):
+            if batched:
+                outs.append(proc.handle_batch(msgs))
+            else:
+                outs.append([o for m in msgs for o in proc.handle(*m)])
+    assert _per_case(outs[0], "findings") == _per_case(outs[1], "findings")
+    assert len(_per_case(outs[1], "findings")[b"A"]) == 2  # A's notice and deemed acceptance, once each
