@@ -225,6 +225,7 @@ def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
     p = pipeline
     p.env["ESUP_CLOCK_OFFSET_S"] = f"{offset:.3f}"
     p.env["ESUP_SWEEP_INTERVAL_S"] = "1.0"  # the production default, not the tests' 0.5
+    p.env["ESUP_SWEEP_ARM_AHEAD_S"] = os.environ.get("ESUP_BENCH_ARM_AHEAD_S", "30")  # 0: no arming
     p.setup()
     p.worker(clock="wall")
     lines = []
