@@ -171,3 +171,30 @@ def synthetic_context() -> Context:
 
     return Context.build(calendar(), load_catalog(Path(__file__).resolve().parents[1] / "examples/catalog.yaml"),
                          RuleConfig())  # fmt: skip
+
+
+FOOD_MATERIALS = ["application_form", "business_licence", "floor_plan"]  # all SC-FOOD-001 asks for
+
+
+def working_day_end(after: datetime, calendar: WorkCalendar) -> datetime:
+    """24:00 Asia/Shanghai at the end of the first working day on or after ``after``'s date: when timers fall due."""
+    day = after.astimezone(TZ).date()
+    while not calendar.is_workday(day):
+        day += timedelta(days=1)
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+
+
+def application_due_at(deadline: datetime, ctx: Context, item: str = "SC-FOOD-001") -> datetime:
+    """An application time (10:00 on an earlier day) whose first timer, the acceptance notice, is due exactly
+    at ``deadline``."""
+    from streams.rules.clocks import next_due
+
+    for days in range(1, 40):
+        t = (deadline - timedelta(days=days)).replace(hour=10)
+        apply = parse_event({"event_id": "probe", "case_id": "probe", "item_code": item, "department_id": "DZ-SCJG",
+                             "region_code": "511702", "staff_id": "s", "kind": "apply", "occurred_at": t.isoformat(),
+                             "recorded_at": t.isoformat(), "payload": {"materials": FOOD_MATERIALS}})  # fmt: skip
+        state, _ = step(None, apply, ctx)
+        if next_due(state, ctx) == deadline:
+            return t
+    raise AssertionError(f"no application time has a timer due at {deadline}")

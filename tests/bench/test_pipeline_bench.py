@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.integration.pipeline import Pipeline, committed_lag, wait_until
-from tests.support import synthetic_lines
+from tests.support import FOOD_MATERIALS, application_due_at, synthetic_lines, working_day_end
 
 pytestmark = pytest.mark.bench
 
@@ -180,27 +180,6 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     assert len(lat) == total
 
 
-MATERIALS = ["application_form", "business_licence", "floor_plan"]
-
-
-def _apply_due_at(deadline: datetime, ctx: Any) -> datetime:
-    """An application time whose first timer (the acceptance notice) falls exactly at ``deadline``."""
-    from schemas.events import parse_event
-    from streams.rules import step
-    from streams.rules.clocks import next_due
-
-    for hours in range(24, 24 * 40, 24):
-        t = (deadline - timedelta(hours=hours)).replace(hour=10)
-        apply = parse_event({"event_id": "probe", "case_id": "probe", "item_code": "SC-FOOD-001",
-                             "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s", "kind": "apply",
-                             "occurred_at": t.isoformat(), "recorded_at": t.isoformat(),
-                             "payload": {"materials": MATERIALS}})  # fmt: skip
-        state, _ = step(None, apply, ctx)
-        if next_due(state, ctx) == deadline:
-            return t
-    raise AssertionError(f"no application time has a timer due at {deadline}")
-
-
 def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
     """N cases whose acceptance notice falls due at the same end of a working day (24:00 Asia/Shanghai),
     the way a province's timers bunch at midnight. The worker's wall clock is shifted (ESUP_CLOCK_OFFSET_S)
@@ -210,17 +189,13 @@ def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
     from schemas.catalog import load_catalog
     from schemas.config import RuleConfig
     from streams.rules import Context, WorkCalendar
-    from streams.rules.calendar import TZ
 
     ctx = Context.build(WorkCalendar(), load_catalog(_Path("examples/catalog.yaml")), RuleConfig())
     n = int(os.environ.get("ESUP_BENCH_DUE_CASES", "5000"))
     lead = float(os.environ.get("ESUP_BENCH_LEAD_S", "60"))  # worker start + publishing + processing time
     # The end of the next working day after a week from now: an ordinary deadline, well inside the calendar.
-    day = (datetime.now(TZ) + timedelta(days=7)).date()
-    while not ctx.calendar.is_workday(day):
-        day += timedelta(days=1)
-    deadline = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
-    applied = _apply_due_at(deadline, ctx)
+    deadline = working_day_end(datetime.now(UTC) + timedelta(days=7), ctx.calendar)
+    applied = application_due_at(deadline, ctx)
     offset = (deadline - datetime.now(UTC)).total_seconds() - lead
     p = pipeline
     p.env["ESUP_CLOCK_OFFSET_S"] = f"{offset:.3f}"
@@ -235,7 +210,7 @@ def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
         lines.append(json.dumps({"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001",
                                  "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s-bench",
                                  "kind": "apply", "occurred_at": t, "recorded_at": t,
-                                 "payload": {"materials": MATERIALS}},
+                                 "payload": {"materials": FOOD_MATERIALS}},
                                 ensure_ascii=False).encode())  # fmt: skip
     p.publish_events(lines)
     wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,

@@ -97,6 +97,46 @@ def test_deadlines_fire_from_the_sweeper_alone(make_pipeline: Any) -> None:
     assert {f["severity"] for f in got.values()} == {"notice", "yellow", "red"}
 
 
+def test_timers_armed_ahead_are_published_at_their_deadline(make_pipeline: Any) -> None:
+    """A deadline that comes during the run: the worker's wall clock is shifted to just before 24:00 at the end
+    of a working day. It arms the timers due then, and at the deadline — not before — publishes exactly what
+    the reference finds, every case from its armed result."""
+    import time
+    from datetime import timedelta
+
+    from tests.integration.pipeline import free_port, worker_status
+    from tests.support import FOOD_MATERIALS, application_due_at, synthetic_context, working_day_end
+
+    ctx = synthetic_context()
+    deadline = working_day_end(datetime.now(UTC) + timedelta(days=7), ctx.calendar)
+    applied = application_due_at(deadline, ctx)
+    p = make_pipeline(partitions=2)
+    p.env.update({"ESUP_SWEEP_INTERVAL_S": "1.0", "ESUP_SWEEP_ARM_AHEAD_S": "20"})
+    p.setup()
+    n = 24
+    lines = [json.dumps({
+        "event_id": f"arm-{i}", "case_id": f"ARM-{i}", "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
+        "region_code": "511702", "staff_id": f"s-{i % 3}", "kind": "apply",
+        "occurred_at": (applied + timedelta(minutes=i)).isoformat(),
+        "recorded_at": (applied + timedelta(minutes=i)).isoformat(), "payload": {"materials": FOOD_MATERIALS},
+    }).encode() for i in range(n)]  # fmt: skip
+    p.publish_events(lines)
+    offset = (deadline - datetime.now(UTC)).total_seconds() - 45  # the deadline comes 45 s from now
+    p.env["ESUP_CLOCK_OFFSET_S"] = f"{offset:.3f}"
+    port = free_port()
+    p.worker(clock="wall", web_port=port)
+    expected = reference(lines, deadline.isoformat())
+    assert len(expected) == n and {f["rule"] for f in expected.values()} == {"TIME_ACCEPT_NOTICE"}
+    got = settle(p.findings, expected, timeout=120)
+    assert got == expected, diff(got, expected)
+    counters = worker_status(port)["counters"]
+    assert counters["armed"] == n and counters["armed_used"] == n
+    # Published at the deadline, not when armed: each record's time on the worker's shifted clock.
+    for record in p.read("findings"):
+        assert record.timestamp / 1000 + offset >= deadline.timestamp() - 0.05
+    assert time.time() + offset >= deadline.timestamp()
+
+
 def test_kill_9_mid_stream_loses_and_doubles_nothing(make_pipeline: Any, clickhouse_client: Any) -> None:
     p = make_pipeline().setup()
     lines = synthetic_lines(1500, seed=3)
