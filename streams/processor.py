@@ -18,11 +18,12 @@ Entries older than the committed offset were flushed before that commit, so they
 Batches (`handle_batch`, what the agent calls): the messages a worker took from Kafka at once are run
 against decoded states kept in memory, and each case they changed is written once and snapshotted once at
 the end, with one outbox entry per source topic carrying the batch's earliest offset for that case (so
-recovery republishes the lot if any of it may be uncommitted). A rules defect anywhere in a batch
-discards the batch's in-memory work and runs its messages again one by one (`handle`), where the failing
-event becomes a dead letter and a failing timer leaves its case unchanged, exactly as without batching.
-A bounded cache of decoded states (`cache_size` cases, least recently written evicted) saves decoding a
-row on every event; it is only ever the decoded form of what is in the table.
+recovery republishes the lot if any of it may be uncommitted). A failure anywhere in a batch, in the
+rules or not, discards the batch's in-memory work before anything is written and runs its messages again
+one by one (`handle`), where the failing event becomes a dead letter and a failing timer leaves its case
+unchanged, exactly as without batching. A bounded cache of decoded states (`cache_size` cases, least
+recently written evicted) saves decoding a row on every event; it is only ever the decoded form of what is
+in the table.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.control import DeadLetter, Tick
-from schemas.events import EventError, parse_event
+from schemas.events import CaseEvent, EventError, parse_event
 from schemas.findings import Finding
 from streams.deadlines import DeadlineIndex
 from streams.rules import CaseState, Context, due, step
@@ -79,10 +80,6 @@ def decode_row(raw: bytes) -> tuple[int, CaseState, list[OutboxEntry]]:
     return int(row["p"]), CaseState.from_dict(row["s"]), row.get("o", [])
 
 
-class _Abort(Exception):
-    """A rules defect inside a batch: the batch is run again message by message."""
-
-
 @dataclass
 class _Dirty:
     """A case a batch touched: its live state and what its next row and outbox entry will hold."""
@@ -94,6 +91,13 @@ class _Dirty:
     changed: bool = False
     indexed: int = -1  # the state's seq when its next due moment was last put in the index
     known: tuple[int, datetime | None, bytes] | None = None  # armed: (seq, next due, snapshot) for that seq
+
+    def armed(self) -> tuple[datetime | None, bytes] | None:
+        """The next due moment and snapshot computed when armed, if the state is still the armed one."""
+        if self.known is None or self.state is None or self.known[0] != self.state.seq:
+            return None
+        return self.known[1], self.known[2]
+
     new: dict[str, list[Any]] = field(default_factory=dict)  # source topic -> [earliest offset, [finding JSON]]
 
 
@@ -149,7 +153,7 @@ class CaseProcessor:
         self.watermarks: dict[int, datetime] = {}
         self.positions: dict[int, int] = {}  # last processed offset per case-events partition
         self.counters = {"events": 0, "duplicates": 0, "dead_letters": 0, "findings": 0, "ticks": 0,
-                         "timer_errors": 0, "republished": 0}  # fmt: skip
+                         "timer_errors": 0, "republished": 0, "armed": 0, "armed_used": 0}  # fmt: skip
         self.last_event_at: datetime | None = None
 
     # ---- batches ----------------------------------------------------------------------------------
@@ -168,9 +172,8 @@ class CaseProcessor:
                     out += self._batch_event(topic, partition, offset, key, value, batch)
             return out + self._flush(batch)
         except Exception as exc:  # a rules defect (or any other): nothing of the batch was written or sent
-            cause = exc.__cause__ if isinstance(exc, _Abort) else exc
-            log.warning("%s in a batch of %d messages: running them one by one", type(cause).__name__, len(messages),
-                        exc_info=cause)  # fmt: skip
+            log.warning("%s in a batch of %d messages: running them one by one", type(exc).__name__, len(messages),
+                        exc_info=exc)  # fmt: skip
             self._undo(batch)
             self.counters, self.watermarks, self.positions, self.last_event_at = saved
             again: list[Output] = []
@@ -181,20 +184,12 @@ class CaseProcessor:
     def _batch_event(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, batch: _Batch
     ) -> list[Output]:
-        self.positions[partition] = offset
-        try:
-            event = parse_event(value if value is not None else b"")
-        except EventError as exc:
-            return [self._dead_letter(exc.reason, topic, partition, offset, key, value)]
-        if key != event.case_id.encode():
-            reason = f"message key {key!r} is not the case id {event.case_id!r}: events must be keyed by case id"
-            return [self._dead_letter(reason, topic, partition, offset, key, value)]
-        d = self._touch(batch, key, partition)
+        event = self._parse(topic, partition, offset, key, value)
+        if isinstance(event, tuple):  # a dead letter
+            return [event]
+        d = self._touch(batch, event.case_id.encode(), partition)
         seq = d.state.seq if d.state is not None else -1
-        try:
-            state, findings = step(d.state, event, self.ctx)
-        except Exception as exc:
-            raise _Abort from exc
+        state, findings = step(d.state, event, self.ctx)  # a defect sends the batch back to `handle`
         self.counters["events"] += 1
         self.last_event_at = self.wall_clock()
         out: list[Output] = []
@@ -203,29 +198,18 @@ class CaseProcessor:
         else:
             out += self._stage(d, partition, state, findings, event.occurred_at, (topic, offset))
         if self.clock == "event":
-            mark = self.watermarks.get(partition)
-            if mark is None or event.occurred_at > mark:
-                self.watermarks[partition] = event.occurred_at
-            out += self._batch_sweep(partition, self.watermarks[partition], (topic, offset), batch)
+            out += self._batch_sweep(partition, self._advance(partition, event.occurred_at), (topic, offset), batch)
         return out
 
     def _batch_tick(self, partition: int, value: bytes | None, source: tuple[str, int], batch: _Batch) -> list[Output]:
-        try:
-            tick = Tick.model_validate_json(value or b"")
-        except ValidationError as exc:
-            log.warning("ignoring a malformed tick on partition %d: %s", partition, exc)
+        tick = self._read_tick(partition, value)
+        if tick is None:
             return []
-        self.counters["ticks"] += 1
         if tick.arm:
             if self.clock == "wall":
                 self._arm(partition, tick.now)
             return []
-        now = tick.now
-        if self.clock == "event":
-            mark = self.watermarks.get(partition)
-            if mark is None or now > mark:
-                self.watermarks[partition] = now
-            now = self.watermarks[partition]
+        now = self._advance(partition, tick.now) if self.clock == "event" else tick.now
         out = self._batch_sweep(partition, now, source, batch)
         armed = self._armed.get(partition)
         if armed:  # whatever was armed for a moment now past was used or is stale
@@ -251,7 +235,7 @@ class CaseProcessor:
             nxt = next_due(state, self.ctx)
             snap = snapshot_json(state, moment, self.ctx, due=nxt)
             armed[key] = _Armed(seq, moment, state, [f.model_dump_json() for f in findings], nxt, snap)
-        self.counters["armed"] = self.counters.get("armed", 0) + len(armed) - before
+        self.counters["armed"] += len(armed) - before
 
     def _batch_sweep(self, partition: int, now: datetime, source: tuple[str, int], batch: _Batch) -> list[Output]:
         out: list[Output] = []
@@ -265,14 +249,11 @@ class CaseProcessor:
             a = armed.pop(key, None) if armed else None
             if a is not None and a.seq == d.state.seq and a.moment <= now and (a.due is None or a.due > now):
                 # Unchanged since it was armed and nothing else due by now: publish what was computed.
-                self.counters["armed_used"] = self.counters.get("armed_used", 0) + 1
+                self.counters["armed_used"] += 1
                 out += self._stage(d, partition, a.state, [], a.moment, source, texts=a.texts)
                 d.known = (a.state.seq, a.due, a.snapshot)
                 continue
-            try:
-                state, findings = due(d.state, now, self.ctx)
-            except Exception as exc:
-                raise _Abort from exc
+            state, findings = due(d.state, now, self.ctx)  # a defect sends the batch back to `handle`
             out += self._stage(d, partition, state, findings, now, source)
         return out
 
@@ -321,8 +302,8 @@ class CaseProcessor:
             stale = [(k, d) for k, d in batch.dirty.items() if d.changed and d.state and d.indexed != d.state.seq]
             for key, d in stale:
                 assert d.state is not None
-                known = d.known is not None and d.known[0] == d.state.seq
-                dues[key] = d.known[1] if known and d.known is not None else next_due(d.state, self.ctx)
+                armed = d.armed()
+                dues[key] = armed[0] if armed else next_due(d.state, self.ctx)
                 self.index.touch(d.partition, d.state.case_id, dues[key])
                 d.indexed = d.state.seq
             if not stale or self.clock != "event":
@@ -336,10 +317,9 @@ class CaseProcessor:
             if not d.changed:
                 continue
             assert d.state is not None and d.as_of is not None
-            if d.known is not None and d.known[0] == d.state.seq:
-                out.append(("snapshots", key, d.known[2]))
-            else:
-                out.append(("snapshots", key, snapshot_json(d.state, d.as_of, self.ctx, due=dues[key])))
+            armed = d.armed()
+            snap = armed[1] if armed else snapshot_json(d.state, d.as_of, self.ctx, due=dues[key])
+            out.append(("snapshots", key, snap))
             kept = [e for e in d.outbox if not self._flushed(e[0], d.partition, e[1])]
             kept += [[topic, offset, texts] for topic, (offset, texts) in d.new.items()]
             kept = kept[-OUTBOX_LIMIT:]
@@ -373,14 +353,10 @@ class CaseProcessor:
         source = (topic, offset)
         if topic == self.ticks_topic:
             return self._tick(partition, value, source)
-        self.positions[partition] = offset
-        try:
-            event = parse_event(value if value is not None else b"")
-        except EventError as exc:
-            return [self._dead_letter(exc.reason, topic, partition, offset, key, value)]
-        if key != event.case_id.encode():
-            reason = f"message key {key!r} is not the case id {event.case_id!r}: events must be keyed by case id"
-            return [self._dead_letter(reason, topic, partition, offset, key, value)]
+        event = self._parse(topic, partition, offset, key, value)
+        if isinstance(event, tuple):  # a dead letter
+            return [event]
+        key = event.case_id.encode()
         out: list[Output] = []
         try:  # a defect must not lose the event nor stop the partition; _store writes the row last
             row = self.table.get(key)
@@ -398,28 +374,47 @@ class CaseProcessor:
         if state.seq == seq:
             self.counters["duplicates"] += 1
         if self.clock == "event":
-            mark = self.watermarks.get(partition)
-            if mark is None or event.occurred_at > mark:
-                self.watermarks[partition] = event.occurred_at
-            out += self.sweep(partition, self.watermarks[partition], source)
+            out += self.sweep(partition, self._advance(partition, event.occurred_at), source)
         return out
 
     def _tick(self, partition: int, value: bytes | None, source: tuple[str, int]) -> list[Output]:
+        tick = self._read_tick(partition, value)
+        if tick is None or tick.arm:  # arming only saves time; one message at a time does without it
+            return []
+        now = self._advance(partition, tick.now) if self.clock == "event" else tick.now
+        return self.sweep(partition, now, source)
+
+    # ---- shared by both paths --------------------------------------------------------------------------
+
+    def _parse(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> CaseEvent | Output:
+        """The message's event, or the dead letter it becomes (invalid, or not keyed by its case id)."""
+        self.positions[partition] = offset
+        try:
+            event = parse_event(value if value is not None else b"")
+        except EventError as exc:
+            return self._dead_letter(exc.reason, topic, partition, offset, key, value)
+        if key != event.case_id.encode():
+            reason = f"message key {key!r} is not the case id {event.case_id!r}: events must be keyed by case id"
+            return self._dead_letter(reason, topic, partition, offset, key, value)
+        return event
+
+    def _read_tick(self, partition: int, value: bytes | None) -> Tick | None:
         try:
             tick = Tick.model_validate_json(value or b"")
         except ValidationError as exc:
             log.warning("ignoring a malformed tick on partition %d: %s", partition, exc)
-            return []
+            return None
         self.counters["ticks"] += 1
-        if tick.arm:  # arming only saves time; one message at a time does without it
-            return []
-        now = tick.now
-        if self.clock == "event":
-            mark = self.watermarks.get(partition)
-            if mark is None or now > mark:
-                self.watermarks[partition] = now
-            now = self.watermarks[partition]
-        return self.sweep(partition, now, source)
+        return tick
+
+    def _advance(self, partition: int, moment: datetime) -> datetime:
+        """Event clock: the partition's watermark after ``moment`` (it never goes back)."""
+        mark = self.watermarks.get(partition)
+        if mark is None or moment > mark:
+            self.watermarks[partition] = mark = moment
+        return mark
 
     def sweep(self, partition: int, now: datetime, source: tuple[str, int]) -> list[Output]:
         """Run the timers of every case on ``partition`` that has one due by ``now``."""
