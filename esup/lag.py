@@ -27,18 +27,10 @@ def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: i
     from esup.topics import admin_client
 
     with admin_client(bootstrap, timeout_ms=timeout_ms) as admin:
-        committed: dict[str, dict[Any, int]] = {}
-        for group in groups:
-            found = admin.list_group_offsets(group).get(group, {})
-            committed[group] = {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        allow_auto_create_topics=False,
-        client_id="esup-status",
-        request_timeout_ms=timeout_ms,
-    )
+        committed = {group: _committed(admin, group) for group in groups}
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             allow_auto_create_topics=False, client_id="esup-status",
+                             request_timeout_ms=timeout_ms)
     try:
         wanted: dict[str, list[Any]] = {}
         for group, topics in groups.items():
@@ -67,8 +59,14 @@ def committed_offsets(bootstrap: str, group: str, timeout_ms: int = 15000) -> di
     from esup.topics import admin_client
 
     with admin_client(bootstrap, timeout_ms=timeout_ms) as admin:
-        found = admin.list_group_offsets(group).get(group, {})
-    return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0}
+        found = _committed(admin, group)
+    return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
+
+
+def _committed(admin: Any, group: str) -> dict[Any, int]:
+    """TopicPartition -> committed offset, for the partitions the group has committed on."""
+    found = admin.list_group_offsets(group).get(group, {})
+    return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
 
 
 def render_table(rows: Sequence[PartitionLag]) -> str:

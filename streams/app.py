@@ -125,6 +125,15 @@ def create_app(
     feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog)
     live_catalog = LiveCatalog(feed.items)
     ctx = Context.build(calendar or WorkCalendar(), live_catalog, rules or RuleConfig())
+    table_topic = cases.changelog_topic.get_topic_name()
+    changelog: list[tuple[int, bytes, bytes]] = []  # table rows written since the last emit
+
+    def put(partition: int, key: bytes, raw: bytes) -> None:
+        """A table write on an explicit partition (a batch's writes happen after its last message); the
+        changelog record is sent with the batch's other outputs rather than through faust's send buffer."""
+        cases.data[key] = raw
+        changelog.append((partition, key, raw))
+
     offset = timedelta(seconds=settings.clock_offset_s)
 
     def wall_clock() -> datetime:
@@ -140,32 +149,23 @@ def create_app(
         ticks_topic=settings.topic_ticks,
         committed=lambda topic, partition: committed_offset(app, topic, partition),
         cache_size=settings.worker_state_cache,
+        put=put,
     )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings)
 
     names = {name: t.get_topic_name() for name, t in outputs.items()}
-    changelog: list[tuple[int, bytes, bytes]] = []  # table rows written since the last emit
-
-    def put(partition: int, key: bytes, raw: bytes) -> None:
-        """A table write on an explicit partition (a batch's writes happen after its last message); the
-        changelog record is sent with the batch's other outputs rather than through faust's send buffer."""
-        cases.data[key] = raw
-        changelog.append((partition, key, raw))
-
-    publisher: list[BatchPublisher] = []  # made once the producer runs
+    publisher: BatchPublisher | None = None  # made on first use: the producer runs by then
 
     async def emit(out: list[tuple[str, bytes, bytes]]) -> None:
         """Publish the table rows and the outputs and wait until Kafka has every one of them (acks=all):
         only then are the inputs acked."""
-        if not publisher:
-            publisher.append(BatchPublisher(app.producer._ensure_producer()))  # type: ignore[attr-defined]
-        rows, changelog[:] = list(changelog), []
-        table_topic = cases.changelog_topic.get_topic_name()
-        records: list[Record] = [(table_topic, partition, key, raw) for partition, key, raw in rows]
+        nonlocal publisher
+        if publisher is None:
+            publisher = BatchPublisher(app.producer._ensure_producer())  # type: ignore[attr-defined]
+        records: list[Record] = [(table_topic, partition, key, raw) for partition, key, raw in changelog]
+        changelog.clear()
         records += [(names[name], None, key, value) for name, key, value in out]
-        await publisher[0].publish(records)
-
-    processor.put = put
+        await publisher.publish(records)
 
     @app.agent(inputs, concurrency=1, name="esup-cases")
     async def case_agent(stream: Any) -> None:
@@ -203,7 +203,7 @@ def create_app(
             return
         while True:
             now = wall_clock()
-            due_now, arms, wake = plan.plan_all(now, active_partitions(), processor.index)
+            due_now, arms, wake = plan.plan(now, active_partitions(), processor.index)
             for partition in due_now:
                 await ticks.send(partition=partition, value=processor.tick_bytes(partition, now))
             for partition, moment in arms:

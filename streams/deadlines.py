@@ -85,12 +85,7 @@ class SweepPlan:
         self.requested: dict[int, datetime] = {}  # partition -> `now` of the last tick sent to it
         self.armed: dict[int, datetime] = {}  # partition -> the due moment last armed
 
-    def plan(self, now: datetime, partitions: Iterable[int], index: DeadlineIndex) -> tuple[list[int], datetime]:
-        """The partitions to tick now, and when to look again."""
-        ticks, _, wake = self.plan_all(now, partitions, index)
-        return ticks, wake
-
-    def plan_all(
+    def plan(
         self, now: datetime, partitions: Iterable[int], index: DeadlineIndex
     ) -> tuple[list[int], list[tuple[int, datetime]], datetime]:
         """The partitions to tick now, the (partition, due moment) pairs to arm now, and when to look again."""

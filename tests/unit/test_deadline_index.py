@@ -48,7 +48,7 @@ def test_the_sweep_plan_wakes_at_the_next_due_moment_and_does_not_tick_twice_for
     idx.touch(1, "b", at("2026-03-09T00:00"))
     plan = SweepPlan(timedelta(seconds=1))
     # Before the deadline: nothing to tick, wake exactly at it (not up to an interval later).
-    assert plan.plan(at("2026-03-02T23:59:59.7"), [0, 1], idx) == ([], at("2026-03-03T00:00"))
+    assert plan.plan(at("2026-03-02T23:59:59.7"), [0, 1], idx) == ([], [], at("2026-03-03T00:00"))
     # At it: tick partition 0 once; while that tick is on its way, do not send another…
     assert plan.plan(at("2026-03-03T00:00:00.001"), [0, 1], idx)[0] == [0]
     assert plan.plan(at("2026-03-03T00:00:00.300"), [0, 1], idx)[0] == []
@@ -60,7 +60,7 @@ def test_the_sweep_plan_wakes_at_the_next_due_moment_and_does_not_tick_twice_for
     assert plan.plan(at("2026-03-03T00:00:01.600"), [0, 1], idx)[0] == [0]
     # With nothing pending the plan sleeps one interval.
     empty = DeadlineIndex()
-    assert plan.plan(at("2026-03-04T00:00"), [0], empty) == ([], at("2026-03-04T00:00:01"))
+    assert plan.plan(at("2026-03-04T00:00"), [0], empty) == ([], [], at("2026-03-04T00:00:01"))
 
 
 def test_the_sweep_plan_arms_each_due_moment_once_ahead_of_it() -> None:
@@ -72,12 +72,12 @@ def test_the_sweep_plan_arms_each_due_moment_once_ahead_of_it() -> None:
     idx.touch(0, "a", at("2026-03-03T00:00"))
     plan = SweepPlan(timedelta(seconds=1), arm_ahead=timedelta(seconds=30))
     # Long before: sleep until the arming moment, not until the deadline.
-    ticks, arms, wake = plan.plan_all(at("2026-03-02T23:00"), [0], idx)
+    ticks, arms, wake = plan.plan(at("2026-03-02T23:00"), [0], idx)
     assert (ticks, arms, wake) == ([], [], at("2026-03-02T23:00:01"))
-    ticks, arms, wake = plan.plan_all(at("2026-03-02T23:59:29.5"), [0], idx)
+    ticks, arms, wake = plan.plan(at("2026-03-02T23:59:29.5"), [0], idx)
     assert (ticks, arms, wake) == ([], [], at("2026-03-02T23:59:30"))
     # Within 30 s: arm once, then wake at the deadline itself.
-    assert plan.plan_all(at("2026-03-02T23:59:30"), [0], idx) == ([], [(0, at("2026-03-03T00:00"))],
+    assert plan.plan(at("2026-03-02T23:59:30"), [0], idx) == ([], [(0, at("2026-03-03T00:00"))],
                                                                    at("2026-03-02T23:59:31"))  # fmt: skip
-    assert plan.plan_all(at("2026-03-02T23:59:59.9"), [0], idx) == ([], [], at("2026-03-03T00:00"))
-    assert plan.plan_all(at("2026-03-03T00:00:00.002"), [0], idx)[:2] == ([0], [])
+    assert plan.plan(at("2026-03-02T23:59:59.9"), [0], idx) == ([], [], at("2026-03-03T00:00"))
+    assert plan.plan(at("2026-03-03T00:00:00.002"), [0], idx)[:2] == ([0], [])
