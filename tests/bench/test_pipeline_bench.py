@@ -12,9 +12,7 @@ import platform
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +21,6 @@ from tests.integration.pipeline import Pipeline, committed_lag, wait_until
 from tests.support import FOOD_MATERIALS, application_due_at, synthetic_lines, working_day_end
 
 pytestmark = pytest.mark.bench
-
-
-@pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
-    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "bench", partitions=6)
-    p.workdir.mkdir(parents=True)
-    yield p
-    p.close(kafka_admin, clickhouse_client)
 
 
 def _bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:

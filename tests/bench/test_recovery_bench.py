@@ -37,15 +37,6 @@ RECOVERED = re.compile(
 )
 
 
-@pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
-    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "bench", partitions=6)
-    p.workdir.mkdir(parents=True)
-    yield p
-    p.close(kafka_admin, clickhouse_client)
-
-
 def _start_worker(p: Pipeline, name: str, port: int) -> None:
     # Not `p.worker()`: it runs at --loglevel warning, which drops the INFO line `recovered()` writes.
     p.start(name, "worker", "--clock", "wall", "--loglevel", "info", "--web-port", str(port))

@@ -13,7 +13,6 @@ import os
 import platform
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,6 @@ from tests.integration.pipeline import Pipeline, committed_lag, wait_until
 pytestmark = pytest.mark.bench
 
 DAYS = 365
-
-
-@pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
-    p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "bench", partitions=6)
-    p.workdir.mkdir(parents=True)
-    yield p
-    p.close(kafka_admin, clickhouse_client)
 
 
 def test_replay_of_a_simulated_year_on_the_event_clock(pipeline: Pipeline, tmp_path: Path) -> None:
