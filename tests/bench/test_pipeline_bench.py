@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 
 from tests.integration.pipeline import Pipeline, committed_lag, wait_until
-from tests.support import FOOD_MATERIALS, application_due_at, synthetic_lines, working_day_end
+from tests.support import (
+    FOOD_MATERIALS,
+    application_due_at,
+    synthetic_context,
+    synthetic_lines,
+    working_day_end,
+)
 
 pytestmark = pytest.mark.bench
 
@@ -173,13 +179,7 @@ def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
     """N cases whose acceptance notice falls due at the same end of a working day (24:00 Asia/Shanghai),
     the way a province's timers bunch at midnight. The worker's wall clock is shifted (ESUP_CLOCK_OFFSET_S)
     so that this midnight comes during the run; lateness = the finding's Kafka record time − the deadline."""
-    from pathlib import Path as _Path
-
-    from schemas.catalog import load_catalog
-    from schemas.config import RuleConfig
-    from streams.rules import Context, WorkCalendar
-
-    ctx = Context.build(WorkCalendar(), load_catalog(_Path("examples/catalog.yaml")), RuleConfig())
+    ctx = synthetic_context()  # the example catalog the pipeline publishes
     n = int(os.environ.get("ESUP_BENCH_DUE_CASES", "5000"))
     lead = float(os.environ.get("ESUP_BENCH_LEAD_S", "60"))  # worker start + publishing + processing time
     # The end of the next working day after a week from now: an ordinary deadline, well inside the calendar.
