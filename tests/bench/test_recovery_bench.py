@@ -28,6 +28,7 @@ import pytest
 
 from esup.settings import Settings
 from tests.integration.pipeline import Pipeline, committed_lag, free_port, wait_until, worker_status
+from tests.support import FOOD_MATERIALS
 
 pytestmark = pytest.mark.bench
 
@@ -109,24 +110,11 @@ def _open_cases(n: int) -> Iterator[tuple[bytes, bytes]]:
     tail = (
         '"item_code": "SC-FOOD-001", "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s-bench", '
         f'"kind": "apply", "occurred_at": "{occurred}", "recorded_at": "{recorded}", '
-        '"payload": {"materials": ["application_form", "business_licence", "floor_plan"]}}'
+        '"payload": {"materials": %s}}' % json.dumps(FOOD_MATERIALS)
     )
     for i in range(n):
         case_id = f"OPEN-{i:07d}"
         yield case_id.encode(), ((head % (case_id, case_id)) + tail).encode()
-
-
-def _produce(bootstrap: str, topic: str, messages: Iterator[tuple[bytes, bytes]]) -> int:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50, batch_size=512 * 1024)
-    n = 0
-    for key, value in messages:
-        producer.send(topic, key=key, value=value)
-        n += 1
-    producer.flush()
-    producer.close()
-    return n
 
 
 def _end_offsets(bootstrap: str, topic: str) -> int:
@@ -192,7 +180,7 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     p.stop("baseline")  # SIGTERM: it leaves the group, so the next worker need not wait out its session
 
     t0 = time.perf_counter()
-    assert _produce(p.bootstrap, events, _open_cases(n)) == n
+    assert p.produce(events, _open_cases(n), linger_ms=50, batch_size=512 * 1024) == n
     t_produce = time.perf_counter() - t0
 
     port = free_port()

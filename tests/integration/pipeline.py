@@ -118,10 +118,11 @@ class Pipeline:
 
     # ---- Kafka ----------------------------------------------------------------------------------------
 
-    def produce(self, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+    def produce(self, topic: str, messages: Iterable[tuple[bytes | None, bytes]], **options: Any) -> int:
+        """Send (key, value) pairs to a topic (its short name or a full one); ``options`` tune the producer."""
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000)
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000, **options)
         n = 0
         for key, value in messages:
             producer.send(self.topics.get(topic, topic), key=key, value=value)
