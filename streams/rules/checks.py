@@ -135,7 +135,8 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
             )
         )
     else:
-        state.fee_codes.append(p.fee_code)
+        if len(state.fee_codes) < 500:  # engine.LIST_LIMIT: a case past it is flagged by the engine
+            state.fee_codes.append(p.fee_code)
     return out
 
 
@@ -324,5 +325,7 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
         clock.extension += days
         clock.extensions += 1
         clock.evidence.append(event.event_id)
+        if len(clock.evidence) > 40:  # engine.EVIDENCE_LIMIT: the first ids and the latest
+            del clock.evidence[10]
         out += settle_notice(state, clock, event.occurred_at, ctx)
     return out

@@ -12,7 +12,7 @@ from datetime import timedelta
 from schemas import events as ev
 from schemas.catalog import LAW_ACCEPT_WD
 from schemas.findings import Finding
-from streams.rules import checks
+from streams.rules import checks, integrity
 from streams.rules.calendar import end_of_day, local_date
 from streams.rules.clocks import deadline_of, due, new_clock, start_decision, start_delivery
 from streams.rules.context import Context
@@ -28,8 +28,10 @@ from streams.rules.state import (
     Suspension,
 )
 
-SEEN_LIMIT = 512  # event ids remembered per case for idempotency
 EVIDENCE_LIMIT = 40  # ids kept in an evidence list: the first ones and the latest ones
+# Distinct materials, conditions, reviewers or fee codes kept per case: a row must fit one Kafka record
+# whatever a department sends (a real case has tens); past it a case is flagged, never a crash.
+LIST_LIMIT = 500
 
 # kind -> (lowest stage it may come at, highest stage, stage after it or None to keep)
 _STAGES: dict[str, tuple[int, int, int | None]] = {
@@ -70,13 +72,20 @@ def step(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[Ca
 def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[CaseState, list[Finding]]:
     if state is None:
         state = new_state(event)
-    if event.event_id in state.seen:
-        return state, []  # a redelivered event changes nothing
-    state.seen.append(event.event_id)
-    if len(state.seen) > SEEN_LIMIT:
-        # Redeliveries come from the last uncommitted batch; ids this old are not re-sent, and a finding a
-        # very late duplicate might raise again has the same deterministic id, so sinks still dedupe it.
-        del state.seen[: len(state.seen) - SEEN_LIMIT]
+    d = integrity.digest(event)
+    verdict = integrity.classify(state, event, d)
+    if verdict == "duplicate":
+        return state, []  # a redelivered event changes nothing, however old
+    if verdict != "new":
+        found = (
+            [integrity.conflict_finding(state, event, d, ctx)]
+            if verdict == "conflict"
+            else integrity.limit_finding(state, event, ctx)
+        )
+        if found:
+            state.seq += 1  # the case records the finding (flag or conflict), nothing of the event itself
+        return state, found
+    state.seen[event.event_id] = d
     state.seq += 1
     if state.last_event_at is None or event.occurred_at > state.last_event_at:
         state.last_event_at = event.occurred_at
@@ -100,6 +109,16 @@ def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[
     handler = _HANDLERS.get(event.kind)
     if handler is not None:
         findings += handler(state, event, ctx)
+    full = [n for n in ("materials", "conditions", "reviewers", "fee_codes") if len(getattr(state, n)) >= LIST_LIMIT]
+    if full and "DQ_STATE_LIMIT" not in state.flagged:
+        state.flagged.append("DQ_STATE_LIMIT")
+        findings.append(
+            checks.event_finding(
+                state, "DQ_STATE_LIMIT", event, ctx,
+                f"case holds {LIST_LIMIT} distinct {', '.join(full)}: further values are not kept",
+                details={"lists": full, "limit": LIST_LIMIT},
+            )
+        )  # fmt: skip
     return state, findings
 
 
@@ -376,7 +395,7 @@ def _out_of_scope(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[F
                 "FIRST_INQUIRY_NO_REFERRAL",
                 occurrence=event.event_id,
                 detected_at=event.occurred_at,
-                evidence=[*state.seen[:1], event.event_id],
+                evidence=[*list(state.seen)[:1], event.event_id],
                 staff_id=state.responsible_staff,
                 department_id=state.department_id,
                 message="closed as 'not our business' without referring the applicant (首问负责制)",
@@ -386,7 +405,7 @@ def _out_of_scope(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[F
     if state.stage <= APPLIED:
         state.outcome = "out_of_scope"
         state.stage = CONCLUDED
-        state.stage_events.append(event.event_id)
+        _remember(state.stage_events, event.event_id)
         _stop_all(state, event)
     return out
 
@@ -399,7 +418,10 @@ def _remember(ids: list[str], event_id: str) -> None:
 
 
 def _add(target: list[str], values: list[str]) -> None:
+    """Add the values not there yet, up to LIST_LIMIT (a case then raises DQ_STATE_LIMIT once)."""
     for v in values:
+        if len(target) >= LIST_LIMIT:
+            return
         if v not in target:
             target.append(v)
 

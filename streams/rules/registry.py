@@ -87,9 +87,17 @@ RULES: dict[str, Rule] = {
         Rule("DQ_BACKDATED", _D, _Y, "event recorded long after it occurred (back-dated)", None),
         Rule("DQ_FUTURE_DATED", _D, _N, "event occurs after it was recorded", None),
         Rule("DQ_UNKNOWN_ITEM", _D, _Y, "item code not in the catalog; law defaults applied", None),
+        Rule("DQ_CONFLICTING_RESEND", _D, _Y, "an event id resent with different content (first version stands)", None),
+        Rule("DQ_EVENT_LIMIT", _D, _Y, "case reached the bound of remembered events; later ones not applied", None),
+        Rule("DQ_STATE_LIMIT", _D, _Y, "case reached the bound of a kept list (materials, conditions…)", None),
+        Rule("DQ_AHEAD_OF_RECEIPT", _D, _Y, "event dated after the platform received it", None),
     )
 }
 
 
 def rule(code: str) -> Rule:
     return RULES[code]
+
+# Raised on hostile or broken input (resends with other content, runaway cases, times ahead of the broker's
+# receipt), which the province simulator does not produce: their tests live with the worker's.
+NOT_SIMULATED = frozenset({"DQ_CONFLICTING_RESEND", "DQ_EVENT_LIMIT", "DQ_STATE_LIMIT", "DQ_AHEAD_OF_RECEIPT"})

@@ -76,7 +76,7 @@ class CaseState:
     fee_codes: list[str] = field(default_factory=list)
     clocks: dict[str, Clock] = field(default_factory=dict)  # by name: the current generation
     generations: dict[str, int] = field(default_factory=dict)
-    seen: list[str] = field(default_factory=list)  # event ids applied (idempotency)
+    seen: dict[str, str] = field(default_factory=dict)  # event id -> content digest, in order applied
     stage_events: list[str] = field(default_factory=list)  # ids of the stage-changing events
     flagged: list[str] = field(default_factory=list)  # one-off rules already raised on this case
     last_event_at: datetime | None = None
@@ -98,6 +98,7 @@ class CaseState:
         for f in _STATE_LISTS:
             d[f] = list(getattr(self, f))
         d["generations"] = dict(self.generations)
+        d["seen"] = dict(self.seen)
         d["clocks"] = {name: _clock_dict(c) for name, c in self.clocks.items()}
         d["last_event_at"] = self.last_event_at.isoformat() if self.last_event_at else None
         return d
@@ -123,6 +124,10 @@ class CaseState:
             ]
             clocks[name] = Clock(**c)
         last = d.pop("last_event_at", None)
+        seen = d.pop("seen", {})
+        if isinstance(seen, list):  # written before digests were kept: ids only
+            seen = dict.fromkeys(seen, "")
+        d["seen"] = seen
         return cls(
             **d,
             clocks=clocks,
@@ -147,9 +152,9 @@ def _clock_dict(c: Clock) -> dict[str, Any]:
     return d
 
 
-_STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "seen", "stage_events", "flagged")
+_STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "stage_events", "flagged")
 _STATE_SCALARS = tuple(
-    f.name for f in fields(CaseState) if f.name not in {*_STATE_LISTS, "generations", "clocks", "last_event_at"}
+    f.name for f in fields(CaseState) if f.name not in {*_STATE_LISTS, "generations", "seen", "clocks", "last_event_at"}
 )
 _CLOCK_SCALARS = tuple(
     f.name for f in fields(Clock) if f.name not in {"start", "stopped_on", "evidence", "fired", "suspensions"}
