@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -76,10 +77,12 @@ def register(main: click.Group) -> None:
         )
         click.echo(
             f"esup worker: group {settings.worker_app_id}, broker {settings.kafka_bootstrap}, "
-            f"clock {clock}, store {settings.worker_store}",
+            f"clock {clock}",
             err=True,
         )
-        Worker(runtime.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        worker = Worker(runtime.app, loglevel=loglevel, quiet=True)
+        bound_shutdown(worker, settings.shutdown_grace_s)
+        worker.execute_from_commandline()
 
     @main.group()
     def clock() -> None:
@@ -127,3 +130,19 @@ def register(main: click.Group) -> None:
             raise click.ClickException(f"no worker answers on {url}: {exc}") from None
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
         sys.exit(0 if body.get("alive") else 1)
+
+
+def bound_shutdown(worker: Any, grace_s: float) -> None:
+    """SIGTERM stops the worker within ``grace_s`` even when Kafka is unreachable (faust can wait on it for
+    ever): a watchdog ends the process then. Nothing is lost: what was not committed is judged again."""
+    import threading
+
+    graceful = worker._on_sigterm
+
+    def on_sigterm() -> None:
+        timer = threading.Timer(grace_s, lambda: os._exit(0))
+        timer.daemon = True
+        timer.start()
+        graceful()
+
+    worker._on_sigterm = on_sigterm

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
 
     # ---- workers (streams.app) -----------------------------------------------------------------------------
     worker_app_id: str = "esup-worker"
-    worker_store: str = "memory://"
+    # A worker asked to stop (SIGTERM) ends within this many seconds even if Kafka does not answer.
+    shutdown_grace_s: float = Field(default=15.0, gt=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)
     # Deadlines bunch at 24:00: this long before one, a wall-clock worker computes what will fire, so that
     # at the deadline it only checks each case is unchanged and publishes. 0 turns arming off.
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     # Shifts a wall-clock worker's notion of now by this many seconds: for drills and benchmarks (e.g. to
     # bring the next end of a working day, when deadlines fall, into the next minute). 0 in production.
     clock_offset_s: float = 0.0
+    # How far an event's time (or a tick's) may run ahead of the broker's receipt before it is flagged
+    # (DQ_AHEAD_OF_RECEIPT) and kept from moving the event clock; clocks of department systems drift.
+    event_time_tolerance_s: float = Field(default=300.0, ge=0)
     # A worker takes up to this many messages at once and writes each case they change once; it waits at
     # most worker_batch_wait_s for a batch to fill, which bounds the latency batching adds.
     worker_batch_max: int = Field(default=1000, ge=1)

@@ -37,7 +37,9 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
     rf = s.topic_replication_factor
     return [
         TopicSpec(s.topic_case_events, keyed, rf,
-                  {"cleanup.policy": "delete", "retention.ms": str(s.case_events_retention_days * DAY_MS)},
+                  {"cleanup.policy": "delete", "retention.ms": str(s.case_events_retention_days * DAY_MS),
+                   # the broker stamps receipt: an event's or tick's own time is checked against it
+                   "message.timestamp.type": "LogAppendTime"},
                   "case events from department systems, keyed by case id"),
         TopicSpec(s.topic_dead_letters, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
                   "events that failed the contract, with the reason"),
@@ -48,7 +50,8 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
                   "latest state per case, keyed by case id (compacted)"),
         TopicSpec(s.topic_catalog, 1, rf, {"cleanup.policy": "compact"},
                   "licensing-item catalog, keyed by item code (compacted)"),
-        TopicSpec(s.topic_ticks, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(DAY_MS)},
+        TopicSpec(s.topic_ticks, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(DAY_MS),
+                                             "message.timestamp.type": "LogAppendTime"},
                   "the sweeper's wake-ups, one partition per case-events partition"),
     ]
 

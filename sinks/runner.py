@@ -75,6 +75,8 @@ def create_consumer(settings: Settings, topics: Mapping[str, Kind]) -> Any:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=min(settings.sink_max_rows, 5000),
+        # The workers write in transactions: a batch a fenced or crashed worker did not commit was never there.
+        isolation_level="read_committed",
     )
     consumer.subscribe(topics=sorted(topics))
     return consumer
@@ -105,6 +107,7 @@ class SinkRunner:
         self.clock = clock
         self.stats = SinkStats()
         self._offsets: dict[Any, int] = {}  # TopicPartition → next offset to commit, for what is buffered
+        self._positions: dict[Any, int] = {}  # TopicPartition → last position committed while idle
         self._batch_started: float | None = None
 
     # ---- the loop -----------------------------------------------------------------------------------
@@ -123,9 +126,26 @@ class SinkRunner:
         if self._batch_started is not None:
             wait = max(0.0, min(wait, self._batch_started + self.max_wait_s - self.clock()))
         room = max(1, self.max_rows - self.sink.pending)
-        self._take(self.consumer.poll(timeout_ms=int(wait * 1000), max_records=room))
+        polled = self.consumer.poll(timeout_ms=int(wait * 1000), max_records=room)
+        self._take(polled)
         if self._due():
             self.flush_and_commit(stop)
+        elif not polled and self._batch_started is None:
+            self._commit_positions()
+
+    def _commit_positions(self) -> None:
+        """Idle and nothing buffered: commit where the consumer stands. The workers write in transactions,
+        so a partition ends with a commit marker after its last record; without this the group would
+        show a lag of one message per partition for ever."""
+        moved = {}
+        for tp in self.consumer.assignment():
+            with contextlib.suppress(Exception):
+                pos = self.consumer.position(tp)
+                if pos is not None and pos > self._positions.get(tp, -1):
+                    moved[tp] = pos
+        if moved:
+            self._commit(moved)
+            self._positions.update(moved)
 
     def _due(self) -> bool:
         if self._batch_started is None:

@@ -23,6 +23,30 @@ class CatalogFeed:
         self.items: dict[bytes, bytes] = {}  # item code → item JSON, as published
         self.ready = asyncio.Event()
         self.updates = 0
+        self.state = "loading"  # loading | waiting: no usable item | ready
+
+    def usable(self) -> bool:
+        """At least one item parses: an empty or unreadable catalog would make every item unknown."""
+        from pydantic import ValidationError
+
+        from schemas.catalog import CatalogItem
+
+        for raw in self.items.values():
+            try:
+                CatalogItem.model_validate_json(raw)
+                return True
+            except (ValidationError, ValueError):
+                continue
+        return False
+
+    def _maybe_ready(self) -> None:
+        if self.usable():
+            self.state = "ready"
+            self.ready.set()
+            log.info("catalog loaded: %d items from %s", len(self.items), self.topic)
+        else:
+            self.state = "waiting: the catalog has no usable item (`esup catalog publish`)"
+            log.warning("catalog %s %s; not judging events until it has", self.topic, self.state)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:
@@ -63,8 +87,7 @@ class CatalogFeed:
             while not self.ready.is_set():
                 positions = [await consumer.position(tp) for tp in tps]
                 if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                    self.ready.set()
-                    log.info("catalog loaded: %d items from %s", len(self.items), self.topic)
+                    self._maybe_ready()
                     break
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
@@ -72,6 +95,8 @@ class CatalogFeed:
                         self.apply(r.key, r.value)
             async for r in consumer:
                 self.apply(r.key, r.value)
+                if not self.ready.is_set():
+                    self._maybe_ready()
                 log.info("catalog item %s %s", (r.key or b"").decode(errors="replace"),
                          "removed" if r.value is None else "updated")  # fmt: skip
         finally:

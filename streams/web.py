@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from faust.types import TP
+from streams import faust_adapter
 
 if TYPE_CHECKING:
     from streams.app import Runtime
@@ -15,12 +15,10 @@ def status(runtime: Runtime) -> dict[str, Any]:
     proc = runtime.processor
     topic = runtime.settings.topic_case_events
     partitions: dict[str, Any] = {}
-    owned = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+    owned = faust_adapter.active_partitions(app, topic)
+    ready = set(runtime.ownership.owned()) if runtime.ownership else set(owned)
     for p in owned:
-        try:
-            high = app.consumer.highwater(TP(topic, p))
-        except Exception:  # not fetched yet
-            high = None
+        high = faust_adapter.highwater(app, topic, p)
         pos = proc.positions.get(p)
         lag = None if high is None else max(high - (pos + 1 if pos is not None else 0), 0)
         partitions[str(p)] = {
@@ -29,6 +27,7 @@ def status(runtime: Runtime) -> dict[str, Any]:
             "lag": lag,
             "pending_timers": len(proc.index._due.get(p, {})),
             "watermark": proc.watermarks[p].isoformat() if p in proc.watermarks else None,
+            "ready": p in ready,  # fenced and loaded from the changelog
         }
     now = proc.wall_clock()
     sweep = runtime.last_sweep_at
@@ -54,7 +53,7 @@ def _catalog(runtime: Runtime) -> dict[str, Any]:
     feed = runtime.extra.get("catalog")
     if feed is None:
         return {}
-    return {"ready": feed.ready.is_set(), "items": len(feed.items), "updates": feed.updates}
+    return {"ready": feed.ready.is_set(), "items": len(feed.items), "updates": feed.updates, "state": feed.state}
 
 
 def register_status_page(runtime: Runtime) -> None:

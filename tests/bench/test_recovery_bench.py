@@ -159,7 +159,7 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     group = p.env["ESUP_WORKER_APP_ID"]
     changelog = f"{group}-cases-changelog"
     cache = int(p.env.get("ESUP_WORKER_STATE_CACHE", Settings.model_fields["worker_state_cache"].default))
-    store = p.env.get("ESUP_WORKER_STORE", Settings.model_fields["worker_store"].default)
+    store = "memory:// (rows loaded from the changelog in bulk)"
     drain_timeout = 600 + n / 200  # generous for 2 cores; a hang fails, a slow machine does not
     recover_timeout = 300 + n / 500
 

@@ -140,6 +140,7 @@ class Pipeline:
 
         consumer = KafkaConsumer(self.topics.get(topic, topic), bootstrap_servers=self.bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
+                                 isolation_level="read_committed",  # the workers write in transactions
                                  consumer_timeout_ms=int(idle_s * 1000))  # fmt: skip
         records = list(consumer)
         consumer.close()

@@ -1,0 +1,308 @@
+"""One batch of messages → the rows and outputs it produces, per input partition. The worker's only path.
+
+Every message is judged exactly as if it came alone: an event is applied, its case's next due moment goes
+into the deadline index at once, and on the event clock the partition's timers run up to the watermark
+after it; so the findings do not depend on where batches begin and end. What batching saves is I/O: each
+case a batch changed gets one row and one snapshot at the end, and each partition one transaction.
+
+Nothing is written to the store until the whole batch is computed: a failure anywhere leaves the store as
+the batch found it (`Work.abandon` forgets the cached states it touched and gives the index back its
+timers), and the caller (`streams.processor`) runs the messages again as batches of one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, NamedTuple
+
+from pydantic import ValidationError
+
+from schemas.control import DeadLetter, Tick
+from schemas.events import CaseEvent, EventError, parse_event
+from schemas.findings import Finding
+from streams.arming import Arming
+from streams.deadlines import DeadlineIndex
+from streams.rows import META_KEY, encode_meta, encode_row
+from streams.rules import CaseState, Context, due, step
+from streams.rules.clocks import next_due
+from streams.rules.integrity import ahead_of_receipt
+from streams.rules.snapshot import snapshot_json
+from streams.store import CaseStore
+
+Output = tuple[str, bytes, bytes]  # (output: findings | snapshots | dead_letters, key, value)
+ClockKind = Literal["wall", "event"]
+
+
+class Message(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: datetime | None = None  # the broker's receipt time (the topics use LogAppendTime)
+
+
+@dataclass
+class PartitionResult:
+    rows: dict[bytes, bytes] = field(default_factory=dict)  # changed rows (META_KEY: the watermark)
+    outputs: list[Output] = field(default_factory=list)
+    offsets: dict[str, int] = field(default_factory=dict)  # input topic -> next offset to read
+
+
+@dataclass
+class BatchResult:
+    parts: dict[int, PartitionResult] = field(default_factory=dict)
+    order: list[Output] = field(default_factory=list)  # every output in the order it was produced
+    counters: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def outputs(self) -> list[Output]:
+        return self.order
+
+    def part(self, partition: int) -> PartitionResult:
+        got = self.parts.get(partition)
+        if got is None:
+            got = self.parts[partition] = PartitionResult()
+        return got
+
+    def emit(self, partition: int, output: Output) -> None:
+        self.part(partition).outputs.append(output)
+        self.order.append(output)
+
+    def extend(self, later: BatchResult) -> None:
+        """Append a later batch's result (its rows replace this one's)."""
+        for p, r in later.parts.items():
+            mine = self.part(p)
+            mine.rows.update(r.rows)
+            mine.outputs += r.outputs
+            mine.offsets.update(r.offsets)
+        self.order += later.order
+        self.counters.update(later.counters)
+
+
+@dataclass(frozen=True)
+class Env:
+    """What judging a batch depends on besides the messages and the state."""
+
+    ctx: Context
+    clock: ClockKind
+    ticks_topic: str
+    basis: str  # calendar version and thresholds: what a stored next-due moment was computed on
+    wall_clock: Callable[[], datetime]
+    # How far an event or tick time may run ahead of its receipt by the broker (None: not checked).
+    receipt_skew: timedelta | None = None
+
+
+@dataclass
+class _Dirty:
+    partition: int
+    state: CaseState | None
+    as_of: datetime | None = None
+    due: datetime | None = None
+    changed: bool = False
+    snapshot: bytes | None = None  # computed when armed, valid for the armed state only
+
+
+class Work:
+    """Judges one batch against the store; ``run`` returns the result and writes the store at the end."""
+
+    def __init__(
+        self, env: Env, store: CaseStore, index: DeadlineIndex, arming: Arming, *, isolate_timers: bool = False
+    ) -> None:
+        self.env = env
+        self.store = store
+        self.index = index
+        self.arming = arming
+        self.isolate_timers = isolate_timers  # a failing case's timers are skipped, not the batch's
+        self.result = BatchResult()
+        self.dirty: dict[bytes, _Dirty] = {}
+        self.popped: list[tuple[int, str]] = []
+        self.marks: dict[int, datetime] = {}
+
+    def run(self, messages: list[Message]) -> BatchResult:
+        for m in messages:
+            part = self.store.partition(m.partition)
+            if m.offset < part.committed.get(m.topic, 0):
+                self.result.counters["skipped"] += 1  # in the state already (committed with it)
+                continue
+            self.result.part(m.partition).offsets[m.topic] = m.offset + 1
+            if m.topic == self.env.ticks_topic:
+                self._tick(m)
+            else:
+                self._event(m)
+        self._flush()
+        return self.result
+
+    def abandon(self) -> None:
+        """Forget a failed batch: states it touched may be half-changed; the store still has the good ones."""
+        keys = set(self.dirty) | {case_id.encode() for _, case_id in self.popped}
+        self.store.forget(keys)
+        for key in keys:
+            for p, part in self.store.partitions.items():
+                if key in part.rows:
+                    state = self.store.state(p, key)
+                    if state is not None:
+                        self.index.touch(p, state.case_id, next_due(state, self.env.ctx))
+
+    # ---- events ---------------------------------------------------------------------------------------
+
+    def _event(self, m: Message) -> None:
+        event = self._parse(m)
+        if event is None:
+            return
+        key = event.case_id.encode()
+        d = self._touch(m.partition, key)
+        before = d.state.seq if d.state is not None else -1
+        state, findings = step(d.state, event, self.env.ctx)
+        ahead = self._ahead(m, event)
+        if ahead is not None:
+            findings += ahead_of_receipt(state, event, m.timestamp, ahead, self.env.ctx)  # type: ignore[arg-type]
+        c = self.result.counters
+        c["events"] += 1
+        if state.seq == before:
+            c["duplicates"] += 1
+        else:
+            self._stage(d, state, findings, event.occurred_at)
+        if self.env.clock == "event" and ahead is None:  # a time ahead of receipt never moves the clock
+            self._sweep(m.partition, self._advance(m.partition, event.occurred_at))
+
+    def _ahead(self, m: Message, event: CaseEvent) -> timedelta | None:
+        """The allowed lead over receipt when the event's time runs past it (then flagged), else None."""
+        skew = self.env.receipt_skew
+        if skew is None or m.timestamp is None or event.occurred_at - m.timestamp <= skew:
+            return None
+        return skew
+
+    def _parse(self, m: Message) -> CaseEvent | None:
+        try:
+            event = parse_event(m.value if m.value is not None else b"")
+        except EventError as exc:
+            self.dead_letter(m, exc.reason)
+            return None
+        except Exception as exc:  # the contract's own parser failed: still a dead letter, never a crash
+            self.dead_letter(m, f"<event>: unparseable ({type(exc).__name__})")
+            return None
+        if m.key != event.case_id.encode():
+            reason = f"message key {m.key!r:.80} is not the case id {event.case_id!r}: events must be keyed by case id"
+            self.dead_letter(m, reason)
+            return None
+        return event
+
+    # ---- ticks ----------------------------------------------------------------------------------------
+
+    def _tick(self, m: Message) -> None:
+        try:
+            tick = Tick.model_validate_json(m.value or b"")
+        except (ValidationError, ValueError) as exc:
+            self.dead_letter(m, f"tick: {str(exc).splitlines()[0][:300]}")
+            return
+        if tick.partition != m.partition:
+            self.dead_letter(m, f"tick.partition: {tick.partition} sent on partition {m.partition}")
+            return
+        skew = self.env.receipt_skew
+        if not tick.arm and skew is not None and m.timestamp is not None and tick.now - m.timestamp > skew:
+            self.dead_letter(m, f"tick.now: {tick.now.isoformat()} is ahead of its receipt {m.timestamp.isoformat()}")
+            return
+        self.result.counters["ticks"] += 1
+        if tick.arm:
+            if self.env.clock == "wall":
+                self.result.counters["armed"] += self.arming.arm(
+                    m.partition, tick.now, self.store, self.index, self.env.ctx
+                )
+            return
+        now = self._advance(m.partition, tick.now) if self.env.clock == "event" else tick.now
+        self._sweep(m.partition, now)
+        self.arming.expire(m.partition, now)
+
+    # ---- timers and state -----------------------------------------------------------------------------
+
+    def _advance(self, partition: int, moment: datetime) -> datetime:
+        """Event clock: the partition's watermark after ``moment`` (it never goes back)."""
+        mark = self.marks.get(partition, self.store.partition(partition).watermark)
+        if mark is None or moment > mark:
+            self.marks[partition] = mark = moment
+        return mark
+
+    def _sweep(self, partition: int, now: datetime) -> None:
+        for case_id in self.index.pop_due(partition, now):
+            self.popped.append((partition, case_id))
+            key = case_id.encode()
+            d = self._touch(partition, key)
+            if d.state is None:
+                continue
+            try:
+                self._fire(d, key, partition, now)
+            except Exception:
+                if not self.isolate_timers:
+                    raise
+                self.result.counters["timer_errors"] += 1
+                self.dirty.pop(key, None)
+                self.store.forget({key})
+
+    def _fire(self, d: _Dirty, key: bytes, partition: int, now: datetime) -> None:
+        assert d.state is not None
+        a = self.arming.take(partition, key, d.state.seq, now)
+        if a is not None:  # unchanged since it was armed and nothing else due by now: publish what was computed
+            self.result.counters["armed_used"] += 1
+            self._stage(d, a.state, [], a.moment, texts=a.texts, due_at=a.due, snapshot=a.snapshot)
+            return
+        state, findings = due(d.state, now, self.env.ctx)
+        self._stage(d, state, findings, now)
+
+    def _touch(self, partition: int, key: bytes) -> _Dirty:
+        d = self.dirty.get(key)
+        if d is None:
+            d = self.dirty[key] = _Dirty(partition, self.store.state(partition, key))
+        return d
+
+    def _stage(
+        self,
+        d: _Dirty,
+        state: CaseState,
+        findings: list[Finding],
+        as_of: datetime,
+        *,
+        texts: list[str] | None = None,
+        due_at: datetime | None = None,
+        snapshot: bytes | None = None,
+    ) -> None:
+        if texts is None:
+            texts = [f.model_dump_json() for f in findings]
+            due_at = next_due(state, self.env.ctx)
+        d.state, d.as_of, d.due, d.changed, d.snapshot = state, as_of, due_at, True, snapshot
+        self.index.touch(d.partition, state.case_id, due_at)
+        key = state.case_id.encode()
+        for t in texts:
+            self.result.emit(d.partition, ("findings", key, t.encode()))
+        self.result.counters["findings"] += len(texts)
+
+    def dead_letter(self, m: Message, reason: str) -> None:
+        letter = DeadLetter.of(
+            reason=reason, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value,
+            failed_at=self.env.wall_clock(),
+        )  # fmt: skip
+        self.result.counters["dead_letters"] += 1
+        self.result.emit(m.partition, ("dead_letters", m.key or b"", letter.model_dump_json().encode()))
+
+    def _flush(self) -> None:
+        """Rows and snapshots of every changed case, then (only then) the store."""
+        writes: list[tuple[int, bytes, bytes, CaseState]] = []
+        ctx, basis = self.env.ctx, self.env.basis
+        for key, d in self.dirty.items():
+            if not d.changed or d.state is None or d.as_of is None:
+                continue
+            snap = d.snapshot or snapshot_json(d.state, d.as_of, ctx, due=d.due)
+            self.result.emit(d.partition, ("snapshots", key, snap))
+            raw = encode_row(d.state, due=d.due, basis=basis)
+            self.result.part(d.partition).rows[key] = raw
+            writes.append((d.partition, key, raw, d.state))
+        for p, mark in self.marks.items():
+            if mark != self.store.partition(p).watermark:
+                self.result.part(p).rows[META_KEY] = encode_meta(mark)
+        for p, key, raw, state in writes:
+            self.store.write(p, key, raw, state)
+        for p, mark in self.marks.items():
+            self.store.partition(p).watermark = mark

@@ -1,0 +1,104 @@
+"""Fenced writes: one transactional producer per input partition, owned by whoever owns the partition.
+
+A batch's changelog rows, its findings, snapshots and dead letters, and the input offsets it consumed are
+committed in one Kafka transaction per partition. The transactional id is the partition's
+(``<group>-p<N>``): a new owner's producer takes it over (`acquire`), which aborts the previous owner's
+open transaction and makes any later write of it fail (ProducerFenced), however long it was frozen.
+Everyone reading what the worker writes reads ``read_committed``: an aborted batch was never there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from schemas.control import DeadLetter
+from streams.batch import PartitionResult
+from streams.publish import BatchPublisher, Record
+
+log = logging.getLogger("esup.worker")
+
+# Largest record sent (key + value): below the broker's and the producer's 1 MiB defaults with room for
+# the record's own overhead. Case rows are bounded well below it by the rules' caps.
+MAX_RECORD_BYTES = 900 * 1024
+
+
+class Fence:
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        changelog_topic: str,
+        topics: dict[str, str],  # output name -> topic
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.changelog_topic = changelog_topic
+        self.topics = topics
+        self.client_options = client_options or {}
+        self.producers: dict[int, Any] = {}
+
+    async def acquire(self, partition: int) -> None:
+        """Own the partition's transactional id; from here on the previous owner cannot write."""
+        from aiokafka import AIOKafkaProducer
+
+        await self.release(partition)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            transactional_id=f"{self.group_id}-p{partition}",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+            transaction_timeout_ms=30_000,
+            **self.client_options,
+        )
+        await producer.start()  # InitProducerId: bumps the epoch, aborts what the old owner left open
+        self.producers[partition] = producer
+
+    async def release(self, partition: int) -> None:
+        producer = self.producers.pop(partition, None)
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception:  # fenced or unreachable: nothing of ours is pending
+                log.debug("stopping the producer of partition %d", partition, exc_info=True)
+
+    async def close(self) -> None:
+        for p in list(self.producers):
+            await self.release(p)
+
+    async def commit(self, partition: int, result: PartitionResult, input_topics: dict[str, int] | None = None) -> None:
+        """One transaction: rows, outputs and the consumed offsets of one input partition."""
+        from aiokafka import TopicPartition
+
+        producer = self.producers[partition]
+        records: list[Record] = [(self.changelog_topic, partition, k, v) for k, v in result.rows.items()]
+        for k, v in result.rows.items():
+            if len(k) + len(v) > MAX_RECORD_BYTES:
+                raise ValueError(f"case row {k!r:.80} is {len(v)} bytes, above {MAX_RECORD_BYTES}")
+        records += [self._fit(name, key, value, partition) for name, key, value in result.outputs]
+        await producer.begin_transaction()
+        try:
+            await BatchPublisher(producer).publish(records)
+            offsets = {TopicPartition(topic, partition): offset for topic, offset in result.offsets.items()}
+            if offsets:
+                await producer.send_offsets_to_transaction(offsets, self.group_id)
+            await producer.commit_transaction()
+        except BaseException:
+            # Fenced, or Kafka failed: the transaction never commits (aborted here or by the next owner).
+            raise
+
+    def _fit(self, name: str, key: bytes, value: bytes, partition: int) -> Record:
+        """An output above the record limit is replaced by a dead letter that names it (and its digest)."""
+        if len(key) + len(value) <= MAX_RECORD_BYTES:
+            return (self.topics[name], None, key, value)
+        from datetime import UTC, datetime
+
+        letter = DeadLetter.of(
+            reason=f"{name} output of {len(value)} bytes exceeds the {MAX_RECORD_BYTES}-byte record limit",
+            topic=self.topics[name], partition=partition, offset=-1, key=key[:1024], value=value,
+            failed_at=datetime.now(UTC),
+        )  # fmt: skip
+        return (self.topics["dead_letters"], None, key[:1024], letter.model_dump_json().encode())

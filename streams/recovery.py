@@ -1,0 +1,93 @@
+"""Taking a partition over: fence the previous owner, load the partition's rows from the changelog, read
+where the group stands, rebuild the deadline index. A row that cannot be read is quarantined.
+
+Order matters: the fence (`streams.fence`) first, so the previous owner's open transaction is aborted and
+it can commit nothing more; then the changelog is read with ``read_committed`` to its end, and the
+committed offsets read *after* the fence say exactly which input messages the loaded state holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from schemas.control import DeadLetter
+from streams.rows import META_KEY, decode_meta, decode_row, row_due
+from streams.rules.clocks import next_due
+
+if TYPE_CHECKING:
+    from streams.processor import CaseProcessor
+
+log = logging.getLogger("esup.worker")
+
+Output = tuple[str, bytes, bytes]
+
+
+def rebuild_index(proc: CaseProcessor, partition: int) -> None:
+    """The partition's deadline index from its rows (stored due moments reused on the same basis)."""
+    entries: list[tuple[str, datetime | None]] = []
+    for raw in proc.store.partition(partition).rows.values():
+        got = row_due(raw, proc.basis)
+        if got is None:  # written with another calendar or thresholds: compute it again
+            state = decode_row(raw)
+            got = (state.case_id, next_due(state, proc.ctx))
+        entries.append(got)
+    proc.index.rebuild(partition, entries)
+
+
+def load(proc: CaseProcessor, partition: int, topic: str, records: Iterable[Any]) -> list[Output]:
+    """Apply changelog records (aiokafka ConsumerRecords) to the partition's rows, in order. A record that
+    is not a readable row becomes a dead letter (key, offset, reason) and its case is left out, so the
+    next event of that case starts from nothing rather than stopping the partition."""
+    part = proc.store.partition(partition)
+    letters: list[Output] = []
+    for r in records:
+        key: bytes | None = r.key
+        try:
+            if key is None:
+                raise ValueError("a changelog record without a key")
+            if r.value is None:
+                part.rows.pop(key, None)
+            elif key == META_KEY:
+                part.watermark = decode_meta(r.value)
+            else:
+                row = orjson.loads(r.value)
+                if row["s"]["case_id"].encode() != key:
+                    raise ValueError(f"row of case {row['s']['case_id']!r} under key {key!r:.80}")
+                part.rows[key] = r.value
+        except Exception as exc:
+            if key is not None:
+                part.rows.pop(key, None)
+            proc.counters["quarantined"] += 1
+            reason = f"changelog row quarantined: {type(exc).__name__}: {str(exc)[:300]}"
+            log.error("%s/%d@%d: %s", topic, partition, r.offset, reason)
+            letter = DeadLetter.of(reason=reason, topic=topic, partition=partition, offset=r.offset, key=key,
+                                   value=r.value, failed_at=datetime.now(UTC))  # fmt: skip
+            letters.append(("dead_letters", key or b"", letter.model_dump_json().encode()))
+    return letters
+
+
+async def read_changelog(bootstrap: str, topic: str, partition: int, client_options: dict[str, Any]) -> list[Any]:
+    """Every committed record of one changelog partition, from the beginning to its end (bulk reads)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                isolation_level="read_committed", auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=8 * 1024 * 1024, **client_options)  # fmt: skip
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        out: list[Any] = []
+        while await consumer.position(tp) < end:
+            got = await consumer.getmany(tp, timeout_ms=1000, max_records=100_000)
+            out += got.get(tp, [])
+        return out
+    finally:
+        await consumer.stop()

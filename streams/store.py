@@ -1,0 +1,72 @@
+"""The worker's case state: one map of rows per owned partition, a decoded-state cache, the watermark.
+
+Rows are only ever written here after the transaction that carries them to the changelog is computed;
+a partition is ``ready`` once it was fenced and loaded from the changelog (`streams.recovery`), and the
+offsets the group committed are read *after* the fence, so messages below them are known to be in the
+loaded state already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from streams.rows import decode_row
+from streams.rules import CaseState
+
+
+@dataclass
+class Partition:
+    number: int
+    rows: dict[bytes, bytes] = field(default_factory=dict)
+    watermark: datetime | None = None  # event clock: the latest trusted event time seen on it
+    committed: dict[str, int] = field(default_factory=dict)  # input topic -> next offset not yet in the state
+    ready: asyncio.Event | None = None  # set when loaded (None outside a running worker: ready at once)
+    revoked: bool = False
+
+
+class CaseStore:
+    def __init__(self, cache_size: int = 20_000) -> None:
+        self.partitions: dict[int, Partition] = {}
+        self.cache_size = cache_size
+        self._cache: dict[bytes, tuple[int, CaseState]] = {}  # key -> (partition, decoded state)
+
+    def partition(self, number: int) -> Partition:
+        """The partition's state; made empty on first use (tests and a first start with no changelog)."""
+        part = self.partitions.get(number)
+        if part is None:
+            part = self.partitions[number] = Partition(number)
+        return part
+
+    def drop(self, number: int) -> None:
+        part = self.partitions.pop(number, None)
+        if part is not None:
+            part.revoked = True
+            if part.ready is not None:
+                part.ready.set()  # release anyone waiting: the partition is not ours any more
+            for key in part.rows:
+                self._cache.pop(key, None)
+
+    def state(self, partition: int, key: bytes) -> CaseState | None:
+        """The decoded state of a case (from the cache, else its row); callers may change it only through
+        a batch, which forgets what it touched if it fails (`forget`)."""
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == partition:
+            return hit[1]
+        raw = self.partition(partition).rows.get(key)
+        return decode_row(raw) if raw is not None else None
+
+    def write(self, partition: int, key: bytes, raw: bytes, state: CaseState) -> None:
+        self.partition(partition).rows[key] = raw
+        self._cache.pop(key, None)  # re-inserted last: the least recently written is evicted first
+        self._cache[key] = (partition, state)
+        if len(self._cache) > self.cache_size:
+            del self._cache[next(iter(self._cache))]
+
+    def forget(self, keys: set[bytes]) -> None:
+        for key in keys:
+            self._cache.pop(key, None)
+
+    def __len__(self) -> int:
+        return sum(len(p.rows) for p in self.partitions.values())
