@@ -10,6 +10,8 @@ Everyone reading what the worker writes reads ``read_committed``: an aborted bat
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from typing import Any
 
 from schemas.control import DeadLetter
@@ -21,6 +23,10 @@ log = logging.getLogger("esup.worker")
 # Largest record sent (key + value): below the broker's and the producer's 1 MiB defaults with room for
 # the record's own overhead. Case rows are bounded well below it by the rules' caps.
 MAX_RECORD_BYTES = 900 * 1024
+
+# Fault hook for tests only: kill -9 this process inside its Nth transaction, after Kafka acknowledged the
+# transaction's records and before the commit (the window fencing and read_committed must cover).
+_KILL_IN_COMMIT = int(os.environ.get("ESUP_TEST_KILL_IN_COMMIT", "0") or 0)
 
 
 class Fence:
@@ -38,6 +44,7 @@ class Fence:
         self.topics = topics
         self.client_options = client_options or {}
         self.producers: dict[int, Any] = {}
+        self.commits = 0
 
     async def acquire(self, partition: int) -> None:
         """Own the partition's transactional id; from here on the previous owner cannot write."""
@@ -80,15 +87,17 @@ class Fence:
                 raise ValueError(f"case row {k!r:.80} is {len(v)} bytes, above {MAX_RECORD_BYTES}")
         records += [self._fit(name, key, value, partition) for name, key, value in result.outputs]
         await producer.begin_transaction()
-        try:
-            await BatchPublisher(producer).publish(records)
-            offsets = {TopicPartition(topic, partition): offset for topic, offset in result.offsets.items()}
-            if offsets:
-                await producer.send_offsets_to_transaction(offsets, self.group_id)
-            await producer.commit_transaction()
-        except BaseException:
-            # Fenced, or Kafka failed: the transaction never commits (aborted here or by the next owner).
-            raise
+        # A failure here (fenced, Kafka gone) leaves the transaction open: aborted by the next owner's fence.
+        await BatchPublisher(producer).publish(records)
+        self.commits += 1
+        if self.commits == _KILL_IN_COMMIT:
+            log.warning("fault hook: kill -9 inside transaction %d (%d records sent)", self.commits, len(records))
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
+        offsets = {TopicPartition(topic, partition): offset for topic, offset in result.offsets.items()}
+        if offsets:
+            await producer.send_offsets_to_transaction(offsets, self.group_id)
+        await producer.commit_transaction()
 
     def _fit(self, name: str, key: bytes, value: bytes, partition: int) -> Record:
         """An output above the record limit is replaced by a dead letter that names it (and its digest)."""

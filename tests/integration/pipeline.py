@@ -75,18 +75,18 @@ class Pipeline:
         self.esup("catalog", "publish", str(catalog))
         return self
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen([*ESUP, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([*ESUP, *args], env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
         self.processes[name] = proc
         return proc
 
     def worker(
-        self, name: str = "worker", clock: str = "event", web_port: int | None = None
+        self, name: str = "worker", clock: str = "event", web_port: int | None = None, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         web = ["--web-port", str(web_port)] if web_port else []
-        return self.start(name, "worker", "--clock", clock, "--loglevel", "warning", *web)
+        return self.start(name, "worker", "--clock", clock, "--loglevel", "warning", *web, env=env)
 
     def sink(self, name: str = "sink") -> subprocess.Popen[bytes]:
         return self.start(name, "sink")
@@ -134,13 +134,14 @@ class Pipeline:
     def publish_events(self, lines: Iterable[bytes]) -> int:
         return self.produce("case_events", ((json.loads(line)["case_id"].encode(), line) for line in lines))
 
-    def read(self, topic: str, *, idle_s: float = 3.0) -> list[Any]:
-        """Every record of the topic, read until nothing new arrives for ``idle_s``."""
+    def read(self, topic: str, *, idle_s: float = 3.0, committed: bool = True) -> list[Any]:
+        """Every record of the topic, read until nothing new arrives for ``idle_s`` (``committed``: only
+        what committed transactions hold, as every reader of the platform sees it)."""
         from kafka import KafkaConsumer
 
         consumer = KafkaConsumer(self.topics.get(topic, topic), bootstrap_servers=self.bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
-                                 isolation_level="read_committed",  # the workers write in transactions
+                                 isolation_level="read_committed" if committed else "read_uncommitted",
                                  consumer_timeout_ms=int(idle_s * 1000))  # fmt: skip
         records = list(consumer)
         consumer.close()

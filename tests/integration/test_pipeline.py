@@ -164,6 +164,36 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(make_pipeline: Any, clickho
     assert clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings FINAL")[0][0] == len(expected)
 
 
+def test_kill_9_inside_a_transaction_commits_nothing_of_it(make_pipeline: Any, clickhouse_client: Any) -> None:
+    """The fault hook kills the first worker after Kafka acknowledged a transaction's findings and rows and
+    before the commit: those records are in the log but never visible, and the next owner (fencing the
+    dead one's transactional id) judges the messages again: ClickHouse equals the reference exactly."""
+    p = make_pipeline().setup()
+    lines = synthetic_lines(800, seed=4)
+    p.publish_events(lines)
+    group = p.env["ESUP_WORKER_APP_ID"]
+    p.sink()
+    first = p.worker("worker-1", env={"ESUP_TEST_KILL_IN_COMMIT": "3"})
+    assert first.wait(timeout=120) == -9
+    assert "fault hook: kill -9 inside transaction 3" in p.log("worker-1")
+    p.processes.pop("worker-1")
+    p.worker("worker-2")
+    wait_until(lambda: caught_up(p, group), timeout=180, what="the second worker to catch up")
+    at = "2026-10-01T00:00:00+08:00"
+    p.advance(at)
+    expected = reference(lines, at)
+    got = wait_until(
+        lambda: (lambda g: g if set(g) == set(expected) else None)(clickhouse_findings(clickhouse_client, p.database)),
+        timeout=120,
+        what="every finding in ClickHouse",
+    )
+    assert got == as_rows(expected)
+    # The killed transaction's records reached the log (read_uncommitted sees more) and stayed invisible.
+    committed = p.read("findings")
+    assert len(p.read("findings", committed=False)) > len(committed)
+    assert {json.loads(r.value)["finding_id"] for r in committed} == set(expected)
+
+
 def test_clickhouse_outage_mid_stream_delivers_every_row(
     make_pipeline: Any,
     private_clickhouse: tuple[Any, str],  # noqa: F811 - fixture

@@ -364,3 +364,44 @@ def test_a_failed_batch_gives_back_the_timers_it_took_from_the_index() -> None:
                 outs.append([o for m in msgs for o in handle(proc, *m)])
     assert _per_case(outs[0], "findings") == _per_case(outs[1], "findings")
     assert len(_per_case(outs[1], "findings")[b"A"]) == 2  # A's notice and deemed acceptance, once each
+
+
+# ---- event time you can trust ------------------------------------------------------------------------------
+
+
+def test_an_event_dated_years_ahead_of_its_receipt_is_flagged_and_does_not_move_the_event_clock() -> None:
+    proc, store = _proc("event", receipt_skew=timedelta(minutes=5))
+    received = at("2026-03-02T09:01")
+    opened = event("apply", "2026-03-02T09:00", case="A")
+    proc.handle([Message("events", 0, 0, b"A", event_to_json(opened).encode(), received)])
+    forged = event("apply", "2039-01-03T09:00", case="B")
+    out = proc.handle([Message("events", 0, 1, b"B", event_to_json(forged).encode(), received)]).outputs
+    fired = [(k, json.loads(v)["rule"]) for name, k, v in out if name == "findings"]
+    assert fired == [(b"B", "DQ_AHEAD_OF_RECEIPT")]  # nothing of A's fired years early
+    assert store.partition(0).watermark == at("2026-03-02T09:00")
+
+
+def test_a_tick_ahead_of_its_receipt_is_a_dead_letter() -> None:
+    proc, _ = _proc("event", receipt_skew=timedelta(minutes=5))
+    _send(proc, event("apply", "2026-03-02T09:00", case="A"))
+    out = handle(proc, "ticks", 0, 1, None, proc.tick_bytes(0, at("2039-01-01T00:00")), at("2026-03-02T09:01"))
+    assert [n for n, _, _ in out] == ["dead_letters"]
+    assert "tick.now" in DeadLetter.model_validate_json(out[0][2]).reason
+
+
+def test_a_changelog_row_that_cannot_be_read_is_quarantined_and_the_rest_loads() -> None:
+    from types import SimpleNamespace as R
+
+    from streams.recovery import load
+
+    proc, store = _proc()
+    _send(proc, event("apply", "2026-03-02T09:00", case="A"))
+    good = _table(store)[b"A"]
+    fresh, fresh_store = _proc()
+    records = [R(key=b"A", value=good, offset=0), R(key=b"B", value=b"{not json", offset=1),
+               R(key=b"C", value=good, offset=2), R(key=META_KEY, value=b'{"watermark": "2026-03-02T09:00"}', offset=3)]  # fmt: skip
+    letters = load(fresh, 0, "changelog", records)
+    assert list(fresh_store.partition(0).rows) == [b"A"]  # B unreadable, C a row of another case
+    reasons = [DeadLetter.model_validate_json(v).reason for _, _, v in letters]
+    assert len(reasons) == 3 and all("quarantined" in r for r in reasons)
+    assert fresh.counters["quarantined"] == 3
