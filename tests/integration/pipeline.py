@@ -77,7 +77,8 @@ class Pipeline:
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen([*ESUP, *args], env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([*ESUP, *args], env={**self.env, **(env or {})}, cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
         self.processes[name] = proc
         return proc

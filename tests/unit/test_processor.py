@@ -398,8 +398,9 @@ def test_a_changelog_row_that_cannot_be_read_is_quarantined_and_the_rest_loads()
     _send(proc, event("apply", "2026-03-02T09:00", case="A"))
     good = _table(store)[b"A"]
     fresh, fresh_store = _proc()
+    naive = b'{"watermark": "2026-03-02T09:00"}'  # a time without its zone
     records = [R(key=b"A", value=good, offset=0), R(key=b"B", value=b"{not json", offset=1),
-               R(key=b"C", value=good, offset=2), R(key=META_KEY, value=b'{"watermark": "2026-03-02T09:00"}', offset=3)]  # fmt: skip
+               R(key=b"C", value=good, offset=2), R(key=META_KEY, value=naive, offset=3)]  # fmt: skip
     letters = load(fresh, 0, "changelog", records)
     assert list(fresh_store.partition(0).rows) == [b"A"]  # B unreadable, C a row of another case
     reasons = [DeadLetter.model_validate_json(v).reason for _, _, v in letters]
