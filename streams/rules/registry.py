@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from schemas.findings import Category, Severity
 
 LAW = "行政许可法"
+MEASURE = "电子监察办法第六条"  # the published municipal e-supervision measure's triggers (shared/supervision.md)
+PROMISE = "承诺时限 (服务承诺制)"
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,12 @@ class Rule:
     severity: Severity
     title: str
     law_article: str | None = None
+    # Where a rule enforces no article of the law: the published measure or promise it comes from.
+    source: str | None = None
+
+    @property
+    def basis(self) -> str:
+        return self.law_article or self.source or ""
 
 
 _T, _F, _P, _C, _Q, _D = (
@@ -50,6 +58,22 @@ RULES: dict[str, Rule] = {
         Rule("TIME_DELIVERY_PROMISE_BREACHED", _T, _Y, "promised delivery time exceeded", None),
         Rule("TIME_DELIVERY_OVERDUE", _T, _Y, "certificate not delivered in time", f"{LAW} 第44条"),
         Rule("TIME_DELIVERY_RED", _T, _R, "certificate still undelivered after follow-up", f"{LAW} 第44条"),
+        Rule(
+            "TIME_STEP_NOTICE",
+            _T,
+            _N,
+            "an internal step's promised limit (环节时限) approaching",
+            None,
+            f"{MEASURE}(三) 环节超时",
+        ),
+        Rule(
+            "TIME_STEP_BREACHED",
+            _T,
+            _Y,
+            "an internal step's promised limit (环节时限) exceeded",
+            None,
+            f"{MEASURE}(三) 环节超时",
+        ),
         # fees
         Rule("FEE_ON_FREE_ITEM", _F, _Y, "fee charged on an item with no legal fee basis", f"{LAW} 第58条"),
         Rule("FEE_NOT_LISTED", _F, _Y, "fee code not among the item's published fees", f"{LAW} 第59条"),
@@ -78,15 +102,83 @@ RULES: dict[str, Rule] = {
         ),
         Rule("PROC_RESUME_WITHOUT_SUSPENSION", _P, _N, "resumption with no suspension open", f"{LAW} 第45条"),
         Rule("PROC_NOT_DELIVERED", _P, _Y, "case concluded without delivering the certificate", f"{LAW} 第44条"),
+        Rule(
+            "PROC_REFUSAL_NO_REASON",
+            _P,
+            _Y,
+            "refusal (不予受理/不予许可) without its reasons",
+            f"{LAW} 第32条、第38条第2款",
+        ),
+        Rule(
+            "PROC_REFUSAL_NO_REMEDY",
+            _P,
+            _Y,
+            "refusal without telling the applicant of the right to review or litigation",
+            f"{LAW} 第38条第2款",
+        ),
         # conditions
         Rule("COND_MATERIALS_MISSING", _C, _Y, "approved while required materials were missing", f"{LAW} 第38条"),
         Rule("COND_CONDITIONS_UNMET", _C, _Y, "approved while licensing conditions were unverified", f"{LAW} 第38条"),
+        Rule(
+            "COND_QUALIFIED_REFUSED",
+            _C,
+            _N,
+            "complete application refused with no supplement notice: review whether it qualified",
+            f"{LAW} 第32条、第38条第1款",
+        ),
         # first-inquiry responsibility
         Rule("FIRST_INQUIRY_NO_REFERRAL", _Q, _Y, "inquiry closed as out of scope without a referral", None),
         # data quality
         Rule("DQ_BACKDATED", _D, _Y, "event recorded long after it occurred (back-dated)", None),
         Rule("DQ_FUTURE_DATED", _D, _N, "event occurs after it was recorded", None),
         Rule("DQ_UNKNOWN_ITEM", _D, _Y, "item code not in the catalog; law defaults applied", None),
+        # off-system handling (体外循环, 不按规定网上办理) and clock manipulation: for the supervisor's review
+        Rule(
+            "DQ_APPLY_AFTER_DECISION",
+            _D,
+            _Y,
+            "application recorded only at or after its decision (off-system)",
+            None,
+            f"{MEASURE}(六) 不按规定网上办理",
+        ),
+        Rule(
+            "DQ_BATCH_ENTERED",
+            _D,
+            _Y,
+            "several back-dated events of a case entered at once (off-system)",
+            None,
+            f"{MEASURE}(六) 不按规定网上办理",
+        ),
+        Rule(
+            "DQ_IMPLAUSIBLY_FAST",
+            _D,
+            _N,
+            "decided faster than the item's plausible minimum",
+            None,
+            f"{MEASURE}(六) 不按规定网上办理",
+        ),
+        Rule(
+            "DQ_SUSPENSION_EXCESSIVE",
+            _D,
+            _N,
+            "suspended time exceeds the configured share of the period",
+            f"{LAW} 第45条",
+        ),
+        Rule(
+            "DQ_SUPPLEMENT_AFTER_ACCEPTANCE",
+            _D,
+            _N,
+            "supplement notice after acceptance (a clock restart)",
+            f"{LAW} 第32条",
+        ),
+        Rule(
+            "DQ_WITHDRAW_REAPPLY",
+            _D,
+            _N,
+            "withdrawn and applied for again by the same applicant soon after",
+            None,
+            "电子监察: 撤件重报 (shared/supervision.md)",
+        ),
     )
 }
 
