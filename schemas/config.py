@@ -34,9 +34,6 @@ class RuleConfig(BaseModel):
     suspension_share: float = Field(
         default=1.0, gt=0, description="suspended working days above this share of the decision period → review"
     )
-    reapply_window_days: int = Field(
-        default=10, ge=1, le=365, description="a withdrawn item applied for again within this many days → review"
-    )
     severity_overrides: dict[str, Severity] = Field(
         default_factory=dict, description="rule code → severity, to tighten or relax a rule's default"
     )

@@ -171,14 +171,6 @@ RULES: dict[str, Rule] = {
             "supplement notice after acceptance (a clock restart)",
             f"{LAW} 第32条",
         ),
-        Rule(
-            "DQ_WITHDRAW_REAPPLY",
-            _D,
-            _N,
-            "withdrawn and applied for again by the same applicant soon after",
-            None,
-            "电子监察: 撤件重报 (shared/supervision.md)",
-        ),
     )
 }
 
