@@ -44,18 +44,53 @@ RULES: dict[str, Rule] = {
         Rule(
             "TIME_ACCEPT_DEEMED", _T, _Y, "no acceptance decision in time: deemed accepted", f"{LAW} 第32条第1款第4项"
         ),
-        Rule("TIME_ACCEPT_PROMISE_BREACHED", _T, _Y, "promised acceptance time (承诺时限) exceeded", None),
+        Rule(
+            "TIME_ACCEPT_PROMISE_BREACHED",
+            _T,
+            _Y,
+            "promised acceptance time (承诺时限) exceeded",
+            None,
+            f"{MEASURE}(二) 超承诺时限",
+        ),
         Rule("TIME_REVIEW_NOTICE", _T, _N, "preliminary-review deadline approaching", f"{LAW} 第43条"),
-        Rule("TIME_REVIEW_PROMISE_BREACHED", _T, _Y, "promised preliminary-review time exceeded", None),
+        Rule(
+            "TIME_REVIEW_PROMISE_BREACHED",
+            _T,
+            _Y,
+            "promised preliminary-review time exceeded",
+            None,
+            f"{MEASURE}(二) 超承诺时限",
+        ),
         Rule("TIME_REVIEW_OVERDUE", _T, _Y, "preliminary review overdue", f"{LAW} 第43条"),
         Rule("TIME_REVIEW_RED", _T, _R, "preliminary review still pending after follow-up", f"{LAW} 第43条"),
         Rule("TIME_DECISION_NOTICE", _T, _N, "decision deadline approaching", f"{LAW} 第42条"),
-        Rule("TIME_DECISION_PROMISE_BREACHED", _T, _Y, "promised decision time (承诺时限) exceeded", None),
+        Rule(
+            "TIME_DECISION_PROMISE_BREACHED",
+            _T,
+            _Y,
+            "promised decision time (承诺时限) exceeded",
+            None,
+            f"{MEASURE}(二) 超承诺时限",
+        ),
         Rule("TIME_DECISION_OVERDUE", _T, _Y, "decision overdue", f"{LAW} 第42条"),
         Rule("TIME_DECISION_RED", _T, _R, "decision still pending after the follow-up period", f"{LAW} 第42条"),
-        Rule("TIME_DEEMED_APPROVAL", _T, _Y, "no decision in time: deemed approved (超时默认)", None),
+        Rule(
+            "TIME_DEEMED_APPROVAL",
+            _T,
+            _Y,
+            "no decision in time: deemed approved (超时默认)",
+            None,
+            "the item's local rule (catalog deemed_approval.basis)",
+        ),
         Rule("TIME_DELIVERY_NOTICE", _T, _N, "certificate delivery deadline approaching", f"{LAW} 第44条"),
-        Rule("TIME_DELIVERY_PROMISE_BREACHED", _T, _Y, "promised delivery time exceeded", None),
+        Rule(
+            "TIME_DELIVERY_PROMISE_BREACHED",
+            _T,
+            _Y,
+            "promised delivery time exceeded",
+            None,
+            f"{MEASURE}(二) 超承诺时限",
+        ),
         Rule("TIME_DELIVERY_OVERDUE", _T, _Y, "certificate not delivered in time", f"{LAW} 第44条"),
         Rule("TIME_DELIVERY_RED", _T, _R, "certificate still undelivered after follow-up", f"{LAW} 第44条"),
         Rule(
@@ -82,8 +117,22 @@ RULES: dict[str, Rule] = {
         # procedure
         Rule("PROC_STAGE_SKIPPED", _P, _Y, "a stage was skipped", f"{LAW} 第29-38条"),
         Rule("PROC_STAGE_ORDER", _P, _Y, "a stage out of order", f"{LAW} 第29-38条"),
-        Rule("PROC_AFTER_CONCLUSION", _P, _Y, "an event after the case was concluded", None),
-        Rule("PROC_SAME_REVIEWER_APPROVER", _P, _Y, "the same person reviewed and approved", None),
+        Rule(
+            "PROC_AFTER_CONCLUSION",
+            _P,
+            _Y,
+            "an event after the case was concluded",
+            None,
+            f"{MEASURE}(八) 其他不规范审批",
+        ),
+        Rule(
+            "PROC_SAME_REVIEWER_APPROVER",
+            _P,
+            _Y,
+            "the same person reviewed and approved",
+            None,
+            "the item's separation of review and approval (catalog)",
+        ),
         Rule(
             "PROC_SUPPLEMENT_REPEATED",
             _P,
@@ -127,11 +176,34 @@ RULES: dict[str, Rule] = {
             f"{LAW} 第32条、第38条第1款",
         ),
         # first-inquiry responsibility
-        Rule("FIRST_INQUIRY_NO_REFERRAL", _Q, _Y, "inquiry closed as out of scope without a referral", None),
+        Rule(
+            "FIRST_INQUIRY_NO_REFERRAL", _Q, _Y, "inquiry closed as out of scope without a referral", None, "首问负责制"
+        ),
         # data quality
-        Rule("DQ_BACKDATED", _D, _Y, "event recorded long after it occurred (back-dated)", None),
-        Rule("DQ_FUTURE_DATED", _D, _N, "event occurs after it was recorded", None),
-        Rule("DQ_UNKNOWN_ITEM", _D, _Y, "item code not in the catalog; law defaults applied", None),
+        Rule(
+            "DQ_BACKDATED",
+            _D,
+            _Y,
+            "event recorded long after it occurred (back-dated)",
+            None,
+            f"{MEASURE}(六) 不按规定网上办理",
+        ),
+        Rule(
+            "DQ_FUTURE_DATED",
+            _D,
+            _N,
+            "event occurs after it was recorded",
+            None,
+            "event-time integrity (config/rules.yaml)",
+        ),
+        Rule(
+            "DQ_UNKNOWN_ITEM",
+            _D,
+            _Y,
+            "item code not in the catalog; law defaults applied",
+            None,
+            "行政许可事项目录 (catalog)",
+        ),
         # off-system handling (体外循环, 不按规定网上办理) and clock manipulation: for the supervisor's review
         Rule(
             "DQ_APPLY_AFTER_DECISION",
