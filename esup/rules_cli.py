@@ -53,7 +53,8 @@ def list_rules(as_json: bool, markdown: bool) -> None:
         return
     width = max(len(r["code"]) for r in rows)
     for r in rows:
-        click.echo(f"{r['code']:<{width}}  {r['category']:<13} {r['severity']:<7} {r['article'] or '-'}  {r['meaning']}")
+        basis = r["article"] or "-"
+        click.echo(f"{r['code']:<{width}}  {r['category']:<13} {r['severity']:<7} {basis}  {r['meaning']}")
 
 
 def register(main: click.Group) -> None:

@@ -319,6 +319,29 @@ def triggers() -> list[Case]:
         .ev("supplement_received", "2026-05-18T09:00", "s-he", materials=["site_photos"])
         .ev("extend", "2026-05-19T09:00", "s-he", days=15, approver_id="s-boss", reason="补充材料后需重新审查")
     )
+    # 109-110. The rest of the registry, so that every rule appears in examples/: an application whose clock is
+    #      ahead of the recording (future-dated), acceptance after the 1-day promise, a suspension the applicant was
+    #      not told of, a resumption with none open, an extension not explained to the applicant and a second one,
+    #      then concluded without delivering the certificate; and an extension after the deadline.
+    out.append(
+        Case("DZ2026-0109", "SC-LAND-002", "511702")
+        .ev("apply", "2026-06-01T09:00", "s-xu", materials=LAND_MATERIALS, recorded="2026-06-01T08:00")
+        .ev("accept", "2026-06-03T09:00", "s-xu")
+        .ev("suspend", "2026-06-04T09:00", "s-xu", procedure="appraisal", reason="测绘鉴定", applicant_notified=False)
+        .ev("resume", "2026-06-05T09:00", "s-xu")
+        .ev("resume", "2026-06-08T09:00", "s-xu")
+        .ev("extend", "2026-06-09T09:00", "s-xu", days=5, approver_id="s-boss", applicant_notified=False)
+        .ev("extend", "2026-06-10T09:00", "s-xu", days=5, approver_id="s-boss")
+        .ev("review", "2026-06-11T09:00", "s-xu")
+        .ev("approve", "2026-06-12T09:00", "s-gao")
+        .ev("conclude", "2026-06-12T10:00", "s-xu", outcome="granted")
+    )
+    out.append(
+        Case("DZ2026-0110", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-03-02T09:00", "s-wang", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-03-02T09:30", "s-wang")
+        .ev("extend", "2026-04-01T10:00", "s-wang", days=5, approver_id="s-boss", reason="情况复杂")
+    )
     return out
 
 

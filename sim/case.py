@@ -135,7 +135,8 @@ class CaseBuilder(Timeline):
         self.awaiting = False
         self._start_decision(clock.start if deemed else day)
 
-    def refuse_accept(self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式", remedy: bool = True) -> None:
+    def refuse_accept(self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式",
+                      remedy: bool = True) -> None:  # fmt: skip
         when = self.moment(day)
         event = self.emit("refuse_accept", when, staff, {"reason": reason, "remedy_notified": remedy})
         self._refusal(event, staff, reason, remedy)
@@ -295,7 +296,8 @@ class CaseBuilder(Timeline):
         self.outcome = "granted"
         self._start_delivery(day)
 
-    def refuse_license(self, day: date, staff: Staff, reason: str = "不符合法定条件、标准", remedy: bool = True) -> None:
+    def refuse_license(self, day: date, staff: Staff, reason: str = "不符合法定条件、标准",
+                       remedy: bool = True) -> None:  # fmt: skip
         when = self.moment(day)
         event = self.emit("refuse_license", when, staff, {"reason": reason, "remedy_notified": remedy})
         self._refusal(event, staff, reason, remedy)
@@ -388,10 +390,10 @@ class CaseBuilder(Timeline):
                     out.append(replace(row, rule="DQ_BATCH_ENTERED"))
             elif occurred - recorded > ahead:
                 out.append(replace(row, rule="DQ_FUTURE_DATED"))
-            if apply is not None and not off and event["kind"] in DECISIONS and not self._after_close(event):
-                if datetime.fromisoformat(apply["recorded_at"]) >= occurred:
-                    off = True
-                    out.append(replace(row, rule="DQ_APPLY_AFTER_DECISION"))
+            decision = apply is not None and event["kind"] in DECISIONS and not self._after_close(event)
+            if decision and not off and apply is not None and datetime.fromisoformat(apply["recorded_at"]) >= occurred:
+                off = True
+                out.append(replace(row, rule="DQ_APPLY_AFTER_DECISION"))
         return out
 
     def _after_close(self, event: dict[str, Any]) -> bool:

@@ -81,7 +81,8 @@ def milestone_days(clock: Clock, share: float, follow_up: int) -> dict[str, int]
     if clock.promised is not None:
         out["promise"] = clock.promised + clock.extension
     out["statutory"] = clock.statutory + clock.extension
-    if clock.name != "accept" and clock.name not in STEP_LABELS:  # acceptance ends in deemed acceptance, never stays open
+    # Acceptance ends in deemed acceptance, never stays open; a step's lateness turns red only through its period.
+    if clock.name != "accept" and clock.name not in STEP_LABELS:
         out["red"] = clock.statutory + clock.extension + follow_up
     return out
 

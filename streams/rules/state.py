@@ -130,8 +130,10 @@ class CaseState:
                 for s in c.get("suspensions", [])
             ]
             clocks[name] = Clock(**c)
-        times = {f: datetime.fromisoformat(v) if (v := d.pop(f, None)) else None for f in _STATE_TIMES}
-        return cls(**d, clocks=clocks, **times)
+        for f in _STATE_TIMES:
+            v = d.pop(f, None)
+            d[f] = datetime.fromisoformat(v) if v else None
+        return cls(**d, clocks=clocks)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CaseState:
