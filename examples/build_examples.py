@@ -1,6 +1,7 @@
-"""Writes examples/events.jsonl: sample cases that exercise every rule category and every severity.
+"""Writes examples/events.jsonl (sample cases for every rule category and severity) and examples/triggers.jsonl
+(the remaining triggers of published e-supervision measures: refusals, step limits, off-system handling, clocks).
 
-Run: python examples/build_examples.py   (the committed file is its output; a test checks they agree)
+Run: python examples/build_examples.py   (the committed files are its output; a test checks they agree)
 Each case's comment says what it is meant to show.
 """
 
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
 OUT = Path(__file__).with_name("events.jsonl")
+TRIGGERS = Path(__file__).with_name("triggers.jsonl")
 
 ITEM_DEPT = {
     "SC-FOOD-001": "DZ-SCJG",
@@ -22,6 +24,7 @@ ITEM_DEPT = {
     "SC-INVEST-004": "DZ-FGW",
     "SC-HEALTH-005": "DZ-WJW",
     "SC-UNKNOWN-999": "DZ-SCJG",
+    "SC-HYGIENE-006": "DZ-WJW",
 }
 
 
@@ -31,9 +34,13 @@ class Case:
         self.n = 0
         self.events: list[dict[str, Any]] = []
 
-    def ev(self, kind: str, when: str, staff: str, *, lag_hours: float = 0.1, **payload: Any) -> Case:
+    def ev(
+        self, kind: str, when: str, staff: str, *, lag_hours: float = 0.1, recorded: str | None = None, **payload: Any
+    ) -> Case:
         self.n += 1
         occurred = datetime.fromisoformat(when).replace(tzinfo=TZ)
+        if recorded is not None:
+            lag_hours = (datetime.fromisoformat(recorded).replace(tzinfo=TZ) - occurred).total_seconds() / 3600
         self.events.append(
             {
                 "schema_version": 1,
@@ -224,10 +231,129 @@ def cases() -> list[Case]:
     return out
 
 
+HYGIENE_MATERIALS = ["application_form", "hygiene_rules"]
+
+
+def triggers() -> list[Case]:
+    out = []
+    # 101. 不予受理 of an incomplete file, but with no reasons and without telling the applicant of the right to
+    #      administrative review or litigation (arts. 32, 38 ¶2) → two procedure findings.
+    out.append(
+        Case("DZ2026-0101", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-03-02T09:00", "s-wang", applicant_id="91511702MA0001", materials=["application_form"])
+        .ev("refuse_accept", "2026-03-02T09:40", "s-wang", reason="", remedy_notified=False)
+        .ev("conclude", "2026-03-02T10:00", "s-wang", outcome="not_accepted")
+    )
+    # 102. 不予许可 of a complete application (every listed material, no supplement notice, the condition verified
+    #      by the review): a notice for the supervisor to check the stated reason.
+    out.append(
+        Case("DZ2026-0102", "SC-FOOD-001", "511703")
+        .ev("apply", "2026-03-09T09:00", "s-sun", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-03-09T09:30", "s-sun")
+        .ev("review", "2026-03-11T10:00", "s-li", conditions_met=["premises_inspected"])
+        .ev("refuse_license", "2026-03-13T10:00", "s-zhao", reason="经研究不予许可")
+        .ev("conclude", "2026-03-13T11:00", "s-sun", outcome="refused")
+    )
+    # 103. Step limit (环节时限): the 承办→审核 step promises 4 WD; the review comes on day 5 — a notice and a yellow
+    #      card for the step, although the 10-day promise for the decision holds.
+    out.append(
+        Case("DZ2026-0103", "SC-HYGIENE-006", "511722")
+        .ev("apply", "2026-03-02T09:00", "s-tang", materials=HYGIENE_MATERIALS)
+        .ev("accept", "2026-03-02T09:20", "s-tang")
+        .ev("review", "2026-03-09T10:00", "s-qian", conditions_met=["premises_inspected"])
+        .ev("approve", "2026-03-10T10:00", "s-kong")
+        .ev("certificate_delivered", "2026-03-11T10:00", "s-tang")
+        .ev("conclude", "2026-03-11T10:10", "s-tang", outcome="granted")
+    )
+    # 104. Off-system (体外循环): the application reaches the system at 17:00, after the approval at 11:00.
+    out.append(
+        Case("DZ2026-0104", "SC-LAND-002", "511703")
+        .ev("apply", "2026-04-07T09:00", "s-xu", materials=LAND_MATERIALS, recorded="2026-04-07T17:00")
+        .ev("accept", "2026-04-07T09:10", "s-xu", recorded="2026-04-07T17:01")
+        .ev("review", "2026-04-07T10:00", "s-xu", recorded="2026-04-07T17:02")
+        .ev("approve", "2026-04-07T11:00", "s-gao", recorded="2026-04-07T16:00")
+        .ev("certificate_delivered", "2026-04-08T09:00", "s-xu")
+        .ev("conclude", "2026-04-08T09:10", "s-xu")
+    )
+    # 105. Off-system: a whole case of 13-16 April entered in one sitting on 20 April → each event back-dated and
+    #      one batch finding at the third.
+    out.append(
+        Case("DZ2026-0105", "SC-LAND-002", "511722")
+        .ev("apply", "2026-04-13T09:00", "s-zhou", materials=LAND_MATERIALS, recorded="2026-04-20T10:00")
+        .ev("accept", "2026-04-13T09:30", "s-zhou", recorded="2026-04-20T10:01")
+        .ev("review", "2026-04-14T10:00", "s-zhou", recorded="2026-04-20T10:02")
+        .ev("approve", "2026-04-15T10:00", "s-gao", recorded="2026-04-20T10:03")
+        .ev("certificate_delivered", "2026-04-16T10:00", "s-zhou", recorded="2026-04-20T10:04")
+        .ev("conclude", "2026-04-16T10:10", "s-zhou", recorded="2026-04-20T10:05")
+    )
+    # 106. Off-system: a hygiene licence needing an on-site check approved 8 minutes after the application
+    #      (the item's plausible minimum is 240).
+    out.append(
+        Case("DZ2026-0106", "SC-HYGIENE-006", "511702")
+        .ev("apply", "2026-05-06T09:00", "s-tang", materials=HYGIENE_MATERIALS)
+        .ev("accept", "2026-05-06T09:02", "s-tang")
+        .ev("review", "2026-05-06T09:05", "s-qian", conditions_met=["premises_inspected"])
+        .ev("approve", "2026-05-06T09:08", "s-kong")
+        .ev("certificate_delivered", "2026-05-07T09:00", "s-tang")
+        .ev("conclude", "2026-05-07T09:10", "s-tang")
+    )
+    # 107. Clock manipulation: an expert review of 3 March - 8 April (25 working days) in a 20-day decision period.
+    out.append(
+        Case("DZ2026-0107", "SC-FOOD-001", "511703")
+        .ev("apply", "2026-03-02T09:00", "s-sun", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-03-02T09:30", "s-sun")
+        .ev("suspend", "2026-03-03T10:00", "s-li", procedure="expert_review", reason="食品安全专家评审")
+        .ev("resume", "2026-04-08T10:00", "s-li")
+        .ev("review", "2026-04-09T10:00", "s-li", conditions_met=["premises_inspected"])
+        .ev("approve", "2026-04-10T10:00", "s-zhao")
+        .ev("certificate_delivered", "2026-04-13T10:00", "s-sun")
+        .ev("conclude", "2026-04-13T10:10", "s-sun")
+    )
+    # 108. Clock manipulation: materials requested again after acceptance (and supplied) — the period is not
+    #      restarted; then a 15-day extension approved by the head is flagged and applied capped at 10 (art. 42).
+    out.append(
+        Case("DZ2026-0108", "SC-FOOD-001", "511722")
+        .ev("apply", "2026-05-11T09:00", "s-he", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-05-11T09:30", "s-he")
+        .ev("supplement_notice", "2026-05-14T09:00", "s-he", missing_materials=["site_photos"])
+        .ev("supplement_received", "2026-05-18T09:00", "s-he", materials=["site_photos"])
+        .ev("extend", "2026-05-19T09:00", "s-he", days=15, approver_id="s-boss", reason="补充材料后需重新审查")
+    )
+    # 109-110. The rest of the registry, so that every rule appears in examples/: an application whose clock is
+    #      ahead of the recording (future-dated), acceptance after the 1-day promise, a suspension the applicant was
+    #      not told of, a resumption with none open, an extension not explained to the applicant and a second one,
+    #      then concluded without delivering the certificate; and an extension after the deadline.
+    out.append(
+        Case("DZ2026-0109", "SC-LAND-002", "511702")
+        .ev("apply", "2026-06-01T09:00", "s-xu", materials=LAND_MATERIALS, recorded="2026-06-01T08:00")
+        .ev("accept", "2026-06-03T09:00", "s-xu")
+        .ev("suspend", "2026-06-04T09:00", "s-xu", procedure="appraisal", reason="测绘鉴定", applicant_notified=False)
+        .ev("resume", "2026-06-05T09:00", "s-xu")
+        .ev("resume", "2026-06-08T09:00", "s-xu")
+        .ev("extend", "2026-06-09T09:00", "s-xu", days=5, approver_id="s-boss", applicant_notified=False)
+        .ev("extend", "2026-06-10T09:00", "s-xu", days=5, approver_id="s-boss")
+        .ev("review", "2026-06-11T09:00", "s-xu")
+        .ev("approve", "2026-06-12T09:00", "s-gao")
+        .ev("conclude", "2026-06-12T10:00", "s-xu", outcome="granted")
+    )
+    out.append(
+        Case("DZ2026-0110", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-03-02T09:00", "s-wang", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-03-02T09:30", "s-wang")
+        .ev("extend", "2026-04-01T10:00", "s-wang", days=5, approver_id="s-boss", reason="情况复杂")
+    )
+    return out
+
+
+def write(path: Path, batch: list[Case]) -> None:
+    events = [e for c in batch for e in c.events]
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
+    print(f"wrote {len(events)} events to {path}")
+
+
 def main() -> None:
-    events = [e for c in cases() for e in c.events]
-    OUT.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
-    print(f"wrote {len(events)} events to {OUT}")
+    write(OUT, cases())
+    write(TRIGGERS, triggers())
 
 
 if __name__ == "__main__":

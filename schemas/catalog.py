@@ -45,6 +45,14 @@ class Limits(_Strict):
     review: StageLimit | None = None
 
 
+class StepLimits(_Strict):
+    """环节时限: the department's promised working days for its internal steps after acceptance. Each runs as its
+    own clock (notice, then a yellow card), even while the overall promise still holds."""
+
+    review: Days | None = None  # 承办 → 审核: from acceptance to the review
+    decision: Days | None = None  # 审核 → 批准: from the review to the decision
+
+
 class Fee(_Strict):
     code: str = Field(min_length=1)
     name: str = ""
@@ -71,6 +79,10 @@ class CatalogItem(_Strict):
     required_materials: list[str] = Field(default_factory=list)
     required_conditions: list[str] = Field(default_factory=list)
     issues_certificate: bool = True
+    steps: StepLimits = StepLimits()
+    # Shortest plausible time from application to decision: an item needing an inspection cannot be decided in
+    # ten minutes, so a faster decision suggests the case was handled off the system and entered afterwards.
+    min_decision_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 60)
 
     @model_validator(mode="after")
     def _check(self) -> CatalogItem:

@@ -25,6 +25,15 @@ class RuleConfig(BaseModel):
     future_tolerance_minutes: float = Field(
         default=10.0, ge=0, description="occurred_at later than recorded_at by more than this → clock error"
     )
+    batch_min_events: int = Field(
+        default=3, ge=2, le=16, description="this many back-dated events of one case recorded together → batch entry"
+    )
+    batch_window_minutes: float = Field(
+        default=60.0, gt=0, description="back-dated events recorded within this window count as one batch"
+    )
+    suspension_share: float = Field(
+        default=1.0, gt=0, description="suspended working days above this share of the decision period → review"
+    )
     severity_overrides: dict[str, Severity] = Field(
         default_factory=dict, description="rule code → severity, to tighten or relax a rule's default"
     )

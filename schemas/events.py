@@ -78,6 +78,15 @@ class ReasonPayload(_Strict):
     reason: ShortText = ""
 
 
+class RefusalPayload(_Strict):
+    # Art. 38 ¶2: a refusal states its reasons and tells the applicant of the right to administrative review
+    # or litigation. Both optional on purpose: a refusal without them is a violation to flag, not a bad message.
+    reason: ShortText = ""
+    remedy_notified: bool = Field(
+        default=True, description="the applicant was told of the right to administrative review or litigation"
+    )
+
+
 class ReviewPayload(_Strict):
     conditions_met: list[Id] = Field(
         default_factory=list, max_length=200, description="licensing conditions verified by this review"
@@ -194,7 +203,7 @@ class RefuseAccept(_Envelope):
     """不予受理 (art. 32)."""
 
     kind: Literal["refuse_accept"]
-    payload: ReasonPayload = ReasonPayload()
+    payload: RefusalPayload = RefusalPayload()
 
 
 class Review(_Envelope):
@@ -215,7 +224,7 @@ class RefuseLicense(_Envelope):
     """不予许可: decision to refuse, with reasons (art. 38 ¶2)."""
 
     kind: Literal["refuse_license"]
-    payload: ReasonPayload = ReasonPayload()
+    payload: RefusalPayload = RefusalPayload()
 
 
 class Conclude(_Envelope):

@@ -7,7 +7,9 @@ Timer findings are derived at the end (:meth:`CaseBuilder.finish`) from the peri
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -27,7 +29,11 @@ TIMER_RULES = {
                  "statutory": "TIME_DECISION_OVERDUE", "red": "TIME_DECISION_RED"},
     "delivery": {"notice": "TIME_DELIVERY_NOTICE", "promise": "TIME_DELIVERY_PROMISE_BREACHED",
                  "statutory": "TIME_DELIVERY_OVERDUE", "red": "TIME_DELIVERY_RED"},
+    "step_review": {"notice": "TIME_STEP_NOTICE", "statutory": "TIME_STEP_BREACHED"},
+    "step_decision": {"notice": "TIME_STEP_NOTICE", "statutory": "TIME_STEP_BREACHED"},
 }  # fmt: skip
+STEPS = ("step_review", "step_decision")
+DECISIONS = ("approve", "refuse_license", "refuse_accept")
 
 
 class CaseBuilder(Timeline):
@@ -49,6 +55,8 @@ class CaseBuilder(Timeline):
         self.delivered = False
         self.closed = False
         self.horizon: date | None = None  # by when an injected lapse has surely shown
+        self.applied_at: datetime | None = None
+        self.suspension_flagged = False
 
     # ---- first contact (首问负责制) --------------------------------------------------------------------
 
@@ -78,17 +86,24 @@ class CaseBuilder(Timeline):
     # ---- application and acceptance (art. 32) ---------------------------------------------------------
 
     def apply(self, when: datetime, staff: Staff, materials: list[str]) -> None:
-        self.emit("apply", when, staff, {"applicant_id": f"APP-{self.rnd.randrange(10**8):08d}",
-                                         "materials": materials})  # fmt: skip
+        event = self.emit("apply", when, staff, {"applicant_id": f"APP-{self.rnd.randrange(10**8):08d}",
+                                                 "materials": materials})  # fmt: skip
+        # Registered at the window as it comes in: nothing is decided before the application is in the system.
+        self.cursor = when + timedelta(minutes=self.rnd.randint(0, 10))
+        event["recorded_at"] = self.cursor.isoformat()
         if self.responsible is None:
             self._answerable(when, staff.staff_id)  # 首问负责制: the first handler answers to the end
         self.materials |= set(materials)
+        self.applied_at = self.applied_at or when
         lim = self.item.limits.accept
         self._start(LegalClock("accept", when.date(), lim.statutory, lim.promised))
 
     def supplement_notice(self, day: date, staff: Staff, missing: list[str]) -> None:
         when = self.moment(day)
         event = self.emit("supplement_notice", when, staff, {"missing_materials": missing, "note": "一次性告知"})
+        decision = self.clocks.get("decision")
+        if self.accepted and decision is not None and decision.stop is None:
+            self._expect("DQ_SUPPLEMENT_AFTER_ACCEPTANCE", staff.staff_id, event)  # the period is not restarted
         self.notices += 1
         if self.notices > 1:
             self._expect("PROC_SUPPLEMENT_REPEATED", staff.staff_id, event)
@@ -120,11 +135,35 @@ class CaseBuilder(Timeline):
         self.awaiting = False
         self._start_decision(clock.start if deemed else day)
 
-    def refuse_accept(self, day: date, staff: Staff) -> None:
+    def refuse_accept(self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式",
+                      remedy: bool = True) -> None:  # fmt: skip
         when = self.moment(day)
-        self.emit("refuse_accept", when, staff, {"reason": "不属于本机关职权范围"})
+        event = self.emit("refuse_accept", when, staff, {"reason": reason, "remedy_notified": remedy})
+        self._refusal(event, staff, reason, remedy)
         self._stop(when)
         self.outcome = "not_accepted"
+
+    def qualifies(self, kind: str) -> bool:
+        """A complete application by the catalog's list, never told to supplement (and, for a licence refusal,
+        every condition verified): its refusal is one for the supervisor to review (arts. 32, 38)."""
+        need = set(self.item.required_materials)
+        if not self.known_item or not need or self.notices or need - self.materials:
+            return False
+        return kind == "refuse_accept" or not set(self.item.required_conditions) - self.conditions
+
+    def _refusal(self, event: dict[str, Any], staff: Staff, reason: str, remedy: bool) -> None:
+        """Art. 38 ¶2: reasons stated and the right to review or litigation told."""
+        if not reason:
+            self._expect("PROC_REFUSAL_NO_REASON", staff.staff_id, event)
+        if not remedy:
+            self._expect("PROC_REFUSAL_NO_REMEDY", staff.staff_id, event)
+        if self.qualifies(event["kind"]):
+            self._expect("COND_QUALIFIED_REFUSED", staff.staff_id, event)
+
+    def _too_fast(self, event: dict[str, Any], when: datetime, staff: Staff) -> None:
+        least = self.item.min_decision_minutes if self.known_item else None
+        if least is not None and self.applied_at is not None and when - self.applied_at < timedelta(minutes=least):
+            self._expect("DQ_IMPLAUSIBLY_FAST", staff.staff_id, event)
 
     def _start_decision(self, start: date) -> None:
         lim = self.item.decision_limit
@@ -133,6 +172,8 @@ class CaseBuilder(Timeline):
         review = self.item.limits.review
         if review is not None and not self.reviewed:
             self._start(LegalClock("review", start, review.statutory, review.promised))  # art. 43
+        if self.item.steps.review is not None and not self.reviewed:
+            self._start(LegalClock("step_review", start, self.item.steps.review))  # 承办→审核
 
     # ---- the decision period (arts. 42-45) -------------------------------------------------------------
 
@@ -188,6 +229,12 @@ class CaseBuilder(Timeline):
                 if s.end is None:
                     s.end, s.ended_at = day, when
             clock.suspensions = [s for s in clock.suspensions if s.start != s.end]  # same day: nothing held
+        decision = self.clocks.get("decision")
+        if decision is not None and not self.suspension_flagged:
+            held = decision.held_workdays(self.cal)
+            if held > math.floor(self.th.suspension_share * decision.statutory):
+                self.suspension_flagged = True
+                self._expect("DQ_SUSPENSION_EXCESSIVE", staff.staff_id, event)
 
     def extend(self, day: date, staff: Staff, days: int, approver: str | None, notified: bool = True) -> None:
         """Art. 42: once, at most the item's maximum, approved by the head, before the deadline, applicant told."""
@@ -225,7 +272,11 @@ class CaseBuilder(Timeline):
         self.reviewers.add(staff.staff_id)
         self.conditions |= set(conditions)
         self.reviewed = True
-        self._stop(when, "review")
+        self._stop(when, "review", "step_review")
+        decision = self.clocks.get("decision")
+        if (self.item.steps.decision is not None and "step_decision" not in self.clocks and decision is not None
+                and decision.stop is None):  # fmt: skip
+            self._start(LegalClock("step_decision", day, self.item.steps.decision))  # 审核→批准
 
     def approve(self, day: date, staff: Staff) -> None:
         when = self.moment(day)
@@ -240,14 +291,18 @@ class CaseBuilder(Timeline):
                 self._expect("COND_MATERIALS_MISSING", sid, event)  # art. 38
             if set(self.item.required_conditions) - self.conditions:
                 self._expect("COND_CONDITIONS_UNMET", sid, event)
-        self._stop(when, "accept", "review", "decision")
+        self._too_fast(event, when, staff)
+        self._stop(when, "accept", "review", "decision", *STEPS)
         self.outcome = "granted"
         self._start_delivery(day)
 
-    def refuse_license(self, day: date, staff: Staff) -> None:
+    def refuse_license(self, day: date, staff: Staff, reason: str = "不符合法定条件、标准",
+                       remedy: bool = True) -> None:  # fmt: skip
         when = self.moment(day)
-        self.emit("refuse_license", when, staff, {"reason": "不符合法定条件、标准"})
-        self._stop(when, "accept", "review", "decision")
+        event = self.emit("refuse_license", when, staff, {"reason": reason, "remedy_notified": remedy})
+        self._refusal(event, staff, reason, remedy)
+        self._too_fast(event, when, staff)
+        self._stop(when, "accept", "review", "decision", *STEPS)
         self.outcome = "refused"
 
     def withdraw(self, day: date, staff: Staff) -> None:
@@ -262,7 +317,7 @@ class CaseBuilder(Timeline):
         last = clock.statutory_day(self.cal)
         assert last is not None and clock.deemed
         clock.stop = end_of(last)
-        self._stop(end_of(last), "accept", "review")
+        self._stop(end_of(last), "accept", "review", *STEPS)
         self.outcome = "deemed_approved"
         self._start_delivery(last)
         return last
@@ -300,11 +355,54 @@ class CaseBuilder(Timeline):
         else:
             recorded = occurred - timedelta(minutes=self.rnd.randint(20, 300))
         event["recorded_at"] = recorded.isoformat()
-        self._expect(rule, event["staff_id"], event)
+
+    def enter_afterwards(self, batch: bool) -> None:
+        """体外循环: the application recorded only after the decision, or the whole case entered at once later."""
+        if batch:
+            last = datetime.fromisoformat(self.events[-1]["occurred_at"])
+            t = last + timedelta(hours=self.th.backdating_hours + self.rnd.randint(1, 200))
+            for event in self.events:
+                t += timedelta(minutes=self.rnd.randint(0, 3))
+                event["recorded_at"] = t.isoformat()
+            return
+        decision = next(e for e in self.events if e["kind"] in DECISIONS)
+        entered = datetime.fromisoformat(decision["occurred_at"]) + timedelta(minutes=self.rnd.randint(0, 90))
+        self.events[0]["recorded_at"] = entered.isoformat()
+
+    def _recorded(self) -> list[Expected]:
+        """What the recorded times say, known only once every event is final: misdated events, a batch, an
+        application recorded after its decision."""
+        out: list[Expected] = []
+        lagged: list[datetime] = []
+        late, ahead = timedelta(hours=self.th.backdating_hours), timedelta(minutes=10)
+        apply = next((e for e in self.events if e["kind"] == "apply"), None)
+        batch = off = False
+        for event in self.events:
+            occurred, recorded = (datetime.fromisoformat(event[k]) for k in ("occurred_at", "recorded_at"))
+            row = Expected(self.case_id, "", event["staff_id"], self.violation or "", event["event_id"])
+            if recorded - occurred > late:
+                out.append(replace(row, rule="DQ_BACKDATED"))
+                lagged.append(recorded)
+                n, window = self.th.batch_min_events, timedelta(minutes=self.th.batch_window_minutes)
+                times = sorted(lagged)
+                if not batch and any(times[i + n - 1] - times[i] <= window for i in range(len(times) - n + 1)):
+                    batch = True
+                    out.append(replace(row, rule="DQ_BATCH_ENTERED"))
+            elif occurred - recorded > ahead:
+                out.append(replace(row, rule="DQ_FUTURE_DATED"))
+            decision = apply is not None and event["kind"] in DECISIONS and not self._after_close(event)
+            if decision and not off and apply is not None and datetime.fromisoformat(apply["recorded_at"]) >= occurred:
+                off = True
+                out.append(replace(row, rule="DQ_APPLY_AFTER_DECISION"))
+        return out
+
+    def _after_close(self, event: dict[str, Any]) -> bool:
+        ends = [e["occurred_at"] for e in self.events if e["kind"] in ("conclude", "inquiry_out_of_scope")]
+        return bool(ends) and event["occurred_at"] > ends[0]
 
     def finish(self, at: datetime) -> list[Expected]:
         """Every finding expected of this case with the timers run to ``at``."""
-        out = list(self.expected)
+        out = list(self.expected) + self._recorded()
         assert self.responsible is not None
         for clock in self.periods:
             for m in clock.milestones(self.cal, self.th, at):

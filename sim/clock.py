@@ -67,16 +67,22 @@ class Pause:
 class Thresholds:
     notice_share: Fraction
     follow_up_wd: int
+    backdating_hours: float = 24.0
+    batch_min_events: int = 3
+    batch_window_minutes: float = 60.0
+    suspension_share: Fraction = Fraction(1)
 
     @classmethod
-    def of(cls, notice_share: float, follow_up_wd: int) -> Thresholds:
+    def of(cls, notice_share: float, follow_up_wd: int, **more: float) -> Thresholds:
         # Decimal semantics on purpose: 70 % of 10 days is 7 days, whatever binary floats make of 0.7 * 10.
-        return cls(Fraction(str(notice_share)), follow_up_wd)
+        share = more.pop("suspension_share", 1.0)
+        return cls(Fraction(str(notice_share)), follow_up_wd, suspension_share=Fraction(str(share)),
+                   **more)  # type: ignore[arg-type]  # fmt: skip
 
 
 @dataclass
 class LegalClock:
-    name: str  # accept | review | decision | delivery
+    name: str  # accept | review | decision | delivery | step_review | step_decision
     start: date
     statutory: int
     promised: int | None = None
@@ -138,6 +144,9 @@ class LegalClock:
         if self.promised is not None:
             out["promise"] = self.promised + ext
         out["statutory"] = self.statutory + ext
+        if self.name.startswith("step_"):
+            out.pop("promise", None)  # a step (环节时限) has only the department's promise: notice, then yellow
+            return out
         if self.name != "accept" and not self.deemed:
             out["red"] = self.statutory + ext + th.follow_up_wd
         return out
@@ -209,6 +218,18 @@ class LegalClock:
         known = [p for s in self.suspensions if (p := s.as_known_at(moment)) is not None]
         return LegalClock(self.name, self.start, self.statutory, self.promised, self.deemed,
                           [(moment, ext)] if ext else [], known)  # fmt: skip
+
+    def held_workdays(self, cal: WorkCalendar) -> int:
+        """Working days after the start that ended procedures held (art. 45), counted day by day."""
+        ended = [s for s in self.suspensions if s.end is not None]
+        if not ended:
+            return 0
+        last = max(s.end for s in ended if s.end is not None)
+        n, day = 0, self.start
+        while day < last:
+            day += ONE_DAY
+            n += cal.is_workday(day) and any(s.holds(day) for s in ended)
+        return n
 
     def provisional(self, cal: WorkCalendar, until: date) -> bool:
         """Whether the period touches a year whose holidays are not published yet."""

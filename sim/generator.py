@@ -68,7 +68,11 @@ class Simulation:
         self.calendar = calendar or WorkCalendar()
         self.province: Province = build_province(options.seed, options.cities, options.counties)
         self.catalog: Catalog = build_catalog()
-        self.thresholds = Thresholds.of(options.rules.notice_share, options.rules.follow_up_wd)
+        r = options.rules
+        self.thresholds = Thresholds.of(r.notice_share, r.follow_up_wd, backdating_hours=r.backdating_hours,
+                                        batch_min_events=r.batch_min_events,
+                                        batch_window_minutes=r.batch_window_minutes,
+                                        suspension_share=r.suspension_share)  # fmt: skip
         self.rates = rates(options.violation_rate, options.rates)
         self._items = self.catalog.by_code()
         self._demand = demand()

@@ -7,6 +7,7 @@ in one way (and in what that way entails: a late acceptance can make the decisio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -33,12 +34,23 @@ class Profile:
     still_open: float = 0.01  # a special procedure still running when the run ends (the periods wait)
 
 
-_NO_SUPPLEMENT = {"materials_missing", "stage_order", "late_accept", "unknown_item"}
-_NO_SUSPENSION = {"suspension_no_reason", "suspension_not_notified", "resume_without_suspension", "extension_late"}
+_NO_SUPPLEMENT = {"materials_missing", "stage_order", "late_accept", "unknown_item", "refused_qualified",
+                  "implausibly_fast", "supplement_restart"}  # fmt: skip
+_NO_SUSPENSION = {"suspension_no_reason", "suspension_not_notified", "resume_without_suspension", "extension_late",
+                  "implausibly_fast", "suspension_excessive"}  # fmt: skip
 # Lateness that may carry over into the next steps: those steps then take the first day they can.
-_CASCADE = {"late_accept", "late_review", "suspension_no_reason", "extension_late"}
+_CASCADE = {"late_accept", "late_review", "suspension_no_reason", "extension_late", "late_step"}
 _MUST_APPROVE = {"same_reviewer_approver", "materials_missing", "conditions_unmet", "stage_skipped", "late_delivery",
-                 "not_delivered", "after_conclusion", "late_decision", "late_review"}  # fmt: skip
+                 "not_delivered", "after_conclusion", "late_decision", "late_review", "apply_after_decision",
+                 "implausibly_fast", "late_step"}  # fmt: skip
+_REFUSALS = {"refusal_no_reason", "refusal_no_remedy", "refused_qualified"}
+# The periods a step must not overrun: the decision, the preliminary review and the internal steps (环节时限).
+_RUNNING = ("decision", "review", "step_review", "step_decision")
+
+
+def _terms(kind: str | None, default: str) -> tuple[str, bool]:
+    """A refusal's reason and whether the applicant was told of the right to review or litigation."""
+    return ("" if kind == "refusal_no_reason" else default), kind != "refusal_no_remedy"
 
 
 def build_case(b: CaseBuilder, arrival: datetime, county: County, p: Profile) -> None:
@@ -59,12 +71,16 @@ def build_case(b: CaseBuilder, arrival: datetime, county: County, p: Profile) ->
     required = list(b.item.required_materials)
     missing = [rnd.choice(required)] if required and (kind == "materials_missing" or rnd.random() < p.supplement) \
         else []
+    if kind in ("refused_qualified", "implausibly_fast"):
+        missing = []
     b.apply(when, window, [m for m in required if m not in missing] + ["application_letter"])
     if not _acceptance(b, window, missing, p):
         return
     _decision(b, window, p)
     if kind in ("backdated", "future_dated"):
         b.misdate("DQ_BACKDATED" if kind == "backdated" else "DQ_FUTURE_DATED")
+    elif kind in ("apply_after_decision", "batch_entered"):
+        b.enter_afterwards(batch=kind == "batch_entered")
 
 
 def _inquiry_only(b: CaseBuilder, arrival: datetime, county: County, p: Profile) -> None:
@@ -89,6 +105,10 @@ def _acceptance(b: CaseBuilder, window: Staff, missing: list[str], p: Profile) -
     """Art. 32: accept, refuse, or tell once what is missing. False when the case ends here."""
     kind, rnd, acc = b.violation, b.rnd, b.clocks["accept"]
     strict = kind not in _CASCADE
+    if kind == "implausibly_fast":
+        b.hurry = True  # accepted, reviewed and approved minutes after the application
+        b.accept(b.day, window)
+        return True
     if kind == "late_accept":
         if missing and rnd.random() < 0.3:  # told in time, then the supplemented file is left lying
             b.supplement_notice(b.pick(b.safe("accept")), window, missing)
@@ -106,7 +126,12 @@ def _acceptance(b: CaseBuilder, window: Staff, missing: list[str], p: Profile) -
             b.supplement_received(b.within(rnd.randint(1, 10)), window, ["notarised_copy"])
     limit = b.workday_from(b.day) if rnd.random() < p.on_the_spot else b.safe("accept")
     day = b.pick(min(limit, b.safe("accept")), strict=strict)
-    if kind is None and rnd.random() < p.refuse_accept:
+    if kind in _REFUSALS and rnd.random() < 0.5:
+        b.refuse_accept(day, window, *_terms(kind, "申请材料不齐全、不符合法定形式"))
+        b.conclude(b.within(2), window)
+        return False
+    # A clean refusal is of an incomplete file (after a supplement notice): a complete one is for review.
+    if kind is None and rnd.random() < p.refuse_accept and not b.qualifies("refuse_accept"):
         b.refuse_accept(day, window)
         b.conclude(b.within(2), window)
         return False
@@ -122,34 +147,49 @@ def _decision(b: CaseBuilder, window: Staff, p: Profile) -> None:
     assert head is not None
 
     def running() -> date:
-        return b.safe("decision", "review")
+        return b.safe(*_RUNNING)
 
+    if kind == "implausibly_fast":
+        b.review(b.day, reviewer, list(b.item.required_conditions))
+        b.approve(b.day, approver)
+        b.hurry = False
+        _delivery(b, window)
+        return
     _fees(b, window)
     if rnd.random() < p.handover:
         colleague = office.window_staff(rnd)
         b.refer(b.pick(running(), strict=strict), window, office, office, colleague)  # 转办 within the office
         window = colleague
-    if kind == "stage_order":
+    if kind in ("stage_order", "supplement_restart"):
         b.supplement_notice(b.pick(running(), strict=strict), window, ["site_photos"])
+        if kind == "supplement_restart":  # supplied: a department system would restart its clock here
+            b.supplement_received(b.pick(running(), strict=strict), window, ["site_photos"])
     if kind == "resume_without_suspension":
         b.resume(b.pick(running(), strict=strict), reviewer)
-    procedure = kind in ("suspension_no_reason", "suspension_not_notified") or (
+    procedure = kind in ("suspension_no_reason", "suspension_not_notified", "suspension_excessive") or (
         kind not in _NO_SUSPENSION and rnd.random() < p.suspension
     )
     if procedure and not _special_procedure(b, reviewer, running(), p):
         return  # a procedure still running when the run ends
     if (kind or "").startswith("extension_") or (kind is None and rnd.random() < p.extension):
         _extension(b, window, head, strict)
+    ending = "refuse" if kind in _REFUSALS else None
+    if kind not in _MUST_APPROVE and kind not in _REFUSALS and rnd.random() < p.refuse_license + p.withdraw:
+        ending = "refuse" if rnd.random() < p.refuse_license / (p.refuse_license + p.withdraw) else "withdraw"
     if kind != "stage_skipped":
-        if kind == "late_review":
+        if kind == "late_step":
+            step = b.clocks["step_review"]
+            k = rnd.randint(step.first_warning(b.th) + 1, step.statutory + 2)
+            day = b.at_or_after(step.day_of(k, b.cal))
+        elif kind == "late_review":
             rev = b.clocks["review"]
             k = rnd.randint(rev.first_warning(b.th) + 1, rev.statutory + b.th.follow_up_wd + 2)
             day = b.at_or_after(rev.day_of(k, b.cal))
         else:
             day = b.pick(running(), strict=strict)
         conditions = list(b.item.required_conditions)
-        if kind == "conditions_unmet":
-            conditions.remove(rnd.choice(conditions))
+        if kind == "conditions_unmet" or (ending == "refuse" and kind is None and conditions):
+            conditions.remove(rnd.choice(conditions))  # a clean refusal: a condition the review found unmet
         b.review(day, reviewer, conditions)
     if kind == "abandoned":
         b.horizon = running()  # the first warning is due then; nothing happens any more
@@ -175,16 +215,25 @@ def _decision(b: CaseBuilder, window: Staff, p: Profile) -> None:
         k = rnd.randint(dec.first_warning(b.th) + 1, dec.statutory + dec.extension() + b.th.follow_up_wd + 2)
         day = b.at_or_after(dec.day_of(k, b.cal))
     else:
-        day = b.pick(running(), strict=strict)
-    if kind not in _MUST_APPROVE and rnd.random() < p.refuse_license + p.withdraw:
-        if rnd.random() < p.refuse_license / (p.refuse_license + p.withdraw):
-            b.refuse_license(day, approver)
+        day = b.pick(running(), strict=strict, not_before=_decide_from(b))
+    if ending == "refuse" and kind not in _REFUSALS and b.qualifies("refuse_license"):
+        ending = "withdraw"  # a clean case does not refuse a file its review found complete
+    if ending is not None:
+        if ending == "refuse":
+            b.refuse_license(day, approver, *_terms(kind, "不符合法定条件、标准"))
         else:
             b.withdraw(day, window)
         _close(b, window)
         return
     b.approve(day, reviewer if kind == "same_reviewer_approver" else approver)
     _delivery(b, window)
+
+
+def _decide_from(b: CaseBuilder) -> date | None:
+    """An item with a plausible minimum (min_decision_minutes) is decided the next day at the earliest."""
+    if b.item.min_decision_minutes is None or b.applied_at is None:
+        return None
+    return b.applied_at.date() + timedelta(days=1)
 
 
 def _fees(b: CaseBuilder, staff: Staff) -> None:
@@ -197,7 +246,7 @@ def _fees(b: CaseBuilder, staff: Staff) -> None:
             extra = rnd.choice([500, 1000, 2000, 5000]) if kind == "fee_over_standard" and i == 0 else 0
             b.charge(day, staff, fee.code, fee.standard_fen + extra)
         if kind == "fee_duplicate":
-            b.charge(b.pick(b.safe("decision", "review")), staff, item.fees[0].code, item.fees[0].standard_fen)
+            b.charge(b.pick(b.safe(*_RUNNING)), staff, item.fees[0].code, item.fees[0].standard_fen)
         if kind == "fee_not_listed":
             b.charge(day, staff, rnd.choice(["SURVEY", "SERVICE", "EXPEDITE"]), rnd.choice([2000, 5000, 10000]))
     elif kind == "fee_on_free_item":
@@ -214,9 +263,14 @@ def _special_procedure(b: CaseBuilder, staff: Staff, limit: date, p: Profile) ->
         procedure, reason = (None, reason) if rnd.random() < 0.5 else (procedure, "")
     start = b.pick(limit, strict=kind not in _CASCADE)
     b.suspend(start, staff, procedure, reason, notified=kind != "suspension_not_notified")
+    most = max(1, math.floor(b.th.suspension_share * b.clocks["decision"].statutory))
+    if kind == "suspension_excessive":
+        b.resume(_after(b, start, most + rnd.randint(2, 8)), staff)  # longer than the decision period allows
+        return True
+    cap = _after(b, start, most)  # everything else stays within the share of the period (nothing to review)
     if kind is None and rnd.random() < p.still_open / max(p.suspension, 1e-9):
         return False  # still under expert review when the run ends: nothing more happens, nothing is late
-    end = _after(b, start, rnd.randint(1, 6) if kind == "suspension_no_reason" else rnd.randint(2, 25))
+    end = min(cap, _after(b, start, rnd.randint(1, 6) if kind == "suspension_no_reason" else rnd.randint(2, 25)))
     shape = rnd.random() if kind is None else 1.0
     if shape < 0.05:
         b.resume(start, staff)  # a hearing held and closed the same day: nothing is excluded
@@ -224,13 +278,13 @@ def _special_procedure(b: CaseBuilder, staff: Staff, limit: date, p: Profile) ->
         # A second procedure overlapping the first: the period waits for the last one to end.
         second = b.pick(end, skew=1.0)
         b.suspend(second, staff, rnd.choice(procedures(b.item.code)), "另行委托检测", notified=True)
-        other = _after(b, second, rnd.randint(0, 10))
+        other = min(cap, _after(b, second, rnd.randint(0, 10)))
         b.resume(min(end, other), staff)
         b.resume(max(end, other), staff)
     elif shape < 0.3:
         b.resume(end, staff)  # back to back: the next procedure starts the day the first one ends
         b.suspend(end, staff, rnd.choice(procedures(b.item.code)), "补充专家评审", notified=True)
-        b.resume(_after(b, end, rnd.randint(1, 10)), staff)
+        b.resume(min(cap, _after(b, end, rnd.randint(1, 10))), staff)
     else:
         b.resume(end, staff)
     return True
@@ -249,14 +303,14 @@ def _extension(b: CaseBuilder, staff: Staff, head: Staff, strict: bool) -> None:
         k = rnd.randint(dec.statutory + 1, dec.statutory + b.th.follow_up_wd)
         b.extend(b.at_or_after(dec.day_of(k, b.cal)), staff, rnd.randint(3, most), head.staff_id)
         return
-    day = b.pick(b.safe("decision", "review"), strict=strict)
+    day = b.pick(b.safe(*_RUNNING), strict=strict)
     days = most + rnd.randint(1, 10) if kind == "extension_excess" else rnd.randint(3, most)
     approver: str | None = head.staff_id
     if kind == "extension_no_approver":
         approver = rnd.choice([None, staff.staff_id])
     b.extend(day, staff, days, approver, notified=kind != "extension_not_notified")
     if kind == "extension_repeated":
-        b.extend(b.pick(b.safe("decision", "review"), strict=strict), staff, rnd.randint(2, most), head.staff_id)
+        b.extend(b.pick(b.safe(*_RUNNING), strict=strict), staff, rnd.randint(2, most), head.staff_id)
 
 
 def _delivery(b: CaseBuilder, window: Staff) -> None:

@@ -36,6 +36,7 @@ class Timeline:
         self.cursor: datetime | None = None
         self.responsible: str | None = None
         self.handovers: list[tuple[datetime, str]] = []  # (from when, who answers for the case's periods)
+        self.hurry = False  # every step a few minutes after the last (a case entered in one sitting)
 
     # ---- time -----------------------------------------------------------------------------------------
 
@@ -48,6 +49,8 @@ class Timeline:
         """A moment on ``day`` in office hours, after the previous event (events of one case never tie)."""
         lo = datetime.combine(day, time(8, 30), TZ)
         hi = datetime.combine(day, time(17, 0), TZ)
+        if self.hurry and self.cursor is not None and day == self.cursor.date():
+            return self.cursor + self.rnd.randint(1, 3) * _MINUTE
         if self.cursor is not None:
             if day < self.cursor.date():
                 raise ValueError(f"{self.case_id}: {day} is before the previous event {self.cursor}")

@@ -29,6 +29,8 @@ KINDS: dict[str, Kind] = {
     "deemed_approval": Kind("time", lambda i: i.deemed_approval is not None and i.issues_certificate,
                             "never decided on an item with 超时默认"),
     "late_delivery": Kind("time", lambda i: i.issues_certificate, "certificate late or never (art. 44)"),
+    "late_step": Kind("time", lambda i: i.steps.review is not None and i.deemed_approval is None,
+                      "the 承办→审核 step past its promise (环节超时)"),
     # fees (arts. 58-59)
     "fee_on_free_item": Kind("fee", lambda i: not i.fees),
     "fee_not_listed": Kind("fee", _fees),
@@ -50,15 +52,24 @@ KINDS: dict[str, Kind] = {
     "suspension_not_notified": Kind("procedure"),
     "resume_without_suspension": Kind("procedure"),
     "not_delivered": Kind("procedure", lambda i: i.issues_certificate, "concluded without the certificate"),
+    "refusal_no_reason": Kind("procedure", note="不予受理/不予许可 without reasons (art. 38 ¶2)"),
+    "refusal_no_remedy": Kind("procedure", note="refused without telling of the right to review or litigation"),
     # conditions (art. 38)
     "materials_missing": Kind("condition", lambda i: bool(i.required_materials)),
     "conditions_unmet": Kind("condition", lambda i: bool(i.required_conditions)),
+    "refused_qualified": Kind("condition", lambda i: bool(i.required_materials), "a complete application refused"),
     # first-inquiry responsibility
     "no_referral": Kind("first_inquiry", note="'not our business' without a referral"),
     # data quality
     "backdated": Kind("data_quality"),
     "future_dated": Kind("data_quality"),
     "unknown_item": Kind("data_quality", note="an item code missing from the catalog"),
+    "apply_after_decision": Kind("data_quality", note="体外循环: application recorded only after the decision"),
+    "batch_entered": Kind("data_quality", note="体外循环: the whole case entered at once, days later"),
+    "implausibly_fast": Kind("data_quality", lambda i: i.min_decision_minutes is not None,
+                             "decided minutes after the application"),
+    "suspension_excessive": Kind("data_quality", note="special procedures longer than the decision period"),
+    "supplement_restart": Kind("data_quality", note="materials requested again after acceptance, then supplied"),
 }
 
 

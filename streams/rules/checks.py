@@ -296,6 +296,10 @@ def extension(state: CaseState, event: ev.Extend, ctx: Context) -> list[Finding]
             )
         )
     days = p.days
+    # Art. 42 ¶1: "经本行政机关负责人批准，可以延长十日" — the head's approval lawfully extends the period by at most
+    # the maximum. An approved, timely first extension asking for more is unlawful only in its excess: it is
+    # flagged and applied capped at the maximum (never the days asked for). Extensions unlawful as such —
+    # late, a second one, or without the head's approval — are flagged and not applied at all.
     if days > clock.max_extension:
         out.append(
             event_finding(

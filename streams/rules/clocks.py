@@ -12,6 +12,10 @@ inside a lawful suspension are not counted. Each clock has up to four milestones
 - ``red``: still open ``follow_up_wd`` working days after the statutory breach (a broken promise
   alone is a yellow card; only an unremedied breach of the law turns red).
 
+A step clock (环节时限, ``step_review`` from acceptance to the review, ``step_decision`` from the review to
+the decision) holds only the department's promise for that step: a notice and, when it runs out, a yellow
+card (its ``statutory`` milestone); it never turns red — the decision period itself does that.
+
 ``due(state, now, ctx)`` fires, in deadline order, every milestone whose moment is ``<= now``;
 a finding's ``detected_at`` is the milestone's moment, not ``now``, so sweeping once or in many
 small steps gives the same findings.
@@ -55,7 +59,10 @@ _RULES = {
         "statutory": "TIME_DELIVERY_OVERDUE",
         "red": "TIME_DELIVERY_RED",
     },
+    "step_review": {"notice": "TIME_STEP_NOTICE", "statutory": "TIME_STEP_BREACHED"},
+    "step_decision": {"notice": "TIME_STEP_NOTICE", "statutory": "TIME_STEP_BREACHED"},
 }
+STEP_LABELS = {"step_review": "承办→审核", "step_decision": "审核→批准"}
 
 
 def allowed(clock: Clock) -> int:
@@ -74,7 +81,8 @@ def milestone_days(clock: Clock, share: float, follow_up: int) -> dict[str, int]
     if clock.promised is not None:
         out["promise"] = clock.promised + clock.extension
     out["statutory"] = clock.statutory + clock.extension
-    if clock.name != "accept":  # acceptance ends in deemed acceptance, never stays open
+    # Acceptance ends in deemed acceptance, never stays open; a step's lateness turns red only through its period.
+    if clock.name != "accept" and clock.name not in STEP_LABELS:
         out["red"] = clock.statutory + clock.extension + follow_up
     return out
 
@@ -193,6 +201,9 @@ def _fire(
     code = _RULES[clock.name][name]
     deadline_day = day if name != "notice" else counted_day(clock, allowed(clock), ctx)
     source = "promised" if (clock.promised is not None and name in ("notice", "promise")) else "statutory"
+    step = STEP_LABELS.get(clock.name)
+    if step is not None:
+        source = "step_promise"  # a step's only limit is the department's promise for it
     details = {
         "clock": clock.name,
         "clock_key": clock.key,
@@ -205,6 +216,10 @@ def _fire(
         "suspended_wd": suspended_days(clock, ctx),
     }
     message = f"{clock.name}: {k} working days used since {clock.start.isoformat()} ({name})"
+    if step is not None:
+        details["step"] = step
+        what = "approaching" if name == "notice" else "exceeded"
+        message = f"step {step}: {k} of {clock.statutory} promised working days used since {clock.start} ({what})"
     law = None
     extra: list[Finding] = []
     if name == "red":
@@ -224,6 +239,7 @@ def _fire(
         code = "TIME_DEEMED_APPROVAL"
         law = clock.deemed_basis
         clock.stop(day)
+        stop_steps(state, day)
         state.stage = DECIDED
         state.outcome = "deemed_approved"
         start_delivery(state, day, clock.evidence, ctx)
@@ -296,6 +312,25 @@ def start_decision(state: CaseState, start: date, evidence: list[str], ctx: Cont
         )
         if item.limits.review is not None and "review" not in state.clocks and state.stage < 3:
             new_clock(state, "review", start, item.limits.review.statutory, item.limits.review.promised, evidence)
+        if item.steps.review is not None and "step_review" not in state.clocks and state.stage < 3:
+            new_clock(state, "step_review", start, item.steps.review, None, evidence)
+
+
+def start_step_decision(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:
+    """The review hands the file on: the 审核→批准 step starts, once, while the decision period runs."""
+    item = ctx.catalog.get(state.item_code)
+    decision = state.clocks.get("decision")
+    if item is None or item.steps.decision is None or "step_decision" in state.clocks:
+        return
+    if decision is not None and not decision.stopped:
+        new_clock(state, "step_decision", start, item.steps.decision, None, evidence)
+
+
+def stop_steps(state: CaseState, day: date) -> None:
+    for name in STEP_LABELS:
+        c = state.clocks.get(name)
+        if c is not None:
+            c.stop(day)
 
 
 def start_delivery(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:

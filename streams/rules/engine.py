@@ -12,9 +12,17 @@ from datetime import timedelta
 from schemas import events as ev
 from schemas.catalog import LAW_ACCEPT_WD
 from schemas.findings import Finding
-from streams.rules import checks, integrity
+from streams.rules import checks, integrity, offsystem, refusal
 from streams.rules.calendar import end_of_day, local_date
-from streams.rules.clocks import deadline_of, due, new_clock, start_decision, start_delivery
+from streams.rules.clocks import (
+    deadline_of,
+    due,
+    new_clock,
+    start_decision,
+    start_delivery,
+    start_step_decision,
+    stop_steps,
+)
 from streams.rules.context import Context
 from streams.rules.state import (
     ACCEPTED,
@@ -91,6 +99,7 @@ def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[
         state.last_event_at = event.occurred_at
 
     findings = checks.data_quality(state, event, ctx)
+    findings += offsystem.batch_entry(state, event, ctx)
     if state.closed:
         findings.append(
             checks.event_finding(
@@ -180,6 +189,9 @@ def _inquiry(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Findin
 def _apply(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     assert isinstance(event, ev.Apply)
     _add(state.materials, event.payload.materials)
+    if state.applied_at is None:  # the first application is the one the off-system checks measure from
+        state.applied_at, state.apply_recorded_at = event.occurred_at, event.recorded_at
+    state.applicant_id = state.applicant_id or event.payload.applicant_id
     if "accept" not in state.clocks and "decision" not in state.clocks:
         item = ctx.catalog.get(state.item_code)
         lim = item.limits.accept if item else None
@@ -195,7 +207,7 @@ def _apply(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]
 
 
 def _supplement_notice(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
-    out: list[Finding] = []
+    out = offsystem.supplement_after_acceptance(state, event, ctx)
     state.supplement_notices += 1
     if state.supplement_notices > 1:
         out.append(
@@ -247,20 +259,25 @@ def _stop_all(state: CaseState, event: ev.CaseEvent) -> None:
 
 
 def _refuse_accept(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.RefuseAccept)
+    out = refusal.refusal(state, event, ctx) + offsystem.decision_entry(state, event, ctx)
     if state.stage != DECIDED:
-        return []  # out of order (already accepted): flagged by the stage check, nothing ends
+        return out  # out of order (already accepted): flagged by the stage check, nothing ends
     state.outcome = "not_accepted"
     _stop_all(state, event)
-    return []
+    return out
 
 
 def _review(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     assert isinstance(event, ev.Review)
     _add(state.reviewers, [event.staff_id])
     _add(state.conditions, event.payload.conditions_met)
-    clock = state.clocks.get("review")
-    if clock is not None:
-        clock.stop(local_date(event.occurred_at))
+    day = local_date(event.occurred_at)
+    for name in ("review", "step_review"):
+        clock = state.clocks.get(name)
+        if clock is not None:
+            clock.stop(day)
+    start_step_decision(state, day, [event.event_id], ctx)
     return []
 
 
@@ -270,18 +287,21 @@ def _decide(state: CaseState, event: ev.CaseEvent, ctx: Context, outcome: str) -
         c = state.clocks.get(name)
         if c is not None:
             c.stop(local_date(event.occurred_at))
+    stop_steps(state, local_date(event.occurred_at))
 
 
 def _approve(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
-    out = checks.approval(state, event, ctx)
+    out = checks.approval(state, event, ctx) + offsystem.decision_entry(state, event, ctx)
     _decide(state, event, ctx, "granted")
     start_delivery(state, local_date(event.occurred_at), [event.event_id], ctx)
     return out
 
 
 def _refuse_license(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    assert isinstance(event, ev.RefuseLicense)
+    out = refusal.refusal(state, event, ctx) + offsystem.decision_entry(state, event, ctx)
     _decide(state, event, ctx, "refused")
-    return []
+    return out
 
 
 def _delivered(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
@@ -362,7 +382,7 @@ def _resume(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding
                 prev = clock.suspensions[-2]  # back-to-back procedures: one interval
                 prev.end = s.end
                 clock.suspensions.pop()
-    return []
+    return offsystem.suspension_share(state, event, ctx)
 
 
 def _extend(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:

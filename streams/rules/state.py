@@ -79,6 +79,11 @@ class CaseState:
     seen: dict[str, str] = field(default_factory=dict)  # event id -> content digest, in order applied
     stage_events: list[str] = field(default_factory=list)  # ids of the stage-changing events
     flagged: list[str] = field(default_factory=list)  # one-off rules already raised on this case
+    applicant_id: str | None = None  # from the application: the cross-case withdraw-and-reapply check needs it
+    applied_at: datetime | None = None  # the application's occurred_at and recorded_at (off-system checks)
+    apply_recorded_at: datetime | None = None
+    # Back-dated events not yet known to form a batch: [recorded_at ISO, event id], at most BATCH_LIMIT.
+    backdated: list[list[str]] = field(default_factory=list)
     last_event_at: datetime | None = None
     seq: int = 0  # bumped on every change: the snapshot's version for idempotent sinks
 
@@ -100,7 +105,10 @@ class CaseState:
         d["generations"] = dict(self.generations)
         d["seen"] = dict(self.seen)
         d["clocks"] = {name: _clock_dict(c) for name, c in self.clocks.items()}
-        d["last_event_at"] = self.last_event_at.isoformat() if self.last_event_at else None
+        for f in _STATE_TIMES:
+            v = getattr(self, f)
+            d[f] = v.isoformat() if v else None
+        d["backdated"] = [list(p) for p in self.backdated]
         return d
 
     def to_json(self) -> str:
@@ -123,16 +131,13 @@ class CaseState:
                 for s in c.get("suspensions", [])
             ]
             clocks[name] = Clock(**c)
-        last = d.pop("last_event_at", None)
+        for f in _STATE_TIMES:
+            v = d.pop(f, None)
+            d[f] = datetime.fromisoformat(v) if v else None
         seen = d.pop("seen", {})
         if isinstance(seen, list):  # written before digests were kept: ids only
             seen = dict.fromkeys(seen, "")
-        d["seen"] = seen
-        return cls(
-            **d,
-            clocks=clocks,
-            last_event_at=datetime.fromisoformat(last) if last else None,
-        )
+        return cls(**d, seen=seen, clocks=clocks)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CaseState:
@@ -153,8 +158,11 @@ def _clock_dict(c: Clock) -> dict[str, Any]:
 
 
 _STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "stage_events", "flagged")
+_STATE_TIMES = ("applied_at", "apply_recorded_at", "last_event_at")
 _STATE_SCALARS = tuple(
-    f.name for f in fields(CaseState) if f.name not in {*_STATE_LISTS, "generations", "seen", "clocks", "last_event_at"}
+    f.name
+    for f in fields(CaseState)
+    if f.name not in {*_STATE_LISTS, *_STATE_TIMES, "backdated", "generations", "seen", "clocks"}
 )
 _CLOCK_SCALARS = tuple(
     f.name for f in fields(Clock) if f.name not in {"start", "stopped_on", "evidence", "fired", "suspensions"}
