@@ -22,8 +22,23 @@ from tests.integration.pipeline import Pipeline
 @dataclass(frozen=True)
 class Fault:
     at_s: float  # seconds after publishing began
+    name: str  # short, for ESUP_CHAOS_FAULTS
     what: str
     do: Callable[[], object]
+
+
+def chosen(faults: list[Fault], spec: str) -> list[Fault]:
+    """ESUP_CHAOS_FAULTS: "all" (the default), "none" or "0", or a comma-separated list of fault names."""
+    spec = spec.strip().lower()
+    if spec in ("", "all"):
+        return faults
+    if spec in ("0", "none"):
+        return []
+    names = {n.strip() for n in spec.split(",")}
+    unknown = names - {f.name for f in faults}
+    if unknown:
+        raise ValueError(f"ESUP_CHAOS_FAULTS: no fault named {sorted(unknown)}; known: {[f.name for f in faults]}")
+    return [f for f in faults if f.name in names]
 
 
 class FaultLog:

@@ -2,7 +2,8 @@
 cores; ClickHouse must end with exactly the reference findings and each case's final snapshot version.
 
 One run takes about three minutes. `make chaos RUNS=10` repeats it and writes one line per run to
-build/chaos.log. ESUP_CHAOS_FAULTS=0 runs the same stream without faults (a control for the harness).
+build/chaos.log. ESUP_CHAOS_FAULTS=none runs the same stream without faults (a control for the harness);
+ESUP_CHAOS_FAULTS=freeze,thaw runs only the faults named (see fault_schedule).
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.integration.chaos import Burners, Fault, FaultLog, PacedPublisher, compare, run_faults, signal_worker
+from tests.integration.chaos import (
+    Burners,
+    Fault,
+    FaultLog,
+    PacedPublisher,
+    chosen,
+    compare,
+    run_faults,
+    signal_worker,
+)
 from tests.integration.pipeline import Pipeline, free_port, wait_for_split, wait_until
 
 pytestmark = pytest.mark.integration
@@ -40,13 +50,13 @@ def fault_schedule(p: Pipeline) -> list[Fault]:
             p.worker(name, web_port=free_port())
 
     return [
-        Fault(12, "freeze worker-1 (SIGSTOP), for 15 s: past its 10 s session timeout",
+        Fault(12, "freeze", "freeze worker-1 (SIGSTOP), for 15 s: past its 10 s session timeout",
               lambda: signal_worker(p, "worker-1", signal.SIGSTOP)),
-        Fault(27, "thaw worker-1 (SIGCONT): it comes back having lost its partitions",
+        Fault(27, "thaw", "thaw worker-1 (SIGCONT): it comes back having lost its partitions",
               lambda: signal_worker(p, "worker-1", signal.SIGCONT)),
-        Fault(34, "worker-3 joins the group", lambda: p.worker("worker-3", web_port=free_port())),
-        Fault(46, "kill -9 worker-2 and restart it 3 s later", lambda: restart("worker-2")),
-        Fault(60, "kill -9 the sink and restart it 3 s later", lambda: restart("sink")),
+        Fault(34, "join", "worker-3 joins the group", lambda: p.worker("worker-3", web_port=free_port())),
+        Fault(46, "kill-worker", "kill -9 worker-2 and restart it 3 s later", lambda: restart("worker-2")),
+        Fault(60, "kill-sink", "kill -9 the sink and restart it 3 s later", lambda: restart("sink")),
     ]  # fmt: skip
 
 
@@ -75,13 +85,14 @@ def reference(sim: Path, at: str) -> tuple[dict[str, tuple[Any, ...]], dict[str,
     ctx = Context.build(load_calendar(None), load_catalog(sim / "catalog.yaml"), load_rule_config(None))
     result = evaluate(events, ctx, aware_datetime(at))
     findings = {f.finding_id: (f.rule, f.severity.value, f.staff_id,
-                               f.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if f.deadline else None)
-                for f in result.findings}  # fmt: skip
+                               f.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if f.deadline else None,
+                               f.case_id) for f in result.findings}  # fmt: skip
     return findings, {case: state.seq for case, state in result.states.items()}
 
 
 def in_clickhouse(client: Any, db: str) -> tuple[dict[str, tuple[Any, ...]], dict[str, int]]:
-    rows = client.execute(f"SELECT finding_id, rule, severity, staff_id, toString(deadline) FROM {db}.findings FINAL")
+    rows = client.execute(f"SELECT finding_id, rule, severity, staff_id, toString(deadline), case_id "
+                          f"FROM {db}.findings FINAL")  # the case only names it: the id is derived from it
     versions = client.execute(f"SELECT case_id, max(version) FROM {db}.case_snapshots GROUP BY case_id")
     return {r[0]: tuple(r[1:]) for r in rows}, {c: int(v) for c, v in versions}
 
@@ -133,7 +144,7 @@ def test_a_province_streamed_through_freezes_joins_and_kills_ends_as_the_referen
         publisher = PacedPublisher(p, lines, PUBLISH_S)
         log = FaultLog(p.workdir / "faults.log", lambda: publisher.sent)
         burners = Burners(n=2)
-        faults = fault_schedule(p) if os.environ.get("ESUP_CHAOS_FAULTS", "1") != "0" else []
+        faults = chosen(fault_schedule(p), os.environ.get("ESUP_CHAOS_FAULTS", "all"))
         burners.start()
         log(f"publishing {len(lines)} events over {PUBLISH_S:.0f} s; 2 CPU burners on")
         publisher.start()
