@@ -100,7 +100,8 @@ class Burners:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        code = f"import os; os.nice({self.nice})\nwhile True: pass"
+        # Spin while the test lives: a burner orphaned by a killed pytest stops by itself.
+        code = f"import os; os.nice({self.nice}); parent = os.getppid()\nwhile os.getppid() == parent: pass"
         self.procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(self.n)]
 
     def stop(self) -> None:
