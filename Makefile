@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down test unit lint bench clean
+.PHONY: install up down test unit lint bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,21 @@ lint: install
 ## make bench: benchmarks (off by default); figures go to docs/performance.md
 bench: install
 	$(BIN)/pytest tests/bench -m bench -s
+
+## make chaos RUNS=10: the chaos test (tests/integration/test_chaos.py: workers frozen, joined and killed -9, the
+## sink killed -9, on busy cores) RUNS times; one line per run ("run i: ok" or "run i: N missing, M extra, …")
+## in build/chaos.log, each run's pytest output in build/chaos-run-i.out. Fails if any run failed.
+RUNS ?= 10
+chaos: install
+	@mkdir -p build; : > build/chaos.log; failed=0; \
+	for i in $$(seq 1 $(RUNS)); do \
+		rm -f build/chaos-result.txt; \
+		ESUP_CHAOS_SUMMARY=$(CURDIR)/build/chaos-result.txt $(BIN)/pytest tests/integration/test_chaos.py -s \
+			-p no:cacheprovider > build/chaos-run-$$i.out 2>&1 || failed=$$((failed + 1)); \
+		echo "run $$i: $$(cat build/chaos-result.txt 2>/dev/null || echo "no result, see build/chaos-run-$$i.out")" \
+			| tee -a build/chaos.log; \
+	done; \
+	echo "$$failed of $(RUNS) runs failed" | tee -a build/chaos.log; test $$failed -eq 0
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -232,18 +232,25 @@ def worker_status(port: int) -> Any:
         return json.loads(resp.read())
 
 
-def wait_for_split(ports: list[int], *, timeout: float = 90) -> None:
+def wait_for_split(ports: list[int], *, timeout: float = 90, hold_s: float = 0) -> None:
     """Until every worker owns some partitions and none owns another's: the group has settled.
 
     Publishing while a group of workers is still forming can stall a stream after the rebalance
-    (faust-streaming #629/#640), so tests that start several workers wait for this first.
+    (faust-streaming #629/#640), so tests that start several workers wait for this first. With ``hold_s``
+    the same split must also hold that long: a group that has just formed often rebalances once more.
     """
+    seen: dict[str, Any] = {"split": None, "since": 0.0}
 
     def split() -> bool:
         try:
             owned = [set(worker_status(port)["partitions"]) for port in ports]
         except OSError:
             return False
-        return all(owned) and sum(len(o) for o in owned) == len(set().union(*owned))
+        if not (all(owned) and sum(len(o) for o in owned) == len(set().union(*owned))):
+            return False
+        if owned != seen["split"]:
+            seen.update(split=owned, since=time.monotonic())
+        return time.monotonic() - seen["since"] >= hold_s
 
-    wait_until(split, timeout=timeout, what="the group to give each worker its partitions")
+    wait_until(split, timeout=timeout, every=0.5 if hold_s else 1.0,
+               what="the group to give each worker its partitions")  # fmt: skip
