@@ -57,11 +57,12 @@ bench: install
 ## sink killed -9, on busy cores) RUNS times; one line per run ("run i: ok" or "run i: N missing, M extra, …")
 ## in build/chaos.log, each run's pytest output in build/chaos-run-i.out. Fails if any run failed.
 RUNS ?= 10
+CHAOS_PREFIX ?=  # e.g. "flock /tmp/esup-it.lock" to take turns with other integration runs on a shared machine
 chaos: install
 	@mkdir -p build; : > build/chaos.log; failed=0; \
 	for i in $$(seq 1 $(RUNS)); do \
 		rm -f build/chaos-result.txt; \
-		ESUP_CHAOS_SUMMARY=$(CURDIR)/build/chaos-result.txt $(BIN)/pytest tests/integration/test_chaos.py -s \
+		ESUP_CHAOS_SUMMARY=$(CURDIR)/build/chaos-result.txt $(CHAOS_PREFIX) $(BIN)/pytest tests/integration/test_chaos.py -s \
 			-p no:cacheprovider > build/chaos-run-$$i.out 2>&1 || failed=$$((failed + 1)); \
 		echo "run $$i: $$(cat build/chaos-result.txt 2>/dev/null || echo "no result, see build/chaos-run-$$i.out")" \
 			| tee -a build/chaos.log; \
