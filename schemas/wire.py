@@ -139,8 +139,7 @@ def describe(err: ValidationError, *, what: str = "<message>", drop: tuple[str, 
     return WireError("; ".join(parts) or f"{what}: invalid", fields=tuple(fields))
 
 
-def read_model(model: type[M], raw: bytes | bytearray | str, *, what: str = "<message>",
-               max_bytes: int = 1 << 20) -> M:
+def read_model(model: type[M], raw: bytes | bytearray | str, *, what: str = "<message>", max_bytes: int = 1 << 20) -> M:
     """One of our own messages, read forward-compatibly: unknown fields (a newer writer's) are ignored,
     the fields this reader needs are validated. Raises :class:`WireError` only."""
     data = load_json(raw, what=what, max_bytes=max_bytes)
