@@ -118,3 +118,31 @@ def test_finding_ids_cannot_be_forged_with_a_separator_inside_an_id() -> None:
     assert "\x1f".join(a) == "\x1f".join(b)  # what the old encoding hashed: the same string
     assert finding_id(*a) != finding_id(*b)
     assert finding_id("C1", "R", "o") == finding_id("C1", "R", "o")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"a": NaN}', "a: NaN is not a number JSON allows"),
+        ('{"a": [1, -Infinity]}', "a.1: -Infinity is not a number JSON allows"),
+        ('{"a": 1e999}', "a: number 1e999 is out of range"),
+        ('{"a": "\\ud800"}', "a: unpaired UTF-16 surrogate in a string"),
+        ('{"a": {"\\udc00x": 1}}', "a.'\\udc00x': unpaired UTF-16 surrogate in a key"),
+        ('{"a": {"b": 1, "b": 2}}', "a.b: the key appears more than once"),
+        ('{"a": "\\ud83d\\ude00"}', None),  # a surrogate pair is one character (😀): fine
+    ],
+)
+def test_the_decoder_refuses_what_json_should_not_carry_naming_the_path(raw: str, reason: str | None) -> None:
+    if reason is None:
+        assert load_json(raw) == {"a": "😀"}
+        return
+    with pytest.raises(WireError) as err:
+        load_json(raw)
+    assert err.value.reason == reason
+
+
+def test_a_finding_with_nan_in_its_details_is_refused_by_the_sink() -> None:
+    from sinks.rows import Record, convert
+
+    got = convert("findings", Record("t", 0, 0, 0, None, b'{"details": {"ratio": NaN}}'))
+    assert got.row is None and got.invalid == "details.ratio: NaN is not a number JSON allows"
