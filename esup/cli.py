@@ -69,7 +69,11 @@ def evaluate(
 ) -> None:
     """Evaluate EVENTS_FILE (JSON Lines) case by case in event time and print one finding per line.
 
-    Rejected lines are reported on stderr with their line number and reason; the exit code is then 1.
+    \b
+    A line that is not a valid event (bad JSON or UTF-8, too deep, a huge number, a field out of
+    contract…) is reported on stderr with its line number and reason; the valid lines are evaluated
+    and their findings printed all the same.
+    Exit code: 0 every line valid; 1 some lines rejected (count on stderr); 2 bad options or files.
     """
     from streams.rules import Context, load_calendar
     from streams.rules import evaluate as run
@@ -83,7 +87,8 @@ def evaluate(
     until = aware_datetime(at) if at else None
     events, rejected = read_events(events_file)
     for n, reason in rejected:
-        click.echo(f"{events_file}:{n}: rejected: {reason}", err=True)
+        shown = reason if len(reason) <= 500 else f"{reason[:500]}…"
+        click.echo(f"{events_file}:{n}: rejected: {shown}", err=True)
     result = run(events, Context.build(calendar, catalog, config), until)
     out = sys.stdout
     for f in result.findings:
@@ -94,6 +99,7 @@ def evaluate(
         err=True,
     )
     if rejected:
+        click.echo(f"warning: {len(rejected)} lines rejected", err=True)
         sys.exit(1)
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas.wire import WireError, read_model
+
 # Statutory defaults of the Administrative Licensing Law, in working days (art. 82).
 LAW_ACCEPT_WD = 5  # art. 32(4)
 LAW_DECISION_WD = 20  # art. 42 ¶1
@@ -127,8 +129,19 @@ class Catalog(_Strict):
         return {i.code: i for i in self.items}
 
 
-class CatalogError(ValueError):
-    pass
+class CatalogError(WireError):
+    """A catalog, or one catalog record, that cannot be used; the message names the item and field."""
+
+
+def parse_catalog_item(raw: bytes | bytearray | str) -> CatalogItem:
+    """One item record of the catalog topic; raises :class:`CatalogError` only, whatever the bytes.
+
+    The topic is ours (`esup catalog publish`): fields a newer publisher added are ignored.
+    """
+    try:
+        return read_model(CatalogItem, raw, what="<catalog item>", max_bytes=256 * 1024)
+    except WireError as exc:
+        raise CatalogError(exc.reason, fields=exc.fields) from None
 
 
 def load_catalog(path: str | Path) -> Catalog:

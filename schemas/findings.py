@@ -34,7 +34,9 @@ SEVERITY_RANK = {Severity.notice: 1, Severity.yellow: 2, Severity.red: 3}
 
 
 def finding_id(case_id: str, rule: str, occurrence: str) -> str:
-    return str(uuid.uuid5(_FINDING_NS, f"{case_id}\x1f{rule}\x1f{occurrence}"))
+    # Each part length-prefixed: no id, whatever characters it holds, can make two triples hash alike
+    # (with a separator, case "A\x1fR" and rule "X" collided with case "A" and rule "R\x1fX").
+    return str(uuid.uuid5(_FINDING_NS, "".join(f"{len(part)}:{part}" for part in (case_id, rule, occurrence))))
 
 
 class Finding(BaseModel):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
-from schemas.control import DeadLetter
+from schemas.control import MAX_KEPT_KEY_BYTES, MAX_KEPT_VALUE_BYTES, MAX_REASON_CHARS, read_dead_letter
 from schemas.events import EventError, parse_event
 from schemas.findings import Finding
 from schemas.snapshots import CaseSnapshot
+from schemas.wire import WireError, read_model
 
 Row = dict[str, Any]
 Kind = Literal["events", "findings", "snapshots", "dead_letters"]
@@ -35,7 +37,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "dead_letters": (
         "source_topic", "source_partition", "source_offset", "reason", "key_b64", "value_b64", "value_text",
-        "failed_at",
+        "failed_at", "value_length", "value_sha256", "truncated",
+    ),
+    "sink_rejects": (
+        "source_topic", "source_partition", "source_offset", "kind", "reason", "key_b64", "value_b64",
+        "value_length", "value_sha256", "value_text",
     ),
 }
 
@@ -50,6 +56,15 @@ TABLE_OF: dict[Kind, str] = {
 DECISION_CLOCK = "decision"
 # Enough of a rejected message to read it in a dashboard; the whole of it stays in value_b64.
 TEXT_PREVIEW_CHARS = 2000
+# What the sink cannot convert goes here, never skipped (sinks/migrations/0003_sink_rejects.sql).
+REJECTS = "sink_rejects"
+# Our own topics carry messages larger than events (a snapshot with every clock); still bounded.
+MAX_OWN_MESSAGE_BYTES = 4 << 20
+# Values ClickHouse would refuse, failing the whole batch again and again: DateTime is a UInt32.
+_DATETIME_YEARS = (1971, 2105)
+_INT_RANGES = {"schema_version": (0, 255), "working_days_used": (-(2**31), 2**31 - 1), "version": (0, 2**64 - 1),
+               "source_partition": (-(2**31), 2**31 - 1), "source_offset": (-(2**63), 2**63 - 1),
+               "value_length": (0, 2**64 - 1)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,9 @@ def finding_row(record: Record) -> Converted:
     provisional deadline recomputed) a higher one, so FINAL keeps the newest whatever order rows arrive in.
     """
     try:
-        f = Finding.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        return Converted("findings", invalid=_first_error(exc))
+        f = read_model(Finding, record.value or b"", what="<finding>", max_bytes=MAX_OWN_MESSAGE_BYTES)
+    except WireError as exc:
+        return Converted("findings", invalid=exc.reason)
     return Converted("findings", {
         "finding_id": f.finding_id, "schema_version": f.schema_version, "case_id": f.case_id, "rule": f.rule,
         "category": f.category.value, "severity": f.severity.value, "title": f.title, "message": f.message,
@@ -116,9 +131,9 @@ def finding_row(record: Record) -> Converted:
 def snapshot_row(record: Record) -> Converted:
     """A case snapshot; its version is the state's sequence number, so the latest state per case wins."""
     try:
-        s = CaseSnapshot.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        return Converted("case_snapshots", invalid=_first_error(exc))
+        s = read_model(CaseSnapshot, record.value or b"", what="<snapshot>", max_bytes=MAX_OWN_MESSAGE_BYTES)
+    except WireError as exc:
+        return Converted("case_snapshots", invalid=exc.reason)
     decision = next((c for c in s.clocks if c.name == DECISION_CLOCK), None)
     return Converted("case_snapshots", {
         "case_id": s.case_id, "item_code": s.item_code, "department_id": s.department_id,
@@ -134,16 +149,19 @@ def snapshot_row(record: Record) -> Converted:
 
 
 def dead_letter_row(record: Record) -> Converted:
-    """A dead letter, with its raw bytes kept whole (base64) and a readable preview beside them."""
+    """A dead letter, with its raw bytes as the worker kept them (base64) and a readable preview beside them."""
     try:
-        d = DeadLetter.model_validate_json(record.value or b"")
-        raw = d.raw()
-    except (ValidationError, ValueError) as exc:
-        return Converted("dead_letters", invalid=_first_error(exc) if isinstance(exc, ValidationError) else str(exc))
+        d = read_dead_letter(record.value)
+    except WireError as exc:
+        return Converted("dead_letters", invalid=exc.reason)
+    raw = d.raw()
     return Converted("dead_letters", {
         "source_topic": d.source_topic, "source_partition": d.source_partition, "source_offset": d.source_offset,
         "reason": d.reason, "key_b64": d.key_b64, "value_b64": d.value_b64,
         "value_text": raw.decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS], "failed_at": d.failed_at,
+        # Letters from before these fields existed hold the whole message.
+        "value_length": len(raw) if d.value_length is None else d.value_length,
+        "value_sha256": d.value_sha256 or hashlib.sha256(raw).hexdigest(), "truncated": int(d.truncated),
     })
 
 
@@ -151,15 +169,41 @@ CONVERTERS = {"events": event_row, "findings": finding_row, "snapshots": snapsho
 
 
 def convert(kind: Kind, record: Record) -> Converted:
-    """The row a message of a topic of this kind gives."""
-    return CONVERTERS[kind](record)
+    """The row a message of a topic of this kind gives, or why none; never raises."""
+    table = TABLE_OF.get(kind, REJECTS)
+    try:
+        got = CONVERTERS[kind](record)
+    except Exception as exc:  # a converter bug must not stop the sink: the record is rejected, visibly
+        return Converted(table, invalid=f"<message>: could not be converted ({type(exc).__name__}: {exc})")
+    if got.row is not None:
+        unfit = _unfit(got.row)
+        if unfit:
+            return Converted(got.table, invalid=unfit)
+    return got
 
 
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False)
-    if not errors:
-        return str(exc)
-    e = errors[0]
-    where = ".".join(str(p) for p in e["loc"]) or "<message>"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {e['msg']}{more}"
+def _unfit(row: Row) -> str | None:
+    """Why ClickHouse would refuse this row (and with it, forever, the whole batch), if it would."""
+    for column, value in row.items():
+        if isinstance(value, datetime) and not _DATETIME_YEARS[0] <= value.year <= _DATETIME_YEARS[1]:
+            return f"{column}: {value.isoformat()} is outside what a ClickHouse DateTime holds"
+        bounds = _INT_RANGES.get(column)
+        if bounds and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
+            return f"{column}: {value} is outside the column's range {bounds[0]}..{bounds[1]}"
+    return None
+
+
+def reject_row(kind: str, record: Record, reason: str) -> Row:
+    """The sink_rejects row of a record the sink could not convert: where it was, why, and (a prefix of) it."""
+    value = record.value or b""
+    key = record.key
+    if len(reason) > MAX_REASON_CHARS:
+        reason = f"{reason[:MAX_REASON_CHARS]}… ({len(reason) - MAX_REASON_CHARS} more characters)"
+    return {
+        "source_topic": record.topic, "source_partition": record.partition, "source_offset": record.offset,
+        "kind": kind, "reason": reason.encode("utf-8", "backslashreplace").decode("utf-8"),
+        "key_b64": base64.b64encode(key[:MAX_KEPT_KEY_BYTES]).decode() if key is not None else None,
+        "value_b64": base64.b64encode(value[:MAX_KEPT_VALUE_BYTES]).decode(), "value_length": len(value),
+        "value_sha256": hashlib.sha256(value).hexdigest(),
+        "value_text": value[:TEXT_PREVIEW_CHARS * 4].decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS],
+    }

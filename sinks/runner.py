@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from esup.settings import Settings
-from sinks.rows import Kind, Record, convert
+from sinks.rows import REJECTS, Kind, Record, convert, reject_row
 from sinks.writer import Sink, WriteFailed, sizes
 
 log = logging.getLogger("esup.sink")
@@ -46,7 +46,7 @@ class Backoff:
 @dataclass
 class SinkStats:
     records: dict[str, int] = field(default_factory=dict)  # consumed, per topic
-    invalid: dict[str, int] = field(default_factory=dict)  # skipped, per topic
+    invalid: dict[str, int] = field(default_factory=dict)  # not convertible (written to sink_rejects), per topic
     rows: dict[str, int] = field(default_factory=dict)  # written, per table
     batches: int = 0
     commits: int = 0
@@ -154,15 +154,21 @@ class SinkRunner:
 
     def _take(self, polled: Mapping[Any, list[Any]]) -> None:
         for tp, messages in polled.items():
-            kind = self.topics[tp.topic]
+            kind = self.topics.get(tp.topic, cast(Kind, "unknown"))  # unknown: every record is rejected
             for m in messages:
-                converted = convert(kind, Record(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value))
+                record = Record(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
+                converted = convert(kind, record)
                 count(self.stats.records, m.topic)
                 if converted.row is not None:
                     self.sink.add(converted.table, [converted.row])
                 else:
+                    # Never skipped: the record goes to sink_rejects in this batch, so its offset is
+                    # committed only once that row has landed.
+                    reason = converted.invalid or "no row and no reason"
                     count(self.stats.invalid, m.topic)
-                    log.debug("skipped %s/%d@%d: %s", m.topic, m.partition, m.offset, converted.invalid)
+                    self.sink.add(REJECTS, [reject_row(kind, record, reason)])
+                    log.warning("rejected %s/%d@%d into %s: %s", m.topic, m.partition, m.offset, REJECTS,
+                                reason[:300])  # fmt: skip
                 self._offsets[tp] = m.offset + 1
             if messages and self._batch_started is None:
                 self._batch_started = self.clock()
@@ -198,6 +204,7 @@ class SinkRunner:
         self.backoff.reset()
         down_since = self.clock()
         error: BaseException = failed.cause
+        attempts = 0
         while True:
             if deadline is None and stop.is_set():
                 # Asked to stop while ClickHouse is down: give it the shutdown grace before giving up.
@@ -210,12 +217,14 @@ class SinkRunner:
                           "and they will be read again on restart", rows)
                 return False
             self.stats.retries += 1
+            attempts += 1
             try:
                 self.sink.write(failed.batch)
             except Exception as exc:
                 error = exc
                 continue
-            log.warning("ClickHouse is back: %d rows written after %.1f s", rows, self.clock() - down_since)
+            log.warning("ClickHouse is back: %d rows written after %d retries over %.1f s", rows, attempts,
+                        self.clock() - down_since)  # fmt: skip
             return True
 
     def _wait(self, seconds: float, stop: threading.Event, deadline: float | None) -> bool:
@@ -268,7 +277,7 @@ class SinkRunner:
 
     def describe(self) -> str:
         s = self.stats
-        return (f"{sum(s.records.values())} records, {sum(s.invalid.values())} skipped as invalid "
+        return (f"{sum(s.records.values())} records, {sum(s.invalid.values())} rejected into {REJECTS} "
                 f"{dict(sorted(s.invalid.items()))}, {s.batches} batches, {s.commits} commits, "
                 f"{s.retries} retries, rows written {dict(sorted(s.rows.items()))}, {s.unwritten} rows unwritten")
 

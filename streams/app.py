@@ -92,7 +92,9 @@ def create_app(
     inputs = topic(settings.topic_case_events, settings.topic_ticks)
     ticks = topic(settings.topic_ticks)
     feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog)
-    ctx = Context.build(calendar or WorkCalendar(), LiveCatalog(feed.items), rules or RuleConfig())
+    live = LiveCatalog(feed.items)
+    feed.observe = live.observe  # every record checked as it arrives: a bad one keeps the last good version
+    ctx = Context.build(calendar or WorkCalendar(), live, rules or RuleConfig())
     offset = timedelta(seconds=settings.clock_offset_s)
 
     def wall_clock() -> datetime:

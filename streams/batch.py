@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
-from pydantic import ValidationError
-
-from schemas.control import DeadLetter, Tick
+from schemas.control import DeadLetter, TickError, parse_tick
 from schemas.events import CaseEvent, EventError, parse_event
 from schemas.findings import Finding
 from streams.arming import Arming
@@ -195,9 +193,9 @@ class Work:
 
     def _tick(self, m: Message) -> None:
         try:
-            tick = Tick.model_validate_json(m.value or b"")
-        except (ValidationError, ValueError) as exc:
-            self.dead_letter(m, f"tick: {str(exc).splitlines()[0][:300]}")
+            tick = parse_tick(m.value)
+        except TickError as exc:
+            self.dead_letter(m, f"tick: {exc.reason}")
             return
         if tick.partition != m.partition:
             self.dead_letter(m, f"tick.partition: {tick.partition} sent on partition {m.partition}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("esup.catalog")
@@ -24,18 +25,18 @@ class CatalogFeed:
         self.ready = asyncio.Event()
         self.updates = 0
         self.state = "loading"  # loading | waiting: no usable item | ready
+        # Called with every record applied (the live catalog keeps each item's last good version from it).
+        self.observe: Callable[[bytes, bytes], object] | None = None
 
     def usable(self) -> bool:
         """At least one item parses: an empty or unreadable catalog would make every item unknown."""
-        from pydantic import ValidationError
-
-        from schemas.catalog import CatalogItem
+        from schemas.catalog import CatalogError, parse_catalog_item
 
         for raw in self.items.values():
             try:
-                CatalogItem.model_validate_json(raw)
+                parse_catalog_item(raw)
                 return True
-            except (ValidationError, ValueError):
+            except CatalogError:
                 continue
         return False
 
@@ -55,6 +56,8 @@ class CatalogFeed:
             self.items.pop(key, None)  # tombstone: the item was removed from the catalog
         else:
             self.items[key] = value
+            if self.observe is not None:
+                self.observe(key, value)
         self.updates += 1
 
     async def run(self) -> None:

@@ -53,7 +53,10 @@ def _catalog(runtime: Runtime) -> dict[str, Any]:
     feed = runtime.extra.get("catalog")
     if feed is None:
         return {}
-    return {"ready": feed.ready.is_set(), "items": len(feed.items), "updates": feed.updates, "state": feed.state}
+    live: Any = getattr(runtime.processor.ctx, "catalog", None)
+    checked = live.status() if hasattr(live, "status") else {}  # bad records and their reasons
+    return {"ready": feed.ready.is_set(), "items": len(feed.items), "updates": feed.updates, "state": feed.state,
+            **checked}  # fmt: skip
 
 
 def register_status_page(runtime: Runtime) -> None:

@@ -19,8 +19,9 @@ import pytest
 from esup.settings import Settings, load_settings
 from esup.stack.servers import Provided, Unavailable, provide_clickhouse, provide_kafka
 
-# The tests' own database: `make up`'s `esup` data is never truncated by a test run.
-TEST_DATABASE = "esup_test"
+# The tests' own database: `make up`'s `esup` data is never truncated by a test run. A branch with a new
+# migration can use a database of its own (ESUP_TEST_DATABASE), leaving the shared one's ledger alone.
+TEST_DATABASE = os.environ.get("ESUP_TEST_DATABASE", "esup_test")
 
 
 def in_ci() -> bool:

@@ -160,9 +160,11 @@ def test_case_snapshots_keep_the_highest_version(clean_tables: Any) -> None:
 
 
 def test_fixture_url_points_at_the_migrated_test_database(clickhouse_url: str) -> None:
-    assert database_of(clickhouse_url) == "esup_test"
+    from tests.conftest import TEST_DATABASE  # esup_test unless ESUP_TEST_DATABASE names another
+
+    assert database_of(clickhouse_url) == TEST_DATABASE
     assert with_database(clickhouse_url, "x").endswith("/x")
-    assert set(TABLES) <= set(tables(connect_url(clickhouse_url), "esup_test"))
+    assert set(TABLES) <= set(tables(connect_url(clickhouse_url), TEST_DATABASE))
 
 
 def test_platform_settings_reach_the_session_servers(platform_settings: Any, kafka_bootstrap: str) -> None:
@@ -170,5 +172,7 @@ def test_platform_settings_reach_the_session_servers(platform_settings: Any, kaf
 
     assert platform_settings.kafka_bootstrap == kafka_bootstrap
     client = connect(platform_settings)
-    assert client.execute("SELECT currentDatabase()") == [("esup_test",)]
+    from tests.conftest import TEST_DATABASE
+
+    assert client.execute("SELECT currentDatabase()") == [(TEST_DATABASE,)]
     client.disconnect()

@@ -7,6 +7,7 @@ exact results: the same finding ids, rules and severities as the reference, noth
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,6 +230,9 @@ def test_clickhouse_outage_mid_stream_delivers_every_row(
     wait_until(lambda: client.execute(f"SELECT count() FROM {p.database}.case_events FINAL")[0][0] == len(lines),
                timeout=60, what="every event row")  # fmt: skip
     assert "ClickHouse" in p.log("sink")  # the outage was seen and reported, not silently skipped
+    # … and the inserts were retried until they landed (not merely a server name in a log line).
+    retried = [int(n) for n in re.findall(r"ClickHouse is back: \d+ rows written after (\d+) retries", p.log("sink"))]
+    assert retried and all(n >= 1 for n in retried), p.log("sink")[-3000:]
 
 
 def _malformed(n: int) -> list[tuple[bytes | None, bytes]]:

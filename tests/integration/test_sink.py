@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -162,6 +163,9 @@ def table_state(client: Any) -> dict[str, Any]:
         "finding_ids": one("SELECT uniqExact(finding_id) FROM findings"),
         "events": one("SELECT count() FROM case_events FINAL"),
         "dead_letters": one("SELECT count() FROM dead_letters FINAL"),
+        # distinct: a replay's copies are other records (new offsets), each rejected once in its own row
+        "rejects": sorted({(kind, base64.b64decode(value)) for kind, value in client.execute(
+            "SELECT kind, value_b64 FROM sink_rejects FINAL")}),
         "snapshots": client.execute("SELECT case_id, version, stage FROM case_snapshots FINAL ORDER BY case_id"),
     }
 
@@ -172,8 +176,10 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
     topics = topic_names(sink_settings)
     finding_ids = {Finding.model_validate_json(v).finding_id for _, v in pipeline.findings}
     valid_events = len(pipeline.events) - len(BAD_EVENTS)
+    # The bad events: refused by the workers (dead letters) and by the sink (sink_rejects), never skipped.
     expected = {"findings": len(finding_ids), "finding_ids": len(finding_ids), "events": valid_events,
-                "dead_letters": len(BAD_EVENTS), "snapshots": expected_snapshots(pipeline)}
+                "dead_letters": len(BAD_EVENTS), "snapshots": expected_snapshots(pipeline),
+                "rejects": sorted(("events", raw) for raw in BAD_EVENTS)}
 
     with RunningSink(sink_settings, clickhouse_url) as runner:
         produce(sink_settings.kafka_bootstrap, topics, pipeline.messages())
@@ -187,8 +193,10 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
         assert table_state(clean_tables) == expected
 
     assert runner.stats.rows == {t: 2 * n for t, n in first_rows.items()}  # the replay was written, and collapsed
+    assert clean_tables.execute("SELECT count() FROM sink_rejects FINAL")[0][0] == 2 * len(BAD_EVENTS)
     assert first_rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots),
-                          "case_events": valid_events, "dead_letters": len(BAD_EVENTS)}
+                          "case_events": valid_events, "dead_letters": len(BAD_EVENTS),
+                          "sink_rejects": len(BAD_EVENTS)}
     assert runner.stats.invalid == {topics["events"]: 2 * len(BAD_EVENTS)}
     assert runner.stats.unwritten == 0
 
@@ -204,6 +212,36 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
     sent = [DeadLetter.model_validate_json(v) for _, v in pipeline.dead_letters]
     assert letters == [(d.source_offset, d.reason, d.value_b64) for d in sent]
     assert [base64.b64decode(v) for _, _, v in letters] == BAD_EVENTS
+
+
+def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
+    sink_settings: Settings, clickhouse_url: str, clean_tables: Any, pipeline: Pipeline
+) -> None:
+    from tests.hostile import corpus
+
+    topics = topic_names(sink_settings)
+    hostile = corpus()
+    newer = json.loads(pipeline.findings[0][1]) | {"added_by_a_newer_worker": {"x": 1}}  # a rolling upgrade
+    messages: list[Message] = [(kind, h.key, h.raw) for kind in topics for h in hostile]
+    messages.append(("findings", pipeline.findings[0][0], json.dumps(newer).encode()))
+
+    with RunningSink(sink_settings, clickhouse_url) as runner:
+        produce(sink_settings.kafka_bootstrap, topics, messages)
+        wait_for("the sink to commit every record", lambda: total_lag(sink_settings) == 0)
+        assert runner.stats.unwritten == 0 and sum(runner.stats.invalid.values()) == 4 * len(hostile)
+
+    rows = clean_tables.execute("SELECT source_topic, kind, reason, value_length, value_sha256, value_b64 "
+                                "FROM sink_rejects FINAL")
+    assert sorted(r[1] for r in rows) == sorted(kind for kind in topics for _ in hostile)
+    assert {r[0] for r in rows} == set(topics.values()) and all(r[2] for r in rows)
+    big = max(hostile, key=lambda h: len(h.raw))
+    kept = [r for r in rows if r[3] == len(big.raw)]
+    assert len(kept) == 4 and all(len(base64.b64decode(r[5])) == 64 * 1024 for r in kept)
+    assert {r[4] for r in kept} == {hashlib.sha256(big.raw).hexdigest()}
+    events = {base64.b64decode(r[5]): r[2] for r in rows if r[1] == "events"}
+    for h in hostile:  # the sink's reason names the field, as the workers' would
+        assert f"{h.field}: " in events[h.raw[: 64 * 1024]], h.name
+    assert clean_tables.execute("SELECT finding_id FROM findings FINAL") == [(newer["finding_id"],)]
 
 
 def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(

@@ -83,3 +83,28 @@ def test_committed_examples_are_what_the_builder_writes(tmp_path: Path) -> None:
     before = (ROOT / "examples/events.jsonl").read_bytes()
     subprocess.run([sys.executable, str(ROOT / "examples/build_examples.py")], check=True, capture_output=True)
     assert (ROOT / "examples/events.jsonl").read_bytes() == before
+
+
+def test_hostile_lines_are_reported_by_line_and_the_valid_ones_still_evaluated(tmp_path: Path) -> None:
+    from tests.hostile import corpus
+
+    lines = (ROOT / "examples/events.jsonl").read_bytes().splitlines()
+    hostile = [h for h in corpus() if b"\n" not in h.raw and h.raw.strip()]
+    mixed = lines[:40] + [h.raw for h in hostile] + lines[40:]
+    f = tmp_path / "hostile.jsonl"
+    f.write_bytes(b"\n".join(mixed) + b"\n")
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b"\n".join(lines) + b"\n")
+    catalog = str(ROOT / "examples/catalog.yaml")
+
+    # As a person runs it: a separate process, so a traceback would show on its stderr.
+    run = subprocess.run([sys.executable, "-m", "esup.cli", "evaluate", str(f), "--catalog", catalog],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
+    code, err = run.returncode, run.stderr
+    findings = [json.loads(line) for line in run.stdout.splitlines()]
+    _, expected, _ = _evaluate(str(clean), "--catalog", catalog)
+    assert code == 1 and "Traceback" not in err
+    assert findings == expected and findings  # the valid lines' findings, all of them
+    for n, h in enumerate(hostile, start=41):
+        assert f"{f}:{n}: rejected: {h.field}: " in err, h.name
+    assert f"warning: {len(hostile)} lines rejected" in err and f"{len(lines)} events" in err

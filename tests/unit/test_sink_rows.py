@@ -211,3 +211,72 @@ def test_memory_sink_flush_always_clears_and_hands_back_a_failed_batch() -> None
     assert len(sink.tables["findings"]) == 2 and sink.writes == 1
     with pytest.raises(KeyError):
         sink.add("nope", [{}])
+
+
+# ---- hostile input (issue 10) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["events", "findings", "snapshots", "dead_letters"])
+def test_no_hostile_message_makes_a_converter_raise(kind: str) -> None:
+    from tests.hostile import corpus
+
+    for h in corpus():
+        got = convert(kind, _record(h.raw, key=h.key))  # type: ignore[arg-type]
+        assert got.row is None and got.invalid and ":" in got.invalid, h.name
+
+
+def test_hostile_events_are_refused_naming_their_field() -> None:
+    from tests.hostile import corpus
+
+    for h in corpus():
+        got = convert("events", _record(h.raw, key=h.key))
+        assert got.invalid is not None and f"{h.field}: " in got.invalid, h.name
+
+
+def test_a_reject_row_keeps_where_why_and_a_bounded_prefix_of_the_record() -> None:
+    import hashlib
+
+    from sinks.rows import REJECTS, reject_row
+
+    value = b"\xff" + b"x" * 900_000
+    row = reject_row("findings", Record("esup.findings", 4, 12, 0, b"k" * 5000, value), "r" * 10_000)
+    assert tuple(row) == COLUMNS[REJECTS]
+    assert (row["source_topic"], row["source_partition"], row["source_offset"], row["kind"]) == (
+        "esup.findings", 4, 12, "findings")  # fmt: skip
+    assert base64.b64decode(row["value_b64"]) == value[: 64 * 1024] and row["value_length"] == len(value)
+    assert row["value_sha256"] == hashlib.sha256(value).hexdigest() and len(base64.b64decode(row["key_b64"])) == 1024
+    assert len(row["reason"]) < 2100 and len(row["value_text"]) == 2000 and row["value_text"][0] == "\ufffd"
+    assert reject_row("events", Record("t", 0, 1, 0, None, None), "r")["key_b64"] is None
+
+
+def test_our_own_topics_are_read_forward_compatibly() -> None:
+    finding = json.loads(_finding().model_dump_json()) | {"added_in_v2": {"x": [1]}}
+    assert convert("findings", _record(json.dumps(finding).encode())).row is not None
+    clock = {"name": "decision", "start": "2026-03-02", "deadline": None, "promised_deadline": None,
+             "working_days_used": 1, "limit_wd": 20, "extension_wd": 0, "suspended": False, "stopped": False,
+             "added_in_v2": True}  # fmt: skip
+    snap = json.loads(_snapshot(2, []).model_dump_json()) | {"clocks": [clock], "added_in_v2": 1}
+    assert convert("snapshots", _record(json.dumps(snap).encode())).row is not None
+    # … but the fields a reader needs are still validated.
+    del finding["case_id"]
+    got = convert("findings", _record(json.dumps(finding).encode()))
+    assert got.row is None and got.invalid == "case_id: Field required"
+
+
+def test_rows_clickhouse_would_refuse_are_rejected_before_they_block_a_batch() -> None:
+    old = _finding(detected_at=datetime(1960, 1, 1, tzinfo=UTC)).model_dump_json().encode()
+    got = convert("findings", _record(old))
+    assert got.row is None and got.invalid and got.invalid.startswith("detected_at: 1960")
+    got = convert("findings", _record(_finding(schema_version=300).model_dump_json().encode()))
+    assert got.row is None and got.invalid and got.invalid.startswith("schema_version: 300")
+
+
+def test_a_converter_bug_becomes_a_reason_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sinks import rows
+
+    def broken(record: Record) -> rows.Converted:
+        raise KeyError("bug")
+
+    monkeypatch.setitem(rows.CONVERTERS, "findings", broken)
+    got = convert("findings", _record(b"{}"))
+    assert got.row is None and got.invalid == "<message>: could not be converted (KeyError: 'bug')"

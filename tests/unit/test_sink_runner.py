@@ -182,3 +182,26 @@ def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
     assert [b.next() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     b.reset()
     assert b.next() == 0.5
+
+
+def test_records_that_cannot_be_converted_go_to_sink_rejects_and_are_committed_only_after_that_insert() -> None:
+    runner, consumer, sink, _ = _setup(0, bad=3)
+    sink.fail_next = 2
+    stop = threading.Event()
+    runner.poll_once(stop)
+    assert runner.sink.pending == 3 and consumer.commits == []  # buffered like any row
+    _drain(runner, 3)
+    assert runner.stats.retries == 2 and sink.writes == 1
+    rejects = sink.tables["sink_rejects"]
+    assert [(r["source_topic"], r["source_partition"], r["source_offset"]) for r in rejects] == [
+        (TOPIC, 0, 0), (TOPIC, 0, 1), (TOPIC, 0, 2)]  # fmt: skip
+    assert all(r["kind"] == "events" and r["reason"].startswith("<event>: invalid JSON") for r in rejects)
+    assert consumer.commits == [({TopicPartition(TOPIC, 0): 3}, 1)]  # after the one write that landed
+
+
+def test_a_topic_the_runner_does_not_know_is_rejected_not_a_crash() -> None:
+    runner, consumer, sink, _ = _setup(2)
+    runner.topics = {"other": "events"}
+    _drain(runner)
+    assert [r["kind"] for r in sink.tables["sink_rejects"]] == ["unknown", "unknown"]
+    assert consumer.committed() == {TopicPartition(TOPIC, 0): 1, TopicPartition(TOPIC, 1): 1}
