@@ -119,14 +119,16 @@ class Pipeline:
 
     # ---- Kafka ----------------------------------------------------------------------------------------
 
-    def produce(self, topic: str, messages: Iterable[tuple[bytes | None, bytes]], **options: Any) -> int:
+    def produce(
+        self, topic: str, messages: Iterable[tuple[bytes | None, bytes]], partition: int | None = None, **options: Any
+    ) -> int:
         """Send (key, value) pairs to a topic (its short name or a full one); ``options`` tune the producer."""
         from kafka import KafkaProducer
 
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000, **options)
         n = 0
         for key, value in messages:
-            producer.send(self.topics.get(topic, topic), key=key, value=value)
+            producer.send(self.topics.get(topic, topic), key=key, value=value, partition=partition)
             n += 1
         producer.flush()
         producer.close()
