@@ -37,10 +37,12 @@ down:
 	@if [ -x $(BIN)/esup ]; then $(BIN)/esup services down; $(BIN)/esup stack down; \
 	else echo "nothing to stop (no $(VENV))"; fi
 
-## make test: lint, type-check and run the whole suite (unit, property, integration). The integration tests
-## start the servers they need (local stack, or KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL) and stop what they started.
+## make test: lint, type-check, the fast tier (unit, property), then the integration tier (one chaos run in it).
+## The integration tests start the servers they need (local stack, or KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL)
+## and stop what they started.
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest tests/unit tests/property -q
+	$(BIN)/pytest tests/integration
 
 unit: install
 	$(BIN)/pytest tests/unit tests/property
