@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -52,6 +51,7 @@ def register(main: click.Group) -> None:
 
         from esup.settings import load_settings
         from schemas.config import load_rule_config
+        from streams import faust_adapter
         from streams.app import create_app
         from streams.rules import load_calendar
 
@@ -81,7 +81,7 @@ def register(main: click.Group) -> None:
             err=True,
         )
         worker = Worker(runtime.app, loglevel=loglevel, quiet=True)
-        bound_shutdown(worker, settings.shutdown_grace_s)
+        faust_adapter.bound_shutdown(worker, settings.shutdown_grace_s)
         worker.execute_from_commandline()
 
     @main.group()
@@ -131,18 +131,3 @@ def register(main: click.Group) -> None:
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
         sys.exit(0 if body.get("alive") else 1)
 
-
-def bound_shutdown(worker: Any, grace_s: float) -> None:
-    """SIGTERM stops the worker within ``grace_s`` even when Kafka is unreachable (faust can wait on it for
-    ever): a watchdog ends the process then. Nothing is lost: what was not committed is judged again."""
-    import threading
-
-    graceful = worker._on_sigterm
-
-    def on_sigterm() -> None:
-        timer = threading.Timer(grace_s, lambda: os._exit(0))
-        timer.daemon = True
-        timer.start()
-        graceful()
-
-    worker._on_sigterm = on_sigterm

@@ -49,3 +49,20 @@ def highwater(app: Any, topic: str, partition: int) -> int | None:
         return int(app.consumer.highwater(TP(topic, partition)))
     except Exception:  # not fetched yet
         return None
+
+
+def bound_shutdown(worker: Any, grace_s: float) -> None:
+    """SIGTERM stops the worker within ``grace_s`` even when Kafka is unreachable (faust can wait on it for
+    ever): a watchdog ends the process then. Nothing is lost: what was not committed is judged again."""
+    import os
+    import threading
+
+    graceful = worker._on_sigterm
+
+    def on_sigterm() -> None:
+        timer = threading.Timer(grace_s, lambda: os._exit(0))
+        timer.daemon = True
+        timer.start()
+        graceful()
+
+    worker._on_sigterm = on_sigterm
