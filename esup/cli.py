@@ -129,7 +129,7 @@ def schema_export(directory: Path) -> None:
 
 
 def _register_extensions() -> None:
-    from esup import analytics_cli, infra_cli, pipeline_cli, rules_cli, sim_cli, sink_cli
+    from esup import analytics_cli, infra_cli, pipeline_cli, rules_cli, sim_cli, sink_cli, verify_cli
 
     infra_cli.register(main)
     pipeline_cli.register(main)
@@ -137,6 +137,7 @@ def _register_extensions() -> None:
     analytics_cli.register(main)
     sim_cli.register(main)
     rules_cli.register(main)
+    verify_cli.register(main)
 
 
 _register_extensions()

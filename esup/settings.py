@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     topic_findings: str = "esup.findings"
     topic_case_snapshots: str = "esup.case-snapshots"
     topic_catalog: str = "esup.catalog"
+    # The head of each worker partition's findings chain (compacted; only workers write it): what
+    # `esup verify` checks ClickHouse's copy of the chain against.
+    topic_chain_heads: str = "esup.chain-heads"
     # The sweeper's wake-up messages, one per partition of case events (so it has the same count).
     topic_ticks: str = "esup.ticks"
     # Case events are keyed by case id; findings and snapshots use the same count so they stay co-partitioned.

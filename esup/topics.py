@@ -48,6 +48,8 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
         # Compacted: the latest snapshot per case and the latest catalog entry per item survive forever.
         TopicSpec(s.topic_case_snapshots, keyed, rf, {"cleanup.policy": "compact"},
                   "latest state per case, keyed by case id (compacted)"),
+        TopicSpec(s.topic_chain_heads, 1, rf, {"cleanup.policy": "compact"},
+                  "the head of each worker partition's findings chain (compacted)"),
         TopicSpec(s.topic_catalog, 1, rf, {"cleanup.policy": "compact"},
                   "licensing-item catalog, keyed by item code (compacted)"),
         TopicSpec(s.topic_ticks, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(DAY_MS),

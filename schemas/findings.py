@@ -39,6 +39,18 @@ def finding_id(case_id: str, rule: str, occurrence: str) -> str:
     return str(uuid.uuid5(_FINDING_NS, "".join(f"{len(part)}:{part}" for part in (case_id, rule, occurrence))))
 
 
+class ChainLink(BaseModel):
+    """Where a finding sits in its partition's tamper-evident chain (streams/chain.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    partition: int = Field(ge=0)
+    seq: int = Field(ge=1, description="the entry's number in the partition's chain: the finding's revision")
+    prev: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content: str = Field(pattern=r"^[0-9a-f]{64}$", description="hash of the finding's content")
+
+
 class Finding(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,3 +73,4 @@ class Finding(BaseModel):
     calendar_version: str
     provisional: bool = False
     details: dict[str, Any] = Field(default_factory=dict)
+    chain: ChainLink | None = Field(default=None, description="set by the worker that published it")

@@ -29,6 +29,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "finding_id", "schema_version", "case_id", "rule", "category", "severity", "title", "message", "staff_id",
         "department_id", "region_code", "item_code", "detected_at", "deadline", "law_article",
         "evidence_event_ids", "calendar_version", "provisional", "details", "version",
+        "content_hash", "chain_partition", "chain_seq",
+    ),
+    # Every revision of every finding, as the chain holds it (streams/chain.py; `esup verify`).
+    "finding_chain": (
+        "chain_partition", "chain_seq", "finding_id", "content_hash", "prev_hash", "chain_hash", "case_id",
+        "rule", "severity", "detected_at", "body",
     ),
     "case_snapshots": (
         "case_id", "item_code", "department_id", "region_code", "responsible_staff", "first_staff", "stage",
@@ -86,6 +92,7 @@ class Converted:
     table: str
     row: Row | None = None
     invalid: str | None = None
+    also: tuple[tuple[str, Row], ...] = ()  # rows for other tables the same message gives
 
 
 def event_row(record: Record) -> Converted:
@@ -107,16 +114,16 @@ def event_row(record: Record) -> Converted:
 
 
 def finding_row(record: Record) -> Converted:
-    """A finding; its version is the message's timestamp (the worker's clock when it emitted it).
-
-    Reading the same message again gives the same version, and a later emission of the same finding (a
-    provisional deadline recomputed) a higher one, so FINAL keeps the newest whatever order rows arrive in.
+    """A finding, and its entry in the findings chain. Its version is its revision: the chain's sequence
+    number, set by the worker in the finding's transaction (never the producer's timestamp, which any
+    client can set); a finding without a chain entry (written before chains) falls back to the timestamp.
     """
     try:
         f = read_model(Finding, record.value or b"", what="<finding>", max_bytes=MAX_OWN_MESSAGE_BYTES)
     except WireError as exc:
         return Converted("findings", invalid=exc.reason)
-    return Converted("findings", {
+    c = f.chain
+    row = {
         "finding_id": f.finding_id, "schema_version": f.schema_version, "case_id": f.case_id, "rule": f.rule,
         "category": f.category.value, "severity": f.severity.value, "title": f.title, "message": f.message,
         "staff_id": f.staff_id, "department_id": f.department_id, "region_code": f.region_code,
@@ -124,8 +131,19 @@ def finding_row(record: Record) -> Converted:
         "law_article": f.law_article, "evidence_event_ids": list(f.evidence_event_ids),
         "calendar_version": f.calendar_version, "provisional": int(f.provisional),
         "details": json.dumps(f.details, ensure_ascii=False, sort_keys=True),
-        "version": max(record.timestamp_ms, 0),
-    })
+        "version": c.seq if c else max(record.timestamp_ms, 0),
+        "content_hash": c.content if c else "", "chain_partition": c.partition if c else -1,
+        "chain_seq": c.seq if c else 0,
+    }  # fmt: skip
+    if c is None:
+        return Converted("findings", row)
+    entry = {
+        "chain_partition": c.partition, "chain_seq": c.seq, "finding_id": f.finding_id, "content_hash": c.content,
+        "prev_hash": c.prev, "chain_hash": c.hash, "case_id": f.case_id, "rule": f.rule,
+        "severity": f.severity.value, "detected_at": f.detected_at,
+        "body": (record.value or b"").decode("utf-8", "replace"),
+    }  # fmt: skip
+    return Converted("findings", row, also=(("finding_chain", entry),))
 
 
 def snapshot_row(record: Record) -> Converted:

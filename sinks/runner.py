@@ -161,6 +161,8 @@ class SinkRunner:
                 count(self.stats.records, m.topic)
                 if converted.row is not None:
                     self.sink.add(converted.table, [converted.row])
+                    for table, row in converted.also:
+                        self.sink.add(table, [row])
                 else:
                     # Never skipped: the record goes to sink_rejects in this batch, so its offset is
                     # committed only once that row has landed.

@@ -106,7 +106,7 @@ def create_app(
     )  # fmt: skip
     processor.store.cache_size = settings.worker_state_cache
     outputs = {"dead_letters": settings.topic_dead_letters, "findings": settings.topic_findings,
-               "snapshots": settings.topic_case_snapshots}  # fmt: skip
+               "snapshots": settings.topic_case_snapshots, "chain_heads": settings.topic_chain_heads}  # fmt: skip
     fence = Fence(settings.kafka_bootstrap, settings.worker_app_id, changelog_topic(settings), outputs)
     ownership = Ownership(
         processor, fence, bootstrap=settings.kafka_bootstrap,

@@ -22,6 +22,7 @@ from schemas.control import DeadLetter, TickError, parse_tick
 from schemas.events import CaseEvent, EventError, parse_event
 from schemas.findings import Finding
 from streams.arming import Arming
+from streams.chain import Head
 from streams.deadlines import DeadlineIndex
 from streams.rows import META_KEY, encode_meta, encode_row
 from streams.rules import CaseState, Context, due, step
@@ -48,6 +49,7 @@ class PartitionResult:
     rows: dict[bytes, bytes] = field(default_factory=dict)  # changed rows (META_KEY: the watermark)
     outputs: list[Output] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)  # input topic -> next offset to read
+    head: Head | None = None  # the findings' chain head after this batch, when it moved
 
 
 @dataclass
@@ -77,6 +79,7 @@ class BatchResult:
             mine.rows.update(r.rows)
             mine.outputs += r.outputs
             mine.offsets.update(r.offsets)
+            mine.head = r.head or mine.head
         self.order += later.order
         self.counters.update(later.counters)
 
@@ -299,7 +302,7 @@ class Work:
             writes.append((d.partition, key, raw, d.state))
         for p, mark in self.marks.items():
             if mark != self.store.partition(p).watermark:
-                self.result.part(p).rows[META_KEY] = encode_meta(mark)
+                self.result.part(p).rows[META_KEY] = encode_meta(mark, self.store.partition(p).chain)
         for p, key, raw, state in writes:
             self.store.write(p, key, raw, state)
         for p, mark in self.marks.items():

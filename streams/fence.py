@@ -14,6 +14,8 @@ import os
 import signal
 from typing import Any
 
+import orjson
+
 from schemas.control import DeadLetter
 from streams.batch import PartitionResult
 from streams.publish import BatchPublisher, Record
@@ -86,6 +88,10 @@ class Fence:
             if len(k) + len(v) > MAX_RECORD_BYTES:
                 raise ValueError(f"case row {k!r:.80} is {len(v)} bytes, above {MAX_RECORD_BYTES}")
         records += [self._fit(name, key, value, partition) for name, key, value in result.outputs]
+        if result.head is not None and "chain_heads" in self.topics:  # where a verifier checks the chain ends
+            head = orjson.dumps({"group": self.group_id, "partition": partition, "seq": result.head.seq,
+                                 "hash": result.head.hash})  # fmt: skip
+            records.append((self.topics["chain_heads"], None, f"{self.group_id}/{partition}".encode(), head))
         await producer.begin_transaction()
         # A failure here (fenced, Kafka gone) leaves the transaction open: aborted by the next owner's fence.
         await BatchPublisher(producer).publish(records)

@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.control import Tick
 from streams.arming import Arming
-from streams.batch import BatchResult, ClockKind, Env, Message, Work
+from streams.batch import BatchResult, ClockKind, Env, Message, Output, PartitionResult, Work
+from streams.chain import seal
 from streams.deadlines import DeadlineIndex
+from streams.rows import META_KEY, encode_meta
 from streams.rules import Context
 from streams.store import CaseStore
 
@@ -59,12 +61,29 @@ class CaseProcessor:
     def handle(self, messages: list[Message]) -> BatchResult:
         """Judge a batch: the rows and outputs per partition, and the state updated to match."""
         result = self._run(messages)
+        for p, part in result.parts.items():
+            self._seal(p, part, result)
         self.counters.update(result.counters)
         for m in messages:
             self.positions[m.partition] = max(m.offset, self.positions.get(m.partition, -1))
         if result.counters["events"]:
             self.last_event_at = self.wall_clock()
         return result
+
+    def _seal(self, partition: int, part: PartitionResult, result: BatchResult) -> None:
+        """Chain the partition's new findings after its head; the new head is committed with them."""
+        found = [i for i, (name, _, _) in enumerate(part.outputs) if name == "findings"]
+        if not found:
+            return
+        state = self.store.partition(partition)
+        sealed, head = seal([part.outputs[i][2] for i in found], partition, state.chain)
+        swap: dict[int, Output] = {}
+        for i, text in zip(found, sealed, strict=True):
+            old = part.outputs[i]
+            part.outputs[i] = swap[id(old)] = (old[0], old[1], text)
+        result.order = [swap.get(id(o), o) for o in result.order]
+        state.chain = part.head = head
+        part.rows[META_KEY] = encode_meta(state.watermark, head)
 
     def _run(self, messages: list[Message], *, isolate_timers: bool = False) -> BatchResult:
         work = Work(self.env, self.store, self.index, self.arming, isolate_timers=isolate_timers)

@@ -53,7 +53,7 @@ def load(proc: CaseProcessor, partition: int, topic: str, records: Iterable[Any]
             if r.value is None:
                 part.rows.pop(key, None)
             elif key == META_KEY:
-                part.watermark = decode_meta(r.value)
+                part.watermark, part.chain = decode_meta(r.value)
             else:
                 row = orjson.loads(r.value)
                 if row["s"]["case_id"].encode() != key:

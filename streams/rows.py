@@ -7,10 +7,12 @@ from typing import Any
 
 import orjson
 
+from streams.chain import GENESIS, Head
 from streams.rules import CaseState
 
 # The partition's own record in the changelog (case ids cannot hold control characters): its event-time
-# watermark, so a new owner judges late events exactly as the previous one would have.
+# watermark, so a new owner judges late events exactly as the previous one would have, and the head of its
+# findings' chain.
 META_KEY = b"\x00meta"
 
 
@@ -35,13 +37,17 @@ def row_due(raw: bytes, basis: str) -> tuple[str, datetime | None] | None:
     return row["s"]["case_id"], datetime.fromisoformat(stored) if stored else None
 
 
-def encode_meta(watermark: datetime | None) -> bytes:
-    return orjson.dumps({"watermark": watermark})
+def encode_meta(watermark: datetime | None, chain: Head) -> bytes:
+    return orjson.dumps({"watermark": watermark, "chain_seq": chain.seq, "chain_hash": chain.hash})
 
 
-def decode_meta(raw: bytes) -> datetime | None:
-    mark = orjson.loads(raw).get("watermark")
+def decode_meta(raw: bytes) -> tuple[datetime | None, Head]:
+    meta = orjson.loads(raw)
+    mark = meta.get("watermark")
     value = datetime.fromisoformat(mark) if mark else None
     if value is not None and value.tzinfo is None:
         raise ValueError("watermark without a timezone")
-    return value
+    head = Head(int(meta.get("chain_seq", 0)), str(meta.get("chain_hash", GENESIS)))
+    if head.seq < 0 or len(head.hash) != 64:
+        raise ValueError("a malformed chain head")
+    return value, head

@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from streams.chain import Head
 from streams.rows import decode_row
 from streams.rules import CaseState
 
@@ -21,6 +22,7 @@ class Partition:
     number: int
     rows: dict[bytes, bytes] = field(default_factory=dict)
     watermark: datetime | None = None  # event clock: the latest trusted event time seen on it
+    chain: Head = field(default_factory=Head)  # the head of its findings' chain
     committed: dict[str, int] = field(default_factory=dict)  # input topic -> next offset not yet in the state
     ready: asyncio.Event | None = None  # set when loaded (None outside a running worker: ready at once)
     revoked: bool = False

@@ -34,7 +34,7 @@ from schemas.snapshots import CaseSnapshot
 from sinks.clickhouse import connect_url, with_database
 from sinks.runner import Backoff, SinkRunner, create_consumer, sink_topics
 from sinks.writer import ClickHouseSink
-from streams.deadlines import DeadlineIndex
+from streams.batch import Message as ProcMessage
 from streams.processor import CaseProcessor
 from streams.rules import Context, WorkCalendar
 
@@ -65,8 +65,8 @@ class Pipeline:
 def pipeline() -> Pipeline:
     """Run the real case processor (the workers' glue, without Faust) over the sample events and bad input."""
     ctx = Context.build(WorkCalendar(), load_catalog(EXAMPLES / "catalog.yaml"), RuleConfig())
-    proc = CaseProcessor(ctx=ctx, table={}, index=DeadlineIndex(), clock="event", case_events_topic="events",
-                         ticks_topic="ticks", wall_clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC))
+    proc = CaseProcessor(ctx=ctx, clock="event", ticks_topic="ticks",
+                         wall_clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC))
     lines = [line for line in (EXAMPLES / "events.jsonl").read_bytes().splitlines() if line.strip()]
     events = sorted((parse_event(line) for line in lines), key=occurred_sort_key)
     p = Pipeline()
@@ -74,7 +74,7 @@ def pipeline() -> Pipeline:
     inputs += [(f"bad-{i}".encode(), raw) for i, raw in enumerate(BAD_EVENTS)]
     for offset, (key, value) in enumerate(inputs):
         p.events.append((key, value))
-        for kind, out_key, out_value in proc.handle("events", 0, offset, key, value):
+        for kind, out_key, out_value in proc.handle([ProcMessage("events", 0, offset, key, value)]).outputs:
             getattr(p, kind).append((out_key, out_value))
     assert len(p.dead_letters) == len(BAD_EVENTS) and p.findings and p.snapshots
     return p

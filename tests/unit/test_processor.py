@@ -200,7 +200,7 @@ def test_a_batch_writes_a_case_once() -> None:
     result = proc.handle([Message("events", 2, 40 + i, e.case_id.encode(), event_to_json(e).encode())
                           for i, e in enumerate(lines)])  # fmt: skip
     assert [n for n, _, _ in result.outputs] == ["findings", "findings", "snapshots"]
-    assert list(result.parts) == [2] and list(result.parts[2].rows) == [b"C1"]
+    assert list(result.parts) == [2] and list(result.parts[2].rows) == [b"C1", META_KEY]  # META: the chain head
     assert result.parts[2].offsets == {"events": 43}
     assert _where(store, b"C1") == 2 and decode_row(_table(store)[b"C1"]).seq == 3
 
@@ -406,3 +406,27 @@ def test_a_changelog_row_that_cannot_be_read_is_quarantined_and_the_rest_loads()
     reasons = [DeadLetter.model_validate_json(v).reason for _, _, v in letters]
     assert len(reasons) == 3 and all("quarantined" in r for r in reasons)
     assert fresh.counters["quarantined"] == 3
+
+
+def test_findings_are_chained_per_partition_and_the_head_is_state() -> None:
+    """Each finding carries its chain entry; the head moves with the partition's state (its META row)."""
+    from streams.chain import GENESIS, content_hash, link
+    from streams.rows import decode_meta
+
+    proc, store = _proc()
+    lines = [event("apply", "2026-03-02T09:00", case="C1"),
+             event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5),
+             event("fee_charged", "2026-03-02T09:20", case="C1", fee_code="Y", amount_fen=7)]  # fmt: skip
+    result = proc.handle([Message("events", 1, i, b"C1", event_to_json(e).encode()) for i, e in enumerate(lines)])
+    chained = [json.loads(v) for n, _, v in result.outputs if n == "findings"]
+    prev = GENESIS
+    for seq, f in enumerate(chained, 1):
+        c = f["chain"]
+        assert (c["partition"], c["seq"], c["prev"]) == (1, seq, prev)
+        assert c["content"] == content_hash(f) and c["hash"] == link(prev, seq, f["finding_id"], c["content"])
+        prev = c["hash"]
+    assert store.partition(1).chain.hash == prev and result.parts[1].head == store.partition(1).chain
+    assert decode_meta(result.parts[1].rows[META_KEY])[1] == store.partition(1).chain
+    edited = {**chained[0], "message": "nothing happened"}
+    assert content_hash(edited) != chained[0]["chain"]["content"]
+

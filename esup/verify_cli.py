@@ -1,0 +1,36 @@
+"""`esup verify`: are the findings in ClickHouse exactly what the workers published (tamper evidence)?"""
+
+from __future__ import annotations
+
+import click
+
+from esup.params import aware_datetime
+
+
+@click.command()
+@click.option("--from", "since", default=None, help="check findings detected from this ISO-8601 time on")
+def verify(since: str | None) -> None:
+    """Recompute the findings chain and name every finding deleted, edited or inserted outside it.
+
+    Exit 0: nothing found; 1: problems (one line each)."""
+    from esup.settings import load_settings
+    from sinks.clickhouse import connect
+    from sinks.verify import read_heads
+    from sinks.verify import verify as run
+
+    s = load_settings()
+    client = connect(s)
+    try:
+        heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id)
+        problems = run(client, s.clickhouse_database, heads, aware_datetime(since) if since else None)
+    finally:
+        client.disconnect()
+    for p in problems:
+        click.echo(str(p))
+    click.echo(f"{len(problems)} problem(s); chain heads checked for {len(heads)} partition(s)", err=True)
+    if problems:
+        raise SystemExit(1)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(verify)

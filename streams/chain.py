@@ -1,0 +1,69 @@
+"""Tamper-evident findings: a content hash per finding, chained per input partition.
+
+Every finding the worker publishes carries ``chain``: its partition, a sequence number, the previous entry's
+hash, the hash of its content and the entry's own hash, ``H(prev | seq | finding id | content)``. The head
+of each partition's chain (sequence and hash) is part of the partition's state, committed in the same
+transaction as the findings, and published to the chain-heads topic, which only workers may write.
+`esup verify` recomputes everything from ClickHouse: a finding deleted, edited or inserted outside the
+chain shows, and so does a rewritten chain, against the heads in Kafka.
+
+A re-evaluation that changes a finding's content (a new calendar, a rule change) is a new chain entry for
+the same finding id: its sequence number is the finding's revision, monotonic per case (a case never
+changes partition), and every revision stays in the chain table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int = 0
+    hash: str = GENESIS
+
+
+def _seconds(moment: Any) -> str:
+    """A moment as whole Unix seconds (ClickHouse keeps DateTime to the second)."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, int):
+        return str(moment)
+    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return str(int(when.timestamp()))
+
+
+def content_hash(f: Mapping[str, Any]) -> str:
+    """The hash of what a finding asserts: who, what, when, why and on which evidence (length-prefixed)."""
+    parts = [
+        f["finding_id"], f["case_id"], f["rule"], f["severity"], f["staff_id"], f["department_id"],
+        f["region_code"], f["item_code"], _seconds(f["detected_at"]), _seconds(f.get("deadline")),
+        f.get("law_article") or "", f["message"], *f["evidence_event_ids"],
+    ]  # fmt: skip
+    return hashlib.sha256("".join(f"{len(p)}:{p}" for p in parts).encode()).hexdigest()
+
+
+def link(prev: str, seq: int, finding_id: str, content: str) -> str:
+    return hashlib.sha256(f"{prev}|{seq}|{len(finding_id)}:{finding_id}|{content}".encode()).hexdigest()
+
+
+def seal(texts: list[bytes], partition: int, head: Head) -> tuple[list[bytes], Head]:
+    """The findings (JSON) with their chain entries appended after ``head``, and the new head."""
+    out: list[bytes] = []
+    for text in texts:
+        f = orjson.loads(text)
+        content = content_hash(f)
+        seq = head.seq + 1
+        entry = link(head.hash, seq, f["finding_id"], content)
+        f["chain"] = {"partition": partition, "seq": seq, "prev": head.hash, "hash": entry, "content": content}
+        out.append(orjson.dumps(f))
+        head = Head(seq, entry)
+    return out, head
