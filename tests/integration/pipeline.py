@@ -37,6 +37,7 @@ class Pipeline:
             "dead_letters": f"test.{self.tag}.dead",
             "case_snapshots": f"test.{self.tag}.snapshots",
             "catalog": f"test.{self.tag}.catalog",
+            "directory": f"test.{self.tag}.directory",
         }
         ch = urlparse(clickhouse_url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}
