@@ -39,6 +39,7 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     The views hold the model and the holidays of its calendar years, so run it again after changing
     config/scoring.yaml or loading a newly published holiday calendar.
     """
+    from directory.views import create_views as accountability_views
     from schemas.scoring import ScoringError, load_scoring
     from sinks.scoring import create_views
     from streams.rules import load_calendar
@@ -51,7 +52,9 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        names = create_views(_client(s, target), model, calendar)
+        client = _client(s, target)
+        names = create_views(client, model, calendar)
+        names += accountability_views(client)
     except Exception as exc:  # connection refused, missing tables (migrate first), SQL rejected…
         raise click.ClickException(
             f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}/{target}: {type(exc).__name__}: {exc}"
@@ -66,6 +69,16 @@ def _day(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _names(client: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Department and staff names from the directory tables; none (ids only) before the directory is loaded."""
+    from directory.clickhouse import names
+
+    try:
+        return names(client)
+    except Exception:  # a database not migrated to 0012: rank by ids, as before
+        return {}, {}
 
 
 @click.command("rankings")
@@ -88,7 +101,7 @@ def rankings(by: str, region: str | None, period: str, at: str | None, watch: bo
       esup rankings --by staff --region 511702 --watch
       esup rankings --at 2026-05-15 --json
     """
-    from sinks.rankings import fetch, format_table, period_start
+    from sinks.rankings import fetch, format_table, period_start, with_names
     from sinks.scoring import Kind, level_of
 
     kind: Kind = "department" if by == "dept" else "staff"
@@ -104,7 +117,7 @@ def rankings(by: str, region: str | None, period: str, at: str | None, watch: bo
             day = _day(at)
             start = period_start(period, day)
             try:
-                rows = fetch(client, kind, period, start, region)
+                rows = with_names(fetch(client, kind, period, start, region), *_names(client), kind)
             except Exception as exc:
                 raise click.ClickException(f"ClickHouse: {type(exc).__name__}: {exc} "
                                            "(have `esup db migrate` and `esup db views` run?)") from None

@@ -129,7 +129,17 @@ def schema_export(directory: Path) -> None:
 
 
 def _register_extensions() -> None:
-    from esup import analytics_cli, infra_cli, pipeline_cli, rules_cli, sim_cli, sink_cli, verify_cli
+    from esup import (
+        analytics_cli,
+        directory_cli,
+        infra_cli,
+        notifier_cli,
+        pipeline_cli,
+        rules_cli,
+        sim_cli,
+        sink_cli,
+        verify_cli,
+    )
 
     infra_cli.register(main)
     pipeline_cli.register(main)
@@ -138,6 +148,8 @@ def _register_extensions() -> None:
     sim_cli.register(main)
     rules_cli.register(main)
     verify_cli.register(main)
+    directory_cli.register(main)
+    notifier_cli.register(main)
 
 
 _register_extensions()

@@ -20,7 +20,7 @@ from esup.stack.base import Status
 from esup.stack.errors import StackError
 
 HOST = "127.0.0.1"
-_ORDER = ("simulator", "worker", "sink")  # the order `down` stops them in
+_ORDER = ("simulator", "worker", "sink", "notifier", "receivers")  # the order `down` stops them in
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,11 @@ class Plan:
     history_days: int = 30  # the province starts this long ago and catches up with the present at `speed`
     rules: Path | None = None
     calendar: Path | None = None
+    # The notifier (预警推送) and the local SMTP server and webhook/SMS endpoint it delivers to; the ports
+    # are config/notifier.yaml's.
+    notify: bool = True
+    smtp_port: int = 8025
+    http_port: int = 8026
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Service:
 
 
 def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
-    """The services of a plan, in start order: workers, sink, then the simulator."""
+    """The services of a plan, in start order: workers, sink, receivers and notifier, then the simulator."""
     extra: list[str] = []
     if plan.rules:
         extra += ["--rules", str(plan.rules)]
@@ -73,6 +78,12 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                            "warning", *extra,
                                            *(["--calendar", str(plan.calendar)] if plan.calendar else [])), port))
     out.append(Service("sink", ("sink", "--loglevel", "warning")))
+    if plan.notify:
+        key = str(webhook_key(settings))
+        out.append(Service("receivers", ("notifier", "receivers", "--out", str(settings.home / "inbox"),
+                                         "--smtp-port", str(plan.smtp_port), "--http-port", str(plan.http_port),
+                                         "--webhook-secret-file", key)))
+        out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
     if plan.simulate:
         # Workers run on the event clock and the simulator ticks it: a month of history passes in minutes
         # (600x: a day in 2.4 minutes), then the province goes on in real time.
@@ -82,6 +93,20 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                          "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",
                                          str(settings.home / "sim"), "--progress-every", "60", *extra)))
     return out  # fmt: skip
+
+
+def webhook_key(settings: Settings) -> Path:
+    """The local webhook's HMAC key: made once, readable by its owner only (the notifier refuses anything else)."""
+    import os
+    import secrets
+
+    path = settings.home / "notifier" / "webhook.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return path
 
 
 def _ready(port: int | None, since: float) -> bool:

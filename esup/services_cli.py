@@ -34,13 +34,16 @@ def services() -> None:
 @click.option("--history-days", type=click.IntRange(0, 3650), default=30, show_default=True,
               help="the province starts this many days ago and catches up with the present at --speed")
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--notify/--no-notify", default=True, show_default=True,
+              help="also run the notifier and the local SMTP server and webhook/SMS receiver it delivers to")
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None)
 def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, history_days: int,
-                seed: int,
+                seed: int, notify: bool,
                 rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
-    """Start the workers (event clock), the sink and the simulator in the background; idempotent."""
+    """Start the workers (event clock), the sink, the notifier with its local receivers and the simulator in the
+    background; idempotent."""
     from esup.services import Plan, Services
     from esup.stack.errors import StackError
     from sim.writers import parse_speed
@@ -51,7 +54,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
         raise click.BadParameter(str(exc), param_hint="--speed") from None
     s = _settings()
     plan = Plan(workers=workers, web_port=web_port, simulate=simulate, speed=speed, cases_per_day=cases_per_day,
-                history_days=history_days,
+                history_days=history_days, notify=notify,
                 seed=seed, rules=rules_file.resolve() if rules_file else None,
                 calendar=calendar_file.resolve() if calendar_file else None)  # fmt: skip
     if simulate:
@@ -78,6 +81,24 @@ def _publish_catalog(s: Settings, seed: int) -> None:
         raise click.ClickException(f"publishing the catalog to {s.topic_catalog} at {s.kafka_bootstrap}: "
                                    f"{type(exc).__name__}: {exc} (did `esup topics create` run?)") from None
     click.echo(f"catalog   published {len(report.published)} items from {files['catalog']} to {s.topic_catalog}")
+    _publish_directory(s, files["directory"])
+
+
+def _publish_directory(s: Settings, path: Path) -> None:
+    from directory.clickhouse import sync
+    from directory.index import DirectoryIndex
+    from directory.model import load_directory
+    from directory.topic import publish_directory
+    from sinks.clickhouse import connect
+
+    directory = load_directory(path)
+    try:
+        report = publish_directory(s.kafka_bootstrap, s.topic_directory, directory)
+        sync(connect(s), DirectoryIndex.of(directory))
+    except Exception as exc:
+        raise click.ClickException(f"publishing the directory to {s.topic_directory}: {type(exc).__name__}: "
+                                   f"{exc} (did `esup topics create` and `esup db migrate` run?)") from None
+    click.echo(f"directory published {report.published} records from {path} to {s.topic_directory}")
 
 
 def _where_to_look(s: Settings, plan: object) -> None:
@@ -93,6 +114,8 @@ def _where_to_look(s: Settings, plan: object) -> None:
         "  esup services status                 these processes, their pids and logs",
         f"  clickhouse-client --port {s.clickhouse_port} -q 'SELECT rule, count() FROM "
         f"{s.clickhouse_database}.findings FINAL GROUP BY rule'",
+        "  esup notifier deliveries             notifications per channel and state (预警推送)",
+        f"  {s.home / 'inbox'}/  mail.jsonl, webhook.jsonl, sms.jsonl: what the local receivers got",
         "  Grafana (with Docker: docker compose up): http://127.0.0.1:3000",
         f"  logs: {s.home / 'services'}/        stop everything: make down",
     ]

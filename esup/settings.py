@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     # While ClickHouse is down: retry after 0.5 s, doubling up to this cap.
     sink_retry_max_s: float = Field(default=10.0, gt=0)
 
+    # ---- organisation directory and notifier (directory/, notifier/; routing in config/notifier.yaml) ------
+    topic_directory: str = "esup.directory"
+    notifier_group: str = "esup-notifier"
+    # The webhook's HMAC key and the SMTP password; the YAML may name a 0600 file for the key instead.
+    notifier_webhook_secret: SecretStr = SecretStr("")
+    notifier_smtp_password: SecretStr = SecretStr("")
+
     # ---- ClickHouse -------------------------------------------------------------------------------------
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = Field(default=9000, ge=1, le=65535)

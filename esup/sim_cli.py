@@ -103,6 +103,7 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     A finite run writes, under --out:
       catalog.yaml    the item catalog (esup catalog publish / esup evaluate --catalog)
       province.json   cities, counties, departments, windows and staff
+      directory.yaml  the organisation directory: names, heads, bureaus (esup directory publish)
       events.jsonl    every event, in order of occurrence
       truth.jsonl     one expected finding per line: case, rule, responsible staff, days
       manifest.json   seed, --at, counts per violation kind and per rule

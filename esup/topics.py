@@ -52,6 +52,8 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
                   "the head of each worker partition's findings chain (compacted)"),
         TopicSpec(s.topic_catalog, 1, rf, {"cleanup.policy": "compact"},
                   "licensing-item catalog, keyed by item code (compacted)"),
+        TopicSpec(s.topic_directory, 1, rf, {"cleanup.policy": "compact"},
+                  "organisation directory: departments, staff, bureaus, keyed by kind:id (compacted)"),
         TopicSpec(s.topic_ticks, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(DAY_MS),
                                              "message.timestamp.type": "LogAppendTime"},
                   "the sweeper's wake-ups, one partition per case-events partition"),

@@ -40,11 +40,16 @@ class Report:
 
 
 def write_static(sim: Simulation, out: Path) -> dict[str, Path]:
-    """The catalog (YAML, for `esup catalog publish` and `esup evaluate`) and the province's roster."""
+    """The catalog (YAML, for `esup catalog publish` and `esup evaluate`), the province's roster and its
+    organisation directory (YAML, for `esup directory publish`)."""
+    from directory.model import dump_directory
+    from sim.directory import build_directory
+
     out.mkdir(parents=True, exist_ok=True)
     roster = out / "province.json"
     roster.write_text(json.dumps(sim.province.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    return {"catalog": write_catalog(sim.catalog, out / "catalog.yaml"), "province": roster}
+    directory = dump_directory(build_directory(sim.province, sim.options.seed), out / "directory.yaml")
+    return {"catalog": write_catalog(sim.catalog, out / "catalog.yaml"), "province": roster, "directory": directory}
 
 
 def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bool = False,

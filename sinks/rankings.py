@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +35,8 @@ class RankRow:
     reds: int
     deemed_approvals: int
     cases_finished: int
+    name: str = ""  # from the organisation directory, when it is loaded
+    department_name: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,7 +55,14 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
         {"period": period, "start": start, "level": level, "region": region or ""},
     )
     return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]),
-                    None if r[5] is None else float(r[5]), *(int(x) for x in r[6:])) for r in rows]
+                    None if r[5] is None else float(r[5]), int(r[6]), int(r[7]), int(r[8]),
+                    int(r[9]), int(r[10])) for r in rows]
+
+
+def with_names(rows: list[RankRow], departments: dict[str, str], staff: dict[str, str], kind: Kind) -> list[RankRow]:
+    """The rows with the directory's names (empty where the directory does not know the id)."""
+    names = departments if kind == "department" else staff
+    return [replace(r, name=names.get(r.id, ""), department_name=departments.get(r.department_id, "")) for r in rows]
 
 
 _HEADER = ("rank", "id", "department", "region", "score", "on-time", "notice", "yellow", "red", "deemed")
@@ -72,6 +81,12 @@ def format_table(rows: list[RankRow], kind: Kind) -> str:
     if kind == "department":
         header.pop(2)
         lines = [c[:2] + c[3:] for c in lines]
+    if any(r.name or r.department_name for r in rows):  # the directory is loaded: names after the ids
+        header.insert(2, "name")
+        lines = [[*c[:2], r.name or "-", *c[2:]] for c, r in zip(lines, rows, strict=True)]
+        if kind == "staff":
+            header.insert(4, "department name")
+            lines = [[*c[:4], r.department_name or "-", *c[4:]] for c, r in zip(lines, rows, strict=True)]
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
     numeric = {0} | set(range(len(header) - 6, len(header)))
 

@@ -38,6 +38,7 @@ class Pipeline:
             "case_snapshots": f"test.{self.tag}.snapshots",
             "catalog": f"test.{self.tag}.catalog",
             "chain_heads": f"test.{self.tag}.heads",
+            "directory": f"test.{self.tag}.directory",
         }
         ch = urlparse(clickhouse_url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}

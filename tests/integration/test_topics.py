@@ -27,7 +27,8 @@ def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]
         "ESUP_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "ESUP_CASE_EVENTS_PARTITIONS": "4",
         **{f"ESUP_TOPIC_{name.upper()}": f"test.{run}.{name}"
-           for name in ("case_events", "dead_letters", "findings", "case_snapshots", "catalog", "ticks")},
+           for name in ("case_events", "dead_letters", "findings", "case_snapshots", "catalog", "ticks",
+                         "directory", "chain_heads")},
     }
     yield env
     with contextlib.suppress(Exception):
@@ -42,18 +43,24 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     second = runner.invoke(main, ["topics", "create"], env=topic_env)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert first.output.count("created ") == 6
-    assert second.output.count("exists ") == 6 and "created" not in second.output
+    assert first.output.count("created ") == 8
+    assert second.output.count("exists ") == 8 and "created" not in second.output
 
     env = topic_env
     partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
     assert partitions == {
         env["ESUP_TOPIC_CASE_EVENTS"]: 4, env["ESUP_TOPIC_DEAD_LETTERS"]: 1, env["ESUP_TOPIC_FINDINGS"]: 4,
         env["ESUP_TOPIC_CASE_SNAPSHOTS"]: 4, env["ESUP_TOPIC_CATALOG"]: 1, env["ESUP_TOPIC_TICKS"]: 4,
+        env["ESUP_TOPIC_DIRECTORY"]: 1, env["ESUP_TOPIC_CHAIN_HEADS"]: 1,
     }
     policy = {name: topic_configs(kafka_admin, name, ["cleanup.policy"])["cleanup.policy"] for name in partitions}
     assert policy[env["ESUP_TOPIC_CASE_SNAPSHOTS"]] == "compact"
     assert policy[env["ESUP_TOPIC_CATALOG"]] == "compact"
+    assert policy[env["ESUP_TOPIC_DIRECTORY"]] == "compact"
+    assert policy[env["ESUP_TOPIC_CHAIN_HEADS"]] == "compact"
+    for name in ("ESUP_TOPIC_CASE_EVENTS", "ESUP_TOPIC_TICKS"):  # the broker stamps receipt
+        stamp = topic_configs(kafka_admin, env[name], ["message.timestamp.type"])["message.timestamp.type"]
+        assert stamp == "LogAppendTime"
     assert policy[env["ESUP_TOPIC_CASE_EVENTS"]] == "delete"
     assert policy[env["ESUP_TOPIC_FINDINGS"]] == "delete"
 

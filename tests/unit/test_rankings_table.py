@@ -40,3 +40,18 @@ def test_staff_table_has_the_department() -> None:
 def test_bad_region_is_refused_before_connecting() -> None:
     run = CliRunner().invoke(main, ["rankings", "--region", "51"])
     assert run.exit_code == 2 and "6-digit" in run.output
+
+
+def test_names_from_the_directory_follow_the_ids() -> None:
+    from sinks.rankings import with_names
+
+    rows = with_names([RankRow("511700", 1, "s-xu", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2),
+                       RankRow("511700", 2, "s-li", "DZ-X", 90.0, None, 0, 0, 0, 0, 0)],
+                      {"DZ-ZRZY": "达州市自然资源和规划局"}, {"s-xu": "徐丽"}, "staff")  # fmt: skip
+    text = format_table(rows, "staff").splitlines()
+    assert text[0].split()[:6] == ["rank", "staff", "name", "department", "department", "name"]
+    assert text[2].split()[:5] == ["1", "s-xu", "徐丽", "DZ-ZRZY", "达州市自然资源和规划局"]
+    assert text[3].split()[:5] == ["2", "s-li", "-", "DZ-X", "-"]  # unknown ids: a dash, the id stays
+    depts = with_names([RankRow("511700", 1, "DZ-ZRZY", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2)],
+                       {"DZ-ZRZY": "达州市自然资源和规划局"}, {}, "department")  # fmt: skip
+    assert format_table(depts, "department").splitlines()[2].split()[:3] == ["1", "DZ-ZRZY", "达州市自然资源和规划局"]

@@ -1,0 +1,90 @@
+"""A live copy of the directory: the compacted topic read to its end, then followed in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from directory.index import DirectoryIndex
+from directory.topic import index_of
+
+log = logging.getLogger("esup.directory")
+
+
+class DirectoryFeed:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.ready = threading.Event()  # set once everything published before the start has been read
+        self.changes = 0  # bumped on every applied record: followers compare it to see a new directory
+        self._latest: dict[bytes, bytes] = {}
+        self._index = DirectoryIndex()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def index(self) -> DirectoryIndex:
+        with self._lock:
+            return self._index
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        with self._lock:
+            if value is None:
+                self._latest.pop(key, None)  # tombstone: the entry was removed from the directory
+            else:
+                self._latest[key] = value
+            self._index = index_of(self._latest)
+            self.changes += 1
+
+    def start(self) -> DirectoryFeed:
+        self._thread = threading.Thread(target=self._run, name="directory-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except Exception:
+                log.exception("directory feed from %s failed; retrying in 2 s", self.topic)
+                self._stop.wait(2.0)
+
+    def _follow(self) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer: Any = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                      allow_auto_create_topics=False, client_id="esup-directory-feed")  # fmt: skip
+        try:
+            parts = consumer.partitions_for_topic(self.topic)
+            while not parts and not self._stop.is_set():
+                log.warning("directory topic %s not found yet; waiting for `esup topics create`", self.topic)
+                self._stop.wait(2.0)
+                parts = consumer.partitions_for_topic(self.topic)
+            if not parts:
+                return
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=500).values():
+                    for r in records:
+                        self.apply(r.key, r.value)
+                if not self.ready.is_set() and all(consumer.position(tp) >= end[tp] for tp in tps):
+                    self.ready.set()
+                    log.info("directory loaded: %d entries from %s", len(self.index()), self.topic)
+        finally:
+            consumer.close(autocommit=False)
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        return self.ready.wait(max(0.0, deadline - time.monotonic()))
