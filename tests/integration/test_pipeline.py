@@ -138,6 +138,21 @@ def test_timers_armed_ahead_are_published_at_their_deadline(make_pipeline: Any) 
     assert time.time() + offset >= deadline.timestamp()
 
 
+def _after_the_second_worker(p: Pipeline, group: str, lines: list[bytes], clickhouse: Any) -> dict[str, Any]:
+    """Once the second worker caught up and the clock is advanced: ClickHouse holds exactly the reference."""
+    wait_until(lambda: caught_up(p, group), timeout=180, what="the second worker to catch up")
+    at = "2026-10-01T00:00:00+08:00"
+    p.advance(at)
+    expected = reference(lines, at)
+    got = wait_until(
+        lambda: (lambda g: g if set(g) == set(expected) else None)(clickhouse_findings(clickhouse, p.database)),
+        timeout=120,
+        what="every finding in ClickHouse",
+    )
+    assert got == as_rows(expected)
+    return expected
+
+
 def test_kill_9_mid_stream_loses_and_doubles_nothing(make_pipeline: Any, clickhouse_client: Any) -> None:
     p = make_pipeline().setup()
     lines = synthetic_lines(1500, seed=3)
@@ -151,16 +166,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(make_pipeline: Any, clickho
     p.stop("worker-1", kill=True)  # kill -9, mid-stream
     p.publish_events(lines[half:])
     p.worker("worker-2")
-    wait_until(lambda: caught_up(p, group), timeout=180, what="the second worker to catch up")
-    at = "2026-10-01T00:00:00+08:00"
-    p.advance(at)
-    expected = reference(lines, at)
-    got = wait_until(
-        lambda: (lambda g: g if set(g) == set(expected) else None)(clickhouse_findings(clickhouse_client, p.database)),
-        timeout=120,
-        what="every finding in ClickHouse",
-    )
-    assert got == as_rows(expected)
+    expected = _after_the_second_worker(p, group, lines, clickhouse_client)
     # Each finding once in the final view; redelivered copies (at-least-once) collapse there.
     assert clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings FINAL")[0][0] == len(expected)
 
@@ -179,16 +185,7 @@ def test_kill_9_inside_a_transaction_commits_nothing_of_it(make_pipeline: Any, c
     assert "fault hook: kill -9 inside transaction 3" in p.log("worker-1")
     p.processes.pop("worker-1")
     p.worker("worker-2")
-    wait_until(lambda: caught_up(p, group), timeout=180, what="the second worker to catch up")
-    at = "2026-10-01T00:00:00+08:00"
-    p.advance(at)
-    expected = reference(lines, at)
-    got = wait_until(
-        lambda: (lambda g: g if set(g) == set(expected) else None)(clickhouse_findings(clickhouse_client, p.database)),
-        timeout=120,
-        what="every finding in ClickHouse",
-    )
-    assert got == as_rows(expected)
+    expected = _after_the_second_worker(p, group, lines, clickhouse_client)
     # The killed transaction's records reached the log (read_uncommitted sees more) and stayed invisible.
     committed = p.read("findings")
     assert len(p.read("findings", committed=False)) > len(committed)
