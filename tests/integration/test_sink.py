@@ -195,7 +195,7 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
     assert runner.stats.rows == {t: 2 * n for t, n in first_rows.items()}  # the replay was written, and collapsed
     assert clean_tables.execute("SELECT count() FROM sink_rejects FINAL")[0][0] == 2 * len(BAD_EVENTS)
     assert first_rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots),
-                          "case_events": valid_events, "dead_letters": len(BAD_EVENTS),
+                          "finding_chain": len(pipeline.findings), "case_events": valid_events, "dead_letters": len(BAD_EVENTS),
                           "sink_rejects": len(BAD_EVENTS)}
     assert runner.stats.invalid == {topics["events"]: 2 * len(BAD_EVENTS)}
     assert runner.stats.unwritten == 0
@@ -267,7 +267,8 @@ def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(
                  lambda: runner.stats.retries >= 3 and sum(runner.stats.records.values()) == len(first) + len(second))
         # Read but not written: nothing of it is committed.
         assert total_lag(sink_settings) == len(second)
-        assert runner.stats.commits > 0 and runner.stats.rows == {"findings": len(first)}
+        assert runner.stats.commits > 0
+        assert runner.stats.rows == {"findings": len(first), "finding_chain": len(first)}
 
         assert launcher.start().state == "running"
         wait_for("the sink to catch up after ClickHouse came back", lambda: total_lag(sink_settings) == 0)
@@ -276,7 +277,8 @@ def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(
     assert client.execute("SELECT count() FROM findings FINAL")[0][0] == len(ids(first) | ids(second))
     assert client.execute("SELECT case_id, version, stage FROM case_snapshots FINAL ORDER BY case_id") == \
         expected_snapshots(pipeline)
-    assert runner.stats.rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots)}
+    assert runner.stats.rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots),
+                                 "finding_chain": len(pipeline.findings)}
     assert runner.stats.unwritten == 0
     client.disconnect()
 
