@@ -195,8 +195,8 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
     assert runner.stats.rows == {t: 2 * n for t, n in first_rows.items()}  # the replay was written, and collapsed
     assert clean_tables.execute("SELECT count() FROM sink_rejects FINAL")[0][0] == 2 * len(BAD_EVENTS)
     assert first_rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots),
-                          "finding_chain": len(pipeline.findings), "case_events": valid_events, "dead_letters": len(BAD_EVENTS),
-                          "sink_rejects": len(BAD_EVENTS)}
+                          "finding_chain": len(pipeline.findings), "case_events": valid_events,
+                          "dead_letters": len(BAD_EVENTS), "sink_rejects": len(BAD_EVENTS)}
     assert runner.stats.invalid == {topics["events"]: 2 * len(BAD_EVENTS)}
     assert runner.stats.unwritten == 0
 
