@@ -1,8 +1,9 @@
 """Every use of faust and aiokafka internals, in one place, checked against the versions it was written for.
 
-The worker uses faust for group membership, the stream and the status page; state, commits and fencing are
-its own (`streams.fence`). What it reaches into: the assignor's active partitions, the consumer's commit
-(turned off: offsets are committed inside each partition's transaction), a message's broker timestamp.
+The worker uses faust for group membership (static when the worker has an instance name), the stream and
+the status page; state, commits and fencing are its own (`streams.fence`). What it reaches into: the
+assignor's active partitions, the consumer's commit (turned off: offsets are committed inside each
+partition's transaction), a message's broker timestamp, the consumer's group instance id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ def check_versions() -> None:
         have = importlib.metadata.version(name)
         if have != want:
             raise RuntimeError(f"{name} {have} is installed; the worker's faust adapter was checked with {want}")
+
+
+def group_instance_id(group: str, instance: str | None) -> str | None:
+    """The consumer's ``group.instance.id``. faust 0.15.3 hands its ``consumer_group_instance_id`` setting
+    to ``AIOKafkaConsumer(group_instance_id=…)`` (transport/drivers/aiokafka.py); aiokafka 0.14 then joins
+    as a static member and, on stop, does not send LeaveGroup. The group's name is part of the id so that
+    two groups on one host never share one."""
+    return f"{group}/{instance}" if instance else None
 
 
 def active_partitions(app: Any, topic: str) -> list[int]:
