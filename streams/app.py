@@ -75,7 +75,7 @@ def create_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
         # Static membership when the worker has a stable name: a restart under it is not a new member.
-        consumer_group_instance_id=faust_adapter.group_instance_id(settings.worker_app_id, settings.worker_instance),
+        **faust_adapter.membership(settings.worker_app_id, settings.worker_instance),
         datadir=str(settings.home / "worker-data"),
         stream_wait_empty=True,
         web_enabled=web_port is not None,

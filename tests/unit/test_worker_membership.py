@@ -17,12 +17,15 @@ def test_an_instance_name_becomes_the_consumers_group_instance_id(tmp_path: Path
     runtime = create_app(settings)
     # faust hands this setting to AIOKafkaConsumer(group_instance_id=…) (checked in streams/faust_adapter.py)
     assert runtime.app.conf.consumer_group_instance_id == "g1/host-a"
+    # a static member comes back to an assignment stamped with its previous URL: it must not hold the port
+    again = create_app(load_settings(home=tmp_path, worker_app_id="g1", worker_instance="host-a"), web_port=7001)
+    assert str(again.app.conf.canonical_url) == str(runtime.app.conf.canonical_url)
 
 
 def test_without_a_name_membership_stays_dynamic(tmp_path: Path) -> None:
     runtime = create_app(load_settings(home=tmp_path, worker_app_id="g1", worker_instance=None))
     assert runtime.app.conf.consumer_group_instance_id is None
-    assert faust_adapter.group_instance_id("g", "") is None
+    assert faust_adapter.membership("g", "") == {"consumer_group_instance_id": None}
 
 
 def test_the_worker_command_documents_the_instance_option() -> None:
