@@ -97,14 +97,14 @@ def test_evaluate_jobs_on_a_simulated_year(tmp_path: Path) -> None:
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        figures[j] = (wall, cpu)
+        figures[j] = (wall, cpu, after.ru_maxrss / 1024)  # the largest child's peak (KiB → MiB)
     one, many = (tmp_path / "out1.jsonl").read_bytes(), (tmp_path / f"out{jobs}.jsonl").read_bytes()
     assert one == many, "--jobs must not change the output"
     found = len(one.splitlines())
     lines = "\n".join(
         f"  --jobs {j}: {wall:.1f} s wall, {n / wall:,.0f} events/s; {cpu:.1f} CPU s ({1e6 * cpu / n:.0f} CPU µs per "
-        f"event, start included)"
-        for j, (wall, cpu) in figures.items()
+        f"event, start included); peak RSS of a process so far {rss:.0f} MiB"
+        for j, (wall, cpu, rss) in figures.items()
     )
     print(
         f"\n[evaluate bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
