@@ -18,7 +18,7 @@ from typing import Any
 from streams.batch import PartitionResult
 from streams.fence import Fence
 from streams.processor import CaseProcessor
-from streams.recovery import load, read_changelog, rebuild_index
+from streams.recovery import Due, load, read_changelog, rebuild_index
 
 log = logging.getLogger("esup.worker")
 
@@ -89,13 +89,15 @@ class Ownership:
             t2 = time.perf_counter()
             part = self.processor.store.partition(p)
             part.rows.clear()
-            letters = load(self.processor, p, self.fence.changelog_topic, records)
+            dues: dict[bytes, Due] = {}
+            letters = load(self.processor, p, self.fence.changelog_topic, records, dues)
             n_records = len(records)
             del records  # the rows hold what is needed; let the records go before the index is built
             committed = await loop.run_in_executor(None, self.committed)  # after the fence: final
             part.committed = {t: committed[(t, p)] for t in self.input_topics if (t, p) in committed}
             t3 = time.perf_counter()
-            rebuild_index(self.processor, p)
+            rebuild_index(self.processor, p, dues)
+            del dues
             if letters:
                 await self.fence.commit(p, PartitionResult(outputs=letters))
             t4 = time.perf_counter()

@@ -66,7 +66,11 @@ def decode_row(raw: bytes) -> CaseState:
 
 def row_due(raw: bytes, basis: str) -> tuple[str, datetime | None] | None:
     """(case id, stored next due moment) when the row was written on ``basis``; None: compute it again."""
-    row: dict[str, Any] = orjson.loads(raw)
+    return stored_due(orjson.loads(raw), basis)
+
+
+def stored_due(row: dict[str, Any], basis: str) -> tuple[str, datetime | None] | None:
+    """`row_due` of a row already decoded."""
     if row.get("b") != basis:
         return None
     stored = row.get("d")
