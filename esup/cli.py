@@ -64,8 +64,21 @@ def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="working-day calendar override (YAML) for years chinesecalendar does not cover",
 )
+@click.option(
+    "--jobs",
+    "jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="processes to split the cases over (same output, in the same order, for any number)",
+)
 def evaluate(
-    events_file: Path, catalog_file: Path, at: str | None, rules_file: Path | None, calendar_file: Path | None
+    events_file: Path,
+    catalog_file: Path,
+    at: str | None,
+    rules_file: Path | None,
+    calendar_file: Path | None,
+    jobs: int,
 ) -> None:
     """Evaluate EVENTS_FILE (JSON Lines) case by case in event time and print one finding per line.
 
@@ -85,17 +98,30 @@ def evaluate(
     except (CatalogError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     until = aware_datetime(at) if at else None
-    events, rejected = read_events(events_file)
+    ctx = Context.build(calendar, catalog, config)
+    if jobs > 1:
+        from esup.replay import replay
+
+        done = replay(events_file, ctx, until, jobs)
+        rejected, lines = done.rejected, done.lines
+        counts = (done.events, done.cases, done.at)
+    else:
+        events, rejected = read_events(events_file)
+        result = run(events, ctx, until)
+        lines = (f.model_dump_json() for f in result.findings)
+        counts = (len(events), len(result.states), result.at)
     for n, reason in rejected:
         shown = reason if len(reason) <= 500 else f"{reason[:500]}…"
         click.echo(f"{events_file}:{n}: rejected: {shown}", err=True)
-    result = run(events, Context.build(calendar, catalog, config), until)
     out = sys.stdout
-    for f in result.findings:
-        out.write(f.model_dump_json() + "\n")
+    found = 0
+    for line in lines:
+        out.write(line + "\n")
+        found += 1
+    n_events, n_cases, timers_at = counts
     click.echo(
-        f"{len(events)} events, {len(result.states)} cases, {len(result.findings)} findings"
-        f" (timers run to {result.at.isoformat() if result.at else '-'}; calendar {calendar.version})",
+        f"{n_events} events, {n_cases} cases, {found} findings"
+        f" (timers run to {timers_at.isoformat() if timers_at else '-'}; calendar {calendar.version})",
         err=True,
     )
     if rejected:

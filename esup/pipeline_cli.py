@@ -42,9 +42,20 @@ def register(main: click.Group) -> None:
         default=None,
         help="working-day calendar override (YAML)",
     )
+    @click.option(
+        "--instance",
+        default=None,
+        help="static group membership: this worker's stable name, unique in the group (ESUP_WORKER_INSTANCE); "
+        "restarted under it, the worker gets its partitions straight back",
+    )
     @click.option("--loglevel", default="info", show_default=True)
     def worker(
-        clock: str, web_port: int | None, rules_file: Path | None, calendar_file: Path | None, loglevel: str
+        clock: str,
+        web_port: int | None,
+        rules_file: Path | None,
+        calendar_file: Path | None,
+        instance: str | None,
+        loglevel: str,
     ) -> None:
         """Run a stream worker. Start several (same settings) to share the partitions."""
         from faust import Worker
@@ -56,6 +67,8 @@ def register(main: click.Group) -> None:
         from streams.rules import load_calendar
 
         settings = load_settings()
+        if instance is not None:
+            settings = settings.model_copy(update={"worker_instance": instance})
         (settings.home / "worker-data").mkdir(parents=True, exist_ok=True)
         # faust lets a WEB_PORT environment variable win over the app's own setting: make --web-port win.
         os.environ.pop("WEB_PORT", None)
@@ -77,7 +90,7 @@ def register(main: click.Group) -> None:
         )
         click.echo(
             f"esup worker: group {settings.worker_app_id}, broker {settings.kafka_bootstrap}, "
-            f"clock {clock}",
+            f"clock {clock}, instance {settings.worker_instance or '(dynamic membership)'}",
             err=True,
         )
         worker = Worker(runtime.app, loglevel=loglevel, quiet=True)

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
 
     # ---- workers (streams.app) -----------------------------------------------------------------------------
     worker_app_id: str = "esup-worker"
+    # Static group membership (Kafka's group.instance.id): a stable name per worker (one per host or pod,
+    # unique in the group). A worker restarted under the same name — planned, or after kill -9 — gets its
+    # partitions straight back instead of waiting out its old session and a rebalance; a worker that
+    # stops for good keeps its partitions until the session times out (10 s). None: dynamic membership.
+    worker_instance: str | None = Field(default=None, min_length=1, max_length=200)
     # A worker asked to stop (SIGTERM) ends within this many seconds even if Kafka does not answer.
     shutdown_grace_s: float = Field(default=15.0, gt=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)

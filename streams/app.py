@@ -74,6 +74,8 @@ def create_app(
         # A worker killed with -9 leaves its membership behind until the session times out: keep it short.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
+        # Static membership when the worker has a stable name: a restart under it is not a new member.
+        **faust_adapter.membership(settings.worker_app_id, settings.worker_instance),
         datadir=str(settings.home / "worker-data"),
         stream_wait_empty=True,
         web_enabled=web_port is not None,

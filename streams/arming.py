@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from streams.deadlines import DeadlineIndex
+from streams.rows import decode_row, encode_row
 from streams.rules import CaseState, Context, due
 from streams.rules.clocks import next_due
 from streams.rules.snapshot import snapshot_json
@@ -27,13 +28,16 @@ class Armed:
     texts: list[str]  # the findings, as JSON
     due: datetime | None  # the next due moment after them
     snapshot: bytes
+    row: bytes  # the case's row after them (on the basis it was armed on)
 
 
 class Arming:
     def __init__(self) -> None:
         self.by_partition: dict[int, dict[bytes, Armed]] = {}
 
-    def arm(self, partition: int, moment: datetime, store: CaseStore, index: DeadlineIndex, ctx: Context) -> int:
+    def arm(
+        self, partition: int, moment: datetime, store: CaseStore, index: DeadlineIndex, ctx: Context, basis: str
+    ) -> int:
         """Arm every case of ``partition`` due by ``moment``; returns how many were armed."""
         armed = self.by_partition.setdefault(partition, {})
         before = len(armed)
@@ -42,8 +46,6 @@ class Arming:
             key = case_id.encode()
             if key not in rows:
                 continue
-            from streams.rows import decode_row
-
             state = decode_row(rows[key])  # a copy: the live state is not touched
             seq = state.seq
             try:
@@ -52,7 +54,8 @@ class Arming:
                 continue
             nxt = next_due(state, ctx)
             snap = snapshot_json(state, moment, ctx, due=nxt)
-            armed[key] = Armed(seq, moment, state, [f.model_dump_json() for f in findings], nxt, snap)
+            row = encode_row(state, due=nxt, basis=basis)
+            armed[key] = Armed(seq, moment, state, [f.model_dump_json() for f in findings], nxt, snap, row)
         return len(armed) - before
 
     def take(self, partition: int, key: bytes, seq: int, now: datetime) -> Armed | None:

@@ -105,6 +105,7 @@ class _Dirty:
     due: datetime | None = None
     changed: bool = False
     snapshot: bytes | None = None  # computed when armed, valid for the armed state only
+    row: bytes | None = None  # likewise
 
 
 class Work:
@@ -211,7 +212,7 @@ class Work:
         if tick.arm:
             if self.env.clock == "wall":
                 self.result.counters["armed"] += self.arming.arm(
-                    m.partition, tick.now, self.store, self.index, self.env.ctx
+                    m.partition, tick.now, self.store, self.index, self.env.ctx, self.env.basis
                 )
             return
         now = self._advance(m.partition, tick.now) if self.env.clock == "event" else tick.now
@@ -248,7 +249,7 @@ class Work:
         a = self.arming.take(partition, key, d.state.seq, now)
         if a is not None:  # unchanged since it was armed and nothing else due by now: publish what was computed
             self.result.counters["armed_used"] += 1
-            self._stage(d, a.state, [], a.moment, texts=a.texts, due_at=a.due, snapshot=a.snapshot)
+            self._stage(d, a.state, [], a.moment, texts=a.texts, due_at=a.due, snapshot=a.snapshot, row=a.row)
             return
         state, findings = due(d.state, now, self.env.ctx)
         self._stage(d, state, findings, now)
@@ -269,11 +270,12 @@ class Work:
         texts: list[str] | None = None,
         due_at: datetime | None = None,
         snapshot: bytes | None = None,
+        row: bytes | None = None,
     ) -> None:
         if texts is None:
             texts = [f.model_dump_json() for f in findings]
             due_at = next_due(state, self.env.ctx)
-        d.state, d.as_of, d.due, d.changed, d.snapshot = state, as_of, due_at, True, snapshot
+        d.state, d.as_of, d.due, d.changed, d.snapshot, d.row = state, as_of, due_at, True, snapshot, row
         self.index.touch(d.partition, state.case_id, due_at)
         key = state.case_id.encode()
         for t in texts:
@@ -297,7 +299,7 @@ class Work:
                 continue
             snap = d.snapshot or snapshot_json(d.state, d.as_of, ctx, due=d.due)
             self.result.emit(d.partition, ("snapshots", key, snap))
-            raw = encode_row(d.state, due=d.due, basis=basis)
+            raw = d.row or encode_row(d.state, due=d.due, basis=basis)
             self.result.part(d.partition).rows[key] = raw
             writes.append((d.partition, key, raw, d.state))
         for p, mark in self.marks.items():

@@ -17,6 +17,13 @@ class DeadlineIndex:
     def __init__(self) -> None:
         self._due: dict[int, dict[str, datetime]] = {}
         self._heaps: dict[int, list[tuple[datetime, str]]] = {}
+        # One object per distinct moment: timers fall at a few 24:00s, and a datetime is 48 bytes per case.
+        self._moments: dict[tuple[datetime, object], datetime] = {}
+
+    def _same(self, due: datetime) -> datetime:
+        if len(self._moments) > 100_000:  # moments are mostly ends of days; a runaway mix just starts afresh
+            self._moments.clear()
+        return self._moments.setdefault((due, due.tzinfo), due)  # equal instants in other zones stay apart
 
     def touch(self, partition: int, case_id: str, due: datetime | None) -> None:
         """Record the case's next due moment (None: nothing pending)."""
@@ -26,6 +33,7 @@ class DeadlineIndex:
             return
         if dues.get(case_id) == due:
             return
+        due = self._same(due)
         dues[case_id] = due
         heapq.heappush(self._heaps.setdefault(partition, []), (due, case_id))
 
@@ -61,7 +69,7 @@ class DeadlineIndex:
 
     def rebuild(self, partition: int, entries: Iterable[tuple[str, datetime | None]]) -> None:
         self.drop_partition(partition)
-        dues = {case: due for case, due in entries if due is not None}
+        dues = {case: self._same(due) for case, due in entries if due is not None}
         self._due[partition] = dues
         heap = [(due, case) for case, due in dues.items()]
         heapq.heapify(heap)

@@ -1,8 +1,9 @@
 """Every use of faust and aiokafka internals, in one place, checked against the versions it was written for.
 
-The worker uses faust for group membership, the stream and the status page; state, commits and fencing are
-its own (`streams.fence`). What it reaches into: the assignor's active partitions, the consumer's commit
-(turned off: offsets are committed inside each partition's transaction), a message's broker timestamp.
+The worker uses faust for group membership (static when the worker has an instance name), the stream and
+the status page; state, commits and fencing are its own (`streams.fence`). What it reaches into: the
+assignor's active partitions, the consumer's commit (turned off: offsets are committed inside each
+partition's transaction), a message's broker timestamp, the consumer's group instance id.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
@@ -20,6 +22,23 @@ def check_versions() -> None:
         have = importlib.metadata.version(name)
         if have != want:
             raise RuntimeError(f"{name} {have} is installed; the worker's faust adapter was checked with {want}")
+
+
+def membership(group: str, instance: str | None) -> dict[str, Any]:
+    """faust settings for static group membership (none without an instance name).
+
+    faust 0.15.3 hands ``consumer_group_instance_id`` to ``AIOKafkaConsumer(group_instance_id=…)``
+    (transport/drivers/aiokafka.py); aiokafka 0.14 then joins as a static member and does not send
+    LeaveGroup when it stops. A static member that comes back is given the assignment the coordinator
+    kept for it, whose metadata carries the *previous* process's ``canonical_url``, and faust's assignor
+    asserts it is its own (assignor/partition_assignor.py ``on_assignment``): by default that URL holds
+    the web port, so a restart on another port would crash the consumer. The URL is made the instance's
+    own (faust uses it only to route table queries, which this worker does not serve). The group's name
+    is part of the id so that two groups on one host never share one."""
+    if not instance:
+        return {"consumer_group_instance_id": None}
+    return {"consumer_group_instance_id": f"{group}/{instance}",
+            "canonical_url": f"http://esup-worker/{quote(instance, safe='')}"}  # fmt: skip
 
 
 def active_partitions(app: Any, topic: str) -> list[int]:

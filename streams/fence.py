@@ -61,6 +61,10 @@ class Fence:
             linger_ms=5,
             max_batch_size=256 * 1024,
             transaction_timeout_ms=30_000,
+            # After a commit the coordinator writes the markers asynchronously; until it has, the next
+            # transaction's AddPartitionsToTxn/AddOffsetsToTxn is answered CONCURRENT_TRANSACTIONS and aiokafka
+            # retries after this backoff (100 ms by default: a floor under every batch's latency).
+            retry_backoff_ms=5,
             **self.client_options,
         )
         await producer.start()  # InitProducerId: bumps the epoch, aborts what the old owner left open

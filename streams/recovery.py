@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from schemas.control import DeadLetter
-from streams.rows import META_KEY, decode_meta, decode_row, row_due
+from streams.rows import META_KEY, decode_meta, decode_row, row_due, stored_due
 from streams.rules.clocks import next_due
 
 if TYPE_CHECKING:
@@ -27,11 +27,15 @@ log = logging.getLogger("esup.worker")
 Output = tuple[str, bytes, bytes]
 
 
-def rebuild_index(proc: CaseProcessor, partition: int) -> None:
-    """The partition's deadline index from its rows (stored due moments reused on the same basis)."""
+Due = tuple[str, datetime | None] | None  # (case id, stored next due moment) on the current basis, else None
+
+
+def rebuild_index(proc: CaseProcessor, partition: int, dues: dict[bytes, Due] | None = None) -> None:
+    """The partition's deadline index from its rows (stored due moments reused on the same basis).
+    ``dues``: what `load` already read of each row, so that a million rows are not parsed twice."""
     entries: list[tuple[str, datetime | None]] = []
-    for raw in proc.store.partition(partition).rows.values():
-        got = row_due(raw, proc.basis)
+    for key, raw in proc.store.partition(partition).rows.items():
+        got = dues[key] if dues is not None and key in dues else row_due(raw, proc.basis)
         if got is None:  # written with another calendar or thresholds: compute it again
             state = decode_row(raw)
             got = (state.case_id, next_due(state, proc.ctx))
@@ -39,10 +43,13 @@ def rebuild_index(proc: CaseProcessor, partition: int) -> None:
     proc.index.rebuild(partition, entries)
 
 
-def load(proc: CaseProcessor, partition: int, topic: str, records: Iterable[Any]) -> list[Output]:
+def load(
+    proc: CaseProcessor, partition: int, topic: str, records: Iterable[Any], dues: dict[bytes, Due] | None = None
+) -> list[Output]:
     """Apply changelog records (aiokafka ConsumerRecords) to the partition's rows, in order. A record that
     is not a readable row becomes a dead letter (key, offset, reason) and its case is left out, so the
-    next event of that case starts from nothing rather than stopping the partition."""
+    next event of that case starts from nothing rather than stopping the partition. ``dues`` (optional)
+    receives each row's stored next due moment for `rebuild_index`."""
     part = proc.store.partition(partition)
     letters: list[Output] = []
     for r in records:
@@ -56,9 +63,12 @@ def load(proc: CaseProcessor, partition: int, topic: str, records: Iterable[Any]
                 part.watermark, part.chain = decode_meta(r.value)
             else:
                 row = orjson.loads(r.value)
-                if row["s"]["case_id"].encode() != key:
-                    raise ValueError(f"row of case {row['s']['case_id']!r} under key {key!r:.80}")
+                case_id = row["s"]["case_id"]
+                if case_id.encode() != key:
+                    raise ValueError(f"row of case {case_id!r} under key {key!r:.80}")
                 part.rows[key] = r.value
+                if dues is not None:
+                    dues[key] = stored_due(row, proc.basis)
         except Exception as exc:
             if key is not None:
                 part.rows.pop(key, None)

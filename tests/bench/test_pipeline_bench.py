@@ -9,7 +9,11 @@ import asyncio
 import json
 import os
 import platform
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -61,11 +65,19 @@ def test_worker_throughput_against_a_bare_consumer(pipeline: Pipeline, clickhous
     n = len(lines)
     group = p.env["ESUP_WORKER_APP_ID"]
     t0 = time.perf_counter()
-    p.worker(clock="event")
+    worker = p.worker(clock="event")
     p.sink()
+    # ESUP_BENCH_PROFILE=file: py-spy samples the worker (100 Hz, raw collapsed stacks) until the topic is drained.
+    profile = os.environ.get("ESUP_BENCH_PROFILE")
+    py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    spy = subprocess.Popen([py_spy, "record", "-r", "100", "-f", "raw", "-o", profile, "--pid", str(worker.pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if profile else None  # fmt: skip
     wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=3600, every=0.5,
                what="the worker to drain the topic")  # fmt: skip
     t_worker = time.perf_counter() - t0
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes the profile when interrupted
+        spy.wait(timeout=60)
     wait_until(lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_events")[0][0] >= n,
                timeout=3600, every=0.5, what="the sink")  # fmt: skip
     wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_SINK_GROUP"], p.topics["findings"]) == 0,

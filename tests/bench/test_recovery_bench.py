@@ -33,14 +33,26 @@ from tests.support import FOOD_MATERIALS
 pytestmark = pytest.mark.bench
 
 MIB = 1024 * 1024
-RECOVERED = re.compile(
-    r"case table recovered: partitions \[([\d, ]*)\], (\d+) cases with pending timers, (\d+) outbox messages"
+# One line per partition taken over (streams/ownership.py), with where its time went.
+TAKEN_OVER = re.compile(
+    r"partition (\d+) taken over: (\d+) cases \((\d+) changelog records, (\d+) quarantined\), committed .*; "
+    r"fence ([\d.]+) s, read ([\d.]+) s, load ([\d.]+) s, index ([\d.]+) s"
 )
 
 
+# The worker's static group membership id (ESUP_WORKER_INSTANCE): the killed worker and its restarts are the
+# same member, so the group hands its partitions straight back. Empty: dynamic membership, as before.
+INSTANCE = os.environ.get("ESUP_BENCH_INSTANCE", "bench-worker-1")
+# How the open cases come to be: "changelog" (default) writes the rows a worker leaves behind straight into
+# the changelog, so a million cases take seconds to set up; "events" runs N applications through a worker.
+SEED = os.environ.get("ESUP_BENCH_SEED", "changelog")
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def _start_worker(p: Pipeline, name: str, port: int) -> None:
-    # Not `p.worker()`: it runs at --loglevel warning, which drops the INFO line `recovered()` writes.
-    p.start(name, "worker", "--clock", "wall", "--loglevel", "info", "--web-port", str(port))
+    # Not `p.worker()`: it runs at --loglevel warning, which drops the INFO line of each partition taken over.
+    env = {"ESUP_WORKER_INSTANCE": INSTANCE} if INSTANCE else None
+    p.start(name, "worker", "--clock", "wall", "--loglevel", "info", "--web-port", str(port), env=env)
 
 
 def _memory(pid: int) -> dict[str, int]:
@@ -70,26 +82,30 @@ def _answers(port: int, partitions: int) -> Any:
 
 
 class _LogWatch:
-    """Reads a log file as it grows and remembers the first line matching a pattern."""
+    """Reads a log file as it grows and keeps every line matching a pattern (with when it was logged)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, pattern: re.Pattern[str]) -> None:
         self.path = path
+        self.pattern = pattern
         self.offset = 0
         self.rest = b""
+        self.found: list[tuple[float | None, re.Match[str]]] = []
 
-    def find(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        if not self.path.exists():
-            return None
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            chunk = f.read()
-        self.offset += len(chunk)
-        *lines, self.rest = (self.rest + chunk).split(b"\n")
-        for line in lines:
-            m = pattern.search(line.decode(errors="replace"))
-            if m:
-                return m
-        return None
+    def read(self) -> list[tuple[float | None, re.Match[str]]]:
+        if self.path.exists():
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+            self.offset += len(chunk)
+            *lines, self.rest = (self.rest + chunk).split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace")
+                if m := self.pattern.search(text):
+                    self.found.append((_logged_at(text, m.group(0)), m))
+        return self.found
+
+    def all_taken(self, partitions: int) -> bool:
+        return len({m.group(1) for _, m in self.read()}) >= partitions
 
 
 def _logged_at(log: str, needle: str) -> float | None:
@@ -115,6 +131,27 @@ def _open_cases(n: int) -> Iterator[tuple[bytes, bytes]]:
     for i in range(n):
         case_id = f"OPEN-{i:07d}"
         yield case_id.encode(), ((head % (case_id, case_id)) + tail).encode()
+
+
+def _open_rows(n: int) -> Iterator[tuple[bytes, bytes]]:
+    """The changelog rows of N open cases as a worker writes them (`_open_cases` applied, due moment and
+    basis included), keyed by case id: the default partitioner puts each where the worker would."""
+    from schemas.catalog import load_catalog
+    from schemas.config import load_rule_config
+    from schemas.events import parse_event
+    from streams.processor import CaseProcessor
+    from streams.rows import encode_row
+    from streams.rules import Context, load_calendar, step
+    from streams.rules.clocks import next_due
+
+    ctx = Context.build(load_calendar(None), load_catalog(ROOT / "examples/catalog.yaml"), load_rule_config(None))
+    basis = CaseProcessor(ctx=ctx, clock="wall", ticks_topic="ticks").basis
+    template_id, template_event = next(_open_cases(1))
+    state, _ = step(None, parse_event(template_event), ctx)
+    row = encode_row(state, due=next_due(state, ctx), basis=basis)
+    for i in range(n):
+        case_id = f"OPEN-{i:07d}".encode()
+        yield case_id, row.replace(template_id, case_id)
 
 
 def _end_offsets(bootstrap: str, topic: str) -> int:
@@ -151,7 +188,7 @@ def _row_sizes(bootstrap: str, topic: str, sample: int = 2000) -> tuple[float, f
 
 
 def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> None:
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaConsumer, TopicPartition
 
     n = int(os.environ.get("ESUP_BENCH_OPEN_CASES", "1000000"))
     p = pipeline.setup()
@@ -173,26 +210,38 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     port = free_port()
     _start_worker(p, "baseline", port)
     wait_until(lambda: _answers(port, p.partitions), timeout=120, every=0.5, what="the baseline worker")
-    wait_until(lambda: _LogWatch(p.workdir / "baseline.log").find(RECOVERED), timeout=60, every=0.5,
-               what="the baseline worker's (empty) table")  # fmt: skip
+    base_log = _LogWatch(p.workdir / "baseline.log", TAKEN_OVER)
+    wait_until(lambda: base_log.all_taken(p.partitions), timeout=60, every=0.5,
+               what="the baseline worker's (empty) partitions")  # fmt: skip
     time.sleep(3)
     baseline = _memory(p.processes["baseline"].pid)["VmRSS"]
-    p.stop("baseline")  # SIGTERM: it leaves the group, so the next worker need not wait out its session
-
-    t0 = time.perf_counter()
-    assert p.produce(events, _open_cases(n), linger_ms=50, batch_size=512 * 1024) == n
-    t_produce = time.perf_counter() - t0
+    p.stop("baseline")  # SIGTERM; the next worker is the same static member (or, dynamic, it left the group)
 
     port = free_port()
     t0 = time.perf_counter()
-    _start_worker(p, "loaded", port)
-    wait_until(lambda: committed_lag(p.bootstrap, group, events) == 0, timeout=drain_timeout, every=0.5,
-               what="the worker to open every case")  # fmt: skip
+    if SEED == "events":  # one worker opens every case from its application (slow: N events through a worker)
+        assert p.produce(events, _open_cases(n), linger_ms=50, batch_size=512 * 1024) == n
+        t_produce = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _start_worker(p, "loaded", port)
+        wait_until(lambda: committed_lag(p.bootstrap, group, events) == 0, timeout=drain_timeout, every=0.5,
+                   what="the worker to open every case")  # fmt: skip
+        seeded = f"{n:,} applications produced in {t_produce:.1f} s; one worker opened them all"
+    else:  # the rows such a worker leaves in the changelog, written directly; a worker takes them over
+        assert p.produce(changelog, _open_rows(n), linger_ms=50, batch_size=512 * 1024) == n
+        t_produce = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _start_worker(p, "loaded", port)
+        loaded_log = _LogWatch(p.workdir / "loaded.log", TAKEN_OVER)
+        wait_until(lambda: loaded_log.all_taken(p.partitions), timeout=drain_timeout, every=0.5,
+                   what="the worker to take the cases over")  # fmt: skip
+        seeded = f"{n:,} open-case rows written to the changelog in {t_produce:.1f} s; a worker took them over"
     t_drain = time.perf_counter() - t0
     time.sleep(3)  # idle: the last batch's garbage is gone
     loaded = _memory(p.processes["loaded"].pid)
     before = _status(port)
-    assert before["counters"]["events"] == n and before["counters"]["dead_letters"] == 0, before["counters"]
+    assert before["counters"]["dead_letters"] == 0, before["counters"]
+    assert before["counters"]["events"] == (n if SEED == "events" else 0), before["counters"]
     assert before["open_timers"] == n, "every open case has its acceptance timer pending"
     assert _end_offsets(p.bootstrap, changelog) == n, "one table row per case"
     assert _end_offsets(p.bootstrap, findings) == 0, "an application with every material raises nothing"
@@ -205,7 +254,6 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     watch.seek_to_end()
     for tp in tps:
         watch.position(tp)
-    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
     probe_id = "PROBE-0001"
     # A fee on a free item: one finding (FEE_ON_FREE_ITEM) the moment it is processed, and no timer.
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0).isoformat()
@@ -214,65 +262,92 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
              "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
 
     port = free_port()
-    log = _LogWatch(p.workdir / "recovered.log")
+    log = _LogWatch(p.workdir / "recovered.log", TAKEN_OVER)
     t0, killed_at = time.perf_counter(), time.time()
     p.stop("loaded", kill=True)  # kill -9
     _start_worker(p, "recovered", port)
-    producer.send(events, key=probe_id.encode(), value=json.dumps(probe).encode())
-    producer.flush()
-    producer.close()
-    recovered: re.Match[str] | None = None
-    t_recovered = t_probe = 0.0
-    probe_findings: list[Any] = []
-    deadline = time.monotonic() + recover_timeout
-    try:
-        while not (recovered and probe_findings):
-            assert time.monotonic() < deadline, f"no recovery in {recover_timeout:.0f} s:\n{p.log('recovered')[-3000:]}"
-            assert p.processes["recovered"].poll() is None, f"the worker exited:\n{p.log('recovered')[-3000:]}"
-            if recovered is None and (recovered := log.find(RECOVERED)):
-                t_recovered = time.perf_counter() - t0
-            for records in watch.poll(timeout_ms=50).values():  # the loop's pace: times are good to ~50 ms
-                probe_findings += [json.loads(r.value) for r in records]
-                if probe_findings and not t_probe:
-                    t_probe = time.perf_counter() - t0
-    finally:
-        watch.close()
-    assert {f["case_id"] for f in probe_findings} == {probe_id}
+    t_recovered, probe_findings, t_probe = _probe(p, watch, probe, log, "recovered", t0, recover_timeout)
+    assert {f["case_id"] for f in probe_findings} == {probe["case_id"]}
     assert {f["rule"] for f in probe_findings} == {"FEE_ON_FREE_ITEM"}
-    owned, pending, republished = recovered.groups()
-    assert sorted(int(x) for x in owned.split(",")) == list(range(p.partitions)), recovered.group(0)
-    assert int(pending) == n, f"{recovered.group(0)}: every open case survives the kill"
+    taken = {int(m.group(1)): m for _, m in log.found}
+    assert sorted(taken) == list(range(p.partitions)), [m.group(0) for _, m in log.found]
+    assert sum(int(m.group(2)) for m in taken.values()) == n, "every open case survives the kill"
     time.sleep(3)
     after = _status(port)
     assert after["open_timers"] == n and after["counters"]["events"] == 1, after
     back = _memory(p.processes["recovered"].pid)
-    # Where the time went, from the new worker's own log stamps (ms): the group waits out the killed member's
-    # session before it assigns the partitions, then faust reads the changelog, then `recovered()` rebuilds
-    # the deadline index and republishes what the outboxes hold.
-    text = p.log("recovered")
-    needles = ("[^Worker]: Starting", "Executing _on_partitions_assigned", "Done reading from changelog topics",
-               "case table recovered")  # fmt: skip
-    marks = [_logged_at(text, needle) for needle in needles]
-    phases = "n/a (log lines not found)"
-    if all(marks):
-        started, assigned, read, done = (m - killed_at for m in marks if m is not None)
-        phases = (f"process up at {started:.1f} s, partitions assigned at {assigned:.1f} s, then changelog read "
-                  f"{read - assigned:.1f} s, recovered() {done - read:.1f} s")  # fmt: skip
+    phases = _phases(p.log("recovered"), log, killed_at)
+
+    # A planned restart of the same worker (same instance id): SIGTERM, start again at once, one more probe.
+    port = free_port()
+    relog = _LogWatch(p.workdir / "restarted.log", TAKEN_OVER)
+    probe2 = {**probe, "event_id": "PROBE-0002-1", "case_id": "PROBE-0002"}
+    t0, stopped_at = time.perf_counter(), time.time()
+    p.stop("recovered")  # SIGTERM, waits for the exit
+    t_stopped = time.perf_counter() - t0
+    _start_worker(p, "restarted", port)
+    _, probe2_findings, t_probe2 = _probe(p, watch, probe2, relog, "restarted", t0, recover_timeout)
+    watch.close()
+    assert {f["case_id"] for f in probe2_findings} == {"PROBE-0002"}
+    rephases = _phases(p.log("restarted"), relog, stopped_at)
 
     print(
         f"\n[recovery bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
         f"{n:,} open cases (SC-FOOD-001 applications, --clock wall), {p.partitions} partitions, "
-        f"store {store}, state cache {cache:,}\n"
-        f"  produced in {t_produce:.1f} s; one worker opened them all in {t_drain:.1f} s (start included)\n"
+        f"store {store}, state cache {cache:,}, instance id {INSTANCE or '(none: dynamic membership)'}\n"
+        f"  {seeded} in {t_drain:.1f} s (start included)\n"
         f"  RSS idle worker, empty table:               {baseline / MIB:8.1f} MiB\n"
         f"  RSS worker holding the cases (after them):  {loaded['VmRSS'] / MIB:8.1f} MiB "
         f"(peak {loaded['VmHWM'] / MIB:.1f})  → {(loaded['VmRSS'] - baseline) / n:,.0f} bytes per open case "
         f"({min(n, cache):,} of them also decoded in the state cache)\n"
         f"  RSS recovered worker (rows read from Kafka): {back['VmRSS'] / MIB:7.1f} MiB "
         f"(peak {back['VmHWM'] / MIB:.1f})  → {(back['VmRSS'] - baseline) / n:,.0f} bytes per open case "
-        f"(no state cache; includes what republishing {int(republished):,} outbox messages left behind)\n"
+        f"(no state cache)\n"
         f"  changelog row: {key_bytes + row_bytes:,.0f} bytes per case ({key_bytes:.0f} key + {row_bytes:.0f} value)\n"
-        f"  kill -9 → 'case table recovered' in the new worker's log: {t_recovered:6.1f} s\n"
+        f"  kill -9 → every partition taken over (last 'taken over' line seen): {t_recovered:6.1f} s\n"
         f"    ({phases})\n"
-        f"  kill -9 → first new event processed (its finding on Kafka): {t_probe:6.1f} s"
+        f"  kill -9 → first new event processed (its finding on Kafka): {t_probe:6.1f} s\n"
+        f"  planned restart (SIGTERM, exit after {t_stopped:.1f} s, start again) → first new event processed: "
+        f"{t_probe2:6.1f} s\n"
+        f"    ({rephases})"
     )
+
+
+def _probe(p: Pipeline, watch: Any, probe: dict[str, Any], log: _LogWatch, name: str, t0: float,
+           timeout: float) -> tuple[float, list[Any], float]:  # fmt: skip
+    """Send one probe event and wait for every partition taken over and the probe's finding on Kafka:
+    (seconds from t0 to the last partition taken over, the findings read, seconds from t0 to the first)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
+    producer.send(p.topics["case_events"], key=probe["case_id"].encode(), value=json.dumps(probe).encode())
+    producer.flush()
+    producer.close()
+    t_taken = t_probe = 0.0
+    findings: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while not (t_taken and findings):
+        assert time.monotonic() < deadline, f"no recovery in {timeout:.0f} s:\n{p.log(name)[-3000:]}"
+        assert p.processes[name].poll() is None, f"the worker exited:\n{p.log(name)[-3000:]}"
+        if not t_taken and log.all_taken(p.partitions):
+            t_taken = time.perf_counter() - t0
+        for records in watch.poll(timeout_ms=50).values():  # the loop's pace: times are good to ~50 ms
+            findings += [json.loads(r.value) for r in records]
+            if findings and not t_probe:
+                t_probe = time.perf_counter() - t0
+    return t_taken, findings, t_probe
+
+
+def _phases(text: str, log: _LogWatch, since: float) -> str:
+    """Where the time went, from the new worker's own log stamps: process up, partitions assigned (the group
+    waits out a killed dynamic member's session first), then per partition fence, changelog read, load and
+    index (partitions are taken over concurrently: the sums are CPU and I/O, the last line the wall time)."""
+    up = _logged_at(text, "[^Worker]: Starting")
+    assigned = _logged_at(text, "Executing _on_partitions_assigned")
+    stamps = [at for at, _ in log.found if at is not None]
+    if up is None or assigned is None or not stamps:
+        return "n/a (log lines not found)"
+    sums = [sum(float(m.group(i)) for _, m in log.found) for i in (5, 6, 7, 8)]
+    return (f"process up at {up - since:.1f} s, partitions assigned at {assigned - since:.1f} s, last partition "
+            f"taken over at {max(stamps) - since:.1f} s; summed over partitions: fence {sums[0]:.1f} s, "
+            f"changelog read {sums[1]:.1f} s, load {sums[2]:.1f} s, index {sums[3]:.1f} s")  # fmt: skip

@@ -68,3 +68,45 @@ def test_replay_of_a_simulated_year_on_the_event_clock(pipeline: Pipeline, tmp_p
     missing, extra = expected - found, found - expected
     assert found == expected, (f"missing {sorted(missing)[:5]} ({sum(missing.values())}); "
                                f"not injected {sorted(extra)[:5]} ({sum(extra.values())})")  # fmt: skip
+
+
+def test_evaluate_jobs_on_a_simulated_year(tmp_path: Path) -> None:
+    """`esup evaluate --jobs N` (no servers): the same simulated year evaluated with 1 job and with N jobs
+    (ESUP_BENCH_JOBS, default the machine's cores); the outputs must be identical; events/s and CPU seconds
+    per event are printed (the CPU figure is what a projection to more provinces and cores rests on)."""
+    import resource
+    import subprocess
+    import sys
+
+    n_cases = int(os.environ.get("ESUP_BENCH_YEAR_CASES", "50000"))
+    jobs = int(os.environ.get("ESUP_BENCH_JOBS", str(os.cpu_count() or 2)))
+    sim, root = tmp_path / "sim", Path(__file__).resolve().parents[2]
+    esup = [sys.executable, "-m", "esup.cli"]
+    subprocess.run([*esup, "simulate", "--cases", str(n_cases), "--days", str(DAYS), "--seed", "5", "--quiet",
+                    "--out", str(sim)], check=True, cwd=root, capture_output=True)  # fmt: skip
+    at = json.loads((sim / "manifest.json").read_text())["at"]
+    n = sum(1 for _ in (sim / "events.jsonl").open("rb"))
+    figures = {}
+    for j in (1, jobs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        with (tmp_path / f"out{j}.jsonl").open("wb") as out:
+            subprocess.run([*esup, "evaluate", str(sim / "events.jsonl"), "--catalog", str(sim / "catalog.yaml"),
+                            "--at", at, "--jobs", str(j)], check=True, cwd=root, stdout=out,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        figures[j] = (wall, cpu, after.ru_maxrss / 1024)  # the largest child's peak (KiB → MiB)
+    one, many = (tmp_path / "out1.jsonl").read_bytes(), (tmp_path / f"out{jobs}.jsonl").read_bytes()
+    assert one == many, "--jobs must not change the output"
+    found = len(one.splitlines())
+    lines = "\n".join(
+        f"  --jobs {j}: {wall:.1f} s wall, {n / wall:,.0f} events/s; {cpu:.1f} CPU s ({1e6 * cpu / n:.0f} CPU µs per "
+        f"event, start included); peak RSS of a process so far {rss:.0f} MiB"
+        for j, (wall, cpu, rss) in figures.items()
+    )
+    print(
+        f"\n[evaluate bench] {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}: "
+        f"{n} events, {n_cases} cases over {DAYS} simulated days, {found} findings (identical)\n{lines}"
+    )

@@ -1,0 +1,146 @@
+"""`esup evaluate --jobs N`: the reference evaluation split by case over N processes, with identical output.
+
+Every case is judged by one job only (crc32 of its case id modulo N), so each job is the reference
+evaluation (`streams.rules.evaluate`) of its share of the cases. Two things are global and exchanged:
+the moment the timers run to (the latest valid event of *all* jobs when ``--at`` is not given) and the
+order of the findings (each job sorts its own; the parent merges). Rejected lines keep their numbers.
+
+The parent only routes: it decodes each line with orjson to read its case id (a line orjson cannot read
+goes to the job its line number picks; the job's own strict parser then rejects it or, when it is valid
+after all, judges it — the stdlib fallback below makes sure such a line still goes to its case's job).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import multiprocessing as mp
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.events import CaseEvent, EventError, occurred_sort_key, parse_event
+from streams.rules import CaseState, Context, due, step
+from streams.rules.evaluate import finding_order
+
+SortKey = tuple[datetime, str, str, str]
+
+
+@dataclass
+class Replay:
+    lines: Iterator[str]  # the findings as JSON lines, in the reference order
+    rejected: list[tuple[int, str]]  # (line number, reason), in line order
+    events: int
+    cases: int
+    at: datetime | None
+
+
+def job_of(line: bytes, number: int, jobs: int) -> int:
+    """The job that judges a line: its case's (stable across processes and runs), else by line number."""
+    data: Any
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses what the strict parser may accept (integers above 64 bits)
+            data = json.loads(line)
+        except (ValueError, RecursionError):
+            return number % jobs
+    case_id = data.get("case_id") if isinstance(data, dict) else None
+    if not isinstance(case_id, str):
+        return number % jobs
+    return zlib.crc32(case_id.encode("utf-8", "surrogatepass")) % jobs
+
+
+def _route(path: Path, jobs: int) -> bytearray:
+    """The job of every line (by line number, from 1)."""
+    out = bytearray([0])
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            line = line.rstrip(b"\r\n")
+            out.append(job_of(line, n, jobs) if line.strip() else 0)
+    return out
+
+
+def _job(path: Path, route: bytearray, me: int, ctx: Context, at: datetime | None, conn: Connection) -> None:
+    """One job: parse and step its lines, report (latest, rejected, counts), wait for ``until``, run the
+    timers, send the findings sorted as (key, JSON)."""
+    by_case: dict[str, list[CaseEvent]] = defaultdict(list)
+    rejected: list[tuple[int, str]] = []
+    latest: datetime | None = None
+    events = 0
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if route[n] != me or not line.strip():
+                continue
+            try:
+                e = parse_event(line.rstrip(b"\r\n"))
+            except EventError as exc:
+                rejected.append((n, exc.reason))
+                continue
+            events += 1
+            if at is not None and e.occurred_at > at:
+                continue
+            by_case[e.case_id].append(e)
+            if latest is None or e.occurred_at > latest:
+                latest = e.occurred_at
+    findings: list[tuple[SortKey, str]] = []
+    states: dict[str, CaseState] = {}
+    for case_id, case_events in by_case.items():
+        state: CaseState | None = None
+        for e in sorted(case_events, key=occurred_sort_key):
+            state, found = step(state, e, ctx)
+            findings += [(finding_order(f), f.model_dump_json()) for f in found]
+        assert state is not None
+        states[case_id] = state
+    conn.send((latest, rejected, events, len(states)))
+    until: datetime | None = conn.recv()
+    if until is not None:
+        for state in states.values():
+            findings += [(finding_order(f), f.model_dump_json()) for f in due(state, until, ctx)[1]]
+    findings.sort()
+    conn.send(findings)
+    conn.close()
+
+
+def replay(path: Path, ctx: Context, at: datetime | None, jobs: int) -> Replay:
+    """Evaluate the events of ``path`` over ``jobs`` processes (fork: each inherits the routing table)."""
+    route = _route(path, jobs)
+    fork = mp.get_context("fork")
+    pipes: list[Connection] = []
+    procs = []
+    for me in range(jobs):
+        mine, theirs = fork.Pipe()
+        proc = fork.Process(target=_job, args=(path, route, me, ctx, at, theirs), daemon=True)
+        proc.start()
+        theirs.close()
+        pipes.append(mine)
+        procs.append(proc)
+    try:
+        reports = [conn.recv() for conn in pipes]
+        latests = [r[0] for r in reports if r[0] is not None]
+        until = at or (max(latests) if latests else None)
+        for conn in pipes:
+            conn.send(until)
+        parts: list[list[tuple[SortKey, str]]] = [conn.recv() for conn in pipes]
+    except EOFError:
+        raise RuntimeError("a replay job died; run with --jobs 1 to see its error") from None
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    rejected = sorted(r for report in reports for r in report[1])
+    return Replay(
+        lines=(text for _, text in heapq.merge(*parts)),
+        rejected=rejected,
+        events=sum(r[2] for r in reports),
+        cases=sum(r[3] for r in reports),
+        at=until,
+    )
