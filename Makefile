@@ -30,7 +30,7 @@ up: install
 	$(BIN)/esup db migrate
 	$(BIN)/esup db views
 	$(BIN)/esup services up --workers $(WORKERS) --web-port $(WEB_PORT) --speed $(SPEED) \
-		--cases-per-day $(CASES_PER_DAY) --rules config/rules.yaml
+		--cases-per-day $(CASES_PER_DAY) --rules esup/config/rules.yaml
 
 ## make down: stop the simulator, the workers and the sink, then the stack; nothing is left listening
 down:

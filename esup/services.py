@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from esup.settings import REPO_ROOT, Settings
+from esup.settings import Settings
 from esup.stack import process
 from esup.stack.base import Status
 from esup.stack.errors import StackError
@@ -134,7 +134,8 @@ class Services:
                 continue
             if svc.port is not None:
                 process.require_port_free(svc.name, HOST, svc.port, "--web-port")
-            pid = process.spawn(svc.argv, self.log(svc.name), cwd=REPO_ROOT, env=svc.env)
+            # The caller's working directory: the services read the same .env and relative paths as `up` did.
+            pid = process.spawn(svc.argv, self.log(svc.name), cwd=Path.cwd(), env=svc.env)
             self.pidfile(svc.name).write_text(f"{pid}\n{svc.marker}\n")
             process.wait_until(svc.name, partial(_ready, svc.port, time.monotonic()), timeout_s,
                                partial(process.alive, pid, svc.marker), [self.log(svc.name)])  # fmt: skip

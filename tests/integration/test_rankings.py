@@ -1,4 +1,4 @@
-"""Scores and ranks on the real ClickHouse against figures worked out by hand from config/scoring.yaml.
+"""Scores and ranks on the real ClickHouse against figures worked out by hand from esup/config/scoring.yaml.
 
 Four departments in two cities of Sichuan, June 2026 (1-15 June has no holiday: 6-7 and 13-14 are the
 weekends). The default model: yellow -5, red -10, every full 3 notices -3, per-heading caps (time 14,
