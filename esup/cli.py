@@ -123,13 +123,14 @@ def schema_export(directory: Path) -> None:
 
 
 def _register_extensions() -> None:
-    from esup import analytics_cli, infra_cli, pipeline_cli, sim_cli, sink_cli
+    from esup import analytics_cli, case_cli, infra_cli, pipeline_cli, sim_cli, sink_cli
 
     infra_cli.register(main)
     pipeline_cli.register(main)
     sink_cli.register(main)
     analytics_cli.register(main)
     sim_cli.register(main)
+    case_cli.register(main)
 
 
 _register_extensions()

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sinks.departments import names_sql
 from sinks.scoring import Kind, entity_column, level_of, rankings_view
 
 PERIOD_NAMES = ("day", "week", "month")
@@ -35,6 +36,7 @@ class RankRow:
     reds: int
     deemed_approvals: int
     cases_finished: int
+    department_name: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,13 +49,16 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
     where = "period = %(period)s AND period_start = %(start)s AND level = %(level)s"
     if region:
         where += " AND region = %(region)s"
+    columns = (f"region, rank, {who}, department_id, score, on_time_rate, notices, yellows, reds, "
+               "deemed_approvals, cases_finished")
+    # The department's name from the `departments` dimension ('' where none is known yet).
     rows = client.execute(
-        f"SELECT region, rank, {who}, department_id, score, on_time_rate, notices, yellows, reds, "
-        f"deemed_approvals, cases_finished FROM {rankings_view(kind)} WHERE {where} ORDER BY region, rank",
+        f"SELECT {columns}, department_name FROM (SELECT {columns} FROM {rankings_view(kind)} WHERE {where}) "
+        f"ANY LEFT JOIN ({names_sql()}) USING department_id ORDER BY region, rank",
         {"period": period, "start": start, "level": level, "region": region or ""},
     )
-    return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]),
-                    None if r[5] is None else float(r[5]), *(int(x) for x in r[6:])) for r in rows]
+    return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]), None if r[5] is None else float(r[5]),
+                    int(r[6]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), str(r[11])) for r in rows]
 
 
 _HEADER = ("rank", "id", "department", "region", "score", "on-time", "notice", "yellow", "red", "deemed")
@@ -72,8 +77,12 @@ def format_table(rows: list[RankRow], kind: Kind) -> str:
     if kind == "department":
         header.pop(2)
         lines = [c[:2] + c[3:] for c in lines]
+    numeric = {0} | set(range(len(header) - 6, len(header)))  # rank, score and the counts
+    if any(r.department_name for r in rows):
+        # Last, so that wide (CJK) characters cannot push the numbers out of line.
+        header.append("name")
+        lines = [[*c, r.department_name] for c, r in zip(lines, rows, strict=True)]
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
-    numeric = {0} | set(range(len(header) - 6, len(header)))
 
     def fmt(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,

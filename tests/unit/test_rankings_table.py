@@ -40,3 +40,13 @@ def test_staff_table_has_the_department() -> None:
 def test_bad_region_is_refused_before_connecting() -> None:
     run = CliRunner().invoke(main, ["rankings", "--region", "51"])
     assert run.exit_code == 2 and "6-digit" in run.output
+
+
+def test_department_names_come_last_when_known() -> None:
+    rows = [RankRow("511700", 1, "511702-GA", "511702-GA", 99.0, 1.0, 0, 0, 0, 0, 1, "达州市通川区公安局"),
+            RankRow("511700", 2, "511703-GA", "511703-GA", 98.0, 1.0, 0, 0, 0, 0, 1, "")]
+    text = format_table(rows, "department").splitlines()
+    assert text[0].split()[-1] == "name"
+    assert text[2].split() == ["1", "511702-GA", "511700", "99.00", "100%", "0", "0", "0", "0", "达州市通川区公安局"]
+    assert text[3].split()[-1] == "0"  # no name known: an empty cell
+    assert "name" not in format_table(rows[1:], "department").splitlines()[0]
