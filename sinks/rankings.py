@@ -49,12 +49,13 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
     where = "period = %(period)s AND period_start = %(start)s AND level = %(level)s"
     if region:
         where += " AND region = %(region)s"
-    columns = (f"region, rank, {who}, department_id, score, on_time_rate, notices, yellows, reds, "
-               "deemed_approvals, cases_finished")
-    # The department's name from the `departments` dimension ('' where none is known yet).
+    columns = "region, rank, entity, department_id, score, on_time_rate, notices, yellows, reds, " \
+              "deemed_approvals, cases_finished"
+    # The department's name from the `departments` dimension ('' where none is known yet). Current
+    # releases want an alias on each joined subquery; 18.16 accepts them.
     rows = client.execute(
-        f"SELECT {columns}, department_name FROM (SELECT {columns} FROM {rankings_view(kind)} WHERE {where}) "
-        f"ANY LEFT JOIN ({names_sql()}) USING department_id ORDER BY region, rank",
+        f"SELECT {columns}, department_name FROM (SELECT {who} AS entity, * FROM {rankings_view(kind)} "
+        f"WHERE {where}) AS r ANY LEFT JOIN ({names_sql()}) AS d USING department_id ORDER BY region, rank",
         {"period": period, "start": start, "level": level, "region": region or ""},
     )
     return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]), None if r[5] is None else float(r[5]),
