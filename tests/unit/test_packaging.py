@@ -52,7 +52,7 @@ def test_every_file_the_code_reads_is_package_data() -> None:
 
 def test_the_defaults_load_from_the_package() -> None:
     assert load_scoring().version
-    assert [m.version for m in load_migrations()][:3] == [1, 2, 3]
+    assert {1, 2, 30} <= {m.version for m in load_migrations()}
 
 
 def test_esup_home_defaults_to_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
