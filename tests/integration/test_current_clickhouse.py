@@ -12,6 +12,7 @@ import pytest
 from dashboards.build import BOARDS
 from esup.stack.servers import Provided
 from schemas.scoring import load_scoring
+from sinks.case_view import load
 from sinks.clickhouse import connect_url
 from sinks.departments import Department, upsert
 from sinks.migrate import load_migrations, migrate, tables
@@ -143,3 +144,39 @@ def test_a_clickhouse_url_for_the_old_server_still_works(clickhouse_server: Prov
     # The comparisons above are only meaningful if `old` is the 18.16 server, not the current engine.
     server = connect_url(clickhouse_server.address, "default").execute("SELECT version()")[0][0]
     assert server != version()
+
+
+def test_esup_case_reads_the_same_case_on_both_engines(dashboard_pair: tuple[Any, ChdbClient]) -> None:
+    """DZ2026-0007 of the examples: a suspension and two extension requests, and findings with evidence."""
+    old, new = dashboard_pair
+    case, again = load(old, "DZ2026-0007"), load(new, "DZ2026-0007")
+    assert case is not None and again is not None
+    # chdb hands times back as text: compare what does not depend on the driver's types.
+    assert again.clocks == case.clocks and again.state["stage"] == case.state["stage"]
+    assert [(e.event_id, e.kind, e.payload) for e in again.events] == [(e.event_id, e.kind, e.payload)
+                                                                      for e in case.events]
+    assert [(f.finding_id, f.evidence) for f in again.findings] == [(f.finding_id, f.evidence) for f in case.findings]
+    assert [e.kind for e in case.pauses] == ["suspend", "extend", "extend"]
+    decision = next(c for c in case.clocks if c.name == "decision")
+    assert decision.remaining_wd == decision.limit_wd + decision.extension_wd - decision.used_wd
+    assert case.findings and all(case.event(e) for f in case.findings for e in f.evidence)
+    assert load(old, "NO-SUCH-CASE") is None
+
+
+def test_esup_case_command_on_the_server(dashboard_pair: tuple[Any, ChdbClient], clickhouse_server: Provided) -> None:
+    from urllib.parse import urlsplit
+
+    from click.testing import CliRunner
+
+    from esup.cli import main
+
+    url = urlsplit(clickhouse_server.address)
+    env = {"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
+           "ESUP_CLICKHOUSE_USER": url.username or "default", "ESUP_CLICKHOUSE_PASSWORD": url.password or ""}
+    run = CliRunner().invoke(main, ["case", "DZ2026-0007", "--database", "esup_test_versions_dash",
+                                    "--width", "200"], env=env)  # fmt: skip
+    assert run.exit_code == 0, run.output
+    for heading in ("Case DZ2026-0007", "Clocks", "Suspensions and extensions", "Timeline", "Findings and their"):
+        assert heading in run.output
+    missing = CliRunner().invoke(main, ["case", "NOPE", "--database", "esup_test_versions_dash"], env=env)
+    assert missing.exit_code == 1 and "no case 'NOPE'" in missing.output
