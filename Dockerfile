@@ -1,8 +1,10 @@
-# The esup image for docker-compose: the CLI, the stream workers and the sinks (no servers inside).
+# The esup image for docker-compose: the CLI, the stream workers, the sinks and the simulator (no servers
+# inside). Installed as a wheel (not from the source tree): config defaults, templates, migrations and
+# dashboards come with the package, so `esup` runs from any folder.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 TZ=Asia/Shanghai
-WORKDIR /app
+WORKDIR /src
 
 COPY pyproject.toml README.md ./
 COPY esup ./esup
@@ -10,12 +12,16 @@ COPY schemas ./schemas
 COPY streams ./streams
 COPY sinks ./sinks
 COPY dashboards ./dashboards
-COPY config ./config
-COPY examples ./examples
-RUN pip install . && useradd --create-home --uid 10001 esup && mkdir /data && chown esup /data
+COPY sim ./sim
+# The sample catalog (docker-compose's default CATALOG_FILE) and events, outside the working folder.
+COPY examples /opt/esup/examples
+RUN pip install . && rm -rf /src \
+    && useradd --create-home --uid 10001 esup && mkdir -p /data/.esup && chown -R esup /data
 USER esup
-# Workers keep their local table data in the working directory.
+# The working folder is the non-root user's: workers keep their local table data here and ESUP_HOME
+# (state written by esup commands) is inside it, never inside site-packages.
 WORKDIR /data
+ENV ESUP_HOME=/data/.esup
 
 ENTRYPOINT []
 CMD ["esup", "--help"]

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down test unit lint bench chaos clean
+.PHONY: install up down test unit lint bench chaos wheel-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,14 @@ install: $(STAMP)
 
 ## make up: install; start Kafka and ClickHouse in the background (no Docker; state in .esup/); create the
 ## topics; migrate the database and create the score views; then `esup services up`: publish a simulated
-## province's catalog and start WORKERS stream workers, the ClickHouse sink and the live province, which starts
-## a month ago at SPEED times real time and goes on in real time once it reaches today. Says where to look.
-## Running it again starts only what is not running. `make down` stops it all.
+## province's catalog and department names and start WORKERS stream workers, the ClickHouse sink and the live
+## province, which starts a month ago, backfills that month as fast as the machine allows (SPEED=max; or a
+## factor such as 600) and goes on in real time once it reaches today. It waits, showing progress, until
+## this month is ranked, then says where to look. Running it again starts only what is not running.
+## `make down` stops it all.
 WORKERS ?= 2
 WEB_PORT ?= 6066
-SPEED ?= 600
+SPEED ?= max
 CASES_PER_DAY ?= 200
 up: install
 	$(BIN)/esup stack up
@@ -30,7 +32,7 @@ up: install
 	$(BIN)/esup db migrate
 	$(BIN)/esup db views
 	$(BIN)/esup services up --workers $(WORKERS) --web-port $(WEB_PORT) --speed $(SPEED) \
-		--cases-per-day $(CASES_PER_DAY) --rules config/rules.yaml
+		--cases-per-day $(CASES_PER_DAY) --rules esup/config/rules.yaml
 
 ## make down: stop the simulator, the workers and the sink, then the stack; nothing is left listening
 down:
@@ -50,6 +52,11 @@ unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+## make wheel-check: build the wheel, install it into a fresh venv and run it from an empty folder against a
+## stack of its own (other ports and ESUP_HOME; stops what it starts): what a new user or the Docker image gets
+wheel-check: install
+	PYTHON=$(BIN)/python .ci/wheel-check
 
 ## make bench: benchmarks (off by default); figures go to docs/performance.md
 bench: install

@@ -1,4 +1,4 @@
-"""Render every dashboard to JSON (keys sorted, stable) and write or check deploy/grafana/dashboards."""
+"""Render every dashboard to JSON (keys sorted, stable) and write or check dashboards/json."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards import case, department, province_overview
 from dashboards.panels import PanelSpec
-from esup.settings import REPO_ROOT
+from esup.resources import packaged
 
-# deploy/grafana/provisioning/dashboards/esup.yaml loads every file here (docker-compose mounts it).
-OUT_DIR = REPO_ROOT / "deploy" / "grafana" / "dashboards"
+# The committed JSON ships in the package; docker-compose mounts this folder for Grafana's provisioning
+# (deploy/grafana/provisioning/dashboards/esup.yaml loads every file in it).
+OUT_DIR = packaged("dashboards", "json")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def _client(s: Settings, database: str | None) -> Any:
 @click.command("views")
 @click.option("--database", default=None, help="target database (default: ESUP_CLICKHOUSE_DATABASE, `esup`)")
 @click.option("--scoring", "scoring_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="scoring model (YAML; default config/scoring.yaml)")
+              help="scoring model (YAML; default esup/config/scoring.yaml)")
 @click.option("--calendar", "calendar_file", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="working-day calendar override (YAML), as for `esup evaluate`")
@@ -37,7 +37,7 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     """(Re)create the score and ranking views from the scoring model; run after `esup db migrate`.
 
     The views hold the model and the holidays of its calendar years, so run it again after changing
-    config/scoring.yaml or loading a newly published holiday calendar.
+    esup/config/scoring.yaml or loading a newly published holiday calendar.
     """
     from directory.views import create_views as accountability_views
     from schemas.scoring import ScoringError, load_scoring
@@ -147,7 +147,7 @@ def dashboards_group() -> None:
 
 @dashboards_group.command("build")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="directory (default: deploy/grafana/dashboards, which docker-compose provisions)")
+              help="directory (default: dashboards/json, which docker-compose provisions)")
 @click.option("--check", is_flag=True, help="write nothing; exit 1 if the files differ from the generated JSON")
 def dashboards_build(out_dir: Path | None, check: bool) -> None:
     """Write every dashboard's JSON (sorted keys, stable output)."""

@@ -157,6 +157,7 @@ def schema_export(directory: Path) -> None:
 def _register_extensions() -> None:
     from esup import (
         analytics_cli,
+        case_cli,
         directory_cli,
         infra_cli,
         notifier_cli,
@@ -176,6 +177,7 @@ def _register_extensions() -> None:
     verify_cli.register(main)
     directory_cli.register(main)
     notifier_cli.register(main)
+    case_cli.register(main)
 
 
 _register_extensions()

@@ -17,7 +17,7 @@ _CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.group("notifier")
 def notifier_group() -> None:
-    """Notifications of findings (预警推送): email, signed webhook and SMS, routed by config/notifier.yaml.
+    """Notifications of findings (预警推送): email, signed webhook and SMS, routed by esup/config/notifier.yaml.
 
     \b
       esup notifier run                                  # its own consumer group, until SIGTERM
@@ -36,7 +36,7 @@ def _key(secret_file: Path | None, config_file: Path | None) -> bytes:
 
 
 @notifier_group.command("run")
-@click.option("--config", "config_file", type=_CONFIG, default=None, help="routing (default config/notifier.yaml)")
+@click.option("--config", "config_file", type=_CONFIG, default=None, help="routing (default esup/config/notifier.yaml)")
 @click.option("--webhook-secret-file", type=_CONFIG, default=None, help="HMAC key file (0600) for the webhook")
 @click.option("--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from esup.settings import REPO_ROOT, Settings
+from esup.settings import Settings
 from esup.stack import process
 from esup.stack.base import Status
 from esup.stack.errors import StackError
+from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
 _ORDER = ("simulator", "worker", "sink", "notifier", "receivers")  # the order `down` stops them in
@@ -30,15 +31,16 @@ class Plan:
     workers: int = 2
     web_port: int = 6066  # worker i serves its status page on web_port + i - 1
     simulate: bool = True
-    speed: str = "600"
+    speed: str = "max"  # with the catch-up: a backfill as fast as the machine allows, then real time
     cases_per_day: float = 200.0
     seed: int = 1
     tick_every_s: float = 2.0
     history_days: int = 30  # the province starts this long ago and catches up with the present at `speed`
+    progress_every_s: float = 10.0
     rules: Path | None = None
     calendar: Path | None = None
     # The notifier (预警推送) and the local SMTP server and webhook/SMS endpoint it delivers to; the ports
-    # are config/notifier.yaml's.
+    # are esup/config/notifier.yaml's.
     notify: bool = True
     smtp_port: int = 8025
     http_port: int = 8026
@@ -85,13 +87,15 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                          "--webhook-secret-file", key)))
         out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
     if plan.simulate:
-        # Workers run on the event clock and the simulator ticks it: a month of history passes in minutes
-        # (600x: a day in 2.4 minutes), then the province goes on in real time.
+        # Workers run on the event clock: the events' own times drive the timers through the backfill (a
+        # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
+        # time, once the workers have applied the backfill.
         out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--catch-up",
                                          "--start", f"now-{plan.history_days}d", "--tick-every",
                                          str(plan.tick_every_s), "--cases-per-day", str(plan.cases_per_day),
                                          "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",
-                                         str(settings.home / "sim"), "--progress-every", "60", *extra)))
+                                         str(settings.home / "sim"), "--progress-every", str(plan.progress_every_s),
+                                         *extra)))
     return out  # fmt: skip
 
 
@@ -159,7 +163,10 @@ class Services:
                 continue
             if svc.port is not None:
                 process.require_port_free(svc.name, HOST, svc.port, "--web-port")
-            pid = process.spawn(svc.argv, self.log(svc.name), cwd=REPO_ROOT, env=svc.env)
+            if svc.name == "simulator":  # a phase left by an earlier run must not look like this one's
+                (self.settings.home / "sim" / PHASE_FILE).unlink(missing_ok=True)
+            # The caller's working directory: the services read the same .env and relative paths as `up` did.
+            pid = process.spawn(svc.argv, self.log(svc.name), cwd=Path.cwd(), env=svc.env)
             self.pidfile(svc.name).write_text(f"{pid}\n{svc.marker}\n")
             process.wait_until(svc.name, partial(_ready, svc.port, time.monotonic()), timeout_s,
                                partial(process.alive, pid, svc.marker), [self.log(svc.name)])  # fmt: skip

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from esup.params import cli_settings as _settings
 from esup.settings import Settings
+
+if TYPE_CHECKING:
+    from sim.province import Province
 
 
 @click.group()
@@ -29,21 +33,31 @@ def services() -> None:
               help="status page of worker 1; worker i uses WEB_PORT + i - 1")
 @click.option("--simulate/--no-simulate", default=True, show_default=True,
               help="also run a live simulated province (and publish its catalog first)")
-@click.option("--speed", default="600", show_default=True, help="the simulated province's pace (see esup simulate)")
+@click.option("--speed", default="max", show_default=True,
+              help="the simulated province's pace until it reaches the present (max: a backfill as fast as the "
+                   "machine allows; or a factor such as 600); real time after that")
 @click.option("--cases-per-day", type=click.FloatRange(min=0), default=200.0, show_default=True)
 @click.option("--history-days", type=click.IntRange(0, 3650), default=30, show_default=True,
               help="the province starts this many days ago and catches up with the present at --speed")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--notify/--no-notify", default=True, show_default=True,
               help="also run the notifier and the local SMTP server and webhook/SMS receiver it delivers to")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="with --simulate: wait, showing progress, until the current month is ranked, then say where to look")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=900.0, show_default=True, help="seconds")
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None)
 def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, history_days: int,
-                seed: int, notify: bool,
+                seed: int, notify: bool, wait: bool, wait_timeout: float,
                 rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
     """Start the workers (event clock), the sink, the notifier with its local receivers and the simulator in the
-    background; idempotent."""
+    background; idempotent.
+
+    The simulated province starts --history-days ago; at --speed max it backfills that month as fast as
+    the machine allows and then goes on in real time. With --wait (the default) this returns once the
+    current month is ranked with department names.
+    """
     from esup.services import Plan, Services
     from esup.stack.errors import StackError
     from sim.writers import parse_speed
@@ -65,7 +79,27 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
         raise click.ClickException(str(exc)) from None
     for st in statuses:
         click.echo(st.line())
+    if simulate and wait:
+        _wait_until_ranked(s, wait_timeout)
     _where_to_look(s, plan)
+
+
+def _wait_until_ranked(s: Settings, timeout_s: float) -> None:
+    from esup.ready import wait_until_ranked
+
+    click.echo(f"\nBackfilling the simulated month, then real time; waiting until this month ranks "
+               f"(at most {timeout_s:.0f} s; progress also in {s.home / 'services' / 'simulator.log'}):")
+    try:
+        done = wait_until_ranked(s, timeout_s=timeout_s, say=click.echo)
+    except Exception as exc:  # ClickHouse gone, views missing: the services run anyway
+        click.echo(f"could not follow the backfill: {type(exc).__name__}: {exc}", err=True)
+        return
+    if done is None:
+        click.echo(f"not ranked after {timeout_s:.0f} s: the services keep running (see the logs)", err=True)
+    elif done.done:
+        click.echo(f"This month is ranked: {done.ranked} departments, with their names.")
+    else:
+        click.echo("The province is live, but nothing is ranked this month yet (it has only just begun).")
 
 
 def _publish_catalog(s: Settings, seed: int) -> None:
@@ -82,6 +116,8 @@ def _publish_catalog(s: Settings, seed: int) -> None:
                                    f"{type(exc).__name__}: {exc} (did `esup topics create` run?)") from None
     click.echo(f"catalog   published {len(report.published)} items from {files['catalog']} to {s.topic_catalog}")
     _publish_directory(s, files["directory"])
+    _write_departments(s, sim.province)
+
 
 
 def _publish_directory(s: Settings, path: Path) -> None:
@@ -101,6 +137,28 @@ def _publish_directory(s: Settings, path: Path) -> None:
     click.echo(f"directory published {report.published} records from {path} to {s.topic_directory}")
 
 
+
+def _write_departments(s: Settings, province: Province) -> None:
+    """The simulated departments' names into ClickHouse, for the rankings (until a real directory lands)."""
+    from datetime import UTC, datetime
+
+    from sinks.clickhouse import connect
+    from sinks.departments import Department, upsert
+
+    depts = [Department(o.department_id, o.name, o.region_code, o.kind)
+             for c in province.counties for o in c.offices.values()]  # fmt: skip
+    client = connect(s)
+    try:
+        n = upsert(client, depts, source="simulator", at=datetime.now(UTC))
+    except Exception as exc:  # no server, no table: say so before any process starts
+        raise click.ClickException(f"writing department names to ClickHouse at {s.clickhouse_host}:"
+                                   f"{s.clickhouse_port}: {type(exc).__name__}: {exc} (did `esup db migrate` run?)"
+                                   ) from None
+    finally:
+        client.disconnect()
+    click.echo(f"names     {n} departments of the simulated province in {s.clickhouse_database}.departments")
+
+
 def _where_to_look(s: Settings, plan: object) -> None:
     from esup.services import Plan
 
@@ -108,7 +166,8 @@ def _where_to_look(s: Settings, plan: object) -> None:
     lines = [
         "",
         "Where to look:",
-        "  esup rankings --watch                live rankings of departments and staff",
+        "  esup rankings --watch                live rankings of departments and staff (this month)",
+        "  esup case CASE_ID                    one case: timeline, clocks, suspensions, findings and evidence",
         "  esup status                          consumer lag of the workers and the sink",
         f"  esup worker-status --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",
         "  esup services status                 these processes, their pids and logs",

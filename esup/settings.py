@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The checkout this package runs from; the local stack keeps its state beside it, in .esup/.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def default_home() -> Path:
+    """./.esup in the working directory: a checkout and an empty folder alike (never inside site-packages)."""
+    return Path.cwd() / ".esup"
 
 
 class Settings(BaseSettings):
@@ -22,8 +24,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
 
-    # ---- local stack (deploy/local): where state and logs live, which binaries to run -----------------
-    home: Path = Field(default=REPO_ROOT / ".esup", description="state, logs and jars of the local stack")
+    # ---- local stack (esup/stack/templates): where state and logs live, which binaries to run -----------------
+    # ESUP_HOME: state, logs and jars of the local stack and the services; made absolute at load, so
+    # processes started from elsewhere (services, the wheel check) agree on it.
+    home: Path = Field(default_factory=default_home, description="state, logs and jars of the local stack")
     java: str = "java"
     mvn: str = "mvn"
     clickhouse_server_bin: str = "clickhouse-server"
@@ -89,7 +93,7 @@ class Settings(BaseSettings):
     # While ClickHouse is down: retry after 0.5 s, doubling up to this cap.
     sink_retry_max_s: float = Field(default=10.0, gt=0)
 
-    # ---- organisation directory and notifier (directory/, notifier/; routing in config/notifier.yaml) ------
+    # ---- organisation directory and notifier (directory/, notifier/; routing in esup/config/notifier.yaml) ------
     topic_directory: str = "esup.directory"
     notifier_group: str = "esup-notifier"
     # The webhook's HMAC key and the SMTP password; the YAML may name a 0600 file for the key instead.
@@ -103,6 +107,11 @@ class Settings(BaseSettings):
     clickhouse_user: str = Field(default="default", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     clickhouse_password: SecretStr = SecretStr("")
     clickhouse_database: str = Field(default="esup", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import FrameType
@@ -81,10 +82,10 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
               help="pacing: 'realtime', an acceleration factor such as 600, or 'max' (as fast as possible)")
 @click.option("--catch-up", is_flag=True,
               help="with --start in the past: go at --speed until the simulated time reaches the present, then in "
-                   "real time")
+                   "real time (--speed max: a backfill as fast as the machine allows)")
 @click.option("--tick-every", type=click.FloatRange(min=0), default=0.0,
-              help="with --to-kafka and a paced speed: tick the workers' event clock every S seconds to the "
-                   "simulated time (for workers run with --clock event)")
+              help="with --to-kafka and a paced speed (or max with --catch-up, once it is live): tick the workers' "
+                   "event clock every S seconds to the simulated time (for workers run with --clock event)")
 @click.option("--publish-catalog", is_flag=True, help="publish the catalog to the catalog topic first")
 @click.option("--catalog-only", is_flag=True, help="write (and with --publish-catalog publish) the catalog, then exit")
 @click.option("--id-prefix", default="", help="prefix for case ids (runs that share topics must differ)")
@@ -150,8 +151,10 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
         assert settings is not None
         _require_topics(settings.kafka_bootstrap, [settings.topic_case_events]
                         + ([settings.topic_ticks] if tick_every else []))  # fmt: skip
+        backfill = catch_up and pace is None
         kafka = KafkaTarget(settings.kafka_bootstrap, settings.topic_case_events,
-                            settings.topic_ticks if tick_every else None, tick_every or 2.0)  # fmt: skip
+                            settings.topic_ticks if tick_every else None, tick_every or 2.0,
+                            ready=_workers_caught_up(settings) if backfill else None)  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -193,6 +196,21 @@ def _publish(settings: Settings | None, catalog_file: Path) -> None:
     catalog = load_catalog(catalog_file)
     report = publish_catalog(settings.kafka_bootstrap, settings.topic_catalog, catalog)
     click.echo(f"published {len(report.published)} items (catalog {catalog.version}) to {settings.topic_catalog}")
+
+
+def _workers_caught_up(settings: Settings) -> Callable[[], bool]:
+    """Whether the workers' group has applied every case event sent so far (the backfill is in)."""
+    from esup.lag import group_lag
+
+    def check() -> bool:
+        try:
+            rows = group_lag(settings.kafka_bootstrap, {settings.worker_app_id: [settings.topic_case_events]})
+        except Exception:  # Kafka busy or restarting: not yet
+            return False
+        mine = [r for r in rows if r.topic == settings.topic_case_events]
+        return bool(mine) and all(r.committed is not None and r.lag == 0 for r in mine)
+
+    return check
 
 
 def _require_topics(bootstrap: str, topics: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The notifier's configuration (config/notifier.yaml): routing per card, quiet hours, retries and channels."""
+"""The notifier's configuration (esup/config/notifier.yaml): routing per card, quiet hours, retries and channels."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from esup.resources import packaged
 from schemas.findings import Severity
 
 ChannelName = Literal["email", "webhook", "sms"]
 Reason = Literal["responsible", "head", "bureau"]
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "notifier.yaml"
+DEFAULT_FILE = packaged("esup", "config", "notifier.yaml")
 
 
 class _Strict(BaseModel):

@@ -8,9 +8,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from esup.resources import packaged
 from schemas.findings import Category
 
-DEFAULT_SCORING = Path(__file__).resolve().parent.parent / "config" / "scoring.yaml"
+# Shipped with the package (esup/config), found the same way in a checkout and an installed wheel.
+DEFAULT_SCORING = packaged("esup", "config", "scoring.yaml")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -100,7 +102,7 @@ class ScoringError(ValueError):
 
 
 def load_scoring(path: str | Path | None = None) -> ScoringModel:
-    """The model from a YAML file (default: config/scoring.yaml); errors name the field."""
+    """The model from a YAML file (default: esup/config/scoring.yaml); errors name the field."""
     where = Path(path) if path is not None else DEFAULT_SCORING
     try:
         data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}

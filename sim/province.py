@@ -121,8 +121,10 @@ def build_province(seed: int, cities: int = 3, counties: int = 4) -> Province:
         regions = [(city_code, city_name + "本级", 2.0)] + [(code, name, 1.0) for code, name in districts[:counties]]
         for code, name, weight in regions:
             county = County(code, name, city_name, weight)
+            # The name a supervisor knows it by: 达州市公安局 (the city's own), 达州市通川区公安局 (a county's).
+            where = city_name if code == city_code else city_name + name
             for kind, dept_name in DEPARTMENTS.items():
-                county.offices[kind] = _staff_office(rnd, code, kind, f"{name}{dept_name}", big=weight > 1)
+                county.offices[kind] = _staff_office(rnd, code, kind, f"{where}{dept_name}", big=weight > 1)
             out.append(county)
     return Province("510000", "四川省", out)
 

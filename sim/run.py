@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ class KafkaTarget:
     topic: str
     ticks_topic: str | None = None  # tick the event clock to simulated time (workers on --clock event)
     tick_every_s: float = 2.0
+    ready: Callable[[], bool] | None = None  # after a backfill, tick only once this says the workers caught up
 
 
 @dataclass
@@ -77,8 +79,11 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
     kafka_writer = KafkaWriter(kafka.bootstrap, kafka.topic) if kafka else None
     if kafka_writer is not None:
         writers.append(kafka_writer)
-    if kafka is not None and kafka.ticks_topic and speed is not None:
-        ticker = Ticker(kafka.bootstrap, kafka.ticks_topic, kafka.tick_every_s)
+    if kafka is not None and kafka.ticks_topic and (speed is not None or catch_up):
+        ticker = Ticker(kafka.bootstrap, kafka.ticks_topic, kafka.tick_every_s, ready=kafka.ready,
+                        on_present=lambda: write_phase(out, "live"))  # fmt: skip
+        # With catch_up and no speed: as fast as possible to the present (a backfill), then real time.
+        write_phase(out, "backfill" if speed is None else "paced")
     progress = progress or Progress(total=len(kept) if finite else None)
     try:
         pacer = Pacer(speed, options.start, catch_up=catch_up)
@@ -103,6 +108,16 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
     else:
         report.cases = progress.cases
     return report
+
+
+PHASE_FILE = "phase.json"
+
+
+def write_phase(out: Path, phase: str) -> None:
+    """What a live run is doing, for `esup services up` to wait on: backfill or paced, then live (real time,
+    and after a backfill the workers have applied it)."""
+    doc = {"phase": phase, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    (out / PHASE_FILE).write_text(json.dumps(doc) + "\n", encoding="utf-8")
 
 
 def _counting(cases: Any, report: Report) -> Any:

@@ -39,6 +39,7 @@ class Pacer:
 
     With ``catch_up``, a run that starts in the past goes at ``speed`` until it reaches the present and
     in real time from then on: simulated time is the earlier of the accelerated clock and the real one.
+    ``speed`` None with ``catch_up`` is a backfill: as fast as possible up to the present, then real time.
     """
 
     def __init__(self, speed: float | None, origin: datetime, *, catch_up: bool = False,
@@ -49,10 +50,27 @@ class Pacer:
         self.catch_up = catch_up
         self.clock, self.wall = clock, wall
         self.started = clock()
+        self._waited = False  # a backfill has had to wait for the wall clock: it is at the present
+
+    @property
+    def live(self) -> bool:
+        """Whether simulated time follows a clock (a backfill only once it has reached the present)."""
+        return self.speed is not None or self._waited
+
+    @property
+    def present(self) -> bool:
+        """Whether a catch-up run has reached the present and goes on in real time."""
+        if not self.catch_up:
+            return False
+        if self.speed is None:
+            return self._waited
+        return self.origin + timedelta(seconds=(self.clock() - self.started) * self.speed) >= self.wall()
 
     def sim_now(self, lag_s: float = 0.0) -> datetime:
         """Simulated time now (or ``lag_s`` wall seconds ago)."""
         if self.speed is None:
+            if self.catch_up:
+                return (self.wall() - timedelta(seconds=lag_s)).astimezone(self.origin.tzinfo)
             return datetime.max.replace(tzinfo=self.origin.tzinfo)
         fast = self.origin + timedelta(seconds=(self.clock() - self.started - lag_s) * self.speed)
         if not self.catch_up:
@@ -62,7 +80,11 @@ class Pacer:
     def wait_s(self, moment: datetime) -> float:
         """Wall seconds until ``moment`` is due (0 when it is)."""
         if self.speed is None:
-            return 0.0
+            if not self.catch_up:
+                return 0.0
+            wait = (moment - self.wall()).total_seconds()
+            self._waited = self._waited or wait > 0
+            return max(0.0, wait)
         fast = self.origin + timedelta(seconds=(self.clock() - self.started) * self.speed)
         wait = (moment - fast).total_seconds() / self.speed
         if self.catch_up:
@@ -136,10 +158,16 @@ class Ticker:
     (almost surely) applied before the timers they may stop run.
     """
 
-    def __init__(self, bootstrap: str, topic: str, every_s: float, lag_s: float = 3.0) -> None:
+    def __init__(self, bootstrap: str, topic: str, every_s: float, lag_s: float = 3.0,
+                 ready: Callable[[], bool] | None = None,
+                 on_present: Callable[[], None] | None = None) -> None:  # fmt: skip
         from esup.producer import kafka_producer
 
         self.topic, self.every_s, self.lag_s = topic, every_s, lag_s
+        # After a backfill: no tick until the workers have applied it, or a tick would run timers past
+        # events still queued on their partitions (ticks and events are different topics).
+        self.ready = ready
+        self.on_present = on_present  # called once, at the first tick in real time after a catch-up
         self._producer = kafka_producer(bootstrap, "esup-simulator-ticks")
         self._partitions = sorted(self._producer.partitions_for(topic) or [])
         if not self._partitions:
@@ -149,13 +177,20 @@ class Ticker:
 
     def maybe(self, pacer: Pacer) -> None:
         now = time.monotonic()
-        if now - self._last < self.every_s or pacer.speed is None:
+        if now - self._last < self.every_s or not pacer.live:
             return
         self._last = now
+        if self.ready is not None:
+            if not self.ready():
+                return
+            self.ready = None
         at = pacer.sim_now(self.lag_s)
         for p in self._partitions:
             self._producer.send(self.topic, partition=p, value=Tick(partition=p, now=at).model_dump_json().encode())
         self.sent += 1
+        if self.on_present is not None and pacer.present:
+            self.on_present()
+            self.on_present = None
 
     def close(self) -> None:
         self._producer.flush(timeout=30)

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+from esup.resources import packaged
+
+# Package data (importlib.resources): the same files in a checkout and an installed wheel.
+MIGRATIONS_DIR = packaged("sinks", "migrations")
 LEDGER = "schema_migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from sinks.departments import names_sql
 from sinks.scoring import Kind, entity_column, level_of, rankings_view
 
 PERIOD_NAMES = ("day", "week", "month")
@@ -35,8 +36,8 @@ class RankRow:
     reds: int
     deemed_approvals: int
     cases_finished: int
-    name: str = ""  # from the organisation directory, when it is loaded
     department_name: str = ""
+    name: str = ""  # the department's or the staff member's own name, from the organisation directory
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,20 +50,24 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
     where = "period = %(period)s AND period_start = %(start)s AND level = %(level)s"
     if region:
         where += " AND region = %(region)s"
+    columns = "region, rank, entity, department_id, score, on_time_rate, notices, yellows, reds, " \
+              "deemed_approvals, cases_finished"
+    # The department's name from the `departments` dimension ('' where none is known yet). Current
+    # releases want an alias on each joined subquery; 18.16 accepts them.
     rows = client.execute(
-        f"SELECT region, rank, {who}, department_id, score, on_time_rate, notices, yellows, reds, "
-        f"deemed_approvals, cases_finished FROM {rankings_view(kind)} WHERE {where} ORDER BY region, rank",
+        f"SELECT {columns}, department_name FROM (SELECT {who} AS entity, * FROM {rankings_view(kind)} "
+        f"WHERE {where}) AS r ANY LEFT JOIN ({names_sql()}) AS d USING department_id ORDER BY region, rank",
         {"period": period, "start": start, "level": level, "region": region or ""},
     )
-    return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]),
-                    None if r[5] is None else float(r[5]), int(r[6]), int(r[7]), int(r[8]),
-                    int(r[9]), int(r[10])) for r in rows]
+    return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]), None if r[5] is None else float(r[5]),
+                    int(r[6]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), str(r[11])) for r in rows]
 
 
 def with_names(rows: list[RankRow], departments: dict[str, str], staff: dict[str, str], kind: Kind) -> list[RankRow]:
-    """The rows with the directory's names (empty where the directory does not know the id)."""
+    """The rows with the directory's names (the directory wins over the simulator's department names)."""
     names = departments if kind == "department" else staff
-    return [replace(r, name=names.get(r.id, ""), department_name=departments.get(r.department_id, "")) for r in rows]
+    return [replace(r, name=names.get(r.id, ""), department_name=departments.get(r.department_id, r.department_name))
+            for r in rows]  # fmt: skip
 
 
 _HEADER = ("rank", "id", "department", "region", "score", "on-time", "notice", "yellow", "red", "deemed")
@@ -81,14 +86,16 @@ def format_table(rows: list[RankRow], kind: Kind) -> str:
     if kind == "department":
         header.pop(2)
         lines = [c[:2] + c[3:] for c in lines]
-    if any(r.name or r.department_name for r in rows):  # the directory is loaded: names after the ids
-        header.insert(2, "name")
-        lines = [[*c[:2], r.name or "-", *c[2:]] for c, r in zip(lines, rows, strict=True)]
-        if kind == "staff":
-            header.insert(4, "department name")
-            lines = [[*c[:4], r.department_name or "-", *c[4:]] for c, r in zip(lines, rows, strict=True)]
+    numeric = {0} | set(range(len(header) - 6, len(header)))  # rank, score and the counts
+    if any(r.name or r.department_name for r in rows):
+        # Names last, so that wide (CJK) characters cannot push the numbers out of line; '-' where unknown.
+        if kind == "department":
+            header.append("name")
+            lines = [[*c, r.name or r.department_name or "-"] for c, r in zip(lines, rows, strict=True)]
+        else:
+            header += ["name", "department name"]
+            lines = [[*c, r.name or "-", r.department_name or "-"] for c, r in zip(lines, rows, strict=True)]
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
-    numeric = {0} | set(range(len(header) - 6, len(header)))
 
     def fmt(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,

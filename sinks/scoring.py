@@ -1,4 +1,4 @@
-"""Scores and rankings as ClickHouse views, generated from the scoring model (config/scoring.yaml).
+"""Scores and rankings as ClickHouse views, generated from the scoring model (esup/config/scoring.yaml).
 
 The views read the sink's tables with FINAL and use only SQL that ClickHouse 18.16 and current releases
 both accept: no window functions (ranks come from a sorted groupArray), one JOIN per SELECT, explicit

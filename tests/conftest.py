@@ -2,7 +2,7 @@
 
 Where the servers come from (esup.stack.servers): KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL or the
 ESUP_* settings when given; else testcontainers when a Docker engine answers; else the local stack
-(deploy/local), started for the session and stopped after it if it was not already running.
+(esup/stack/templates), started for the session and stopped after it if it was not already running.
 With CI=true a server that cannot be had fails the run; elsewhere its tests are skipped, with the reason.
 """
 

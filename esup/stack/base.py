@@ -8,12 +8,13 @@ from pathlib import Path
 from string import Template
 from typing import Literal, Protocol
 
-from esup.settings import REPO_ROOT, Settings
+from esup.resources import packaged
+from esup.settings import Settings
 from esup.stack import process
 from esup.stack.errors import StackError
 
-# Config templates for the local servers (rendered into .esup/ at start).
-TEMPLATES = REPO_ROOT / "deploy" / "local"
+# Config templates for the local servers, shipped in the package (rendered into ESUP_HOME at start).
+TEMPLATES = packaged("esup.stack", "templates")
 
 State = Literal["running", "stopped", "not installed"]
 
@@ -96,7 +97,7 @@ class ServerProcess:
 
 
 def render(template: str, target: Path, values: dict[str, str | int | Path]) -> Path:
-    """Fill a deploy/local template's $-placeholders and write it under .esup/ (a missing value is an error)."""
+    """Fill a template's $-placeholders and write it under ESUP_HOME (a missing value is an error)."""
     text = Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(
         {k: str(v) for k, v in values.items()}
     )

@@ -194,7 +194,7 @@ RULES: dict[str, Rule] = {
             _N,
             "event occurs after it was recorded",
             None,
-            "event-time integrity (config/rules.yaml)",
+            "event-time integrity (esup/config/rules.yaml)",
         ),
         Rule(
             "DQ_UNKNOWN_ITEM",

@@ -72,10 +72,8 @@ def _records(kind: Kind, payloads: list[tuple[bytes, bytes]]) -> list[Any]:
     return out
 
 
-@pytest.fixture(scope="module")
-def client(clickhouse_server: Provided) -> Iterator[Any]:
-    """The sample events, their findings and final snapshots from the real rules engine, through sinks.rows."""
-    c = fresh_database(clickhouse_server.address, DB)
+def example_rows() -> list[tuple[str, Any]]:
+    """(table, row) for the sample events, their findings and final snapshots from the real rules engine."""
     ctx = Context.build(WorkCalendar(), load_catalog(EXAMPLES / "catalog.yaml"), RuleConfig())
     events, rejected = read_events(EXAMPLES / "events.jsonl")
     assert not rejected
@@ -85,8 +83,15 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
     rows += _records("findings", [(f.case_id.encode(), f.model_dump_json().encode()) for f in result.findings])
     rows += _records("snapshots", [(s.case_id.encode(), snapshot(s, result.at, ctx).model_dump_json().encode())
                                    for s in result.states.values()])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def client(clickhouse_server: Provided) -> Iterator[Any]:
+    """The sample events, their findings and final snapshots from the real rules engine, through sinks.rows."""
+    c = fresh_database(clickhouse_server.address, DB)
     sink = ClickHouseSink(c)
-    for table, row in rows:
+    for table, row in example_rows():
         sink.add(table, [row])
     sink.flush()
     yield c

@@ -1,4 +1,4 @@
-"""Scores and ranks on the real ClickHouse against figures worked out by hand from config/scoring.yaml.
+"""Scores and ranks on the real ClickHouse against figures worked out by hand from esup/config/scoring.yaml.
 
 Four departments in two cities of Sichuan, June 2026 (1-15 June has no holiday: 6-7 and 13-14 are the
 weekends). The default model: yellow -5, red -10, every full 3 notices -3, per-heading caps (time 14,
@@ -68,9 +68,10 @@ def notices(n: int, case: str, staff: str, dept: str, region: str) -> list[dict[
     return [finding(case, "TIME_DECISION_NOTICE", "time", "notice", staff, dept, region, 2 + i) for i in range(n)]
 
 
-@pytest.fixture(scope="module")
-def client(clickhouse_server: Provided) -> Iterator[Any]:
-    c = fresh_database(clickhouse_server.address, DB)
+def fixture_rows() -> dict[str, list[dict[str, Any]]]:
+    """The rows of every table, the same on each call (also run on a current engine: test_current_clickhouse)."""
+    global _ids
+    _ids = itertools.count(1)
     rows = [
         # DZ-1, Tongchuan 511702 (city 511700): 6 notices -> 2 x 3 = 6; one fee yellow 5. Deduction 11.
         *notices(6, "A1", "s-a1", "DZ-1", "511702"),
@@ -91,8 +92,7 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
         finding("X4", "TIME_DECISION_RED", "time", "red", "s-d2", "CD-2", "510105", 10),
         finding("X1", "PROC_STAGE_SKIPPED", "procedure", "yellow", "s-d1", "CD-2", "510105", 2),
     ]
-    insert(c, "findings", rows)
-    insert(c, "case_snapshots", [
+    snapshots = [
         snapshot("A1", "DZ-1", "511702", "s-a1", finished=None, deadline=30),
         snapshot("Y1", "CD-1", "510104", "s-c1", finished=at(10), deadline=5, outcome="deemed_approved"),
         snapshot("Y2", "CD-1", "510104", "s-c1", finished=at(11), deadline=12),
@@ -102,8 +102,8 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
         snapshot("X4", "CD-2", "510105", "s-d2", finished=None, deadline=10),
         # Withdrawn: closed but not finished by the office, so neither on time nor late.
         snapshot("X5", "CD-2", "510105", "s-d1", finished=at(3), deadline=30, outcome="withdrawn"),
-    ])
-    insert(c, "case_events", [
+    ]
+    case_events = [
         # Working days (start day not counted): accept 1, decision (accept->approve) 2, delivery 1.
         *events("X1", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 2), ("approve", 4),
                 ("certificate_delivered", 5)),
@@ -113,7 +113,15 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
         # accept 0 (same day), decision 1st->10th = 2,3,4,5,8,9,10 = 7, delivery 10th->12th = 11, 12 = 2.
         *events("X3", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 1), ("approve", 10),
                 ("certificate_delivered", 12)),
-    ])
+    ]
+    return {"findings": rows, "case_snapshots": snapshots, "case_events": case_events}
+
+
+@pytest.fixture(scope="module")
+def client(clickhouse_server: Provided) -> Iterator[Any]:
+    c = fresh_database(clickhouse_server.address, DB)
+    for table, rows in fixture_rows().items():
+        insert(c, table, rows)
     yield c
     c.disconnect()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     p = pipeline
     p.esup("topics", "create")
     p.esup("db", "migrate")
+    p.esup("db", "views")  # as `make up` does: services up waits until the month ranks
     port = free_ports(2)
     p.env["WEB_PORT"] = str(port)  # faust reads it before its own setting: each worker must still get its port
     up_args = ["services", "up", "--workers", "2", "--web-port", str(port), "--speed", "20000",
@@ -56,6 +58,15 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
                "--no-notify"]  # fmt: skip  (the notifier's receivers use fixed ports: tests/integration/test_notifier)
     up = p.esup(*up_args, timeout=240)
     assert "published 18 items" in up.stdout and "Where to look" in up.stdout
+    # It waited for the province to go live; the month ranks with the simulated departments' names (unless
+    # it has only just begun: the first hours of a month may have nothing to rank yet).
+    assert "135 departments of the simulated province" in up.stdout
+    ranked = json.loads(p.esup("rankings", "--json").stdout)
+    if "This month is ranked" in up.stdout:
+        assert ranked and all(r["department_name"] for r in ranked)
+    else:
+        assert "nothing is ranked this month yet" in up.stdout and ranked == []
+    assert up.stdout.index("live:") < up.stdout.index("Where to look")
     home = Path(p.env["ESUP_HOME"])
     started = pids(home)
     assert set(started) == {"worker-1", "worker-2", "sink", "simulator"}

@@ -49,9 +49,20 @@ def test_names_from_the_directory_follow_the_ids() -> None:
                        RankRow("511700", 2, "s-li", "DZ-X", 90.0, None, 0, 0, 0, 0, 0)],
                       {"DZ-ZRZY": "达州市自然资源和规划局"}, {"s-xu": "徐丽"}, "staff")  # fmt: skip
     text = format_table(rows, "staff").splitlines()
-    assert text[0].split()[:6] == ["rank", "staff", "name", "department", "department", "name"]
-    assert text[2].split()[:5] == ["1", "s-xu", "徐丽", "DZ-ZRZY", "达州市自然资源和规划局"]
-    assert text[3].split()[:5] == ["2", "s-li", "-", "DZ-X", "-"]  # unknown ids: a dash, the id stays
+    assert text[0].split()[-3:] == ["name", "department", "name"]  # names last (CJK widths)
+    assert text[2].split()[:3] == ["1", "s-xu", "DZ-ZRZY"]
+    assert text[2].split()[-2:] == ["徐丽", "达州市自然资源和规划局"]
+    assert text[3].split()[:3] == ["2", "s-li", "DZ-X"] and text[3].split()[-2:] == ["-", "-"]  # unknown: a dash
     depts = with_names([RankRow("511700", 1, "DZ-ZRZY", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2)],
                        {"DZ-ZRZY": "达州市自然资源和规划局"}, {}, "department")  # fmt: skip
-    assert format_table(depts, "department").splitlines()[2].split()[:3] == ["1", "DZ-ZRZY", "达州市自然资源和规划局"]
+    assert format_table(depts, "department").splitlines()[2].split()[-1] == "达州市自然资源和规划局"
+
+
+def test_department_names_come_last_when_known() -> None:
+    rows = [RankRow("511700", 1, "511702-GA", "511702-GA", 99.0, 1.0, 0, 0, 0, 0, 1, "达州市通川区公安局"),
+            RankRow("511700", 2, "511703-GA", "511703-GA", 98.0, 1.0, 0, 0, 0, 0, 1, "")]
+    text = format_table(rows, "department").splitlines()
+    assert text[0].split()[-1] == "name"
+    assert text[2].split() == ["1", "511702-GA", "511700", "99.00", "100%", "0", "0", "0", "0", "达州市通川区公安局"]
+    assert text[3].split()[-1] == "-"  # no name known: a dash
+    assert "name" not in format_table(rows[1:], "department").splitlines()[0]

@@ -1,4 +1,4 @@
-"""The scoring model (config/scoring.yaml): the default is the city rule, and bad models are refused."""
+"""The scoring model (esup/config/scoring.yaml): the default is the city rule, and bad models are refused."""
 
 from __future__ import annotations
 
