@@ -26,8 +26,10 @@ class LoopConfig(BaseModel):
     response_wd: dict[Severity, int] = Field(default_factory=lambda: {Severity.yellow: 3, Severity.red: 1})
     recommendation_wd: int = Field(default=10, ge=1, le=60)
     measures: tuple[Measure, ...] = Field(
-        default=(Measure(code="reminder_talk", label="提醒谈话"), Measure(code="efficiency_warning", label="效能告诫"),
-                 Measure(code="public_criticism", label="通报批评"), Measure(code="admonishing_talk", label="诫勉谈话")),
+        default=(
+            Measure(code="reminder_talk", label="提醒谈话"), Measure(code="efficiency_warning", label="效能告诫"),
+            Measure(code="public_criticism", label="通报批评"), Measure(code="admonishing_talk", label="诫勉谈话"),
+        ),
         min_length=1,
     )
 
@@ -55,5 +57,6 @@ def load_loop_config(path: str | Path | None = None) -> LoopConfig:
     except (OSError, yaml.YAMLError) as exc:
         raise LoopConfigError(f"{where}: {exc}") from None
     except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in errors]
         raise LoopConfigError(f"{where}: " + "; ".join(lines)) from None

@@ -61,7 +61,7 @@ class Attachment(BaseModel):
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = LOOP_SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # LOOP_SCHEMA_VERSION; a new version adds a Literal here
     message_id: str = Field(min_length=1, max_length=64, description="idempotency key (see message_id())")
     finding_id: str = Field(min_length=1, max_length=64)
     actor_id: str = Field(min_length=1, max_length=128, description="the authenticated user who sent it")

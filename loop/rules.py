@@ -82,7 +82,8 @@ def apply(w: Watch, msg: Response | Decision | RecommendationReport, cfg: LoopCo
     else:
         w.decisions.append((msg.at, msg.message_id, msg.outcome))
         if msg.outcome == Outcome.recommendation:
-            w.recommendations.append(Recommendation(msg.message_id, msg.at, msg.report_within_wd or cfg.recommendation_wd))
+            within = msg.report_within_wd or cfg.recommendation_wd
+            w.recommendations.append(Recommendation(msg.message_id, msg.at, within))
     return w
 
 
