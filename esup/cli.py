@@ -123,7 +123,7 @@ def schema_export(directory: Path) -> None:
 
 
 def _register_extensions() -> None:
-    from esup import analytics_cli, infra_cli, pipeline_cli, rules_cli, sim_cli, sink_cli
+    from esup import analytics_cli, infra_cli, loop_cli, pipeline_cli, rules_cli, sim_cli, sink_cli
 
     infra_cli.register(main)
     pipeline_cli.register(main)
@@ -131,6 +131,7 @@ def _register_extensions() -> None:
     analytics_cli.register(main)
     sim_cli.register(main)
     rules_cli.register(main)
+    loop_cli.register(main)
 
 
 _register_extensions()
