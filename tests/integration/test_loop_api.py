@@ -66,6 +66,15 @@ def api(clean_tables: Any, kafka_bootstrap: str, new_topic: Callable[..., str]) 
     producer.close()
 
 
+@pytest.fixture(autouse=True)
+def _schemathesis_urllib3(monkeypatch: pytest.MonkeyPatch) -> None:
+    # schemathesis 4.32 counts pooled connections through urllib3 internals that this urllib3 changed
+    # ('TrafficPolice' has no keys()); the count is only a diagnostic, so it is switched off here.
+    import schemathesis.transport.requests as st
+
+    monkeypatch.setattr(st, "_count_opened_connections", lambda session: 0)
+
+
 @pytest.fixture
 def server(api: dict[str, Any]) -> Iterator[str]:
     with socket.socket() as s:
@@ -133,8 +142,9 @@ def test_real_http_authentication_authorization_and_audit(server: str, api: dict
     assert len(read_all(kafka_bootstrap, api["topics"]["audit"])) == len(rows)
 
 
-def test_openapi_with_schemathesis(api: dict[str, Any]) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", api["app"])
+def test_openapi_with_schemathesis(api: dict[str, Any], server: str) -> None:
+    # Over real HTTP: schemathesis 4.32's in-process ASGI transport fails inside itself ('TrafficPolice').
+    schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     protected = 0
     for op in schema.get_all_operations():
         operation = op.ok()
@@ -157,13 +167,13 @@ def test_openapi_with_schemathesis(api: dict[str, Any]) -> None:
     assert token is not None
 
 
-def test_department_token_never_breaks_the_server(api: dict[str, Any]) -> None:
+def test_department_token_never_breaks_the_server(api: dict[str, Any], server: str) -> None:
     from hypothesis import HealthCheck, given, settings
 
     from api.auth import now
 
     token = api["app"].state.services.auth.login("dz1", PASSWORD, now())
-    schema = schemathesis.openapi.from_asgi("/openapi.json", api["app"])
+    schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     for op in schema.get_all_operations():
         operation = op.ok()
 
