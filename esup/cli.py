@@ -160,6 +160,7 @@ def _register_extensions() -> None:
         case_cli,
         directory_cli,
         infra_cli,
+        loop_cli,
         notifier_cli,
         pipeline_cli,
         rules_cli,
@@ -178,6 +179,7 @@ def _register_extensions() -> None:
     directory_cli.register(main)
     notifier_cli.register(main)
     case_cli.register(main)
+    loop_cli.register(main)
 
 
 _register_extensions()

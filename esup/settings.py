@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     topic_chain_heads: str = "esup.chain-heads"
     # The sweeper's wake-up messages, one per partition of case events (so it has the same count).
     topic_ticks: str = "esup.ticks"
+    # The loop (docs/loop.md): responses, decisions and reports keyed by finding id; the API's audit records.
+    topic_responses: str = "esup.responses"
+    topic_audit: str = "esup.audit"
     # Case events are keyed by case id; findings and snapshots use the same count so they stay co-partitioned.
     case_events_partitions: int = Field(default=6, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=10)

@@ -57,6 +57,10 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
         TopicSpec(s.topic_ticks, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(DAY_MS),
                                              "message.timestamp.type": "LogAppendTime"},
                   "the sweeper's wake-ups, one partition per case-events partition"),
+        TopicSpec(s.topic_responses, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+                  "responses, decisions and recommendation reports, keyed by finding id"),
+        TopicSpec(s.topic_audit, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+                  "every API action, hash-chained (also in ClickHouse audit_log)"),
     ]
 
 

@@ -22,6 +22,7 @@ class Category(StrEnum):
     condition = "condition"
     first_inquiry = "first_inquiry"
     data_quality = "data_quality"
+    supervision = "supervision"  # the loop: a response or a recommendation's report overdue (docs/loop.md)
 
 
 class Severity(StrEnum):

@@ -68,6 +68,10 @@ class ScoringModel(BaseModel):
         default=Category.time, description="a yellow or red card of this category makes a case late (not on time)"
     )
     deemed_approval_rule: str = "TIME_DEEMED_APPROVAL"
+    pending_findings_count: bool = Field(
+        default=True, description="a finding without a supervisor's decision counts (as before the loop); "
+        "false: only confirmed findings count. A dismissed finding never counts",
+    )
     calendar_years: tuple[int, int] = Field(
         default=(2020, 2030), description="years whose holidays and adjusted working days go into the views' SQL"
     )

@@ -10,6 +10,10 @@ model and on the holiday calendar written into them.
     scores_staff           the same per staff member (with the department)
     rankings_department    scores_department ranked within each (period, period start, level, region)
     rankings_staff         the same for staff
+    finding_decisions      every finding with its latest decision (pending when none): who, when, why
+    accountability_measures  the measures decided, per department and staff, with who, when and why
+
+Findings count through the loop's decisions (sinks/decisions_sql.py): a dismissed one costs nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from typing import Any, Literal
 
 from schemas.findings import Category
 from schemas.scoring import Heading, ScoringModel
+from sinks.decisions_sql import (
+    DECISIONS_VIEW,
+    MEASURES_VIEW,
+    counted_findings_sql,
+    decisions_view_sql,
+    measures_view_sql,
+)
 from sinks.workdays_sql import workdays_between_sql
 from streams.rules.calendar import WorkCalendar
 
@@ -115,7 +126,7 @@ FROM
     ANY LEFT JOIN
     (
         SELECT case_id, toUInt8(max(category = '{model.late_category.value}' AND severity IN ('yellow', 'red'))) AS late
-        FROM findings FINAL
+        FROM {counted_findings_sql(model.pending_findings_count)}
         GROUP BY case_id
     ) AS f USING case_id
 ) AS sf
@@ -170,15 +181,17 @@ def score_columns(model: ScoringModel) -> list[Column]:
     return cols
 
 
-def _unified_rows(kind: Kind) -> str:
-    """Findings and finished cases as rows of one shape, each repeated for its 9 (period, region) keys."""
+def _unified_rows(model: ScoringModel, kind: Kind) -> str:
+    """Findings and finished cases as rows of one shape, each repeated for its 9 (period, region) keys.
+
+    Only the findings that count: a dismissed one costs nothing (docs/loop.md)."""
     who = "staff_id" if kind == "staff" else "department_id"
     zeros = ", ".join(f"toUInt8(0) AS has_{n}, toInt64(0) AS wd_{n}" for n, _, _ in STAGES)
     stages = ", ".join(f"has_{n}, toInt64(wd_{n}) AS wd_{n}" for n, _, _ in STAGES)
     return f"""    SELECT k, {who} AS entity, department_id AS entity_dept, severity AS f_severity,
         category AS f_category, rule AS f_rule, toUInt8(0) AS finished, toUInt8(0) AS on_time,
         toUInt8(0) AS early, {zeros}
-    FROM findings FINAL
+    FROM {counted_findings_sql(model.pending_findings_count)}
     ARRAY JOIN {_keys('detected_at', 'region_code')} AS k
     UNION ALL
     SELECT k, {who} AS entity, department_id AS entity_dept, '' AS f_severity, '' AS f_category,
@@ -196,7 +209,7 @@ def scores_sql(model: ScoringModel, kind: Kind) -> str:
     {measures}
 FROM
 (
-{_unified_rows(kind)}
+{_unified_rows(model, kind)}
 )
 GROUP BY period, period_start, level, region, entity"""
 
@@ -237,8 +250,15 @@ def view_statements(model: ScoringModel, calendar: WorkCalendar) -> list[str]:
     return drops + [f"CREATE VIEW {name} AS\n{sql}" for name, sql in creates]
 
 
+def decision_view_statements() -> list[str]:
+    """The loop's views (they depend on no YAML model): DROP then CREATE."""
+    creates = [(DECISIONS_VIEW, decisions_view_sql()), (MEASURES_VIEW, measures_view_sql())]
+    return [f"DROP TABLE IF EXISTS {n}" for n, _ in creates] + [f"CREATE VIEW {n} AS\n{q}" for n, q in creates]
+
+
 def create_views(client: Any, model: ScoringModel, calendar: WorkCalendar) -> list[str]:
     """(Re)create every view on the client's database (a clickhouse-driver Client); returns their names."""
-    for statement in view_statements(model, calendar):
+    for statement in view_statements(model, calendar) + decision_view_statements():
         client.execute(statement)
-    return [CASE_FACTS, *(scores_view(k) for k in KINDS), *(rankings_view(k) for k in KINDS)]
+    return [CASE_FACTS, *(scores_view(k) for k in KINDS), *(rankings_view(k) for k in KINDS), DECISIONS_VIEW,
+            MEASURES_VIEW]

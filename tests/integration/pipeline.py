@@ -39,6 +39,8 @@ class Pipeline:
             "catalog": f"test.{self.tag}.catalog",
             "chain_heads": f"test.{self.tag}.heads",
             "directory": f"test.{self.tag}.directory",
+            "responses": f"test.{self.tag}.responses",
+            "audit": f"test.{self.tag}.audit",
         }
         ch = urlparse(clickhouse_url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}

@@ -1,0 +1,57 @@
+"""What the API needs of the organisation directory (a Protocol), and a minimal YAML implementation for tests.
+
+The directory package (departments, staff with roles, bureaus) is built elsewhere; anything with these two
+lookups can be passed to the API instead of :class:`YamlDirectory`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Staff(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    staff_id: str
+    department_id: str
+    role: str = "handler"
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    department_id: str
+    region_code: str = Field(pattern=r"^\d{6}$")
+    head_staff_id: str | None = None
+
+
+class Directory(Protocol):
+    """Who is staff X, which department and region, who heads it."""
+
+    def staff(self, staff_id: str) -> Staff | None: ...
+
+    def department(self, department_id: str) -> Department | None: ...
+
+
+class YamlDirectory:
+    """departments: [{department_id, region_code, head_staff_id}], staff: [{staff_id, department_id, role}]."""
+
+    def __init__(self, departments: list[Department], staff: list[Staff]) -> None:
+        self._departments = {d.department_id: d for d in departments}
+        self._staff = {s.staff_id: s for s in staff}
+
+    @classmethod
+    def load(cls, path: str | Path) -> YamlDirectory:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return cls([Department.model_validate(d) for d in data.get("departments", [])],
+                   [Staff.model_validate(s) for s in data.get("staff", [])])
+
+    def staff(self, staff_id: str) -> Staff | None:
+        return self._staff.get(staff_id)
+
+    def department(self, department_id: str) -> Department | None:
+        return self._departments.get(department_id)

@@ -1,0 +1,92 @@
+"""`esup loop …`, `esup api …` and `esup dossier`: the supervisors' loop (docs/loop.md)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import click
+
+
+def register(main: click.Group) -> None:
+    main.add_command(loop)
+    main.add_command(api)
+    main.add_command(dossier)
+
+
+@click.group()
+def loop() -> None:
+    """Responses and decisions on findings, and the deadlines on them."""
+
+
+@loop.command("run")
+@click.option("--clock", type=click.Choice(["wall", "event"]), default="wall", show_default=True)
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def loop_run(clock: str, config_file: Path | None) -> None:
+    """Consume findings and esup.responses; raise supervision findings when a deadline passes."""
+    from esup.settings import load_settings
+    from loop.config import load_loop_config
+    from loop.service import LoopService, wall_now
+    from loop.store import MessageStore
+    from sinks.clickhouse import connect
+    from streams.rules import WorkCalendar
+
+    s = load_settings()
+    svc = LoopService(bootstrap=s.kafka_bootstrap, findings_topic=s.topic_findings,
+                      responses_topic=s.topic_responses, dead_letter_topic=s.topic_dead_letters,
+                      cfg=load_loop_config(config_file), calendar=WorkCalendar(), clock=clock,
+                      now=wall_now(s.clock_offset_s), store=MessageStore(connect(s)))
+    try:
+        svc.run(threading.Event())
+    finally:
+        svc.close()
+
+
+@loop.command("schema")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def loop_schema(directory: Path) -> None:
+    """Write the JSON Schema of loop messages (responses, decisions, reports) into DIRECTORY."""
+    from loop.contract import loop_json_schema
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "loop-message.schema.json"
+    path.write_text(json.dumps(loop_json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+    click.echo(f"wrote {path}")
+
+
+@click.group()
+def api() -> None:
+    """The loop's HTTP API."""
+
+
+@api.command("hash-password")
+@click.password_option()
+def hash_password(password: str) -> None:
+    """Print an argon2id hash for a users file."""
+    from api.auth import hash_password as h
+
+    click.echo(h(password))
+
+
+@click.command()
+@click.argument("finding_id")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("examples/catalog.yaml"), show_default=True)
+def dossier(finding_id: str, out: Path | None, catalog_file: Path) -> None:
+    """Write the evidence dossier (证据材料) of FINDING_ID: dossier.json and dossier.pdf."""
+    from esup.settings import load_settings
+    from loop import dossier as d
+    from loop.config import load_loop_config
+    from schemas.catalog import load_catalog
+    from sinks.clickhouse import connect
+    from streams.rules import WorkCalendar
+
+    s = load_settings()
+    try:
+        doc = d.build(connect(s), finding_id, load_catalog(catalog_file), WorkCalendar(), load_loop_config())
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in d.write(doc, out or Path(f"dossier-{finding_id}")):
+        click.echo(f"wrote {path}")

@@ -1,0 +1,63 @@
+"""The loop's settings (esup/config/loop.yaml): response and report periods in working days, accountability measures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from esup.resources import packaged
+from schemas.findings import Severity
+
+DEFAULT_LOOP = packaged("esup", "config", "loop.yaml")
+
+
+class Measure(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1)
+
+
+class LoopConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = "loop-default-1"
+    response_wd: dict[Severity, int] = Field(default_factory=lambda: {Severity.yellow: 3, Severity.red: 1})
+    recommendation_wd: int = Field(default=10, ge=1, le=60)
+    measures: tuple[Measure, ...] = Field(
+        default=(
+            Measure(code="reminder_talk", label="提醒谈话"), Measure(code="efficiency_warning", label="效能告诫"),
+            Measure(code="public_criticism", label="通报批评"), Measure(code="admonishing_talk", label="诫勉谈话"),
+        ),
+        min_length=1,
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LoopConfig:
+        if any(not 1 <= n <= 60 for n in self.response_wd.values()):
+            raise ValueError("response_wd: each period must be 1-60 working days")
+        if len({m.code for m in self.measures}) != len(self.measures):
+            raise ValueError("measures: codes must differ")
+        return self
+
+    def measure_label(self, code: str) -> str | None:
+        return next((m.label for m in self.measures if m.code == code), None)
+
+
+class LoopConfigError(ValueError):
+    pass
+
+
+def load_loop_config(path: str | Path | None = None) -> LoopConfig:
+    where = Path(path) if path is not None else DEFAULT_LOOP
+    try:
+        data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
+        return LoopConfig.model_validate(data.get("loop", data))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LoopConfigError(f"{where}: {exc}") from None
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in errors]
+        raise LoopConfigError(f"{where}: " + "; ".join(lines)) from None

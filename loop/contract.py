@@ -1,0 +1,157 @@
+"""Responses, decisions and recommendation reports: versioned messages on esup.responses, keyed by finding id."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+LOOP_SCHEMA_VERSION = 1
+MAX_MESSAGE_BYTES = 256 * 1024
+
+# Fixed namespace: the same (finding, type, request key) always gives the same message id, so a department
+# system or the API retrying a request never makes a second response or decision.
+_MESSAGE_NS = uuid.UUID("2f0f3f55-6e2b-5b8a-93c1-6c6f6f702d31")
+
+
+def message_id(finding_id: str, kind: str, request_key: str) -> str:
+    """The idempotent id of a loop message: resending the same request gives the same id."""
+    return str(uuid.uuid5(_MESSAGE_NS, f"{finding_id}\x1f{kind}\x1f{request_key}"))
+
+
+class ResponseKind(StrEnum):
+    explanation = "explanation"  # 说明理由
+    rectification = "rectification"  # 整改情况
+    appeal = "appeal"  # 申诉
+
+
+class Outcome(StrEnum):
+    confirmed = "confirmed"  # 确认: the finding stands
+    dismissed = "dismissed"  # 撤销: it costs nothing in the rankings
+    recommendation = "recommendation"  # 监察建议书: the department must report it carried it out
+    accountability = "accountability"  # 责任追究: a measure (esup/config/loop.yaml) on staff, department or head
+
+
+class DismissalReason(StrEnum):
+    data_error = "data_error"  # 数据错误
+    lawful_cause = "lawful_cause"  # 正当理由 (e.g. force majeure, a lawful suspension not recorded)
+    duplicate = "duplicate"
+    other = "other"
+
+
+class TargetKind(StrEnum):
+    staff = "staff"
+    department = "department"
+    head = "head"  # 部门首长问责
+
+
+class Attachment(BaseModel):
+    """An attachment is kept by the department; the message carries its digest so it cannot be swapped later."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lower-case hex")
+    size_bytes: int = Field(ge=0)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1  # LOOP_SCHEMA_VERSION; a new version adds a Literal here
+    message_id: str = Field(min_length=1, max_length=64, description="idempotency key (see message_id())")
+    finding_id: str = Field(min_length=1, max_length=64)
+    actor_id: str = Field(min_length=1, max_length=128, description="the authenticated user who sent it")
+    at: AwareDatetime = Field(description="when it was made (the API's clock)")
+
+
+class Response(_Message):
+    """A department's answer to a finding: an explanation, a rectification or an appeal."""
+
+    type: Literal["response"] = "response"
+    kind: ResponseKind
+    department_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=20_000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=50)
+
+
+class Decision(_Message):
+    """A supervisor's decision on a finding; every decision says why (`reason`)."""
+
+    type: Literal["decision"] = "decision"
+    outcome: Outcome
+    reason: str = Field(min_length=1, max_length=5_000)
+    dismissal_reason: DismissalReason | None = None
+    recommendation: str | None = Field(default=None, max_length=20_000)
+    report_within_wd: int | None = Field(default=None, ge=1, le=60, description="working days to report it done")
+    measure: str | None = Field(default=None, max_length=64, description="an accountability measure (config)")
+    target_kind: TargetKind | None = None
+    target_id: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _fields_of_outcome(self) -> Decision:
+        if self.outcome == Outcome.dismissed and self.dismissal_reason is None:
+            raise ValueError("a dismissal needs dismissal_reason")
+        if self.outcome == Outcome.recommendation and not self.recommendation:
+            raise ValueError("a recommendation decision needs the recommendation text")
+        if self.outcome == Outcome.accountability and not (self.measure and self.target_kind and self.target_id):
+            raise ValueError("an accountability decision needs measure, target_kind and target_id")
+        return self
+
+
+class RecommendationReport(_Message):
+    """The department's report that a supervision recommendation was carried out (回告)."""
+
+    type: Literal["recommendation_report"] = "recommendation_report"
+    department_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=20_000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=50)
+
+
+LoopMessage = Annotated[Response | Decision | RecommendationReport, Field(discriminator="type")]
+LOOP_ADAPTER: TypeAdapter[Response | Decision | RecommendationReport] = TypeAdapter(LoopMessage)
+MESSAGE_TYPES = ("response", "decision", "recommendation_report")
+
+
+class LoopMessageError(ValueError):
+    """A message that does not meet the contract; ``reason`` names the field."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_message(raw: bytes | str | dict[str, Any]) -> Response | Decision | RecommendationReport:
+    """Validate one loop message from wire bytes, a JSON string or a dict; raises LoopMessageError."""
+    if isinstance(raw, bytes | bytearray):
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise LoopMessageError(f"<message>: {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LoopMessageError(f"<message>: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise LoopMessageError(f"<message>: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(raw, dict):
+        raise LoopMessageError(f"<message>: expected a JSON object, got {type(raw).__name__}")
+    if raw.get("type") not in MESSAGE_TYPES:
+        raise LoopMessageError(f"type: expected one of {', '.join(MESSAGE_TYPES)}, got {raw.get('type')!r}")
+    try:
+        return LOOP_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or '<message>'}: {e['msg']}"
+                 for e in exc.errors(include_url=False)]
+        raise LoopMessageError("; ".join(parts)) from None
+
+
+def loop_json_schema() -> dict[str, Any]:
+    """JSON Schema of the union, for department systems and the console."""
+    schema = LOOP_ADAPTER.json_schema()
+    schema["title"] = f"LoopMessage v{LOOP_SCHEMA_VERSION}"
+    return schema

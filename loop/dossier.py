@@ -1,0 +1,135 @@
+"""`esup dossier FINDING_ID`: the evidence file (证据材料) of one finding — JSON and a printable PDF."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from loop.config import LoopConfig
+from loop.rules import ARTICLE, TITLES
+from loop.walk import walk
+from schemas.catalog import Catalog
+from schemas.events import parse_event
+from schemas.findings import Category, Finding
+from streams.rules.calendar import WorkCalendar, local_date
+from streams.rules.clocks import _RULES
+from streams.rules.context import Context
+from streams.rules.evaluate import evaluate
+from streams.rules.registry import RULES
+
+_EVENT_COLS = ("event_id", "case_id", "kind", "schema_version", "item_code", "department_id", "region_code",
+               "staff_id", "occurred_at", "recorded_at", "payload", "source_partition", "source_offset")
+_CLOCK_OF = {code: clock for clock, ms in _RULES.items() for code in ms.values()}
+
+
+def _finding(client: Any, finding_id: str) -> Finding:
+    from api.store import FindingsReader
+
+    f = FindingsReader(client).get(finding_id)
+    if f is None:
+        raise LookupError(f"no finding {finding_id}")
+    return f
+
+
+def _computation(f: Finding, events: list[dict[str, Any]], catalog: Catalog, cal: WorkCalendar,
+                 cfg: LoopConfig) -> dict[str, Any]:
+    """The deadline step by step: the clock of a timer finding (replayed from the events) or the response period."""
+    if f.category == Category.supervision:
+        start = datetime.fromisoformat(str(f.details["counted_from"]))
+        days, last = walk(cal, start.date(), int(str(f.details["working_days"])))
+        return {"period": f.rule, "start": start.date().isoformat(), "working_days": f.details["working_days"],
+                "suspensions": [], "extension": 0, "last_day": last.isoformat() if last else None,
+                "days": [asdict(d) | {"day": d.day.isoformat()} for d in days]}
+    name = _CLOCK_OF.get(f.rule)
+    if name is None:
+        return {"period": None, "note": "an event rule: no period applies"}
+    parsed = [parse_event({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()
+                           if k not in ("source_partition", "source_offset")} | {"payload": json.loads(e["payload"])})
+              for e in events]
+    state = evaluate(parsed, Context.build(cal, catalog), f.detected_at).states.get(f.case_id)
+    clock = state.clocks.get(name) if state else None
+    if clock is None:
+        return {"period": name, "note": "the clock is not in the case's events"}
+    n = clock.statutory + clock.extension
+    days, last = walk(cal, clock.start, n, clock.suspensions)
+    return {"period": clock.key, "start": clock.start.isoformat(), "statutory": clock.statutory,
+            "promised": clock.promised, "extension": clock.extension, "working_days": n,
+            "suspensions": [{"start": s.start.isoformat(), "end": s.end.isoformat() if s.end else None,
+                             "event_id": s.event_id} for s in clock.suspensions],
+            "last_day": last.isoformat() if last else None,
+            "days": [asdict(d) | {"day": d.day.isoformat()} for d in days]}
+
+
+def build(client: Any, finding_id: str, catalog: Catalog, cal: WorkCalendar, cfg: LoopConfig) -> dict[str, Any]:
+    f = _finding(client, finding_id)
+    rows = client.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM case_events FINAL WHERE case_id = %(c)s "
+                          "ORDER BY occurred_at, event_id", {"c": f.case_id}, settings={"readonly": 1})
+    events = [dict(zip(_EVENT_COLS, r, strict=True)) for r in rows]
+    messages = [json.loads(r[0]) for r in client.execute(
+        "SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, message_id",
+        {"id": finding_id}, settings={"readonly": 1})]
+    spec = RULES.get(f.rule)
+    rule = ({"code": f.rule, "title": spec.title, "basis": spec.basis} if spec else
+            {"code": f.rule, "title": TITLES.get(f.rule, f.rule), "basis": ARTICLE})
+    timeline = sorted([(e["occurred_at"].isoformat(), f"event {e['kind']} ({e['event_id']})") for e in events]
+                      + [(f.detected_at.isoformat(), f"finding {f.rule}")]
+                      + [(m["at"], f"{m['type']} by {m['actor_id']}") for m in messages])
+    return {
+        "finding": json.loads(f.model_dump_json()), "rule": rule, "law_article": f.law_article,
+        "calendar_version": cal.version, "finding_calendar_version": f.calendar_version,
+        "deadline_computation": _computation(f, events, catalog, cal, cfg),
+        "events": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()} for e in events],
+        "notifications": [],  # the notifier (another package) keeps its own records; linked here once it lands
+        "responses_and_decisions": messages, "timeline": [{"at": a, "what": w} for a, w in timeline],
+        "detected_local_day": local_date(f.detected_at).isoformat(),
+    }
+
+
+def write(dossier: dict[str, Any], out: Path) -> list[Path]:
+    """dossier.json and dossier.pdf (ReportLab, with its built-in CJK font: no system fonts needed)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    out.mkdir(parents=True, exist_ok=True)
+    js = out / "dossier.json"
+    js.write_text(json.dumps(dossier, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    styles = getSampleStyleSheet()
+    for s in styles.byName.values():
+        s.fontName = "STSong-Light"
+    f = dossier["finding"]
+    story: list[Any] = [Paragraph(f"证据材料 Evidence dossier — {f['finding_id']}", styles["Title"])]
+
+    def para(text: str, style: str = "BodyText") -> None:
+        story.append(Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), styles[style]))
+
+    para(f"Rule {dossier['rule']['code']}: {dossier['rule']['title']} — {dossier['law_article'] or ''}", "Heading2")
+    para(f"Case {f['case_id']}, department {f['department_id']}, staff {f['staff_id']}, region {f['region_code']}, "
+         f"severity {f['severity']}, detected {f['detected_at']}, deadline {f['deadline']}")
+    para(f"Calendar {dossier['calendar_version']} (finding computed with {dossier['finding_calendar_version']})")
+    comp = dossier["deadline_computation"]
+    para("Deadline computation (期限计算)", "Heading2")
+    para(", ".join(f"{k}: {comp[k]}" for k in comp if k != "days"))
+    for d in comp.get("days", []):
+        para(f"{d['day']}  {'#' + str(d['counted']) if d['counted'] else '—'}  {d['note']}")
+    para("Events (Kafka partition/offset)", "Heading2")
+    for e in dossier["events"]:
+        para(f"{e['occurred_at']} {e['kind']} {e['event_id']} by {e['staff_id']} "
+             f"[p{e['source_partition']} @{e['source_offset']}]")
+    para("Responses and decisions", "Heading2")
+    for m in dossier["responses_and_decisions"]:
+        para(f"{m['at']} {m['type']} by {m['actor_id']}: {m.get('outcome') or m.get('kind') or ''} "
+             f"{m.get('reason') or m.get('text') or ''}")
+    para("Timeline", "Heading2")
+    for item in dossier["timeline"]:
+        para(f"{item['at']}  {item['what']}")
+    story.append(Spacer(1, 12))
+    pdf = out / "dossier.pdf"
+    SimpleDocTemplate(str(pdf), pagesize=A4, title=f"dossier {f['finding_id']}").build(story)
+    return [js, pdf]
