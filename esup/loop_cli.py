@@ -36,7 +36,8 @@ def loop_run(clock: str, config_file: Path | None) -> None:
     svc = LoopService(bootstrap=s.kafka_bootstrap, findings_topic=s.topic_findings,
                       responses_topic=s.topic_responses, dead_letter_topic=s.topic_dead_letters,
                       cfg=load_loop_config(config_file), calendar=WorkCalendar(), clock=clock,
-                      now=wall_now(s.clock_offset_s), store=MessageStore(connect(s)))
+                      now=wall_now(s.clock_offset_s), store=MessageStore(connect(s)),
+                      heads_topic=s.topic_chain_heads, chain_group=s.worker_app_id)
     try:
         svc.run(threading.Event())
     finally:

@@ -23,9 +23,13 @@ from loop.rules import Watch, apply, due
 from loop.store import MessageStore
 from schemas.control import DeadLetter
 from schemas.findings import Category, Finding
+from streams.chain import Head, seal
 from streams.rules.calendar import TZ, WorkCalendar
 
 log = logging.getLogger(__name__)
+
+# The loop's own findings chain (the workers' chains are numbered by their input partitions, far below).
+LOOP_CHAIN = 1_000_000
 
 
 def wall_now(offset_s: float = 0.0) -> Callable[[], datetime]:
@@ -39,7 +43,8 @@ class LoopService:
 
     def __init__(self, *, bootstrap: str, findings_topic: str, responses_topic: str, dead_letter_topic: str,
                  cfg: LoopConfig, calendar: WorkCalendar, clock: str = "wall",
-                 now: Callable[[], datetime] | None = None, store: MessageStore | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, store: MessageStore | None = None,
+                 heads_topic: str | None = None, chain_group: str = "esup") -> None:
         from kafka import KafkaConsumer
 
         from esup.producer import kafka_producer
@@ -53,6 +58,10 @@ class LoopService:
         self.watermark: datetime | None = None
         self.watches: dict[str, Watch] = {}
         self.raised: list[Finding] = []  # what this process published (for status and tests)
+        # Its findings are chained like the workers' (streams/chain.py), on a chain of its own, whose head it
+        # learns from its own findings as it reads the log from the start, and publishes for `esup verify`.
+        self.head = Head()
+        self.heads_topic, self.chain_group = heads_topic, chain_group
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       isolation_level="read_committed", allow_auto_create_topics=False,
                                       client_id="esup-loop")
@@ -71,6 +80,8 @@ class LoopService:
         except ValidationError:
             return  # the worker's own output: the sink dead-letters what it cannot read
         if f.category == Category.supervision:
+            if f.chain is not None and f.chain.partition == LOOP_CHAIN and f.chain.seq > self.head.seq:
+                self.head = Head(f.chain.seq, f.chain.hash)
             supervised = str(f.details.get("supervised_finding_id", ""))
             self._watch(supervised).fired.add(f.finding_id)
             return
@@ -143,8 +154,14 @@ class LoopService:
         out: list[Finding] = []
         for w in self.watches.values():
             out += due(w, now, self.cfg, self.cal)[1]
-        for f in out:
-            self.producer.send(self.topics[0], key=f.case_id.encode(), value=f.model_dump_json().encode())
+        texts, head = seal([f.model_dump_json().encode() for f in out], LOOP_CHAIN, self.head)
+        for f, text in zip(out, texts, strict=True):
+            self.producer.send(self.topics[0], key=f.case_id.encode(), value=text)
+        if out and self.heads_topic:
+            record = {"group": f"{self.chain_group}/loop", "partition": LOOP_CHAIN, "seq": head.seq, "hash": head.hash}
+            self.producer.send(self.heads_topic, key=f"{self.chain_group}/loop".encode(),
+                               value=json.dumps(record).encode())  # fmt: skip
+        self.head = head
         if out:
             self.producer.flush()
             self.raised += out

@@ -133,7 +133,8 @@ def read_heads(bootstrap: str, topic: str, group: str) -> dict[int, Head]:
             for records in batch.values():
                 for r in records:
                     h = json.loads(r.value)
-                    if h.get("group") == group and h["seq"] >= heads.get(h["partition"], Head(-1)).seq:
+                    mine = h.get("group") in (group, f"{group}/loop")  # the workers' chains and the loop's
+                    if mine and h["seq"] >= heads.get(h["partition"], Head(-1)).seq:
                         heads[h["partition"]] = Head(h["seq"], h["hash"])
         return heads
     finally:
