@@ -61,6 +61,48 @@ def api() -> None:
     """The loop's HTTP API."""
 
 
+@api.command("serve")
+@click.option("--users", "users_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML of API users (argon2id hashes from `esup api hash-password`)")
+@click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="organisation directory (who belongs to which department and region)")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
+    """Serve the API on 127.0.0.1 (OpenAPI at /docs). The token-signing key is made once, owner-readable only."""
+    import os
+    import secrets
+
+    import uvicorn
+
+    from api.app import Services, create_app
+    from api.audit import Auditor
+    from api.auth import Authenticator, load_users
+    from api.directory import YamlDirectory
+    from api.store import FindingsReader, Publisher
+    from esup.producer import kafka_producer
+    from esup.settings import load_settings
+    from loop.config import load_loop_config
+    from sinks.clickhouse import connect
+
+    s = load_settings()
+    key = s.home / "api" / "token.key"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    if key.stat().st_mode & 0o077:
+        raise click.ClickException(f"{key} is readable by others: chmod 600 it")
+    producer = kafka_producer(s.kafka_bootstrap, "esup-api")
+    services = Services(
+        auth=Authenticator(load_users(users_file), key.read_text().strip().encode()),
+        findings=FindingsReader(connect(s)), publisher=Publisher(producer, s.topic_responses),
+        auditor=Auditor(connect(s), producer, s.topic_audit), loop=load_loop_config(None),
+        directory=YamlDirectory.load(directory_file) if directory_file else None,
+    )  # fmt: skip
+    uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")
+
+
 @api.command("hash-password")
 @click.password_option()
 def hash_password(password: str) -> None:
