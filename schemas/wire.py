@@ -97,18 +97,9 @@ def _keys_within(value: Any, depth: int) -> int | None:
     """Keys in a decoded document, or None when it nests deeper than MAX_DEPTH or holds a float."""
     if depth > MAX_DEPTH:
         return None
-    if isinstance(value, dict):
-        n = len(value)
-        for item in value.values():
-            if isinstance(item, dict | list | float):
-                got = _keys_within(item, depth + 1)
-                if got is None:
-                    return None
-                n += got
-        return n
-    if isinstance(value, list):
-        n = 0
-        for item in value:
+    if isinstance(value, dict | list):
+        n = len(value) if isinstance(value, dict) else 0
+        for item in value.values() if isinstance(value, dict) else value:
             if isinstance(item, dict | list | float):
                 got = _keys_within(item, depth + 1)
                 if got is None:
