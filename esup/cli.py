@@ -1,4 +1,4 @@
-"""`esup`: every command a person runs — evaluate events, export the contract, and (later) run the stack."""
+"""`esup`: every command a person runs; each command group lives in its own *_cli module, registered below."""
 
 from __future__ import annotations
 
@@ -19,9 +19,15 @@ def main() -> None:
     """Electronic supervision (电子监察) of administrative licensing.
 
     \b
-    Typical use:
-      esup evaluate examples/events.jsonl --catalog examples/catalog.yaml
-      esup schema export schemas/json
+    Start here:
+      make up                      the stack, the workers, the sink, the notifier and a live province
+      esup rankings --watch        who is late, ranked (names from the directory)
+      esup case CASE_ID            one case: timeline, clocks, findings with evidence
+      esup status                  consumer lag of the workers and the sink
+      esup evaluate FILE --catalog CATALOG    the rules over a file of events, no servers
+      esup verify                  are the findings in ClickHouse what the workers published?
+    Every group has --help: stack, topics, db, worker, sink, publish, catalog, directory, notifier, loop,
+    api, dossier, simulate, services, rules, schema, dashboards.
     """
 
 

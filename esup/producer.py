@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,7 +69,6 @@ class DepartmentProducer:
     def __init__(self, bootstrap: str, topic: str, *, producer: Any = None) -> None:
         self.topic = topic
         self._producer = producer if producer is not None else kafka_producer(bootstrap, "esup-department")
-        self._lock = threading.Lock()
 
     def send(self, event: CaseEvent | bytes | str | dict[str, Any]) -> Any:
         """Send one event (validated here if it is not a CaseEvent yet); returns the send future.

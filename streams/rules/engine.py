@@ -7,13 +7,11 @@ Pure: no clock, no I/O. The caller runs :func:`streams.rules.clocks.due` up to t
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from schemas import events as ev
 from schemas.catalog import LAW_ACCEPT_WD
 from schemas.findings import Finding
 from streams.rules import checks, integrity, offsystem, refusal
-from streams.rules.calendar import end_of_day, local_date
+from streams.rules.calendar import local_date
 from streams.rules.clocks import (
     deadline_of,
     due,
@@ -467,4 +465,3 @@ _HANDLERS = {
     "inquiry_out_of_scope": _out_of_scope,
 }
 
-__all__ = ["end_of_day", "evolve", "new_state", "step", "timedelta"]

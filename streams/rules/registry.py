@@ -256,9 +256,6 @@ RULES: dict[str, Rule] = {
 }
 
 
-def rule(code: str) -> Rule:
-    return RULES[code]
-
 # Raised on hostile or broken input (resends with other content, runaway cases, times ahead of the broker's
 # receipt), which the province simulator does not produce: their tests live with the worker's.
 NOT_SIMULATED = frozenset({"DQ_CONFLICTING_RESEND", "DQ_EVENT_LIMIT", "DQ_STATE_LIMIT", "DQ_AHEAD_OF_RECEIPT"})
