@@ -47,7 +47,15 @@ def test_hostile_corpus_through_two_workers_and_the_sink(make_pipeline: Any, cli
     sink = p.sink()
     lines = synthetic_lines(300, seed=6)
     p.publish_events(lines[: len(lines) // 2])
-    time.sleep(5)
+    def catalog_state() -> str:
+        try:
+            return str(worker_status(ports[0])["catalog"]["state"])
+        except OSError:  # the status page is not up yet
+            return ""
+
+    # The feed reads the (empty) catalog topic to its end, then says it waits; on a busy machine that takes a while.
+    wait_until(lambda: "waiting" in catalog_state(), timeout=90, what="the worker to wait for a catalog")
+    time.sleep(2)
     status = worker_status(ports[0])
     assert status["catalog"]["ready"] is False and "waiting" in status["catalog"]["state"]
     assert status["counters"]["events"] == 0  # nothing judged against an empty catalog
