@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     kafka_heap: str = Field(default="768m", pattern=r"^\d+[kmg]$")
     # Empty means the local broker on kafka_port; set it to use any other cluster.
     kafka_bootstrap_servers: str = ""
+    # How clients log in (esup/kafka_auth.py): each process as its own principal, from a 0600 file in
+    # kafka_credentials_path (default <home>/credentials/kafka); SASL_SSL checks the broker against the CA.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_credentials_path: Path | None = None
+    kafka_ssl_cafile: Path | None = None
 
     topic_case_events: str = "esup.case-events"
     topic_dead_letters: str = "esup.dead-letters"
@@ -125,6 +130,10 @@ class Settings(BaseSettings):
         if len(set(ports)) != len(ports):
             raise ValueError(f"the local stack's ports must differ, got {ports}")
         return self
+
+    @property
+    def kafka_credentials_dir(self) -> Path:
+        return self.kafka_credentials_path or self.home / "credentials" / "kafka"
 
     @property
     def kafka_bootstrap(self) -> str:
