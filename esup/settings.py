@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
 
     topic_case_events: str = "esup.case-events"
+    # Each department system writes its own topic <prefix><department id> (its principal may write no
+    # other); the bridge checks each event names that department and forwards it to topic_case_events.
+    topic_ingest_prefix: str = "esup.ingest."
     topic_dead_letters: str = "esup.dead-letters"
     topic_findings: str = "esup.findings"
     topic_case_snapshots: str = "esup.case-snapshots"

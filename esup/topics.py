@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,24 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
         TopicSpec(s.topic_audit, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
                   "every API action, hash-chained (also in ClickHouse audit_log)"),
     ]
+
+
+# Kafka topic names allow these characters only; a department whose id has others cannot have a topic.
+INGEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,120}$")
+
+
+def ingest_topic(s: Settings, department_id: str) -> str:
+    """A department's own ingestion topic: only its principal writes it (literal ACL); the bridge reads them all."""
+    if not INGEST_ID.match(department_id):
+        raise ValueError(f"department id {department_id!r}: only letters, digits, '_' and '-' can name a Kafka topic")
+    return s.topic_ingest_prefix + department_id
+
+
+def ingest_topic_spec(s: Settings, department_id: str) -> TopicSpec:
+    return TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
+                     {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
+                      "message.timestamp.type": "LogAppendTime"},
+                     f"case events written by department {department_id}'s system, keyed by case id")
 
 
 @contextlib.contextmanager
