@@ -27,7 +27,7 @@ from streams.deadlines import DeadlineIndex
 from streams.rows import META_KEY, encode_meta, encode_row
 from streams.rules import CaseState, Context, due, step
 from streams.rules.clocks import next_due
-from streams.rules.integrity import ahead_of_receipt
+from streams.rules.integrity import ahead_of_receipt, foreign_department
 from streams.rules.snapshot import snapshot_json
 from streams.store import CaseStore
 
@@ -157,6 +157,10 @@ class Work:
             return
         key = event.case_id.encode()
         d = self._touch(m.partition, key)
+        foreign = foreign_department(d.state, event)
+        if foreign is not None:
+            self.dead_letter(m, foreign)
+            return
         before = d.state.seq if d.state is not None else -1
         state, findings = step(d.state, event, self.env.ctx)
         ahead = self._ahead(m, event)

@@ -63,6 +63,7 @@ def new_state(event: ev.CaseEvent) -> CaseState:
         region_code=event.region_code,
         responsible_staff=event.staff_id,
         first_staff=event.staff_id,
+        holders=[event.department_id],
     )
 
 
@@ -396,6 +397,8 @@ def _fee(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
 def _refer(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
     assert isinstance(event, ev.Refer)
     state.referred = True
+    if event.payload.to_department_id not in state.holders:
+        state.holders.append(event.payload.to_department_id)  # the receiving department now writes the case
     # 首问负责制: the first handler (and their department) stay responsible unless a person is named.
     if event.payload.to_staff_id:
         state.responsible_staff = event.payload.to_staff_id

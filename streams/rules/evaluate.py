@@ -15,6 +15,7 @@ from schemas.findings import Finding
 from streams.rules.clocks import due
 from streams.rules.context import Context
 from streams.rules.engine import step
+from streams.rules.integrity import foreign_department
 from streams.rules.state import CaseState
 
 
@@ -23,6 +24,7 @@ class Evaluation:
     findings: list[Finding] = field(default_factory=list)
     states: dict[str, CaseState] = field(default_factory=dict)
     at: datetime | None = None
+    refused: list[CaseEvent] = field(default_factory=list)  # another department's events on a case
 
 
 def finding_order(f: Finding) -> tuple[datetime, str, str, str]:
@@ -44,6 +46,9 @@ def evaluate(events: Iterable[CaseEvent], ctx: Context, at: datetime | None = No
     for case_id in sorted(by_case):
         state: CaseState | None = None
         for e in sorted(by_case[case_id], key=occurred_sort_key):
+            if foreign_department(state, e) is not None:
+                result.refused.append(e)  # the stream dead-letters it
+                continue
             state, found = step(state, e, ctx)
             result.findings.extend(found)
         assert state is not None and until is not None

@@ -35,6 +35,19 @@ def classify(state: CaseState, event: ev.CaseEvent, d: str) -> Verdict:
     return "over_limit" if len(state.seen) >= EVENT_LIMIT else "new"
 
 
+def foreign_department(state: CaseState | None, event: ev.CaseEvent) -> str | None:
+    """Why an event may not touch this case, or None: a case belongs to the department of its first event
+    and to each one a `refer` handed it to; another department's event (a forged withdraw, a rival's staff
+    named on it) is refused whole, naming both, before it can change a clock or fire a finding."""
+    if state is None:
+        return None
+    holders = state.holders or [state.department_id]  # rows written before holders were kept
+    if event.department_id in holders:
+        return None
+    return (f"department_id: {event.department_id!r} may not write case {event.case_id!r}, which belongs to "
+            f"{', '.join(repr(h) for h in holders)} (fixed by its first event; only a refer hands it over)")
+
+
 def conflict_finding(state: CaseState, event: ev.CaseEvent, d: str, ctx: Context) -> Finding:
     """The same event id resent with other content: the first version stands; both are evidence."""
     from streams.rules.checks import event_finding

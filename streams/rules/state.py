@@ -79,6 +79,9 @@ class CaseState:
     seen: dict[str, str] = field(default_factory=dict)  # event id -> content digest, in order applied
     stage_events: list[str] = field(default_factory=list)  # ids of the stage-changing events
     flagged: list[str] = field(default_factory=list)  # one-off rules already raised on this case
+    # Departments that may write this case: its first event's, and each one a `refer` handed it to (a case
+    # is bound to its department: another department's event on it is refused, see integrity.foreign_department).
+    holders: list[str] = field(default_factory=list)
     applicant_id: str | None = None  # from the application: the cross-case withdraw-and-reapply check needs it
     applied_at: datetime | None = None  # the application's occurred_at and recorded_at (off-system checks)
     apply_recorded_at: datetime | None = None
@@ -157,7 +160,7 @@ def _clock_dict(c: Clock) -> dict[str, Any]:
     return d
 
 
-_STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "stage_events", "flagged")
+_STATE_LISTS = ("materials", "conditions", "reviewers", "fee_codes", "stage_events", "flagged", "holders")
 _STATE_TIMES = ("applied_at", "apply_recorded_at", "last_event_at")
 _STATE_SCALARS = tuple(
     f.name
