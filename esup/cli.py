@@ -163,6 +163,7 @@ def schema_export(directory: Path) -> None:
 def _register_extensions() -> None:
     from esup import (
         analytics_cli,
+        bulletin_cli,
         case_cli,
         directory_cli,
         infra_cli,
@@ -186,6 +187,7 @@ def _register_extensions() -> None:
     notifier_cli.register(main)
     case_cli.register(main)
     loop_cli.register(main)
+    bulletin_cli.register(main)
 
 
 _register_extensions()
