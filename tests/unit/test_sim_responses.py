@@ -6,12 +6,14 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from loop.config import LoopConfig
 from loop.rules import Watch, apply, due
-from sim.responses import RESPONSE_OVERDUE, plan
+from schemas.findings import Finding
+from sim.responses import RESPONSE_OVERDUE, Message, plan
 from sim.truth import LoopExpected, read_loop_truth, write_loop_truth
 from streams.rules.calendar import TZ, WorkCalendar
 from tests.loop_support import finding
@@ -20,7 +22,7 @@ CFG, CAL = LoopConfig(), WorkCalendar()
 UNTIL = datetime(2026, 11, 1, tzinfo=TZ)
 
 
-def findings(n: int = 400) -> list:  # type: ignore[type-arg]
+def findings(n: int = 400) -> list[Finding]:
     rnd = random.Random(7)
     out = []
     for i in range(n):
@@ -30,7 +32,7 @@ def findings(n: int = 400) -> list:  # type: ignore[type-arg]
     return out
 
 
-def loop_outcome(f, messages: list, at: datetime) -> tuple[list[tuple[str, str]], str]:  # type: ignore[no-untyped-def]
+def loop_outcome(f: Finding, messages: list[Message], at: datetime) -> tuple[list[tuple[str, str]], str]:
     w = Watch(f.finding_id, finding=f)
     for m in messages:
         if m.at <= at:
@@ -70,7 +72,7 @@ def test_a_late_response_over_the_spring_festival_fires_at_24_00_of_the_last_day
     assert p.messages[0].at > datetime(2026, 2, 26, tzinfo=TZ)
 
 
-def test_the_truth_file_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_truth_file_round_trips(tmp_path: Path) -> None:
     rows = [p.truth(UNTIL) for f in findings(60) if (p := plan(f, 3, CFG, CAL)) is not None]
     write_loop_truth(tmp_path / "t.jsonl", rows)
     back = read_loop_truth(tmp_path / "t.jsonl")
