@@ -139,24 +139,25 @@ def _publish_directory(s: Settings, path: Path) -> None:
 
 
 def _write_departments(s: Settings, province: Province) -> None:
-    """The simulated departments' names into ClickHouse, for the rankings (until a real directory lands)."""
-    from datetime import UTC, datetime
-
+    """Check that the directory just published names every office of the simulated roster (the rankings' and
+    dashboards' one source of department names, read through the `departments` view)."""
     from sinks.clickhouse import connect
-    from sinks.departments import Department, upsert
+    from sinks.departments import TABLE
 
-    depts = [Department(o.department_id, o.name, o.region_code, o.kind)
-             for c in province.counties for o in c.offices.values()]  # fmt: skip
+    offices = {o.department_id for c in province.counties for o in c.offices.values()}
     client = connect(s)
     try:
-        n = upsert(client, depts, source="simulator", at=datetime.now(UTC))
-    except Exception as exc:  # no server, no table: say so before any process starts
-        raise click.ClickException(f"writing department names to ClickHouse at {s.clickhouse_host}:"
+        named = {str(r[0]) for r in client.execute(f"SELECT department_id FROM {TABLE} WHERE name != ''")}
+    except Exception as exc:  # no server, no view: say so before any process starts
+        raise click.ClickException(f"reading department names from ClickHouse at {s.clickhouse_host}:"
                                    f"{s.clickhouse_port}: {type(exc).__name__}: {exc} (did `esup db migrate` run?)"
                                    ) from None
     finally:
         client.disconnect()
-    click.echo(f"names     {n} departments of the simulated province in {s.clickhouse_database}.departments")
+    if offices - named:
+        raise click.ClickException(f"the directory names no department {sorted(offices - named)[:3]}")
+    click.echo(f"names     {len(offices)} departments of the simulated province in "
+               f"{s.clickhouse_database}.directory_departments")
 
 
 def _where_to_look(s: Settings, plan: object) -> None:
