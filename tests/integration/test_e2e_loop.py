@@ -130,6 +130,8 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
         escalated = {d.delivery_id for f in late for d in plan(f, index, config, escalation=True) if d.address}
         wait_until(lambda: escalated <= {r["delivery"] for r in smtp.log.rows}, timeout=120,
                    what="the escalations' emails")  # fmt: skip
+        received = Counter(r["delivery"] for r in smtp.log.rows)
+        assert {i: received[i] for i in set(mails) | escalated} == dict.fromkeys(set(mails) | escalated, 1)  # once
 
         # The dossier of a finding whose recommendation was reported late names the finding, its evidence
         # events, the notifications, the response and every decision.
