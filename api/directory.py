@@ -38,7 +38,8 @@ class Directory(Protocol):
 
 
 class YamlDirectory:
-    """departments: [{department_id, region_code, head_staff_id}], staff: [{staff_id, department_id, role}]."""
+    """departments: [{department_id, region_code, head_staff_id}], staff: [{staff_id, department_id, role}]; or
+    the organisation directory's YAML (directory/model.py: departments with id and head, staff with roles)."""
 
     def __init__(self, departments: list[Department], staff: list[Staff]) -> None:
         self._departments = {d.department_id: d for d in departments}
@@ -47,6 +48,11 @@ class YamlDirectory:
     @classmethod
     def load(cls, path: str | Path) -> YamlDirectory:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if any("id" in d for d in data.get("departments", [])):  # the organisation directory's own format
+            data = {"departments": [{"department_id": d["id"], "region_code": d["region_code"],
+                                     "head_staff_id": d.get("head")} for d in data["departments"]],
+                    "staff": [{"staff_id": s["id"], "department_id": s["department"], "role": s["roles"][0]}
+                              for s in data.get("staff", [])]}  # fmt: skip
         return cls([Department.model_validate(d) for d in data.get("departments", [])],
                    [Staff.model_validate(s) for s in data.get("staff", [])])
 

@@ -32,6 +32,9 @@ CURRENT_PERIOD = (
 
 OPEN_CASES = "case_id IN (SELECT case_id FROM case_snapshots FINAL WHERE open = 1)"
 
+# Staff names from the organisation directory, for `ANY LEFT JOIN (…) USING staff_id`.
+STAFF_NAMES = "SELECT id AS staff_id, name AS staff_name FROM directory_staff FINAL WHERE deleted = 0"
+
 # Template-variable queries (one column: the values offered).
 REGIONS = f"SELECT DISTINCT {region_of(LEVEL, 'region_code')} AS region FROM case_snapshots FINAL ORDER BY region"
 DEPARTMENTS = (

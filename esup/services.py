@@ -21,7 +21,7 @@ from esup.stack.errors import StackError
 from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
-_ORDER = ("simulator", "worker", "sink", "notifier", "receivers")  # the order `down` stops them in
+_ORDER = ("simulator", "responder", "api", "worker", "loop", "sink", "notifier", "receivers")  # `down` stops in order
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,11 @@ class Plan:
     notify: bool = True
     smtp_port: int = 8025
     http_port: int = 8026
+    # The supervisors' loop (docs/loop.md): `esup loop run` on the event clock, the API on 127.0.0.1:api_port
+    # (users from <home>/api/users.yaml, passwords in the 0600 passwords.json beside it), and with the
+    # simulator the simulated departments' responses and supervisors' decisions (`esup loop simulate`).
+    loop: bool = True
+    api_port: int = 8027
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                          "--smtp-port", str(plan.smtp_port), "--http-port", str(plan.http_port),
                                          "--webhook-secret-file", key)))
         out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
+    if plan.loop:
+        out += _loop_services(plan, settings)
     if plan.simulate:
         # Workers run on the event clock: the events' own times drive the timers through the backfill (a
         # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
@@ -97,6 +104,20 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                          str(settings.home / "sim"), "--progress-every", str(plan.progress_every_s),
                                          *extra)))
     return out  # fmt: skip
+
+
+def _loop_services(plan: Plan, settings: Settings) -> list[Service]:
+    """The loop on the event clock (like the workers); the API once it has users (`esup services up` makes them
+    from the simulated directory; an operator may put their own there); the simulated departments and
+    supervisors with the simulator."""
+    out = [Service("loop", ("loop", "run", "--clock", "event"))]
+    users, directory = settings.home / "api" / "users.yaml", settings.home / "sim" / "directory.yaml"
+    if users.exists():
+        where = ("--directory", str(directory)) if directory.exists() else ()
+        out.append(Service("api", ("api", "serve", "--users", str(users), *where, "--port", str(plan.api_port))))
+    if plan.simulate:
+        out.append(Service("responder", ("loop", "simulate", "--follow", "--seed", str(plan.seed))))
+    return out
 
 
 def webhook_key(settings: Settings) -> Path:

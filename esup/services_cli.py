@@ -42,6 +42,10 @@ def services() -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--notify/--no-notify", default=True, show_default=True,
               help="also run the notifier and the local SMTP server and webhook/SMS receiver it delivers to")
+@click.option("--loop/--no-loop", "with_loop", default=True, show_default=True,
+              help="also run the loop (esup loop run), its API on 127.0.0.1:--api-port and, with --simulate, the "
+                   "simulated departments' responses and supervisors' decisions")
+@click.option("--api-port", type=click.IntRange(1, 65535), default=8027, show_default=True)
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="with --simulate: wait, showing progress, until the current month is ranked, then say where to look")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=900.0, show_default=True, help="seconds")
@@ -49,7 +53,7 @@ def services() -> None:
 @click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None)
 def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, history_days: int,
-                seed: int, notify: bool, wait: bool, wait_timeout: float,
+                seed: int, notify: bool, with_loop: bool, api_port: int, wait: bool, wait_timeout: float,
                 rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
     """Start the workers (event clock), the sink, the notifier with its local receivers and the simulator in the
     background; idempotent.
@@ -68,7 +72,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
         raise click.BadParameter(str(exc), param_hint="--speed") from None
     s = _settings()
     plan = Plan(workers=workers, web_port=web_port, simulate=simulate, speed=speed, cases_per_day=cases_per_day,
-                history_days=history_days, notify=notify,
+                history_days=history_days, notify=notify, loop=with_loop, api_port=api_port,
                 seed=seed, rules=rules_file.resolve() if rules_file else None,
                 calendar=calendar_file.resolve() if calendar_file else None)  # fmt: skip
     if simulate:
@@ -117,6 +121,10 @@ def _publish_catalog(s: Settings, seed: int) -> None:
     click.echo(f"catalog   published {len(report.published)} items from {files['catalog']} to {s.topic_catalog}")
     _publish_directory(s, files["directory"])
     _write_departments(s, sim.province)
+    from esup.api_users import ensure_users
+
+    users = ensure_users(s.home, files["directory"])
+    click.echo(f"api users {users} (passwords: {users.with_name('passwords.json')}, owner-readable only)")
 
 
 
@@ -139,24 +147,25 @@ def _publish_directory(s: Settings, path: Path) -> None:
 
 
 def _write_departments(s: Settings, province: Province) -> None:
-    """The simulated departments' names into ClickHouse, for the rankings (until a real directory lands)."""
-    from datetime import UTC, datetime
-
+    """Check that the directory just published names every office of the simulated roster (the rankings' and
+    dashboards' one source of department names, read through the `departments` view)."""
     from sinks.clickhouse import connect
-    from sinks.departments import Department, upsert
+    from sinks.departments import TABLE
 
-    depts = [Department(o.department_id, o.name, o.region_code, o.kind)
-             for c in province.counties for o in c.offices.values()]  # fmt: skip
+    offices = {o.department_id for c in province.counties for o in c.offices.values()}
     client = connect(s)
     try:
-        n = upsert(client, depts, source="simulator", at=datetime.now(UTC))
-    except Exception as exc:  # no server, no table: say so before any process starts
-        raise click.ClickException(f"writing department names to ClickHouse at {s.clickhouse_host}:"
+        named = {str(r[0]) for r in client.execute(f"SELECT department_id FROM {TABLE} WHERE name != ''")}
+    except Exception as exc:  # no server, no view: say so before any process starts
+        raise click.ClickException(f"reading department names from ClickHouse at {s.clickhouse_host}:"
                                    f"{s.clickhouse_port}: {type(exc).__name__}: {exc} (did `esup db migrate` run?)"
                                    ) from None
     finally:
         client.disconnect()
-    click.echo(f"names     {n} departments of the simulated province in {s.clickhouse_database}.departments")
+    if offices - named:
+        raise click.ClickException(f"the directory names no department {sorted(offices - named)[:3]}")
+    click.echo(f"names     {len(offices)} departments of the simulated province in "
+               f"{s.clickhouse_database}.directory_departments")
 
 
 def _where_to_look(s: Settings, plan: object) -> None:
@@ -174,6 +183,7 @@ def _where_to_look(s: Settings, plan: object) -> None:
         f"  clickhouse-client --port {s.clickhouse_port} -q 'SELECT rule, count() FROM "
         f"{s.clickhouse_database}.findings FINAL GROUP BY rule'",
         "  esup notifier deliveries             notifications per channel and state (预警推送)",
+        f"  http://127.0.0.1:{plan.api_port}/docs        the loop's API (users: {s.home / 'api'}/passwords.json)",
         f"  {s.home / 'inbox'}/  mail.jsonl, webhook.jsonl, sms.jsonl: what the local receivers got",
         "  Grafana (with Docker: docker compose up): http://127.0.0.1:3000",
         f"  logs: {s.home / 'services'}/        stop everything: make down",

@@ -82,10 +82,21 @@ def build(client: Any, finding_id: str, catalog: Catalog, cal: WorkCalendar, cfg
         "calendar_version": cal.version, "finding_calendar_version": f.calendar_version,
         "deadline_computation": _computation(f, events, catalog, cal, cfg),
         "events": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()} for e in events],
-        "notifications": [],  # the notifier (another package) keeps its own records; linked here once it lands
+        "notifications": _notifications(client, finding_id),
         "responses_and_decisions": messages, "timeline": [{"at": a, "what": w} for a, w in timeline],
         "detected_local_day": local_date(f.detected_at).isoformat(),
     }
+
+
+def _notifications(client: Any, finding_id: str) -> list[dict[str, Any]]:
+    """Each delivery of the finding (预警推送: who, channel, why) in its latest state, from the notifier's ledger."""
+    cols = ("delivery_id", "severity", "recipient", "channel", "reason", "address", "status", "attempts", "at")
+    rows = client.execute(
+        "SELECT delivery_id, any(severity), any(recipient), any(channel), any(reason), any(address), "
+        "argMax(status, seq), max(attempt), max(recorded_at) FROM notification_deliveries "
+        "WHERE finding_id = %(id)s GROUP BY delivery_id ORDER BY delivery_id", {"id": finding_id},
+        settings={"readonly": 1})  # fmt: skip
+    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in zip(cols, r, strict=True)} for r in rows]
 
 
 def write(dossier: dict[str, Any], out: Path) -> list[Path]:
@@ -122,6 +133,9 @@ def write(dossier: dict[str, Any], out: Path) -> list[Path]:
     for e in dossier["events"]:
         para(f"{e['occurred_at']} {e['kind']} {e['event_id']} by {e['staff_id']} "
              f"[p{e['source_partition']} @{e['source_offset']}]")
+    para("Notifications (预警推送)", "Heading2")
+    for n in dossier["notifications"]:
+        para(f"{n['at']} {n['channel']} to {n['recipient']} ({n['reason']}, {n['severity']}): {n['status']}")
     para("Responses and decisions", "Heading2")
     for m in dossier["responses_and_decisions"]:
         para(f"{m['at']} {m['type']} by {m['actor_id']}: {m.get('outcome') or m.get('kind') or ''} "

@@ -1,11 +1,12 @@
-"""The ground truth: one expected finding per line: case, rule, responsible staff; for timers when, and the deadline."""
+"""The ground truth: one expected finding per line (case, rule, responsible staff; for timers when, and the
+deadline), and for the loop one line per supervised finding (sim/responses.py): what its messages must cause."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,38 @@ def read_truth(path: Path) -> list[Expected]:
 def keys(rows: Iterable[Expected]) -> Counter[tuple[str, str, str]]:
     """The multiset of (case id, rule, staff) that findings must equal."""
     return Counter(e.key() for e in rows)
+
+
+@dataclass(frozen=True)
+class LoopExpected:
+    """What must follow from one finding's messages by ``at``: supervision findings and decisions."""
+
+    finding_id: str
+    case_id: str
+    department_id: str
+    staff_id: str
+    behaviour: str  # on_time | late | missing
+    story: str  # appeal_accepted | appeal_refused | explained | reminder_talk | recommendation_done | …
+    supervision: list[tuple[str, str]] = field(default_factory=list)  # (rule, ISO moment it fires)
+    measures: list[tuple[str, str, str]] = field(default_factory=list)  # (measure, target kind, target id)
+    status: str = "pending"  # the latest decision's outcome, or pending
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoopExpected:
+        return cls(**{**d, "supervision": [tuple(x) for x in d["supervision"]],
+                      "measures": [tuple(x) for x in d["measures"]]})  # fmt: skip
+
+
+def write_loop_truth(path: Path, expected: Iterable[LoopExpected]) -> int:
+    rows = sorted(expected, key=lambda e: e.finding_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(e.to_json() + "\n" for e in rows), encoding="utf-8")
+    return len(rows)
+
+
+def read_loop_truth(path: Path) -> list[LoopExpected]:
+    with path.open(encoding="utf-8") as fh:
+        return [LoopExpected.from_dict(json.loads(line)) for line in fh if line.strip()]

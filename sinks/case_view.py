@@ -91,7 +91,7 @@ def load(client: Any, case_id: str) -> Case | None:
         return None
     state = dict(zip(_STATE, snaps[0][:-1], strict=True)) if snaps else {"case_id": case_id}
     dept = str(state.get("department_id", ""))
-    names = client.execute(f"SELECT name FROM {DEPARTMENTS} FINAL WHERE department_id = %(d)s", {"d": dept})
+    names = client.execute(f"SELECT name FROM {DEPARTMENTS} WHERE department_id = %(d)s", {"d": dept})
     case = Case(case_id, state, str(names[0][0]) if names else "")
     if snaps:
         case.clocks = [Clock(c["name"], c["start"], int(c["limit_wd"]), int(c["extension_wd"]),

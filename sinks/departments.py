@@ -1,4 +1,8 @@
-"""Department names in ClickHouse (the `departments` dimension): written from a roster, joined by the rankings."""
+"""Department names in ClickHouse: the organisation directory's table (directory_departments), one source.
+
+The `departments` view (migration 0031) reads it for the rankings and `esup case`; `upsert` writes names for
+departments the directory does not describe fully (no head, no bureau), e.g. a test's fixture.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-TABLE = "departments"
+TABLE = "departments"  # a view over directory_departments (FINAL, not deleted)
 
 
 @dataclass(frozen=True)
@@ -19,14 +23,18 @@ class Department:
 
 
 def upsert(client: Any, departments: Iterable[Department], *, source: str, at: datetime) -> int:
-    """Write (or replace: the latest `at` wins in FINAL) the names; returns how many rows were sent."""
-    rows = [(d.department_id, d.name, d.region_code, d.kind, source, at) for d in departments]
+    """Write (or replace: the highest version wins in FINAL) directory rows with these names; returns how many.
+
+    ``source`` is not stored any more (the directory has no such column); ``at`` is the version, in
+    microseconds as `esup directory publish` numbers them, so a later publish of the whole directory wins."""
+    version = int(at.timestamp() * 1_000_000)
+    rows = [(d.department_id, d.name, d.region_code, "", "", "", 0, version) for d in departments]
     if rows:
-        client.execute(f"INSERT INTO {TABLE} (department_id, name, region_code, kind, source, updated_at) VALUES",
-                       rows)  # fmt: skip
+        client.execute("INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, "
+                       "version) VALUES", rows)  # fmt: skip
     return len(rows)
 
 
 def names_sql() -> str:
     """A subquery: department_id → department_name, for `ANY LEFT JOIN (…) USING department_id`."""
-    return f"SELECT department_id, name AS department_name FROM {TABLE} FINAL"
+    return f"SELECT department_id, name AS department_name FROM {TABLE}"

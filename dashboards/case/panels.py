@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dashboards.panels import PanelSpec
+from sinks.departments import names_sql
 
 CASE = "case_id = '$case_id'"
 
@@ -11,12 +12,19 @@ def case_state() -> PanelSpec:
     return PanelSpec(
         title="办件状态 Case",
         kind="table",
-        sql=f"""SELECT case_id, item_code, department_id, region_code, responsible_staff, first_staff, stage, outcome,
-    open, decision_deadline, next_due, last_event_at
-FROM case_snapshots FINAL
-WHERE {CASE}""",
-        columns=("case_id", "item_code", "department_id", "region_code", "responsible_staff", "first_staff", "stage",
-                 "outcome", "open", "decision_deadline", "next_due", "last_event_at"),
+        sql=f"""SELECT case_id, item_code, department_id, if(department_name = '', department_id, department_name)
+    AS department, region_code, responsible_staff, first_staff, stage, outcome, open, decision_deadline, next_due,
+    last_event_at
+FROM
+(
+    SELECT case_id, item_code, department_id, region_code, responsible_staff, first_staff, stage, outcome, open,
+        decision_deadline, next_due, last_event_at
+    FROM case_snapshots FINAL
+    WHERE {CASE}
+) AS c
+ANY LEFT JOIN ({names_sql()}) AS d USING department_id""",
+        columns=("case_id", "item_code", "department_id", "department", "region_code", "responsible_staff",
+                 "first_staff", "stage", "outcome", "open", "decision_deadline", "next_due", "last_event_at"),
         width=24, height=4,
     )
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from dashboards.panels import PanelSpec
-from dashboards.sql import CURRENT_PERIOD, SELECTED_REGION, in_region
+from dashboards.sql import CURRENT_PERIOD, SELECTED_REGION, STAFF_NAMES, in_region
 
 
 def staff_ranking() -> PanelSpec:
     return PanelSpec(
         title="人员排名 Staff ranking",
         kind="table",
-        description="The department's staff with their rank among all staff of the selected region this period.",
-        sql=f"""SELECT rank, staff_id, score, on_time_rate, notices, yellows, reds, deemed_approvals,
-    avg_wd_accept, avg_wd_decision, avg_wd_delivery
-FROM rankings_staff
-WHERE {SELECTED_REGION} AND {CURRENT_PERIOD} AND department_id = '$department'
+        description="The department's staff with their rank among all staff of the selected region this period; "
+                    "names from the organisation directory.",
+        sql=f"""SELECT rank, staff_id, if(staff_name = '', staff_id, staff_name) AS staff, score, on_time_rate, notices,
+    yellows, reds, deemed_approvals, avg_wd_accept, avg_wd_decision, avg_wd_delivery
+FROM
+(
+    SELECT rank, staff_id, score, on_time_rate, notices, yellows, reds, deemed_approvals,
+        avg_wd_accept, avg_wd_decision, avg_wd_delivery
+    FROM rankings_staff
+    WHERE {SELECTED_REGION} AND {CURRENT_PERIOD} AND department_id = '$department'
+) AS r
+ANY LEFT JOIN ({STAFF_NAMES}) AS s USING staff_id
 ORDER BY rank""",
-        columns=("rank", "staff_id", "score", "on_time_rate", "notices", "yellows", "reds", "deemed_approvals",
-                 "avg_wd_accept", "avg_wd_decision", "avg_wd_delivery"),
+        columns=("rank", "staff_id", "staff", "score", "on_time_rate", "notices", "yellows", "reds",
+                 "deemed_approvals", "avg_wd_accept", "avg_wd_decision", "avg_wd_delivery"),
         width=24, height=9,
     )
 

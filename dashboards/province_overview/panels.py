@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards.panels import PanelSpec
 from dashboards.sql import CURRENT_PERIOD, OPEN_CASES, SELECTED_REGION, in_region
+from sinks.departments import names_sql
 
 
 def department_ranking() -> PanelSpec:
@@ -11,13 +12,18 @@ def department_ranking() -> PanelSpec:
         title="部门排名 Department ranking",
         kind="table",
         description="Departments of the selected region ranked by score in the current period "
-                    "(ties: on-time rate, then id).",
-        sql=f"""SELECT rank, department_id, score, on_time_rate, notices, yellows, reds, deemed_approvals,
-    cases_finished
-FROM rankings_department
-WHERE {SELECTED_REGION} AND {CURRENT_PERIOD}
+                    "(ties: on-time rate, then id); names from the organisation directory.",
+        sql=f"""SELECT rank, department_id, if(department_name = '', department_id, department_name) AS department,
+    score, on_time_rate, notices, yellows, reds, deemed_approvals, cases_finished
+FROM
+(
+    SELECT rank, department_id, score, on_time_rate, notices, yellows, reds, deemed_approvals, cases_finished
+    FROM rankings_department
+    WHERE {SELECTED_REGION} AND {CURRENT_PERIOD}
+) AS r
+ANY LEFT JOIN ({names_sql()}) AS d USING department_id
 ORDER BY rank""",
-        columns=("rank", "department_id", "score", "on_time_rate", "notices", "yellows", "reds",
+        columns=("rank", "department_id", "department", "score", "on_time_rate", "notices", "yellows", "reds",
                  "deemed_approvals", "cases_finished"),
         width=24, height=10,
     )

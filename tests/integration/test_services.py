@@ -55,7 +55,8 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     p.env["WEB_PORT"] = str(port)  # faust reads it before its own setting: each worker must still get its port
     up_args = ["services", "up", "--workers", "2", "--web-port", str(port), "--speed", "20000",
                "--cases-per-day", "600", "--history-days", "3", "--seed", "5",
-               "--no-notify"]  # fmt: skip  (the notifier's receivers use fixed ports: tests/integration/test_notifier)
+               "--no-notify", "--no-loop"]  # fmt: skip  (the notifier's receivers use fixed ports: test_notifier; the
+    # loop, its API and the simulated departments: test_services_up_runs_the_loop below)
     up = p.esup(*up_args, timeout=240)
     assert "published 18 items" in up.stdout and "Where to look" in up.stdout
     # It waited for the province to go live; the month ranks with the simulated departments' names (unless
@@ -93,3 +94,37 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     assert p.esup("services", "status", check=False).returncode == 3
     # The simulator stopped cleanly and said how far it got.
     assert "(stopped)" in (home / "services" / "simulator.log").read_text()
+
+
+def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipeline: Pipeline,
+                                                                         clickhouse_client: Any) -> None:  # fmt: skip
+    import httpx
+
+    p = pipeline
+    p.esup("topics", "create")
+    p.esup("db", "migrate")
+    p.esup("db", "views")
+    port, api_port = free_ports(1), free_ports(1)
+    up = p.esup("services", "up", "--workers", "1", "--web-port", str(port), "--api-port", str(api_port), "--speed",
+                "20000", "--cases-per-day", "600", "--history-days", "10", "--seed", "5", "--no-notify", "--no-wait",
+                timeout=240)  # fmt: skip
+    home = Path(p.env["ESUP_HOME"])
+    assert set(pids(home)) == {"worker-1", "sink", "loop", "api", "responder", "simulator"}, up.stdout
+    passwords = json.loads((home / "api" / "passwords.json").read_text())
+    assert (home / "api" / "passwords.json").stat().st_mode & 0o777 == 0o600
+    user = next(u for u in passwords if u.startswith("jc-") and u.endswith("0000"))  # the province's supervisor
+    token = httpx.post(f"http://127.0.0.1:{api_port}/auth/token", json={"username": user,
+                       "password": passwords[user]}, timeout=10).json()["access_token"]  # fmt: skip
+    # The simulated departments answer and the supervisors decide; the loop stores what they send and
+    # escalates what is not answered in time (ten simulated days: some deadlines have passed).
+    q = f"SELECT type, count() FROM {p.database}.loop_messages FINAL GROUP BY type"
+    wait_until(lambda: {"response", "decision"} <= set(dict(clickhouse_client.execute(q))), timeout=240,
+               what="responses and decisions in loop_messages")  # fmt: skip
+    sup = f"SELECT count() FROM {p.database}.findings FINAL WHERE category = 'supervision'"
+    wait_until(lambda: clickhouse_client.execute(sup)[0][0] > 0, timeout=120, what="escalations")
+    seen = httpx.get(f"http://127.0.0.1:{api_port}/findings?limit=5", timeout=10,
+                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert seen.status_code == 200 and len(seen.json()) == 5
+    down = p.esup("services", "down", timeout=180)
+    assert down.stdout.count("(stopped)") == 6, down.stdout
+    assert pids(home) == {}
