@@ -65,7 +65,7 @@ def _local(settings: Settings, service: str) -> Provided:
         launcher.stop()
 
     return Provided("", f"local stack ({status.note}, pid {status.pid})",
-                    close if status.note == "started" else _nothing)
+                    close if status.note.startswith("started") else _nothing)
 
 
 def _started(container: Any, what: str) -> Any:
