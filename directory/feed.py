@@ -14,8 +14,9 @@ log = logging.getLogger("esup.directory")
 
 
 class DirectoryFeed:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.auth = auth or {}  # the reading process's login (esup.kafka_auth)
         self.topic = topic
         self.ready = threading.Event()  # set once everything published before the start has been read
         self.changes = 0  # bumped on every applied record: followers compare it to see a new directory
@@ -62,6 +63,7 @@ class DirectoryFeed:
         from kafka import KafkaConsumer, TopicPartition
 
         consumer: Any = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                      **self.auth,
                                       allow_auto_create_topics=False, client_id="esup-directory-feed")  # fmt: skip
         try:
             parts = consumer.partitions_for_topic(self.topic)

@@ -162,6 +162,7 @@ def schema_export(directory: Path) -> None:
 
 def _register_extensions() -> None:
     from esup import (
+        access_cli,
         analytics_cli,
         case_cli,
         directory_cli,
@@ -186,6 +187,7 @@ def _register_extensions() -> None:
     notifier_cli.register(main)
     case_cli.register(main)
     loop_cli.register(main)
+    access_cli.register(main)
 
 
 _register_extensions()

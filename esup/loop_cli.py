@@ -25,6 +25,7 @@ def loop() -> None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def loop_run(clock: str, config_file: Path | None) -> None:
     """Consume findings and esup.responses; raise supervision findings when a deadline passes."""
+    from esup.kafka_auth import LOOP, kafka_python_auth
     from esup.settings import load_settings
     from loop.config import load_loop_config
     from loop.service import LoopService, wall_now
@@ -37,7 +38,8 @@ def loop_run(clock: str, config_file: Path | None) -> None:
                       responses_topic=s.topic_responses, dead_letter_topic=s.topic_dead_letters,
                       cfg=load_loop_config(config_file), calendar=WorkCalendar(), clock=clock,
                       now=wall_now(s.clock_offset_s), store=MessageStore(connect(s)),
-                      heads_topic=s.topic_chain_heads, chain_group=s.worker_app_id)
+                      heads_topic=s.topic_chain_heads, chain_group=s.worker_app_id,
+                      auth=kafka_python_auth(s, LOOP))
     try:
         svc.run(threading.Event())
     finally:
@@ -79,6 +81,7 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
     from api.auth import Authenticator, load_users
     from api.directory import YamlDirectory
     from api.store import FindingsReader, Publisher
+    from esup.kafka_auth import API, kafka_python_auth
     from esup.producer import kafka_producer
     from esup.settings import load_settings
     from loop.config import load_loop_config
@@ -93,7 +96,7 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
             out.write(secrets.token_hex(32))
     if key.stat().st_mode & 0o077:
         raise click.ClickException(f"{key} is readable by others: chmod 600 it")
-    producer = kafka_producer(s.kafka_bootstrap, "esup-api")
+    producer = kafka_producer(s.kafka_bootstrap, "esup-api", auth=kafka_python_auth(s, API))
     services = Services(
         auth=Authenticator(load_users(users_file), key.read_text().strip().encode()),
         findings=FindingsReader(connect(s)), publisher=Publisher(producer, s.topic_responses),

@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from esup.kafka_auth import NOTIFIER, kafka_python_auth
 from esup.params import cli_settings as _settings
 
 _CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -66,8 +67,9 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
     except (NotifierConfigError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     ledger_client, directory_client = connect(s), connect(s)
-    feed = DirectoryFeed(s.kafka_bootstrap, s.topic_directory).start()
-    notifier = Notifier(bootstrap=s.kafka_bootstrap, topic=s.topic_findings, group=s.notifier_group, config=config,
+    feed = DirectoryFeed(s.kafka_bootstrap, s.topic_directory, auth=kafka_python_auth(s, NOTIFIER)).start()
+    notifier = Notifier(bootstrap=s.kafka_bootstrap, auth=kafka_python_auth(s, NOTIFIER),
+                        topic=s.topic_findings, group=s.notifier_group, config=config,
                         channels=channels, ledger=Ledger(ledger_client), feed=feed,
                         sync_directory=lambda index: sync(directory_client, index))  # fmt: skip
     stop = threading.Event()

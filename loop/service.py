@@ -44,7 +44,8 @@ class LoopService:
     def __init__(self, *, bootstrap: str, findings_topic: str, responses_topic: str, dead_letter_topic: str,
                  cfg: LoopConfig, calendar: WorkCalendar, clock: str = "wall",
                  now: Callable[[], datetime] | None = None, store: MessageStore | None = None,
-                 heads_topic: str | None = None, chain_group: str = "esup") -> None:
+                 heads_topic: str | None = None, chain_group: str = "esup",
+                 auth: dict[str, Any] | None = None) -> None:
         from kafka import KafkaConsumer
 
         from esup.producer import kafka_producer
@@ -64,8 +65,8 @@ class LoopService:
         self.heads_topic, self.chain_group = heads_topic, chain_group
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       isolation_level="read_committed", allow_auto_create_topics=False,
-                                      client_id="esup-loop")
-        self.producer = kafka_producer(bootstrap, "esup-loop")
+                                      client_id="esup-loop", **(auth or {}))
+        self.producer = kafka_producer(bootstrap, "esup-loop", auth=auth)
 
     def _watch(self, fid: str) -> Watch:
         return self.watches.setdefault(fid, Watch(fid))

@@ -36,10 +36,12 @@ _TZ = ZoneInfo("Asia/Shanghai")
 
 class Notifier:
     def __init__(self, *, bootstrap: str, topic: str, group: str, config: NotifierConfig,
+                 auth: dict[str, Any] | None = None,
                  channels: Mapping[str, Channel], ledger: Ledger, feed: DirectoryFeed,
                  sync_directory: Callable[[Any], object] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(_TZ)) -> None:  # fmt: skip
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
+        self.auth = auth or {}  # the notifier's login (esup.kafka_auth)
         self.config = config
         self.channels = channels
         self.ledger = ledger
@@ -143,7 +145,7 @@ class Notifier:
             self.topic, bootstrap_servers=self.bootstrap, group_id=self.group, client_id="esup-notifier",
             # The workers write findings inside transactions: only committed ones are real.
             isolation_level="read_committed", enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=500, allow_auto_create_topics=False,
+            max_poll_records=500, allow_auto_create_topics=False, **self.auth,
         )  # fmt: skip
 
     def run(self, stop: threading.Event, ready_timeout_s: float = 30.0) -> None:
