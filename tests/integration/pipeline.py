@@ -52,6 +52,7 @@ class Pipeline:
             "ESUP_CASE_EVENTS_PARTITIONS": str(partitions),
             "ESUP_WORKER_APP_ID": f"test-{self.tag}",
             "ESUP_SINK_GROUP": f"test-{self.tag}-sink",
+            "ESUP_NOTIFIER_GROUP": f"test-{self.tag}-notifier",
             "ESUP_SWEEP_INTERVAL_S": "0.5",
             "ESUP_SINK_MAX_WAIT_S": "0.5",
             "ESUP_SINK_RETRY_MAX_S": "2",
