@@ -223,3 +223,15 @@ def grant_platform(settings: Any) -> None:
     if settings.kafka_security_protocol != "PLAINTEXT":
         quiet_kafka_logging()
         ops.bootstrap(settings, command="tests")
+
+
+def kcat_login() -> list[str]:
+    """librdkafka options (kcat -X …) for the admin's login; none on a PLAINTEXT cluster."""
+    auth = admin_auth()
+    if not auth:
+        return []
+    opts = {"security.protocol": auth["security_protocol"], "sasl.mechanisms": auth["sasl_mechanism"],
+            "sasl.username": auth["sasl_plain_username"], "sasl.password": auth["sasl_plain_password"]}
+    if "ssl_cafile" in auth:
+        opts["ssl.ca.location"] = auth["ssl_cafile"]
+    return [arg for k, v in opts.items() for arg in ("-X", f"{k}={v}")]

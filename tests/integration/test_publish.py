@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from esup.producer import DepartmentProducer, read_compacted
 from schemas.catalog import CatalogItem, load_catalog
 from schemas.events import EventError, event_to_json, occurred_sort_key, parse_event
-from tests.support import admin_auth
+from tests.support import admin_auth, grant_platform
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,11 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
 
 
 def _env(bootstrap: str, **topics: str) -> dict[str, str]:
+    from esup.settings import load_settings
+
+    # `esup publish` and `esup catalog publish` log in as the bridge and the catalog publisher: grant them
+    # this test's topics, as `esup access bootstrap` grants the configured ones.
+    grant_platform(load_settings(kafka_bootstrap_servers=bootstrap, **{f"topic_{k}": v for k, v in topics.items()}))
     return {"ESUP_KAFKA_BOOTSTRAP_SERVERS": bootstrap, **{f"ESUP_TOPIC_{k.upper()}": v for k, v in topics.items()}}
 
 
