@@ -14,9 +14,9 @@ log = logging.getLogger("esup.directory")
 
 
 class DirectoryFeed:
-    def __init__(self, bootstrap: str, topic: str, auth: dict[str, Any] | None = None) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
-        self.auth = auth or {}  # esup.kafka_auth.kafka_python_auth(settings, <the reading process>)
+        self.auth = auth or {}  # the reading process's login (esup.kafka_auth)
         self.topic = topic
         self.ready = threading.Event()  # set once everything published before the start has been read
         self.changes = 0  # bumped on every applied record: followers compare it to see a new directory
@@ -63,8 +63,8 @@ class DirectoryFeed:
         from kafka import KafkaConsumer, TopicPartition
 
         consumer: Any = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                      allow_auto_create_topics=False, client_id="esup-directory-feed",
-                                      **self.auth)  # fmt: skip
+                                      **self.auth,
+                                      allow_auto_create_topics=False, client_id="esup-directory-feed")  # fmt: skip
         try:
             parts = consumer.partitions_for_topic(self.topic)
             while not parts and not self._stop.is_set():

@@ -48,14 +48,15 @@ class PublishReport:
     deleted: int
 
 
-def publish_directory(bootstrap: str, topic: str, directory: Directory) -> PublishReport:
+def publish_directory(bootstrap: str, topic: str, directory: Directory, *,
+                      auth: dict[str, Any] | None = None) -> PublishReport:
     """Write every entry (key kind:id) and a tombstone for each live entry no longer in the file."""
     from esup.producer import kafka_producer, read_compacted
 
-    live = {k for k, v in read_compacted(bootstrap, topic).items() if v is not None}
+    live = {k for k, v in read_compacted(bootstrap, topic, auth=auth).items() if v is not None}
     new = records(directory)
     removed = sorted(live - set(new))
-    p = kafka_producer(bootstrap, "esup-directory")
+    p = kafka_producer(bootstrap, "esup-directory", auth=auth)
     try:
         futures = [p.send(topic, key=k, value=v) for k, v in new.items()]
         futures += [p.send(topic, key=k, value=None) for k in removed]

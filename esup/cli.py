@@ -162,6 +162,7 @@ def schema_export(directory: Path) -> None:
 
 def _register_extensions() -> None:
     from esup import (
+        access_cli,
         analytics_cli,
         bulletin_cli,
         case_cli,
@@ -188,6 +189,7 @@ def _register_extensions() -> None:
     case_cli.register(main)
     loop_cli.register(main)
     bulletin_cli.register(main)
+    access_cli.register(main)
 
 
 _register_extensions()

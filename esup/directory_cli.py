@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from esup.kafka_auth import CATALOG, kafka_python_auth
 from esup.params import cli_settings as _settings
 
 
@@ -54,7 +55,7 @@ def publish(file: Path, db: bool) -> None:
     assert isinstance(d, Directory)
     s = _settings()
     try:
-        report = publish_directory(s.kafka_bootstrap, s.topic_directory, d)
+        report = publish_directory(s.kafka_bootstrap, s.topic_directory, d, auth=kafka_python_auth(s, CATALOG))
     except Exception as exc:  # no broker, no topic
         raise click.ClickException(f"publishing to {s.topic_directory} at {s.kafka_bootstrap}: "
                                    f"{type(exc).__name__}: {exc} (did `esup topics create` run?)") from None

@@ -37,6 +37,16 @@ def _run(action: str, services: tuple[str, ...]) -> None:
             click.echo(status.line())
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
+    if action == "up" and (not services or "kafka" in services) and s.kafka_security_protocol != "PLAINTEXT":
+        from esup.access import ops
+        from esup.topics import quiet_kafka_logging
+
+        quiet_kafka_logging()
+        try:
+            for line in ops.bootstrap(s, command="esup stack up"):
+                click.echo(f"access      {line}")
+        except Exception as exc:  # the admin client raises many kinds
+            raise click.ClickException(f"esup access bootstrap: {type(exc).__name__}: {exc}") from None
 
 
 @stack.command("install")
@@ -87,13 +97,14 @@ def topics_create(bootstrap: str | None, timeout_s: float) -> None:
 
     Exit code 1 when an existing topic differs (partitions or policy): changing it is a person's decision.
     """
+    from esup.kafka_auth import ADMIN, kafka_python_auth
     from esup.topics import admin_client, ensure_topics, platform_topics, quiet_kafka_logging
 
     s = _settings()
     quiet_kafka_logging()
     server = bootstrap or s.kafka_bootstrap
     try:
-        with admin_client(server, timeout_ms=int(timeout_s * 1000)) as admin:
+        with admin_client(server, timeout_ms=int(timeout_s * 1000), auth=kafka_python_auth(s, ADMIN)) as admin:
             results = ensure_topics(admin, platform_topics(s))
     except Exception as exc:  # the admin client raises many kinds; all mean the same here
         raise click.ClickException(f"Kafka at {server}: {type(exc).__name__}: {exc}") from None

@@ -20,17 +20,18 @@ class PartitionLag:
         return asdict(self)
 
 
-def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: int = 15000) -> list[PartitionLag]:
+def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: int = 15000, *,
+              auth: dict[str, Any] | None = None) -> list[PartitionLag]:
     """Lag of each group on the topics named for it and on any other topic it has committed offsets for."""
     from kafka import KafkaConsumer, TopicPartition
 
     from esup.topics import admin_client
 
-    with admin_client(bootstrap, timeout_ms=timeout_ms) as admin:
+    with admin_client(bootstrap, timeout_ms=timeout_ms, auth=auth) as admin:
         committed = {group: _committed(admin, group) for group in groups}
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                              allow_auto_create_topics=False, client_id="esup-status",
-                             request_timeout_ms=timeout_ms)
+                             request_timeout_ms=timeout_ms, **(auth or {}))
     try:
         wanted: dict[str, list[Any]] = {}
         for group, topics in groups.items():
@@ -54,11 +55,12 @@ def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: i
     return out
 
 
-def committed_offsets(bootstrap: str, group: str, timeout_ms: int = 15000) -> dict[tuple[str, int], int]:
+def committed_offsets(bootstrap: str, group: str, timeout_ms: int = 15000, *,
+                      auth: dict[str, Any] | None = None) -> dict[tuple[str, int], int]:
     """The group's committed offset of every partition it has committed on, as (topic, partition) -> offset."""
     from esup.topics import admin_client
 
-    with admin_client(bootstrap, timeout_ms=timeout_ms) as admin:
+    with admin_client(bootstrap, timeout_ms=timeout_ms, auth=auth) as admin:
         found = _committed(admin, group)
     return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
 

@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from esup.kafka_auth import NOTIFIER, kafka_python_auth
 from esup.params import cli_settings as _settings
 
 _CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -44,7 +45,6 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
     """Consume findings (read_committed) and deliver each (finding, card, recipient, channel) once."""
     from directory.clickhouse import sync
     from directory.feed import DirectoryFeed
-    from esup.kafka_auth import NOTIFIER, kafka_python_auth
     from esup.topics import quiet_kafka_logging
     from notifier.channels import Channel, EmailChannel, SmsChannel, WebhookChannel
     from notifier.config import NotifierConfigError, load_config
@@ -67,11 +67,11 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
     except (NotifierConfigError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     ledger_client, directory_client = connect(s), connect(s)
-    auth = kafka_python_auth(s, NOTIFIER)
-    feed = DirectoryFeed(s.kafka_bootstrap, s.topic_directory, auth).start()
-    notifier = Notifier(bootstrap=s.kafka_bootstrap, topic=s.topic_findings, group=s.notifier_group, config=config,
+    feed = DirectoryFeed(s.kafka_bootstrap, s.topic_directory, auth=kafka_python_auth(s, NOTIFIER)).start()
+    notifier = Notifier(bootstrap=s.kafka_bootstrap, auth=kafka_python_auth(s, NOTIFIER),
+                        topic=s.topic_findings, group=s.notifier_group, config=config,
                         channels=channels, ledger=Ledger(ledger_client), feed=feed,
-                        sync_directory=lambda index: sync(directory_client, index), auth=auth)  # fmt: skip
+                        sync_directory=lambda index: sync(directory_client, index))  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

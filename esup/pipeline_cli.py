@@ -107,12 +107,14 @@ def register(main: click.Group) -> None:
         """Run every partition's timers up to TO (sends one tick to each partition)."""
         from kafka import KafkaProducer
 
+        from esup.kafka_auth import CLOCK, kafka_python_auth
         from esup.settings import load_settings
         from schemas.control import Tick
 
         settings = load_settings()
         when = aware_datetime(to)
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                 **kafka_python_auth(settings, CLOCK))
         try:
             parts = sorted(producer.partitions_for(settings.topic_ticks) or [])
             if not parts:

@@ -32,9 +32,10 @@ class PublishReport:
         return not self.rejected and not self.failed
 
 
-def kafka_producer(bootstrap: str, client_id: str, **auth: Any) -> Any:
-    """A kafka-python producer that waits for every in-sync replica and never writes a retry twice; ``auth`` is
-    esup.kafka_auth.kafka_python_auth(settings, principal) (empty on a PLAINTEXT cluster)."""
+def kafka_producer(bootstrap: str, client_id: str, *, auth: dict[str, Any] | None = None) -> Any:
+    """A kafka-python producer that waits for every in-sync replica and never writes a retry twice.
+
+    ``auth``: the process's login (esup.kafka_auth.kafka_python_auth)."""
     from kafka import KafkaProducer
 
     return KafkaProducer(
@@ -47,7 +48,7 @@ def kafka_producer(bootstrap: str, client_id: str, **auth: Any) -> Any:
         allow_auto_create_topics=False,  # a missing topic is an error, not a one-partition surprise
         linger_ms=20,
         max_block_ms=15000,
-        **auth,
+        **(auth or {}),
     )
 
 
@@ -68,9 +69,9 @@ class DepartmentProducer:
     Keying by case id keeps a case's events in one partition, in order, for the workers.
     """
 
-    def __init__(self, bootstrap: str, topic: str, *, producer: Any = None) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, producer: Any = None, auth: dict[str, Any] | None = None) -> None:
         self.topic = topic
-        self._producer = producer if producer is not None else kafka_producer(bootstrap, "esup-department")
+        self._producer = producer if producer is not None else kafka_producer(bootstrap, "esup-department", auth=auth)
 
     def send(self, event: CaseEvent | bytes | str | dict[str, Any]) -> Any:
         """Send one event (validated here if it is not a CaseEvent yet); returns the send future.
@@ -131,12 +132,13 @@ class CatalogReport:
     deleted: list[str]  # codes that had a live record and are no longer in the file: tombstoned
 
 
-def read_compacted(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes | None]:
+def read_compacted(bootstrap: str, topic: str, timeout_s: float = 30.0, *,
+                   auth: dict[str, Any] | None = None) -> dict[bytes, bytes | None]:
     """The latest value per key of a topic, read from the beginning to the current end (None: a tombstone)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             allow_auto_create_topics=False, client_id="esup-catalog-reader")
+                             allow_auto_create_topics=False, client_id="esup-catalog-reader", **(auth or {}))
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
@@ -159,13 +161,14 @@ def read_compacted(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[
         consumer.close(autocommit=False)
 
 
-def publish_catalog(bootstrap: str, topic: str, catalog: Catalog, *, producer: Any = None) -> CatalogReport:
+def publish_catalog(bootstrap: str, topic: str, catalog: Catalog, *, producer: Any = None,
+                    auth: dict[str, Any] | None = None) -> CatalogReport:
     """Write one record per item (key: code, value: the item's JSON) and a tombstone per removed item."""
-    live = {k.decode() for k, v in read_compacted(bootstrap, topic).items() if v is not None}
+    live = {k.decode() for k, v in read_compacted(bootstrap, topic, auth=auth).items() if v is not None}
     codes = [item.code for item in catalog.items]
     removed = sorted(live - set(codes))
     own = producer is None
-    p = kafka_producer(bootstrap, "esup-catalog") if own else producer
+    p = kafka_producer(bootstrap, "esup-catalog", auth=auth) if own else producer
     try:
         futures = [p.send(topic, key=item.code.encode(), value=item.model_dump_json().encode())
                    for item in catalog.items]

@@ -50,13 +50,15 @@ def phase(s: Settings) -> str:
 
 def measure(s: Settings, client: object, now: datetime) -> Progress:
     """One look at the simulator's phase, ClickHouse and the workers' consumer group."""
+    from esup.kafka_auth import OPERATOR, kafka_python_auth
     from esup.lag import group_lag
     from sinks.rankings import fetch, period_start
 
     ch = client
     latest, events = ch.execute("SELECT max(occurred_at), count() FROM case_events")[0]  # type: ignore[attr-defined]
     try:
-        rows = group_lag(s.kafka_bootstrap, {s.worker_app_id: [s.topic_case_events]})
+        rows = group_lag(s.kafka_bootstrap, {s.worker_app_id: [s.topic_case_events]},
+                         auth=kafka_python_auth(s, OPERATOR))
         mine = [r for r in rows if r.topic == s.topic_case_events]
         lag: int | None = sum(r.lag for r in mine) if mine and all(r.committed is not None for r in mine) else None
     except Exception:  # Kafka busy: ask again next time

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from esup.kafka_auth import CATALOG, kafka_python_auth
 from esup.params import cli_settings as _settings
 from esup.settings import Settings
 
@@ -114,7 +115,8 @@ def _publish_catalog(s: Settings, seed: int) -> None:
     sim = Simulation(Options(seed=seed))
     files = write_static(sim, s.home / "sim")
     try:
-        report = publish_catalog(s.kafka_bootstrap, s.topic_catalog, sim.catalog)
+        report = publish_catalog(s.kafka_bootstrap, s.topic_catalog, sim.catalog,
+                                 auth=kafka_python_auth(s, CATALOG))
     except Exception as exc:  # no broker, no topic: say so before any process starts
         raise click.ClickException(f"publishing the catalog to {s.topic_catalog} at {s.kafka_bootstrap}: "
                                    f"{type(exc).__name__}: {exc} (did `esup topics create` run?)") from None
@@ -137,7 +139,8 @@ def _publish_directory(s: Settings, path: Path) -> None:
 
     directory = load_directory(path)
     try:
-        report = publish_directory(s.kafka_bootstrap, s.topic_directory, directory)
+        report = publish_directory(s.kafka_bootstrap, s.topic_directory, directory,
+                                   auth=kafka_python_auth(s, CATALOG))
         sync(connect(s), DirectoryIndex.of(directory))
     except Exception as exc:
         raise click.ClickException(f"publishing the directory to {s.topic_directory}: {type(exc).__name__}: "

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = ""
     # How clients log in (esup/kafka_auth.py): each process as its own principal, from a 0600 file in
     # kafka_credentials_path (default <home>/credentials/kafka); SASL_SSL checks the broker against the CA.
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    # SASL_PLAINTEXT by default (the local stack's loopback listener); PLAINTEXT only for a broker without logins.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_PLAINTEXT"
     kafka_credentials_path: Path | None = None
     kafka_ssl_cafile: Path | None = None
 
@@ -132,6 +133,9 @@ class Settings(BaseSettings):
         ports = [self.kafka_port, self.kafka_controller_port, self.clickhouse_port, self.clickhouse_http_port]
         if len(set(ports)) != len(ports):
             raise ValueError(f"the local stack's ports must differ, got {ports}")
+        if self.kafka_security_protocol == "SASL_SSL" and self.kafka_ssl_cafile is None:
+            # The local stack's CA (esup/stack/tls.py); another cluster names its own with ESUP_KAFKA_SSL_CAFILE.
+            object.__setattr__(self, "kafka_ssl_cafile", self.home / "tls" / "ca.pem")
         return self
 
     @property

@@ -12,6 +12,7 @@ from types import FrameType
 
 import click
 
+from esup.kafka_auth import BRIDGE, CATALOG, CLOCK, OPERATOR, kafka_python_auth
 from esup.params import cli_settings as _settings
 from esup.settings import Settings
 
@@ -149,12 +150,15 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     kafka = None
     if to_kafka:
         assert settings is not None
-        _require_topics(settings.kafka_bootstrap, [settings.topic_case_events]
+        _require_topics(settings, [settings.topic_case_events]
                         + ([settings.topic_ticks] if tick_every else []))  # fmt: skip
         backfill = catch_up and pace is None
+        # The simulated province writes case events as the bridge would, and ticks as the clock.
         kafka = KafkaTarget(settings.kafka_bootstrap, settings.topic_case_events,
                             settings.topic_ticks if tick_every else None, tick_every or 2.0,
-                            ready=_workers_caught_up(settings) if backfill else None)  # fmt: skip
+                            ready=_workers_caught_up(settings) if backfill else None,
+                            auth=kafka_python_auth(settings, BRIDGE),
+                            ticks_auth=kafka_python_auth(settings, CLOCK))  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -192,9 +196,10 @@ def _publish(settings: Settings | None, catalog_file: Path) -> None:
     from schemas.catalog import load_catalog
 
     assert settings is not None
-    _require_topics(settings.kafka_bootstrap, [settings.topic_catalog])
+    _require_topics(settings, [settings.topic_catalog])
     catalog = load_catalog(catalog_file)
-    report = publish_catalog(settings.kafka_bootstrap, settings.topic_catalog, catalog)
+    report = publish_catalog(settings.kafka_bootstrap, settings.topic_catalog, catalog,
+                             auth=kafka_python_auth(settings, CATALOG))
     click.echo(f"published {len(report.published)} items (catalog {catalog.version}) to {settings.topic_catalog}")
 
 
@@ -204,7 +209,8 @@ def _workers_caught_up(settings: Settings) -> Callable[[], bool]:
 
     def check() -> bool:
         try:
-            rows = group_lag(settings.kafka_bootstrap, {settings.worker_app_id: [settings.topic_case_events]})
+            rows = group_lag(settings.kafka_bootstrap, {settings.worker_app_id: [settings.topic_case_events]},
+                             auth=kafka_python_auth(settings, OPERATOR))
         except Exception:  # Kafka busy or restarting: not yet
             return False
         mine = [r for r in rows if r.topic == settings.topic_case_events]
@@ -213,12 +219,13 @@ def _workers_caught_up(settings: Settings) -> Callable[[], bool]:
     return check
 
 
-def _require_topics(bootstrap: str, topics: list[str]) -> None:
+def _require_topics(settings: Settings, topics: list[str]) -> None:
     from esup.topics import admin_client, describe, quiet_kafka_logging
 
     quiet_kafka_logging()
+    bootstrap = settings.kafka_bootstrap
     try:
-        with admin_client(bootstrap, timeout_ms=15000) as admin:
+        with admin_client(bootstrap, timeout_ms=15000, auth=kafka_python_auth(settings, OPERATOR)) as admin:
             found = describe(admin, topics)
     except Exception as exc:  # the admin client raises many kinds; all mean Kafka is not there
         raise click.ClickException(f"Kafka at {bootstrap}: {type(exc).__name__}: {exc}") from None

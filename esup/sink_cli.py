@@ -12,6 +12,7 @@ from types import FrameType
 
 import click
 
+from esup.kafka_auth import BRIDGE, CATALOG, OPERATOR, kafka_python_auth
 from esup.params import cli_settings as _settings
 from esup.settings import Settings
 
@@ -21,7 +22,8 @@ def _require_topic(settings: Settings, topic: str) -> None:
 
     quiet_kafka_logging()
     try:
-        with admin_client(settings.kafka_bootstrap, timeout_ms=15000) as admin:
+        with admin_client(settings.kafka_bootstrap, timeout_ms=15000,
+                          auth=kafka_python_auth(settings, OPERATOR)) as admin:
             found = describe(admin, [topic])
     except Exception as exc:
         raise click.ClickException(f"Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}: {exc}") from None
@@ -43,7 +45,8 @@ def publish(events_file: Path, sort_by_time: bool) -> None:
 
     s = _settings()
     _require_topic(s, s.topic_case_events)
-    with DepartmentProducer(s.kafka_bootstrap, s.topic_case_events) as producer:
+    # Straight onto case events, as the bridge forwards them (its principal); departments use their ingest topic.
+    with DepartmentProducer(s.kafka_bootstrap, s.topic_case_events, auth=kafka_python_auth(s, BRIDGE)) as producer:
         report = producer.publish_file(events_file, sort_by_time=sort_by_time)
     for r in report.rejected:
         click.echo(f"{events_file}:{r.line}: rejected: {r.reason}", err=True)
@@ -74,7 +77,7 @@ def catalog_publish(catalog_file: Path) -> None:
     s = _settings()
     _require_topic(s, s.topic_catalog)
     try:
-        report = publish_catalog(s.kafka_bootstrap, s.topic_catalog, items)
+        report = publish_catalog(s.kafka_bootstrap, s.topic_catalog, items, auth=kafka_python_auth(s, CATALOG))
     except (LookupError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"published {len(report.published)} items (catalog version {items.version}) to {s.topic_catalog}")
@@ -141,7 +144,7 @@ def status(as_json: bool) -> None:
     quiet_kafka_logging()
     groups = {s.worker_app_id: [s.topic_case_events, s.topic_ticks], s.sink_group: sorted(sink_topics(s))}
     try:
-        rows = group_lag(s.kafka_bootstrap, groups)
+        rows = group_lag(s.kafka_bootstrap, groups, auth=kafka_python_auth(s, OPERATOR))
     except Exception as exc:  # the admin client and consumer raise many kinds; all mean the same here
         raise click.ClickException(f"Kafka at {s.kafka_bootstrap}: {type(exc).__name__}: {exc}") from None
     if as_json:

@@ -84,12 +84,14 @@ def ingest_topic_spec(s: Settings, department_id: str) -> TopicSpec:
 
 
 @contextlib.contextmanager
-def admin_client(bootstrap: str, timeout_ms: int = 30000) -> Iterator[Any]:
-    """A kafka-python KafkaAdminClient, closed on exit (kafka-python ships no type hints, hence Any)."""
+def admin_client(bootstrap: str, timeout_ms: int = 30000, *, auth: dict[str, Any] | None = None) -> Iterator[Any]:
+    """A kafka-python KafkaAdminClient, closed on exit (kafka-python ships no type hints, hence Any).
+
+    ``auth``: the login, esup.kafka_auth.kafka_python_auth(settings, principal) ({} on a PLAINTEXT cluster)."""
     from kafka.admin import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="esup-admin", request_timeout_ms=timeout_ms,
-                             bootstrap_timeout_ms=timeout_ms)
+                             bootstrap_timeout_ms=timeout_ms, **(auth or {}))
     try:
         yield admin
     finally:

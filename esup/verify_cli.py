@@ -13,6 +13,7 @@ def verify(since: str | None) -> None:
     """Recompute the findings chain and name every finding deleted, edited or inserted outside it.
 
     Exit 0: nothing found; 1: problems (one line each)."""
+    from esup.kafka_auth import OPERATOR, kafka_python_auth
     from esup.settings import load_settings
     from sinks.clickhouse import connect
     from sinks.verify import read_heads
@@ -21,7 +22,8 @@ def verify(since: str | None) -> None:
     s = load_settings()
     client = connect(s)
     try:
-        heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id)
+        heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id,
+                           auth=kafka_python_auth(s, OPERATOR))
         problems = run(client, s.clickhouse_database, heads, aware_datetime(since) if since else None)
     finally:
         client.disconnect()

@@ -66,8 +66,7 @@ class LoopService:
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       isolation_level="read_committed", allow_auto_create_topics=False,
                                       client_id="esup-loop", **(auth or {}))
-        # ``auth``: esup.kafka_auth.kafka_python_auth(settings, LOOP), the loop's own principal.
-        self.producer = kafka_producer(bootstrap, "esup-loop", **(auth or {}))
+        self.producer = kafka_producer(bootstrap, "esup-loop", auth=auth)
 
     def _watch(self, fid: str) -> Watch:
         return self.watches.setdefault(fid, Watch(fid))

@@ -36,12 +36,12 @@ _TZ = ZoneInfo("Asia/Shanghai")
 
 class Notifier:
     def __init__(self, *, bootstrap: str, topic: str, group: str, config: NotifierConfig,
+                 auth: dict[str, Any] | None = None,
                  channels: Mapping[str, Channel], ledger: Ledger, feed: DirectoryFeed,
                  sync_directory: Callable[[Any], object] | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(_TZ),
-                 auth: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+                 now: Callable[[], datetime] = lambda: datetime.now(_TZ)) -> None:  # fmt: skip
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
-        self.auth = dict(auth or {})  # esup.kafka_auth.kafka_python_auth(settings, NOTIFIER)
+        self.auth = auth or {}  # the notifier's login (esup.kafka_auth)
         self.config = config
         self.channels = channels
         self.ledger = ledger

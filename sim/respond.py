@@ -1,7 +1,8 @@
 """The simulated departments and supervisors on Kafka: read the findings, send their answers and decisions.
 
 They publish on the responses topic exactly as a department system or the API does (the contract's messages,
-keyed by finding id, acks=all), responses and reports as the department's principal, decisions as the API's.
+keyed by finding id, acks=all), all as the API's principal: department systems and supervisors answer through
+the API (or the console), which alone may write the responses topic (esup/access/table.py).
 A message goes out once simulated time has reached it: ``until`` for a finite run (then a tick at ``until``
 moves the loop's event clock there), the latest finding's time when following a live province.
 """
@@ -18,10 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from esup.kafka_auth import API, CLOCK, department_principal, kafka_python_auth
+from esup.kafka_auth import API, CLOCK, kafka_python_auth
 from esup.settings import Settings
 from loop.config import LoopConfig
-from loop.contract import Decision
 from schemas.findings import Finding
 from sim.responses import Message, Plan, plan
 from sim.truth import write_loop_truth
@@ -47,7 +47,7 @@ class Responder:
 
         if principal not in self._producers:
             self._producers[principal] = kafka_producer(self.settings.kafka_bootstrap, f"esup-sim-{principal}",
-                                                        **kafka_python_auth(self.settings, principal))  # fmt: skip
+                                                        auth=kafka_python_auth(self.settings, principal))  # fmt: skip
         return self._producers[principal]
 
     def take(self, findings: list[Finding]) -> None:
@@ -67,7 +67,7 @@ class Responder:
         n = 0
         while self.queue and self.queue[0][0] <= now:
             _, _, m = heapq.heappop(self.queue)
-            principal = API if isinstance(m, Decision) else department_principal(m.department_id)
+            principal = API  # what the API would publish for the department or the supervisor
             self.producer(principal).send(self.settings.topic_responses, key=m.finding_id.encode(),
                                           value=m.model_dump_json().encode())  # fmt: skip
             n += 1

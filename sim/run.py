@@ -25,6 +25,8 @@ class KafkaTarget:
     ticks_topic: str | None = None  # tick the event clock to simulated time (workers on --clock event)
     tick_every_s: float = 2.0
     ready: Callable[[], bool] | None = None  # after a backfill, tick only once this says the workers caught up
+    auth: dict[str, Any] = field(default_factory=dict)  # the events' login (esup.kafka_auth)
+    ticks_auth: dict[str, Any] = field(default_factory=dict)  # the ticks' login
 
 
 @dataclass
@@ -76,11 +78,12 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
     if write_events:
         report.files["events"] = out / "events.jsonl"
         writers.append(JsonlWriter(report.files["events"]))
-    kafka_writer = KafkaWriter(kafka.bootstrap, kafka.topic) if kafka else None
+    kafka_writer = KafkaWriter(kafka.bootstrap, kafka.topic, auth=kafka.auth) if kafka else None
     if kafka_writer is not None:
         writers.append(kafka_writer)
     if kafka is not None and kafka.ticks_topic and (speed is not None or catch_up):
         ticker = Ticker(kafka.bootstrap, kafka.ticks_topic, kafka.tick_every_s, ready=kafka.ready,
+                        auth=kafka.ticks_auth,
                         on_present=lambda: write_phase(out, "live"))  # fmt: skip
         # With catch_up and no speed: as fast as possible to the present (a backfill), then real time.
         write_phase(out, "backfill" if speed is None else "paced")

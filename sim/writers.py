@@ -114,10 +114,10 @@ class JsonlWriter:
 class KafkaWriter:
     """Sends each event through the department producer (validated, keyed by case id, acks=all)."""
 
-    def __init__(self, bootstrap: str, topic: str, *, producer: Any = None) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, producer: Any = None, auth: dict[str, Any] | None = None) -> None:
         from esup.producer import DepartmentProducer
 
-        self._producer = DepartmentProducer(bootstrap, topic, producer=producer)
+        self._producer = DepartmentProducer(bootstrap, topic, producer=producer, auth=auth)
         self._pending: list[Any] = []
         self.sent = 0
         self.failed = 0
@@ -160,7 +160,8 @@ class Ticker:
 
     def __init__(self, bootstrap: str, topic: str, every_s: float, lag_s: float = 3.0,
                  ready: Callable[[], bool] | None = None,
-                 on_present: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 on_present: Callable[[], None] | None = None,
+                 auth: dict[str, Any] | None = None) -> None:  # fmt: skip
         from esup.producer import kafka_producer
 
         self.topic, self.every_s, self.lag_s = topic, every_s, lag_s
@@ -168,7 +169,7 @@ class Ticker:
         # events still queued on their partitions (ticks and events are different topics).
         self.ready = ready
         self.on_present = on_present  # called once, at the first tick in real time after a catch-up
-        self._producer = kafka_producer(bootstrap, "esup-simulator-ticks")
+        self._producer = kafka_producer(bootstrap, "esup-simulator-ticks", auth=auth)
         self._partitions = sorted(self._producer.partitions_for(topic) or [])
         if not self._partitions:
             raise LookupError(f"topic {topic} does not exist: run `esup topics create`")

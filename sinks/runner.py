@@ -68,6 +68,8 @@ def create_consumer(settings: Settings, topics: Mapping[str, Kind]) -> Any:
     """A kafka-python consumer in the sink's group, subscribed to ``topics``, committing by hand."""
     from kafka import KafkaConsumer
 
+    from esup.kafka_auth import SINK, kafka_python_auth
+
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=settings.sink_group,
@@ -77,6 +79,7 @@ def create_consumer(settings: Settings, topics: Mapping[str, Kind]) -> Any:
         max_poll_records=min(settings.sink_max_rows, 5000),
         # The workers write in transactions: a batch a fenced or crashed worker did not commit was never there.
         isolation_level="read_committed",
+        **kafka_python_auth(settings, SINK),
     )
     consumer.subscribe(topics=sorted(topics))
     return consumer

@@ -111,14 +111,14 @@ def load_findings(client: Any, database: str, since: datetime | None) -> list[di
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
-def read_heads(bootstrap: str, topic: str, group: str) -> dict[int, Head]:
+def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] | None = None) -> dict[int, Head]:
     """The latest head per partition of ``group``'s workers, from the compacted chain-heads topic."""
     import json
 
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed", consumer_timeout_ms=3000)  # fmt: skip
+                             isolation_level="read_committed", consumer_timeout_ms=3000, **(auth or {}))  # fmt: skip
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import faust
 
+from esup.kafka_auth import WORKER, aiokafka_auth, kafka_python_auth
 from esup.lag import committed_offsets
 from esup.settings import Settings
 from schemas.config import RuleConfig
@@ -61,6 +62,8 @@ def create_app(
     """Build a worker's app; nothing connects until the worker starts it."""
     faust_adapter.check_versions()
     partitions = settings.case_events_partitions
+    # Every client of the worker logs in as the worker (esup.kafka_auth), never as admin.
+    auth = aiokafka_auth(settings, WORKER)
     app = faust.App(
         settings.worker_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -84,6 +87,7 @@ def create_app(
         web_bind="127.0.0.1",
         web_in_thread=False,
         logging_config=None,
+        **faust_adapter.broker_credentials(auth),
     )
 
     def topic(*names: str) -> faust.TopicT:
@@ -93,7 +97,7 @@ def create_app(
 
     inputs = topic(settings.topic_case_events, settings.topic_ticks)
     ticks = topic(settings.topic_ticks)
-    feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog)
+    feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog, auth=auth)
     live = LiveCatalog(feed.items)
     feed.observe = live.observe  # every record checked as it arrives: a bad one keeps the last good version
     ctx = Context.build(calendar or WorkCalendar(), live, rules or RuleConfig())
@@ -109,12 +113,13 @@ def create_app(
     processor.store.cache_size = settings.worker_state_cache
     outputs = {"dead_letters": settings.topic_dead_letters, "findings": settings.topic_findings,
                "snapshots": settings.topic_case_snapshots, "chain_heads": settings.topic_chain_heads}  # fmt: skip
-    fence = Fence(settings.kafka_bootstrap, settings.worker_app_id, changelog_topic(settings), outputs)
+    fence = Fence(settings.kafka_bootstrap, settings.worker_app_id, changelog_topic(settings), outputs, auth)
     ownership = Ownership(
         processor, fence, bootstrap=settings.kafka_bootstrap,
         input_topics=(settings.topic_case_events, settings.topic_ticks),
-        committed=lambda: committed_offsets(settings.kafka_bootstrap, settings.worker_app_id),
-        ensure_changelog=lambda: _ensure_changelog(settings),
+        committed=lambda: committed_offsets(settings.kafka_bootstrap, settings.worker_app_id,
+                                            auth=kafka_python_auth(settings, WORKER)),
+        ensure_changelog=lambda: _ensure_changelog(settings), client_options=auth,
     )  # fmt: skip
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings, ownership=ownership)
 
@@ -194,5 +199,5 @@ def _ensure_changelog(settings: Settings) -> None:
         changelog_topic(settings), settings.case_events_partitions, settings.topic_replication_factor,
         {"cleanup.policy": "compact"}, "the workers' case rows, one partition per input partition",
     )  # fmt: skip
-    with admin_client(settings.kafka_bootstrap) as admin:
+    with admin_client(settings.kafka_bootstrap, auth=kafka_python_auth(settings, WORKER)) as admin:
         ensure_topics(admin, [spec])

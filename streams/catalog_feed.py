@@ -18,8 +18,9 @@ log = logging.getLogger("esup.catalog")
 
 
 class CatalogFeed:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.auth = auth or {}  # the worker's login (esup.kafka_auth.aiokafka_auth)
         self.topic = topic
         self.items: dict[bytes, bytes] = {}  # item code → item JSON, as published
         self.ready = asyncio.Event()
@@ -75,6 +76,7 @@ class CatalogFeed:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         consumer: Any = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                         **self.auth,
                                          auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         try:

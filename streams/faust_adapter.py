@@ -85,3 +85,17 @@ def bound_shutdown(worker: Any, grace_s: float) -> None:
         graceful()
 
     worker._on_sigterm = on_sigterm
+
+
+def broker_credentials(auth: dict[str, Any]) -> dict[str, Any]:
+    """faust.App settings for a login given as esup.kafka_auth.aiokafka_auth() ({} on a PLAINTEXT cluster).
+
+    faust 0.15.3's aiokafka driver turns ``SASLCredentials`` back into aiokafka's sasl_* arguments
+    (transport/drivers/aiokafka.py ``credentials_to_aiokafka_auth``); an ssl_context makes it SASL_SSL."""
+    if not auth:
+        return {}
+    import faust
+
+    return {"broker_credentials": faust.SASLCredentials(
+        username=auth["sasl_plain_username"], password=auth["sasl_plain_password"],
+        ssl_context=auth.get("ssl_context"), mechanism=auth["sasl_mechanism"])}

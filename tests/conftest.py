@@ -78,7 +78,9 @@ def kafka_admin(kafka_bootstrap: str) -> Iterator[Any]:
     from esup.topics import admin_client, quiet_kafka_logging
 
     quiet_kafka_logging()
-    with admin_client(kafka_bootstrap) as admin:
+    from tests.support import admin_auth
+
+    with admin_client(kafka_bootstrap, auth=admin_auth()) as admin:
         yield admin
 
 

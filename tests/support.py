@@ -198,3 +198,40 @@ def application_due_at(deadline: datetime, ctx: Context, item: str = "SC-FOOD-00
         if next_due(state, ctx) == deadline:
             return t
     raise AssertionError(f"no application time has a timer due at {deadline}")
+
+
+def admin_auth() -> dict[str, Any]:
+    """Test clients (fixtures, probes) log in as admin; the platform's own processes never do."""
+    from esup.kafka_auth import ADMIN, kafka_python_auth
+    from esup.settings import load_settings
+
+    return kafka_python_auth(load_settings(), ADMIN)
+
+
+def admin_aioauth() -> dict[str, Any]:
+    from esup.kafka_auth import ADMIN, aiokafka_auth
+    from esup.settings import load_settings
+
+    return aiokafka_auth(load_settings(), ADMIN)
+
+
+def grant_platform(settings: Any) -> None:
+    """The platform principals' users and ACLs for the topics and groups these settings name (as `make up` does)."""
+    from esup.access import ops
+    from esup.topics import quiet_kafka_logging
+
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        quiet_kafka_logging()
+        ops.bootstrap(settings, command="tests")
+
+
+def kcat_login() -> list[str]:
+    """librdkafka options (kcat -X …) for the admin's login; none on a PLAINTEXT cluster."""
+    auth = admin_auth()
+    if not auth:
+        return []
+    opts = {"security.protocol": auth["security_protocol"], "sasl.mechanisms": auth["sasl_mechanism"],
+            "sasl.username": auth["sasl_plain_username"], "sasl.password": auth["sasl_plain_password"]}
+    if "ssl_cafile" in auth:
+        opts["ssl.ca.location"] = auth["ssl_cafile"]
+    return [arg for k, v in opts.items() for arg in ("-X", f"{k}={v}")]

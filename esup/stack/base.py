@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,11 +97,19 @@ class ServerProcess:
         return ran
 
 
-def render(template: str, target: Path, values: dict[str, str | int | Path]) -> Path:
-    """Fill a template's $-placeholders and write it under ESUP_HOME (a missing value is an error)."""
+def render(template: str, target: Path, values: dict[str, str | int | Path], private: bool = False) -> Path:
+    """Fill a template's $-placeholders and write it under ESUP_HOME (a missing value is an error).
+
+    ``private`` files (they hold a password) are created owner-only before anything is written to them."""
     text = Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(
         {k: str(v) for k, v in values.items()}
     )
     target.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.chmod(target, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return target
     target.write_text(text, encoding="utf-8")
     return target

@@ -65,7 +65,7 @@ def _local(settings: Settings, service: str) -> Provided:
         launcher.stop()
 
     return Provided("", f"local stack ({status.note}, pid {status.pid})",
-                    close if status.note == "started" else _nothing)
+                    close if status.note.startswith("started") else _nothing)
 
 
 def _started(container: Any, what: str) -> Any:
@@ -85,7 +85,8 @@ def provide_kafka(settings: Settings) -> Provided:
     )
     if given:
         return Provided(given, "environment", _nothing)
-    if docker_answers():
+    # The testcontainers broker takes no logins: only for a session configured PLAINTEXT.
+    if settings.kafka_security_protocol == "PLAINTEXT" and docker_answers():
         try:
             from testcontainers.community.kafka import KafkaContainer
         except ImportError:  # testcontainers before the community split
@@ -95,6 +96,14 @@ def provide_kafka(settings: Settings) -> Provided:
         return Provided(container.get_bootstrap_server(), f"testcontainers {KAFKA_IMAGE}", container.stop)
     local = _local(settings, "kafka")
     local.address = settings.kafka_bootstrap
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        from esup.access import ops
+
+        try:
+            ops.bootstrap(settings, command="tests")  # the platform users and ACLs, as `esup stack up`
+        except Exception as exc:
+            local.close()
+            raise Unavailable(f"local stack: esup access bootstrap: {type(exc).__name__}: {exc}") from None
     return local
 
 

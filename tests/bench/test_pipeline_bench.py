@@ -24,6 +24,8 @@ import pytest
 from tests.integration.pipeline import Pipeline, committed_lag, wait_until
 from tests.support import (
     FOOD_MATERIALS,
+    admin_aioauth,
+    admin_auth,
     application_due_at,
     synthetic_context,
     synthetic_lines,
@@ -39,6 +41,7 @@ def _bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
 
     async def run() -> float:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                    **admin_aioauth(),
                                     enable_auto_commit=False)  # fmt: skip
         await consumer.start()
         try:
@@ -109,7 +112,7 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     produced_wall: dict[str, float] = {}
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
+    producer = KafkaProducer(bootstrap_servers=p.bootstrap, **admin_auth(), acks="all", linger_ms=0)
 
     def fee(case_id: str) -> bytes:
         # A fee on a free item: one finding per event, raised the moment the event is processed.
@@ -143,7 +146,7 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
         from kafka import KafkaConsumer
 
         consumer = KafkaConsumer(p.topics["findings"], bootstrap_servers=p.bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, consumer_timeout_ms=200)  # fmt: skip
+                                 enable_auto_commit=False, consumer_timeout_ms=200, **admin_auth())  # fmt: skip
         while not stop.is_set():
             for r in consumer:
                 on_kafka.setdefault(json.loads(r.value)["case_id"], r.timestamp / 1000)
@@ -222,7 +225,7 @@ def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(p.topics["findings"], bootstrap_servers=p.bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=1000)  # fmt: skip
+                             enable_auto_commit=False, consumer_timeout_ms=1000, **admin_auth())  # fmt: skip
     late: dict[str, float] = {}
     give_up = time.monotonic() + 600
     while len(late) < n and time.monotonic() < give_up:

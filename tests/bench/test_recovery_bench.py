@@ -28,7 +28,7 @@ import pytest
 
 from esup.settings import Settings
 from tests.integration.pipeline import Pipeline, committed_lag, free_port, wait_until, worker_status
-from tests.support import FOOD_MATERIALS
+from tests.support import FOOD_MATERIALS, admin_auth
 
 pytestmark = pytest.mark.bench
 
@@ -158,7 +158,7 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
     """Records ever written to a topic (sum of its partitions' end offsets)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **admin_auth(), enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, part) for part in consumer.partitions_for_topic(topic) or ()]
         return sum(consumer.end_offsets(tps).values())
@@ -171,6 +171,7 @@ def _row_sizes(bootstrap: str, topic: str, sample: int = 2000) -> tuple[float, f
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                             **admin_auth(),
                              consumer_timeout_ms=3000)  # fmt: skip
     consumer.assign([TopicPartition(topic, 0)])
     keys: list[int] = []
@@ -248,7 +249,7 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     key_bytes, row_bytes = _row_sizes(p.bootstrap, changelog)
 
     # The findings topic's end, fixed before the kill: the probe's finding is the first record after it.
-    watch = KafkaConsumer(bootstrap_servers=p.bootstrap, enable_auto_commit=False)
+    watch = KafkaConsumer(bootstrap_servers=p.bootstrap, **admin_auth(), enable_auto_commit=False)
     tps = [TopicPartition(findings, part) for part in sorted(watch.partitions_for_topic(findings) or ())]
     watch.assign(tps)
     watch.seek_to_end()
@@ -319,7 +320,7 @@ def _probe(p: Pipeline, watch: Any, probe: dict[str, Any], log: _LogWatch, name:
     (seconds from t0 to the last partition taken over, the findings read, seconds from t0 to the first)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=0)
+    producer = KafkaProducer(bootstrap_servers=p.bootstrap, **admin_auth(), acks="all", linger_ms=0)
     producer.send(p.topics["case_events"], key=probe["case_id"].encode(), value=json.dumps(probe).encode())
     producer.flush()
     producer.close()

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from tests.support import admin_auth
+
 ROOT = Path(__file__).resolve().parents[2]
 ESUP = [sys.executable, "-m", "esup.cli"]
 
@@ -50,6 +52,7 @@ class Pipeline:
             "ESUP_CASE_EVENTS_PARTITIONS": str(partitions),
             "ESUP_WORKER_APP_ID": f"test-{self.tag}",
             "ESUP_SINK_GROUP": f"test-{self.tag}-sink",
+            "ESUP_NOTIFIER_GROUP": f"test-{self.tag}-notifier",
             "ESUP_SWEEP_INTERVAL_S": "0.5",
             "ESUP_SINK_MAX_WAIT_S": "0.5",
             "ESUP_SINK_RETRY_MAX_S": "2",
@@ -62,6 +65,16 @@ class Pipeline:
             "PYTHONPATH": str(ROOT),
         })  # fmt: skip
         self.env.update({f"ESUP_TOPIC_{k.upper()}": v for k, v in self.topics.items()})
+        # Its own home, the session's Kafka logins: every process logs in as its own principal from the
+        # session's credentials (SCRAM users are cluster-wide), after `access bootstrap` granted this
+        # pipeline's topics and groups.
+        from esup.settings import load_settings
+
+        outer = load_settings()
+        self.env.update({"ESUP_KAFKA_SECURITY_PROTOCOL": outer.kafka_security_protocol,
+                         "ESUP_KAFKA_CREDENTIALS_PATH": str(outer.kafka_credentials_dir)})
+        if outer.kafka_ssl_cafile is not None:
+            self.env["ESUP_KAFKA_SSL_CAFILE"] = str(outer.kafka_ssl_cafile)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     # ---- commands -----------------------------------------------------------------------------------
@@ -71,6 +84,9 @@ class Pipeline:
                              timeout=timeout)  # fmt: skip
         if check and res.returncode != 0:
             raise AssertionError(f"esup {' '.join(args)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+        scram = self.env["ESUP_KAFKA_SECURITY_PROTOCOL"] != "PLAINTEXT"
+        if args == ("topics", "create") and res.returncode == 0 and scram:
+            self.esup("access", "bootstrap")  # as `esup stack up` does: this pipeline's users and ACLs
         return res
 
     def setup(self, catalog: Path = ROOT / "examples/catalog.yaml") -> Pipeline:
@@ -129,7 +145,8 @@ class Pipeline:
         """Send (key, value) pairs to a topic (its short name or a full one); ``options`` tune the producer."""
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000, **options)
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000,
+                                 **{**admin_auth(), **options})
         n = 0
         for key, value in messages:
             producer.send(self.topics.get(topic, topic), key=key, value=value, partition=partition)
@@ -149,7 +166,7 @@ class Pipeline:
         consumer = KafkaConsumer(self.topics.get(topic, topic), bootstrap_servers=self.bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  isolation_level="read_committed" if committed else "read_uncommitted",
-                                 consumer_timeout_ms=int(idle_s * 1000))  # fmt: skip
+                                 consumer_timeout_ms=int(idle_s * 1000), **admin_auth())  # fmt: skip
         records = list(consumer)
         consumer.close()
         return records
@@ -222,7 +239,7 @@ def committed_lag(bootstrap: str, group: str, topic: str) -> int:
     from esup.lag import group_lag
 
     try:
-        return sum(r.lag for r in group_lag(bootstrap, {group: [topic]}) if r.topic == topic)
+        return sum(r.lag for r in group_lag(bootstrap, {group: [topic]}, auth=admin_auth()) if r.topic == topic)
     except KafkaError:
         # A fresh broker may answer NotCoordinator while the group's coordinator loads: not caught up yet.
         return 1 << 30

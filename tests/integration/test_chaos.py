@@ -30,6 +30,7 @@ from tests.integration.chaos import (
     signal_worker,
 )
 from tests.integration.pipeline import Pipeline, free_port, wait_for_split, wait_until
+from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def lag(p: Pipeline, group: str, topics: list[str]) -> int:
 
     names = [p.topics[t] for t in topics]
     try:
-        return sum(r.lag for r in group_lag(p.bootstrap, {group: names}) if r.topic in names)
+        return sum(r.lag for r in group_lag(p.bootstrap, {group: names}, auth=admin_auth()) if r.topic in names)
     except KafkaError:  # a coordinator still moving after a rebalance: not caught up yet
         return 1 << 30
 

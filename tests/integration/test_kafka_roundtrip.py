@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from schemas.events import event_to_json, parse_event
+from tests.support import admin_aioauth, admin_auth
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
     """Send (key, value) pairs and return (key, value, partition, offset) as the broker acknowledged them."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **admin_auth())
     try:
         futures = [(k, v, producer.send(topic, key=k, value=v)) for k, v in messages]
         producer.flush(timeout=30)
@@ -44,6 +45,7 @@ async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                **admin_aioauth(),
                                 enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []

@@ -23,6 +23,7 @@ from loop.config import LoopConfig
 from schemas.findings import Finding
 from tests.integration.test_loop_service import read_all
 from tests.loop_support import finding, t
+from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery staple"
@@ -57,7 +58,7 @@ def api(clean_tables: Any, kafka_bootstrap: str, new_topic: Callable[..., str]) 
 
     insert_findings(clean_tables, [MINE, OTHER, FAR])
     topics = {"responses": new_topic(3, "responses"), "audit": new_topic(1, "audit")}
-    producer = kafka_producer(kafka_bootstrap, "test-api")
+    producer = kafka_producer(kafka_bootstrap, "test-api", auth=admin_auth())
     services = Services(auth=Authenticator(users(), b"0123456789abcdef-test"), findings=FindingsReader(clean_tables),
                         publisher=Publisher(producer, topics["responses"]),
                         auditor=Auditor(clean_tables, producer, topics["audit"]), loop=LoopConfig(),

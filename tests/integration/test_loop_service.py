@@ -19,6 +19,7 @@ from loop.store import MessageStore
 from schemas.findings import Finding
 from streams.rules.calendar import TZ, WorkCalendar
 from tests.loop_support import finding, response, t
+from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ def topics(new_topic: Callable[..., str]) -> dict[str, str]:
 def producer(kafka_bootstrap: str) -> Iterator[Any]:
     from esup.producer import kafka_producer
 
-    p = kafka_producer(kafka_bootstrap, "test-loop")
+    p = kafka_producer(kafka_bootstrap, "test-loop", auth=admin_auth())
     yield p
     p.close()
 
@@ -46,7 +47,7 @@ def read_all(bootstrap: str, topic: str) -> list[bytes]:
     from kafka import KafkaConsumer, TopicPartition
 
     c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                      isolation_level="read_committed")
+                      isolation_level="read_committed", **admin_auth())
     tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
     c.assign(tps)
     c.seek_to_beginning(*tps)
@@ -67,7 +68,7 @@ def supervision(bootstrap: str, topic: str) -> list[Finding]:
 def service(kafka_bootstrap: str, topics: dict[str, str], clock: str, **kw: Any) -> LoopService:
     return LoopService(bootstrap=kafka_bootstrap, findings_topic=topics["findings"],
                        responses_topic=topics["responses"], dead_letter_topic=topics["dead"], cfg=LoopConfig(),
-                       calendar=WorkCalendar(), clock=clock, **kw)
+                       calendar=WorkCalendar(), clock=clock, auth=admin_auth(), **kw)
 
 
 def test_event_clock_late_response_over_the_spring_festival(kafka_bootstrap: str, topics: dict[str, str],

@@ -26,6 +26,7 @@ from notifier.receivers import HttpReceiver, SmtpReceiver
 from notifier.routing import Delivery, plan
 from schemas.findings import Finding
 from tests.integration.pipeline import Pipeline, free_port, wait_until
+from tests.support import admin_auth
 from tests.unit.test_directory import small
 
 pytestmark = pytest.mark.integration
@@ -84,7 +85,8 @@ class Loop:
         from kafka import KafkaProducer
 
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.p.bootstrap, transactional_id=f"t-{self.p.tag}")
+            self._producer = KafkaProducer(bootstrap_servers=self.p.bootstrap, transactional_id=f"t-{self.p.tag}",
+                                           **admin_auth())
             self._producer.init_transactions()
         self._producer.begin_transaction()
         for f in findings:

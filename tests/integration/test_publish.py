@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from esup.producer import DepartmentProducer, read_compacted
 from schemas.catalog import CatalogItem, load_catalog
 from schemas.events import EventError, event_to_json, occurred_sort_key, parse_event
+from tests.support import admin_auth, grant_platform
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record of a topic, from the beginning to its current end."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **admin_auth())
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(tps)
@@ -40,6 +41,11 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
 
 
 def _env(bootstrap: str, **topics: str) -> dict[str, str]:
+    from esup.settings import load_settings
+
+    # `esup publish` and `esup catalog publish` log in as the bridge and the catalog publisher: grant them
+    # this test's topics, as `esup access bootstrap` grants the configured ones.
+    grant_platform(load_settings(kafka_bootstrap_servers=bootstrap, **{f"topic_{k}": v for k, v in topics.items()}))
     return {"ESUP_KAFKA_BOOTSTRAP_SERVERS": bootstrap, **{f"ESUP_TOPIC_{k.upper()}": v for k, v in topics.items()}}
 
 
@@ -104,7 +110,7 @@ def test_the_producer_refuses_an_invalid_event_before_it_leaves(
 ) -> None:
     topic = new_topic(partitions=1, prefix="case-events")
     first = (EXAMPLES / "events.jsonl").read_text(encoding="utf-8").splitlines()[0]
-    with DepartmentProducer(kafka_bootstrap, topic) as producer:
+    with DepartmentProducer(kafka_bootstrap, topic, auth=admin_auth()) as producer:
         with pytest.raises(EventError, match="region_code"):
             producer.send({**json.loads(first), "region_code": "999"})
         meta = producer.send(first.encode()).get(timeout=30)
@@ -135,7 +141,7 @@ def test_catalog_publish_writes_every_item_and_tombstones_removed_ones(
     first = runner.invoke(main, ["catalog", "publish", str(EXAMPLES / "catalog.yaml")], env=env)
     assert first.exit_code == 0, first.output
     assert f"published {len(codes)} items" in first.output and "deleted" not in first.output
-    latest = read_compacted(kafka_bootstrap, topic)
+    latest = read_compacted(kafka_bootstrap, topic, auth=admin_auth())
     assert set(latest) == {c.encode() for c in codes}
     for item in catalog.items:  # the value is exactly what the workers' LiveCatalog parses
         value = latest[item.code.encode()]

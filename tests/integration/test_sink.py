@@ -37,6 +37,7 @@ from sinks.writer import ClickHouseSink
 from streams.batch import Message as ProcMessage
 from streams.processor import CaseProcessor
 from streams.rules import Context, WorkCalendar
+from tests.support import admin_auth, grant_platform
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def pipeline() -> Pipeline:
 def produce(bootstrap: str, topics: dict[str, str], messages: list[Message]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10, **admin_auth())
     try:
         futures = [producer.send(topics[kind], key=key, value=value) for kind, key, value in messages]
         producer.flush(timeout=30)
@@ -102,13 +103,14 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> Non
 
 
 def total_lag(settings: Settings) -> int:
-    return sum(r.lag for r in group_lag(settings.kafka_bootstrap, {settings.sink_group: list(sink_topics(settings))}))
+    return sum(r.lag for r in group_lag(settings.kafka_bootstrap, {settings.sink_group: list(sink_topics(settings))},
+                             auth=admin_auth()))
 
 
 @pytest.fixture
 def sink_settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> Settings:
     """Settings naming topics and a consumer group of this test's own."""
-    return load_settings(
+    s = load_settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_case_events=new_topic(partitions=6, prefix="case-events"),
         topic_findings=new_topic(partitions=6, prefix="findings"),
@@ -117,6 +119,8 @@ def sink_settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> Settin
         sink_group=f"test-sink-{uuid.uuid4().hex[:10]}",
         sink_max_wait_s=0.3,
     )
+    grant_platform(s)  # the sink reads these as esup-sink, with the ACLs `esup access bootstrap` gives it
+    return s
 
 
 def topic_names(s: Settings) -> dict[str, str]:

@@ -84,6 +84,9 @@ def test_status_of_a_fresh_checkout(tmp_path: Path) -> None:
     s = isolated(tmp_path, java="/nonexistent/java")
     assert KafkaLauncher(s).status().state == "not installed"
     env = {"ESUP_HOME": str(tmp_path / ".esup"), "ESUP_KAFKA_PORT": str(s.kafka_port)}
+    default = CliRunner().invoke(main, ["stack", "status"], env={**env, "ESUP_KAFKA_SECURITY_PROTOCOL": None})
+    assert f"kafka       not installed  -           SASL_PLAINTEXT 127.0.0.1:{s.kafka_port}" in default.output
+    env["ESUP_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"  # still possible, for a broker without logins
     result = CliRunner().invoke(main, ["stack", "status"], env=env)
     assert result.exit_code == 3
     assert f"kafka       not installed  -           PLAINTEXT 127.0.0.1:{s.kafka_port}" in result.output

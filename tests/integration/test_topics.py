@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from esup.settings import load_settings
 from esup.topics import describe, platform_topics, topic_configs
+from tests.support import kcat_login
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +97,8 @@ def test_kcat_an_independent_client_sees_the_topics(
     need(kcat is not None, "kcat", "not installed (apt-get install kcat)")
     assert kcat is not None
     assert CliRunner().invoke(main, ["topics", "create"], env=topic_env).exit_code == 0
-    out = subprocess.run([kcat, "-L", "-J", "-b", kafka_bootstrap], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
+    out = subprocess.run([kcat, "-L", "-J", "-b", kafka_bootstrap, *kcat_login()], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
     listed = {t["topic"]: len(t["partitions"]) for t in json.loads(out)["topics"]}
     s = load_settings(_env_file=None, **{k.removeprefix("ESUP_").lower(): v for k, v in topic_env.items()})
     for spec in platform_topics(s):

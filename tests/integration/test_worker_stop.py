@@ -53,6 +53,7 @@ def test_sigterm_stops_a_worker_whose_kafka_stopped_answering(
     p = Pipeline(bootstrap, clickhouse_url, tmp_path / "p", partitions=2)
     p.workdir.mkdir(parents=True)
     p.env["ESUP_SHUTDOWN_GRACE_S"] = "3"
+    p.env["ESUP_KAFKA_CREDENTIALS_PATH"] = str(launcher.s.kafka_credentials_dir)  # its own broker's logins
     p.esup("topics", "create")
     p.esup("catalog", "publish", "examples/catalog.yaml")
     port = free_port()

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from esup.cli import main
+from esup.kafka_auth import WORKER, write_credentials
 from esup.settings import load_settings
 from streams import faust_adapter
 from streams.app import create_app
+
+
+@pytest.fixture(autouse=True)
+def worker_login(tmp_path: Path) -> None:
+    """The worker's credentials file in the test's home, as `esup access bootstrap` leaves it."""
+    write_credentials(load_settings(home=tmp_path), WORKER, "s3cret")
+
+
+def test_the_worker_logs_in_as_itself(tmp_path: Path) -> None:
+    app = create_app(load_settings(home=tmp_path, kafka_security_protocol="SASL_PLAINTEXT")).app
+    creds = app.conf.broker_credentials
+    assert (creds.username, creds.password, creds.mechanism.value) == (WORKER, "s3cret", "SCRAM-SHA-512")
+    assert creds.protocol.value == "SASL_PLAINTEXT"
+    assert create_app(load_settings(home=tmp_path, kafka_security_protocol="PLAINTEXT")).app.conf.broker_credentials \
+        is None
 
 
 def test_an_instance_name_becomes_the_consumers_group_instance_id(tmp_path: Path) -> None:

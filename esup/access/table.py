@@ -1,0 +1,92 @@
+"""The declarative ACL table: each platform principal's least privilege, and a department's one grant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from esup import kafka_auth as ka
+from esup.settings import Settings
+from esup.topics import ingest_topic
+
+Resource = Literal["topic", "group", "transactional_id", "cluster"]
+Pattern = Literal["literal", "prefixed"]
+# Kafka implies DESCRIBE from READ and WRITE; it is listed where a client only looks (operator, metadata).
+Operation = Literal["READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS"]
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    principal: str
+    resource: Resource
+    name: str
+    operation: Operation
+    pattern: Pattern = "literal"
+
+    def line(self) -> str:
+        star = "*" if self.pattern == "prefixed" else ""
+        return f"User:{self.principal:<16} {self.operation:<16} {self.resource} {self.name}{star}"
+
+
+def _topics(principal: str, operations: tuple[Operation, ...], *names: str) -> list[Grant]:
+    return [Grant(principal, "topic", n, op) for n in names for op in operations]
+
+
+def changelog_topic(s: Settings) -> str:
+    return f"{s.worker_app_id}-cases-changelog"  # streams.app.changelog_topic (kept import-free of faust)
+
+
+def platform_grants(s: Settings) -> list[Grant]:
+    """Every platform principal's grants; admin and broker are super users and need none."""
+    g: list[Grant] = []
+    changelog = changelog_topic(s)
+    # Worker: judges case events and ticks against the catalog; writes everything it decides in one
+    # transaction per partition (transactional id `<group>-p<N>`), and its own wake-ups when on the wall clock.
+    g += _topics(ka.WORKER, ("READ",), s.topic_case_events, s.topic_ticks, s.topic_catalog)
+    g += _topics(ka.WORKER, ("WRITE",), s.topic_findings, s.topic_case_snapshots, s.topic_dead_letters,
+                 s.topic_chain_heads, s.topic_ticks)
+    g += _topics(ka.WORKER, ("READ", "WRITE", "CREATE", "DESCRIBE_CONFIGS"), changelog)  # it makes it if missing
+    g += [Grant(ka.WORKER, "group", s.worker_app_id, "READ"),
+          Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "WRITE", "prefixed"),
+          Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "DESCRIBE", "prefixed")]
+    # Sink: reads what it stores, in its own group.
+    g += _topics(ka.SINK, ("READ",), s.topic_case_events, s.topic_findings, s.topic_case_snapshots,
+                 s.topic_dead_letters)
+    g += [Grant(ka.SINK, "group", s.sink_group, "READ")]
+    # Catalog publisher: reads the catalog (to tombstone what left it) and writes it; nothing else.
+    g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
+    g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
+    # Clock: advances time, nothing else.
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks)
+    # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
+    g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
+          Grant(ka.BRIDGE, "group", "esup-bridge", "READ", "prefixed"),
+          Grant(ka.BRIDGE, "transactional_id", "esup-bridge", "WRITE", "prefixed"),
+          Grant(ka.BRIDGE, "transactional_id", "esup-bridge", "DESCRIBE", "prefixed")]
+    g += _topics(ka.BRIDGE, ("WRITE",), s.topic_case_events, s.topic_dead_letters)
+    # Gateway: stamps and forwards HTTP submissions; audits the credential use.
+    g += _topics(ka.GATEWAY, ("WRITE",), s.topic_case_events, s.topic_audit)
+    # Notifier: reads findings in its own group and the directory (who to tell).
+    g += _topics(ka.NOTIFIER, ("READ",), s.topic_findings, s.topic_directory)
+    g += [Grant(ka.NOTIFIER, "group", s.notifier_group, "READ")]
+    # Loop: rebuilds from findings and responses, raises supervision findings, chains them, audits.
+    g += _topics(ka.LOOP, ("READ",), s.topic_findings, s.topic_responses, s.topic_chain_heads, s.topic_directory)
+    g += _topics(ka.LOOP, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters,
+                 s.topic_responses, s.topic_audit)
+    # API: department responses and supervisor decisions, audited.
+    g += _topics(ka.API, ("WRITE",), s.topic_responses, s.topic_audit)
+    # Operator: reads and describes everything (lag, verify, dossiers, the case view); writes nothing.
+    # ("*" literal is Kafka's wildcard.)
+    g += _topics(ka.OPERATOR, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "*")
+    g += [Grant(ka.OPERATOR, "group", "*", "DESCRIBE")]
+    return sorted(set(g))
+
+
+def department_grants(s: Settings, department_id: str) -> list[Grant]:
+    """A department system writes its own ingestion topic, named literally: no other topic, no prefix."""
+    principal = ka.department_principal(department_id)
+    return [Grant(principal, "topic", ingest_topic(s, department_id), op) for op in ("WRITE", "DESCRIBE")]
+
+
+def grants_of(s: Settings, principal: str) -> list[Grant]:
+    return [g for g in platform_grants(s) if g.principal == principal]

@@ -1,0 +1,115 @@
+"""On the real broker with SCRAM and ACLs: who is refused, and what a department may write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esup import kafka_auth as ka
+from esup.access.table import changelog_topic
+from esup.settings import Settings, load_settings
+from esup.topics import ensure_topics, platform_topics
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def s(kafka_admin: Any) -> Settings:
+    settings = load_settings()
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        pytest.skip("the session's Kafka is PLAINTEXT (ESUP_KAFKA_SECURITY_PROTOCOL)")
+    ensure_topics(kafka_admin, platform_topics(settings))
+
+    from esup.topics import TopicSpec
+
+    ensure_topics(kafka_admin, [TopicSpec(changelog_topic(settings), settings.case_events_partitions, 1,
+                                          {"cleanup.policy": "compact"})])
+    return settings
+
+
+def esup(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "esup.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+
+
+def producer(s: Settings, **auth: Any) -> Any:
+    from kafka import KafkaProducer
+
+    return KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", max_block_ms=8000, retries=0,
+                         request_timeout_ms=8000, **auth)
+
+
+def send(p: Any, topic: str) -> None:
+    p.send(topic, key=b"k", value=b"{}").get(timeout=15)
+
+
+def test_an_anonymous_client_and_a_wrong_password_are_refused(s: Settings) -> None:
+    from kafka.errors import KafkaError
+
+    with pytest.raises(KafkaError):  # PLAINTEXT on a SASL listener: no metadata, ever
+        send(producer(s), s.topic_ticks)
+    wrong = {**ka.kafka_python_auth(s, ka.CLOCK), "sasl_plain_password": "not-it"}
+    with pytest.raises(KafkaError):
+        send(producer(s, **wrong), s.topic_ticks)
+    send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_ticks)  # the right one is let in
+
+
+def test_a_department_writes_its_own_topic_only(s: Settings, tmp_path: Path) -> None:
+    from kafka.errors import TopicAuthorizationFailedError
+
+    a, b = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    made = esup("access", "add-department", a)
+    assert made.returncode == 0, made.stderr
+    assert esup("access", "add-department", b, "--store").returncode == 0
+    printed = dict(line.split(None, 1) for line in made.stdout.splitlines())
+    # Shown once, never stored: no file holds A's password.
+    assert not ka.credentials_path(s, f"dept-{a}").exists()
+    assert not any(printed["password"] in p.read_text() for p in s.kafka_credentials_dir.iterdir())
+    stored = ka.credentials_path(s, f"dept-{b}")
+    assert stored.stat().st_mode & 0o777 == 0o600
+    auth = {**ka.kafka_python_auth(s, ka.CLOCK), "sasl_plain_username": f"dept-{a}",
+            "sasl_plain_password": printed["password"]}
+    p = producer(s, **auth)
+    send(p, f"esup.ingest.{a}")
+    for topic in (s.topic_ticks, s.topic_catalog, s.topic_findings, changelog_topic(s), f"esup.ingest.{b}",
+                  s.topic_case_events, s.topic_dead_letters):
+        with pytest.raises(TopicAuthorizationFailedError):
+            send(producer(s, **auth), topic)
+    # Removed: its login no longer works.
+    assert esup("access", "remove-department", a).returncode == 0
+    from kafka.errors import KafkaError
+
+    with pytest.raises(KafkaError):
+        send(producer(s, **auth), f"esup.ingest.{a}")
+
+
+def test_access_changes_are_audited(s: Settings) -> None:
+    from kafka import KafkaConsumer
+
+    dept = f"c{uuid.uuid4().hex[:8]}"
+    assert esup("access", "add-department", dept).returncode == 0
+    c = KafkaConsumer(s.topic_audit, bootstrap_servers=s.kafka_bootstrap, auto_offset_reset="earliest",
+                      enable_auto_commit=False, consumer_timeout_ms=3000, **ka.kafka_python_auth(s, ka.OPERATOR))
+    records = [json.loads(r.value) for r in c]
+    c.close()
+    mine = [r for r in records if r["action"] == "access.add-department" and dept in r["detail"]]
+    assert len(mine) == 1
+    assert mine[0]["role"] == "kafka:admin" and mine[0]["actor_id"] and mine[0]["hash"]
+
+
+def test_platform_principals_are_confined(s: Settings) -> None:
+    from kafka.errors import TopicAuthorizationFailedError
+
+    # The sink reads; it cannot write a finding. The catalog publisher cannot tick.
+    for principal, topic in ((ka.SINK, s.topic_findings), (ka.CATALOG, s.topic_ticks),
+                             (ka.OPERATOR, s.topic_findings), (ka.CLOCK, s.topic_catalog)):
+        with pytest.raises(TopicAuthorizationFailedError):
+            send(producer(s, **ka.kafka_python_auth(s, principal)), topic)

@@ -1,0 +1,73 @@
+"""The ACL table: least privilege per platform principal, and a department reaches its own ingest topic only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from esup import kafka_auth as ka
+from esup.access.table import changelog_topic, department_grants, platform_grants
+from esup.settings import load_settings
+from esup.topics import platform_topics
+
+S = load_settings()
+DEPT_IDS = st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True)
+
+
+def writers(topic: str) -> set[str]:
+    return {g.principal for g in platform_grants(S) if g.resource == "topic" and g.name == topic
+            and g.operation in ("WRITE", "CREATE")}
+
+
+@given(DEPT_IDS)
+def test_a_department_writes_its_own_ingest_topic_and_nothing_else(dept: str) -> None:
+    grants = department_grants(S, dept)
+    assert {(g.resource, g.name, g.pattern) for g in grants} == {("topic", f"esup.ingest.{dept}", "literal")}
+    assert {g.operation for g in grants} == {"WRITE", "DESCRIBE"}
+    assert {g.principal for g in grants} == {f"dept-{dept}"}
+    platform = {t.name for t in platform_topics(S)} | {changelog_topic(S)}
+    assert not platform & {g.name for g in grants}
+
+
+def test_a_department_id_that_cannot_name_a_topic_gets_no_grant() -> None:
+    with pytest.raises(ValueError):
+        department_grants(S, "a*")  # a wildcard or a prefix must never reach an ACL
+
+
+def test_control_topics_have_only_their_platform_writers() -> None:
+    assert writers(S.topic_catalog) == {ka.CATALOG}
+    # The clock advances time; a wall-clock worker schedules its own wake-ups.
+    assert writers(S.topic_ticks) == {ka.CLOCK, ka.WORKER}
+    assert writers(changelog_topic(S)) == {ka.WORKER}
+    assert writers(S.topic_case_snapshots) == {ka.WORKER}
+    assert writers(S.topic_findings) == {ka.WORKER, ka.LOOP}  # the loop raises supervision findings
+    assert writers(S.topic_chain_heads) == {ka.WORKER, ka.LOOP}
+    assert writers(S.topic_case_events) == {ka.BRIDGE, ka.GATEWAY}
+
+
+def test_nobody_but_the_bridge_holds_a_prefixed_topic_grant_and_the_operator_writes_nothing() -> None:
+    prefixed = {(g.principal, g.name) for g in platform_grants(S) if g.resource == "topic" and g.pattern == "prefixed"}
+    assert prefixed == {(ka.BRIDGE, S.topic_ingest_prefix)}
+    assert all(g.operation in ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")
+               for g in platform_grants(S) if g.principal == ka.OPERATOR)
+    assert not any(g.principal in (ka.ADMIN, "broker") for g in platform_grants(S))  # super users need none
+
+
+def test_the_worker_owns_only_its_own_transactional_ids_and_group() -> None:
+    s = load_settings(worker_app_id="w7")
+    mine = [g for g in platform_grants(s) if g.principal == ka.WORKER and g.resource != "topic"]
+    assert {(g.resource, g.name, g.pattern) for g in mine} == {("group", "w7", "literal"),
+                                                              ("transactional_id", "w7-p", "prefixed")}
+
+
+def test_credentials_are_written_owner_only_and_refused_when_others_can_read(tmp_path: Path) -> None:
+    s = load_settings(home=tmp_path, kafka_security_protocol="SASL_PLAINTEXT")
+    path = ka.write_credentials(s, ka.SINK, "pw")
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    assert ka.kafka_python_auth(s, ka.SINK)["sasl_plain_username"] == ka.SINK
+    path.chmod(0o640)
+    with pytest.raises(ka.CredentialError):
+        ka.kafka_python_auth(s, ka.SINK)
