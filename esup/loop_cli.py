@@ -46,6 +46,44 @@ def loop_run(clock: str, config_file: Path | None) -> None:
         svc.close()
 
 
+@loop.command("simulate")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--until", "until", default=None, help="ISO moment: answer and decide everything made by then, tick "
+              "the loop's event clock there, write loop_truth.jsonl and stop")
+@click.option("--follow", is_flag=True, help="live: follow the findings and answer as simulated time goes on")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where loop_truth.jsonl goes (default: <ESUP_HOME>/sim)")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def loop_simulate(seed: int, until: str | None, follow: bool, out: Path | None, config_file: Path | None) -> None:
+    """The simulated departments' responses (回告) and supervisors' decisions on the findings topic's findings,
+    published on esup.responses as department systems and the API do (sim/responses.py says who does what)."""
+    import signal
+    from datetime import datetime
+
+    from esup.settings import load_settings
+    from loop.config import load_loop_config
+    from sim import respond
+    from streams.rules import WorkCalendar
+
+    if (until is None) == (not follow):
+        raise click.UsageError("give exactly one of --until and --follow")
+    s = load_settings()
+    cfg, cal = load_loop_config(config_file), WorkCalendar()
+    if until is not None:
+        at = datetime.fromisoformat(until)
+        if at.tzinfo is None:
+            raise click.BadParameter("needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00", param_hint="--until")
+        sent, supervised = respond.respond_until(s, seed=seed, until=at, out=out or s.home / "sim", cfg=cfg,
+                                                 calendar=cal)  # fmt: skip
+        click.echo(f"sent {sent} messages on {supervised} supervised findings; truth in "
+                   f"{(out or s.home / 'sim') / respond.TRUTH_FILE}")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    respond.follow(s, seed=seed, cfg=cfg, calendar=cal, stop=stop, say=click.echo)
+
+
 @loop.command("schema")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def loop_schema(directory: Path) -> None:

@@ -10,7 +10,6 @@ from types import FrameType
 
 import click
 
-from esup.kafka_auth import NOTIFIER, kafka_python_auth
 from esup.params import cli_settings as _settings
 
 _CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -45,6 +44,7 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
     """Consume findings (read_committed) and deliver each (finding, card, recipient, channel) once."""
     from directory.clickhouse import sync
     from directory.feed import DirectoryFeed
+    from esup.kafka_auth import NOTIFIER, kafka_python_auth
     from esup.topics import quiet_kafka_logging
     from notifier.channels import Channel, EmailChannel, SmsChannel, WebhookChannel
     from notifier.config import NotifierConfigError, load_config
