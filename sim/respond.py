@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from esup.kafka_auth import API, CLOCK, kafka_python_auth
+from esup.kafka_auth import API, CLOCK, OPERATOR, kafka_python_auth
 from esup.settings import Settings
 from loop.config import LoopConfig
 from schemas.findings import Finding
@@ -92,7 +92,7 @@ class Responder:
             p.close(timeout=10)
 
 
-def read_findings(s: Settings, principal: str = API) -> list[Finding]:
+def read_findings(s: Settings, principal: str = OPERATOR) -> list[Finding]:
     """Every committed finding on the findings topic, up to its current end."""
     return [f for batch in follow_findings(s, principal, stop=None) for f in batch]
 
@@ -148,7 +148,7 @@ def follow(s: Settings, *, seed: int, cfg: LoopConfig, calendar: WorkCalendar, s
     r = Responder(s, seed, cfg, calendar)
     clock: datetime | None = None
     try:
-        for batch in follow_findings(s, API, stop):
+        for batch in follow_findings(s, OPERATOR, stop):
             r.take(batch)
             for f in batch:
                 if f.category != "supervision" and (clock is None or f.detected_at > clock):
