@@ -130,7 +130,7 @@ def _publish_directory(s: Settings, path: Path) -> None:
     directory = load_directory(path)
     try:
         report = publish_directory(s.kafka_bootstrap, s.topic_directory, directory)
-        sync(connect(s), DirectoryIndex.of(directory))
+        sync(connect(s, role="service"), DirectoryIndex.of(directory))
     except Exception as exc:
         raise click.ClickException(f"publishing the directory to {s.topic_directory}: {type(exc).__name__}: "
                                    f"{exc} (did `esup topics create` and `esup db migrate` run?)") from None
@@ -147,7 +147,7 @@ def _write_departments(s: Settings, province: Province) -> None:
 
     depts = [Department(o.department_id, o.name, o.region_code, o.kind)
              for c in province.counties for o in c.offices.values()]  # fmt: skip
-    client = connect(s)
+    client = connect(s, role="sink")  # appends only
     try:
         n = upsert(client, depts, source="simulator", at=datetime.now(UTC))
     except Exception as exc:  # no server, no table: say so before any process starts
