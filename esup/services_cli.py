@@ -171,7 +171,8 @@ def _where_to_look(s: Settings, plan: object) -> None:
         "  esup status                          consumer lag of the workers and the sink",
         f"  esup worker-status --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",
         "  esup services status                 these processes, their pids and logs",
-        f"  clickhouse-client --port {s.clickhouse_port} -q 'SELECT rule, count() FROM "
+        f"  clickhouse-client --port {s.clickhouse_port} --user esup_reader --password "
+        f"\"$(cat {s.clickhouse_credentials_dir / 'esup_reader.password'})\" -q 'SELECT rule, count() FROM "
         f"{s.clickhouse_database}.findings FINAL GROUP BY rule'",
         "  esup notifier deliveries             notifications per channel and state (预警推送)",
         f"  {s.home / 'inbox'}/  mail.jsonl, webhook.jsonl, sms.jsonl: what the local receivers got",
