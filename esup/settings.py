@@ -129,7 +129,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:
-        # The local stack's ClickHouse has an empty password on loopback; nowhere else is that acceptable.
+        # In production every ClickHouse login has a password: given, or each role's file (esup/clickhouse_auth.py).
         if (self.environment == "production" and not self.clickhouse_password.get_secret_value()
                 and self.clickhouse_credentials_path is None):
             raise ValueError("ESUP_CLICKHOUSE_PASSWORD must be set when ESUP_ENVIRONMENT=production "
