@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from esup.clickhouse_auth import Role
 from esup.params import cli_settings as _settings
 from esup.settings import Settings
 
@@ -20,10 +21,10 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 
-def _client(s: Settings, database: str | None) -> Any:
+def _client(s: Settings, database: str | None, role: Role) -> Any:
     from sinks.clickhouse import connect
 
-    return connect(s, database or s.clickhouse_database)
+    return connect(s, database or s.clickhouse_database, role=role)
 
 
 @click.command("views")
@@ -52,7 +53,7 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        client = _client(s, target)
+        client = _client(s, target, "admin")  # views are DDL
         names = create_views(client, model, calendar)
         names += accountability_views(client)
     except Exception as exc:  # connection refused, missing tables (migrate first), SQL rejected…
@@ -111,7 +112,7 @@ def rankings(by: str, region: str | None, period: str, at: str | None, watch: bo
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--region") from None
     s = _settings()
-    client = _client(s, database)
+    client = _client(s, database, "reader")
     try:
         while True:
             day = _day(at)
@@ -182,9 +183,9 @@ def dashboards_push(url: str, token: str, clickhouse_host: str | None, clickhous
     from dashboards.push import Target, push
 
     s = _settings()
+    user, password = s.clickhouse_login("reader")  # Grafana only reads: readonly=1, the esup database only
     target = Target(host=clickhouse_host or s.clickhouse_host, port=clickhouse_port or s.clickhouse_port,
-                    database=database or s.clickhouse_database, user=s.clickhouse_user,
-                    password=s.clickhouse_password.get_secret_value())
+                    database=database or s.clickhouse_database, user=user, password=password)
     api = GrafanaApi.from_url(url, credential=token)
     try:
         push(api, target, report=click.echo)

@@ -50,7 +50,7 @@ def bulletin(month: str, region: str | None, out: Path, scoring_file: Path | Non
     except ScoringError as exc:
         raise click.ClickException(str(exc)) from None
     s = _settings()
-    client = connect(s, database or s.clickhouse_database)
+    client = connect(s, database or s.clickhouse_database, role="reader")
     try:
         try:
             known = names(client)

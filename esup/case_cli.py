@@ -133,7 +133,7 @@ def case(case_id: str, database: str | None, width: int | None) -> None:
     from sinks.clickhouse import connect
 
     s = _settings()
-    client = connect(s, database or s.clickhouse_database)
+    client = connect(s, database or s.clickhouse_database, role="reader")
     try:
         found = load(client, case_id)
     except Exception as exc:  # connection refused, tables missing…

@@ -66,7 +66,7 @@ def publish(file: Path, db: bool) -> None:
         from sinks.clickhouse import connect
 
         try:
-            n = sync(connect(s), DirectoryIndex.of(d))
+            n = sync(connect(s, role="service"), DirectoryIndex.of(d))
         except Exception as exc:  # the notifier writes it too once it runs; say so, do not fail the publish
             click.echo(f"ClickHouse not updated ({type(exc).__name__}: {exc}); the notifier will write it", err=True)
             return

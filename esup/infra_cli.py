@@ -134,8 +134,8 @@ def db_migrate(database: str | None) -> None:
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        done = migrate(lambda name: connect(s, name), target)
-        names = tables(connect(s, target), target)
+        done = migrate(lambda name: connect(s, name, role="admin"), target)
+        names = tables(connect(s, target, role="admin"), target)
     except MigrationError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # connection refused, authentication, DDL rejected…

@@ -37,7 +37,7 @@ def loop_run(clock: str, config_file: Path | None) -> None:
     svc = LoopService(bootstrap=s.kafka_bootstrap, findings_topic=s.topic_findings,
                       responses_topic=s.topic_responses, dead_letter_topic=s.topic_dead_letters,
                       cfg=load_loop_config(config_file), calendar=WorkCalendar(), clock=clock,
-                      now=wall_now(s.clock_offset_s), store=MessageStore(connect(s)),
+                      now=wall_now(s.clock_offset_s), store=MessageStore(connect(s, role="sink")),
                       heads_topic=s.topic_chain_heads, chain_group=s.worker_app_id,
                       auth=kafka_python_auth(s, LOOP))
     try:
@@ -137,8 +137,8 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
     producer = kafka_producer(s.kafka_bootstrap, "esup-api", auth=kafka_python_auth(s, API))
     services = Services(
         auth=Authenticator(load_users(users_file), key.read_text().strip().encode()),
-        findings=FindingsReader(connect(s)), publisher=Publisher(producer, s.topic_responses),
-        auditor=Auditor(connect(s), producer, s.topic_audit), loop=load_loop_config(None),
+        findings=FindingsReader(connect(s, role="reader")), publisher=Publisher(producer, s.topic_responses),
+        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
         directory=YamlDirectory.load(directory_file) if directory_file else None,
     )  # fmt: skip
     uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")
@@ -169,7 +169,8 @@ def dossier(finding_id: str, out: Path | None, catalog_file: Path) -> None:
 
     s = load_settings()
     try:
-        doc = d.build(connect(s), finding_id, load_catalog(catalog_file), WorkCalendar(), load_loop_config())
+        doc = d.build(connect(s, role="reader"), finding_id, load_catalog(catalog_file), WorkCalendar(),
+                      load_loop_config())
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     for path in d.write(doc, out or Path(f"dossier-{finding_id}")):

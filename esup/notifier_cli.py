@@ -66,7 +66,8 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
             channels["sms"] = SmsChannel(config.channels.sms)
     except (NotifierConfigError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    ledger_client, directory_client = connect(s), connect(s)
+    # Both read back what they wrote (the delivery ledger, the directory): the service role.
+    ledger_client, directory_client = connect(s, role="service"), connect(s, role="service")
     feed = DirectoryFeed(s.kafka_bootstrap, s.topic_directory, auth=kafka_python_auth(s, NOTIFIER)).start()
     notifier = Notifier(bootstrap=s.kafka_bootstrap, auth=kafka_python_auth(s, NOTIFIER),
                         topic=s.topic_findings, group=s.notifier_group, config=config,
@@ -121,7 +122,7 @@ def deliveries() -> None:
 
     s = _settings()
     try:
-        rows = connect(s).execute(
+        rows = connect(s, role="reader").execute(
             "SELECT channel, state, count() FROM (SELECT delivery_id, any(channel) AS channel, argMax(status, seq) "
             "AS state FROM notification_deliveries GROUP BY delivery_id) GROUP BY channel, state ORDER BY channel, "
             "state")

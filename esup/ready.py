@@ -78,7 +78,7 @@ def wait_until_ranked(s: Settings, *, timeout_s: float, every_s: float = 5.0, gr
     """
     from sinks.clickhouse import connect
 
-    client = connect(s)
+    client = connect(s, role="reader")
     started = time.monotonic()
     settled_at: float | None = None
     try:

@@ -141,7 +141,7 @@ def _publish_directory(s: Settings, path: Path) -> None:
     try:
         report = publish_directory(s.kafka_bootstrap, s.topic_directory, directory,
                                    auth=kafka_python_auth(s, CATALOG))
-        sync(connect(s), DirectoryIndex.of(directory))
+        sync(connect(s, role="service"), DirectoryIndex.of(directory))
     except Exception as exc:
         raise click.ClickException(f"publishing the directory to {s.topic_directory}: {type(exc).__name__}: "
                                    f"{exc} (did `esup topics create` and `esup db migrate` run?)") from None
@@ -156,7 +156,7 @@ def _write_departments(s: Settings, province: Province) -> None:
     from sinks.departments import TABLE
 
     offices = {o.department_id for c in province.counties for o in c.offices.values()}
-    client = connect(s)
+    client = connect(s, role="reader")
     try:
         named = {str(r[0]) for r in client.execute(f"SELECT department_id FROM {TABLE} WHERE name != ''")}
     except Exception as exc:  # no server, no view: say so before any process starts
@@ -183,7 +183,8 @@ def _where_to_look(s: Settings, plan: object) -> None:
         "  esup status                          consumer lag of the workers and the sink",
         f"  esup worker-status --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",
         "  esup services status                 these processes, their pids and logs",
-        f"  clickhouse-client --port {s.clickhouse_port} -q 'SELECT rule, count() FROM "
+        f"  clickhouse-client --port {s.clickhouse_port} --user esup_reader --password "
+        f"\"$(cat {s.clickhouse_credentials_dir / 'esup_reader.password'})\" -q 'SELECT rule, count() FROM "
         f"{s.clickhouse_database}.findings FINAL GROUP BY rule'",
         "  esup notifier deliveries             notifications per channel and state (预警推送)",
         f"  http://127.0.0.1:{plan.api_port}/docs        the loop's API (users: {s.home / 'api'}/passwords.json)",

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     clickhouse_user: str = Field(default="default", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     clickhouse_password: SecretStr = SecretStr("")
     clickhouse_database: str = Field(default="esup", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Each process logs in as its role's user (esup/clickhouse_auth.py) with the password in
+    # <this>/<user>.password (0600; default <home>/credentials/clickhouse), unless USER/PASSWORD are set.
+    clickhouse_credentials_path: Path | None = None
 
     @field_validator("home")
     @classmethod
@@ -127,9 +130,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:
-        # The local stack's ClickHouse has an empty password on loopback; nowhere else is that acceptable.
-        if self.environment == "production" and not self.clickhouse_password.get_secret_value():
-            raise ValueError("ESUP_CLICKHOUSE_PASSWORD must be set when ESUP_ENVIRONMENT=production")
+        # In production every ClickHouse login has a password: given, or each role's file (esup/clickhouse_auth.py).
+        if (self.environment == "production" and not self.clickhouse_password.get_secret_value()
+                and self.clickhouse_credentials_path is None):
+            raise ValueError("ESUP_CLICKHOUSE_PASSWORD must be set when ESUP_ENVIRONMENT=production "
+                             "(or ESUP_CLICKHOUSE_CREDENTIALS_PATH, the directory of each role's password file)")
         ports = [self.kafka_port, self.kafka_controller_port, self.clickhouse_port, self.clickhouse_http_port]
         if len(set(ports)) != len(ports):
             raise ValueError(f"the local stack's ports must differ, got {ports}")
@@ -143,14 +148,29 @@ class Settings(BaseSettings):
         return self.kafka_credentials_path or self.home / "credentials" / "kafka"
 
     @property
+    def clickhouse_credentials_dir(self) -> Path:
+        return self.clickhouse_credentials_path or self.home / "credentials" / "clickhouse"
+
+    @property
     def kafka_bootstrap(self) -> str:
         """Where Kafka clients connect."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
 
-    def clickhouse_url(self, database: str | None = None) -> str:
-        """A clickhouse-driver URL (it carries the password: never log it)."""
-        user = quote(self.clickhouse_user, safe="")
-        password = quote(self.clickhouse_password.get_secret_value(), safe="")
+    def clickhouse_login(self, role: str | None = None) -> tuple[str, str]:
+        """(user, password) of a role ("admin", "sink", "service", "reader"); None: the configured user."""
+        if role is None:
+            return self.clickhouse_user, self.clickhouse_password.get_secret_value()
+        from esup.clickhouse_auth import ROLES, login
+
+        if role not in ROLES:
+            raise ValueError(f"unknown ClickHouse role {role!r}; known: {', '.join(ROLES)}")
+        return login(self, role)
+
+    def clickhouse_url(self, database: str | None = None, role: str | None = None) -> str:
+        """A clickhouse-driver URL as a role's user (it carries the password: never log it)."""
+        name, secret = self.clickhouse_login(role)
+        user = quote(name, safe="")
+        password = quote(secret, safe="")
         auth = f"{user}:{password}@" if password else f"{user}@"
         where = f"{self.clickhouse_host}:{self.clickhouse_port}/{database or self.clickhouse_database}"
         return f"clickhouse://{auth}{where}"

@@ -119,7 +119,7 @@ def sink(loglevel: str) -> None:
         consumer = create_consumer(s, topics)
     except Exception as exc:  # kafka-python raises a timeout when no broker answers
         raise click.ClickException(f"Kafka at {s.kafka_bootstrap}: {type(exc).__name__}: {exc}") from None
-    client = connect(s)
+    client = connect(s, role="sink")
     try:
         runner = SinkRunner(consumer, ClickHouseSink(client), topics, max_rows=s.sink_max_rows,
                             max_wait_s=s.sink_max_wait_s, backoff=Backoff(0.5, s.sink_retry_max_s))

@@ -20,7 +20,7 @@ def verify(since: str | None) -> None:
     from sinks.verify import verify as run
 
     s = load_settings()
-    client = connect(s)
+    client = connect(s, role="reader")
     try:
         heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id,
                            auth=kafka_python_auth(s, OPERATOR))

@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from esup.clickhouse_auth import Role
 from esup.settings import Settings
 
 
-def connect(settings: Settings, database: str | None = None) -> Any:
-    """A clickhouse-driver Client for the configured server (typed Any: the driver ships no hints)."""
+def connect(settings: Settings, database: str | None = None, *, role: Role) -> Any:
+    """A clickhouse-driver Client as ``role``'s user (esup/clickhouse_auth.py; typed Any: the driver has no hints)."""
     from clickhouse_driver import Client
 
+    user, password = settings.clickhouse_login(role)
     return Client(
         host=settings.clickhouse_host,
         port=settings.clickhouse_port,
-        user=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
+        user=user,
+        password=password,
         database=database or settings.clickhouse_database,
         connect_timeout=10,
         send_receive_timeout=300,

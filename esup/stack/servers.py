@@ -109,7 +109,7 @@ def provide_kafka(settings: Settings) -> Provided:
 
 def provide_clickhouse(settings: Settings) -> Provided:
     given = os.environ.get("CLICKHOUSE_URL") or (
-        settings.clickhouse_url("default") if "clickhouse_host" in settings.model_fields_set else ""
+        settings.clickhouse_url("default", role="admin") if "clickhouse_host" in settings.model_fields_set else ""
     )
     if given:
         return Provided(given, "environment", _nothing)
@@ -122,7 +122,9 @@ def provide_clickhouse(settings: Settings) -> Provided:
         container = _started(ClickHouseContainer(CLICKHOUSE_IMAGE), f"ClickHouse ({CLICKHOUSE_IMAGE})")
         return Provided(container.get_connection_url(), f"testcontainers {CLICKHOUSE_IMAGE}", container.stop)
     local = _local(settings, "clickhouse")
-    local.address = settings.clickhouse_url("default")
+    # Tests run as the admin: they create and drop databases of their own (test_clickhouse_privileges
+    # checks the other roles on the same server).
+    local.address = settings.clickhouse_url("default", role="admin")
     return local
 
 

@@ -171,7 +171,7 @@ def test_platform_settings_reach_the_session_servers(platform_settings: Any, kaf
     from sinks.clickhouse import connect
 
     assert platform_settings.kafka_bootstrap == kafka_bootstrap
-    client = connect(platform_settings)
+    client = connect(platform_settings, role="sink")  # the URL's user: it is given explicitly
     from tests.conftest import TEST_DATABASE
 
     assert client.execute("SELECT currentDatabase()") == [(TEST_DATABASE,)]

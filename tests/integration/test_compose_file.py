@@ -79,3 +79,22 @@ def test_grafana_is_provisioned_with_the_clickhouse_plugin() -> None:
     assert source["secureJsonData"]["password"] == "$CLICKHOUSE_PASSWORD"
     providers = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/esup.yaml").read_text("utf-8"))
     assert providers["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_each_service_gets_only_its_clickhouse_role() -> None:
+    doc = compose()
+    services = doc["services"]
+    assert set(doc["secrets"]) == {f"esup_{r}.password" for r in ("admin", "sink", "service", "reader")}
+    assert services["setup"]["secrets"] == ["esup_admin.password"]  # migrations and views
+    assert services["sink"]["secrets"] == ["esup_sink.password"]  # INSERT only (deploy/clickhouse/users.sql)
+    assert services["grafana"]["secrets"] == ["esup_reader.password"]
+    assert env_of(services["grafana"])["CLICKHOUSE_USER"] == "esup_reader"
+    assert "secrets" not in services["worker"]  # the workers never touch ClickHouse
+    for name, svc in services.items():
+        assert not {"ESUP_CLICKHOUSE_USER", "ESUP_CLICKHOUSE_PASSWORD"} & set(env_of(svc)), name
+    ch = services["clickhouse"]
+    assert env_of(ch)["CLICKHOUSE_USER"] == "esup_admin" and "esup_admin.password" in " ".join(ch["entrypoint"])
+    mounts = {v.split(":")[1]: ROOT / v.split(":")[0] for v in ch["volumes"] if v.startswith("./")}
+    assert mounts["/docker-entrypoint-initdb.d/init-users.sh"].is_file()
+    assert mounts["/etc/esup/users.sql"].is_file()  # where init-users.sh reads it (USERS_SQL)
+    assert mounts["/etc/clickhouse-server/users.d/no-default-user.xml"].is_file()

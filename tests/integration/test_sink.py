@@ -315,7 +315,7 @@ def private_clickhouse(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     except StackError as exc:
         unavailable("a ClickHouse server to stop and start", exc)
     try:
-        base = settings.clickhouse_url("default")
+        base = settings.clickhouse_url("default", role="admin")
         migrate(lambda db: connect_url(base, db), "esup")
         yield launcher, with_database(base, "esup")
     finally:
