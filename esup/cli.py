@@ -165,6 +165,7 @@ def _register_extensions() -> None:
         analytics_cli,
         case_cli,
         directory_cli,
+        gateway_cli,
         infra_cli,
         loop_cli,
         notifier_cli,
@@ -186,6 +187,7 @@ def _register_extensions() -> None:
     notifier_cli.register(main)
     case_cli.register(main)
     loop_cli.register(main)
+    gateway_cli.register(main)
 
 
 _register_extensions()

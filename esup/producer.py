@@ -32,8 +32,11 @@ class PublishReport:
         return not self.rejected and not self.failed
 
 
-def kafka_producer(bootstrap: str, client_id: str) -> Any:
-    """A kafka-python producer that waits for every in-sync replica and never writes a retry twice."""
+def kafka_producer(bootstrap: str, client_id: str, **auth: Any) -> Any:
+    """A kafka-python producer that waits for every in-sync replica and never writes a retry twice.
+
+    ``auth``: the principal's login, esup.kafka_auth.kafka_python_auth(settings, principal).
+    """
     from kafka import KafkaProducer
 
     return KafkaProducer(
@@ -46,6 +49,7 @@ def kafka_producer(bootstrap: str, client_id: str) -> Any:
         allow_auto_create_topics=False,  # a missing topic is an error, not a one-partition surprise
         linger_ms=20,
         max_block_ms=15000,
+        **auth,
     )
 
 
