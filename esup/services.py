@@ -21,7 +21,7 @@ from esup.stack.errors import StackError
 from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
-_ORDER = ("simulator", "worker", "sink", "notifier", "receivers")  # the order `down` stops them in
+_ORDER = ("simulator", "gateway", "bridge", "worker", "sink", "notifier", "receivers")  # `down` stops in this order
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Plan:
     notify: bool = True
     smtp_port: int = 8025
     http_port: int = 8026
+    # Ingestion bound to departments (docs/gateway.md): the simulated departments write their own topics
+    # as their own principals, the bridge forwards them, and the HTTP gateway serves on settings.gateway_port.
+    per_department: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,15 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                          "--smtp-port", str(plan.smtp_port), "--http-port", str(plan.http_port),
                                          "--webhook-secret-file", key)))
         out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
+    if plan.per_department:
+        out.append(Service("bridge", ("gateway", "bridge")))
+        out.append(Service("gateway", ("gateway", "serve")))
     if plan.simulate:
         # Workers run on the event clock: the events' own times drive the timers through the backfill (a
         # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
         # time, once the workers have applied the backfill.
         out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--catch-up",
+                                         *(["--per-department"] if plan.per_department else []),
                                          "--start", f"now-{plan.history_days}d", "--tick-every",
                                          str(plan.tick_every_s), "--cases-per-day", str(plan.cases_per_day),
                                          "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",

@@ -42,6 +42,9 @@ def services() -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--notify/--no-notify", default=True, show_default=True,
               help="also run the notifier and the local SMTP server and webhook/SMS receiver it delivers to")
+@click.option("--per-department/--direct", default=True, show_default=True,
+              help="the simulated departments write their own ingestion topics as their own principals, forwarded "
+                   "by the bridge (and the HTTP gateway runs); --direct: straight to case events, no bridge")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="with --simulate: wait, showing progress, until the current month is ranked, then say where to look")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=900.0, show_default=True, help="seconds")
@@ -49,7 +52,7 @@ def services() -> None:
 @click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None)
 def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, history_days: int,
-                seed: int, notify: bool, wait: bool, wait_timeout: float,
+                seed: int, notify: bool, per_department: bool, wait: bool, wait_timeout: float,
                 rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
     """Start the workers (event clock), the sink, the notifier with its local receivers and the simulator in the
     background; idempotent.
@@ -68,7 +71,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
         raise click.BadParameter(str(exc), param_hint="--speed") from None
     s = _settings()
     plan = Plan(workers=workers, web_port=web_port, simulate=simulate, speed=speed, cases_per_day=cases_per_day,
-                history_days=history_days, notify=notify,
+                history_days=history_days, notify=notify, per_department=per_department,
                 seed=seed, rules=rules_file.resolve() if rules_file else None,
                 calendar=calendar_file.resolve() if calendar_file else None)  # fmt: skip
     if simulate:

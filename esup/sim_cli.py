@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -78,6 +79,9 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="rule thresholds (YAML) the ground truth is computed for; use the workers' file")
 @click.option("--to-kafka", is_flag=True, help="send the events to the case-events topic (ESUP_* settings)")
+@click.option("--per-department", is_flag=True,
+              help="with --to-kafka: each department's events to its own ingestion topic, as its own principal "
+                   "(dept-<id>), for `esup gateway bridge` to forward (as `make up` runs the province)")
 @click.option("--speed", default="max", show_default=True,
               help="pacing: 'realtime', an acceleration factor such as 600, or 'max' (as fast as possible)")
 @click.option("--catch-up", is_flag=True,
@@ -94,7 +98,8 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--quiet", is_flag=True, help="no progress lines")
 def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_day: float, start: str | None,
              at: str | None, violation_rate: float, rate: tuple[str, ...], list_kinds: bool, cities: int,
-             counties: int, rules_file: Path | None, to_kafka: bool, speed: str, catch_up: bool, tick_every: float,
+             counties: int, rules_file: Path | None, to_kafka: bool, per_department: bool, speed: str,
+             catch_up: bool, tick_every: float,
              publish_catalog: bool, catalog_only: bool, id_prefix: str, progress_every: float,
              quiet: bool) -> None:  # fmt: skip
     """Simulate a province: offices (GB/T 2260 codes), an item catalog, and case lifecycles over the real
@@ -152,9 +157,11 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
         _require_topics(settings.kafka_bootstrap, [settings.topic_case_events]
                         + ([settings.topic_ticks] if tick_every else []))  # fmt: skip
         backfill = catch_up and pace is None
+        ingest = _ingest_topics(settings, options) if per_department else []
         kafka = KafkaTarget(settings.kafka_bootstrap, settings.topic_case_events,
                             settings.topic_ticks if tick_every else None, tick_every or 2.0,
-                            ready=_workers_caught_up(settings) if backfill else None)  # fmt: skip
+                            ready=_workers_caught_up(settings, ingest) if backfill else None,
+                            per_department=settings if per_department else None)  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -163,6 +170,8 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     where = f"Kafka {kafka.topic}" if kafka else str(out / "events.jsonl")
+    if kafka is not None and kafka.per_department is not None:
+        where = f"each department's Kafka topic {kafka.per_department.topic_ingest_prefix}<department>"
     click.echo(f"esup simulate: seed {seed}, {'live' if live else f'{cases} cases over {days} days'} from "
                f"{options.start.isoformat()}, speed {speed}, to {where}", err=True)  # fmt: skip
     try:
@@ -179,7 +188,7 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     if report.at is not None and not report.stopped:
         click.echo(f"ground truth: {report.expected} expected findings with timers run to {report.at.isoformat()}")
     if kafka is not None:
-        click.echo(f"sent {report.kafka_sent} events to {kafka.topic}" +
+        click.echo(f"sent {report.kafka_sent} events to {where}" +
                    (f"; {report.kafka_failed} NOT acknowledged" if report.kafka_failed else ""))
         if report.kafka_failed:
             sys.exit(1)
@@ -198,19 +207,41 @@ def _publish(settings: Settings | None, catalog_file: Path) -> None:
     click.echo(f"published {len(report.published)} items (catalog {catalog.version}) to {settings.topic_catalog}")
 
 
-def _workers_caught_up(settings: Settings) -> Callable[[], bool]:
-    """Whether the workers' group has applied every case event sent so far (the backfill is in)."""
+def _workers_caught_up(settings: Settings, ingest: list[str]) -> Callable[[], bool]:
+    """Whether the workers' group has applied every case event sent so far (the backfill is in), and the
+    bridge has forwarded every event of the departments' ``ingest`` topics."""
     from esup.lag import group_lag
 
     def check() -> bool:
+        groups = {settings.worker_app_id: [settings.topic_case_events]}
+        if ingest:
+            groups[settings.bridge_group] = ingest
         try:
-            rows = group_lag(settings.kafka_bootstrap, {settings.worker_app_id: [settings.topic_case_events]})
+            rows = group_lag(settings.kafka_bootstrap, groups)
         except Exception:  # Kafka busy or restarting: not yet
             return False
-        mine = [r for r in rows if r.topic == settings.topic_case_events]
-        return bool(mine) and all(r.committed is not None and r.lag == 0 for r in mine)
+        mine = [r for r in rows if r.topic == settings.topic_case_events and r.group == settings.worker_app_id]
+        bridged = all(r.lag == 0 for r in rows if r.group == settings.bridge_group)
+        return bridged and bool(mine) and all(r.committed is not None and r.lag == 0 for r in mine)
 
     return check
+
+
+def _ingest_topics(settings: Settings, options: Any) -> list[str]:
+    """Every department of the simulated province gets its ingestion topic (made here if missing)."""
+    from esup.topics import admin_client, ensure_topics, ingest_topic_spec, quiet_kafka_logging
+    from sim.generator import Simulation
+
+    departments = sorted({o.department_id for c in Simulation(options).province.counties for o in c.offices.values()})
+    specs = [ingest_topic_spec(settings, d) for d in departments]
+    quiet_kafka_logging()
+    try:
+        with admin_client(settings.kafka_bootstrap, timeout_ms=60000) as admin:
+            ensure_topics(admin, specs)
+    except Exception as exc:  # the admin client raises many kinds
+        raise click.ClickException(f"creating the departments' ingestion topics: {type(exc).__name__}: {exc}") \
+            from None
+    return [spec.name for spec in specs]
 
 
 def _require_topics(bootstrap: str, topics: list[str]) -> None:

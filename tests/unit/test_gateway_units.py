@@ -149,3 +149,14 @@ def test_bridge_pattern_reads_department_topics_only() -> None:
     rx = re.compile(pattern(PREFIX))
     assert rx.match("esup.ingest.DZ-SCJG") and rx.match("esup.ingest.D_1")
     assert not rx.match("esup.ingest.") and not rx.match("esup.ingestXD1") and not rx.match("esup.case-events")
+
+
+def test_make_ups_plan_runs_the_bridge_and_gateway_and_the_province_per_department() -> None:
+    from esup.services import Plan, planned
+    from esup.settings import Settings
+
+    default = {s.name: s for s in planned(Plan(), Settings(), run_id="x")}
+    assert {"bridge", "gateway"} <= set(default) and "--per-department" in default["simulator"].args
+    assert default["bridge"].args == ("gateway", "bridge") and default["gateway"].args == ("gateway", "serve")
+    direct = {s.name: s for s in planned(Plan(per_department=False), Settings(), run_id="x")}
+    assert not {"bridge", "gateway"} & set(direct) and "--per-department" not in direct["simulator"].args
