@@ -17,7 +17,7 @@ from gateway.audit import GatewayAuditor
 from gateway.body import Problem, parse_body
 from gateway.ratelimit import RateLimiter
 from gateway.tokens import TokenRecord, TokenStore
-from schemas.events import CaseEvent, event_to_json
+from schemas.events import EVENT_ADAPTER, CaseEvent, event_to_json
 
 ACK_TIMEOUT_S = 30.0
 
@@ -60,7 +60,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (503, "Kafka did not acknowledge every event; resend the batch (idempotent by event id)"),
     ]
 }  # fmt: skip
-_EVENT_LIST = {"type": "array", "items": {"type": "object"}, "description": "case events (see `esup schema`)"}
+_EVENT_LIST = {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/CaseEvent"}}
 _BODY = {"required": True, "content": {"application/json": {"schema": _EVENT_LIST},
                                        "application/x-ndjson": {"schema": {"type": "string",
                                                                            "description": "one event per line"}}}}
@@ -79,6 +79,7 @@ def create_app(services: GatewayServices) -> FastAPI:
                               "to one department; every event must name it (docs/gateway.md).")  # fmt: skip
     app.state.services = services
     s = services
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     async def audited(status: int, record: TokenRecord | None, detail: dict[str, Any]) -> None:
         future = s.auditor.record(at=s.now(), department_id=record.department_id if record else None,
@@ -140,6 +141,20 @@ def create_app(services: GatewayServices) -> FastAPI:
         return AcceptedOut(accepted=[e.event_id for e in events], count=len(events))
 
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the case-event contract (schemas.events) as the body's item schema."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        event = EVENT_ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(event.pop("$defs", {}))
+        schemas["CaseEvent"] = event
+        app.openapi_schema = doc
+    return app.openapi_schema
 
 
 def _publish(producer: Any, topic: str, events: list[CaseEvent]) -> list[tuple[str, str]]:

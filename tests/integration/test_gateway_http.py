@@ -147,12 +147,15 @@ def test_openapi_with_schemathesis(server: tuple[str, GatewayServices], tokens: 
 
 def conforms(operation: Any, token: str | None) -> None:
     from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import positive_data_acceptance
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy())
     def check(case: Any) -> None:
         response = case.call(headers=auth(token) if token else {})
-        case.validate_response(response)  # never a 500, and every answer as the OpenAPI says
+        # Never a 500, and every answer as the OpenAPI says. Not "schema-valid data is accepted": the contract
+        # checks what JSON Schema cannot say (printable ids, times in range, the token's department).
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
         assert response.status_code in ((202, 400, 403) if token else (401,)), response.text
 
     check()
