@@ -20,7 +20,7 @@ from typing import Any
 
 from esup.kafka_auth import BRIDGE, department_principal, kafka_python_auth
 from esup.settings import Settings
-from schemas.control import DeadLetter
+from schemas.control import MAX_KEPT_KEY_BYTES, DeadLetter
 from schemas.events import EventError, parse_event
 
 log = logging.getLogger("esup.bridge")
@@ -108,8 +108,9 @@ class Bridge:
                 else:
                     letter = DeadLetter.of(reason=verdict.reason, topic=r.topic, partition=r.partition,
                                            offset=r.offset, key=r.key, value=r.value, failed_at=self.now())
-                    self.producer.send(self.s.topic_dead_letters, key=r.key,
-                                       value=letter.model_dump_json().encode())
+                    # The key cut as the letter cuts it: a 1 MB key must not make the letter too big to write.
+                    key = r.key[:MAX_KEPT_KEY_BYTES] if r.key is not None else None
+                    self.producer.send(self.s.topic_dead_letters, key=key, value=letter.model_dump_json().encode())
                     counts["dead_letters"] += 1
             offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in batch.items() if rs}
             self.producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
