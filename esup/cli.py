@@ -167,6 +167,7 @@ def _register_extensions() -> None:
         bulletin_cli,
         case_cli,
         directory_cli,
+        gateway_cli,
         infra_cli,
         loop_cli,
         notifier_cli,
@@ -190,6 +191,7 @@ def _register_extensions() -> None:
     loop_cli.register(main)
     bulletin_cli.register(main)
     access_cli.register(main)
+    gateway_cli.register(main)
 
 
 _register_extensions()

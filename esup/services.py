@@ -21,7 +21,8 @@ from esup.stack.errors import StackError
 from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
-_ORDER = ("simulator", "responder", "api", "worker", "loop", "sink", "notifier", "receivers")  # `down` stops in order
+# `down` stops in this order
+_ORDER = ("simulator", "responder", "gateway", "bridge", "api", "worker", "loop", "sink", "notifier", "receivers")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Plan:
     # simulator the simulated departments' responses and supervisors' decisions (`esup loop simulate`).
     loop: bool = True
     api_port: int = 8027
+    # Ingestion bound to departments (docs/gateway.md): the simulated departments write their own topics
+    # as their own principals, the bridge forwards them, and the HTTP gateway serves on settings.gateway_port.
+    per_department: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,15 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
         out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
     if plan.loop:
         out += _loop_services(plan, settings)
+    if plan.per_department:
+        out.append(Service("bridge", ("gateway", "bridge")))
+        out.append(Service("gateway", ("gateway", "serve")))
     if plan.simulate:
         # Workers run on the event clock: the events' own times drive the timers through the backfill (a
         # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
         # time, once the workers have applied the backfill.
         out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--catch-up",
+                                         *(["--per-department"] if plan.per_department else []),
                                          "--start", f"now-{plan.history_days}d", "--tick-every",
                                          str(plan.tick_every_s), "--cases-per-day", str(plan.cases_per_day),
                                          "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",

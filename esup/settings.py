@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     # Long enough to replay a year of cases after a rule change; ClickHouse keeps the archive.
     case_events_retention_days: int = Field(default=400, ge=1)
 
+    # ---- ingestion (gateway/): the bridge from the departments' topics, and the HTTP gateway ----------------
+    bridge_group: str = "esup-bridge"
+    gateway_port: int = Field(default=8090, ge=1, le=65535)
+    # A POST body past this is refused (413) whether or not it declares its length.
+    gateway_max_body_bytes: int = Field(default=4 << 20, ge=1024)
+    # Per department (token bucket): requests per second sustained, and the burst allowed above that.
+    gateway_rate_per_s: float = Field(default=20.0, gt=0)
+    gateway_burst: int = Field(default=40, ge=1)
+    # The departments' token hashes (argon2id), 0600; default <home>/credentials/gateway/tokens.json.
+    gateway_tokens_path: Path | None = None
+
     # ---- workers (streams.app) -----------------------------------------------------------------------------
     worker_app_id: str = "esup-worker"
     # Static group membership (Kafka's group.instance.id): a stable name per worker (one per host or pod,
@@ -150,6 +161,10 @@ class Settings(BaseSettings):
     @property
     def clickhouse_credentials_dir(self) -> Path:
         return self.clickhouse_credentials_path or self.home / "credentials" / "clickhouse"
+
+    @property
+    def gateway_tokens_file(self) -> Path:
+        return self.gateway_tokens_path or self.home / "credentials" / "gateway" / "tokens.json"
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -79,6 +80,9 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="rule thresholds (YAML) the ground truth is computed for; use the workers' file")
 @click.option("--to-kafka", is_flag=True, help="send the events to the case-events topic (ESUP_* settings)")
+@click.option("--per-department", is_flag=True,
+              help="with --to-kafka: each department's events to its own ingestion topic, as its own principal "
+                   "(dept-<id>), for `esup gateway bridge` to forward (as `make up` runs the province)")
 @click.option("--speed", default="max", show_default=True,
               help="pacing: 'realtime', an acceleration factor such as 600, or 'max' (as fast as possible)")
 @click.option("--catch-up", is_flag=True,
@@ -95,7 +99,8 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--quiet", is_flag=True, help="no progress lines")
 def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_day: float, start: str | None,
              at: str | None, violation_rate: float, rate: tuple[str, ...], list_kinds: bool, cities: int,
-             counties: int, rules_file: Path | None, to_kafka: bool, speed: str, catch_up: bool, tick_every: float,
+             counties: int, rules_file: Path | None, to_kafka: bool, per_department: bool, speed: str,
+             catch_up: bool, tick_every: float,
              publish_catalog: bool, catalog_only: bool, id_prefix: str, progress_every: float,
              quiet: bool) -> None:  # fmt: skip
     """Simulate a province: offices (GB/T 2260 codes), an item catalog, and case lifecycles over the real
@@ -153,12 +158,16 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
         _require_topics(settings, [settings.topic_case_events]
                         + ([settings.topic_ticks] if tick_every else []))  # fmt: skip
         backfill = catch_up and pace is None
-        # The simulated province writes case events as the bridge would, and ticks as the clock.
+        # Per department: each department's events to its own topic as its own principal (made and granted
+        # here, `esup access add-department --store` for each); direct: case events as the bridge would write
+        # them. Ticks as the clock.
+        ingest = _ingest_topics(settings, options) if per_department else []
         kafka = KafkaTarget(settings.kafka_bootstrap, settings.topic_case_events,
                             settings.topic_ticks if tick_every else None, tick_every or 2.0,
-                            ready=_workers_caught_up(settings) if backfill else None,
+                            ready=_workers_caught_up(settings, ingest) if backfill else None,
                             auth=kafka_python_auth(settings, BRIDGE),
-                            ticks_auth=kafka_python_auth(settings, CLOCK))  # fmt: skip
+                            ticks_auth=kafka_python_auth(settings, CLOCK),
+                            per_department=settings if per_department else None)  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -167,6 +176,8 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     where = f"Kafka {kafka.topic}" if kafka else str(out / "events.jsonl")
+    if kafka is not None and kafka.per_department is not None:
+        where = f"each department's Kafka topic {kafka.per_department.topic_ingest_prefix}<department>"
     click.echo(f"esup simulate: seed {seed}, {'live' if live else f'{cases} cases over {days} days'} from "
                f"{options.start.isoformat()}, speed {speed}, to {where}", err=True)  # fmt: skip
     try:
@@ -183,7 +194,7 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     if report.at is not None and not report.stopped:
         click.echo(f"ground truth: {report.expected} expected findings with timers run to {report.at.isoformat()}")
     if kafka is not None:
-        click.echo(f"sent {report.kafka_sent} events to {kafka.topic}" +
+        click.echo(f"sent {report.kafka_sent} events to {where}" +
                    (f"; {report.kafka_failed} NOT acknowledged" if report.kafka_failed else ""))
         if report.kafka_failed:
             sys.exit(1)
@@ -203,20 +214,41 @@ def _publish(settings: Settings | None, catalog_file: Path) -> None:
     click.echo(f"published {len(report.published)} items (catalog {catalog.version}) to {settings.topic_catalog}")
 
 
-def _workers_caught_up(settings: Settings) -> Callable[[], bool]:
-    """Whether the workers' group has applied every case event sent so far (the backfill is in)."""
+def _workers_caught_up(settings: Settings, ingest: list[str]) -> Callable[[], bool]:
+    """Whether the workers' group has applied every case event sent so far (the backfill is in), and the
+    bridge has forwarded every event of the departments' ``ingest`` topics."""
     from esup.lag import group_lag
 
     def check() -> bool:
+        groups = {settings.worker_app_id: [settings.topic_case_events]}
+        if ingest:
+            groups[settings.bridge_group] = ingest
         try:
-            rows = group_lag(settings.kafka_bootstrap, {settings.worker_app_id: [settings.topic_case_events]},
-                             auth=kafka_python_auth(settings, OPERATOR))
+            rows = group_lag(settings.kafka_bootstrap, groups, auth=kafka_python_auth(settings, OPERATOR))
         except Exception:  # Kafka busy or restarting: not yet
             return False
-        mine = [r for r in rows if r.topic == settings.topic_case_events]
-        return bool(mine) and all(r.committed is not None and r.lag == 0 for r in mine)
+        mine = [r for r in rows if r.topic == settings.topic_case_events and r.group == settings.worker_app_id]
+        bridged = all(r.lag == 0 for r in rows if r.group == settings.bridge_group)
+        return bridged and bool(mine) and all(r.committed is not None and r.lag == 0 for r in mine)
 
     return check
+
+
+def _ingest_topics(settings: Settings, options: Any) -> list[str]:
+    """Every department of the simulated province gets its ingestion topic, principal, ACLs and stored
+    credentials (what `esup access add-department --store` does for each; kept where they exist)."""
+    from esup.access.ops import ensure_departments
+    from esup.topics import ingest_topic, quiet_kafka_logging
+    from sim.generator import Simulation
+
+    departments = sorted({o.department_id for c in Simulation(options).province.counties for o in c.offices.values()})
+    quiet_kafka_logging()
+    try:
+        ensure_departments(settings, departments, command="esup simulate --per-department")
+    except Exception as exc:  # the admin client raises many kinds
+        raise click.ClickException(f"the departments' ingestion topics and principals: {type(exc).__name__}: "
+                                   f"{exc}") from None
+    return [ingest_topic(settings, d) for d in departments]
 
 
 def _require_topics(settings: Settings, topics: list[str]) -> None:

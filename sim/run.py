@@ -9,13 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.catalog import write_catalog
 from sim.generator import Options, SimCase, Simulation, default_at, ground_truth
 from sim.truth import write_truth
-from sim.writers import JsonlWriter, KafkaWriter, Pacer, Progress, Ticker, Writer, stream
+from sim.writers import DepartmentKafkaWriter, JsonlWriter, KafkaWriter, Pacer, Progress, Ticker, Writer, stream
 from streams.rules.calendar import WorkCalendar
+
+if TYPE_CHECKING:
+    from esup.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,11 @@ class KafkaTarget:
     ticks_topic: str | None = None  # tick the event clock to simulated time (workers on --clock event)
     tick_every_s: float = 2.0
     ready: Callable[[], bool] | None = None  # after a backfill, tick only once this says the workers caught up
-    auth: dict[str, Any] = field(default_factory=dict)  # the events' login (esup.kafka_auth)
+    auth: dict[str, Any] = field(default_factory=dict)  # the events' login (esup.kafka_auth), when direct
     ticks_auth: dict[str, Any] = field(default_factory=dict)  # the ticks' login
+    # Each department's events to its own ingestion topic as its own principal (the bridge forwards them);
+    # None: straight to ``topic`` (tests, benchmarks).
+    per_department: Settings | None = None
 
 
 @dataclass
@@ -78,7 +84,10 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
     if write_events:
         report.files["events"] = out / "events.jsonl"
         writers.append(JsonlWriter(report.files["events"]))
-    kafka_writer = KafkaWriter(kafka.bootstrap, kafka.topic, auth=kafka.auth) if kafka else None
+    kafka_writer: KafkaWriter | None = None
+    if kafka is not None:
+        kafka_writer = (DepartmentKafkaWriter(kafka.per_department) if kafka.per_department is not None
+                        else KafkaWriter(kafka.bootstrap, kafka.topic, auth=kafka.auth))  # fmt: skip
     if kafka_writer is not None:
         writers.append(kafka_writer)
     if kafka is not None and kafka.ticks_topic and (speed is not None or catch_up):

@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from schemas.control import Tick
+
+if TYPE_CHECKING:
+    from esup.settings import Settings
 
 
 def parse_speed(text: str) -> float | None:
@@ -123,9 +126,15 @@ class KafkaWriter:
         self.failed = 0
 
     def write(self, event: dict[str, Any]) -> None:
-        self._pending.append(self._producer.send(event))
+        self._pending.append(self._producer_for(event).send(event))
         if len(self._pending) >= 5000:
             self._settle(wait=False)
+
+    def _producer_for(self, event: dict[str, Any]) -> Any:
+        return self._producer
+
+    def _producers(self) -> list[Any]:
+        return [self._producer]
 
     def _settle(self, *, wait: bool) -> None:
         keep = []
@@ -146,9 +155,44 @@ class KafkaWriter:
         self._pending = keep
 
     def close(self) -> None:
-        self._producer.flush()
+        for p in self._producers():
+            p.flush()
         self._settle(wait=True)
-        self._producer.close()
+        for p in self._producers():
+            p.close()
+
+
+class DepartmentKafkaWriter(KafkaWriter):
+    """Each department's events to its own ingestion topic, logged in as that department (dept-<id>).
+
+    As a real province runs: a department's system may write only its own topic, and the bridge binds
+    each event to it. Producers are made on a department's first event (a province has ~135).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._by_department: dict[str, Any] = {}
+        self._pending = []
+        self.sent = 0
+        self.failed = 0
+
+    def _producer_for(self, event: dict[str, Any]) -> Any:
+        dept = str(event["department_id"])
+        found = self._by_department.get(dept)
+        if found is None:
+            from esup.kafka_auth import department_principal, kafka_python_auth
+            from esup.producer import DepartmentProducer, kafka_producer
+            from esup.topics import ingest_topic
+
+            s = self.settings
+            producer = kafka_producer(s.kafka_bootstrap, f"esup-sim-{dept}",
+                                      auth=kafka_python_auth(s, department_principal(dept)))  # fmt: skip
+            found = self._by_department[dept] = DepartmentProducer(s.kafka_bootstrap, ingest_topic(s, dept),
+                                                                   producer=producer)  # fmt: skip
+        return found
+
+    def _producers(self) -> list[Any]:
+        return list(self._by_department.values())
 
 
 class Ticker:

@@ -92,6 +92,33 @@ def add_department(s: Settings, department_id: str, *, store: bool,
     return NewDepartment(principal, password, spec.name, stored)
 
 
+def ensure_departments(s: Settings, department_ids: list[str], *,
+                       command: str = "esup access add-department --store") -> list[str]:
+    """For systems run here (the simulated province): each department's ingestion topic, principal, ACLs and
+    stored credentials, in one admin session; a department with stored credentials keeps its password.
+    Returns the departments made new. On a PLAINTEXT cluster only the topics are made."""
+    specs = [ingest_topic_spec(s, d) for d in department_ids]
+    if s.kafka_security_protocol == "PLAINTEXT":
+        with admin_client(s.kafka_bootstrap) as admin:
+            ensure_topics(admin, specs)
+        return []
+    created = []
+    with session(s, command) as x:
+        ensure_topics(x.admin, specs)
+        for department_id in department_ids:
+            principal = ka.department_principal(department_id)
+            password = _stored_password(s, principal)
+            if password is None:
+                password = kad.new_password()
+                ka.write_credentials(s, principal, password)
+                created.append(department_id)
+            kad.set_password(x.admin, principal, password)
+        kad.create_acls(x.admin, [g for d in department_ids for g in department_grants(s, d)])
+        x.audit.record("access.ensure-departments", {"departments": len(department_ids), "new": created,
+                                                     "stored": True})
+    return created
+
+
 def remove_department(s: Settings, department_id: str, *, command: str = "esup access remove-department") -> int:
     """Delete the department's user and ACLs (its topic and what it wrote stay: evidence)."""
     principal = ka.department_principal(department_id)

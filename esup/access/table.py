@@ -60,9 +60,10 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks)
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
-          Grant(ka.BRIDGE, "group", "esup-bridge", "READ", "prefixed"),
-          Grant(ka.BRIDGE, "transactional_id", "esup-bridge", "WRITE", "prefixed"),
-          Grant(ka.BRIDGE, "transactional_id", "esup-bridge", "DESCRIBE", "prefixed")]
+          Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),
+          # one transactional id per bridge instance: `<bridge group>-<instance>`
+          Grant(ka.BRIDGE, "transactional_id", f"{s.bridge_group}-", "WRITE", "prefixed"),
+          Grant(ka.BRIDGE, "transactional_id", f"{s.bridge_group}-", "DESCRIBE", "prefixed")]
     g += _topics(ka.BRIDGE, ("WRITE",), s.topic_case_events, s.topic_dead_letters)
     # Gateway: stamps and forwards HTTP submissions; audits the credential use.
     g += _topics(ka.GATEWAY, ("WRITE",), s.topic_case_events, s.topic_audit)

@@ -55,8 +55,9 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     p.env["WEB_PORT"] = str(port)  # faust reads it before its own setting: each worker must still get its port
     up_args = ["services", "up", "--workers", "2", "--web-port", str(port), "--speed", "20000",
                "--cases-per-day", "600", "--history-days", "3", "--seed", "5",
-               "--no-notify", "--no-loop"]  # fmt: skip  (the notifier's receivers use fixed ports: test_notifier; the
-    # loop, its API and the simulated departments: test_services_up_runs_the_loop below)
+               "--no-notify", "--no-loop",  # (the notifier's receivers use fixed ports: test_notifier; the
+               # loop, its API and the simulated departments: test_services_up_runs_the_loop below)
+               "--direct"]  # fmt: skip  (the gateway's port is fixed too; the bridge: test_gateway_sim)
     up = p.esup(*up_args, timeout=240)
     assert "published 18 items" in up.stdout and "Where to look" in up.stdout
     # It waited for the province to go live; the month ranks with the simulated departments' names (unless
