@@ -119,6 +119,11 @@ def register(main: click.Group) -> None:
             parts = sorted(producer.partitions_for(settings.topic_ticks) or [])
             if not parts:
                 raise click.ClickException(f"topic {settings.topic_ticks} does not exist: run `esup topics create`")
+            from esup.access.audit import AccessAudit
+
+            # Who moved the clock, when, to what: recorded (and acknowledged) before the ticks go out.
+            AccessAudit(producer, settings.topic_audit, CLOCK, "esup clock advance").record(
+                "clock.advance", {"to": when.isoformat(), "partitions": parts, "topic": settings.topic_ticks})
             for p in parts:
                 producer.send(
                     settings.topic_ticks, partition=p, value=Tick(partition=p, now=when).model_dump_json().encode()

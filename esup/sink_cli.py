@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -80,9 +81,26 @@ def catalog_publish(catalog_file: Path) -> None:
         report = publish_catalog(s.kafka_bootstrap, s.topic_catalog, items, auth=kafka_python_auth(s, CATALOG))
     except (LookupError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from None
+    _audit_publish(s, catalog_file, items.version, report)
     click.echo(f"published {len(report.published)} items (catalog version {items.version}) to {s.topic_catalog}")
     for code in report.deleted:
         click.echo(f"deleted {code} (no longer in {catalog_file})")
+
+
+def _audit_publish(s: Any, catalog_file: Path, version: str, report: Any) -> None:
+    """Who published which catalog, when, what changed: on the audit topic (and so in audit_log)."""
+    import hashlib
+
+    from esup.access.audit import AccessAudit
+    from esup.producer import kafka_producer
+
+    producer = kafka_producer(s.kafka_bootstrap, "esup-catalog-audit", auth=kafka_python_auth(s, CATALOG))
+    try:
+        AccessAudit(producer, s.topic_audit, CATALOG, "esup catalog publish").record("catalog.publish", {
+            "file": str(catalog_file), "sha256": hashlib.sha256(catalog_file.read_bytes()).hexdigest(),
+            "version": version, "published": len(report.published), "deleted": sorted(report.deleted)})
+    finally:
+        producer.close(timeout=10)
 
 
 @click.command()

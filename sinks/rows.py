@@ -16,7 +16,7 @@ from schemas.snapshots import CaseSnapshot
 from schemas.wire import WireError, read_model
 
 Row = dict[str, Any]
-Kind = Literal["events", "findings", "snapshots", "dead_letters"]
+Kind = Literal["events", "findings", "snapshots", "dead_letters", "audit"]
 
 # Column lists in DDL order (sinks/migrations). Columns with a DEFAULT the sink leaves to the server
 # (case_events.ingested_at, dead_letters.ingested_at) are not listed.
@@ -45,6 +45,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "source_topic", "source_partition", "source_offset", "reason", "key_b64", "value_b64", "value_text",
         "failed_at", "value_length", "value_sha256", "truncated",
     ),
+    # Who did what, when: every writer's hash-chained records on the audit topic (api/audit.py's format).
+    "audit_log": (
+        "audit_id", "at", "actor_id", "role", "action", "method", "path", "finding_id", "status", "detail", "chain",
+        "prev_hash", "hash",
+    ),
     "sink_rejects": (
         "source_topic", "source_partition", "source_offset", "kind", "reason", "key_b64", "value_b64",
         "value_length", "value_sha256", "value_text",
@@ -56,6 +61,7 @@ TABLE_OF: dict[Kind, str] = {
     "findings": "findings",
     "snapshots": "case_snapshots",
     "dead_letters": "dead_letters",
+    "audit": "audit_log",
 }
 
 # The clock the rankings use; the snapshot table keeps its deadline and working days as columns.
@@ -183,7 +189,35 @@ def dead_letter_row(record: Record) -> Converted:
     })
 
 
-CONVERTERS = {"events": event_row, "findings": finding_row, "snapshots": snapshot_row, "dead_letters": dead_letter_row}
+def audit_row(record: Record) -> Converted:
+    """An audit record as written; a record missing a field or with a wrong type is rejected naming it."""
+    try:
+        data = json.loads(record.value or b"")
+    except ValueError as exc:
+        return Converted("audit_log", invalid=f"<record>: not JSON ({exc})")
+    if not isinstance(data, dict):
+        return Converted("audit_log", invalid=f"<record>: a JSON object expected, not {type(data).__name__}")
+    row: Row = {}
+    for column in COLUMNS["audit_log"]:
+        value = data.get(column)
+        if column == "status":
+            if not isinstance(value, int) or isinstance(value, bool):
+                return Converted("audit_log", invalid=f"status: an integer expected, not {value!r:.80}")
+        elif not isinstance(value, str):
+            return Converted("audit_log", invalid=f"{column}: a string expected, not {value!r:.80}")
+        row[column] = value
+    try:
+        at = datetime.fromisoformat(row["at"])
+    except ValueError:
+        return Converted("audit_log", invalid=f"at: not an ISO time: {row['at']!r:.80}")
+    if at.tzinfo is None:
+        return Converted("audit_log", invalid=f"at: {row['at']!r:.80} has no UTC offset")
+    row["at"] = at
+    return Converted("audit_log", row)
+
+
+CONVERTERS = {"events": event_row, "findings": finding_row, "snapshots": snapshot_row, "dead_letters": dead_letter_row,
+              "audit": audit_row}
 
 
 def convert(kind: Kind, record: Record) -> Converted:

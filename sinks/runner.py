@@ -61,6 +61,7 @@ def sink_topics(settings: Settings) -> dict[str, Kind]:
         settings.topic_findings: "findings",
         settings.topic_case_snapshots: "snapshots",
         settings.topic_dead_letters: "dead_letters",
+        settings.topic_audit: "audit",
     }
 
 

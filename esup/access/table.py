@@ -51,13 +51,14 @@ def platform_grants(s: Settings) -> list[Grant]:
           Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "DESCRIBE", "prefixed")]
     # Sink: reads what it stores, in its own group.
     g += _topics(ka.SINK, ("READ",), s.topic_case_events, s.topic_findings, s.topic_case_snapshots,
-                 s.topic_dead_letters)
+                 s.topic_dead_letters, s.topic_audit)
     g += [Grant(ka.SINK, "group", s.sink_group, "READ")]
     # Catalog publisher: reads the catalog (to tombstone what left it) and writes it; nothing else.
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
+    g += _topics(ka.CATALOG, ("WRITE",), s.topic_audit)  # who published which catalog
     # Clock: advances time, nothing else.
-    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks)
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_audit)  # and who advanced it
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
           Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),

@@ -116,6 +116,7 @@ def sink_settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> Settin
         topic_findings=new_topic(partitions=6, prefix="findings"),
         topic_case_snapshots=new_topic(partitions=6, prefix="snapshots", cleanup_policy="compact"),
         topic_dead_letters=new_topic(partitions=1, prefix="dead-letters"),
+        topic_audit=new_topic(partitions=1, prefix="audit"),
         sink_group=f"test-sink-{uuid.uuid4().hex[:10]}",
         sink_max_wait_s=0.3,
     )
@@ -232,7 +233,7 @@ def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
     with RunningSink(sink_settings, clickhouse_url) as runner:
         produce(sink_settings.kafka_bootstrap, topics, messages)
         wait_for("the sink to commit every record", lambda: total_lag(sink_settings) == 0)
-        assert runner.stats.unwritten == 0 and sum(runner.stats.invalid.values()) == 4 * len(hostile)
+        assert runner.stats.unwritten == 0 and sum(runner.stats.invalid.values()) == len(topics) * len(hostile)
 
     rows = clean_tables.execute("SELECT source_topic, kind, reason, value_length, value_sha256, value_b64 "
                                 "FROM sink_rejects FINAL")
@@ -240,12 +241,53 @@ def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
     assert {r[0] for r in rows} == set(topics.values()) and all(r[2] for r in rows)
     big = max(hostile, key=lambda h: len(h.raw))
     kept = [r for r in rows if r[3] == len(big.raw)]
-    assert len(kept) == 4 and all(len(base64.b64decode(r[5])) == 64 * 1024 for r in kept)
+    assert len(kept) == len(topics) and all(len(base64.b64decode(r[5])) == 64 * 1024 for r in kept)
     assert {r[4] for r in kept} == {hashlib.sha256(big.raw).hexdigest()}
     events = {base64.b64decode(r[5]): r[2] for r in rows if r[1] == "events"}
     for h in hostile:  # the sink's reason names the field, as the workers' would
         assert f"{h.field}: " in events[h.raw[: 64 * 1024]], h.name
     assert clean_tables.execute("SELECT finding_id FROM findings FINAL") == [(newer["finding_id"],)]
+
+
+def test_every_writers_audit_records_reach_audit_log_once(
+    sink_settings: Settings, clickhouse_url: str, clean_tables: Any
+) -> None:
+    """`esup access`'s and the gateway's records (Kafka only) land in audit_log; a record the API also wrote
+    directly, and a redelivery, stay one row per audit_id."""
+    from esup.access.audit import AccessAudit
+    from gateway.audit import GatewayAuditor
+
+    class Capture:  # the auditors' producer: keeps what they would send; the test produces it for real
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+
+        def send(self, topic: str, key: bytes, value: bytes) -> Any:
+            self.sent.append(value)
+            return self
+
+        def get(self, timeout: float) -> None:
+            return None
+
+    cap = Capture()
+    access = AccessAudit(cap, sink_settings.topic_audit, "admin", "esup access rotate esup-sink")
+    first = access.record("access.rotate", {"principal": "esup-sink"})
+    access.record("access.list", {})
+    GatewayAuditor(cap, sink_settings.topic_audit).record(at=datetime.now(UTC), department_id="D1", token_id="t1",
+                                                          status=202, detail={"accepted": 3})
+    topics = topic_names(sink_settings)
+    messages: list[Message] = [("audit", b"k", v) for v in cap.sent] + [("audit", b"k", cap.sent[0])]  # again
+    messages.append(("audit", b"k", json.dumps({**first, "status": "202"}).encode()))  # a wrong type
+    with RunningSink(sink_settings, clickhouse_url) as runner:
+        produce(sink_settings.kafka_bootstrap, topics, messages)
+        wait_for("the sink to commit every record", lambda: total_lag(sink_settings) == 0)
+        assert runner.stats.invalid == {sink_settings.topic_audit: 1}
+    rows = clean_tables.execute("SELECT action, actor_id, prev_hash, hash FROM audit_log FINAL ORDER BY at")
+    assert sorted(r[0] for r in rows) == ["access.list", "access.rotate", "gateway.ingest"]
+    by = {r[0]: r for r in rows}
+    assert by["access.list"][2] == by["access.rotate"][3]  # the chain as written
+    assert by["gateway.ingest"][1] == "gateway-token:t1"
+    reason = clean_tables.execute("SELECT reason FROM sink_rejects FINAL WHERE kind = 'audit'")
+    assert [r[0][:7] for r in reason] == ["status:"]
 
 
 def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(

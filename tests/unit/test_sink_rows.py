@@ -280,3 +280,19 @@ def test_a_converter_bug_becomes_a_reason_not_a_crash(monkeypatch: pytest.Monkey
     monkeypatch.setitem(rows.CONVERTERS, "findings", broken)
     got = convert("findings", _record(b"{}"))
     assert got.row is None and got.invalid == "<message>: could not be converted (KeyError: 'bug')"
+
+
+def test_an_audit_record_becomes_an_audit_log_row_and_a_bad_one_names_its_field() -> None:
+    from sinks.rows import Record, convert
+
+    good = {"audit_id": "a1", "at": "2026-12-01T10:00:00+08:00", "actor_id": "u", "role": "r", "action": "x",
+            "method": "CLI", "path": "esup access list", "finding_id": "", "status": 0, "detail": "{}",
+            "chain": "c", "prev_hash": "", "hash": "h"}  # fmt: skip
+    got = convert("audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps(good).encode()))
+    assert got.table == "audit_log" and got.row is not None and got.row["at"].utcoffset().total_seconds() == 8 * 3600
+    for field, value, said in [("status", "0", "status: an integer"), ("action", None, "action: a string"),
+                               ("at", "2026-12-01T10:00:00", "at: "), ("at", "yesterday", "at: not an ISO")]:
+        bad = convert("audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps({**good, field: value}).encode()))
+        assert bad.row is None and (bad.invalid or "").startswith(said), (field, bad.invalid)
+    assert convert("audit", Record("esup.audit", 0, 0, 0, b"c", b"[1]")).invalid == \
+        "<record>: a JSON object expected, not list"
