@@ -156,8 +156,14 @@ def pair_finding(withdraw: Fact, apply: Fact, ctx: Context) -> Finding | None:
     days = within(withdraw, apply, ctx)
     if days is None or withdraw.case_id == apply.case_id:
         return None
-    new = CaseState(case_id=apply.case_id, item_code=apply.item_code, department_id=apply.department_id,
-                    region_code=apply.region_code, responsible_staff=apply.staff_id, first_staff=apply.staff_id)
+    new = CaseState(
+        case_id=apply.case_id,
+        item_code=apply.item_code,
+        department_id=apply.department_id,
+        region_code=apply.region_code,
+        responsible_staff=apply.staff_id,
+        first_staff=apply.staff_id,
+    )
     return ctx.finding(
         new, RULE, occurrence=f"after:{withdraw.case_id}", detected_at=apply.occurred_at,
         evidence=[withdraw.event_id, apply.event_id],
