@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace as R
 from typing import Any
 
@@ -205,3 +206,21 @@ def test_facts_do_not_move_the_event_clock() -> None:
     proc.handle([m._replace(value=Fact.from_json(m.value).to_json()) for m in facts])  # type: ignore[arg-type]
     assert 2 not in proc.watermarks
     assert proc.watermarks[0] == at("2026-07-08T15:00") - timedelta(0)
+
+
+def test_esup_evaluate_jobs_finds_the_pair_across_jobs_byte_for_byte() -> None:
+    import json
+    import zlib
+
+    from click.testing import CliRunner
+
+    from esup.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    args = [str(root / "examples/triggers.jsonl"), "--catalog", str(root / "examples/catalog.yaml"),
+            "--at", "2026-12-31T00:00:00+08:00"]  # fmt: skip
+    assert zlib.crc32(b"DZ2026-0111") % 3 != zlib.crc32(b"DZ2026-0112") % 3  # the two cases in different jobs
+    one = CliRunner().invoke(main, ["evaluate", *args]).stdout
+    three = CliRunner().invoke(main, ["evaluate", *args, "--jobs", "3"]).stdout
+    assert three == one
+    assert [json.loads(x)["case_id"] for x in one.splitlines() if RULE in x] == ["DZ2026-0112"]
