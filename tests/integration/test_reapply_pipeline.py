@@ -63,18 +63,24 @@ def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickh
     p.close(kafka_admin, clickhouse_client)
 
 
-def caught_up(p: Pipeline) -> bool:
-    group = p.env["ESUP_WORKER_APP_ID"]
-    return all(committed_lag(p.bootstrap, group, p.topics[t]) == 0 for t in ("case_events", "applicant_facts"))
-
-
 def facts_read(p: Pipeline, n: int) -> bool:
-    return len(p.read("applicant_facts", idle_s=1.0)) == n and caught_up(p)
+    """``n`` facts on the topic, each below the offset the worker committed (not "lag 0": a committed offset
+    stops at the transaction marker after the last fact, which the topic's end offset counts)."""
+    from esup.lag import committed_offsets
+
+    facts = p.read("applicant_facts")
+    done = committed_offsets(p.bootstrap, p.env["ESUP_WORKER_APP_ID"])
+    return len(facts) == n and all(done.get((r.topic, r.partition), 0) > r.offset for r in facts)
+
+
+def caught_up(p: Pipeline, facts: int) -> bool:
+    group = p.env["ESUP_WORKER_APP_ID"]
+    return committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0 and facts_read(p, facts)
 
 
 def check(p: Pipeline, lines: list[bytes]) -> None:
     """Exactly the reference's findings, one DQ_WITHDRAW_REAPPLY among them, on the new case."""
-    wait_until(lambda: caught_up(p), timeout=90, what="the worker to catch up")
+    wait_until(lambda: caught_up(p, 3), timeout=90, what="the worker to catch up")
     p.advance(AT)
     expected = reference(lines, AT)
     got = settle(p.findings, expected, timeout=60)
