@@ -26,9 +26,10 @@ from typing import Any
 
 import orjson
 
-from schemas.events import CaseEvent, EventError, occurred_sort_key, parse_event
-from streams.rules import CaseState, Context, due, step
-from streams.rules.evaluate import finding_order
+from schemas.events import CaseEvent, EventError, parse_event
+from streams.rules import CaseState, Context, due
+from streams.rules.evaluate import finding_order, judge_case
+from streams.rules.reapply import Fact, cross_case
 
 SortKey = tuple[datetime, str, str, str]
 
@@ -92,14 +93,13 @@ def _job(path: Path, route: bytearray, me: int, ctx: Context, at: datetime | Non
                 latest = e.occurred_at
     findings: list[tuple[SortKey, str]] = []
     states: dict[str, CaseState] = {}
+    facts: list[Fact] = []
+    refused: list[CaseEvent] = []
     for case_id, case_events in by_case.items():
-        state: CaseState | None = None
-        for e in sorted(case_events, key=occurred_sort_key):
-            state, found = step(state, e, ctx)
-            findings += [(finding_order(f), f.model_dump_json()) for f in found]
-        assert state is not None
+        state, found = judge_case(case_events, ctx, refused, facts)
+        findings += [(finding_order(f), f.model_dump_json()) for f in found]
         states[case_id] = state
-    conn.send((latest, rejected, events, len(states)))
+    conn.send((latest, rejected, events, len(states), facts))
     until: datetime | None = conn.recv()
     if until is not None:
         for state in states.values():
@@ -129,6 +129,9 @@ def replay(path: Path, ctx: Context, at: datetime | None, jobs: int) -> Replay:
         for conn in pipes:
             conn.send(until)
         parts: list[list[tuple[SortKey, str]]] = [conn.recv() for conn in pipes]
+        # The cross-case check runs here, on every job's facts: the pairs it finds may span jobs.
+        crossed = cross_case((f for report in reports for f in report[4]), ctx)
+        parts.append(sorted((finding_order(f), f.model_dump_json()) for f in crossed))
     except EOFError:
         raise RuntimeError("a replay job died; run with --jobs 1 to see its error") from None
     finally:

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     topic_chain_heads: str = "esup.chain-heads"
     # The sweeper's wake-up messages, one per partition of case events (so it has the same count).
     topic_ticks: str = "esup.ticks"
+    # Applications and withdrawals keyed by (applicant, item), written by the workers in their case-events
+    # transactions and read back by the worker owning the same partition number (same count as case events):
+    # the cross-case withdraw-and-reapply check (streams/rules/reapply.py).
+    topic_applicant_facts: str = "esup.applicant-facts"
     # The loop (docs/loop.md): responses, decisions and reports keyed by finding id; the API's audit records.
     topic_responses: str = "esup.responses"
     topic_audit: str = "esup.audit"

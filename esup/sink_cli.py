@@ -160,7 +160,8 @@ def status(as_json: bool) -> None:
 
     s = _settings()
     quiet_kafka_logging()
-    groups = {s.worker_app_id: [s.topic_case_events, s.topic_ticks], s.sink_group: sorted(sink_topics(s))}
+    worker = [s.topic_case_events, s.topic_ticks, s.topic_applicant_facts]
+    groups = {s.worker_app_id: worker, s.sink_group: sorted(sink_topics(s))}
     try:
         rows = group_lag(s.kafka_bootstrap, groups, auth=kafka_python_auth(s, OPERATOR))
     except Exception as exc:  # the admin client and consumer raise many kinds; all mean the same here

@@ -342,6 +342,20 @@ def triggers() -> list[Case]:
         .ev("accept", "2026-03-02T09:30", "s-wang")
         .ev("extend", "2026-04-01T10:00", "s-wang", days=5, approver_id="s-boss", reason="情况复杂")
     )
+    # 111-112. Clock manipulation across cases: accepted on 1 July, withdrawn on 8 July as the decision period ran
+    #      on, and applied for again by the same applicant on 10 July — a new case, new periods (DQ_WITHDRAW_REAPPLY
+    #      on the new case, naming who took the new application).
+    out.append(
+        Case("DZ2026-0111", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-07-01T09:00", "s-wang", applicant_id="APP-91370000", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-07-01T09:30", "s-wang")
+        .ev("withdraw", "2026-07-08T15:00", "s-wang", reason="申请人主动撤回")
+    )
+    out.append(
+        Case("DZ2026-0112", "SC-FOOD-001", "511702")
+        .ev("apply", "2026-07-10T09:00", "s-sun", applicant_id="APP-91370000", materials=FOOD_MATERIALS)
+        .ev("accept", "2026-07-10T09:30", "s-sun")
+    )
     return out
 
 

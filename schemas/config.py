@@ -34,6 +34,11 @@ class RuleConfig(BaseModel):
     suspension_share: float = Field(
         default=1.0, gt=0, description="suspended working days above this share of the decision period → review"
     )
+    reapply_window_wd: int = Field(
+        default=10, ge=0, le=60,
+        description="a withdrawal and a new application of the same applicant and item within this many working "
+        "days → review (DQ_WITHDRAW_REAPPLY; a heuristic, the law sets no window)",
+    )  # fmt: skip
     severity_overrides: dict[str, Severity] = Field(
         default_factory=dict, description="rule code → severity, to tighten or relax a rule's default"
     )

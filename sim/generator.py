@@ -21,6 +21,8 @@ from sim.catalog import UNKNOWN_ITEM, build_catalog, demand, department_kind, un
 from sim.clock import TZ, Thresholds
 from sim.lifecycle import Profile, build_case
 from sim.province import County, Province, build_province
+from sim.reapply import KIND as REAPPLY
+from sim.reapply import reapply
 from sim.truth import Expected
 from sim.violations import KINDS, draw, rates
 from streams.rules.calendar import WorkCalendar
@@ -54,10 +56,15 @@ class Options:
 class SimCase:
     number: int
     builder: CaseBuilder
+    followup: CaseBuilder | None = None  # withdraw_reapply: the applicant's new case for the same item
+
+    @property
+    def builders(self) -> list[CaseBuilder]:
+        return [self.builder] if self.followup is None else [self.builder, self.followup]
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        return self.builder.events
+        return self.builder.events if self.followup is None else self.builder.events + self.followup.events
 
 
 class Simulation:
@@ -120,7 +127,12 @@ class Simulation:
             kind = draw(rnd, self.rates)
             item, known = self._item(rnd, kind)
             county = rnd.choices(counties, weights)[0]
-            yield SimCase(number, self._build(number, arrival, county, item, known, kind, rnd))
+            case = SimCase(number, self._build(number, arrival, county, item, known, kind, rnd))
+            if kind == REAPPLY:
+                again = random.Random(f"{self.options.seed}:case:{number}:reapply")
+                case.followup = reapply(case.builder, again, county, self.options.profile,
+                                        self.options.rules.reapply_window_wd)  # fmt: skip
+            yield case
 
     def _item(self, rnd: random.Random, kind: str | None) -> tuple[CatalogItem, bool]:
         if kind == "unknown_item":
@@ -152,7 +164,7 @@ class Simulation:
 
 def default_at(cases: list[SimCase]) -> datetime:
     """The first midnight after every event and after every injected lapse has shown."""
-    last = max((max(c.builder.last_day, c.builder.horizon or c.builder.last_day) for c in cases),
+    last = max((max(b.last_day, b.horizon or b.last_day) for c in cases for b in c.builders),
                default=date(2026, 1, 1))  # fmt: skip
     return datetime.combine(last + timedelta(days=1), time(0), TZ)
 
@@ -161,10 +173,11 @@ def ground_truth(cases: list[SimCase], at: datetime) -> list[Expected]:
     """Every finding the cases must raise with the timers run to ``at``; clean cases must raise none."""
     out: list[Expected] = []
     for case in cases:
-        found = case.builder.finish(at)
-        if case.builder.violation is None and found:
-            raise AssertionError(f"clean case {case.builder.case_id} expects {[e.rule for e in found]}")
-        out += found
+        for b in case.builders:
+            found = b.finish(at)
+            if b.violation is None and found:
+                raise AssertionError(f"clean case {b.case_id} expects {[e.rule for e in found]}")
+            out += found
     return out
 
 

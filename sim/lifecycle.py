@@ -37,7 +37,7 @@ class Profile:
 _NO_SUPPLEMENT = {"materials_missing", "stage_order", "late_accept", "unknown_item", "refused_qualified",
                   "implausibly_fast", "supplement_restart"}  # fmt: skip
 _NO_SUSPENSION = {"suspension_no_reason", "suspension_not_notified", "resume_without_suspension", "extension_late",
-                  "implausibly_fast", "suspension_excessive"}  # fmt: skip
+                  "implausibly_fast", "suspension_excessive", "withdraw_reapply"}  # fmt: skip
 # Lateness that may carry over into the next steps: those steps then take the first day they can.
 _CASCADE = {"late_accept", "late_review", "suspension_no_reason", "extension_late", "late_step"}
 _MUST_APPROVE = {"same_reviewer_approver", "materials_missing", "conditions_unmet", "stage_skipped", "late_delivery",
@@ -176,6 +176,8 @@ def _decision(b: CaseBuilder, window: Staff, p: Profile) -> None:
     ending = "refuse" if kind in _REFUSALS else None
     if kind not in _MUST_APPROVE and kind not in _REFUSALS and rnd.random() < p.refuse_license + p.withdraw:
         ending = "refuse" if rnd.random() < p.refuse_license / (p.refuse_license + p.withdraw) else "withdraw"
+    if kind == "withdraw_reapply":
+        ending = "withdraw"  # and the applicant comes back (sim/reapply.py)
     if kind != "stage_skipped":
         if kind == "late_step":
             step = b.clocks["step_review"]

@@ -73,7 +73,7 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
     finite = options.cases is not None
     kept: list[SimCase] = list(sim.cases()) if finite else []
     if finite:
-        last = max((c.builder.cursor for c in kept if c.builder.cursor), default=None)
+        last = max((b.cursor for c in kept for b in c.builders if b.cursor), default=None)
         report.at = at or default_at(kept)
         if last is not None and report.at < last:
             raise ValueError(f"--at {report.at.isoformat()} is before the last simulated event ({last.isoformat()}): "

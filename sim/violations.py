@@ -70,6 +70,8 @@ KINDS: dict[str, Kind] = {
                              "decided minutes after the application"),
     "suspension_excessive": Kind("data_quality", note="special procedures longer than the decision period"),
     "supplement_restart": Kind("data_quality", note="materials requested again after acceptance, then supplied"),
+    "withdraw_reapply": Kind("data_quality", note="withdrawn, then the same applicant applies again for the item "
+                             "within days: a second case (sim/reapply.py)"),
 }
 
 

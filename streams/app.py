@@ -95,7 +95,8 @@ def create_app(
         return app.topic(*names, partitions=partitions, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw")  # fmt: skip
 
-    inputs = topic(settings.topic_case_events, settings.topic_ticks)
+    # Co-partitioned inputs of one agent: the worker given case partition N gets ticks and facts partition N.
+    inputs = topic(settings.topic_case_events, settings.topic_ticks, settings.topic_applicant_facts)
     ticks = topic(settings.topic_ticks)
     feed = CatalogFeed(settings.kafka_bootstrap, settings.topic_catalog, auth=auth)
     live = LiveCatalog(feed.items)
@@ -109,14 +110,16 @@ def create_app(
     processor = CaseProcessor(
         ctx=ctx, clock=clock, ticks_topic=settings.topic_ticks, wall_clock=wall_clock,
         receipt_skew=timedelta(seconds=settings.event_time_tolerance_s) + offset,
+        facts_topic=settings.topic_applicant_facts,
     )  # fmt: skip
     processor.store.cache_size = settings.worker_state_cache
     outputs = {"dead_letters": settings.topic_dead_letters, "findings": settings.topic_findings,
-               "snapshots": settings.topic_case_snapshots, "chain_heads": settings.topic_chain_heads}  # fmt: skip
+               "snapshots": settings.topic_case_snapshots, "chain_heads": settings.topic_chain_heads,
+               "facts": settings.topic_applicant_facts}  # fmt: skip
     fence = Fence(settings.kafka_bootstrap, settings.worker_app_id, changelog_topic(settings), outputs, auth)
     ownership = Ownership(
         processor, fence, bootstrap=settings.kafka_bootstrap,
-        input_topics=(settings.topic_case_events, settings.topic_ticks),
+        input_topics=(settings.topic_case_events, settings.topic_ticks, settings.topic_applicant_facts),
         committed=lambda: committed_offsets(settings.kafka_bootstrap, settings.worker_app_id,
                                             auth=kafka_python_auth(settings, WORKER)),
         ensure_changelog=lambda: _ensure_changelog(settings), client_options=auth,

@@ -21,6 +21,7 @@ from typing import Literal, NamedTuple
 from schemas.control import DeadLetter, TickError, parse_tick
 from schemas.events import CaseEvent, EventError, parse_event
 from schemas.findings import Finding
+from streams.applicants import Applicants
 from streams.arming import Arming
 from streams.chain import Head
 from streams.deadlines import DeadlineIndex
@@ -28,10 +29,11 @@ from streams.rows import META_KEY, encode_meta, encode_row
 from streams.rules import CaseState, Context, due, step
 from streams.rules.clocks import next_due
 from streams.rules.integrity import ahead_of_receipt, foreign_department
+from streams.rules.reapply import case_facts
 from streams.rules.snapshot import snapshot_json
 from streams.store import CaseStore
 
-Output = tuple[str, bytes, bytes]  # (output: findings | snapshots | dead_letters, key, value)
+Output = tuple[str, bytes, bytes]  # (output: findings | snapshots | dead_letters | facts, key, value)
 ClockKind = Literal["wall", "event"]
 
 
@@ -95,6 +97,8 @@ class Env:
     wall_clock: Callable[[], datetime]
     # How far an event or tick time may run ahead of its receipt by the broker (None: not checked).
     receipt_skew: timedelta | None = None
+    # The applicant facts topic (streams.applicants): emitted to and read from; None: neither (unit tests).
+    facts_topic: str | None = None
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Work:
         self.dirty: dict[bytes, _Dirty] = {}
         self.popped: list[tuple[int, str]] = []
         self.marks: dict[int, datetime] = {}
+        self.applicants = Applicants(lambda p: self.store.partition(p).rows)
 
     def run(self, messages: list[Message]) -> BatchResult:
         for m in messages:
@@ -133,6 +138,8 @@ class Work:
             self.result.part(m.partition).offsets[m.topic] = m.offset + 1
             if m.topic == self.env.ticks_topic:
                 self._tick(m)
+            elif m.topic == self.env.facts_topic:
+                self._fact(m)
             else:
                 self._event(m)
         self._flush()
@@ -162,6 +169,8 @@ class Work:
             self.dead_letter(m, foreign)
             return
         before = d.state.seq if d.state is not None else -1
+        applied = d.state is not None and d.state.applied_at is not None
+        withdrawn = d.state is not None and d.state.outcome == "withdrawn"
         state, findings = step(d.state, event, self.env.ctx)
         ahead = self._ahead(m, event)
         if ahead is not None:
@@ -172,6 +181,9 @@ class Work:
             c["duplicates"] += 1
         else:
             self._stage(d, state, findings, event.occurred_at)
+            if self.env.facts_topic is not None:  # to the worker owning the (applicant, item) key's partition
+                for fact in case_facts(applied, withdrawn, state, event):
+                    self.result.emit(m.partition, ("facts", fact.key, fact.to_json()))
         if self.env.clock == "event" and ahead is None:  # a time ahead of receipt never moves the clock
             self._sweep(m.partition, self._advance(m.partition, event.occurred_at))
 
@@ -196,6 +208,17 @@ class Work:
             self.dead_letter(m, reason)
             return None
         return event
+
+    def _fact(self, m: Message) -> None:
+        """An application or withdrawal of some case, keyed by (applicant, item): the cross-case check."""
+        got = self.applicants.judge(m.partition, m.key, m.value, self.env.ctx)
+        if isinstance(got, str):
+            self.dead_letter(m, got)
+            return
+        self.result.counters["facts"] += 1
+        for f in got:
+            self.result.emit(m.partition, ("findings", f.case_id.encode(), f.model_dump_json().encode()))
+        self.result.counters["findings"] += len(got)
 
     # ---- ticks ----------------------------------------------------------------------------------------
 
@@ -309,6 +332,9 @@ class Work:
         for p, mark in self.marks.items():
             if mark != self.store.partition(p).watermark:
                 self.result.part(p).rows[META_KEY] = encode_meta(mark, self.store.partition(p).chain)
+        for p, key, raw in self.applicants.flush():
+            self.result.part(p).rows[key] = raw
+            self.store.partition(p).rows[key] = raw
         for p, key, raw, state in writes:
             self.store.write(p, key, raw, state)
         for p, mark in self.marks.items():

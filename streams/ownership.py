@@ -30,7 +30,7 @@ class Ownership:
         fence: Fence,
         *,
         bootstrap: str,
-        input_topics: tuple[str, str],  # case events, ticks
+        input_topics: tuple[str, ...],  # case events, ticks, applicant facts
         committed: Callable[[], dict[tuple[str, int], int]],  # the group's committed offsets (blocking)
         ensure_changelog: Callable[[], None],  # creates the changelog topic if missing (blocking)
         client_options: dict[str, Any] | None = None,

@@ -27,7 +27,7 @@ from streams.store import CaseStore
 log = logging.getLogger("esup.worker")
 
 COUNTERS = ("events", "duplicates", "dead_letters", "findings", "ticks", "timer_errors", "armed", "armed_used",
-            "skipped", "quarantined")  # fmt: skip
+            "skipped", "quarantined", "facts")  # fmt: skip
 
 
 class CaseProcessor:
@@ -41,6 +41,7 @@ class CaseProcessor:
         index: DeadlineIndex | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         receipt_skew: timedelta | None = None,
+        facts_topic: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.clock = clock
@@ -52,7 +53,7 @@ class CaseProcessor:
         # A digest, not the text: it is in every row (the text is ~210 bytes, a fifth of an open case's row).
         basis = f"{ctx.calendar.version}|{ctx.config.model_dump_json()}"
         self.basis = hashlib.blake2b(basis.encode(), digest_size=12).hexdigest()
-        self.env = Env(ctx, clock, ticks_topic, self.basis, wall_clock, receipt_skew)
+        self.env = Env(ctx, clock, ticks_topic, self.basis, wall_clock, receipt_skew, facts_topic)
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.positions: dict[int, int] = {}  # last processed offset per partition (status page)
         self.last_event_at: datetime | None = None

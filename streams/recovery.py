@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from schemas.control import DeadLetter
+from streams.applicants import check_row, is_applicant
 from streams.rows import META_KEY, decode_meta, decode_row, row_due, stored_due
 from streams.rules.clocks import next_due
 
@@ -35,6 +36,8 @@ def rebuild_index(proc: CaseProcessor, partition: int, dues: dict[bytes, Due] | 
     ``dues``: what `load` already read of each row, so that a million rows are not parsed twice."""
     entries: list[tuple[str, datetime | None]] = []
     for key, raw in proc.store.partition(partition).rows.items():
+        if is_applicant(key):
+            continue  # an (applicant, item)'s facts: no timers
         got = dues[key] if dues is not None and key in dues else row_due(raw, proc.basis)
         if got is None:  # written with another calendar or thresholds: compute it again
             state = decode_row(raw)
@@ -61,6 +64,9 @@ def load(
                 part.rows.pop(key, None)
             elif key == META_KEY:
                 part.watermark, part.chain = decode_meta(r.value)
+            elif is_applicant(key):
+                check_row(r.value)
+                part.rows[key] = r.value
             else:
                 row = orjson.loads(r.value)
                 case_id = row["s"]["case_id"]

@@ -42,9 +42,11 @@ def platform_grants(s: Settings) -> list[Grant]:
     changelog = changelog_topic(s)
     # Worker: judges case events and ticks against the catalog; writes everything it decides in one
     # transaction per partition (transactional id `<group>-p<N>`), and its own wake-ups when on the wall clock.
-    g += _topics(ka.WORKER, ("READ",), s.topic_case_events, s.topic_ticks, s.topic_catalog)
+    # It also passes itself each applicant's facts (esup.applicant-facts, co-partitioned) for the
+    # cross-case withdraw-and-reapply check: read and written in the same per-partition transaction.
+    g += _topics(ka.WORKER, ("READ",), s.topic_case_events, s.topic_ticks, s.topic_catalog, s.topic_applicant_facts)
     g += _topics(ka.WORKER, ("WRITE",), s.topic_findings, s.topic_case_snapshots, s.topic_dead_letters,
-                 s.topic_chain_heads, s.topic_ticks)
+                 s.topic_chain_heads, s.topic_ticks, s.topic_applicant_facts)
     g += _topics(ka.WORKER, ("READ", "WRITE", "CREATE", "DESCRIBE_CONFIGS"), changelog)  # it makes it if missing
     g += [Grant(ka.WORKER, "group", s.worker_app_id, "READ"),
           Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "WRITE", "prefixed"),

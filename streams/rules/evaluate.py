@@ -1,4 +1,5 @@
-"""The reference evaluation: a batch of events, case by case in event-time order, timers run to ``at``.
+"""The reference evaluation: a batch of events, case by case in event-time order, timers run to ``at``;
+then the cross-case check (withdraw-and-reapply) over the facts every case gave.
 
 ``esup evaluate`` prints what this returns; the streaming pipeline is checked against it.
 """
@@ -16,6 +17,7 @@ from streams.rules.clocks import due
 from streams.rules.context import Context
 from streams.rules.engine import step
 from streams.rules.integrity import foreign_department
+from streams.rules.reapply import Fact, case_facts, cross_case
 from streams.rules.state import CaseState
 
 
@@ -25,6 +27,7 @@ class Evaluation:
     states: dict[str, CaseState] = field(default_factory=dict)
     at: datetime | None = None
     refused: list[CaseEvent] = field(default_factory=list)  # another department's events on a case
+    facts: list[Fact] = field(default_factory=list)  # applications and withdrawals, for the cross-case check
 
 
 def finding_order(f: Finding) -> tuple[datetime, str, str, str]:
@@ -44,16 +47,32 @@ def evaluate(events: Iterable[CaseEvent], ctx: Context, at: datetime | None = No
     until = at or latest
     result = Evaluation(at=until)
     for case_id in sorted(by_case):
-        state: CaseState | None = None
-        for e in sorted(by_case[case_id], key=occurred_sort_key):
-            if foreign_department(state, e) is not None:
-                result.refused.append(e)  # the stream dead-letters it
-                continue
-            state, found = step(state, e, ctx)
-            result.findings.extend(found)
-        assert state is not None and until is not None
+        state, found = judge_case(by_case[case_id], ctx, result.refused, result.facts)
+        result.findings.extend(found)
+        assert until is not None
         state, found = due(state, until, ctx)
         result.findings.extend(found)
         result.states[case_id] = state
+    result.findings.extend(cross_case(result.facts, ctx))  # after every case: it spans cases
     result.findings.sort(key=finding_order)
     return result
+
+
+def judge_case(
+    events: list[CaseEvent], ctx: Context, refused: list[CaseEvent], facts: list[Fact]
+) -> tuple[CaseState, list[Finding]]:
+    """One case's events in event-time order (timers not run past the last): its state and findings; another
+    department's events go to ``refused``, the case's application and withdrawal facts to ``facts``."""
+    state: CaseState | None = None
+    findings: list[Finding] = []
+    for e in sorted(events, key=occurred_sort_key):
+        if foreign_department(state, e) is not None:
+            refused.append(e)  # the stream dead-letters it
+            continue
+        applied = state is not None and state.applied_at is not None
+        withdrawn = state is not None and state.outcome == "withdrawn"
+        state, found = step(state, e, ctx)
+        findings.extend(found)
+        facts.extend(case_facts(applied, withdrawn, state, e))
+    assert state is not None
+    return state, findings

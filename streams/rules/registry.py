@@ -243,6 +243,14 @@ RULES: dict[str, Rule] = {
             "supplement notice after acceptance (a clock restart)",
             f"{LAW} 第32条",
         ),
+        Rule(
+            "DQ_WITHDRAW_REAPPLY",
+            _D,
+            _N,
+            "withdrawn, then applied again for the same item by the same applicant within a short window",
+            None,
+            "review heuristic: a new application restarts the periods (行政许可法 第32条、第42条)",
+        ),
         # input integrity: resends, runaway cases, times ahead of the broker's receipt (streams/rules/integrity.py)
         Rule("DQ_CONFLICTING_RESEND", _D, _Y, "an event id resent with different content (first version stands)",
              None, "idempotency of the data-access contract"),

@@ -43,6 +43,7 @@ class Pipeline:
             "directory": f"test.{self.tag}.directory",
             "responses": f"test.{self.tag}.responses",
             "audit": f"test.{self.tag}.audit",
+            "applicant_facts": f"test.{self.tag}.facts",
         }
         ch = urlparse(clickhouse_url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}

@@ -80,6 +80,8 @@ def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(pipeline: P
     count = f"SELECT count() FROM {p.database}.case_events FINAL"
     wait_until(lambda: clickhouse_client.execute(count)[0][0] == manifest["events"], timeout=30, what="event rows")
     snapshots = clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_snapshots FINAL")[0][0]
-    assert snapshots == CASES
+    # One per arrival, and one per re-application after a withdrawal (sim/reapply.py: "<case id>-R").
+    again = {c for c in (json.loads(x)["case_id"] for x in lines) if c.endswith("-R")}
+    assert snapshots == CASES + len(again) and again
     print(f"\ne2e: {CASES} cases, {manifest['events']} events, {len(truth)} findings as injected "
           f"({len(expected)} distinct case/rule/staff), {time.monotonic() - began:.0f} s")

@@ -1,0 +1,68 @@
+"""The worker's side of the cross-case withdraw-and-reapply check: applicant rows and the facts topic.
+
+A case's application and withdrawal facts (`streams.rules.reapply.case_facts`) leave the case's partition in
+its transaction, keyed by (applicant, item) on the facts topic, which has as many partitions as the case
+events: facts partition N is read by the worker that owns case partition N, as a third input of the same
+fenced transaction (`streams.fence`: its offsets are committed with the rows, like the ticks'). Its state —
+one row per (applicant, item) — lives in partition N's rows and changelog under ``APPLICANT_PREFIX``, which
+no case id can start with (case ids hold no control characters), so it moves, is fenced and is recovered
+exactly like the cases. A fact seen twice is kept once (`reapply.admit`): a replay finds nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from schemas.findings import Finding
+from streams.rules import Context
+from streams.rules.reapply import FACT_LIMIT, Applicant, Fact, admit
+
+APPLICANT_PREFIX = b"\x00applicant:"
+
+
+def row_key(fact_key: bytes) -> bytes:
+    return APPLICANT_PREFIX + fact_key
+
+
+def is_applicant(key: bytes) -> bool:
+    return key.startswith(APPLICANT_PREFIX)
+
+
+def check_row(raw: bytes) -> None:
+    """Raises when an applicant row cannot be read (recovery quarantines it)."""
+    Applicant.from_json(raw)
+
+
+@dataclass
+class Applicants:
+    """A batch's changed applicant rows, written to the partition's rows only at the batch's end."""
+
+    rows: Callable[[int], dict[bytes, bytes]]  # partition -> its rows (the store's)
+    dirty: dict[tuple[int, bytes], Applicant] = field(default_factory=dict)
+
+    def judge(self, partition: int, key: bytes | None, value: bytes | None, ctx: Context) -> list[Finding] | str:
+        """Admit one fact read from facts partition ``partition``: its findings, or why it is a dead letter."""
+        try:
+            fact = Fact.from_json(value if value is not None else b"")
+        except Exception as exc:  # written by workers only, but never trusted to be readable
+            return f"<fact>: unreadable ({type(exc).__name__}: {str(exc)[:200]})"
+        if key != fact.key:
+            return f"fact key {key!r:.80} is not the encoding of ({fact.applicant_id!r:.40}, {fact.item_code!r:.40})"
+        name = (partition, row_key(fact.key))
+        state = self.dirty.get(name)
+        if state is None:
+            raw = self.rows(partition).get(name[1])
+            state = Applicant.from_json(raw) if raw is not None else None
+        before = len(state.facts) if state is not None else 0
+        state, found, over = admit(state, fact, ctx)
+        if over:
+            return (f"applicant {fact.applicant_id!r:.40} on item {fact.item_code!r:.40} already has {FACT_LIMIT} "
+                    f"facts: the {fact.kind} of case {fact.case_id!r:.80} is not kept or checked")  # fmt: skip
+        if len(state.facts) != before:
+            self.dirty[name] = state
+        return found
+
+    def flush(self) -> list[tuple[int, bytes, bytes]]:
+        """(partition, row key, row) of every changed applicant."""
+        return [(p, key, state.to_json()) for (p, key), state in self.dirty.items()]
