@@ -51,10 +51,11 @@ def first_users(path: Path) -> None:
 @click.option("--bulletins", type=click.Path(file_okay=False, path_type=Path), default=Path("bulletins"),
               show_default=True, help="the folder `esup bulletin --out` writes to")
 @click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("examples/catalog.yaml"), show_default=True)
+              default=None, help="catalog for the deadline walk of timer findings (default examples/catalog.yaml "
+              "where it exists, else none: the walk then says the clock is not known)")
 @click.option("--dev-http", is_flag=True, help="cookies without Secure, for plain http on loopback (development)")
 @click.option("--idle-minutes", type=click.IntRange(1, 24 * 60), default=30, show_default=True)
-def console(users_file: Path | None, directory_file: Path | None, port: int, bulletins: Path, catalog_file: Path,
+def console(users_file: Path | None, directory_file: Path | None, port: int, bulletins: Path, catalog_file: Path | None,
             dev_http: bool, idle_minutes: int) -> None:
     """Serve the console on 127.0.0.1: inbox, findings, cases, the supervisors' queue, scores, ranking, bulletins.
 
@@ -74,11 +75,14 @@ def console(users_file: Path | None, directory_file: Path | None, port: int, bul
     from esup.producer import kafka_producer
     from esup.settings import load_settings
     from loop.config import load_loop_config
-    from schemas.catalog import load_catalog
+    from schemas.catalog import Catalog, load_catalog
     from sinks.clickhouse import connect
     from streams.rules import WorkCalendar
 
     s = load_settings()
+    default_catalog = Path("examples/catalog.yaml")
+    catalog_file = catalog_file or (default_catalog if default_catalog.exists() else None)
+    catalog = load_catalog(catalog_file) if catalog_file else Catalog(items=[])
     users_file = users_file or s.home / "console" / "users.yaml"
     if not users_file.exists():
         first_users(users_file)
@@ -90,7 +94,7 @@ def console(users_file: Path | None, directory_file: Path | None, port: int, bul
         directory=YamlDirectory.load(directory_file) if directory_file else None,
     )  # fmt: skip
     app = create_console(Console(
-        services, WorkCalendar(), load_catalog(catalog_file),
+        services, WorkCalendar(), catalog,
         SessionConfig(owner_only_secret(s.home / "console" / "session.key"), secure=not dev_http,
                       idle_s=idle_minutes * 60), bulletins=bulletins))  # fmt: skip
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -21,7 +21,7 @@ from esup.stack.errors import StackError
 from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
-_ORDER = ("simulator", "worker", "sink", "notifier", "receivers")  # the order `down` stops them in
+_ORDER = ("console", "simulator", "worker", "sink", "notifier", "receivers")  # the order `down` stops them in
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Plan:
     notify: bool = True
     smtp_port: int = 8025
     http_port: int = 8026
+    # The web console (esup console) on loopback, plain http there (--dev-http); bulletins from <home>/bulletins.
+    console: bool = True
+    console_port: int = 8090
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                          "--smtp-port", str(plan.smtp_port), "--http-port", str(plan.http_port),
                                          "--webhook-secret-file", key)))
         out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
+    if plan.console:
+        out.append(Service("console", ("console", "--port", str(plan.console_port), "--dev-http", "--bulletins",
+                                       str(settings.home / "bulletins")), plan.console_port))
     if plan.simulate:
         # Workers run on the event clock: the events' own times drive the timers through the backfill (a
         # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
@@ -150,7 +156,8 @@ class Services:
         found = self._read(name)
         if port is None and found and "--web-port" in found[1]:
             port = int(found[1].split("--web-port ", 1)[1].split()[0])
-        where = (f"http://{HOST}:{port}/esup/status/",) if port and pid else ()
+        page = "/" if name == "console" else "/esup/status/"
+        where = (f"http://{HOST}:{port}{page}",) if port and pid else ()
         return Status(name, "running" if pid else "stopped", pid, where, (self.log(name),), note)
 
     def up(self, plan: Plan, timeout_s: float = 90.0) -> list[Status]:
