@@ -55,7 +55,8 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     p.env["WEB_PORT"] = str(port)  # faust reads it before its own setting: each worker must still get its port
     up_args = ["services", "up", "--workers", "2", "--web-port", str(port), "--speed", "20000",
                "--cases-per-day", "600", "--history-days", "3", "--seed", "5",
-               "--no-notify"]  # fmt: skip  (the notifier's receivers use fixed ports: tests/integration/test_notifier)
+               # The notifier's receivers and the console use fixed ports (tested in test_notifier, test_console_*).
+               "--no-notify", "--no-console"]  # fmt: skip
     up = p.esup(*up_args, timeout=240)
     assert "published 18 items" in up.stdout and "Where to look" in up.stdout
     # It waited for the province to go live; the month ranks with the simulated departments' names (unless
