@@ -22,12 +22,13 @@ def main() -> None:
     Start here:
       make up                      the stack, the workers, the sink, the notifier and a live province
       esup rankings --watch        who is late, ranked (names from the directory)
+      esup console                 the web console: inbox, findings, supervisors' queue (127.0.0.1:8090)
       esup case CASE_ID            one case: timeline, clocks, findings with evidence
       esup status                  consumer lag of the workers and the sink
       esup evaluate FILE --catalog CATALOG    the rules over a file of events, no servers
       esup verify                  are the findings in ClickHouse what the workers published?
     Every group has --help: stack, topics, db, worker, sink, publish, catalog, directory, notifier, loop,
-    api, dossier, simulate, services, rules, schema, dashboards.
+    api, dossier, console, bulletin, simulate, services, rules, schema, dashboards.
     """
 
 
@@ -166,6 +167,7 @@ def _register_extensions() -> None:
         analytics_cli,
         bulletin_cli,
         case_cli,
+        console_cli,
         directory_cli,
         gateway_cli,
         infra_cli,
@@ -192,6 +194,7 @@ def _register_extensions() -> None:
     bulletin_cli.register(main)
     access_cli.register(main)
     gateway_cli.register(main)
+    console_cli.register(main)
 
 
 _register_extensions()

@@ -22,7 +22,8 @@ from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
 # `down` stops in this order
-_ORDER = ("simulator", "responder", "gateway", "bridge", "api", "worker", "loop", "sink", "notifier", "receivers")
+_ORDER = ("console", "simulator", "responder", "gateway", "bridge", "api", "worker", "loop", "sink", "notifier",
+          "receivers")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Plan:
     # Ingestion bound to departments (docs/gateway.md): the simulated departments write their own topics
     # as their own principals, the bridge forwards them, and the HTTP gateway serves on settings.gateway_port.
     per_department: bool = True
+    # The web console (esup console) on loopback, plain http there (--dev-http); bulletins from <home>/bulletins.
+    console: bool = True
+    console_port: int = 8090
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,12 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
     if plan.per_department:
         out.append(Service("bridge", ("gateway", "bridge")))
         out.append(Service("gateway", ("gateway", "serve")))
+    if plan.console:
+        # The API's users (the simulated departments' and bureaus', made by `services up`) when there are some.
+        api_users = settings.home / "api" / "users.yaml"
+        users = ("--users", str(api_users)) if api_users.exists() else ()
+        out.append(Service("console", ("console", "--port", str(plan.console_port), "--dev-http", "--bulletins",
+                                       str(settings.home / "bulletins"), *users), plan.console_port))
     if plan.simulate:
         # Workers run on the event clock: the events' own times drive the timers through the backfill (a
         # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
@@ -179,7 +189,8 @@ class Services:
         found = self._read(name)
         if port is None and found and "--web-port" in found[1]:
             port = int(found[1].split("--web-port ", 1)[1].split()[0])
-        where = (f"http://{HOST}:{port}/esup/status/",) if port and pid else ()
+        page = "/" if name == "console" else "/esup/status/"
+        where = (f"http://{HOST}:{port}{page}",) if port and pid else ()
         return Status(name, "running" if pid else "stopped", pid, where, (self.log(name),), note)
 
     def up(self, plan: Plan, timeout_s: float = 90.0) -> list[Status]:

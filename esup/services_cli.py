@@ -50,6 +50,9 @@ def services() -> None:
 @click.option("--per-department/--direct", default=True, show_default=True,
               help="the simulated departments write their own ingestion topics as their own principals, forwarded "
                    "by the bridge (and the HTTP gateway runs); --direct: straight to case events, no bridge")
+@click.option("--console/--no-console", "console", default=True, show_default=True,
+              help="also run the web console (esup console) on 127.0.0.1:--console-port")
+@click.option("--console-port", type=click.IntRange(1, 65535), default=8090, show_default=True)
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="with --simulate: wait, showing progress, until the current month is ranked, then say where to look")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=900.0, show_default=True, help="seconds")
@@ -57,8 +60,8 @@ def services() -> None:
 @click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None)
 def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_per_day: float, history_days: int,
-                seed: int, notify: bool, with_loop: bool, api_port: int, per_department: bool, wait: bool,
-                wait_timeout: float,
+                seed: int, notify: bool, with_loop: bool, api_port: int, per_department: bool, console: bool,
+                console_port: int, wait: bool, wait_timeout: float,
                 rules_file: Path | None, calendar_file: Path | None) -> None:  # fmt: skip
     """Start the workers (event clock), the sink, the notifier with its local receivers and the simulator in the
     background; idempotent.
@@ -78,7 +81,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
     s = _settings()
     plan = Plan(workers=workers, web_port=web_port, simulate=simulate, speed=speed, cases_per_day=cases_per_day,
                 history_days=history_days, notify=notify, loop=with_loop, api_port=api_port,
-                per_department=per_department,
+                per_department=per_department, console=console, console_port=console_port,
                 seed=seed, rules=rules_file.resolve() if rules_file else None,
                 calendar=calendar_file.resolve() if calendar_file else None)  # fmt: skip
     if simulate:
@@ -184,6 +187,8 @@ def _where_to_look(s: Settings, plan: object) -> None:
         "",
         "Where to look:",
         "  esup rankings --watch                live rankings of departments and staff (this month)",
+        *([f"  http://127.0.0.1:{plan.console_port}/  the console (users: {s.home / 'console' / 'users.yaml'}; "
+           f"first password in admin.password beside it)"] if plan.console else []),
         "  esup case CASE_ID                    one case: timeline, clocks, suspensions, findings and evidence",
         "  esup status                          consumer lag of the workers and the sink",
         f"  esup worker-status --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",

@@ -56,8 +56,9 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     up_args = ["services", "up", "--workers", "2", "--web-port", str(port), "--speed", "20000",
                "--cases-per-day", "600", "--history-days", "3", "--seed", "5",
                "--no-notify", "--no-loop",  # (the notifier's receivers use fixed ports: test_notifier; the
-               # loop, its API and the simulated departments: test_services_up_runs_the_loop below)
-               "--direct"]  # fmt: skip  (the gateway's port is fixed too; the bridge: test_gateway_sim)
+               # loop, its API and the simulated departments: test_services_up_runs_the_loop below; the console:
+               # test_console_*)
+               "--no-console", "--direct"]  # fmt: skip  (the gateway's port is fixed too; the bridge: test_gateway_sim)
     up = p.esup(*up_args, timeout=240)
     assert "published 18 items" in up.stdout and "Where to look" in up.stdout
     # It waited for the province to go live; the month ranks with the simulated departments' names (unless
@@ -108,6 +109,7 @@ def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipelin
     port, api_port = free_ports(1), free_ports(1)
     up = p.esup("services", "up", "--workers", "1", "--web-port", str(port), "--api-port", str(api_port), "--speed",
                 "20000", "--cases-per-day", "600", "--history-days", "10", "--seed", "5", "--no-notify", "--no-wait",
+                "--no-console", "--direct",  # their fixed ports: test_console_*, test_gateway_*
                 timeout=240)  # fmt: skip
     home = Path(p.env["ESUP_HOME"])
     assert set(pids(home)) == {"worker-1", "sink", "loop", "api", "responder", "simulator"}, up.stdout

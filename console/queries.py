@@ -1,0 +1,112 @@
+"""The console's reads from ClickHouse (readonly=1): inbox, supervisor's queue, scores, trends, names."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from api.store import READONLY, FindingsReader
+from bulletin.data import months_back
+from schemas.findings import Finding
+from sinks.scoring import scores_view
+
+TREND_MONTHS = 6
+
+
+def inbox(reader: FindingsReader, department_id: str, severities: list[str], limit: int = 200) -> list[Finding]:
+    """The department's findings that need an answer and have neither a response nor a decision yet."""
+    # FindingsReader._rows is the API's own read (same columns, same parsing); the filter is the console's.
+    return reader._rows(
+        "department_id = %(d)s AND category != 'supervision' AND severity IN %(sev)s AND finding_id NOT IN "
+        "(SELECT finding_id FROM loop_messages FINAL WHERE type IN ('response', 'decision'))",
+        {"d": department_id, "sev": tuple(severities) or ("",)}, limit)
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    finding: Finding
+    responded_at: datetime
+    kind: str
+    text: str
+    responder: str
+
+
+def queue(reader: FindingsReader, region_prefix: str, limit: int = 200) -> list[Awaiting]:
+    """Findings of the region whose latest response is newer than their latest decision (or has none)."""
+    rows = reader.client.execute(
+        "SELECT finding_id, max(at) AS responded, argMax(kind, at), argMax(text, at), argMax(actor_id, at) "
+        "FROM loop_messages FINAL WHERE type = 'response' GROUP BY finding_id", settings=READONLY)
+    if not rows:
+        return []
+    decided = dict(reader.client.execute(
+        "SELECT finding_id, max(at) FROM loop_messages FINAL WHERE type = 'decision' GROUP BY finding_id",
+        settings=READONLY))
+    waiting = {str(r[0]): r for r in rows if r[0] not in decided or decided[r[0]] < r[1]}
+    if not waiting:
+        return []
+    found = reader._rows("finding_id IN %(ids)s AND startsWith(region_code, %(r)s)",
+                         {"ids": tuple(waiting), "r": region_prefix}, limit)
+    out = [Awaiting(f, waiting[f.finding_id][1], str(waiting[f.finding_id][2]), str(waiting[f.finding_id][3]),
+                    str(waiting[f.finding_id][4])) for f in found]
+    return sorted(out, key=lambda a: (a.responded_at, a.finding.finding_id))
+
+
+def status(reader: FindingsReader, finding_id: str) -> str:
+    """The finding's latest decision (pending when none)."""
+    rows = reader.client.execute(
+        "SELECT argMax(outcome, concat(toString(toUInt32(at)), message_id)) FROM loop_messages FINAL "
+        "WHERE finding_id = %(id)s AND type = 'decision'", {"id": finding_id}, settings=READONLY)
+    return str(rows[0][0]) if rows and rows[0][0] else "pending"
+
+
+def trend(client: Any, kind: str, entity: str, month: date) -> list[tuple[date, float, int, int]]:
+    """(month, score, yellows, reds) of one department or staff member over the last months (only scored ones)."""
+    column = "department_id" if kind == "department" else "staff_id"
+    months = months_back(month, TREND_MONTHS)
+    rows = client.execute(
+        f"SELECT period_start, score, yellows, reds FROM {scores_view('department' if kind == 'department' else 'staff')} "  # noqa: E501
+        f"WHERE period = 'month' AND level = 'province' AND {column} = %(e)s AND period_start >= %(from)s "
+        "AND period_start <= %(to)s ORDER BY period_start", {"e": entity, "from": months[0], "to": month},
+        settings=READONLY)
+    return [(r[0], float(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def staff_scores(client: Any, department_id: str, month: date) -> list[tuple[str, float, int, int]]:
+    """(staff id, score, yellows, reds) of a department's staff this month, best first."""
+    rows = client.execute(
+        f"SELECT staff_id, score, yellows, reds FROM {scores_view('staff')} WHERE period = 'month' "
+        "AND level = 'province' AND period_start = %(m)s AND department_id = %(d)s ORDER BY score DESC, staff_id",
+        {"m": month, "d": department_id}, settings=READONLY)
+    return [(str(r[0]), float(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def open_findings(reader: FindingsReader, column: str, value: str, limit: int = 50) -> list[Finding]:
+    """A department's or staff member's latest findings."""
+    assert column in ("department_id", "staff_id")
+    return reader._rows(f"{column} = %(v)s", {"v": value}, limit)
+
+
+def names(client: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Department and staff names from the directory tables ({} when the directory was never loaded)."""
+    from directory.clickhouse import names as directory_names
+
+    try:
+        return directory_names(client)
+    except Exception:  # a database without the directory tables: ids stand in for names
+        return {}, {}
+
+
+class PerThread:
+    """A ClickHouse client per thread: pages run in a thread pool and a driver connection is not thread-safe."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect, self._local = connect, threading.local()
+
+    def execute(self, *args: Any, **kw: Any) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._connect()
+        return client.execute(*args, **kw)
