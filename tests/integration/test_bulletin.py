@@ -23,8 +23,17 @@ pytestmark = pytest.mark.integration
 DB = "esup_test_bulletin"
 
 
+ENV: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def client(clickhouse_server: Provided) -> Iterator[Any]:
+    from urllib.parse import urlsplit
+
+    # The command reads as the server's test login (the reader's role is kept to the esup database).
+    url = urlsplit(clickhouse_server.address)
+    ENV.update({"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
+                "ESUP_CLICKHOUSE_USER": url.username or "default", "ESUP_CLICKHOUSE_PASSWORD": url.password or ""})
     c = fresh_database(clickhouse_server.address, DB)
     for table, rows in fixture_rows().items():
         insert(c, table, rows)
@@ -34,7 +43,7 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
 
 def run_bulletin(tmp_path: Path, *args: str) -> tuple[Path, Path]:
     result = CliRunner().invoke(main, ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(tmp_path),
-                                       *args])
+                                       *args], env=ENV)
     assert result.exit_code == 0, result.output
     stem = "bulletin-2026-06" + (f"-{args[1]}" if args else "")
     return tmp_path / f"{stem}.html", tmp_path / f"{stem}.pdf"
