@@ -152,5 +152,8 @@ class Bridge:
                 stop.wait(1.0)
 
     def close(self) -> None:
+        # kafka-python 3 logs a traceback when a SASL connection's socket goes while its IO thread reads it
+        # (the client closing itself, not an error of ours); everything the bridge did is committed by now.
+        logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
         self.consumer.close(autocommit=False)
         self.producer.close(timeout=10)

@@ -60,7 +60,8 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
     g += _topics(ka.CATALOG, ("WRITE",), s.topic_audit)  # who published which catalog
     # Clock: advances time, nothing else.
-    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_audit)  # and who advanced it
+    # (the loop's event clock ticks on the responses topic, which the loop reads in order with the answers)
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_responses, s.topic_audit)  # and who advanced it
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
           Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),

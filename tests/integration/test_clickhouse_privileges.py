@@ -58,7 +58,8 @@ def databases(stack: ClickHouseLauncher, clickhouse_server: Provided) -> Iterato
     migrate(lambda db: connect_url(clickhouse_server.address, db), mine)
     admin.execute(f"CREATE DATABASE {other}")
     admin.execute(f"CREATE TABLE {other}.secrets (x String) ENGINE = Memory")
-    admin.execute(f"INSERT INTO {mine}.departments (department_id, name) VALUES", [("D1", "某局")])
+    # `departments` is a view over the directory's table (0031): rows go into the table, reads use the view.
+    admin.execute(f"INSERT INTO {mine}.directory_departments (id, name, version) VALUES", [("D1", "某局", 1)])
     stack.allow_databases([mine])
     try:
         reader = connect(stack.s, mine, role="reader")
@@ -107,11 +108,11 @@ def test_the_reader_reads_esup_tables_and_changes_nothing(stack: ClickHouseLaunc
     assert reader.execute("SELECT department_id, name FROM departments") == [("D1", "某局")]
     assert reader.execute("SELECT count() FROM findings") == [(0,)]
     refused = {
-        "INSERT": lambda: reader.execute("INSERT INTO departments (department_id) VALUES", [("D2",)]),
-        "ALTER DELETE": lambda: reader.execute("ALTER TABLE departments DELETE WHERE 1"),
-        "ALTER ADD COLUMN": lambda: reader.execute("ALTER TABLE departments ADD COLUMN x UInt8"),
-        "DROP": lambda: reader.execute("DROP TABLE departments"),
-        "TRUNCATE": lambda: reader.execute("TRUNCATE TABLE departments"),
+        "INSERT": lambda: reader.execute("INSERT INTO directory_departments (id) VALUES", [("D2",)]),
+        "ALTER DELETE": lambda: reader.execute("ALTER TABLE directory_departments DELETE WHERE 1"),
+        "ALTER ADD COLUMN": lambda: reader.execute("ALTER TABLE directory_departments ADD COLUMN x UInt8"),
+        "DROP": lambda: reader.execute("DROP TABLE directory_departments"),
+        "TRUNCATE": lambda: reader.execute("TRUNCATE TABLE directory_departments"),
         "CREATE": lambda: reader.execute("CREATE TABLE planted (x UInt8) ENGINE = Memory"),
         "SET": lambda: reader.execute("SET readonly = 0"),
     }
@@ -141,8 +142,8 @@ def test_on_18_16_the_sink_appends_and_can_also_delete_in_its_own_database(
     """What 18.16 cannot enforce, pinned so the docs stay true: only current ClickHouse makes the sink INSERT-only."""
     mine, _ = databases
     sink = connect(stack.s, mine, role="sink")
-    sink.execute("INSERT INTO departments (department_id) VALUES", [("D9",)])
-    sink.execute("ALTER TABLE departments DELETE WHERE department_id = 'D9'")  # accepted: readonly=0
+    sink.execute("INSERT INTO directory_departments (id, version) VALUES", [("D9", 1)])
+    sink.execute("ALTER TABLE directory_departments DELETE WHERE id = 'D9'")  # accepted: readonly=0
     sink.execute("CREATE TABLE sink_scratch (x UInt8) ENGINE = Memory")
     sink.execute("DROP TABLE sink_scratch")
     assert sink.execute("EXISTS TABLE sink_scratch") == [(0,)]
