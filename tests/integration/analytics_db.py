@@ -32,3 +32,14 @@ def insert(client: Any, table: str, rows: list[Row]) -> None:
     sink = ClickHouseSink(client)
     sink.add(table, rows)
     sink.flush()
+
+
+def cli_env(server_url: str) -> dict[str, str]:
+    """Environment for an `esup` command run on a test database: the server's test login (the commands' own
+    roles, such as the reader, are kept to the esup database)."""
+    from urllib.parse import unquote, urlsplit
+
+    url = urlsplit(server_url)
+    return {"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
+            "ESUP_CLICKHOUSE_USER": unquote(url.username or "default"),
+            "ESUP_CLICKHOUSE_PASSWORD": unquote(url.password or "")}

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from esup.cli import main
 from esup.stack.servers import Provided
-from tests.integration.analytics_db import fresh_database, insert
+from tests.integration.analytics_db import cli_env, fresh_database, insert
 from tests.integration.test_rankings import fixture_rows, ranking
 
 pytestmark = pytest.mark.integration
@@ -28,12 +28,7 @@ ENV: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def client(clickhouse_server: Provided) -> Iterator[Any]:
-    from urllib.parse import urlsplit
-
-    # The command reads as the server's test login (the reader's role is kept to the esup database).
-    url = urlsplit(clickhouse_server.address)
-    ENV.update({"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
-                "ESUP_CLICKHOUSE_USER": url.username or "default", "ESUP_CLICKHOUSE_PASSWORD": url.password or ""})
+    ENV.update(cli_env(clickhouse_server.address))
     c = fresh_database(clickhouse_server.address, DB)
     for table, rows in fixture_rows().items():
         insert(c, table, rows)

@@ -20,7 +20,7 @@ from loop.store import MessageStore
 from sinks.clickhouse import connect_url
 from streams.rules.calendar import WorkCalendar
 from tests.console_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, console_app, serve
-from tests.integration.analytics_db import fresh_database, insert
+from tests.integration.analytics_db import cli_env, fresh_database, insert
 from tests.integration.test_loop_service import read_all
 from tests.loop_support import finding, t
 from tests.support import admin_auth
@@ -90,7 +90,8 @@ def console(clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callab
     seed(client)
     bulletins = tmp_path / "bulletins"
     result = CliRunner().invoke(__import__("esup.cli", fromlist=["main"]).main,
-                                ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(bulletins)])
+                                ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(bulletins)],
+                                env=cli_env(clickhouse_server.address))
     assert result.exit_code == 0, result.output
     topics = {"responses": new_topic(3, "responses"), "audit": new_topic(1, "audit"), "findings": new_topic(1, "f"),
               "dead": new_topic(1, "dead")}
