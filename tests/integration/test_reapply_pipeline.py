@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.pipeline import Pipeline, committed_lag, diff, reference, settle, wait_until
+from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def facts_read(p: Pipeline, n: int) -> bool:
     from esup.lag import committed_offsets
 
     facts = p.read("applicant_facts")
-    done = committed_offsets(p.bootstrap, p.env["ESUP_WORKER_APP_ID"])
+    done = committed_offsets(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], auth=admin_auth())
     return len(facts) == n and all(done.get((r.topic, r.partition), 0) > r.offset for r in facts)
 
 

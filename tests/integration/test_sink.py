@@ -116,11 +116,21 @@ def sink_settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> Settin
         topic_findings=new_topic(partitions=6, prefix="findings"),
         topic_case_snapshots=new_topic(partitions=6, prefix="snapshots", cleanup_policy="compact"),
         topic_dead_letters=new_topic(partitions=1, prefix="dead-letters"),
-        topic_audit=new_topic(partitions=1, prefix="audit"),
         sink_group=f"test-sink-{uuid.uuid4().hex[:10]}",
         sink_max_wait_s=0.3,
     )
-    grant_platform(s)  # the sink reads these as esup-sink, with the ACLs `esup access bootstrap` gives it
+    # The sink reads these as esup-sink, with the ACLs `esup access bootstrap` gives it. Bootstrap audits
+    # itself on the settings' audit topic: it gets one of its own, so the sink's starts empty (its grant below).
+    grant_platform(s.model_copy(update={"topic_audit": new_topic(partitions=1, prefix="bootstrap-audit")}))
+    s = s.model_copy(update={"topic_audit": new_topic(partitions=1, prefix="audit")})
+    if s.kafka_security_protocol != "PLAINTEXT":
+        from esup.access.kafka_admin import create_acls
+        from esup.access.table import Grant
+        from esup.kafka_auth import SINK
+        from esup.topics import admin_client
+
+        with admin_client(s.kafka_bootstrap, auth=admin_auth()) as admin:
+            create_acls(admin, [Grant(SINK, "topic", s.topic_audit, "READ")])
     return s
 
 
@@ -370,7 +380,7 @@ def _cli_env(s: Settings, clickhouse_url: str) -> dict[str, str]:
         "ESUP_KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap, "ESUP_SINK_GROUP": s.sink_group,
         "ESUP_SINK_MAX_WAIT_S": "0.3", "ESUP_TOPIC_CASE_EVENTS": s.topic_case_events,
         "ESUP_TOPIC_FINDINGS": s.topic_findings, "ESUP_TOPIC_CASE_SNAPSHOTS": s.topic_case_snapshots,
-        "ESUP_TOPIC_DEAD_LETTERS": s.topic_dead_letters,
+        "ESUP_TOPIC_DEAD_LETTERS": s.topic_dead_letters, "ESUP_TOPIC_AUDIT": s.topic_audit,
         "ESUP_CLICKHOUSE_HOST": parts.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(parts.port or 9000),
         "ESUP_CLICKHOUSE_USER": unquote(parts.username or "default"),
         "ESUP_CLICKHOUSE_PASSWORD": unquote(parts.password or ""),
