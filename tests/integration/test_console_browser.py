@@ -99,7 +99,7 @@ def console(clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callab
     # The loop service carries the answers from esup.responses into ClickHouse, as in production.
     loop = LoopService(bootstrap=kafka_bootstrap, findings_topic=topics["findings"],
                        responses_topic=topics["responses"], dead_letter_topic=topics["dead"], cfg=LoopConfig(),
-                       calendar=WorkCalendar(), clock="event",
+                       calendar=WorkCalendar(), clock="event", auth=admin_auth(),
                        store=MessageStore(connect_url(clickhouse_server.address, DB)))
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop, 200), daemon=True)

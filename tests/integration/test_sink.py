@@ -414,7 +414,7 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
     assert result.exit_code == 0, result.output
     groups = json.loads(result.output)["groups"]
     assert groups[sink_settings.sink_group]["total_lag"] == 0
-    assert len(groups[sink_settings.sink_group]["partitions"]) == 6 + 6 + 6 + 1
+    assert len(groups[sink_settings.sink_group]["partitions"]) == 6 + 6 + 6 + 1 + 1  # and the audit topic
     worker = groups[env["ESUP_WORKER_APP_ID"]]
     assert worker["total_lag"] == len(pipeline.events)  # nothing committed: every event is still to do
     assert len(worker["partitions"]) == 12 and {p["committed"] for p in worker["partitions"]} == {None}

@@ -44,8 +44,8 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     second = runner.invoke(main, ["topics", "create"], env=topic_env)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert first.output.count("created ") == 10
-    assert second.output.count("exists ") == 10 and "created" not in second.output
+    assert first.output.count("created ") == 11
+    assert second.output.count("exists ") == 11 and "created" not in second.output
 
     env = topic_env
     partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
