@@ -417,9 +417,10 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
     assert len(groups[sink_settings.sink_group]["partitions"]) == 6 + 6 + 6 + 1 + 1  # and the audit topic
     worker = groups[env["ESUP_WORKER_APP_ID"]]
     assert worker["total_lag"] == len(pipeline.events)  # nothing committed: every event is still to do
-    assert len(worker["partitions"]) == 12 and {p["committed"] for p in worker["partitions"]} == {None}
+    # the worker reads case events, ticks and applicant facts
+    assert len(worker["partitions"]) == 18 and {p["committed"] for p in worker["partitions"]} == {None}
 
     table = CliRunner().invoke(main, ["status"], env=env)
     assert table.exit_code == 0
-    assert f"{sink_settings.sink_group}  total lag 0 over 19 partitions" in table.output
+    assert f"{sink_settings.sink_group}  total lag 0 over 20 partitions" in table.output
     assert "COMMITTED" in table.output.splitlines()[0]
