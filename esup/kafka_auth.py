@@ -67,34 +67,27 @@ def write_credentials(settings: Settings, principal: str, password: str) -> Path
     return path
 
 
-def kafka_python_auth(settings: Settings, principal: str) -> dict[str, Any]:
-    """Keyword arguments for a kafka-python client (KafkaProducer, KafkaConsumer, KafkaAdminClient)."""
+def _sasl(settings: Settings, principal: str) -> dict[str, Any]:
+    """The SCRAM login both client libraries take under the same names; {} on a PLAINTEXT cluster."""
     creds = credentials(settings, principal)
     if creds is None:
         return {}
-    out: dict[str, Any] = {
-        "security_protocol": settings.kafka_security_protocol,
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": creds[0],
-        "sasl_plain_password": creds[1],
-    }
-    if settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_ssl_cafile is not None:
+    return {"security_protocol": settings.kafka_security_protocol, "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": creds[0], "sasl_plain_password": creds[1]}
+
+
+def kafka_python_auth(settings: Settings, principal: str) -> dict[str, Any]:
+    """Keyword arguments for a kafka-python client (KafkaProducer, KafkaConsumer, KafkaAdminClient)."""
+    out = _sasl(settings, principal)
+    if out and settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_ssl_cafile is not None:
         out["ssl_cafile"] = str(settings.kafka_ssl_cafile)
     return out
 
 
 def aiokafka_auth(settings: Settings, principal: str) -> dict[str, Any]:
-    """Keyword arguments for an aiokafka client (AIOKafkaProducer, AIOKafkaConsumer)."""
-    creds = credentials(settings, principal)
-    if creds is None:
-        return {}
-    out: dict[str, Any] = {
-        "security_protocol": settings.kafka_security_protocol,
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": creds[0],
-        "sasl_plain_password": creds[1],
-    }
-    if settings.kafka_security_protocol == "SASL_SSL":
+    """Keyword arguments for an aiokafka client (AIOKafkaProducer, AIOKafkaConsumer): TLS as an SSL context."""
+    out = _sasl(settings, principal)
+    if out and settings.kafka_security_protocol == "SASL_SSL":
         from aiokafka.helpers import create_ssl_context
 
         cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile is not None else None

@@ -109,8 +109,6 @@ def api() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
     """Serve the API on 127.0.0.1 (OpenAPI at /docs). The token-signing key is made once, owner-readable only."""
-    import os
-    import secrets
 
     import uvicorn
 
@@ -126,17 +124,12 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
     from sinks.clickhouse import connect
 
     s = load_settings()
-    key = s.home / "api" / "token.key"
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    if key.stat().st_mode & 0o077:
-        raise click.ClickException(f"{key} is readable by others: chmod 600 it")
+    from esup.console_cli import owner_only_secret
+
+    key = owner_only_secret(s.home / "api" / "token.key")  # the console signs in with the same key
     producer = kafka_producer(s.kafka_bootstrap, "esup-api", auth=kafka_python_auth(s, API))
     services = Services(
-        auth=Authenticator(load_users(users_file), key.read_text().strip().encode()),
+        auth=Authenticator(load_users(users_file), key.encode()),
         findings=FindingsReader(connect(s, role="reader")), publisher=Publisher(producer, s.topic_responses),
         auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
         directory=YamlDirectory.load(directory_file) if directory_file else None,
