@@ -34,6 +34,7 @@ from streams.rules.state import ACCEPTED, DECIDED, CaseState, Clock, Suspension
 _ONE_DAY = timedelta(days=1)
 
 MILESTONES = ("notice", "promise", "statutory", "red")
+_ORDER = {m: i for i, m in enumerate(MILESTONES)}
 
 _RULES = {
     "accept": {
@@ -138,20 +139,43 @@ def suspended_days(clock: Clock, ctx: Context) -> int:
     return sum(_wd_in(_excluded_from(clock, s), s.end, ctx) for s in clock.suspensions if s.end is not None)
 
 
+_MEMO_LIMIT = 65_536
+
+
+def _milestones(clock: Clock, ctx: Context) -> list[tuple[datetime, str, int, date]]:
+    """Every milestone of the clock with the moment it falls due (fired or not; none while suspended).
+
+    A function of the clock's limits, start and suspensions and of the context only, so it is memoised in
+    the context: a case's clocks are judged twice per event (due, then the index's next due) and cases that
+    start on the same day under the same item share the result.
+    """
+    key = (clock.name, clock.start, clock.promised, clock.statutory, clock.extension,
+           tuple((s.start, s.end) for s in clock.suspensions))  # fmt: skip
+    memo = ctx.memo
+    got = memo.get(key)
+    if got is None:
+        cfg = ctx.config
+        got = []
+        for name, k in milestone_days(clock, cfg.notice_share, cfg.follow_up_wd).items():
+            day = counted_day(clock, k, ctx)
+            if day is not None:
+                got.append((end_of_day(day), name, k, day))
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = got
+    return got
+
+
 def _pending(state: CaseState, ctx: Context) -> list[tuple[datetime, Clock, str, int, date]]:
-    cfg = ctx.config
-    out = []
+    out: list[tuple[datetime, Clock, str, int, date]] = []
     for clock in state.clocks.values():
         if clock.stopped:
             continue
-        for name, k in milestone_days(clock, cfg.notice_share, cfg.follow_up_wd).items():
-            if name in clock.fired:
-                continue
-            day = counted_day(clock, k, ctx)
-            if day is not None:
-                out.append((end_of_day(day), clock, name, k, day))
-    order = {m: i for i, m in enumerate(MILESTONES)}
-    out.sort(key=lambda p: (p[0], p[1].name, order[p[2]]))
+        fired = clock.fired
+        out.extend((moment, clock, name, k, day) for moment, name, k, day in _milestones(clock, ctx)
+                   if name not in fired)  # fmt: skip
+    if len(out) > 1:
+        out.sort(key=lambda p: (p[0], p[1].name, _ORDER[p[2]]))
     return out
 
 

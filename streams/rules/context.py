@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,6 +25,9 @@ class Context:
     calendar: WorkCalendar
     catalog: ItemLookup
     config: RuleConfig
+    # Results of pure functions of (clock, this context), e.g. a clock's milestone days (clocks._milestones).
+    # Lives and dies with the context: a new calendar or configuration is a new context with an empty memo.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def build(cls, calendar: WorkCalendar, catalog: Catalog | ItemLookup, config: RuleConfig | None = None) -> Context:
