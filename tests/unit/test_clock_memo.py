@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 
-from streams.rules import WorkCalendar
+from streams.rules import Context, WorkCalendar
 from streams.rules.calendar import YearOverride
 from streams.rules.clocks import next_due
 from tests.support import at, context, event, run_state
@@ -13,8 +13,8 @@ from tests.support import at, context, event, run_state
 ITEM = {"code": "ITEM", "limits": {"decision": {"statutory": 5}}}
 
 
-def _due_after_acceptance(ctx):  # type: ignore[no-untyped-def]
-    state, found = run_state([event("apply", "2026-03-02T09:00", item="ITEM"),
+def _due_after_acceptance(ctx: Context) -> datetime | None:
+    state, _ = run_state([event("apply", "2026-03-02T09:00", item="ITEM"),
                           event("accept", "2026-03-02T10:00", item="ITEM")], ctx)  # fmt: skip
     return next_due(state, ctx)
 
