@@ -39,6 +39,7 @@ class StageLimit(_Strict):
 
 
 class Limits(_Strict):
+    """An item's stage limits: acceptance, decision, certificate delivery and, where set, preliminary review."""
     accept: StageLimit = StageLimit(statutory=LAW_ACCEPT_WD)
     # None means the law's default: 20 WD, or 45 WD for joint handling (art. 42).
     decision: StageLimit | None = None
@@ -56,6 +57,7 @@ class StepLimits(_Strict):
 
 
 class Fee(_Strict):
+    """A fee an item may charge (收费): its code, the published standard in fen and its legal basis (arts. 58-59)."""
     code: str = Field(min_length=1)
     name: str = ""
     standard_fen: int = Field(ge=0, description="published standard amount in fen")
@@ -69,6 +71,7 @@ class DeemedApproval(_Strict):
 
 
 class CatalogItem(_Strict):
+    """One licensing item (许可事项): its department, limits, fees, required materials and conditions."""
     code: str = Field(min_length=1)
     name: str
     department_id: str
@@ -95,17 +98,20 @@ class CatalogItem(_Strict):
 
     @property
     def decision_limit(self) -> StageLimit:
+        """The decision period: the item's own, else the law's 20 working days, or 45 for joint handling (art. 42)."""
         if self.limits.decision is not None:
             return self.limits.decision
         return StageLimit(statutory=LAW_JOINT_DECISION_WD if self.joint_handling else LAW_DECISION_WD)
 
     @property
     def extension_limit(self) -> int:
+        """Most working days one extension may add: the item's own, else 10, or 15 for joint handling (art. 42)."""
         if self.max_extension is not None:
             return self.max_extension
         return LAW_JOINT_EXTENSION_WD if self.joint_handling else LAW_EXTENSION_WD
 
     def fee(self, code: str) -> Fee | None:
+        """The item's fee with this code, or None when the code is not in its published list (art. 59)."""
         for f in self.fees:
             if f.code == code:
                 return f
@@ -113,6 +119,7 @@ class CatalogItem(_Strict):
 
 
 class Catalog(_Strict):
+    """The whole catalog: its version and its items, whose codes are unique."""
     version: str = "1"
     items: list[CatalogItem]
 
@@ -126,6 +133,7 @@ class Catalog(_Strict):
         return self
 
     def by_code(self) -> dict[str, CatalogItem]:
+        """The items keyed by their code."""
         return {i.code: i for i in self.items}
 
 
@@ -151,6 +159,7 @@ def load_catalog(path: str | Path) -> Catalog:
 
 
 def parse_catalog(data: Any, source: str = "<catalog>") -> Catalog:
+    """Validate a decoded catalog mapping; raises :class:`CatalogError` naming ``source`` and each bad field."""
     if not isinstance(data, dict):
         raise CatalogError(f"{source}: expected a mapping with 'items'")
     try:
@@ -168,6 +177,7 @@ class Index:
         self._items = catalog.by_code()
 
     def get(self, code: str) -> CatalogItem | None:
+        """The item with this code, or None when the catalog does not list it."""
         return self._items.get(code)
 
     def __len__(self) -> int:

@@ -11,6 +11,7 @@ from schemas.findings import Severity
 
 
 class RuleConfig(BaseModel):
+    """The rules' thresholds, each with a default a deployment may change in the ``rules`` section of its YAML."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     notice_share: float = Field(
@@ -45,10 +46,12 @@ class RuleConfig(BaseModel):
 
 
 class ConfigError(ValueError):
+    """A rule configuration file that does not validate; the message names the file and each bad field."""
     pass
 
 
 def load_rule_config(path: str | Path | None) -> RuleConfig:
+    """The thresholds from a YAML file (its ``rules`` section, or the whole file); defaults when ``path`` is None."""
     if path is None:
         return RuleConfig()
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}

@@ -52,6 +52,7 @@ class DeadLetter(BaseModel):
         value: bytes | None,
         failed_at: AwareDatetime,
     ) -> DeadLetter:
+        """A dead letter for a failed message, keeping a prefix of an oversized key or value."""
         value = value or b""
         truncated = len(value) > MAX_KEPT_VALUE_BYTES or (key is not None and len(key) > MAX_KEPT_KEY_BYTES)
         return cls(

@@ -16,6 +16,7 @@ _FINDING_NS = uuid.UUID("6b1c0f0e-3c1e-5a52-9f3e-6573757031a1")
 
 
 class Category(StrEnum):
+    """The kind of rule a finding comes from (time limit, fee, procedure…); scoring counts each under one heading."""
     time = "time"
     fee = "fee"
     procedure = "procedure"
@@ -26,6 +27,7 @@ class Category(StrEnum):
 
 
 class Severity(StrEnum):
+    """A finding's warning level: notice (预警), yellow card (黄牌) or red card (红牌)."""
     notice = "notice"  # 预警
     yellow = "yellow"  # 黄牌
     red = "red"  # 红牌
@@ -35,6 +37,7 @@ SEVERITY_RANK = {Severity.notice: 1, Severity.yellow: 2, Severity.red: 3}
 
 
 def finding_id(case_id: str, rule: str, occurrence: str) -> str:
+    """The finding's deterministic id, a UUIDv5 of case, rule and occurrence: a replay gives the same id."""
     # Each part length-prefixed: no id, whatever characters it holds, can make two triples hash alike
     # (with a separator, case "A\x1fR" and rule "X" collided with case "A" and rule "R\x1fX").
     return str(uuid.uuid5(_FINDING_NS, "".join(f"{len(part)}:{part}" for part in (case_id, rule, occurrence))))
@@ -53,6 +56,7 @@ class ChainLink(BaseModel):
 
 
 class Finding(BaseModel):
+    """One detected violation or warning, with responsible staff, department, evidence events and law article."""
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = FINDING_SCHEMA_VERSION

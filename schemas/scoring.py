@@ -51,6 +51,7 @@ class EarlyBonus(BaseModel):
 
 
 class ScoringModel(BaseModel):
+    """The scoring model: base and floor, points per card, the notice rule, weighted headings and the early bonus."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = Field(min_length=1)
@@ -98,10 +99,12 @@ class ScoringModel(BaseModel):
         return self
 
     def heading_of(self, category: Category) -> Heading:
+        """The heading a finding category is scored under (the model puts each category in exactly one)."""
         return next(h for h in self.headings if category in h.categories)
 
 
 class ScoringError(ValueError):
+    """A scoring file that cannot be read or does not validate; the message names the file and the field."""
     pass
 
 
