@@ -25,6 +25,7 @@ class ChannelError(RuntimeError):
 
 
 class Channel(Protocol):
+    """What the notifier sends through: anything whose ``send`` hands a delivery over or raises ChannelError."""
     def send(self, d: Delivery) -> None:
         """Hand the message over, or raise ChannelError."""
 
@@ -45,11 +46,13 @@ def verify(key: bytes, timestamp: str, signature: str, body: bytes, *, now: floa
 
 
 class EmailChannel:
+    """Email over SMTP (optionally STARTTLS and a login), one message per delivery."""
     def __init__(self, cfg: Email, password: str = "") -> None:
         self.cfg = cfg
         self.password = password
 
     def message(self, d: Delivery) -> EmailMessage:
+        """The email of a delivery; its Message-ID and X-Esup-Delivery header carry the delivery id."""
         m = EmailMessage()
         m["From"] = self.cfg.sender
         m["To"] = d.address
@@ -61,6 +64,7 @@ class EmailChannel:
         return m
 
     def send(self, d: Delivery) -> None:
+        """Send the email; ValueError without an address (skipped), ChannelError when SMTP fails (retried)."""
         if not d.address:
             raise ValueError("no email address")
         try:
@@ -87,6 +91,7 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> N
 
 
 class WebhookChannel:
+    """A JSON webhook, signed with HMAC-SHA256 over the timestamp and the body."""
     def __init__(self, cfg: Webhook, key: bytes) -> None:
         if not key:
             raise ValueError("the webhook needs an HMAC key (secret_file or ESUP_NOTIFIER_WEBHOOK_SECRET)")
@@ -94,6 +99,7 @@ class WebhookChannel:
         self.key = key
 
     def send(self, d: Delivery) -> None:
+        """POST the message body with its delivery id, timestamped and signed; ChannelError when the POST fails."""
         body = json.dumps({"delivery_id": d.delivery_id, **d.body}, ensure_ascii=False, sort_keys=True).encode()
         ts = str(int(time.time()))
         _post(self.cfg.url, body, {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(self.key, ts, body),
@@ -107,6 +113,7 @@ class SmsChannel:
         self.cfg = cfg
 
     def send(self, d: Delivery) -> None:
+        """POST the subject to the recipient's mobile; ValueError without a number, ChannelError when the POST fails."""
         if not d.address:
             raise ValueError("no mobile number")
         body = json.dumps({"to": d.address, "text": d.subject, "request_id": d.delivery_id},

@@ -33,11 +33,13 @@ class QuietHours(_Strict):
 
 
 class Retry(_Strict):
+    """Backoff after a channel fails: the first wait and the longest, in seconds; the wait doubles in between."""
     initial_s: float = Field(default=1.0, gt=0)
     max_s: float = Field(default=300.0, gt=0)
 
 
 class Email(_Strict):
+    """The email channel's SMTP server, sender and login; the password is ESUP_NOTIFIER_SMTP_PASSWORD."""
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8025, ge=1, le=65535)
@@ -48,6 +50,7 @@ class Email(_Strict):
 
 
 class Webhook(_Strict):
+    """The webhook's URL and its HMAC key (``secret_file``, else ESUP_NOTIFIER_WEBHOOK_SECRET)."""
     enabled: bool = True
     url: str = "http://127.0.0.1:8026/webhook"
     # A file holding the HMAC key, readable by its owner only (0600); else ESUP_NOTIFIER_WEBHOOK_SECRET.
@@ -56,21 +59,25 @@ class Webhook(_Strict):
 
 
 class Sms(_Strict):
+    """The SMS gateway's URL and timeout."""
     enabled: bool = True
     url: str = "http://127.0.0.1:8026/sms"
     timeout_s: float = Field(default=5.0, gt=0)
 
 
 class Channels(_Strict):
+    """The settings of the three channels; a disabled channel is dropped from every route."""
     email: Email = Email()
     webhook: Webhook = Webhook()
     sms: Sms = Sms()
 
     def enabled(self) -> set[str]:
+        """The names of the channels switched on."""
         return {n for n, c in (("email", self.email), ("webhook", self.webhook), ("sms", self.sms)) if c.enabled}
 
 
 class NotifierConfig(_Strict):
+    """The notifier's configuration: who hears of each card on which channels, quiet hours, retries and channels."""
     timezone: str = "Asia/Shanghai"
     # card → who → channels. The responsible staff always; a yellow also the head; a red also the bureau.
     routes: dict[Severity, dict[Reason, list[ChannelName]]] = Field(default_factory=lambda: {  # type: ignore[arg-type]
@@ -94,6 +101,7 @@ class NotifierConfig(_Strict):
 
 
 class NotifierConfigError(ValueError):
+    """A notifier configuration that cannot be used; the message names the file and the field."""
     pass
 
 

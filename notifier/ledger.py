@@ -21,6 +21,7 @@ _COLS = ("delivery_id, seq, status, finding_id, severity, recipient, channel, re
 
 
 class Ledger:
+    """The delivery ledger: appends each step of each delivery and answers which are known, escalated or unfinished."""
     def __init__(self, client: Any) -> None:
         self.client = client  # a clickhouse-driver Client on the platform's database
         self._seq = 0
@@ -89,9 +90,11 @@ class Ledger:
 
 
 def to_payload(d: Delivery) -> str:
+    """A delivery as the JSON its 'pending' row keeps, without the attempt count and the next attempt's time."""
     fields = {k: v for k, v in d.__dict__.items() if k not in ("attempt", "next_at")}
     return json.dumps(fields, ensure_ascii=False, sort_keys=True)
 
 
 def from_payload(payload: str) -> Delivery:
+    """The delivery kept in a 'pending' row's payload (attempt and next time are read from the latest row)."""
     return Delivery(**json.loads(payload))

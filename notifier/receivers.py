@@ -58,6 +58,7 @@ class SmtpReceiver:
         self._controller: Any = None
 
     def start(self) -> SmtpReceiver:
+        """Start the SMTP server in its own thread; returns self."""
         from aiosmtpd.controller import Controller
 
         self._controller = Controller(_MailHandler(self.log), hostname=self.host, port=self.port)
@@ -65,6 +66,7 @@ class SmtpReceiver:
         return self
 
     def stop(self) -> None:
+        """Stop the SMTP server; ``start`` serves again on the same port."""
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -113,9 +115,11 @@ class HttpReceiver:
         self._thread = threading.Thread(target=self.server.serve_forever, name="http-receiver", daemon=True)
 
     def start(self) -> HttpReceiver:
+        """Serve in a daemon thread; returns self."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self.server.shutdown()
         self.server.server_close()

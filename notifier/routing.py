@@ -46,6 +46,7 @@ class Delivery:
 
 
 def head_accountable(f: Finding) -> bool:
+    """True for a red card or a deemed acceptance or approval: the department head answers for it (部门首长问责)."""
     return f.severity == Severity.red or bool(DEEMED.match(f.rule))
 
 

@@ -35,6 +35,7 @@ _TZ = ZoneInfo("Asia/Shanghai")
 
 
 class Notifier:
+    """The notifier: reads committed findings, records their deliveries in the ledger, then sends what is due."""
     def __init__(self, *, bootstrap: str, topic: str, group: str, config: NotifierConfig,
                  auth: dict[str, Any] | None = None,
                  channels: Mapping[str, Channel], ledger: Ledger, feed: DirectoryFeed,
@@ -149,6 +150,11 @@ class Notifier:
         )  # fmt: skip
 
     def run(self, stop: threading.Event, ready_timeout_s: float = 30.0) -> None:
+        """Consume findings and deliver until ``stop`` is set.
+
+        It first reloads the ledger's unfinished deliveries; after a Kafka or ClickHouse failure it starts over from
+        the committed offsets.
+        """
         if not self.feed.wait_ready(ready_timeout_s):
             log.warning("directory %s not loaded after %.0f s; notifying with ids only", self.feed.topic,
                         ready_timeout_s)  # fmt: skip
