@@ -14,6 +14,7 @@ log = logging.getLogger("esup.directory")
 
 
 class DirectoryFeed:
+    """The directory its compacted topic holds, followed in a background thread; ``ready`` once read to its end."""
     def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.auth = auth or {}  # the reading process's login (esup.kafka_auth)
@@ -27,10 +28,12 @@ class DirectoryFeed:
         self._thread: threading.Thread | None = None
 
     def index(self) -> DirectoryIndex:
+        """The index of every entry applied so far; a new object after each change, so a caller may keep it."""
         with self._lock:
             return self._index
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """Apply one topic record: an entry set, or removed by a tombstone; a record without a key is ignored."""
         if key is None:
             return
         with self._lock:
@@ -42,11 +45,13 @@ class DirectoryFeed:
             self.changes += 1
 
     def start(self) -> DirectoryFeed:
+        """Start following the topic in a daemon thread; returns self."""
         self._thread = threading.Thread(target=self._run, name="directory-feed", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop following and wait up to 5 s for the thread to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -88,5 +93,6 @@ class DirectoryFeed:
             consumer.close(autocommit=False)
 
     def wait_ready(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the topic to be read to its end; True once it has been."""
         deadline = time.monotonic() + timeout_s
         return self.ready.wait(max(0.0, deadline - time.monotonic()))

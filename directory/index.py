@@ -35,20 +35,24 @@ class DirectoryIndex:
 
     @classmethod
     def of(cls, directory: Directory) -> DirectoryIndex:
+        """The index of a validated directory."""
         return cls(directory.departments, directory.staff, directory.bureaus, directory.version)
 
     def __len__(self) -> int:
         return len(self.departments) + len(self.staff) + len(self.bureaus)
 
     def staff_name(self, staff_id: str) -> str:
+        """The staff member's name, or the id when the directory does not know it."""
         s = self.staff.get(staff_id)
         return s.name if s else staff_id
 
     def department_name(self, department_id: str) -> str:
+        """The department's name, or the id when the directory does not know it."""
         d = self.departments.get(department_id)
         return d.name if d else department_id
 
     def accountable(self, staff_id: str, department_id: str) -> Accountable:
+        """Who answers for a finding (责任追究): the staff member, the department's head and its supervising bureau."""
         dept = self.departments.get(department_id)
         head = dept.head if dept and dept.head else ""
         bureau = self.bureaus.get(dept.bureau) if dept and dept.bureau else None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 
 class Role(StrEnum):
+    """A staff member's role in licensing (窗口受理, 承办, 审核, 批准, 负责人) or in supervision (监察室)."""
     window_clerk = "window_clerk"  # 窗口受理
     handler = "handler"  # 承办
     reviewer = "reviewer"  # 审核
@@ -24,6 +25,7 @@ class _Strict(BaseModel):
 
 
 class Staff(_Strict):
+    """A staff member: name, department (or bureau, for supervisors), roles, and the email and mobile for notices."""
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     department: str = Field(min_length=1, description="a department id, or a bureau id for its supervisors")
@@ -33,6 +35,7 @@ class Staff(_Strict):
 
 
 class Department(_Strict):
+    """A licensing department: name, region, parent, its head (负责人) and the bureau that supervises it."""
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     region_code: str = Field(pattern=r"^\d{6}$")
@@ -42,6 +45,7 @@ class Department(_Strict):
 
 
 class Bureau(_Strict):
+    """A supervision bureau (监察机关): its region and the staff who receive its notices."""
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     region_code: str = Field(pattern=r"^\d{6}$")
@@ -49,6 +53,7 @@ class Bureau(_Strict):
 
 
 class Directory(_Strict):
+    """The whole directory of departments, staff and bureaus; ids are unique and every reference resolves."""
     version: str = "1"
     departments: list[Department] = Field(default_factory=list)
     staff: list[Staff] = Field(default_factory=list)
@@ -85,10 +90,12 @@ class Directory(_Strict):
 
 
 class DirectoryError(ValueError):
+    """A directory that cannot be used; the message names the source and each bad entry or field."""
     pass
 
 
 def parse_directory(data: Any, source: str = "<directory>") -> Directory:
+    """Validate a decoded directory mapping; raises :class:`DirectoryError` naming ``source`` and each bad field."""
     if not isinstance(data, dict):
         raise DirectoryError(f"{source}: expected a mapping with departments, staff and bureaus")
     try:
@@ -104,6 +111,7 @@ def load_directory(path: str | Path) -> Directory:
 
 
 def dump_directory(directory: Directory, path: Path) -> Path:
+    """Write the directory as YAML to ``path``, empty fields left out; returns the path."""
     doc = directory.model_dump(mode="json", exclude_none=True)
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
     return path

@@ -44,6 +44,7 @@ def index_of(latest: dict[bytes, bytes]) -> DirectoryIndex:
 
 @dataclass(frozen=True)
 class PublishReport:
+    """What ``publish_directory`` wrote: entries published, and tombstones for entries no longer in the file."""
     published: int
     deleted: int
 
