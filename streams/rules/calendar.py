@@ -36,6 +36,7 @@ _FIXED_HOLIDAYS = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
 
 @dataclass(frozen=True)
 class YearOverride:
+    """One override-file year: the holidays and adjusted working days (调休) it sets, and whether it is provisional."""
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     provisional: bool = False
@@ -101,6 +102,7 @@ class WorkCalendar:
         return i
 
     def is_workday(self, d: date) -> bool:
+        """Whether ``d`` is a working day (an adjusted working weekend, 调休, is one)."""
         i = self._idx(d)
         return self._cum[i] != (self._cum[i - 1] if i else 0)
 
@@ -120,17 +122,21 @@ class WorkCalendar:
         return self._cum[self._idx(b)] - self._cum[self._idx(a)]
 
     def is_provisional(self, year: int) -> bool:
+        """Whether ``year``'s working days are estimated, not published (see the module docstring)."""
         return year in self._provisional_years
 
     def provisional_between(self, a: date, b: date) -> bool:
+        """Whether any year from ``a`` to ``b`` (either order, both included) is provisional."""
         lo, hi = (a, b) if a <= b else (b, a)
         return any(y in self._provisional_years for y in range(lo.year, hi.year + 1))
 
     @property
     def provisional_years(self) -> frozenset[int]:
+        """The years whose working days are estimated, not published."""
         return self._provisional_years
 
     def next_workday_on_or_after(self, d: date) -> date:
+        """``d`` when it is a working day, else the first working day after it."""
         i = self._idx(d)
         k = bisect.bisect_left(self._days, d.toordinal())
         del i

@@ -38,6 +38,7 @@ def event_finding(
 
 
 def data_quality(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    """Any event's data-quality findings: back-dated or future-dated, and (once per case) an item not in the catalog."""
     out: list[Finding] = []
     cfg = ctx.config
     lag = event.recorded_at - event.occurred_at
@@ -83,6 +84,7 @@ def data_quality(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Fi
 
 
 def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
+    """Fee findings (arts. 58-59): a fee on a free item, not listed, over the standard, or charged twice."""
     out: list[Finding] = []
     p = event.payload
     item = ctx.catalog.get(state.item_code)
@@ -141,6 +143,7 @@ def fee(state: CaseState, event: ev.FeeCharged, ctx: Context) -> list[Finding]:
 
 
 def approval(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
+    """An approval's findings: reviewer as approver where forbidden, required materials missing, conditions unmet."""
     out: list[Finding] = []
     item = ctx.catalog.get(state.item_code)
     if item is None:
@@ -191,6 +194,7 @@ def suspendable(state: CaseState) -> list[Clock]:
 
 
 def suspension(state: CaseState, event: ev.Suspend, ctx: Context) -> list[Finding]:
+    """Findings on a suspension (art. 45): no period running, no procedure or reason, applicant not told in writing."""
     out: list[Finding] = []
     if not suspendable(state):
         out.append(

@@ -136,6 +136,7 @@ def deadline_of(clock: Clock, ctx: Context) -> date | None:
 
 
 def suspended_days(clock: Clock, ctx: Context) -> int:
+    """Working days left out of the clock by its ended suspensions (art. 45); a running one is not counted here."""
     return sum(_wd_in(_excluded_from(clock, s), s.end, ctx) for s in clock.suspensions if s.end is not None)
 
 
@@ -298,6 +299,7 @@ def new_clock(
     max_extension: int = 0,
     deemed_basis: str | None = None,
 ) -> Clock:
+    """Start the next generation of clock ``name`` (key ``name#n``), replacing the current one."""
     gen = state.generations.get(name, 0) + 1
     state.generations[name] = gen
     clock = Clock(
@@ -315,6 +317,10 @@ def new_clock(
 
 
 def start_decision(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:
+    """Start the decision period (art. 42) from ``start``, once per case, with the item's limits or the law's.
+
+    Before the review, the item's preliminary-review period (art. 43) and 承办→审核 step start too, where it sets them.
+    """
     if "decision" in state.clocks:
         return
     item = ctx.catalog.get(state.item_code)
@@ -351,6 +357,7 @@ def start_step_decision(state: CaseState, start: date, evidence: list[str], ctx:
 
 
 def stop_steps(state: CaseState, day: date) -> None:
+    """Stop the step clocks (环节时限) on ``day``."""
     for name in STEP_LABELS:
         c = state.clocks.get(name)
         if c is not None:
@@ -358,6 +365,7 @@ def stop_steps(state: CaseState, day: date) -> None:
 
 
 def start_delivery(state: CaseState, start: date, evidence: list[str], ctx: Context) -> None:
+    """Start the delivery period (art. 44) from the first decision, unless the item issues no certificate."""
     if "delivery" in state.clocks:
         return  # art. 44 counts from the first decision; a repeated decision event gets no fresh period
     item = ctx.catalog.get(state.item_code)

@@ -17,11 +17,13 @@ from streams.rules.state import CaseState
 class ItemLookup(Protocol):
     """Anything that finds a catalog item by code: a loaded file, or the workers' live catalog."""
 
-    def get(self, code: str) -> CatalogItem | None: ...
+    def get(self, code: str) -> CatalogItem | None:
+        """The item with this code, or None when there is none."""
 
 
 @dataclass(frozen=True)
 class Context:
+    """What every rule reads besides the case: the working-day calendar, the catalog and the thresholds."""
     calendar: WorkCalendar
     catalog: ItemLookup
     config: RuleConfig
@@ -31,6 +33,7 @@ class Context:
 
     @classmethod
     def build(cls, calendar: WorkCalendar, catalog: Catalog | ItemLookup, config: RuleConfig | None = None) -> Context:
+        """A context over a catalog (indexed here) or a live lookup; refuses severity overrides naming unknown rules."""
         index = Index(catalog) if isinstance(catalog, Catalog) else catalog
         config = config or RuleConfig()
         unknown = sorted(set(config.severity_overrides) - set(RULES))
@@ -54,6 +57,11 @@ class Context:
         law_article: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> Finding:
+        """A finding of rule ``code`` on this case, with the rule's category, severity (after overrides) and title.
+
+        Its id follows from the case, the rule and ``occurrence``; the article defaults to the rule's, staff and
+        department to the case's.
+        """
         spec = RULES[code]
         return Finding(
             finding_id=finding_id(state.case_id, code, occurrence),

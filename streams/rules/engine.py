@@ -56,6 +56,7 @@ _STAGES: dict[str, tuple[int, int, int | None]] = {
 
 
 def new_state(event: ev.CaseEvent) -> CaseState:
+    """A new case from its first event: its item, department and region, and its staff as first and responsible."""
     return CaseState(
         case_id=event.case_id,
         item_code=event.item_code,
@@ -77,6 +78,11 @@ def step(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[Ca
 
 
 def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[CaseState, list[Finding]]:
+    """Apply one event to the case (new when ``state`` is None): the state and the findings it raises.
+
+    A resend with the same content changes nothing; a conflicting resend, or a new event past the case's event
+    limit, is not applied, only reported. Timers are not run: :func:`step` does that first.
+    """
     if state is None:
         state = new_state(event)
     d = integrity.digest(event)

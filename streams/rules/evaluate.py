@@ -23,6 +23,7 @@ from streams.rules.state import CaseState
 
 @dataclass
 class Evaluation:
+    """The reference evaluation's result: findings, each case's state, the time timers ran to, refused events, facts."""
     findings: list[Finding] = field(default_factory=list)
     states: dict[str, CaseState] = field(default_factory=dict)
     at: datetime | None = None
@@ -31,6 +32,7 @@ class Evaluation:
 
 
 def finding_order(f: Finding) -> tuple[datetime, str, str, str]:
+    """Sort key of findings: detection time, case, rule, id."""
     return (f.detected_at, f.case_id, f.rule, f.finding_id)
 
 

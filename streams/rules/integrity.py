@@ -29,6 +29,7 @@ def digest(event: ev.CaseEvent) -> str:
 
 
 def classify(state: CaseState, event: ev.CaseEvent, d: str) -> Verdict:
+    """Whether the event is new, a duplicate (same id and content), a conflict (other content) or over the limit."""
     known = state.seen.get(event.event_id)
     if known is not None:
         return "duplicate" if known in ("", d) else "conflict"  # "": remembered before digests were kept

@@ -46,6 +46,7 @@ def fact_key(applicant_id: str, item_code: str) -> bytes:
 
 @dataclass(frozen=True)
 class Fact:
+    """A case's application or withdrawal, with its applicant and item: what the withdraw-and-reapply check pairs."""
     kind: Kind
     case_id: str
     applicant_id: str
@@ -58,19 +59,23 @@ class Fact:
 
     @property
     def key(self) -> bytes:
+        """The Kafka key of the (applicant, item) this fact belongs to."""
         return fact_key(self.applicant_id, self.item_code)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fact as plain JSON values (time as ISO)."""
         return {"kind": self.kind, "case_id": self.case_id, "applicant_id": self.applicant_id,
                 "item_code": self.item_code, "occurred_at": self.occurred_at.isoformat(),
                 "event_id": self.event_id, "department_id": self.department_id,
                 "region_code": self.region_code, "staff_id": self.staff_id}  # fmt: skip
 
     def to_json(self) -> bytes:
+        """The fact as JSON bytes."""
         return orjson.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Fact:
+        """The fact from :meth:`to_dict`'s output; ValueError for another kind, a missing id or a time without zone."""
         if d.get("kind") not in ("apply", "withdraw"):
             raise ValueError(f"fact.kind: {d.get('kind')!r:.40} is neither apply nor withdraw")
         strings = ("case_id", "applicant_id", "item_code", "event_id", "department_id", "region_code", "staff_id")
@@ -84,12 +89,14 @@ class Fact:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Fact:
+        """The fact from JSON bytes; ValueError when they hold no fact."""
         data = orjson.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("fact: not a JSON object")
         return cls.from_dict(data)
 
     def order(self) -> tuple[datetime, str, str]:
+        """Sort key: event time, then kind (apply before withdraw), then case id."""
         return (self.occurred_at, self.kind, self.case_id)
 
 
@@ -116,10 +123,12 @@ class Applicant:
     facts: list[Fact] = field(default_factory=list)
 
     def to_json(self) -> bytes:
+        """The kept facts as JSON bytes."""
         return orjson.dumps({"facts": [f.to_dict() for f in self.facts]})
 
     @classmethod
     def from_json(cls, raw: bytes) -> Applicant:
+        """The kept facts from :meth:`to_json`'s output."""
         return cls([Fact.from_dict(f) for f in orjson.loads(raw)["facts"]])
 
 

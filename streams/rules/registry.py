@@ -13,6 +13,7 @@ PROMISE = "承诺时限 (服务承诺制)"
 
 @dataclass(frozen=True)
 class Rule:
+    """A supervision rule: code, category, default severity, title, and the law article or other source it enforces."""
     code: str
     category: Category
     severity: Severity
@@ -23,6 +24,7 @@ class Rule:
 
     @property
     def basis(self) -> str:
+        """What the rule enforces: its law article, else its source, else an empty string."""
         return self.law_article or self.source or ""
 
 

@@ -19,6 +19,7 @@ STAGE_NAMES = ("new", "applied", "accepted", "reviewed", "decided", "concluded")
 
 @dataclass
 class Suspension:
+    """A special procedure's time out of a clock (art. 45): the days it began and ended (None while on), its event."""
     start: date
     end: date | None
     event_id: str
@@ -44,17 +45,20 @@ class Clock:
     stopped_on: date | None = None  # the day it stopped: working days used stop counting there
 
     def stop(self, day: date) -> None:
+        """Stop the clock on ``day`` (its stage is done); a clock stops once, and later calls keep the first day."""
         if not self.stopped:
             self.stopped = True
             self.stopped_on = day
 
     @property
     def suspended(self) -> bool:
+        """Whether a special procedure is running on this clock (its last suspension has no end yet)."""
         return bool(self.suspensions) and self.suspensions[-1].end is None
 
 
 @dataclass
 class CaseState:
+    """What the rules remember of one case between events: stage, responsibility, clocks, events seen, rules flagged."""
     case_id: str
     item_code: str
     department_id: str
@@ -92,14 +96,17 @@ class CaseState:
 
     @property
     def closed(self) -> bool:
+        """Whether the case is concluded (办结)."""
         return self.stage == CONCLUDED
 
     def active_clocks(self) -> list[Clock]:
+        """The clocks still running (suspended or not)."""
         return [c for c in self.clocks.values() if not c.stopped]
 
     # ---- serialisation -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The state as plain JSON values (dates as ISO strings); :meth:`from_dict` reads it back."""
         # Hand-written rather than dataclasses.asdict, which deep-copies every string: this runs on every
         # state write of every worker, and asdict made it the single largest cost per event.
         d = {f: getattr(self, f) for f in _STATE_SCALARS}
@@ -115,10 +122,12 @@ class CaseState:
         return d
 
     def to_json(self) -> str:
+        """The state as compact JSON with sorted keys."""
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseState:
+        """The state from :meth:`to_dict`'s output, also as written before ``seen`` kept digests (a list of ids)."""
         d = dict(data)
         clocks = {}
         for name, c in d.pop("clocks", {}).items():
@@ -144,6 +153,7 @@ class CaseState:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CaseState:
+        """The state from :meth:`to_json`'s output."""
         return cls.from_dict(json.loads(text))
 
 
