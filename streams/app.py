@@ -48,6 +48,7 @@ class Runtime:
 
 
 def changelog_topic(settings: Settings) -> str:
+    """The topic of the worker's case rows: ``<worker app id>-cases-changelog``."""
     return f"{settings.worker_app_id}-cases-changelog"
 
 

@@ -22,10 +22,12 @@ APPLICANT_PREFIX = b"\x00applicant:"
 
 
 def row_key(fact_key: bytes) -> bytes:
+    """The applicant row's key among a partition's rows: ``APPLICANT_PREFIX`` and the fact key."""
     return APPLICANT_PREFIX + fact_key
 
 
 def is_applicant(key: bytes) -> bool:
+    """Whether a row key is an applicant row's, not a case's."""
     return key.startswith(APPLICANT_PREFIX)
 
 

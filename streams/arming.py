@@ -32,6 +32,7 @@ class Armed:
 
 
 class Arming:
+    """Armed results by partition and case, kept until the sweep uses them or their moment passes."""
     def __init__(self) -> None:
         self.by_partition: dict[int, dict[bytes, Armed]] = {}
 
@@ -73,4 +74,5 @@ class Arming:
                 del armed[key]
 
     def drop(self, partition: int) -> None:
+        """Forget what was armed on a partition (this worker lost it)."""
         self.by_partition.pop(partition, None)

@@ -38,6 +38,7 @@ ClockKind = Literal["wall", "event"]
 
 
 class Message(NamedTuple):
+    """One input record: topic, partition, offset, key, value and the broker's receipt time."""
     topic: str
     partition: int
     offset: int
@@ -48,6 +49,7 @@ class Message(NamedTuple):
 
 @dataclass
 class PartitionResult:
+    """What a batch produced for one input partition: changed rows, outputs, next offsets, the new chain head."""
     rows: dict[bytes, bytes] = field(default_factory=dict)  # changed rows (META_KEY: the watermark)
     outputs: list[Output] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)  # input topic -> next offset to read
@@ -56,21 +58,25 @@ class PartitionResult:
 
 @dataclass
 class BatchResult:
+    """What a batch produced: each partition's result, every output in production order, and counters."""
     parts: dict[int, PartitionResult] = field(default_factory=dict)
     order: list[Output] = field(default_factory=list)  # every output in the order it was produced
     counters: Counter[str] = field(default_factory=Counter)
 
     @property
     def outputs(self) -> list[Output]:
+        """Every output in the order it was produced."""
         return self.order
 
     def part(self, partition: int) -> PartitionResult:
+        """The result of ``partition``, created empty on first use."""
         got = self.parts.get(partition)
         if got is None:
             got = self.parts[partition] = PartitionResult()
         return got
 
     def emit(self, partition: int, output: Output) -> None:
+        """Add an output of ``partition``, keeping the batch's overall order."""
         self.part(partition).outputs.append(output)
         self.order.append(output)
 
@@ -130,6 +136,7 @@ class Work:
         self.applicants = Applicants(lambda p: self.store.partition(p).rows)
 
     def run(self, messages: list[Message]) -> BatchResult:
+        """Judge each message in order (offsets already in the state are skipped), then write the changed rows."""
         for m in messages:
             part = self.store.partition(m.partition)
             if m.offset < part.committed.get(m.topic, 0):
@@ -310,6 +317,7 @@ class Work:
         self.result.counters["findings"] += len(texts)
 
     def dead_letter(self, m: Message, reason: str) -> None:
+        """Emit a dead letter for ``m`` giving ``reason``."""
         letter = DeadLetter.of(
             reason=reason, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value,
             failed_at=self.env.wall_clock(),

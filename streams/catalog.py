@@ -25,6 +25,7 @@ class LiveCatalog:
         self.bad_records = 0
 
     def get(self, code: str) -> CatalogItem | None:
+        """The item with this code; None when never published or removed; a bad record keeps its last good version."""
         key = code.encode("utf-8", "surrogatepass")
         raw = self._table.get(key)
         if raw is None:  # never published, or removed (tombstone)

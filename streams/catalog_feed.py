@@ -18,6 +18,7 @@ log = logging.getLogger("esup.catalog")
 
 
 class CatalogFeed:
+    """The catalog topic as ``items`` (code → JSON), read to its end, then followed; ``ready`` once one is usable."""
     def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.auth = auth or {}  # the worker's login (esup.kafka_auth.aiokafka_auth)
@@ -51,6 +52,7 @@ class CatalogFeed:
             log.warning("catalog %s %s; not judging events until it has", self.topic, self.state)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """Apply one record: an item set (and passed to ``observe``), or removed by a tombstone; no key: ignored."""
         if key is None:
             return
         if value is None:

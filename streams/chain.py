@@ -27,6 +27,7 @@ GENESIS = "0" * 64
 
 @dataclass(frozen=True)
 class Head:
+    """A partition's chain head: the last entry's sequence number and hash (0 and GENESIS before the first)."""
     seq: int = 0
     hash: str = GENESIS
 
@@ -52,6 +53,7 @@ def content_hash(f: Mapping[str, Any]) -> str:
 
 
 def link(prev: str, seq: int, finding_id: str, content: str) -> str:
+    """An entry's hash, ``H(prev | seq | finding id | content)``, the finding id length-prefixed."""
     return hashlib.sha256(f"{prev}|{seq}|{len(finding_id)}:{finding_id}|{content}".encode()).hexdigest()
 
 

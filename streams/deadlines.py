@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 
 class DeadlineIndex:
+    """Each partition's cases by next due moment (a heap, stale entries dropped lazily); see the module docstring."""
     def __init__(self) -> None:
         self._due: dict[int, dict[str, datetime]] = {}
         self._heaps: dict[int, list[tuple[datetime, str]]] = {}
@@ -57,6 +58,7 @@ class DeadlineIndex:
         return [case for case, due in self._due.get(partition, {}).items() if due <= moment]
 
     def next_due(self, partition: int) -> datetime | None:
+        """The partition's earliest due moment, None when nothing is pending (stale heap entries are dropped)."""
         heap = self._heaps.get(partition)
         dues = self._due.get(partition, {})
         while heap and dues.get(heap[0][1]) != heap[0][0]:
@@ -64,10 +66,12 @@ class DeadlineIndex:
         return heap[0][0] if heap else None
 
     def drop_partition(self, partition: int) -> None:
+        """Forget a partition (no longer this worker's, or about to be rebuilt)."""
         self._due.pop(partition, None)
         self._heaps.pop(partition, None)
 
     def rebuild(self, partition: int, entries: Iterable[tuple[str, datetime | None]]) -> None:
+        """Replace the partition's entries with ``(case id, due)`` pairs, as recovered from its rows."""
         self.drop_partition(partition)
         dues = {case: self._same(due) for case, due in entries if due is not None}
         self._due[partition] = dues
@@ -76,6 +80,7 @@ class DeadlineIndex:
         self._heaps[partition] = heap
 
     def partitions(self) -> list[int]:
+        """The partitions the index holds, in order."""
         return sorted(self._due)
 
     def __len__(self) -> int:

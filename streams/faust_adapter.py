@@ -42,6 +42,7 @@ def membership(group: str, instance: str | None) -> dict[str, Any]:
 
 
 def active_partitions(app: Any, topic: str) -> list[int]:
+    """The partitions of ``topic`` that faust's assignor gave this worker as active (not standby)."""
     return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
 
 
@@ -62,6 +63,7 @@ def broker_time(message: Any) -> datetime | None:
 
 
 def highwater(app: Any, topic: str, partition: int) -> int | None:
+    """The consumer's high-water mark of the partition; None until it has been fetched."""
     from faust.types import TP
 
     try:

@@ -32,6 +32,7 @@ _KILL_IN_COMMIT = int(os.environ.get("ESUP_TEST_KILL_IN_COMMIT", "0") or 0)
 
 
 class Fence:
+    """One transactional producer per owned input partition; each batch of a partition commits as one transaction."""
     def __init__(
         self,
         bootstrap: str,
@@ -71,6 +72,7 @@ class Fence:
         self.producers[partition] = producer
 
     async def release(self, partition: int) -> None:
+        """Stop the partition's producer, if any; a failure (fenced, Kafka away) is logged, not raised."""
         producer = self.producers.pop(partition, None)
         if producer is not None:
             try:
@@ -79,6 +81,7 @@ class Fence:
                 log.debug("stopping the producer of partition %d", partition, exc_info=True)
 
     async def close(self) -> None:
+        """Release every partition's producer."""
         for p in list(self.producers):
             await self.release(p)
 

@@ -24,6 +24,7 @@ log = logging.getLogger("esup.worker")
 
 
 class Ownership:
+    """The partitions this worker owns: taken over when assigned (see the module docstring), given up when lost."""
     def __init__(
         self,
         processor: CaseProcessor,
@@ -46,10 +47,12 @@ class Ownership:
         self._changelog_ready = False
 
     def owned(self) -> list[int]:
+        """The partitions held whose take-over has finished, in order."""
         store = self.processor.store
         return sorted(p for p, part in store.partitions.items() if part.ready is None or part.ready.is_set())
 
     async def assigned(self, partitions: set[int]) -> None:
+        """Follow a new assignment: lose partitions no longer in it, take over the new ones in the background."""
         store = self.processor.store
         for p in list(store.partitions):
             if p not in partitions:
@@ -60,6 +63,7 @@ class Ownership:
                 self.tasks[p] = asyncio.create_task(self._take_over(p))
 
     async def lose(self, partition: int) -> None:
+        """Give a partition up: cancel its take-over, drop its rows, timers and armed results, release its producer."""
         task = self.tasks.pop(partition, None)
         if task is not None and not task.done():
             task.cancel()
@@ -69,6 +73,7 @@ class Ownership:
         await self.fence.release(partition)
 
     async def ready(self, partition: int) -> bool:
+        """Wait until the partition is taken over; False when it is not, or no longer, this worker's."""
         part = self.processor.store.partitions.get(partition)
         if part is None or part.revoked:
             return False

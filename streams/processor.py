@@ -31,6 +31,7 @@ COUNTERS = ("events", "duplicates", "dead_letters", "findings", "ticks", "timer_
 
 
 class CaseProcessor:
+    """Judges batches under the module's error policy and keeps what the status page reads."""
     def __init__(
         self,
         *,
@@ -60,6 +61,7 @@ class CaseProcessor:
 
     @property
     def watermarks(self) -> dict[int, datetime]:
+        """Each partition's event-time watermark, where it has one."""
         return {p: part.watermark for p, part in self.store.partitions.items() if part.watermark is not None}
 
     def handle(self, messages: list[Message]) -> BatchResult:
@@ -116,4 +118,5 @@ class CaseProcessor:
         return work.result
 
     def tick_bytes(self, partition: int, now: datetime, *, arm: bool = False) -> bytes:
+        """A tick for ``partition`` at ``now`` as JSON bytes; ``arm``: compute ahead and publish nothing yet."""
         return Tick(partition=partition, now=now, arm=arm).model_dump_json().encode()

@@ -63,6 +63,7 @@ def encode_row(state: CaseState, *, due: datetime | None, basis: str) -> bytes:
 
 
 def decode_row(raw: bytes) -> CaseState:
+    """The case state a row holds (fields left out of the row get their defaults back)."""
     return CaseState.from_dict(orjson.loads(raw)["s"])
 
 
@@ -80,10 +81,12 @@ def stored_due(row: dict[str, Any], basis: str) -> tuple[str, datetime | None] |
 
 
 def encode_meta(watermark: datetime | None, chain: Head) -> bytes:
+    """The partition's meta row (``META_KEY``): its event-time watermark and its findings chain head."""
     return orjson.dumps({"watermark": watermark, "chain_seq": chain.seq, "chain_hash": chain.hash})
 
 
 def decode_meta(raw: bytes) -> tuple[datetime | None, Head]:
+    """The watermark and chain head in a meta row; ValueError when either is malformed."""
     meta = orjson.loads(raw)
     mark = meta.get("watermark")
     value = datetime.fromisoformat(mark) if mark else None

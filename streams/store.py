@@ -19,6 +19,7 @@ from streams.rules import CaseState
 
 @dataclass
 class Partition:
+    """One owned partition's state: rows, watermark, chain head, committed offsets and whether it is loaded."""
     number: int
     rows: dict[bytes, bytes] = field(default_factory=dict)
     watermark: datetime | None = None  # event clock: the latest trusted event time seen on it
@@ -29,6 +30,7 @@ class Partition:
 
 
 class CaseStore:
+    """The rows of every owned partition, with a cache of decoded states (the least recently written evicted)."""
     def __init__(self, cache_size: int = 20_000) -> None:
         self.partitions: dict[int, Partition] = {}
         self.cache_size = cache_size
@@ -42,6 +44,7 @@ class CaseStore:
         return part
 
     def drop(self, number: int) -> None:
+        """Give a partition up: its rows and cached states go, and whoever waits for it is released (``revoked``)."""
         part = self.partitions.pop(number, None)
         if part is not None:
             part.revoked = True
@@ -60,6 +63,7 @@ class CaseStore:
         return decode_row(raw) if raw is not None else None
 
     def write(self, partition: int, key: bytes, raw: bytes, state: CaseState) -> None:
+        """Store a case's row and keep its decoded state in the cache."""
         self.partition(partition).rows[key] = raw
         self._cache.pop(key, None)  # re-inserted last: the least recently written is evicted first
         self._cache[key] = (partition, state)
@@ -67,6 +71,7 @@ class CaseStore:
             del self._cache[next(iter(self._cache))]
 
     def forget(self, keys: set[bytes]) -> None:
+        """Drop these keys' cached states (a failed batch may have changed them); their rows stay."""
         for key in keys:
             self._cache.pop(key, None)
 

@@ -30,4 +30,5 @@ async def sweep_forever(
 
 
 def interval(seconds: float) -> timedelta:
+    """``seconds`` as a timedelta."""
     return timedelta(seconds=seconds)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 
 def status(runtime: Runtime) -> dict[str, Any]:
+    """The status page's body: liveness, each owned partition's offsets, lag, timers, watermark; counters; catalog."""
     app = runtime.app
     proc = runtime.processor
     topic = runtime.settings.topic_case_events
@@ -60,6 +61,7 @@ def _catalog(runtime: Runtime) -> dict[str, Any]:
 
 
 def register_status_page(runtime: Runtime) -> None:
+    """Serve :func:`status` at ``/esup/status/`` on the worker's web server; 503 when the worker is not alive."""
     app = runtime.app
 
     @app.page("/esup/status/")
