@@ -129,3 +129,16 @@ def test_the_old_status_spellings_still_work_and_say_the_new_one(tmp_path: Path)
         assert "old spelling" not in now.stderr
     misplaced = CliRunner().invoke(main, ["status", "--json", "lag"], env=env)
     assert misplaced.exit_code == 2 and "--json goes after the subcommand" in misplaced.stderr
+
+
+def test_the_linted_the_type_checked_the_packaged_and_the_imaged_packages_are_the_same() -> None:
+    import re
+    import tomllib
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packaged = {p.rstrip("*") for p in conf["tool"]["setuptools"]["packages"]["find"]["include"]}
+    imaged = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.M))
+    assert packaged == set(PACKAGES)
+    assert set(conf["tool"]["importlinter"]["root_packages"]) == packaged  # a package left out is not checked
+    assert set(conf["tool"]["mypy"]["packages"]) == packaged
+    assert imaged == packaged
