@@ -80,4 +80,4 @@ chaos: install
 	echo "$$failed of $(RUNS) runs failed" | tee -a build/chaos.log; test $$failed -eq 0
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
