@@ -7,12 +7,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 TZ=Asia/Shan
 WORKDIR /src
 
 COPY pyproject.toml README.md ./
+# Every package of pyproject's [tool.setuptools.packages.find] (tests/unit/test_cli_layout.py keeps them equal).
 COPY esup ./esup
 COPY schemas ./schemas
 COPY streams ./streams
 COPY sinks ./sinks
 COPY dashboards ./dashboards
 COPY sim ./sim
+COPY directory ./directory
+COPY notifier ./notifier
+COPY loop ./loop
+COPY api ./api
+COPY bulletin ./bulletin
+COPY gateway ./gateway
+COPY console ./console
 # The sample catalog (docker-compose's default CATALOG_FILE) and events, outside the working folder.
 COPY examples /opt/esup/examples
 RUN pip install . && rm -rf /src \

@@ -52,6 +52,7 @@ unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layers read top-down ([tool.importlinter] in pyproject.toml)
 
 ## make wheel-check: build the wheel, install it into a fresh venv and run it from an empty folder against a
 ## stack of its own (other ports and ESUP_HOME; stops what it starts): what a new user or the Docker image gets
@@ -79,4 +80,4 @@ chaos: install
 	echo "$$failed of $(RUNS) runs failed" | tee -a build/chaos.log; test $$failed -eq 0
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

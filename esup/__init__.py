@@ -1,1 +1,1 @@
-"""esup: the one command-line entry point of the electronic supervision platform."""
+"""esup: the base layer (settings, Kafka and ClickHouse logins, producer, topics, the local stack) and the CLI."""

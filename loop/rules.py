@@ -1,18 +1,6 @@
 """The loop's deadlines, pure: a department must answer a finding, and report a recommendation done, in time.
 
-No I/O and no clock: ``now`` and the calendar are arguments. A supervised finding's state is a small
-:class:`Watch`; the messages about it (responses, decisions, reports) are folded in by :func:`apply`, in any
-order and any number of times (each message id counts once), and :func:`due` fires what is overdue at ``now``.
-What fires depends only on the state and ``now`` — never on the order messages arrived in — so a service that
-rebuilds its state from the log after a restart raises exactly the same findings with the same ids.
-
-- **Response** (电子监察办法第七条, 回告): a finding of a severity listed in ``response_wd`` must be answered
-  (or decided on) within that many working days after the day it was detected; otherwise
-  ``SUP_RESPONSE_OVERDUE`` at 24:00 of the last day.
-- **Recommendation** (监察建议书): once issued, the department reports it carried out within its working days
-  (the decision's ``report_within_wd`` or ``recommendation_wd``); otherwise ``SUP_RECOMMENDATION_OVERDUE``.
-Both are escalated: one severity up (yellow → red) and addressed to the next region level up (county → city →
-province). Findings of the ``supervision`` category are not supervised again.
+Design: docs/architecture.md#the-loops-deadlines.
 """
 
 from __future__ import annotations

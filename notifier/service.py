@@ -1,12 +1,6 @@
 """`esup notifier run`: findings in (read_committed, own group), deliveries out, every step in the ledger.
 
-Order of work, which is what makes it at-least-once in and once per key out:
-1. poll findings; plan their deliveries; drop keys the ledger already has; record the rest as 'pending'
-   (with the rendered message); only then commit the offsets. A crash before the commit re-reads the
-   findings, and the ledger check makes that a no-op.
-2. send what is due: record 'sending', hand over, record 'sent' (or 'failed' with the next attempt). A
-   failing channel is paused with exponential backoff; the other channels go on. A restart loads every
-   delivery whose latest step is not final from the ledger. See docs/notifier.md for the residual window.
+Design: docs/architecture.md#the-notifiers-order-of-work.
 """
 
 from __future__ import annotations

@@ -1,16 +1,6 @@
 """The oracle's legal periods, counted day by day from the working-day calendar (independent of the engine).
 
-A period's start day is not counted (民法典 art. 201): day 1 is the first working day after it, and day k
-runs out at 24:00 of the k-th counted working day (art. 203). Working days from the day a special procedure
-starts until the day before it ends are not counted (行政许可法 art. 45); an open procedure holds the period.
-
-Warnings follow the platform's published thresholds: a notice once ``notice_share`` of the stricter limit
-is used (rounded up), a yellow card when a stricter promise (承诺) runs out and another at the statutory
-limit, a red card ``follow_up_wd`` working days later. Each fires once, at the end of the first day it is
-reached under the limits in force then. A lawful extension can make a notice due that the shorter limit
-never had: it is given at the extension, never dated before it, and not at all if the extended limit has
-already run out as well. Acceptance ends in deemed acceptance (art. 32(4)) and
-a decision on an item with 超时默认 in deemed approval; neither turns red.
+Design: docs/architecture.md#the-simulators-oracle-of-legal-periods.
 """
 
 from __future__ import annotations

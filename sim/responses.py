@@ -1,19 +1,6 @@
 """The simulated departments' answers (回告) and supervisors' decisions on findings, with what the loop must do.
 
-Pure: a finding, the seed, the loop's periods and the calendar in; the messages a department system and a
-supervisor would send (with their simulated times) and the ground truth of the loop out. Every supervised
-finding (a severity with a response period, not itself a supervision finding) gets one behaviour, drawn from
-its own random stream (seed and finding id), so the plan of a finding does not depend on the others:
-
-- ``on_time``: a response within the period (on one of its working days, 10:00);
-- ``late``: a response one or two working days after the last day;
-- ``missing``: none; the supervisor then holds the department accountable (效能告诫) after the escalation.
-
-Answered findings are decided the working day after the answer: an appeal accepted (dismissed, lawful cause)
-or refused (confirmed); an explanation confirmed; a rectification followed by a reminder talk for the staff
-member, or by a supervision recommendation (督办, 监察建议书) reported carried out in time, late or never.
-The expected supervision findings are computed here from the law's counting (start day not counted, 24:00 of
-the last working day), independently of the loop's own code, so the oracle test can catch the loop wrong.
+Design: docs/architecture.md#simulated-answers-and-decisions.
 """
 
 from __future__ import annotations

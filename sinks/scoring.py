@@ -1,19 +1,6 @@
 """Scores and rankings as ClickHouse views, generated from the scoring model (esup/config/scoring.yaml).
 
-The views read the sink's tables with FINAL and use only SQL that ClickHouse 18.16 and current releases
-both accept: no window functions (ranks come from a sorted groupArray), one JOIN per SELECT, explicit
-types in every UNION ALL branch. `esup db views` drops and recreates them, because they depend on the YAML
-model and on the holiday calendar written into them.
-
-    score_case_facts       one row per finished case: late, early, working days per stage
-    scores_department      one row per (period, period start, region level, region, department)
-    scores_staff           the same per staff member (with the department)
-    rankings_department    scores_department ranked within each (period, period start, level, region)
-    rankings_staff         the same for staff
-    finding_decisions      every finding with its latest decision (pending when none): who, when, why
-    accountability_measures  the measures decided, per department and staff, with who, when and why
-
-Findings count through the loop's decisions (sinks/decisions_sql.py): a dismissed one costs nothing.
+Design: docs/architecture.md#scores-and-rankings-views.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """The worker's side of the cross-case withdraw-and-reapply check: applicant rows and the facts topic.
 
-A case's application and withdrawal facts (`streams.rules.reapply.case_facts`) leave the case's partition in
-its transaction, keyed by (applicant, item) on the facts topic, which has as many partitions as the case
-events: facts partition N is read by the worker that owns case partition N, as a third input of the same
-fenced transaction (`streams.fence`: its offsets are committed with the rows, like the ticks'). Its state —
-one row per (applicant, item) — lives in partition N's rows and changelog under ``APPLICANT_PREFIX``, which
-no case id can start with (case ids hold no control characters), so it moves, is fenced and is recovered
-exactly like the cases. A fact seen twice is kept once (`reapply.admit`): a replay finds nothing new.
+Design: docs/architecture.md#checks-across-cases-withdraw-and-reapply.
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
 """One batch of messages → the rows and outputs it produces, per input partition. The worker's only path.
 
-Every message is judged exactly as if it came alone: an event is applied, its case's next due moment goes
-into the deadline index at once, and on the event clock the partition's timers run up to the watermark
-after it; so the findings do not depend on where batches begin and end. What batching saves is I/O: each
-case a batch changed gets one row and one snapshot at the end, and each partition one transaction.
-
-Nothing is written to the store until the whole batch is computed: a failure anywhere leaves the store as
-the batch found it (`Work.abandon` forgets the cached states it touched and gives the index back its
-timers), and the caller (`streams.processor`) runs the messages again as batches of one.
+Design: docs/architecture.md#a-batch-the-workers-one-path.
 """
 
 from __future__ import annotations

@@ -1,15 +1,6 @@
 """Tamper-evident findings: a content hash per finding, chained per input partition.
 
-Every finding the worker publishes carries ``chain``: its partition, a sequence number, the previous entry's
-hash, the hash of its content and the entry's own hash, ``H(prev | seq | finding id | content)``. The head
-of each partition's chain (sequence and hash) is part of the partition's state, committed in the same
-transaction as the findings, and published to the chain-heads topic, which only workers may write.
-`esup verify` recomputes everything from ClickHouse: a finding deleted, edited or inserted outside the
-chain shows, and so does a rewritten chain, against the heads in Kafka.
-
-A re-evaluation that changes a finding's content (a new calendar, a rule change) is a new chain entry for
-the same finding id: its sequence number is the finding's revision, monotonic per case (a case never
-changes partition), and every revision stays in the chain table.
+Design: docs/architecture.md#tamper-evident-findings.
 """
 
 from __future__ import annotations

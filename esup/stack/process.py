@@ -142,7 +142,7 @@ def wait_until(
             if "No space left on device" in excerpt:
                 problem += " (disk full: No space left on device)"
             raise StackError(service, problem + (f"; last log lines:\n{excerpt}" if excerpt else ""),
-                             "see the logs above; `esup stack status` shows where they are")
+                             "see the logs above; `esup status stack` shows where they are")
         time.sleep(0.25)
 
 

@@ -1,13 +1,6 @@
 """Working-day calendar of mainland China (art. 82: periods are counted in working days).
 
-Sources, in order: an override file (years the State Council published after the package was
-released, or corrections), then ``chinesecalendar`` (statutory holidays and adjusted working
-weekends 调休, 2004-2026 in 1.11.0). A year in neither is **provisional**: Monday-Friday minus the
-fixed-date statutory holidays (元旦 1 Jan, 劳动节 1-2 May, 国庆节 1-3 Oct), and every deadline computed
-across it is flagged provisional, so it is recomputed once the real calendar is loaded.
-
-Counting convention (民法典 art. 201, 203): the start day is **not** counted; day 1 is the first
-working day after it, and a period ends at 24:00 of its last working day.
+Design: docs/architecture.md#the-working-day-calendar.
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
 """Legal clocks in working days: deadlines, suspensions (art. 45), extensions (art. 42) and the timer sweep.
 
-A clock counts working days after its start day (the start day itself is not counted). A
-milestone "k working days used" is reached at 24:00 of the k-th counted working day; working days
-inside a lawful suspension are not counted. Each clock has up to four milestones, each fired once:
-
-- ``notice``: ``ceil(notice_share × allowed)`` days used, where *allowed* is the stricter of the
-  promised and statutory limits (plus any lawful extension) — the stricter limit warns first;
-- ``promise``: the promised (承诺) limit ran out, when it is stricter than the law's;
-- ``statutory``: the statutory limit ran out (for acceptance: deemed accepted, art. 32(4); for a
-  decision on an item with 超时默认: deemed approved);
-- ``red``: still open ``follow_up_wd`` working days after the statutory breach (a broken promise
-  alone is a yellow card; only an unremedied breach of the law turns red).
-
-A step clock (环节时限, ``step_review`` from acceptance to the review, ``step_decision`` from the review to
-the decision) holds only the department's promise for that step: a notice and, when it runs out, a yellow
-card (its ``statutory`` milestone); it never turns red — the decision period itself does that.
-
-``due(state, now, ctx)`` fires, in deadline order, every milestone whose moment is ``<= now``;
-a finding's ``detected_at`` is the milestone's moment, not ``now``, so sweeping once or in many
-small steps gives the same findings.
+Design: docs/architecture.md#legal-clocks.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
 """Withdraw-and-reapply (clock manipulation): one applicant's facts on one item, checked across cases.
 
-A case emits a small *fact* when its application is applied (applicant, item, case, time, who) and when it
-is withdrawn. The facts of one (applicant, item) meet in one place — the worker that owns their key's
-partition, or the reference evaluation after its per-case jobs — where `admit` keeps them and pairs a
-withdrawal at t1 of case A with an application at t2 of case B ≠ A when 0 ≤ t2 − t1 and t2's day is at most
-``reapply_window_wd`` working days after t1's. The pair raises one `DQ_WITHDRAW_REAPPLY` on case B (its id
-comes from both case ids), whichever of the two facts arrives first: a withdrawal is checked against the
-applications kept, an application against the withdrawals kept. A fact already kept (same kind and case)
-changes nothing, so a fact seen twice — a replay, a batch judged again — raises nothing twice.
-
-The law sets no such window: withdrawing (撤回) and applying again is the applicant's right, and the new
-application lawfully starts new periods (行政许可法 第32条, 第42条). Used by a department to restart a period it
-could not meet, it is the clock manipulation supervisors look for (shared/supervision.md, "known abuses"):
-a review heuristic, reported as a notice for the supervisor's review, never a violation.
+Design: docs/architecture.md#withdraw-and-reapply-the-rule.
 """
 
 from __future__ import annotations

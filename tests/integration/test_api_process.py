@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from directory.model import dump_directory
-from esup.api_users import ensure_users
+from esup.cli.api_users import ensure_users
 from sim.directory import build_directory
 from sim.province import build_province
 from sinks.clickhouse import connect_url, with_database

@@ -75,7 +75,7 @@ def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickh
 
 def reference(sim: Path, at: str) -> tuple[dict[str, tuple[Any, ...]], dict[str, int]]:
     """streams.rules.evaluate over the simulated file (what `esup evaluate` prints), and each case's final seq."""
-    from esup.cli import read_events
+    from esup.cli.evaluate import read_events
     from esup.params import aware_datetime
     from schemas.catalog import load_catalog
     from schemas.config import load_rule_config

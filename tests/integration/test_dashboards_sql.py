@@ -15,7 +15,7 @@ import pytest
 
 from dashboards.build import BOARDS, OUT_DIR, Board
 from dashboards.panels import PanelSpec
-from esup.cli import read_events
+from esup.cli.evaluate import read_events
 from esup.stack.servers import Provided
 from schemas.catalog import load_catalog
 from schemas.config import RuleConfig

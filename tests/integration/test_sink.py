@@ -410,7 +410,7 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
     assert "SIGTERM: flushing and stopping" in err and "sink stopped:" in err and "0 rows unwritten" in err
     assert clean_tables.execute("SELECT count() FROM case_snapshots FINAL")[0][0] == len(expected_snapshots(pipeline))
 
-    result = CliRunner().invoke(main, ["status", "--json"], env=env)
+    result = CliRunner().invoke(main, ["status", "lag", "--json"], env=env)
     assert result.exit_code == 0, result.output
     groups = json.loads(result.output)["groups"]
     assert groups[sink_settings.sink_group]["total_lag"] == 0
@@ -420,7 +420,11 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
     # the worker reads case events, ticks and applicant facts
     assert len(worker["partitions"]) == 18 and {p["committed"] for p in worker["partitions"]} == {None}
 
-    table = CliRunner().invoke(main, ["status"], env=env)
+    table = CliRunner().invoke(main, ["status", "lag"], env=env)
     assert table.exit_code == 0
     assert f"{sink_settings.sink_group}  total lag 0 over 20 partitions" in table.output
     assert "COMMITTED" in table.output.splitlines()[0]
+    # the old spelling, for one release: the same answer, and a note on stderr
+    old = CliRunner().invoke(main, ["status", "--json"], env=env)
+    assert old.exit_code == 0 and json.loads(old.stdout)["groups"].keys() == groups.keys()
+    assert "`esup status` is an old spelling and goes in the next release: use `esup status lag`" in old.stderr

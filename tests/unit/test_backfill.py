@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from esup.services import Plan, planned
+from esup.cli.processes import Plan, planned
 from esup.settings import Settings
 from sim.province import build_province
 from sim.writers import Pacer

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from esup.case_cli import render
+from esup.cli.case import render
 from sinks.case_view import Case, Clock, Event, Finding
 
 TZ = ZoneInfo("Asia/Shanghai")

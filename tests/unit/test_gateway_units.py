@@ -152,7 +152,7 @@ def test_bridge_pattern_reads_department_topics_only() -> None:
 
 
 def test_make_ups_plan_runs_the_bridge_and_gateway_and_the_province_per_department() -> None:
-    from esup.services import Plan, planned
+    from esup.cli.processes import Plan, planned
     from esup.settings import Settings
 
     default = {s.name: s for s in planned(Plan(), Settings(), run_id="x")}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from api.auth import Authenticator, load_users
 from directory.model import dump_directory
-from esup.api_users import ensure_users
-from esup.services import Plan, planned
+from esup.cli.api_users import ensure_users
+from esup.cli.processes import Plan, planned
 from esup.settings import Settings
 from sim.directory import build_directory
 from sim.province import build_province

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from esup.cli import main
-from esup.replay import job_of
+from streams.replay import job_of
 
 HOSTILE = [
     b"{oops",

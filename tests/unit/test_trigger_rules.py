@@ -12,7 +12,7 @@ import orjson
 from click.testing import CliRunner
 
 from esup.cli import main
-from esup.rules_cli import README_BEGIN, README_END, rules_markdown
+from esup.cli.rules import README_BEGIN, README_END, rules_markdown
 from schemas.events import EVENT_KINDS
 from streams.rules.offsystem import BATCH_LIMIT
 from streams.rules.registry import NOT_SIMULATED, RULES

@@ -1,9 +1,6 @@
 """The platform's own processes in the background: stream workers, the ClickHouse sink, a live province.
 
-Each runs detached with a pid file and a log under ``<ESUP_HOME>/services/``. ``up`` starts what is not
-running yet (idempotent); ``down`` stops whatever a pid file names: the simulator first (no more input),
-then the workers, then the sink, so it can still write what the workers produced. Kafka and ClickHouse
-are `esup stack`'s business.
+Design: docs/architecture.md#esup-services-up-the-background-processes.
 """
 
 from __future__ import annotations

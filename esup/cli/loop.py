@@ -1,4 +1,4 @@
-"""`esup loop …`, `esup api …` and `esup dossier`: the supervisors' loop (docs/loop.md)."""
+"""`esup loop run|simulate|schema`: the supervisors' loop of responses, decisions and deadlines (docs/loop.md)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ import threading
 from pathlib import Path
 
 import click
-
-
-def register(main: click.Group) -> None:
-    main.add_command(loop)
-    main.add_command(api)
-    main.add_command(dossier)
 
 
 @click.group()
@@ -94,77 +88,3 @@ def loop_schema(directory: Path) -> None:
     path = directory / "loop-message.schema.json"
     path.write_text(json.dumps(loop_json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
     click.echo(f"wrote {path}")
-
-
-@click.group()
-def api() -> None:
-    """The loop's HTTP API."""
-
-
-@api.command("serve")
-@click.option("--users", "users_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML of API users (argon2id hashes from `esup api hash-password`)")
-@click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="organisation directory (who belongs to which department and region)")
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
-    """Serve the API on 127.0.0.1 (OpenAPI at /docs). The token-signing key is made once, owner-readable only."""
-
-    import uvicorn
-
-    from api.app import Services, create_app
-    from api.audit import Auditor
-    from api.auth import Authenticator, load_users
-    from api.directory import YamlDirectory
-    from api.store import FindingsReader, Publisher
-    from esup.kafka_auth import API, kafka_python_auth
-    from esup.producer import kafka_producer
-    from esup.settings import load_settings
-    from loop.config import load_loop_config
-    from sinks.clickhouse import connect
-
-    s = load_settings()
-    from esup.console_cli import owner_only_secret
-
-    key = owner_only_secret(s.home / "api" / "token.key")  # the console signs in with the same key
-    producer = kafka_producer(s.kafka_bootstrap, "esup-api", auth=kafka_python_auth(s, API))
-    services = Services(
-        auth=Authenticator(load_users(users_file), key.encode()),
-        findings=FindingsReader(connect(s, role="reader")), publisher=Publisher(producer, s.topic_responses),
-        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
-        directory=YamlDirectory.load(directory_file) if directory_file else None,
-    )  # fmt: skip
-    uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")
-
-
-@api.command("hash-password")
-@click.password_option()
-def hash_password(password: str) -> None:
-    """Print an argon2id hash for a users file."""
-    from api.auth import hash_password as h
-
-    click.echo(h(password))
-
-
-@click.command()
-@click.argument("finding_id")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("examples/catalog.yaml"), show_default=True)
-def dossier(finding_id: str, out: Path | None, catalog_file: Path) -> None:
-    """Write the evidence dossier (证据材料) of FINDING_ID: dossier.json and dossier.pdf."""
-    from esup.settings import load_settings
-    from loop import dossier as d
-    from loop.config import load_loop_config
-    from schemas.catalog import load_catalog
-    from sinks.clickhouse import connect
-    from streams.rules import WorkCalendar
-
-    s = load_settings()
-    try:
-        doc = d.build(connect(s, role="reader"), finding_id, load_catalog(catalog_file), WorkCalendar(),
-                      load_loop_config())
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
-    for path in d.write(doc, out or Path(f"dossier-{finding_id}")):
-        click.echo(f"wrote {path}")

@@ -1,13 +1,6 @@
 """`esup evaluate --jobs N`: the reference evaluation split by case over N processes, with identical output.
 
-Every case is judged by one job only (crc32 of its case id modulo N), so each job is the reference
-evaluation (`streams.rules.evaluate`) of its share of the cases. Two things are global and exchanged:
-the moment the timers run to (the latest valid event of *all* jobs when ``--at`` is not given) and the
-order of the findings (each job sorts its own; the parent merges). Rejected lines keep their numbers.
-
-The parent only routes: it decodes each line with orjson to read its case id (a line orjson cannot read
-goes to the job its line number picks; the job's own strict parser then rejects it or, when it is valid
-after all, judges it — the stdlib fallback below makes sure such a line still goes to its case's job).
+Design: docs/architecture.md#esup-evaluate---jobs-n.
 """
 
 from __future__ import annotations

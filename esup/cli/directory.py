@@ -71,7 +71,3 @@ def publish(file: Path, db: bool) -> None:
             click.echo(f"ClickHouse not updated ({type(exc).__name__}: {exc}); the notifier will write it", err=True)
             return
         click.echo(f"wrote {n} rows to {s.clickhouse_database}.directory_*")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(directory_group)

@@ -1,8 +1,7 @@
-"""`esup`: every command a person runs; each command group lives in its own *_cli module, registered below."""
+"""`esup evaluate`: the rules over a file of events, in event time, without servers."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,25 +10,7 @@ import click
 from esup.params import aware_datetime
 from schemas.catalog import CatalogError, load_catalog
 from schemas.config import ConfigError, load_rule_config
-from schemas.events import CaseEvent, EventError, event_json_schema, parse_event
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-def main() -> None:
-    """Electronic supervision (电子监察) of administrative licensing.
-
-    \b
-    Start here:
-      make up                      the stack, the workers, the sink, the notifier and a live province
-      esup rankings --watch        who is late, ranked (names from the directory)
-      esup console                 the web console: inbox, findings, supervisors' queue (127.0.0.1:8090)
-      esup case CASE_ID            one case: timeline, clocks, findings with evidence
-      esup status                  consumer lag of the workers and the sink
-      esup evaluate FILE --catalog CATALOG    the rules over a file of events, no servers
-      esup verify                  are the findings in ClickHouse what the workers published?
-    Every group has --help: stack, topics, db, worker, sink, publish, catalog, directory, notifier, loop,
-    api, dossier, console, bulletin, simulate, services, rules, schema, dashboards.
-    """
+from schemas.events import CaseEvent, EventError, parse_event
 
 
 def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
@@ -47,7 +28,7 @@ def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
     return events, rejected
 
 
-@main.command()
+@click.command()
 @click.argument("events_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--catalog",
@@ -107,7 +88,7 @@ def evaluate(
     until = aware_datetime(at) if at else None
     ctx = Context.build(calendar, catalog, config)
     if jobs > 1:
-        from esup.replay import replay
+        from streams.replay import replay
 
         done = replay(events_file, ctx, until, jobs)
         rejected, lines = done.rejected, done.lines
@@ -134,70 +115,3 @@ def evaluate(
     if rejected:
         click.echo(f"warning: {len(rejected)} lines rejected", err=True)
         sys.exit(1)
-
-
-@main.group()
-def schema() -> None:
-    """The event contract for department systems."""
-
-
-@schema.command("export")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def schema_export(directory: Path) -> None:
-    """Write the JSON Schemas of case events, the catalog and findings into DIRECTORY."""
-    from schemas.catalog import Catalog
-    from schemas.findings import Finding
-
-    directory.mkdir(parents=True, exist_ok=True)
-    docs = {
-        "case-event.schema.json": event_json_schema(),
-        "catalog.schema.json": Catalog.model_json_schema(),
-        "finding.schema.json": Finding.model_json_schema(),
-    }
-    for name, doc in docs.items():
-        (directory / name).write_text(
-            json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-        click.echo(f"wrote {directory / name}")
-
-
-def _register_extensions() -> None:
-    from esup import (
-        access_cli,
-        analytics_cli,
-        bulletin_cli,
-        case_cli,
-        console_cli,
-        directory_cli,
-        gateway_cli,
-        infra_cli,
-        loop_cli,
-        notifier_cli,
-        pipeline_cli,
-        rules_cli,
-        sim_cli,
-        sink_cli,
-        verify_cli,
-    )
-
-    infra_cli.register(main)
-    pipeline_cli.register(main)
-    sink_cli.register(main)
-    analytics_cli.register(main)
-    sim_cli.register(main)
-    rules_cli.register(main)
-    verify_cli.register(main)
-    directory_cli.register(main)
-    notifier_cli.register(main)
-    case_cli.register(main)
-    loop_cli.register(main)
-    bulletin_cli.register(main)
-    access_cli.register(main)
-    gateway_cli.register(main)
-    console_cli.register(main)
-
-
-_register_extensions()
-
-if __name__ == "__main__":
-    main()

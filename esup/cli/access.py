@@ -105,7 +105,3 @@ def list_() -> None:
     click.echo("users: " + ", ".join(users))
     for g in grants:
         click.echo(g.line())
-
-
-def register(main: click.Group) -> None:
-    main.add_command(access)

@@ -9,10 +9,6 @@ from pathlib import Path
 import click
 
 
-def register(main: click.Group) -> None:
-    main.add_command(console)
-
-
 def owner_only_secret(path: Path) -> str:
     """A random key made once, readable by its owner only (refused when others can read it)."""
     if not path.exists():

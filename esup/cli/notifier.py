@@ -132,7 +132,3 @@ def deliveries() -> None:
         click.echo(f"{channel:<8} {state:<9} {n}")
     if not rows:
         click.echo("no deliveries yet")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(notifier_group)

@@ -32,7 +32,3 @@ def verify(since: str | None) -> None:
     click.echo(f"{len(problems)} problem(s); chain heads checked for {len(heads)} partition(s)", err=True)
     if problems:
         raise SystemExit(1)
-
-
-def register(main: click.Group) -> None:
-    main.add_command(verify)

@@ -55,7 +55,3 @@ def list_rules(as_json: bool, markdown: bool) -> None:
     for r in rows:
         basis = r["article"] or "-"
         click.echo(f"{r['code']:<{width}}  {r['category']:<13} {r['severity']:<7} {basis}  {r['meaning']}")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(rules)

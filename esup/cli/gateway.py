@@ -11,10 +11,6 @@ import click
 from esup.settings import load_settings
 
 
-def register(main: click.Group) -> None:
-    main.add_command(gateway)
-
-
 @click.group()
 def gateway() -> None:
     """Ingestion bound to departments (docs/gateway.md): the bridge, the HTTP gateway, its tokens."""

@@ -71,7 +71,3 @@ def bulletin(month: str, region: str | None, out: Path, scoring_file: Path | Non
     click.echo(f"{b.title}: {len(b.departments)} departments, {len(b.staff)} staff, {len(b.worst)} red cards, "
                f"{len(b.measures)} measures")
     click.echo(f"wrote {page}\nwrote {document}")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(bulletin)

@@ -200,8 +200,6 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
             sys.exit(1)
 
 
-
-
 def _publish(settings: Settings | None, catalog_file: Path) -> None:
     from esup.producer import publish_catalog
     from schemas.catalog import load_catalog
@@ -264,11 +262,3 @@ def _require_topics(settings: Settings, topics: list[str]) -> None:
     missing = [t for t in topics if t not in found]
     if missing:
         raise click.ClickException(f"topic(s) {', '.join(missing)} missing on {bootstrap}: run `esup topics create`")
-
-
-def register(main: click.Group) -> None:
-    """Attach `esup simulate` and `esup services` to the `esup` group."""
-    from esup import services_cli
-
-    main.add_command(simulate)
-    services_cli.register(main)

@@ -1,13 +1,13 @@
-"""`esup services up|down|status`: workers, the sink and a live simulated province in the background."""
+"""`esup services up|down`: workers, the sink and a live simulated province in the background."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from esup.cli import status
 from esup.kafka_auth import CATALOG, kafka_python_auth
 from esup.params import cli_settings as _settings
 from esup.settings import Settings
@@ -22,7 +22,7 @@ def services() -> None:
 
     \b
       esup services up              # start what is not running (after `esup stack up`, topics, db migrate)
-      esup services status          # what runs, pid, status page, log (exit 3 if something is down)
+      esup status services          # what runs, pid, status page, log (exit 3 if something is down)
       esup services down            # stop the simulator, the workers, then the sink
     Pid files and logs: <ESUP_HOME>/services/. `make up` and `make down` do all of it with the stack.
     """
@@ -70,7 +70,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
     the machine allows and then goes on in real time. With --wait (the default) this returns once the
     current month is ranked with department names.
     """
-    from esup.services import Plan, Services
+    from esup.cli.processes import Plan, Services
     from esup.stack.errors import StackError
     from sim.writers import parse_speed
 
@@ -98,7 +98,7 @@ def services_up(workers: int, web_port: int, simulate: bool, speed: str, cases_p
 
 
 def _wait_until_ranked(s: Settings, timeout_s: float) -> None:
-    from esup.ready import wait_until_ranked
+    from esup.cli.ready import wait_until_ranked
 
     click.echo(f"\nBackfilling the simulated month, then real time; waiting until this month ranks "
                f"(at most {timeout_s:.0f} s; progress also in {s.home / 'services' / 'simulator.log'}):")
@@ -131,11 +131,10 @@ def _publish_catalog(s: Settings, seed: int) -> None:
     click.echo(f"catalog   published {len(report.published)} items from {files['catalog']} to {s.topic_catalog}")
     _publish_directory(s, files["directory"])
     _write_departments(s, sim.province)
-    from esup.api_users import ensure_users
+    from esup.cli.api_users import ensure_users
 
     users = ensure_users(s.home, files["directory"])
     click.echo(f"api users {users} (passwords: {users.with_name('passwords.json')}, owner-readable only)")
-
 
 
 def _publish_directory(s: Settings, path: Path) -> None:
@@ -154,7 +153,6 @@ def _publish_directory(s: Settings, path: Path) -> None:
         raise click.ClickException(f"publishing the directory to {s.topic_directory}: {type(exc).__name__}: "
                                    f"{exc} (did `esup topics create` and `esup db migrate` run?)") from None
     click.echo(f"directory published {report.published} records from {path} to {s.topic_directory}")
-
 
 
 def _write_departments(s: Settings, province: Province) -> None:
@@ -180,7 +178,7 @@ def _write_departments(s: Settings, province: Province) -> None:
 
 
 def _where_to_look(s: Settings, plan: object) -> None:
-    from esup.services import Plan
+    from esup.cli.processes import Plan
 
     assert isinstance(plan, Plan)
     lines = [
@@ -190,9 +188,9 @@ def _where_to_look(s: Settings, plan: object) -> None:
         *([f"  http://127.0.0.1:{plan.console_port}/  the console (users: {s.home / 'console' / 'users.yaml'}; "
            f"first password in admin.password beside it)"] if plan.console else []),
         "  esup case CASE_ID                    one case: timeline, clocks, suspensions, findings and evidence",
-        "  esup status                          consumer lag of the workers and the sink",
-        f"  esup worker-status --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",
-        "  esup services status                 these processes, their pids and logs",
+        "  esup status lag                      consumer lag of the workers and the sink",
+        f"  esup status worker --web-port {plan.web_port:<6} one worker's liveness, partitions and counters",
+        "  esup status services                 these processes, their pids and logs",
         f"  clickhouse-client --port {s.clickhouse_port} --user esup_reader --password "
         f"\"$(cat {s.clickhouse_credentials_dir / 'esup_reader.password'})\" -q 'SELECT rule, count() FROM "
         f"{s.clickhouse_database}.findings FINAL GROUP BY rule'",
@@ -208,7 +206,7 @@ def _where_to_look(s: Settings, plan: object) -> None:
 @services.command("down")
 def services_down() -> None:
     """Stop every service `up` started (simulator, workers, sink); nothing is left running."""
-    from esup.services import Services
+    from esup.cli.processes import Services
 
     stopped = Services(_settings()).down()
     for st in stopped:
@@ -217,19 +215,4 @@ def services_down() -> None:
         click.echo("no services were running")
 
 
-@services.command("status")
-def services_status() -> None:
-    """One line per service: state, pid, status page, log. Exit code 3 when any is not running."""
-    from esup.services import Services
-
-    statuses = Services(_settings()).statuses()
-    for st in statuses:
-        click.echo(st.line())
-    if not statuses:
-        click.echo("no services (start them with `esup services up` or `make up`)")
-    if not statuses or any(st.state != "running" for st in statuses):
-        sys.exit(3)
-
-
-def register(main: click.Group) -> None:
-    main.add_command(services)
+services.add_command(status.alias(status.services, "esup services status", "esup status services"))

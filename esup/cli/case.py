@@ -144,7 +144,3 @@ def case(case_id: str, database: str | None, width: int | None) -> None:
     if found is None:
         raise click.ClickException(f"no case {case_id!r} in {database or s.clickhouse_database}")
     render(found, Console(width=width or shutil.get_terminal_size((140, 40)).columns, highlight=False))
-
-
-def register(main: click.Group) -> None:
-    main.add_command(case)
