@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from schemas.events import BEIJING, EventError, parse_event
 from tests.hostile import corpus
 
-EXAMPLES = [json.loads(line) for line in (Path(__file__).resolve().parents[2] / "examples/events.jsonl").read_text().splitlines()]
+EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "examples/events.jsonl"
+EXAMPLES = [json.loads(line) for line in EXAMPLES_FILE.read_text().splitlines()]
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ID_FIELDS = ("event_id", "case_id", "item_code", "department_id", "staff_id")
 
