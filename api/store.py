@@ -18,7 +18,7 @@ class FindingsReader:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def _rows(self, where: str, params: dict[str, Any], limit: int = 1) -> list[Finding]:
+    def select(self, where: str, params: dict[str, Any], limit: int = 1) -> list[Finding]:
         rows = self.client.execute(
             f"SELECT {', '.join(_FINDING_COLS)} FROM findings FINAL WHERE {where} "
             f"ORDER BY detected_at DESC, finding_id LIMIT {int(limit)}", params, settings=READONLY)
@@ -31,13 +31,13 @@ class FindingsReader:
         return out
 
     def get(self, finding_id: str) -> Finding | None:
-        found = self._rows("finding_id = %(id)s", {"id": finding_id})
+        found = self.select("finding_id = %(id)s", {"id": finding_id})
         return found[0] if found else None
 
     def visible(self, department_id: str | None, region_prefix: str | None, limit: int) -> list[Finding]:
         if department_id is not None:
-            return self._rows("department_id = %(d)s", {"d": department_id}, limit)
-        return self._rows("startsWith(region_code, %(r)s)", {"r": region_prefix or ""}, limit)
+            return self.select("department_id = %(d)s", {"d": department_id}, limit)
+        return self.select("startsWith(region_code, %(r)s)", {"r": region_prefix or ""}, limit)
 
     def messages(self, finding_id: str) -> list[dict[str, Any]]:
         rows = self.client.execute("SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, "

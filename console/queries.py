@@ -18,8 +18,8 @@ TREND_MONTHS = 6
 
 def inbox(reader: FindingsReader, department_id: str, severities: list[str], limit: int = 200) -> list[Finding]:
     """The department's findings that need an answer and have neither a response nor a decision yet."""
-    # FindingsReader._rows is the API's own read (same columns, same parsing); the filter is the console's.
-    return reader._rows(
+    # FindingsReader.select is the API's own read (same columns, same parsing); the filter is the console's.
+    return reader.select(
         "department_id = %(d)s AND category != 'supervision' AND severity IN %(sev)s AND finding_id NOT IN "
         "(SELECT finding_id FROM loop_messages FINAL WHERE type IN ('response', 'decision'))",
         {"d": department_id, "sev": tuple(severities) or ("",)}, limit)
@@ -47,7 +47,7 @@ def queue(reader: FindingsReader, region_prefix: str, limit: int = 200) -> list[
     waiting = {str(r[0]): r for r in rows if r[0] not in decided or decided[r[0]] < r[1]}
     if not waiting:
         return []
-    found = reader._rows("finding_id IN %(ids)s AND startsWith(region_code, %(r)s)",
+    found = reader.select("finding_id IN %(ids)s AND startsWith(region_code, %(r)s)",
                          {"ids": tuple(waiting), "r": region_prefix}, limit)
     out = [Awaiting(f, waiting[f.finding_id][1], str(waiting[f.finding_id][2]), str(waiting[f.finding_id][3]),
                     str(waiting[f.finding_id][4])) for f in found]
@@ -85,8 +85,9 @@ def staff_scores(client: Any, department_id: str, month: date) -> list[tuple[str
 
 def open_findings(reader: FindingsReader, column: str, value: str, limit: int = 50) -> list[Finding]:
     """A department's or staff member's latest findings."""
-    assert column in ("department_id", "staff_id")
-    return reader._rows(f"{column} = %(v)s", {"v": value}, limit)
+    if column not in ("department_id", "staff_id"):  # a column name goes into the SQL: never from a caller
+        raise ValueError(f"open_findings: no column {column!r}")
+    return reader.select(f"{column} = %(v)s", {"v": value}, limit)
 
 
 def names(client: Any) -> tuple[dict[str, str], dict[str, str]]:

@@ -79,10 +79,12 @@ class EmailChannel:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> None:
-    req = urllib.request.Request(url, data=body, method="POST",
+    if not url.startswith(("https://", "http://")):  # never file: or a custom scheme from a mistyped config
+        raise ChannelError(f"POST {url[:80]}: only http(s) URLs are posted to")
+    req = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 - scheme checked above
                                  headers={"Content-Type": "application/json; charset=utf-8", **headers})
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 - scheme checked above
             resp.read()
     except urllib.error.HTTPError as exc:
         raise ChannelError(f"POST {url}: HTTP {exc.code}") from exc

@@ -82,11 +82,13 @@ class CatalogFeed:
                                          auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         try:
-            parts = (await consumer._client.fetch_all_metadata()).partitions_for_topic(self.topic)
+            await consumer.topics()  # always asks the broker: the metadata below is current
+            parts = consumer.partitions_for_topic(self.topic)
             while not parts:
                 log.warning("catalog topic %s not found yet; waiting for `esup topics create`", self.topic)
                 await asyncio.sleep(2.0)
-                parts = (await consumer._client.fetch_all_metadata()).partitions_for_topic(self.topic)
+                await consumer.topics()
+                parts = consumer.partitions_for_topic(self.topic)
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)

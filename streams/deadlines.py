@@ -65,6 +65,10 @@ class DeadlineIndex:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
+    def pending(self, partition: int) -> int:
+        """How many cases of the partition have a timer pending (the status page)."""
+        return len(self._due.get(partition, {}))
+
     def drop_partition(self, partition: int) -> None:
         """Forget a partition (no longer this worker's, or about to be rebuilt)."""
         self._due.pop(partition, None)

@@ -78,7 +78,7 @@ def bound_shutdown(worker: Any, grace_s: float) -> None:
     import os
     import threading
 
-    graceful = worker._on_sigterm
+    graceful = worker._on_sigterm  # noqa: SLF001 - faust's SIGTERM handler has no public hook
 
     def on_sigterm() -> None:
         timer = threading.Timer(grace_s, lambda: os._exit(0))
@@ -86,7 +86,7 @@ def bound_shutdown(worker: Any, grace_s: float) -> None:
         timer.start()
         graceful()
 
-    worker._on_sigterm = on_sigterm
+    worker._on_sigterm = on_sigterm  # noqa: SLF001
 
 
 def broker_credentials(auth: dict[str, Any]) -> dict[str, Any]:

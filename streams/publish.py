@@ -30,7 +30,8 @@ class BatchPublisher:
                 await producer.partitions_for(topic)  # metadata, once per topic
                 self._known.add(topic)
             if partition is None:
-                partition = producer._partition(topic, None, key, value, key, value)
+                # aiokafka's own partitioner (murmur2 of the key, as Java's): one transaction per partition
+                partition = producer._partition(topic, None, key, value, key, value)  # noqa: SLF001
             groups.setdefault((topic, partition), []).append((key, value))
         pending = []
         for (topic, partition), items in groups.items():

@@ -26,7 +26,7 @@ def status(runtime: Runtime) -> dict[str, Any]:
             "highwater": high,
             "processed_offset": pos,
             "lag": lag,
-            "pending_timers": len(proc.index._due.get(p, {})),
+            "pending_timers": proc.index.pending(p),
             "watermark": proc.watermarks[p].isoformat() if p in proc.watermarks else None,
             "ready": p in ready,  # fenced and loaded from the changelog
         }

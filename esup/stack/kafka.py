@@ -175,7 +175,7 @@ class KafkaLauncher(ServerProcess):
             # A dev stack from before authentication: its brokers' users cannot be added afterwards
             # (KRaft takes the broker's SCRAM user at format time), so its data goes.
             note = f"re-formatted {self.data}: it was formatted without SCRAM users (its topics are gone)"
-            print(f"kafka: {note}", file=sys.stderr)
+            print(f"kafka: {note}", file=sys.stderr)  # noqa: T201 - told to the operator before the data goes
             shutil.rmtree(self.data)
             self.security_mark.unlink(missing_ok=True)
         id_file = self.dir / "cluster.id"

@@ -41,7 +41,7 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
         producer.close(timeout=10)
 
 
-async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
+async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Any]:  # noqa: ASYNC109
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
