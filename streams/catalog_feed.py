@@ -63,6 +63,13 @@ class CatalogFeed:
                 self.observe(key, value)
         self.updates += 1
 
+    async def _partitions(self, consumer: Any) -> set[int] | None:
+        """The catalog topic's partitions, asked of the broker now. aiokafka's public calls answer from the
+        consumer's cached metadata (topics() fetches but does not keep it), so this uses its client."""
+        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        parts: set[int] | None = metadata.partitions_for_topic(self.topic)
+        return parts
+
     async def run(self) -> None:
         """Load, then follow the topic forever; reconnects with a pause if Kafka goes away."""
         while True:
@@ -82,13 +89,11 @@ class CatalogFeed:
                                          auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         try:
-            await consumer.topics()  # always asks the broker: the metadata below is current
-            parts = consumer.partitions_for_topic(self.topic)
+            parts = await self._partitions(consumer)
             while not parts:
                 log.warning("catalog topic %s not found yet; waiting for `esup topics create`", self.topic)
                 await asyncio.sleep(2.0)
-                await consumer.topics()
-                parts = consumer.partitions_for_topic(self.topic)
+                parts = await self._partitions(consumer)
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
