@@ -37,6 +37,7 @@ from complaints.contract import (
     Reopened,
     Replied,
 )
+from complaints.store import mask
 from loop.rules import deadline
 from schemas.findings import Category, Finding, Severity, finding_id
 from streams.rules.calendar import WorkCalendar, local_date
@@ -192,7 +193,7 @@ def pending(c: Complaint, cfg: ComplaintsConfig, cal: WorkCalendar) -> list[tupl
         topic = Topic(c.subject("category") or Topic.other)
         severity = Severity.red if topic == Topic.misconduct else Severity.yellow
         out.append((sub.at, card(c, "CMP_SUBSTANTIATED", "substantiated", SUBSTANTIATED[topic], severity, sub.at,
-                                 cal, [*c.of(Received)[:1], sub], {"finding": sub.finding[:500]})))
+                                 cal, [*c.of(Received)[:1], sub], {"finding": mask(sub.finding[:500])})))
     return out
 
 
