@@ -4,11 +4,13 @@ Like the loop (loop/service.py), state is rebuilt from the log at start: esup.co
 (the cards raised before, and this service's chain head) and esup.ticks are read from the beginning
 (read_committed). Cards are ordinary findings, chained on a chain of their own, so the notifier, the loop
 (responses, decisions) and the scores take them like any finding. Event clock = the latest complaint message
-time or esup.ticks tick (`esup clock advance`); wall clock = now.
+time, an esup.ticks tick (`esup clock advance`) or a `{"now": …}` keyed `tick` on esup.complaints (the
+simulator's); wall clock = now.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -94,6 +96,12 @@ class ComplaintsService:
             self._advance(tick.now)
 
     def _on_message(self, record: Any) -> None:
+        if record.key == b"tick":  # the event clock moved on the complaints topic (the simulator's --until)
+            try:
+                self._advance(datetime.fromisoformat(str(json.loads(record.value)["now"])))
+                return
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                pass  # not a tick after all: the contract decides
         try:
             msg = parse_message(record.value)
         except ComplaintMessageError as exc:

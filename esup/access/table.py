@@ -62,6 +62,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     # Clock: advances time, nothing else.
     # (the loop's event clock ticks on the responses topic, which the loop reads in order with the answers)
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_responses, s.topic_audit)  # and who advanced it
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaints)  # the complaint service's event clock, likewise
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
           Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),
