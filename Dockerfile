@@ -21,6 +21,7 @@ COPY api ./api
 COPY bulletin ./bulletin
 COPY gateway ./gateway
 COPY console ./console
+COPY complaints ./complaints
 # The sample catalog (docker-compose's default CATALOG_FILE) and events, outside the working folder.
 COPY examples /opt/esup/examples
 RUN pip install . && rm -rf /src \

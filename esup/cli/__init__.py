@@ -23,6 +23,7 @@ from esup.cli import (
     case,
     catalog,
     clock,
+    complaints,
     console,
     dashboards,
     db,
@@ -79,6 +80,7 @@ COMMANDS: tuple[click.Command, ...] = (
     gateway.gateway,
     notifier.notifier_group,
     loop.loop,
+    complaints.complaints,
     api.api,
     console.console,
     # data in

@@ -21,7 +21,7 @@ from esup.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = ["esup", "streams", "schemas", "sinks", "dashboards", "sim", "directory", "notifier", "loop", "api",
-            "bulletin", "gateway", "console"]
+            "bulletin", "gateway", "console", "complaints"]
 
 
 def _tree(group: click.Group) -> list[click.Command]:
