@@ -1,4 +1,5 @@
-"""Commands for scores, rankings and dashboards: `esup db views`, `esup rankings`, `esup dashboards build|push`."""
+"""Commands for scores, rankings and dashboards: `esup db views`, `esup scores refresh`, `esup rankings`,
+`esup dashboards build|push`."""
 
 from __future__ import annotations
 
@@ -35,13 +36,17 @@ def _client(s: Settings, database: str | None, role: Role) -> Any:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="working-day calendar override (YAML), as for `esup evaluate`")
 def db_views(database: str | None, scoring_file: Path | None, calendar_file: Path | None) -> None:
-    """(Re)create the score and ranking views from the scoring model; run after `esup db migrate`.
+    """(Re)create the score and ranking views from the scoring model, and fill the scoreboard from them; run
+    after `esup db migrate`.
 
     The views hold the model and the holidays of its calendar years, so run it again after changing
-    esup/config/scoring.yaml or loading a newly published holiday calendar.
+    esup/config/scoring.yaml or loading a newly published holiday calendar. The scoreboard (the tables the
+    console, bulletin, rankings and dashboards read) is rebuilt from the new views at once; `esup scores
+    refresh --every N` keeps it current after that.
     """
     from directory.views import create_views as accountability_views
     from schemas.scoring import ScoringError, load_scoring
+    from sinks.scoreboard import refresh, tables
     from sinks.scoring import create_views
     from streams.rules import load_calendar
 
@@ -56,11 +61,65 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
         client = _client(s, target, "admin")  # views are DDL
         names = create_views(client, model, calendar)
         names += accountability_views(client)
+        done = refresh(client, force=True)  # the views changed: the boards must follow them now
+        names += [t for t in tables() if not t.endswith(("_next", "_prev"))]
     except Exception as exc:  # connection refused, missing tables (migrate first), SQL rejected…
         raise click.ClickException(
             f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}/{target}: {type(exc).__name__}: {exc}"
         ) from None
-    click.echo(f"{target}: views {', '.join(names)} (scoring model {model.version}, calendar {calendar.version})")
+    click.echo(f"{target}: views {', '.join(names)} (scoring model {model.version}, calendar {calendar.version}); "
+               f"scoreboard as of {done.as_of:%Y-%m-%d %H:%M:%S} ({done.seconds:.1f} s)" if done else "")
+
+
+@click.group("scores")
+def scores_group() -> None:
+    """The scoreboard: the score views materialised for the console, bulletin, rankings and dashboards."""
+
+
+@scores_group.command("refresh")
+@click.option("--every", default=None, type=click.FloatRange(min=0.2),
+              help="keep running: look for changed inputs every this many seconds (default: refresh once)")
+@click.option("--max-age", default=600.0, show_default=True, type=click.FloatRange(min=1),
+              help="with --every: rebuild at least this often even if the inputs look unchanged")
+@click.option("--force", is_flag=True, help="rebuild even if the inputs are unchanged")
+@click.option("--database", default=None, help="database (default: ESUP_CLICKHOUSE_DATABASE)")
+def scores_refresh(every: float | None, max_age: float, force: bool, database: str | None) -> None:
+    """Rebuild the scoreboard from the score views when their inputs changed (as the scorer role).
+
+    A decision or a finding reaches the boards within --every plus twice a rebuild's time (docs/performance.md).
+
+    \b
+      esup scores refresh                 once, now (nothing when nothing changed)
+      esup scores refresh --every 10      as a service: what `esup services up` runs
+    """
+    import threading
+
+    from sinks.scoreboard import refresh, run
+
+    s = _settings()
+    if every is None:
+        client = _client(s, database, "scorer")
+        try:
+            done = refresh(client, force=force)
+        except Exception as exc:
+            raise click.ClickException(f"ClickHouse: {type(exc).__name__}: {exc} (have `esup db migrate` and "
+                                       "`esup db views` run?)") from None
+        finally:
+            client.disconnect()
+        if done is None:
+            click.echo("scoreboard: inputs unchanged, nothing to do")
+        else:
+            click.echo(f"scoreboard: {done.rows['department']} department and {done.rows['staff']} staff rows, "
+                       f"as of {done.as_of:%Y-%m-%d %H:%M:%S}, in {done.seconds:.2f} s")
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    try:
+        run(lambda: _client(s, database, "scorer"), stop, every=every, max_age=max_age)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 def _day(value: str | None) -> date:
@@ -202,5 +261,6 @@ def register(main: click.Group) -> None:
         db = click.Group("db", help="The ClickHouse database (ESUP_CLICKHOUSE_* settings).")
         main.add_command(db)
     db.add_command(db_views)
+    main.add_command(scores_group)
     main.add_command(rankings)
     main.add_command(dashboards_group)
