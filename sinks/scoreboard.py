@@ -1,28 +1,26 @@
 """The scoreboard: the rankings views materialised as tables, rebuilt whole and swapped in when their inputs change.
 
-Why: the score views (sinks/scoring.py) stay the definition, but they are plain views. Every query recomputes
-every entity's score from all findings (FINAL, joined with the latest decisions) and all finished cases, and
-ClickHouse 18.16 pushes no predicate into the grouped view, so a page asking for one department's trend pays
-for the whole province: 1.3–1.7 s a query at 100,000 cases (docs/performance.md). The readers (console,
-bulletin, `esup rankings`, the dashboards) read `scoreboard_department` and `scoreboard_staff` instead: the
-rows of `rankings_department` and `rankings_staff` (every score column plus the rank), sorted by
-(period, level, period_start, region, rank), so a page reads a few granules.
+Why: the score views (sinks/scoring.py) stay the definition, but a plain view recomputes every entity's score
+from all findings and finished cases on each query, and 18.16 pushes no predicate into the grouped view: a
+page asking for one department paid 1.3–3.9 s at 100,000 cases (docs/performance.md). The readers (console,
+bulletin, `esup rankings`, dashboards) read `scoreboard_department` and `scoreboard_staff` instead: the rows
+of `rankings_department` and `rankings_staff` (every score column plus the rank), sorted by (period, level,
+period_start, region, rank), so a page reads a few granules.
 
-How: `refresh` reads a fingerprint of the inputs' data parts (system.parts of findings, loop_messages,
-case_snapshots, case_events: any insert, merge or mutation changes it). When it differs from the last
-refresh's, each board is rebuilt as `<board>_next` with CREATE TABLE … AS SELECT * FROM the rankings view,
-then swapped in at once: EXCHANGE TABLES on an Atomic database (current releases), one multi-table RENAME on
-an Ordinary one (18.16 renames them under its global context lock, so no query sees a board missing), and the
-old copy dropped. A full rebuild rather than an incremental one: the scores are not sums (each heading's
-deduction is capped, notices count by threes, the bonus is a share of early cases, ranks are per group), so
-a change anywhere in a month re-ranks its whole group, and an incremental path would be a second definition
-of the scores to keep equal to the views. Its cost is one read of the views (3–4 s at 100,000 cases on two
-shared cores), paid only when something changed, by one process, not by each page.
+How: `refresh` fingerprints the inputs' active parts (system.parts of findings, loop_messages,
+case_snapshots, case_events: any insert, merge or mutation changes it) and the views' creation times. When
+that differs from the last refresh's, each board is rebuilt as `<board>_next` by CREATE TABLE … AS SELECT *
+FROM its rankings view and swapped in at once: EXCHANGE TABLES on an Atomic database (current releases), one
+multi-table RENAME on an Ordinary one (18.16 does it under its global context lock, which table lookups also
+take, so no query finds a board missing); then the old copy is dropped. Whole rebuilds, not increments: the
+scores are not sums (capped headings, notices by threes, an early-case share, ranks per group), so an
+incremental path would be a second definition of the scores to keep equal to the views; a rebuild is paid
+once per change by one process instead of by every page.
 
-Delay: `run` checks the fingerprint every `every` seconds, so a decision (or a finding) is in the boards at
-most `every` + 2 × the rebuild time after it is written (it may land just after a rebuild read its inputs),
-and at the latest `max_age` after anything the fingerprint might miss. `scoreboard_refreshes` keeps when the
-inputs were read (`as_of`), which the console shows.
+Delay: `run` looks every `every` seconds, so a decision or finding is in the boards at most `every` + 2 ×
+one rebuild after it is written (it may land just after a rebuild read its inputs), and at the latest
+`max_age` after anything the fingerprint could miss. `scoreboard_refreshes` keeps when the inputs were read
+(`as_of`), which the console shows as 得分截至.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sinks.scoring import KINDS, Kind, rankings_view
+from sinks.scoring import CASE_FACTS, KINDS, Kind, rankings_view, scores_view
 
 log = logging.getLogger("esup.scoreboard")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -45,6 +43,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 BOARD = "scoreboard"  # the key of its row in REFRESHES
 REFRESHES = "scoreboard_refreshes"
 INPUTS = ("findings", "loop_messages", "case_snapshots", "case_events")  # what the score views read
+VIEWS = (CASE_FACTS, *(scores_view(k) for k in KINDS), *(rankings_view(k) for k in KINDS))  # the definition
 SORTING = "(period, level, period_start, region, rank)"
 
 
@@ -66,11 +65,16 @@ def tables() -> list[str]:
 
 
 def fingerprint_sql() -> str:
-    """One number that changes whenever an input table's active parts do (insert, merge, mutation, drop)."""
-    names = ", ".join(f"'{t}'" for t in INPUTS)
+    """One number that changes whenever an input table's active parts do (insert, merge, mutation, drop) or a
+    view is recreated (`esup db views` with another model or calendar)."""
+    inputs = ", ".join(f"'{t}'" for t in INPUTS)
+    views = ", ".join(f"'{v}'" for v in VIEWS)
     part = "concat(table, ' ', name, ' ', toString(rows), ' ', toString(toUInt32(modification_time)))"
-    return (f"SELECT cityHash64(arrayStringConcat(arraySort(groupArray({part})), ',')) FROM system.parts "
-            f"WHERE database = currentDatabase() AND active AND table IN ({names})")
+    view = "concat(name, ' ', toString(toUInt32(metadata_modification_time)))"
+    return (f"SELECT cityHash64((SELECT arrayStringConcat(arraySort(groupArray({part})), ',') FROM system.parts "
+            f"WHERE database = currentDatabase() AND active AND table IN ({inputs})), "
+            f"(SELECT arrayStringConcat(arraySort(groupArray({view})), ',') FROM system.tables "
+            f"WHERE database = currentDatabase() AND name IN ({views})))")
 
 
 def build_statements(kind: Kind) -> list[str]:
