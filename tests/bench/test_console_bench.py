@@ -1,7 +1,8 @@
 """The console's server time per page with a province of 100,000 cases in ClickHouse (ESUP_BENCH_CASES to change).
 
-Prints each page's median and worst of a few requests (in process, through the whole ASGI stack, the audit
-included; no browser, no network); the issue's budget is 300 ms a page. Figures: docs/performance.md.
+Prints the scoreboard's build times (the score pages read it), then each page's median and worst of a few
+requests (in process, through the whole ASGI stack, the audit included; no browser, no network); the issue's
+budget is 300 ms a page. Figures: docs/performance.md.
 """
 
 from __future__ import annotations
