@@ -100,6 +100,8 @@ def swap_statements(atomic: bool, existing: set[str]) -> list[str]:
         # SYNC: an Atomic database otherwise keeps a dropped table's data for 8 minutes.
         out += [f"DROP TABLE IF EXISTS {next_table(k)} SYNC" for k in present]
     else:
+        # A `_prev` left by a refresh that stopped before its DROP would make the RENAME fail.
+        out += [f"DROP TABLE IF EXISTS {prev_table(k)}" for k in present]
         renames = [f"{board_table(k)} TO {prev_table(k)}, " for k in present]
         out.append("RENAME TABLE " + "".join(renames) + ", ".join(f"{next_table(k)} TO {board_table(k)}"
                                                                   for k in KINDS))
