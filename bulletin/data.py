@@ -1,4 +1,4 @@
-"""What a month's bulletin says, read from ClickHouse's score views, findings and decisions (read-only)."""
+"""What a month's bulletin says, read from the scoreboard (the score views materialised), findings and decisions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from schemas.scoring import ScoringModel
 from sinks.rankings import RankRow, fetch, with_names
-from sinks.scoring import DECISIONS_VIEW, MEASURES_VIEW, level_of, scores_view
+from sinks.scoreboard import board_table
+from sinks.scoring import DECISIONS_VIEW, MEASURES_VIEW, level_of
 
 TREND_MONTHS = 6  # the trend chart shows this month and the five before it
 WORST_CASES = 10
@@ -96,7 +97,7 @@ def collect(client: Any, model: ScoringModel, month: date, region: str | None,
     if region:
         where += " AND region = %(region)s"
     deductions = {str(r[0]): {h: float(v) for h, v in zip(heads, r[1:], strict=True)}
-                  for r in client.execute(f"SELECT department_id, {cols} FROM {scores_view('department')} "
+                  for r in client.execute(f"SELECT department_id, {cols} FROM {board_table('department')} "
                                           f"WHERE {where}", params)}  # fmt: skip
     trend: dict[date, dict[str, float]] = {m: {} for m in months_back(month, TREND_MONTHS)}
     for m in trend:

@@ -193,6 +193,10 @@ def register(app: FastAPI, c: Console) -> None:
             raise Forbidden("监察队列只对监察人员开放。")
         return c.page(request, "queue.html", rows=queries.queue(reader, who.region_prefix()))
 
+    def as_of() -> str:
+        # The scores pages read the scoreboard: say how fresh it is (sinks/scoreboard.py bounds the delay).
+        return queries.as_of_text(queries.scores_as_of(reader.client), today())
+
     def ranking_rows(who: Principal) -> tuple[str | None, list[Any]]:
         region = ranking_region(who)
         depts, staff = queries.names(reader.client)
@@ -204,13 +208,15 @@ def register(app: FastAPI, c: Console) -> None:
         who = c.who(request)
         request.state.action = "view_ranking"
         region, rows = ranking_rows(who)
-        return c.page(request, "ranking.html", rows=rows, region=region, month=month())
+        return c.page(request, "ranking.html", rows=rows, region=region, month=month(), as_of=as_of())
 
     @app.get("/live/ranking", response_class=HTMLResponse)
     def live_ranking(request: Request) -> HTMLResponse:
         who = c.who(request)
         _, rows = ranking_rows(who)
-        return c.page(request, "_ranking_rows.html", rows=rows)
+        page = c.page(request, "_ranking_rows.html", rows=rows)
+        page.headers["X-Scores-As-Of"] = as_of()  # console.js puts it in the page's "截至"
+        return page
 
     @app.get("/departments/{department_id}", response_class=HTMLResponse)
     def department(department_id: str, request: Request) -> HTMLResponse:
@@ -224,7 +230,8 @@ def register(app: FastAPI, c: Console) -> None:
                           months_back(month(), queries.TREND_MONTHS))
         return c.page(request, "department.html", department_id=department_id, name=depts.get(department_id, ""),
                       points=points, chart=chart, staff=queries.staff_scores(reader.client, department_id, month()),
-                      people=people, findings=queries.open_findings(reader, "department_id", department_id))
+                      people=people, findings=queries.open_findings(reader, "department_id", department_id),
+                      as_of=as_of())
 
     @app.get("/staff/{staff_id}", response_class=HTMLResponse)
     def staff(staff_id: str, request: Request) -> HTMLResponse:
@@ -239,7 +246,7 @@ def register(app: FastAPI, c: Console) -> None:
                           months_back(month(), queries.TREND_MONTHS))
         return c.page(request, "staff.html", staff_id=staff_id, name=people.get(staff_id, ""), department_id=dept,
                       department_name=depts.get(dept, ""), points=points, chart=chart,
-                      findings=queries.open_findings(reader, "staff_id", staff_id))
+                      findings=queries.open_findings(reader, "staff_id", staff_id), as_of=as_of())
 
     def bulletin_files() -> list[Path]:
         folder = c.bulletins

@@ -11,7 +11,8 @@ from typing import Any
 from api.store import READONLY, FindingsReader
 from bulletin.data import months_back
 from schemas.findings import Finding
-from sinks.scoring import scores_view
+from sinks.scoreboard import as_of as scoreboard_as_of
+from sinks.scoreboard import board_table
 
 TREND_MONTHS = 6
 
@@ -66,8 +67,9 @@ def trend(client: Any, kind: str, entity: str, month: date) -> list[tuple[date, 
     """(month, score, yellows, reds) of one department or staff member over the last months (only scored ones)."""
     column = "department_id" if kind == "department" else "staff_id"
     months = months_back(month, TREND_MONTHS)
+    board = board_table("department" if kind == "department" else "staff")
     rows = client.execute(
-        f"SELECT period_start, score, yellows, reds FROM {scores_view('department' if kind == 'department' else 'staff')} "  # noqa: E501
+        f"SELECT period_start, score, yellows, reds FROM {board} "
         f"WHERE period = 'month' AND level = 'province' AND {column} = %(e)s AND period_start >= %(from)s "
         "AND period_start <= %(to)s ORDER BY period_start", {"e": entity, "from": months[0], "to": month},
         settings=READONLY)
@@ -77,10 +79,25 @@ def trend(client: Any, kind: str, entity: str, month: date) -> list[tuple[date, 
 def staff_scores(client: Any, department_id: str, month: date) -> list[tuple[str, float, int, int]]:
     """(staff id, score, yellows, reds) of a department's staff this month, best first."""
     rows = client.execute(
-        f"SELECT staff_id, score, yellows, reds FROM {scores_view('staff')} WHERE period = 'month' "
+        f"SELECT staff_id, score, yellows, reds FROM {board_table('staff')} WHERE period = 'month' "
         "AND level = 'province' AND period_start = %(m)s AND department_id = %(d)s ORDER BY score DESC, staff_id",
         {"m": month, "d": department_id}, settings=READONLY)
     return [(str(r[0]), float(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def scores_as_of(client: Any) -> datetime | None:
+    """When the scoreboard's inputs were last read: the scores pages say "as of" this (截至)."""
+    try:
+        return scoreboard_as_of(client)
+    except Exception:  # a database without the scoreboard yet: the pages say nothing
+        return None
+
+
+def as_of_text(at: datetime | None, today: date) -> str:
+    """"14:03:22" (the date too when it is not today; "—" before the first refresh)."""
+    if at is None:
+        return "—"
+    return f"{at:%H:%M:%S}" if at.date() == today else f"{at:%Y-%m-%d %H:%M:%S}"
 
 
 def open_findings(reader: FindingsReader, column: str, value: str, limit: int = 50) -> list[Finding]:

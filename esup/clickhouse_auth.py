@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 #   service the two processes that read back a ledger they keep (the notifier's deliveries, the directory
 #           sync's present entries): SELECT and INSERT on esup.*, no DDL, no ALTER … DELETE
 #   reader  Grafana, rankings, case view, dossier, verify, readiness, the API's reads: readonly=1, esup only
-Role = Literal["admin", "sink", "service", "reader"]
-ROLES: tuple[Role, ...] = ("admin", "sink", "service", "reader")
+#   scorer  `esup scores refresh` (sinks/scoreboard.py): SELECT on esup.*, and CREATE, INSERT, DROP (the swap)
+#           on the scoreboard's own tables only, INSERT into its refresh log; nothing else is writable
+Role = Literal["admin", "sink", "service", "reader", "scorer"]
+ROLES: tuple[Role, ...] = ("admin", "sink", "service", "reader", "scorer")
 USERS: dict[Role, str] = {"admin": "esup_admin", "sink": "esup_sink", "service": "esup_service",
-                          "reader": "esup_reader"}  # fmt: skip
+                          "reader": "esup_reader", "scorer": "esup_scorer"}  # fmt: skip
 
 
 class CredentialError(RuntimeError):

@@ -1,4 +1,4 @@
-"""The live ranking for the terminal (`esup rankings`): read a rankings view, print a fixed-width table."""
+"""The live ranking for the terminal (`esup rankings`): read the scoreboard, print a fixed-width table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from sinks.departments import names_sql
-from sinks.scoring import Kind, entity_column, level_of, rankings_view
+from sinks.scoreboard import board_table
+from sinks.scoring import Kind, entity_column, level_of
 
 PERIOD_NAMES = ("day", "week", "month")
 
@@ -44,7 +45,10 @@ class RankRow:
 
 
 def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None = None) -> list[RankRow]:
-    """Ranked rows of one period; within `region` (its level read from the code) or every province."""
+    """Ranked rows of one period; within `region` (its level read from the code) or every province.
+
+    From the scoreboard (sinks/scoreboard.py): the rankings views' rows as of its last refresh.
+    """
     level = level_of(region) if region else "province"
     who = entity_column(kind)
     where = "period = %(period)s AND period_start = %(start)s AND level = %(level)s"
@@ -55,7 +59,7 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
     # The department's name from the `departments` dimension ('' where none is known yet). Current
     # releases want an alias on each joined subquery; 18.16 accepts them.
     rows = client.execute(
-        f"SELECT {columns}, department_name FROM (SELECT {who} AS entity, * FROM {rankings_view(kind)} "
+        f"SELECT {columns}, department_name FROM (SELECT {who} AS entity, * FROM {board_table(kind)} "
         f"WHERE {where}) AS r ANY LEFT JOIN ({names_sql()}) AS d USING department_id ORDER BY region, rank",
         {"period": period, "start": start, "level": level, "region": region or ""},
     )

@@ -18,7 +18,7 @@ FROM
 (
     SELECT rank, staff_id, score, on_time_rate, notices, yellows, reds, deemed_approvals,
         avg_wd_accept, avg_wd_decision, avg_wd_delivery
-    FROM rankings_staff
+    FROM scoreboard_staff
     WHERE {SELECTED_REGION} AND {CURRENT_PERIOD} AND department_id = '$department'
 ) AS r
 ANY LEFT JOIN ({STAFF_NAMES}) AS s USING staff_id

@@ -18,7 +18,7 @@ def department_ranking() -> PanelSpec:
 FROM
 (
     SELECT rank, department_id, score, on_time_rate, notices, yellows, reds, deemed_approvals, cases_finished
-    FROM rankings_department
+    FROM scoreboard_department
     WHERE {SELECTED_REGION} AND {CURRENT_PERIOD}
 ) AS r
 ANY LEFT JOIN ({names_sql()}) AS d USING department_id
@@ -57,7 +57,7 @@ def on_time_rate_by_city() -> PanelSpec:
         description="Share of the cases finished in the current period with no late card, per city of the "
                     "selected province.",
         sql=f"""SELECT region AS city, sum(cases_on_time) / sum(cases_finished) AS on_time_rate
-FROM scores_department
+FROM scoreboard_department
 WHERE level = 'city' AND substring(region, 1, 2) = substring('$region', 1, 2) AND {CURRENT_PERIOD}
 GROUP BY region
 HAVING sum(cases_finished) > 0

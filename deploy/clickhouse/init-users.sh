@@ -10,7 +10,8 @@ sha256() { tr -d '\r\n' < "$SECRETS/$1.password" | sha256sum | cut -d' ' -f1; }
 
 sql="$(sed -e "s/{{SINK_SHA256}}/$(sha256 esup_sink)/" \
            -e "s/{{SERVICE_SHA256}}/$(sha256 esup_service)/" \
-           -e "s/{{READER_SHA256}}/$(sha256 esup_reader)/" "$USERS_SQL")"
+           -e "s/{{READER_SHA256}}/$(sha256 esup_reader)/" \
+           -e "s/{{SCORER_SHA256}}/$(sha256 esup_scorer)/" "$USERS_SQL")"
 if [ -n "${DRY_RUN:-}" ]; then
     printf '%s\n' "$sql"
 else

@@ -21,3 +21,15 @@ GRANT SELECT, INSERT ON esup.* TO esup_service;
 CREATE USER OR REPLACE esup_reader IDENTIFIED WITH sha256_hash BY '{{READER_SHA256}}' DEFAULT DATABASE esup
     SETTINGS readonly = 1 CONST, max_execution_time = 60 MIN 1 MAX 600 CHANGEABLE_IN_READONLY;
 GRANT SELECT ON esup.* TO esup_reader;
+
+-- The scoreboard's refresher (`esup scores refresh`, sinks/scoreboard.py): it reads the score views and their
+-- inputs, rebuilds each board as <board>_next, swaps it in with EXCHANGE TABLES (which wants SELECT, INSERT,
+-- CREATE TABLE and DROP TABLE on both names) and drops the copy; it logs each refresh. No other table is
+-- writable by it, and it can neither ALTER nor TRUNCATE anything.
+CREATE USER OR REPLACE esup_scorer IDENTIFIED WITH sha256_hash BY '{{SCORER_SHA256}}' DEFAULT DATABASE esup;
+GRANT SELECT ON esup.* TO esup_scorer;
+GRANT INSERT, CREATE TABLE, DROP TABLE ON esup.scoreboard_department TO esup_scorer;
+GRANT INSERT, CREATE TABLE, DROP TABLE ON esup.scoreboard_department_next TO esup_scorer;
+GRANT INSERT, CREATE TABLE, DROP TABLE ON esup.scoreboard_staff TO esup_scorer;
+GRANT INSERT, CREATE TABLE, DROP TABLE ON esup.scoreboard_staff_next TO esup_scorer;
+GRANT INSERT ON esup.scoreboard_refreshes TO esup_scorer;

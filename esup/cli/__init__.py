@@ -37,6 +37,7 @@ from esup.cli import (
     rankings,
     rules,
     schema,
+    scores,
     services,
     simulate,
     sink,
@@ -90,6 +91,7 @@ COMMANDS: tuple[click.Command, ...] = (
     simulate.simulate,
     # results
     rankings.rankings,
+    scores.scores,
     case.case,
     dossier.dossier,
     bulletin.bulletin,

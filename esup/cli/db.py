@@ -47,14 +47,18 @@ def db_migrate(database: str | None) -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="working-day calendar override (YAML), as for `esup evaluate`")
 def db_views(database: str | None, scoring_file: Path | None, calendar_file: Path | None) -> None:
-    """(Re)create the score and ranking views from the scoring model; run after `esup db migrate`.
+    """(Re)create the score and ranking views from the scoring model, and fill the scoreboard from them; run
+    after `esup db migrate`.
 
     The views hold the model and the holidays of its calendar years, so run it again after changing
-    esup/config/scoring.yaml or loading a newly published holiday calendar.
+    esup/config/scoring.yaml or loading a newly published holiday calendar. The scoreboard (the tables the
+    console, bulletin, rankings and dashboards read) is rebuilt from the new views at once; `esup scores
+    refresh --every N` keeps it current after that.
     """
     from directory.views import create_views as accountability_views
     from schemas.scoring import ScoringError, load_scoring
     from sinks.clickhouse import connect
+    from sinks.scoreboard import refresh, tables
     from sinks.scoring import create_views
     from streams.rules import load_calendar
 
@@ -69,8 +73,12 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
         client = connect(s, target, role="admin")  # views are DDL
         names = create_views(client, model, calendar)
         names += accountability_views(client)
+        done = refresh(client, force=True)  # the views changed: the boards must follow them now
+        names += [t for t in tables() if not t.endswith(("_next", "_prev"))]
     except Exception as exc:  # connection refused, missing tables (migrate first), SQL rejected…
         raise click.ClickException(
             f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}/{target}: {type(exc).__name__}: {exc}"
         ) from None
-    click.echo(f"{target}: views {', '.join(names)} (scoring model {model.version}, calendar {calendar.version})")
+    board = f"; scoreboard as of {done.as_of:%Y-%m-%d %H:%M:%S} ({done.seconds:.1f} s)" if done else ""
+    click.echo(f"{target}: views {', '.join(names)} (scoring model {model.version}, calendar {calendar.version})"
+               + board)

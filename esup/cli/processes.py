@@ -20,7 +20,7 @@ from sim.run import PHASE_FILE
 HOST = "127.0.0.1"
 # `down` stops in this order
 _ORDER = ("console", "simulator", "responder", "complainants", "gateway", "bridge", "api", "worker", "loop",
-          "complaints", "sink", "notifier", "receivers")
+          "complaints", "scorer", "sink", "notifier", "receivers")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class Plan:
     # The web console (esup console) on loopback, plain http there (--dev-http); bulletins from <home>/bulletins.
     console: bool = True
     console_port: int = 8090
+    # The scoreboard the rankings, console and dashboards read (sinks/scoreboard.py): looked at this often.
+    score_every_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Service:
 
 
 def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
-    """The services of a plan, in start order: workers, sink, receivers and notifier, then the simulator."""
+    """The services of a plan, in start order: workers, sink, scorer, receivers and notifier, then the simulator."""
     extra: list[str] = []
     if plan.rules:
         extra += ["--rules", str(plan.rules)]
@@ -90,6 +92,7 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
                                            "warning", *extra,
                                            *(["--calendar", str(plan.calendar)] if plan.calendar else [])), port))
     out.append(Service("sink", ("sink", "--loglevel", "warning")))
+    out.append(Service("scorer", ("scores", "refresh", "--every", str(plan.score_every_s))))
     if plan.notify:
         key = str(webhook_key(settings))
         out.append(Service("receivers", ("notifier", "receivers", "--out", str(settings.home / "inbox"),

@@ -1,7 +1,8 @@
 """The console's server time per page with a province of 100,000 cases in ClickHouse (ESUP_BENCH_CASES to change).
 
-Prints each page's median and worst of a few requests (in process, through the whole ASGI stack, the audit
-included; no browser, no network); the issue's budget is 300 ms a page. Figures: docs/performance.md.
+Prints the scoreboard's build times (the score pages read it), then each page's median and worst of a few
+requests (in process, through the whole ASGI stack, the audit included; no browser, no network); the issue's
+budget is 300 ms a page. Figures: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from esup.stack.servers import Provided
 from sinks.clickhouse import connect_url
+from sinks.scoreboard import refresh
 from tests.console_support import PASSWORD, console_app
 from tests.integration.analytics_db import fresh_database, insert
 from tests.loop_support import t
@@ -106,6 +108,16 @@ def test_every_page_with_a_province_of_cases(clickhouse_server: Provided, kafka_
     began = time.perf_counter()
     ids = load(client, CASES)
     print(f"\nloaded {CASES} cases in {time.perf_counter() - began:.0f} s")
+    # The scoreboard the score pages read (sinks/scoreboard.py): its first build, a rebuild swapped over a
+    # board in place, and the look that finds nothing changed (what `esup scores refresh --every` pays each round).
+    for what in ("first build", "rebuild and swap"):
+        began = time.perf_counter()
+        done = refresh(client, force=True)
+        print(f"scoreboard {what}: {1000 * (time.perf_counter() - began):,.0f} ms "
+              f"({done.rows['department']:,} department and {done.rows['staff']:,} staff rows)")
+    began = time.perf_counter()
+    assert refresh(client) is None
+    print(f"scoreboard check, inputs unchanged: {1000 * (time.perf_counter() - began):,.1f} ms")
     producer = kafka_producer(kafka_bootstrap, "bench-console", auth=admin_auth())
     topics = {"responses": new_topic(1, "responses"), "audit": new_topic(1, "audit")}
     app = console_app(lambda: connect_url(clickhouse_server.address, DB), producer, topics,

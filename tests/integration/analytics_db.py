@@ -34,6 +34,13 @@ def insert(client: Any, table: str, rows: list[Row]) -> None:
     sink.flush()
 
 
+def refresh_board(client: Any) -> None:
+    """Fill the scoreboard from the views (what `esup scores refresh` does), after a test's inserts."""
+    from sinks.scoreboard import refresh
+
+    refresh(client, force=True)
+
+
 def cli_env(server_url: str) -> dict[str, str]:
     """Environment for an `esup` command run on a test database: the server's test login (the commands' own
     roles, such as the reader, are kept to the esup database)."""

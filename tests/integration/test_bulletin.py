@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from esup.cli import main
 from esup.stack.servers import Provided
-from tests.integration.analytics_db import cli_env, fresh_database, insert
+from tests.integration.analytics_db import cli_env, fresh_database, insert, refresh_board
 from tests.integration.test_rankings import fixture_rows, ranking
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,7 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
     c = fresh_database(clickhouse_server.address, DB)
     for table, rows in fixture_rows().items():
         insert(c, table, rows)
+    refresh_board(c)  # the bulletin reads the scoreboard
     yield c
     c.disconnect()
 

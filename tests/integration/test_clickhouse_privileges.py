@@ -124,7 +124,7 @@ def test_the_reader_reads_esup_tables_and_changes_nothing(stack: ClickHouseLaunc
 def test_reader_and_sink_cannot_reach_another_database(stack: ClickHouseLauncher,
                                                        databases: tuple[str, str]) -> None:  # fmt: skip
     mine, other = databases
-    for role in ("reader", "sink", "service"):
+    for role in ("reader", "sink", "service", "scorer"):
         client = connect(stack.s, mine, role=role)
         assert error_code(lambda c=client: c.execute(f"SELECT * FROM {other}.secrets")) == DATABASE_ACCESS_DENIED
         # The reader is stopped by readonly=1 before the database is even looked at.
@@ -147,3 +147,23 @@ def test_on_18_16_the_sink_appends_and_can_also_delete_in_its_own_database(
     sink.execute("CREATE TABLE sink_scratch (x UInt8) ENGINE = Memory")
     sink.execute("DROP TABLE sink_scratch")
     assert sink.execute("EXISTS TABLE sink_scratch") == [(0,)]
+
+
+def test_the_scorer_rebuilds_the_scoreboard_in_its_own_database(stack: ClickHouseLauncher,
+                                                                 databases: tuple[str, str]) -> None:  # fmt: skip
+    """`esup scores refresh` logs in as the scorer: on 18.16 that user may write in its databases only (the
+    GRANTs that keep it to the scoreboard's tables are current ClickHouse's: test_clickhouse_users.py)."""
+    from schemas.scoring import load_scoring
+    from sinks.scoreboard import refresh
+    from sinks.scoring import create_views
+    from streams.rules import WorkCalendar
+
+    mine, _ = databases
+    create_views(connect(stack.s, mine, role="admin"), load_scoring(), WorkCalendar())  # views are the admin's
+    assert stack.s.clickhouse_login("scorer")[0] == USERS["scorer"]  # its own user, not the admin
+    scorer = connect(stack.s, mine, role="scorer")
+    done = refresh(scorer, force=True)
+    assert done is not None and done.rows == {"department": 0, "staff": 0}
+    assert refresh(scorer, force=True) is not None  # the swap over boards in place
+    reader = connect(stack.s, mine, role="reader")
+    assert reader.execute("SELECT count() FROM scoreboard_department") == [(0,)]

@@ -72,8 +72,12 @@ def grants(sql: str) -> dict[str, list[str]]:
 
 def test_the_sink_may_only_insert_and_the_reader_only_select(tmp_path: Path) -> None:
     sql, _ = rendered(tmp_path)
+    board = [f"INSERT, CREATE TABLE, DROP TABLE ON esup.{t}" for t in ("scoreboard_department",
+             "scoreboard_department_next", "scoreboard_staff", "scoreboard_staff_next")]  # fmt: skip
     assert grants(sql) == {"esup_sink": ["INSERT ON esup.*"], "esup_service": ["SELECT, INSERT ON esup.*"],
-                           "esup_reader": ["SELECT ON esup.*"]}  # fmt: skip
+                           "esup_reader": ["SELECT ON esup.*"],
+                           "esup_scorer": ["SELECT ON esup.*", *board,
+                                           "INSERT ON esup.scoreboard_refreshes"]}  # fmt: skip
     reader = next(s for s in statements(sql) if s.startswith("CREATE USER OR REPLACE esup_reader"))
     assert "SETTINGS readonly = 1 CONST" in reader
 
@@ -135,3 +139,38 @@ def test_the_grants_are_enforced_by_the_current_engine(tmp_path: Path) -> None:
     # Two rows were appended (sink, service) and nothing deleted or edited.
     assert as_role(tmp_path, "check", [], False, ["SELECT groupArray(id) FROM (SELECT id FROM esup.findings "
                                                   "ORDER BY id)"])[0][1] == "\"['f1','planted','planted']\""
+
+
+def test_the_scorer_may_rebuild_the_scoreboard_and_nothing_else(tmp_path: Path) -> None:
+    """The refresher's own statements (sinks/scoreboard.py) pass with its grants, twice (the first build renames
+    the copies into place, the next exchanges them); writing, dropping or altering anything else is refused."""
+    from sinks.scoreboard import REFRESHES, build_statements, swap_statements
+    from sinks.scoring import KINDS
+
+    sql, _ = rendered(tmp_path)
+    row = ("SELECT 'month' AS period, toDate('2026-06-01') AS period_start, 'province' AS level, '510000' AS region, "
+           "toUInt32(1) AS rank, 'D1' AS {id}, 95.5 AS score")
+    migration = (Path(__file__).resolve().parents[2] / "sinks" / "migrations" / "0045_scoreboard_refreshes.sql")
+    setup = as_role(tmp_path, "admin", [], False, [
+        "CREATE DATABASE esup", "CREATE TABLE esup.findings (id String) ENGINE = MergeTree ORDER BY id",
+        "INSERT INTO esup.findings VALUES ('f1')", "USE esup", statements(migration.read_text())[0],
+        f"CREATE VIEW esup.rankings_department AS {row.format(id='department_id')}",
+        f"CREATE VIEW esup.rankings_staff AS {row.format(id='staff_id')}"])
+    assert all(status == "ok" for status, _ in setup), setup
+    boards = ["scoreboard_department", "scoreboard_staff"]
+    rebuild = [s for k in KINDS for s in build_statements(k)]
+    work = (["USE esup", *rebuild, *swap_statements(True, set()), *rebuild, *swap_statements(True, set(boards)),
+             f"INSERT INTO {REFRESHES} (board, as_of, fingerprint, seconds, department_rows, staff_rows) "
+             "VALUES ('scoreboard', now(), 1, 0.5, 1, 1)", "SELECT score FROM scoreboard_staff"])
+    refused = ["INSERT INTO findings VALUES ('planted')", "DROP TABLE findings", "TRUNCATE TABLE findings",
+               "ALTER TABLE findings DELETE WHERE 1", "CREATE TABLE planted (x UInt8) ENGINE = Memory",
+               "RENAME TABLE findings TO scoreboard_department_next", "DROP TABLE scoreboard_refreshes",
+               "TRUNCATE TABLE scoreboard_department", "ALTER TABLE scoreboard_department DELETE WHERE 1",
+               "DROP VIEW rankings_department"]  # fmt: skip
+    got = as_role(tmp_path, "esup_scorer", grants(sql)["esup_scorer"], False, work + refused)
+    for query, (status, detail) in zip(work, got[:len(work)], strict=True):
+        assert status == "ok", (query, detail)
+    assert got[len(work) - 1][1] == "95.5"  # the board holds the view's row
+    for query, (status, detail) in zip(refused, got[len(work):], strict=True):
+        assert status == "error" and DENIED in detail, (query, detail)
+    assert as_role(tmp_path, "check", [], False, ["SELECT count() FROM esup.findings"])[0][1] == "1"

@@ -84,10 +84,11 @@ def test_grafana_is_provisioned_with_the_clickhouse_plugin() -> None:
 def test_each_service_gets_only_its_clickhouse_role() -> None:
     doc = compose()
     services = doc["services"]
-    assert set(doc["secrets"]) == {f"esup_{r}.password" for r in ("admin", "sink", "service", "reader")}
+    assert set(doc["secrets"]) == {f"esup_{r}.password" for r in ("admin", "sink", "service", "reader", "scorer")}
     assert services["setup"]["secrets"] == ["esup_admin.password"]  # migrations and views
     assert services["sink"]["secrets"] == ["esup_sink.password"]  # INSERT only (deploy/clickhouse/users.sql)
     assert services["grafana"]["secrets"] == ["esup_reader.password"]
+    assert services["scorer"]["secrets"] == ["esup_scorer.password"]  # the scoreboard's tables only
     assert env_of(services["grafana"])["CLICKHOUSE_USER"] == "esup_reader"
     assert "secrets" not in services["worker"]  # the workers never touch ClickHouse
     for name, svc in services.items():

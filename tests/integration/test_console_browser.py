@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from esup.stack.servers import Provided
 from loop.config import LoopConfig
 from loop.service import LoopService
 from loop.store import MessageStore
+from sinks import scoreboard
 from sinks.clickhouse import connect_url
 from streams.rules.calendar import WorkCalendar
 from tests.console_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, console_app, serve
@@ -88,6 +90,7 @@ def console(clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callab
 
     client = fresh_database(clickhouse_server.address, DB)
     seed(client)
+    scoreboard.refresh(client, force=True)  # what `esup db views` does: the bulletin reads the scoreboard
     bulletins = tmp_path / "bulletins"
     result = CliRunner().invoke(__import__("esup.cli", fromlist=["main"]).main,
                                 ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(bulletins)],
@@ -104,6 +107,10 @@ def console(clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callab
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop, 200), daemon=True)
     runner.start()
+    # The scoreboard's refresher, as `esup scores refresh --every` runs beside the console in production.
+    scorer = threading.Thread(target=scoreboard.run, args=(lambda: connect_url(clickhouse_server.address, DB), stop),
+                              kwargs={"every": 0.5}, daemon=True)
+    scorer.start()
     NOW[0] = t(2026, 6, 4, 10)
     app = console_app(lambda: connect_url(clickhouse_server.address, DB), producer, topics, lambda: NOW[0],
                       bulletins=bulletins)
@@ -113,6 +120,7 @@ def console(clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callab
     finally:
         stop.set()
         runner.join(10)
+        scorer.join(10)
         loop.close()
         producer.close()
         client.execute(f"DROP DATABASE IF EXISTS {DB}")
@@ -183,6 +191,8 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(chromium: Any, conso
     board.goto(base + "/ranking")
     assert ranking_ids(board) == ["DZ-2", "DZ-1"]
     assert "达州市达川区市场监管局" in board.inner_text("#ranking-rows")
+    as_of = board.inner_text("[data-as-of]")
+    assert re.fullmatch(r"(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}", as_of), as_of  # 得分截至: the board's age
     shots(board, "ranking")
     sup.click(f"tr[data-finding='{Y1.finding_id}'] a")
     sup.select_option("select[name=outcome]", "dismissed")
@@ -194,6 +204,7 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(chromium: Any, conso
     board.wait_for_function("() => document.querySelector('#ranking-rows tr').dataset.department === 'DZ-1'",
                             timeout=20_000)
     assert ranking_ids(board) == ["DZ-1", "DZ-2"]
+    assert board.inner_text("[data-as-of]") != as_of  # the live poll brought the refresh's time along
     sup.reload()
     assert sup.inner_text("dd.status") == "撤销"
     # The other pages, for the record (and the screenshots).

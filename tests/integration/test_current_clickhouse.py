@@ -17,13 +17,14 @@ from sinks.clickhouse import connect_url
 from sinks.departments import Department, upsert
 from sinks.migrate import load_migrations, migrate, tables
 from sinks.rankings import fetch
-from sinks.scoring import CASE_FACTS, KINDS, create_views, rankings_view, scores_view
+from sinks.scoreboard import board_table, refresh
+from sinks.scoring import CASE_FACTS, KINDS, Kind, create_views, rankings_view, scores_view
 from sinks.writer import ClickHouseSink
 from streams.rules import WorkCalendar
 from tests.chdb_client import ChdbClient, rows_of, version
 from tests.integration import test_dashboards_sql as dash
 from tests.integration import test_rankings as rank
-from tests.integration.analytics_db import fresh_database, insert
+from tests.integration.analytics_db import fresh_database, insert, refresh_board
 from tests.integration.grafana_sql import expand
 
 pytestmark = pytest.mark.integration
@@ -65,6 +66,7 @@ def ranking_pair(clickhouse_server: Provided) -> Iterator[tuple[Any, ChdbClient]
         for table, rows in rank.fixture_rows().items():
             insert(client, table, rows)
         upsert(client, NAMES, source="test", at=datetime(2026, 6, 1, tzinfo=UTC))
+        refresh_board(client)
     yield old, new
     old.disconnect()
 
@@ -75,6 +77,22 @@ def test_each_view_gives_the_same_rows_on_both_engines(ranking_pair: tuple[Any, 
     expected = rows_of(old.execute(f"SELECT * FROM {view}"))
     assert expected, f"{view}: the fixture gives it rows"
     assert rows_of(new.execute(f"SELECT * FROM {view}")) == expected
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_scoreboard_is_the_rankings_view_on_both_engines(ranking_pair: tuple[Any, ChdbClient], kind: Kind) -> None:
+    """The materialised board (built by CREATE … AS SELECT, swapped by RENAME on 18.16 and by EXCHANGE on the
+    current engine's Atomic database) holds exactly the view's rows, on each engine, and the same on both."""
+    old, new = ranking_pair
+    expected = rows_of(old.execute(f"SELECT * FROM {rankings_view(kind)}"))
+    assert expected
+    for client in (old, new):
+        refresh(client, force=True)  # a second build: the swap path with a board already in place
+        assert rows_of(client.execute(f"SELECT * FROM {board_table(kind)}")) == expected
+        assert not client.execute("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                                  "AND name LIKE 'scoreboard_%' AND name NOT IN ('scoreboard_department', "
+                                  "'scoreboard_staff', 'scoreboard_refreshes')")  # no copy left behind
+    assert refresh(new) is None  # nothing changed since: nothing rebuilt
 
 
 def test_the_hand_worked_ranking_holds_on_the_current_engine(ranking_pair: tuple[Any, ChdbClient]) -> None:
@@ -108,6 +126,7 @@ def dashboard_pair(clickhouse_server: Provided) -> Iterator[tuple[Any, ChdbClien
         for table, row in rows:
             sink.add(table, [row])
         sink.flush()
+        refresh_board(client)
     yield old, new
     old.disconnect()
 

@@ -23,7 +23,7 @@ from sinks.rows import Kind, Record, convert
 from sinks.writer import ClickHouseSink
 from streams.rules import Context, WorkCalendar, evaluate
 from streams.rules.snapshot import snapshot
-from tests.integration.analytics_db import fresh_database
+from tests.integration.analytics_db import fresh_database, refresh_board
 from tests.integration.grafana_sql import expand
 
 pytestmark = pytest.mark.integration
@@ -94,6 +94,7 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
     for table, row in example_rows():
         sink.add(table, [row])
     sink.flush()
+    refresh_board(c)  # the ranking panels read the scoreboard
     yield c
     c.disconnect()
 

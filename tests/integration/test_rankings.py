@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from esup.cli import main
 from esup.stack.servers import Provided
-from tests.integration.analytics_db import fresh_database, insert
+from tests.integration.analytics_db import fresh_database, insert, refresh_board
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +122,7 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
     c = fresh_database(clickhouse_server.address, DB)
     for table, rows in fixture_rows().items():
         insert(c, table, rows)
+    refresh_board(c)  # `esup rankings` reads the scoreboard
     yield c
     c.disconnect()
 

@@ -72,7 +72,7 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     assert up.stdout.index("live:") < up.stdout.index("Where to look")
     home = Path(p.env["ESUP_HOME"])
     started = pids(home)
-    assert set(started) == {"worker-1", "worker-2", "sink", "simulator"}
+    assert set(started) == {"worker-1", "worker-2", "sink", "scorer", "simulator"}
     assert all(process.alive(pid, marker) for pid, marker in started.values())
     assert process.port_answers("127.0.0.1", port) and process.port_answers("127.0.0.1", port + 1)
 
@@ -85,11 +85,11 @@ def test_services_up_runs_a_live_province_and_down_leaves_nothing(pipeline: Pipe
     wait_until(flowing, timeout=120, what="the live province in ClickHouse")
     # Up again starts nothing new.
     again = p.esup(*up_args, timeout=120)
-    assert again.stdout.count("already running") == 4 and pids(home) == started
+    assert again.stdout.count("already running") == 5 and pids(home) == started
     assert p.esup("services", "status").returncode == 0
 
     down = p.esup("services", "down", timeout=180)
-    assert down.stdout.count("(stopped)") == 4, down.stdout
+    assert down.stdout.count("(stopped)") == 5, down.stdout
     assert not any(process.alive(pid, marker) for pid, marker in started.values())
     assert not process.port_answers("127.0.0.1", port) and not process.port_answers("127.0.0.1", port + 1)
     assert pids(home) == {}
@@ -112,7 +112,7 @@ def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipelin
                 "--no-console", "--direct",  # their fixed ports: test_console_*, test_gateway_*
                 timeout=240)  # fmt: skip
     home = Path(p.env["ESUP_HOME"])
-    assert set(pids(home)) == {"worker-1", "sink", "loop", "api", "responder", "simulator", "complaints",
+    assert set(pids(home)) == {"worker-1", "sink", "scorer", "loop", "api", "responder", "simulator", "complaints",
                                "complainants"}, up.stdout
     passwords = json.loads((home / "api" / "passwords.json").read_text())
     assert (home / "api" / "passwords.json").stat().st_mode & 0o777 == 0o600
@@ -134,5 +134,5 @@ def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipelin
                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert seen.status_code == 200 and len(seen.json()) == 5
     down = p.esup("services", "down", timeout=180)
-    assert down.stdout.count("(stopped)") == 6, down.stdout
+    assert down.stdout.count("(stopped)") == 7, down.stdout
     assert pids(home) == {}

@@ -76,8 +76,15 @@ def test_dashboard_structure(board: Board) -> None:
 def test_panels_use_the_shared_fragments_not_copies() -> None:
     from dashboards.sql import CURRENT_PERIOD
 
-    rankings = [s for b in BOARDS for s in b.specs() if "FROM rankings_" in s.sql]
+    rankings = [s for b in BOARDS for s in b.specs() if "FROM rankings_" in s.sql or "FROM scoreboard_" in s.sql]
     assert rankings and all(CURRENT_PERIOD in s.sql for s in rankings)
+
+
+def test_score_panels_read_the_scoreboard_not_the_views() -> None:
+    # The views recompute every score on each query (seconds at a province's size): sinks/scoreboard.py.
+    sql = [s.sql for b in BOARDS for s in b.specs()]
+    assert not [q for q in sql if "FROM rankings_" in q or "FROM scores_" in q]
+    assert sum("FROM scoreboard_" in q for q in sql) == 3
 
 
 def test_provisioning_loads_these_files_with_this_data_source() -> None:
