@@ -1,1 +1,1 @@
-"""投诉处理: complaints from the public, dispatched, answered within limits, counted in the evaluation."""
+"""Complaint handling (投诉处理): contract, rules and service (docs/complaints.md)."""

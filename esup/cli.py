@@ -144,7 +144,8 @@ def schema() -> None:
 @schema.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def schema_export(directory: Path) -> None:
-    """Write the JSON Schemas of case events, the catalog and findings into DIRECTORY."""
+    """Write the JSON Schemas of case events, the catalog, findings and complaints into DIRECTORY."""
+    from complaints.contract import complaints_json_schema
     from schemas.catalog import Catalog
     from schemas.findings import Finding
 
@@ -153,6 +154,7 @@ def schema_export(directory: Path) -> None:
         "case-event.schema.json": event_json_schema(),
         "catalog.schema.json": Catalog.model_json_schema(),
         "finding.schema.json": Finding.model_json_schema(),
+        "complaint-message.schema.json": complaints_json_schema(),
     }
     for name, doc in docs.items():
         (directory / name).write_text(

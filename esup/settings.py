@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # The loop (docs/loop.md): responses, decisions and reports keyed by finding id; the API's audit records.
     topic_responses: str = "esup.responses"
     topic_audit: str = "esup.audit"
+    # Complaints from the public (docs/complaints.md), keyed by complaint id; the complainant only sealed.
+    topic_complaints: str = "esup.complaints"
     # Case events are keyed by case id; findings and snapshots use the same count so they stay co-partitioned.
     case_events_partitions: int = Field(default=6, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=10)

@@ -63,6 +63,8 @@ def platform_topics(s: Settings) -> list[TopicSpec]:
                   "applications and withdrawals keyed by (applicant, item), one partition per case-events partition"),
         TopicSpec(s.topic_responses, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
                   "responses, decisions and recommendation reports, keyed by finding id"),
+        TopicSpec(s.topic_complaints, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+                  "complaints from the public and their handling, keyed by complaint id (contact sealed)"),
         TopicSpec(s.topic_audit, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
                   "every API action, hash-chained (also in ClickHouse audit_log)"),
     ]

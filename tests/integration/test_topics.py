@@ -29,7 +29,7 @@ def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]
         "ESUP_CASE_EVENTS_PARTITIONS": "4",
         **{f"ESUP_TOPIC_{name.upper()}": f"test.{run}.{name}"
            for name in ("case_events", "dead_letters", "findings", "case_snapshots", "catalog", "ticks",
-                         "directory", "chain_heads", "responses", "audit", "applicant_facts")},
+                         "directory", "chain_heads", "responses", "audit", "applicant_facts", "complaints")},
     }
     yield env
     with contextlib.suppress(Exception):
@@ -44,8 +44,8 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     second = runner.invoke(main, ["topics", "create"], env=topic_env)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert first.output.count("created ") == 11
-    assert second.output.count("exists ") == 11 and "created" not in second.output
+    assert first.output.count("created ") == 12
+    assert second.output.count("exists ") == 12 and "created" not in second.output
 
     env = topic_env
     partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
@@ -54,6 +54,7 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
         env["ESUP_TOPIC_CASE_SNAPSHOTS"]: 4, env["ESUP_TOPIC_CATALOG"]: 1, env["ESUP_TOPIC_TICKS"]: 4,
         env["ESUP_TOPIC_DIRECTORY"]: 1, env["ESUP_TOPIC_CHAIN_HEADS"]: 1, env["ESUP_TOPIC_RESPONSES"]: 4,
         env["ESUP_TOPIC_AUDIT"]: 1, env["ESUP_TOPIC_APPLICANT_FACTS"]: 4,
+        env["ESUP_TOPIC_COMPLAINTS"]: 4,
     }
     policy = {name: topic_configs(kafka_admin, name, ["cleanup.policy"])["cleanup.policy"] for name in partitions}
     assert policy[env["ESUP_TOPIC_CASE_SNAPSHOTS"]] == "compact"
