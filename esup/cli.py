@@ -173,6 +173,7 @@ def _register_extensions() -> None:
         directory_cli,
         gateway_cli,
         infra_cli,
+        intake_cli,
         loop_cli,
         notifier_cli,
         pipeline_cli,
@@ -197,6 +198,7 @@ def _register_extensions() -> None:
     access_cli.register(main)
     gateway_cli.register(main)
     console_cli.register(main)
+    intake_cli.register(main)  # after the complaints core's group, which it joins
 
 
 _register_extensions()

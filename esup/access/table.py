@@ -80,6 +80,8 @@ def platform_grants(s: Settings) -> list[Grant]:
                  s.topic_responses, s.topic_audit)
     # API: department responses and supervisor decisions, audited.
     g += _topics(ka.API, ("WRITE",), s.topic_responses, s.topic_audit)
+    # API: the complaint intake (public form, 12345 hotline) and the supervisors' complaint actions.
+    g += _topics(ka.API, ("WRITE",), s.topic_complaints)
     # Operator: reads and describes everything (lag, verify, dossiers, the case view); writes nothing.
     # ("*" literal is Kafka's wildcard.)
     g += _topics(ka.OPERATOR, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "*")
