@@ -18,6 +18,7 @@ from api.audit import Auditor
 from api.auth import Authenticator, Principal, Role, now
 from api.directory import Directory
 from api.store import FindingsReader, Publisher
+from complaints.desk import Desk, desk_router
 from complaints.intake import Intake, intake_router
 from loop.config import LoopConfig
 from loop.contract import (
@@ -44,6 +45,7 @@ class Services:
     directory: Directory | None = None
     now: Callable[[], datetime] = now  # Asia/Shanghai, aware
     intake: Intake | None = None  # the complaint intake (public form, 12345 hotline): complaints/intake.py
+    desk: Desk | None = None  # the supervisors' complaint desk: complaints/desk.py
 
 
 class Login(BaseModel):
@@ -221,8 +223,10 @@ def create_app(services: Services) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return accepted(request, msg)
 
-    if services.intake is not None:
+    if services.intake is not None:  # before the desk: /complaints/form is not a complaint id
         app.include_router(intake_router(services.intake, services.now))
+    if services.desk is not None:
+        app.include_router(desk_router(services.desk, Depends(principal), services.now))
     return app
 
 

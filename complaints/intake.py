@@ -34,7 +34,7 @@ FORM = "/complaints/form"
 HOTLINE = "/complaints/hotline"
 _HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
                                       "form-action 'self'",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 CATEGORY_LABELS = {
     Category.efficiency: "办事效率（拖延、推诿）", Category.attitude: "服务态度（门难进、脸难看、事难办）",
     Category.fees: "收费（无依据收费、超标准收费）", Category.misconduct: "吃拿卡要、索贿受贿", Category.other: "其他",
@@ -108,7 +108,7 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
     async def submit(request: Request) -> Response:
         request.state.action, request.state.actor, request.state.role = "complaint.submit", "public", "public"
         request.state.audit_detail = {"source": _source(request, intake.form_secret), "channel": "web"}
-        origin = request.headers.get("origin")
+        origin = request.headers.get("origin")  # (Referrer-Policy same-origin: a browser sends ours, not "null")
         if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
             return refused(request, 403, "请从本站的投诉页面提交。")
         wait = intake.form_limiter.take(request.state.audit_detail["source"])

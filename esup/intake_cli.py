@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from api.directory import Directory
+    from complaints.desk import Desk
     from complaints.intake import Intake
     from esup.settings import Settings
 
@@ -47,6 +49,18 @@ def make_intake(s: Settings, producer: Any, directory_file: Path | None = None) 
                   form_limiter=RateLimiter(s.complaints_form_per_hour / 3600, s.complaints_form_per_hour),
                   hotline_limiter=RateLimiter(s.complaints_hotline_rate_per_s, s.complaints_hotline_burst),
                   max_body_bytes=s.complaints_max_body_bytes, departments=lambda: departments)
+
+
+def make_desk(s: Settings, producer: Any, directory: Directory | None) -> Desk:
+    """The supervisors' desk: a view of esup.complaints tailed as the API's principal (no group), and the keys."""
+    from complaints.desk import Desk
+    from complaints.pii import keyring
+    from complaints.view import ComplaintsView, KafkaTail
+    from esup.kafka_auth import API, kafka_python_auth
+
+    view = ComplaintsView()
+    KafkaTail(view, s.kafka_bootstrap, s.topic_complaints, kafka_python_auth(s, API)).start()
+    return Desk(view=view, keyring=keyring(s), producer=producer, topic=s.topic_complaints, directory=directory)
 
 
 @click.group("hotline-token")

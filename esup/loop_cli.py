@@ -131,17 +131,18 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int, complain
     s = load_settings()
     from complaints.pii import install_log_redaction
     from esup.console_cli import owner_only_secret
-    from esup.intake_cli import make_intake
+    from esup.intake_cli import make_desk, make_intake
 
     install_log_redaction()
     key = owner_only_secret(s.home / "api" / "token.key")  # the console signs in with the same key
     producer = kafka_producer(s.kafka_bootstrap, "esup-api", auth=kafka_python_auth(s, API))
+    directory = YamlDirectory.load(directory_file) if directory_file else None
     services = Services(
         auth=Authenticator(load_users(users_file), key.encode()),
         findings=FindingsReader(connect(s, role="reader")), publisher=Publisher(producer, s.topic_responses),
         auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
-        directory=YamlDirectory.load(directory_file) if directory_file else None,
-        intake=make_intake(s, producer, directory_file) if complaints else None,
+        directory=directory, intake=make_intake(s, producer, directory_file) if complaints else None,
+        desk=make_desk(s, producer, directory) if complaints else None,
     )  # fmt: skip
     uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")
 
