@@ -112,6 +112,8 @@ class KafkaTail:
                                  **self.auth)
         try:
             parts = consumer.partitions_for_topic(self.topic) or set()
+            while not parts and not self.stop.wait(5):  # the topic is made by `esup topics create`: wait for it
+                parts = consumer.partitions_for_topic(self.topic) or set()
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
