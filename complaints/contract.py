@@ -78,6 +78,8 @@ class Received(_Message):
     department_id: str | None = Field(default=None, pattern=_ID, description="the department complained about")
     staff_id: str | None = Field(default=None, pattern=_ID, description="the staff member, where known")
     case_id: str | None = Field(default=None, pattern=_ID, description="the licensing case, where known")
+    region_code: str | None = Field(default=None, pattern=r"^[0-9]{2,12}$",
+                                    description="the receiving bureau's GB/T 2260 code, where known")
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     complainant: SealedContact | None = Field(default=None, description="None: anonymous")
 

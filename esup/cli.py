@@ -169,6 +169,7 @@ def _register_extensions() -> None:
         analytics_cli,
         bulletin_cli,
         case_cli,
+        complaints_cli,
         console_cli,
         directory_cli,
         gateway_cli,
@@ -198,6 +199,7 @@ def _register_extensions() -> None:
     access_cli.register(main)
     gateway_cli.register(main)
     console_cli.register(main)
+    complaints_cli.register(main)
     intake_cli.register(main)  # after the complaints core's group, which it joins
 
 

@@ -21,10 +21,11 @@ BRIDGE = "esup-bridge"  # forwards each department's ingestion topic into case e
 GATEWAY = "esup-gateway"  # the HTTP ingestion gateway
 NOTIFIER = "esup-notifier"
 LOOP = "esup-loop"
+COMPLAINTS = "esup-complaints"  # the complaint cards (docs/complaints.md)
 API = "esup-api"
 OPERATOR = "esup-operator"  # reads everything (lag, verify, dossiers); writes nothing
 ADMIN = "admin"  # super user: topics, users, ACLs (esup stack, esup access); never a service's identity
-PLATFORM = (WORKER, SINK, CATALOG, CLOCK, BRIDGE, GATEWAY, NOTIFIER, LOOP, API, OPERATOR, ADMIN)
+PLATFORM = (WORKER, SINK, CATALOG, CLOCK, BRIDGE, GATEWAY, NOTIFIER, LOOP, COMPLAINTS, API, OPERATOR, ADMIN)
 DEPARTMENT_PREFIX = "dept-"
 
 

@@ -22,8 +22,8 @@ from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
 # `down` stops in this order
-_ORDER = ("console", "simulator", "responder", "gateway", "bridge", "api", "worker", "loop", "sink", "notifier",
-          "receivers")
+_ORDER = ("console", "simulator", "responder", "complainants", "gateway", "bridge", "api", "worker", "loop",
+          "complaints", "sink", "notifier", "receivers")
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,16 @@ def _loop_services(plan: Plan, settings: Settings) -> list[Service]:
     """The loop on the event clock (like the workers); the API once it has users (`esup services up` makes them
     from the simulated directory; an operator may put their own there); the simulated departments and
     supervisors with the simulator."""
-    out = [Service("loop", ("loop", "run", "--clock", "event"))]
+    # The complaint cards (docs/complaints.md) run with the loop they feed, on the event clock too.
+    out = [Service("loop", ("loop", "run", "--clock", "event")),
+           Service("complaints", ("complaints", "run", "--clock", "event"))]
     users, directory = settings.home / "api" / "users.yaml", settings.home / "sim" / "directory.yaml"
     if users.exists():
         where = ("--directory", str(directory)) if directory.exists() else ()
         out.append(Service("api", ("api", "serve", "--users", str(users), *where, "--port", str(plan.api_port))))
     if plan.simulate:
         out.append(Service("responder", ("loop", "simulate", "--follow", "--seed", str(plan.seed))))
+        out.append(Service("complainants", ("complaints", "simulate", "--follow", "--seed", str(plan.seed))))
     return out
 
 

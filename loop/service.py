@@ -38,6 +38,42 @@ def wall_now(offset_s: float = 0.0) -> Callable[[], datetime]:
     return lambda: datetime.now(TZ) + timedelta(seconds=offset_s)
 
 
+def read_from_start(consumer: Any, topics: tuple[str, ...], consume: Callable[[dict[Any, list[Any]]], None],
+                    timeout_s: float, what: str) -> None:
+    """Assign every partition of ``topics`` from the beginning and feed ``consume`` up to their current end."""
+    import time
+
+    from kafka import TopicPartition
+
+    tps = []
+    for topic in topics:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise LookupError(f"topic {topic} does not exist: run `esup topics create`")
+        tps += [TopicPartition(topic, p) for p in sorted(parts)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    end = consumer.end_offsets(tps)
+    deadline = time.monotonic() + timeout_s
+    while any(consumer.position(tp) < end[tp] for tp in tps):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rebuilding {what} took too long")
+        consume(consumer.poll(timeout_ms=500))
+
+
+def publish_chained(producer: Any, findings_topic: str, out: list[Finding], chain: int, head: Head,
+                    heads_topic: str | None, group: str) -> Head:
+    """Chain ``out`` after ``head`` on chain number ``chain`` (streams/chain.py), publish them keyed by case id
+    and the new head for `esup verify`; returns the new head."""
+    texts, new = seal([f.model_dump_json().encode() for f in out], chain, head)
+    for f, text in zip(out, texts, strict=True):
+        producer.send(findings_topic, key=f.case_id.encode(), value=text)
+    if out and heads_topic:
+        record = {"group": group, "partition": chain, "seq": new.seq, "hash": new.hash}
+        producer.send(heads_topic, key=group.encode(), value=json.dumps(record).encode())
+    return new
+
+
 class LoopService:
     """One process; ``clock`` "wall" (live) or "event" (the latest finding or message time, or a tick)."""
 
@@ -124,24 +160,7 @@ class LoopService:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Assign every partition of both topics from the beginning and read up to their current end."""
-        import time
-
-        from kafka import TopicPartition
-
-        tps = []
-        for topic in self.topics:
-            parts = self.consumer.partitions_for_topic(topic)
-            if not parts:
-                raise LookupError(f"topic {topic} does not exist: run `esup topics create`")
-            tps += [TopicPartition(topic, p) for p in sorted(parts)]
-        self.consumer.assign(tps)
-        self.consumer.seek_to_beginning(*tps)
-        end = self.consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
-        while any(self.consumer.position(tp) < end[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError("rebuilding the loop's state took too long")
-            self._consume(self.consumer.poll(timeout_ms=500))
+        read_from_start(self.consumer, self.topics, self._consume, timeout_s, "the loop's state")
         self._flush_store()
 
     def now(self) -> datetime | None:
@@ -155,14 +174,8 @@ class LoopService:
         out: list[Finding] = []
         for w in self.watches.values():
             out += due(w, now, self.cfg, self.cal)[1]
-        texts, head = seal([f.model_dump_json().encode() for f in out], LOOP_CHAIN, self.head)
-        for f, text in zip(out, texts, strict=True):
-            self.producer.send(self.topics[0], key=f.case_id.encode(), value=text)
-        if out and self.heads_topic:
-            record = {"group": f"{self.chain_group}/loop", "partition": LOOP_CHAIN, "seq": head.seq, "hash": head.hash}
-            self.producer.send(self.heads_topic, key=f"{self.chain_group}/loop".encode(),
-                               value=json.dumps(record).encode())  # fmt: skip
-        self.head = head
+        self.head = publish_chained(self.producer, self.topics[0], out, LOOP_CHAIN, self.head, self.heads_topic,
+                                    f"{self.chain_group}/loop")
         if out:
             self.producer.flush()
             self.raised += out

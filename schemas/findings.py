@@ -23,6 +23,13 @@ class Category(StrEnum):
     first_inquiry = "first_inquiry"
     data_quality = "data_quality"
     supervision = "supervision"  # the loop: a response or a recommendation's report overdue (docs/loop.md)
+    # Complaints (docs/complaints.md): handling cards (dispatch, reply, extensions, second unsatisfied
+    # evaluation); the citizen's final dissatisfaction; substantiated complaints on attitude or efficiency, and
+    # on fees or misconduct (吃拿卡要).
+    complaint_handling = "complaint_handling"
+    satisfaction = "satisfaction"
+    attitude = "attitude"
+    integrity = "integrity"
 
 
 class Severity(StrEnum):

@@ -83,6 +83,49 @@ ORDER BY time""",
     )
 
 
+def complaints_by_department() -> PanelSpec:
+    return PanelSpec(
+        title="投诉与督办卡 Complaints and their cards by department",
+        kind="table",
+        description="Complaints from the public received in the time range per department of the selected region "
+                    "(the department it was last dispatched to, else the one complained about), how many were "
+                    "found substantiated, and the complaint cards (notices, yellow and red) raised on them.",
+        sql=f"""SELECT department_id, if(department_name = '', department_id, department_name) AS department,
+    complaints, substantiated, notices, yellow_cards, red_cards
+FROM
+(
+    SELECT department_id, complaints, substantiated, notices, yellow_cards, red_cards
+    FROM
+    (
+        SELECT department_id, count() AS complaints, sum(closed_substantiated) AS substantiated
+        FROM
+        (
+            SELECT complaint_id, argMaxIf(department_id, at, department_id != '') AS department_id,
+                anyIf(region_code, type = 'received') AS region_code, minIf(at, type = 'received') AS received_at,
+                maxIf(substantiated, type = 'closed') AS closed_substantiated
+            FROM complaint_messages FINAL
+            GROUP BY complaint_id
+        ) AS c
+        WHERE $__timeFilter(received_at) AND {in_region('region_code')}
+        GROUP BY department_id
+    ) AS k
+    ANY LEFT JOIN
+    (
+        SELECT department_id, countIf(severity = 'notice') AS notices, countIf(severity = 'yellow') AS yellow_cards,
+            countIf(severity = 'red') AS red_cards
+        FROM findings FINAL
+        WHERE rule LIKE 'CMP_%' AND $__timeFilter(detected_at) AND {in_region('region_code')}
+        GROUP BY department_id
+    ) AS f USING department_id
+) AS r
+ANY LEFT JOIN ({names_sql()}) AS d USING department_id
+ORDER BY complaints DESC, department_id""",
+        columns=("department_id", "department", "complaints", "substantiated", "notices", "yellow_cards",
+                 "red_cards"),
+        width=24, height=9,
+    )
+
+
 def specs() -> list[PanelSpec]:
     return [department_ranking(), red_cards_now(), yellow_cards_now(), on_time_rate_by_city(),
-            findings_over_time()]
+            findings_over_time(), complaints_by_department()]

@@ -62,6 +62,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     # Clock: advances time, nothing else.
     # (the loop's event clock ticks on the responses topic, which the loop reads in order with the answers)
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_responses, s.topic_audit)  # and who advanced it
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaints)  # the complaint service's event clock, likewise
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
           Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),
@@ -78,7 +79,12 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.LOOP, ("READ",), s.topic_findings, s.topic_responses, s.topic_chain_heads, s.topic_directory)
     g += _topics(ka.LOOP, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters,
                  s.topic_responses, s.topic_audit)
-    # API: department responses and supervisor decisions, audited.
+    # Complaints: rebuilds from complaints, its own cards and the clock's ticks; raises cards as findings,
+    # chains them, dead-letters bad complaint messages. It writes no complaint: the intake does.
+    g += _topics(ka.COMPLAINTS, ("READ",), s.topic_complaints, s.topic_findings, s.topic_ticks)
+    g += _topics(ka.COMPLAINTS, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters)
+    # API: department responses and supervisor decisions, audited; complaints (public form, hotline, console).
+    g += _topics(ka.API, ("WRITE",), s.topic_complaints)
     g += _topics(ka.API, ("WRITE",), s.topic_responses, s.topic_audit)
     # API: the complaint intake (public form, 12345 hotline) and the supervisors' complaint actions.
     # (and reads it, without a group, for the desk's view: complaints/view.py)

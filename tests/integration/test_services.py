@@ -112,7 +112,8 @@ def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipelin
                 "--no-console", "--direct",  # their fixed ports: test_console_*, test_gateway_*
                 timeout=240)  # fmt: skip
     home = Path(p.env["ESUP_HOME"])
-    assert set(pids(home)) == {"worker-1", "sink", "loop", "api", "responder", "simulator"}, up.stdout
+    assert set(pids(home)) == {"worker-1", "sink", "loop", "api", "responder", "simulator", "complaints",
+                               "complainants"}, up.stdout
     passwords = json.loads((home / "api" / "passwords.json").read_text())
     assert (home / "api" / "passwords.json").stat().st_mode & 0o777 == 0o600
     user = next(u for u in passwords if u.startswith("jc-") and u.endswith("0000"))  # the province's supervisor
@@ -125,6 +126,10 @@ def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipelin
                what="responses and decisions in loop_messages")  # fmt: skip
     sup = f"SELECT count() FROM {p.database}.findings FINAL WHERE category = 'supervision'"
     wait_until(lambda: clickhouse_client.execute(sup)[0][0] > 0, timeout=120, what="escalations")
+    # The simulated public complains; the complaint service stores the messages and raises its cards.
+    cmp = (f"SELECT (SELECT count() FROM {p.database}.complaint_messages), "
+           f"(SELECT count() FROM {p.database}.findings WHERE rule LIKE 'CMP_%')")
+    wait_until(lambda: min(clickhouse_client.execute(cmp)[0]) > 0, timeout=180, what="complaints and their cards")
     seen = httpx.get(f"http://127.0.0.1:{api_port}/findings?limit=5", timeout=10,
                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert seen.status_code == 200 and len(seen.json()) == 5

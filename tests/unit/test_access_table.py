@@ -43,8 +43,11 @@ def test_control_topics_have_only_their_platform_writers() -> None:
     assert writers(S.topic_ticks) == {ka.CLOCK, ka.WORKER}
     assert writers(changelog_topic(S)) == {ka.WORKER}
     assert writers(S.topic_case_snapshots) == {ka.WORKER}
-    assert writers(S.topic_findings) == {ka.WORKER, ka.LOOP}  # the loop raises supervision findings
-    assert writers(S.topic_chain_heads) == {ka.WORKER, ka.LOOP}
+    # the loop raises supervision findings, the complaints service complaint cards
+    assert writers(S.topic_findings) == {ka.WORKER, ka.LOOP, ka.COMPLAINTS}
+    assert writers(S.topic_chain_heads) == {ka.WORKER, ka.LOOP, ka.COMPLAINTS}
+    # the intake (and the clock's ticks); the service only reads them
+    assert writers(S.topic_complaints) == {ka.API, ka.CLOCK}
     assert writers(S.topic_case_events) == {ka.BRIDGE, ka.GATEWAY}
 
 

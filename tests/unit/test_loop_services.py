@@ -32,6 +32,10 @@ def test_the_plan_runs_the_loop_its_api_and_the_simulated_departments(tmp_path: 
     order = list(services)
     assert order.index("loop") < order.index("responder") < order.index("simulator")
     assert not {"loop", "api", "responder"} & {x.name for x in planned(Plan(loop=False), s, run_id="x")}
+    # The complaint cards run with the loop on the event clock; the simulated public with the simulator.
+    assert list(services["complaints"].args) == ["complaints", "run", "--clock", "event"]
+    assert order.index("complaints") < order.index("complainants") < order.index("simulator")
+    assert "complainants" not in {x.name for x in planned(Plan(simulate=False), s, run_id="x")}
 
 
 def test_api_users_are_made_once_and_their_passwords_are_private(tmp_path: Path) -> None:

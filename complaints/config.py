@@ -1,0 +1,54 @@
+"""The complaint limits (esup/config/complaints.yaml): working days to dispatch and to reply, extensions, repeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from esup.resources import packaged
+
+DEFAULT_COMPLAINTS = packaged("esup", "config", "complaints.yaml")
+
+
+class Repeat(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: int = Field(default=3, ge=2, le=100)
+    days: int = Field(default=90, ge=1, le=730)
+
+
+class ComplaintsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = "complaints-default-1"
+    dispatch_wd: int = Field(default=3, ge=1, le=60)
+    handle_wd: int = Field(default=5, ge=1, le=120)
+    red_wd: int = Field(default=10, ge=1, le=240)
+    max_extensions: int = Field(default=2, ge=0, le=20)
+    unsatisfied_red: int = Field(default=2, ge=1, le=20)
+    repeat: Repeat = Field(default_factory=Repeat)
+
+    @model_validator(mode="after")
+    def _check(self) -> ComplaintsConfig:
+        if self.red_wd <= self.handle_wd:
+            raise ValueError("red_wd must be longer than handle_wd (red follows yellow)")
+        return self
+
+
+class ComplaintsConfigError(ValueError):
+    pass
+
+
+def load_complaints_config(path: str | Path | None = None) -> ComplaintsConfig:
+    where = Path(path) if path is not None else DEFAULT_COMPLAINTS
+    try:
+        data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
+        return ComplaintsConfig.model_validate(data.get("complaints", data))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ComplaintsConfigError(f"{where}: {exc}") from None
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in errors]
+        raise ComplaintsConfigError(f"{where}: " + "; ".join(lines)) from None
