@@ -41,6 +41,11 @@ class Desk:
         self.view.add(msg)  # the desk shows its own action at once; the tail skips it by message id
         return meta.partition, meta.offset
 
+    def status_of(self, complaint_id: str) -> str | None:
+        """The status code only (nothing of the content): what a citizen with the receipt number may know."""
+        c = self.view.get(complaint_id)
+        return c.status if c else None
+
     def region_of(self, department_id: str | None) -> str | None:
         d = self.directory.department(department_id) if self.directory and department_id else None
         return d.region_code if d else None

@@ -25,6 +25,7 @@ from complaints import formtoken
 from complaints.contract import Category, ComplaintMessage, to_wire
 from complaints.forms import Invalid, Problem, Submission, form_submission, hotline_submission, parse_form
 from complaints.pii import Keyring
+from complaints.view import STATUS
 from gateway.ratelimit import RateLimiter
 from gateway.tokens import TokenStore
 from streams.rules.calendar import TZ
@@ -32,6 +33,7 @@ from streams.rules.calendar import TZ
 ACK_TIMEOUT_S = 30.0
 FORM = "/complaints/form"
 HOTLINE = "/complaints/hotline"
+STATUS_PATH = "/complaints/status"
 _HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
                                       "form-action 'self'",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
@@ -55,6 +57,8 @@ class Intake:
     max_body_bytes: int = 32 * 1024
     departments: Callable[[], list[tuple[str, str]]] = list  # (id, name) for the form's choice; [] → free text
     seen: formtoken.Seen = field(default_factory=formtoken.Seen)
+    # complaint id → its status code (complaints.view.STATUS), for the citizen's look-up by receipt number
+    status_of: Callable[[str], str | None] | None = None
 
     def publish(self, msg: ComplaintMessage) -> tuple[int, int]:
         """Keyed by complaint id; waits for every in-sync replica. (partition, offset)."""
@@ -89,7 +93,7 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         context.setdefault("values", {})
         context.setdefault("errors", {})
         return _TEMPLATES.TemplateResponse(request, template, {
-            "categories": CATEGORY_LABELS, "departments": intake.departments(),
+            "categories": CATEGORY_LABELS, "departments": intake.departments(), "statuses": STATUS,
             "token": formtoken.issue(intake.form_secret, now().timestamp()), **context},
             status_code=status, headers={**_HEADERS, **(headers or {})})
 
@@ -159,6 +163,18 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         request.state.audit_detail = {**request.state.audit_detail, "complaint_id": complaint_id,
                                       "message_id": msg.message_id, "partition": partition, "offset": offset}
         return msg.message_id
+
+    @r.get(STATUS_PATH, response_class=HTMLResponse, summary="A complaint's status by its receipt number (查询)")
+    def status(request: Request, id: str = "") -> HTMLResponse:
+        request.state.unaudited = True
+        if intake.status_of is None or not id:
+            return page(request, 200, "complaint_status.html", complaint_id=id[:64], state=None)
+        # A look-up costs a quarter of a submission: receipt numbers are unguessable, this keeps them so.
+        wait = intake.form_limiter.take(_source(request, intake.form_secret), cost=0.25)
+        if wait:
+            return refused(request, 429, f"查询过于频繁，请约 {max(1, round(wait / 60))} 分钟后再试。",
+                           {"Retry-After": RateLimiter.retry_after(wait)})
+        return page(request, 200, "complaint_status.html", complaint_id=id[:64], state=intake.status_of(id[:64]))
 
     @r.post(HOTLINE, status_code=202, summary="A 12345 hotline work order (JSON; its own bearer token)",
             responses={400: {"description": "a field is wrong (each named)"}, 401: {"description": "no token"},

@@ -144,6 +144,8 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int, complain
         directory=directory, intake=make_intake(s, producer, directory_file) if complaints else None,
         desk=make_desk(s, producer, directory) if complaints else None,
     )  # fmt: skip
+    if services.intake is not None and services.desk is not None:  # the citizen's look-up by receipt number
+        services.intake.status_of = services.desk.status_of
     uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")
 
 

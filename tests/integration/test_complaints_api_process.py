@@ -72,6 +72,8 @@ def test_api_serve_takes_complaints_as_esup_api(pipeline: Pipeline, tmp_path: Pa
         assert {x["complaint_id"] for x in seen} == {receipt.group(1), hot.json()["complaint_id"]}
         one = http.get(f"/complaints/{receipt.group(1)}", headers=sup).json()
         assert one["complainant"]["phone"] == PHONE and one["complainant"]["name"] == NAME
+        status = http.get("/complaints/status", params={"id": receipt.group(1)})
+        assert 'id="status">待登记<' in status.text  # the citizen's look-up: the status, nothing else
         clerk = _login(http, f"u-{dept.id}", passwords)
         assert http.get(f"/complaints/{receipt.group(1)}", headers=clerk).status_code == 403  # not dispatched yet
     records = [r.value for r in p.read("complaints")]

@@ -88,7 +88,7 @@ def app(tmp_path: Path, auth: Authenticator) -> dict[str, Any]:
                         publisher=None, auditor=Auditor(ch, producer, "esup.audit"), loop=LoopConfig(),  # type: ignore[arg-type]
                         now=lambda: NOW, intake=intake)
     return {"client": TestClient(create_app(services)), "producer": producer, "token": token, "ch": ch,
-            "ring": intake.keyring}
+            "ring": intake.keyring, "intake": intake}
 
 
 def complaints_sent(producer: MemoryProducer) -> list[bytes]:
@@ -220,3 +220,15 @@ def test_validation_functions_directly() -> None:
     assert parse_form(b"name=%E5%BC%A0&text=x") == {"name": "张", "text": "x"}
     ticket, sub = hotline_submission(json.dumps({**HOTLINE, "caller": None}).encode(), 4096)
     assert ticket == "GD-2026-000123" and sub.contact is None
+
+
+def test_status_by_receipt_number_shows_only_the_status(app: dict[str, Any]) -> None:
+    c = app["client"]
+    assert "受理编号" in c.get("/complaints/status").text  # no look-up configured: the empty form
+    app["intake"].status_of = {"TS20261202-AAAA": "dispatched"}.get
+    found = c.get("/complaints/status", params={"id": "TS20261202-AAAA"})
+    assert found.status_code == 200 and "已转办" in found.text
+    assert "没有查到" in c.get("/complaints/status", params={"id": "TS-nope"}).text
+    # A look-up costs a quarter of a submission: the burst of 6 allows 24 of them, then 429.
+    codes = [c.get("/complaints/status", params={"id": "x"}).status_code for _ in range(23)]
+    assert codes.count(200) == 22 and codes[-1] == 429  # 2 + 22 = 24
