@@ -18,6 +18,8 @@ from api.audit import Auditor
 from api.auth import Authenticator, Principal, Role, now
 from api.directory import Directory
 from api.store import FindingsReader, Publisher
+from complaints.desk import Desk, desk_router
+from complaints.intake import Intake, intake_router
 from loop.config import LoopConfig
 from loop.contract import (
     Attachment,
@@ -42,6 +44,8 @@ class Services:
     loop: LoopConfig
     directory: Directory | None = None
     now: Callable[[], datetime] = now  # Asia/Shanghai, aware
+    intake: Intake | None = None  # the complaint intake (public form, 12345 hotline): complaints/intake.py
+    desk: Desk | None = None  # the supervisors' complaint desk: complaints/desk.py
 
 
 class Login(BaseModel):
@@ -103,12 +107,14 @@ def create_app(services: Services) -> FastAPI:
     @app.middleware("http")
     async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        if request.url.path not in _NOT_AUDITED:
+        if request.url.path not in _NOT_AUDITED and not getattr(request.state, "unaudited", False):
             who: Principal | None = getattr(request.state, "principal", None)
             # Written before the answer leaves (in a thread: the driver blocks); an unauditable action fails.
+            # Callers that are not users (the public form, a hotline system) name themselves in request.state.
             await run_in_threadpool(
-                services.auditor.record, at=services.now(), actor=who.username if who else "",
-                role=who.role.value if who else "",
+                services.auditor.record, at=services.now(),
+                actor=getattr(request.state, "actor", None) or (who.username if who else ""),
+                role=getattr(request.state, "role", None) or (who.role.value if who else ""),
                 action=getattr(request.state, "action", "") or request.url.path, method=request.method,
                 path=request.url.path, finding_id=str(request.scope.get("path_params", {}).get("finding_id", "")),
                 status=response.status_code, detail=getattr(request.state, "audit_detail", {}))
@@ -217,6 +223,10 @@ def create_app(services: Services) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return accepted(request, msg)
 
+    if services.intake is not None:  # before the desk: /complaints/form is not a complaint id
+        app.include_router(intake_router(services.intake, services.now))
+    if services.desk is not None:
+        app.include_router(desk_router(services.desk, Depends(principal), services.now))
     return app
 
 

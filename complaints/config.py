@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from esup.resources import packaged
+from loop.config import load_section
 
 DEFAULT_COMPLAINTS = packaged("esup", "config", "complaints.yaml")
 
@@ -42,13 +42,5 @@ class ComplaintsConfigError(ValueError):
 
 
 def load_complaints_config(path: str | Path | None = None) -> ComplaintsConfig:
-    where = Path(path) if path is not None else DEFAULT_COMPLAINTS
-    try:
-        data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
-        return ComplaintsConfig.model_validate(data.get("complaints", data))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ComplaintsConfigError(f"{where}: {exc}") from None
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in errors]
-        raise ComplaintsConfigError(f"{where}: " + "; ".join(lines)) from None
+    where = path if path is not None else DEFAULT_COMPLAINTS
+    return load_section(where, "complaints", ComplaintsConfig, ComplaintsConfigError)

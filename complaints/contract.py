@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from loop.contract import LoopMessageError, parse_union
 
 COMPLAINTS_SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -156,44 +157,16 @@ MESSAGE_TYPES = ("received", "registered", "dispatched", "accepted", "extended",
                  "reopened", "closed")
 
 
-class ComplaintMessageError(ValueError):
+class ComplaintMessageError(LoopMessageError):
     """A message that does not meet the contract; ``reason`` names the field."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def parse_message(raw: bytes | str | dict[str, Any]) -> ComplaintMessage:
-    """Validate one complaint message from wire bytes, a JSON string or a dict; raises ComplaintMessageError."""
-    if isinstance(raw, bytes | bytearray):
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise ComplaintMessageError(f"<message>: {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
-        try:
-            raw = bytes(raw).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ComplaintMessageError(f"<message>: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if isinstance(raw, str):
-        if len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-            raise ComplaintMessageError(f"<message>: exceeds the {MAX_MESSAGE_BYTES}-byte limit")
-        try:
-            raw = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise ComplaintMessageError(f"<message>: invalid JSON ({msg})") from None
-    if not isinstance(raw, dict):
-        raise ComplaintMessageError(f"<message>: expected a JSON object, got {type(raw).__name__}")
-    if raw.get("type") not in MESSAGE_TYPES:
-        got = raw.get("type")
-        shown = repr(got)[:80] if isinstance(got, str | int | float | bool | None) else type(got).__name__
-        raise ComplaintMessageError(f"type: expected one of {', '.join(MESSAGE_TYPES)}, got {shown}")
-    try:
-        return COMPLAINT_ADAPTER.validate_python(raw)
-    except ValidationError as exc:
-        # The input is not echoed: a rejected complaint's text may carry a name or a phone number.
-        parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or '<message>'}: {e['msg']}"
-                 for e in exc.errors(include_url=False, include_input=False)]
-        raise ComplaintMessageError("; ".join(parts)) from None
+    """Validate one complaint message from wire bytes, a JSON string or a dict; raises ComplaintMessageError.
+    The input is never echoed: a refused complaint's text may carry a name or a phone number."""
+    msg: ComplaintMessage = parse_union(raw, COMPLAINT_ADAPTER, MESSAGE_TYPES, MAX_MESSAGE_BYTES,
+                                        ComplaintMessageError)
+    return msg
 
 
 def to_wire(message: ComplaintMessage) -> bytes:

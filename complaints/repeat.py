@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from complaints.config import ComplaintsConfig
 from complaints.contract import Received
 from complaints.rules import Complaint
+from loop.rules import fire
 from schemas.findings import Category, Finding, Severity, finding_id
 from streams.rules.calendar import WorkCalendar
 
@@ -70,9 +71,4 @@ def pending(complaints: Iterable[Complaint], cfg: ComplaintsConfig,
 def due(complaints: Iterable[Complaint], fired: set[str], now: datetime, cfg: ComplaintsConfig,
         cal: WorkCalendar) -> list[Finding]:
     """The repeat findings due at ``now`` not yet in ``fired`` (which this adds them to)."""
-    out = []
-    for moment, f in pending(complaints, cfg, cal):
-        if moment <= now and f.finding_id not in fired:
-            fired.add(f.finding_id)
-            out.append(f)
-    return out
+    return fire(pending(complaints, cfg, cal), fired, now)

@@ -38,7 +38,7 @@ from complaints.contract import (
     Replied,
 )
 from complaints.store import mask
-from loop.rules import deadline
+from loop.rules import deadline, fire
 from schemas.findings import Category, Finding, Severity, finding_id
 from streams.rules.calendar import WorkCalendar, local_date
 
@@ -204,11 +204,4 @@ def next_due(c: Complaint, cfg: ComplaintsConfig, cal: WorkCalendar) -> datetime
 
 def due(c: Complaint, now: datetime, cfg: ComplaintsConfig, cal: WorkCalendar) -> tuple[Complaint, list[Finding]]:
     """Fire every card whose moment is ``<= now``, once; its ``detected_at`` is that moment."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    out = []
-    for moment, f in sorted(pending(c, cfg, cal), key=lambda p: (p[0], p[1].finding_id)):
-        if moment <= now and f.finding_id not in c.fired:
-            c.fired.add(f.finding_id)
-            out.append(f)
-    return c, out
+    return c, fire(pending(c, cfg, cal), c.fired, now)

@@ -153,7 +153,8 @@ def create_console(c: Console) -> FastAPI:
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
-    from console import pages
+    from console import complaints, pages
 
     pages.register(app, c)
+    complaints.register(app, c)
     return app

@@ -84,8 +84,17 @@ class Settings(BaseSettings):
     # Per department (token bucket): requests per second sustained, and the burst allowed above that.
     gateway_rate_per_s: float = Field(default=20.0, gt=0)
     gateway_burst: int = Field(default=40, ge=1)
-    # The departments' token hashes (argon2id), 0600; default <home>/credentials/gateway/tokens.json.
+    # The departments' token hashes (argon2id), 0600; default <home>/credentials/esup/tokens.json.
     gateway_tokens_path: Path | None = None
+
+    # ---- complaint intake (complaints/intake.py, mounted by `esup api serve`) ---------------------------------
+    # The public form, per source address: a burst, then this many an hour (every POST counts, bad ones too).
+    complaints_form_per_hour: int = Field(default=10, ge=1)
+    # A 12345 hotline system, per token: requests per second sustained and the burst above that.
+    complaints_hotline_rate_per_s: float = Field(default=5.0, gt=0)
+    complaints_hotline_burst: int = Field(default=20, ge=1)
+    # A form or a hotline body past this is refused (413): 2,000 Chinese characters URL-encoded are ~18 KB.
+    complaints_max_body_bytes: int = Field(default=32 << 10, ge=1024)
 
     # ---- workers (streams.app) -----------------------------------------------------------------------------
     worker_app_id: str = "esup-worker"

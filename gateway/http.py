@@ -13,10 +13,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from esup.ratelimit import RateLimiter
+from esup.tokens import TokenRecord, TokenStore
 from gateway.audit import GatewayAuditor
 from gateway.body import Problem, parse_body
-from gateway.ratelimit import RateLimiter
-from gateway.tokens import TokenRecord, TokenStore
 from schemas.events import EVENT_ADAPTER, CaseEvent, event_to_json
 
 ACK_TIMEOUT_S = 30.0

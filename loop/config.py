@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -11,6 +12,7 @@ from esup.resources import packaged
 from schemas.findings import Severity
 
 DEFAULT_LOOP = packaged("esup", "config", "loop.yaml")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Measure(BaseModel):
@@ -50,14 +52,19 @@ class LoopConfigError(ValueError):
     pass
 
 
-def load_loop_config(path: str | Path | None = None) -> LoopConfig:
-    where = Path(path) if path is not None else DEFAULT_LOOP
+def load_section(path: str | Path, key: str, model: type[M], error: type[ValueError]) -> M:
+    """The ``key:`` section of a YAML file (or the whole file) as ``model``; ``error`` names the file and field."""
+    where = Path(path)
     try:
         data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
-        return LoopConfig.model_validate(data.get("loop", data))
+        return model.model_validate(data.get(key, data))
     except (OSError, yaml.YAMLError) as exc:
-        raise LoopConfigError(f"{where}: {exc}") from None
+        raise error(f"{where}: {exc}") from None
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in errors]
-        raise LoopConfigError(f"{where}: " + "; ".join(lines)) from None
+        raise error(f"{where}: " + "; ".join(lines)) from None
+
+
+def load_loop_config(path: str | Path | None = None) -> LoopConfig:
+    return load_section(path if path is not None else DEFAULT_LOOP, "loop", LoopConfig, LoopConfigError)

@@ -124,30 +124,44 @@ class LoopMessageError(ValueError):
         self.reason = reason
 
 
-def parse_message(raw: bytes | str | dict[str, Any]) -> Response | Decision | RecommendationReport:
-    """Validate one loop message from wire bytes, a JSON string or a dict; raises LoopMessageError."""
+def parse_union(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[Any], types: tuple[str, ...],
+                max_bytes: int, error: type[LoopMessageError]) -> Any:
+    """Validate one message of a ``type``-discriminated union from wire bytes, a JSON string or a dict; raises
+    ``error`` with a reason naming the field (``<message>`` for the whole), never echoing the input."""
     if isinstance(raw, bytes | bytearray):
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise LoopMessageError(f"<message>: {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
+        if len(raw) > max_bytes:
+            raise error(f"<message>: {len(raw)} bytes exceeds the {max_bytes}-byte limit")
         try:
             raw = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise LoopMessageError(f"<message>: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+            raise error(f"<message>: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     if isinstance(raw, str):
+        if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
+            raise error(f"<message>: exceeds the {max_bytes}-byte limit")
         try:
             raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise LoopMessageError(f"<message>: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise error(f"<message>: invalid JSON ({msg})") from None
     if not isinstance(raw, dict):
-        raise LoopMessageError(f"<message>: expected a JSON object, got {type(raw).__name__}")
-    if raw.get("type") not in MESSAGE_TYPES:
-        raise LoopMessageError(f"type: expected one of {', '.join(MESSAGE_TYPES)}, got {raw.get('type')!r}")
+        raise error(f"<message>: expected a JSON object, got {type(raw).__name__}")
+    if raw.get("type") not in types:
+        got = raw.get("type")
+        shown = repr(got)[:80] if isinstance(got, str | int | float | bool | None) else type(got).__name__
+        raise error(f"type: expected one of {', '.join(types)}, got {shown}")
     try:
-        return LOOP_ADAPTER.validate_python(raw)
+        return adapter.validate_python(raw)
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or '<message>'}: {e['msg']}"
-                 for e in exc.errors(include_url=False)]
-        raise LoopMessageError("; ".join(parts)) from None
+                 for e in exc.errors(include_url=False, include_input=False)]
+        raise error("; ".join(parts)) from None
+
+
+def parse_message(raw: bytes | str | dict[str, Any]) -> Response | Decision | RecommendationReport:
+    """Validate one loop message from wire bytes, a JSON string or a dict; raises LoopMessageError."""
+    msg: Response | Decision | RecommendationReport = parse_union(raw, LOOP_ADAPTER, MESSAGE_TYPES,
+                                                                   MAX_MESSAGE_BYTES, LoopMessageError)
+    return msg
 
 
 def loop_json_schema() -> dict[str, Any]:

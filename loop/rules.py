@@ -121,13 +121,19 @@ def next_due(w: Watch, cfg: LoopConfig, cal: WorkCalendar) -> datetime | None:
     return min(moments) if moments else None
 
 
-def due(w: Watch, now: datetime, cfg: LoopConfig, cal: WorkCalendar) -> tuple[Watch, list[Finding]]:
-    """Fire every supervision finding whose moment is ``<= now``, once; ``detected_at`` is that moment."""
+def fire(pending: list[tuple[datetime, Finding]], fired: set[str], now: datetime) -> list[Finding]:
+    """The pending findings whose moment is ``<= now`` and not in ``fired`` (which this adds them to), in
+    moment order; shared by every deadline service (the loop, complaints)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     out = []
-    for moment, sf in sorted(pending(w, cfg, cal), key=lambda p: (p[0], p[1].finding_id)):
-        if moment <= now and sf.finding_id not in w.fired:
-            w.fired.add(sf.finding_id)
+    for moment, sf in sorted(pending, key=lambda p: (p[0], p[1].finding_id)):
+        if moment <= now and sf.finding_id not in fired:
+            fired.add(sf.finding_id)
             out.append(sf)
-    return w, out
+    return out
+
+
+def due(w: Watch, now: datetime, cfg: LoopConfig, cal: WorkCalendar) -> tuple[Watch, list[Finding]]:
+    """Fire every supervision finding whose moment is ``<= now``, once; ``detected_at`` is that moment."""
+    return w, fire(pending(w, cfg, cal), w.fired, now)

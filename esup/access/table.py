@@ -86,6 +86,9 @@ def platform_grants(s: Settings) -> list[Grant]:
     # API: department responses and supervisor decisions, audited; complaints (public form, hotline, console).
     g += _topics(ka.API, ("WRITE",), s.topic_complaints)
     g += _topics(ka.API, ("WRITE",), s.topic_responses, s.topic_audit)
+    # API: the complaint intake (public form, 12345 hotline) and the supervisors' complaint actions.
+    # (and reads it, without a group, for the desk's view: complaints/view.py)
+    g += _topics(ka.API, ("WRITE", "READ"), s.topic_complaints)
     # Operator: reads and describes everything (lag, verify, dossiers, the case view); writes nothing.
     # ("*" literal is Kafka's wildcard.)
     g += _topics(ka.OPERATOR, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "*")

@@ -63,7 +63,7 @@ def add_department(department: str, store: bool, http_token: bool) -> None:
     click.echo(f"principal  {made.principal}\npassword   {made.password}\ntopic      {made.topic}\n"
                f"mechanism  SCRAM-SHA-512 over {s.kafka_security_protocol} at {s.kafka_bootstrap}")
     if http_token:
-        from gateway.tokens import issue
+        from esup.tokens import issue
 
         click.echo(f"http token {issue(s, department)}  (Authorization: Bearer …, POST /v1/events)")
     click.echo(f"stored in {made.stored}" if made.stored else

@@ -18,8 +18,13 @@ def api() -> None:
 @click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="organisation directory (who belongs to which department and region)")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
-    """Serve the API on 127.0.0.1 (OpenAPI at /docs). The token-signing key is made once, owner-readable only."""
+@click.option("--complaints/--no-complaints", default=True, show_default=True,
+              help="mount the complaint intake: the public form at /complaints/form, the 12345 hotline's POST")
+def api_serve(users_file: Path, directory_file: Path | None, port: int, complaints: bool) -> None:
+    """Serve the API on 127.0.0.1 (OpenAPI at /docs). The token-signing key is made once, owner-readable only.
+
+    Phones and ID numbers are scrubbed from every log line (complaints.pii.install_log_redaction).
+    """
 
     import uvicorn
 
@@ -35,16 +40,23 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int) -> None:
     from sinks.clickhouse import connect
 
     s = load_settings()
+    from complaints.pii import install_log_redaction
     from esup.cli.console import owner_only_secret
+    from esup.cli.intake import make_desk, make_intake
 
+    install_log_redaction()
     key = owner_only_secret(s.home / "api" / "token.key")  # the console signs in with the same key
     producer = kafka_producer(s.kafka_bootstrap, "esup-api", auth=kafka_python_auth(s, API))
+    directory = YamlDirectory.load(directory_file) if directory_file else None
     services = Services(
         auth=Authenticator(load_users(users_file), key.encode()),
         findings=FindingsReader(connect(s, role="reader")), publisher=Publisher(producer, s.topic_responses),
         auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
-        directory=YamlDirectory.load(directory_file) if directory_file else None,
+        directory=directory, intake=make_intake(s, producer, directory_file) if complaints else None,
+        desk=make_desk(s, producer, directory) if complaints else None,
     )  # fmt: skip
+    if services.intake is not None and services.desk is not None:  # the citizen's look-up by receipt number
+        services.intake.status_of = services.desk.status_of
     uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")
 
 

@@ -1,10 +1,12 @@
-"""`esup complaints …`: the complaint cards' service (docs/complaints.md)."""
+"""`esup complaints …`: the cards' service, its simulator and the 12345 hotline's credentials (docs/complaints.md)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -81,3 +83,53 @@ def complaints_simulate(seed: int, per_day: float, start: str | None, until: str
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     complain.follow(s, seed=seed, per_day=per_day, cfg=cfg, calendar=cal, stop=stop, say=click.echo)
+
+
+@complaints.group("hotline-token")
+def hotline_token() -> None:
+    """Bearer tokens of 12345 hotline systems (argon2id hashes kept, 0600; POST /complaints/hotline)."""
+
+
+@hotline_token.command("add")
+@click.argument("system")
+def add(system: str) -> None:
+    """A new token for hotline SYSTEM (e.g. 12345-dazhou), printed once; only its hash is kept."""
+    from esup.settings import load_settings
+    from esup.tokens import TokenStore
+
+    try:
+        record, token = TokenStore(_tokens_path(load_settings())).add(system)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SYSTEM") from None
+    click.echo(f"token {record.token_id} for {system} (shown once, keep it in the hotline system's secrets):",
+               err=True)
+    click.echo(token)
+
+
+@hotline_token.command("revoke")
+@click.argument("token_id")
+def revoke(token_id: str) -> None:
+    """Revoke one token by its id; takes effect without a restart."""
+    from esup.settings import load_settings
+    from esup.tokens import TokenStore
+
+    done = TokenStore(_tokens_path(load_settings())).revoke(token_id=token_id)
+    if not done:
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"revoked {token_id}")
+
+
+@hotline_token.command("list")
+def list_tokens() -> None:
+    """Token ids, systems and dates (never the tokens)."""
+    from esup.settings import load_settings
+    from esup.tokens import TokenStore
+
+    for r in TokenStore(_tokens_path(load_settings())).records().values():
+        click.echo(json.dumps(r.public(), ensure_ascii=False))
+
+
+def _tokens_path(s: Any) -> Path:
+    from esup.cli.intake import hotline_tokens_path
+
+    return hotline_tokens_path(s)

@@ -85,12 +85,15 @@ def console(users_file: Path | None, directory_file: Path | None, port: int, bul
         first_users(users_file)
     # The console is the API's front end: it publishes and audits as the API's principal and ClickHouse roles.
     producer = kafka_producer(s.kafka_bootstrap, "esup-console", auth=kafka_python_auth(s, API))
+    from esup.cli.intake import make_desk
+
+    directory = YamlDirectory.load(directory_file) if directory_file else None
     services = Services(
         auth=Authenticator(load_users(users_file), owner_only_secret(s.home / "api" / "token.key").encode()),
         findings=FindingsReader(PerThread(lambda: connect(s, role="reader"))),
         publisher=Publisher(producer, s.topic_responses),
         auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
-        directory=YamlDirectory.load(directory_file) if directory_file else None,
+        directory=directory, desk=make_desk(s, producer, directory),  # the complaint desk (complaints/desk.py)
     )  # fmt: skip
     app = create_console(Console(
         services, WorkCalendar(), catalog,

@@ -54,10 +54,10 @@ def serve(host: str, port: int | None) -> None:
 
     from esup.kafka_auth import GATEWAY, kafka_python_auth
     from esup.producer import kafka_producer
+    from esup.ratelimit import RateLimiter
+    from esup.tokens import store
     from gateway.audit import GatewayAuditor
     from gateway.http import GatewayServices, create_app
-    from gateway.ratelimit import RateLimiter
-    from gateway.tokens import store
 
     s = load_settings()
     producer = kafka_producer(s.kafka_bootstrap, "esup-gateway", auth=kafka_python_auth(s, GATEWAY))
@@ -80,7 +80,7 @@ def token() -> None:
 @click.argument("department_id")
 def token_add(department_id: str) -> None:
     """Make a token for DEPARTMENT_ID and print it (once: it is not stored)."""
-    from gateway.tokens import store
+    from esup.tokens import store
 
     try:
         record, secret = store(load_settings()).add(department_id)
@@ -95,7 +95,7 @@ def token_add(department_id: str) -> None:
 @click.option("--department", "department_id", default=None, help="revoke every token of this department")
 def token_revoke(token_id: str | None, department_id: str | None) -> None:
     """Revoke a token (the gateway notices at its next request)."""
-    from gateway.tokens import store
+    from esup.tokens import store
 
     if not token_id and not department_id:
         raise click.UsageError("give --token-id or --department")
@@ -109,7 +109,7 @@ def token_revoke(token_id: str | None, department_id: str | None) -> None:
 @token.command("list")
 def token_list() -> None:
     """Every token's id, department and dates (never the token or its hash)."""
-    from gateway.tokens import store
+    from esup.tokens import store
 
     for r in sorted(store(load_settings()).records().values(), key=lambda r: (r.department_id, r.created_at)):
         click.echo(f"{r.token_id}  {r.department_id:<20} created {r.created_at}"

@@ -15,10 +15,10 @@ import pytest
 import schemathesis
 import uvicorn
 
+from esup.ratelimit import RateLimiter
+from esup.tokens import TokenStore
 from gateway.audit import GatewayAuditor
 from gateway.http import GatewayServices, create_app
-from gateway.ratelimit import RateLimiter
-from gateway.tokens import TokenStore
 from tests.integration.ingest import event, event_ids, ingest_pipeline, line
 from tests.integration.pipeline import Pipeline, free_port, wait_until
 from tests.support import admin_auth
@@ -53,7 +53,7 @@ def server(pipe: Pipeline, tokens: dict[str, str]) -> Iterator[tuple[str, Gatewa
     from esup.producer import kafka_producer
 
     producer = kafka_producer(pipe.bootstrap, "test-gateway", auth=admin_auth())
-    services = GatewayServices(tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/gateway/tokens.json"),
+    services = GatewayServices(tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/esup/tokens.json"),
                                producer=producer, topic=pipe.topics["case_events"],
                                auditor=GatewayAuditor(producer, pipe.topics["audit"]),
                                limiter=RateLimiter(1000, 1000), max_body_bytes=MAX_BODY)  # fmt: skip

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import gateway.tokens
+import esup.tokens
 from esup.cli import main
+from esup.ratelimit import RateLimiter
+from esup.tokens import HASHER, TokenFileError, TokenStore
 from gateway.body import MAX_PROBLEMS, parse_body
 from gateway.bridge import judge, pattern
-from gateway.ratelimit import RateLimiter
-from gateway.tokens import HASHER, TokenFileError, TokenStore
 from schemas.events import event_to_json
 from tests.support import event
 
@@ -48,7 +48,7 @@ def test_verification_is_argon2s_constant_time_compare(tmp_path: Path, monkeypat
             seen.append(h)
             return HASHER.verify(h, t)
 
-    monkeypatch.setattr(gateway.tokens, "HASHER", Spy())
+    monkeypatch.setattr(esup.tokens, "HASHER", Spy())
     assert tokens.verify(token) is not None and tokens.verify("esgw.ffffffffffff.x") is None
     assert len(seen) == 2  # an unknown token id is still checked against a hash: a miss costs what a hit costs
 

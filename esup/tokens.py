@@ -1,4 +1,4 @@
-"""Per-department bearer tokens for the HTTP gateway: shown once, only their argon2id hashes kept (a 0600 file)."""
+"""Bearer tokens (the gateway's departments, the intake's hotlines): shown once, only argon2id hashes kept (0600)."""
 
 from __future__ import annotations
 
