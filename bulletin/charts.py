@@ -94,5 +94,5 @@ def svg(drawing: Drawing) -> str:
     """The drawing as an inline SVG element (its XML prolog dropped)."""
     from reportlab.graphics import renderSVG
 
-    text = renderSVG.drawToString(drawing)
+    text: str = renderSVG.drawToString(drawing)
     return text[text.index("<svg"):]

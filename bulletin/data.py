@@ -7,9 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from schemas.scoring import ScoringModel
+from sinks.decisions_sql import DECISIONS_VIEW, MEASURES_VIEW
 from sinks.rankings import RankRow, fetch, with_names
 from sinks.scoreboard import board_table
-from sinks.scoring import DECISIONS_VIEW, MEASURES_VIEW, level_of
+from sinks.scoring import level_of
 
 TREND_MONTHS = 6  # the trend chart shows this month and the five before it
 WORST_CASES = 10

@@ -29,10 +29,10 @@ class Complaint:
     def received(self) -> Received | None:
         return next((m for m in self.messages if isinstance(m, Received)), None)
 
-    def latest(self, attr: str, types: tuple[str, ...]) -> Any:
+    def latest(self, attr: str, types: tuple[str, ...]) -> str | None:
         for m in reversed(self.messages):
             if m.type in types and getattr(m, attr, None):
-                return getattr(m, attr)
+                return str(getattr(m, attr))
         return None
 
     @property

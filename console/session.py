@@ -80,7 +80,7 @@ def current(request: Request, auth: Any, now: Any, idle_s: int) -> Principal:
     if not isinstance(token, str) or not isinstance(seen, int | float) or t.timestamp() - seen > idle_s:
         request.session.pop("token", None)
         raise LoginRequired()
-    who = auth.verify(token, t)
+    who: Principal | None = auth.verify(token, t)
     if who is None:
         request.session.pop("token", None)
         raise LoginRequired()

@@ -28,7 +28,8 @@ class Day:
 
 def _name(d: date) -> str | None:
     try:
-        return chinese_calendar.get_holiday_detail(d)[1]
+        name: str | None = chinese_calendar.get_holiday_detail(d)[1]
+        return name
     except NotImplementedError:  # a year the package does not know (provisional)
         return None
 

@@ -138,7 +138,7 @@ def create_app(
             result = processor.handle([m for m in messages if mine[m.partition]])
             await _commit(ownership, fence, result.parts, messages)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorators carry no types
     async def follow_catalog() -> None:
         await feed.run()
 
@@ -150,7 +150,7 @@ def create_app(
     def swept(now: datetime) -> None:
         runtime.last_sweep_at = now
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def sweeper() -> None:
         if clock == "wall":
             await sweep_forever(plan, processor.index, ownership.owned, send_tick, wall_clock, swept)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -166,10 +167,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Integration tests run client libraries against servers they stop and kill: a socket such a library
     # drops unclosed is collected whenever the garbage collector runs, in whatever test runs then. Shown, not
     # failed there (it would fail a test at random); every other warning still fails it.
+    integration = False
     for item in items:
         if "/integration/" in str(item.path):
+            integration = True
             item.add_marker(pytest.mark.filterwarnings("default::ResourceWarning"))
             item.add_marker(pytest.mark.filterwarnings("default::pytest.PytestUnraisableExceptionWarning"))
+    if integration:  # and at the session's end, when pytest collects what is left (each test re-applies "error")
+        warnings.filterwarnings("default", category=ResourceWarning)
+        warnings.filterwarnings("default", category=pytest.PytestUnraisableExceptionWarning)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 from dashboards import panels as p
 from dashboards import sql
-from dashboards.case.panels import specs
+from dashboards.case.panels import specs as specs  # re-exported for dashboards.build
 
 UID = "esup-case"
 

@@ -46,7 +46,7 @@ def dashboards_build(out_dir: Path | None, check: bool) -> None:
 def dashboards_push(url: str, token: str, clickhouse_host: str | None, clickhouse_port: int | None,
                     database: str | None) -> None:
     """Create or update the ClickHouse data source and every dashboard in a running Grafana."""
-    from grafana_client import GrafanaApi
+    from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaException
 
     from dashboards.push import Target, push
