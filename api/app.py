@@ -37,6 +37,7 @@ from schemas.findings import Finding
 
 @dataclass
 class Services:
+    """What the API works with: authentication, findings, publishing, audit, loop configuration, directory, clock."""
     auth: Authenticator
     findings: FindingsReader
     publisher: Publisher
@@ -49,16 +50,19 @@ class Services:
 
 
 class Login(BaseModel):
+    """POST /auth/token's body: a user name and password."""
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
 class Token(BaseModel):
+    """A bearer token for the Authorization header."""
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
 
 
 class ResponseIn(BaseModel):
+    """A department's response to a finding (说明理由, 整改情况 or 申诉), with its attachments."""
     model_config = ConfigDict(extra="forbid")
     kind: ResponseKind
     text: str = Field(min_length=1, max_length=20_000)
@@ -66,12 +70,14 @@ class ResponseIn(BaseModel):
 
 
 class ReportIn(BaseModel):
+    """A department's report on how it followed a supervisor's recommendation, with its attachments."""
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
 
 
 class DecisionIn(BaseModel):
+    """A supervisor's decision on a finding; the fields beyond outcome and reason depend on the outcome."""
     model_config = ConfigDict(extra="forbid")
     outcome: Outcome
     reason: str = Field(min_length=1, max_length=5_000)
@@ -84,6 +90,7 @@ class DecisionIn(BaseModel):
 
 
 class Accepted(BaseModel):
+    """A loop message accepted onto Kafka: its id, its finding, and where it was written."""
     message_id: str
     finding_id: str
     partition: int
@@ -91,6 +98,7 @@ class Accepted(BaseModel):
 
 
 class FindingView(BaseModel):
+    """One finding with its loop messages (responses, decisions, reports) so far."""
     finding: Finding
     messages: list[dict[str, Any]]
 
@@ -100,6 +108,7 @@ _NOT_AUDITED = ("/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "
 
 
 def create_app(services: Services) -> FastAPI:
+    """The loop API: login, findings by the caller's scope, responses, recommendation reports and decisions; audited."""
     app = FastAPI(title="esup loop API", version="1",
                   description="Responses (说明理由/整改情况/申诉), decisions and recommendation reports on findings.")
     app.state.services = services

@@ -24,6 +24,7 @@ class Auditor:
 
     def record(self, *, at: datetime, actor: str, role: str, action: str, method: str, path: str,
                finding_id: str, status: int, detail: dict[str, Any]) -> dict[str, Any]:
+        """Write one API action to audit_log and the audit topic, chained to the previous one; fails if either fails."""
         with self._lock:
             row: dict[str, Any] = {
                 "audit_id": str(uuid.uuid4()), "at": at, "actor_id": actor, "role": role, "action": action,

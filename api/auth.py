@@ -25,11 +25,13 @@ from streams.rules.calendar import TZ
 
 
 class Role(StrEnum):
+    """What a user is: a licensing department's user or a supervision bureau's."""
     department = "department"  # a licensing department's user: sees and answers its own findings
     supervisor = "supervisor"  # a supervision bureau's user: sees and decides the findings of its region
 
 
 class User(BaseModel):
+    """One API user from the users file: name, argon2id password hash, role and scope (department or region)."""
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -48,6 +50,7 @@ class User(BaseModel):
 
 
 class Principal(BaseModel):
+    """The user behind a verified token: role and scope."""
     model_config = ConfigDict(frozen=True)
 
     username: str
@@ -61,6 +64,7 @@ class Principal(BaseModel):
         return code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
 
     def may_see(self, f: Finding) -> bool:
+        """Whether the finding is in the principal's scope: its department's, or within its region."""
         if self.role == Role.department:
             return f.department_id == self.department_id
         return f.region_code.startswith(self.region_prefix())
@@ -70,10 +74,12 @@ HASHER = PasswordHasher()
 
 
 def hash_password(password: str) -> str:
+    """The argon2id hash of a password, for the users file."""
     return HASHER.hash(password)
 
 
 def load_users(path: str | Path) -> dict[str, User]:
+    """The users of a YAML users file, by user name."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     users = [User.model_validate(u) for u in data.get("users", [])]
     return {u.username: u for u in users}
@@ -88,6 +94,8 @@ def _unb64(s: str) -> bytes:
 
 
 class Authenticator:
+    """Password login and HMAC-signed, expiring bearer tokens for the users of the users file."""
+
     def __init__(self, users: dict[str, User], secret: bytes, ttl_s: int = 3600) -> None:
         if len(secret) < 16:
             raise ValueError("the token secret needs at least 16 bytes")
@@ -96,6 +104,7 @@ class Authenticator:
         self._dummy = HASHER.hash("not a password")
 
     def login(self, username: str, password: str, now: datetime) -> str | None:
+        """A token for the user when the password is right, else None (same cost for an unknown user)."""
         user = self.users.get(username)
         try:
             HASHER.verify(user.password_hash if user else self._dummy, password)
@@ -108,6 +117,7 @@ class Authenticator:
         return f"v1.{body}.{_b64(hmac.new(self.secret, body.encode(), hashlib.sha256).digest())}"
 
     def verify(self, token: str, now: datetime) -> Principal | None:
+        """The principal of a token with a valid signature, not expired, of a user still in the file; else None."""
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != "v1":
             return None
@@ -127,4 +137,5 @@ class Authenticator:
 
 
 def now() -> datetime:
+    """The current time in Asia/Shanghai."""
     return datetime.now(TZ)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Staff(BaseModel):
+    """A staff member: which department, which role."""
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     staff_id: str
@@ -22,6 +23,7 @@ class Staff(BaseModel):
 
 
 class Department(BaseModel):
+    """A department: its region code and its head."""
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     department_id: str
@@ -32,9 +34,11 @@ class Department(BaseModel):
 class Directory(Protocol):
     """Who is staff X, which department and region, who heads it."""
 
-    def staff(self, staff_id: str) -> Staff | None: ...
+    def staff(self, staff_id: str) -> Staff | None:
+        """The staff member with this id, or None."""
 
-    def department(self, department_id: str) -> Department | None: ...
+    def department(self, department_id: str) -> Department | None:
+        """The department with this id, or None."""
 
 
 class YamlDirectory:
@@ -47,6 +51,7 @@ class YamlDirectory:
 
     @classmethod
     def load(cls, path: str | Path) -> YamlDirectory:
+        """Read a directory YAML file in either of the two formats."""
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         if any("id" in d for d in data.get("departments", [])):  # the organisation directory's own format
             data = {"departments": [{"department_id": d["id"], "region_code": d["region_code"],
@@ -57,7 +62,9 @@ class YamlDirectory:
                    [Staff.model_validate(s) for s in data.get("staff", [])])
 
     def staff(self, staff_id: str) -> Staff | None:
+        """The staff member with this id, or None."""
         return self._staff.get(staff_id)
 
     def department(self, department_id: str) -> Department | None:
+        """The department with this id, or None."""
         return self._departments.get(department_id)

@@ -15,10 +15,13 @@ READONLY = {"readonly": 1}
 
 
 class FindingsReader:
+    """Reads findings and their loop messages from ClickHouse, read-only."""
+
     def __init__(self, client: Any) -> None:
         self.client = client
 
     def select(self, where: str, params: dict[str, Any], limit: int = 1) -> list[Finding]:
+        """The latest findings matching a WHERE clause (with %(name)s parameters), newest first."""
         rows = self.client.execute(
             f"SELECT {', '.join(_FINDING_COLS)} FROM findings FINAL WHERE {where} "
             f"ORDER BY detected_at DESC, finding_id LIMIT {int(limit)}", params, settings=READONLY)
@@ -31,21 +34,26 @@ class FindingsReader:
         return out
 
     def get(self, finding_id: str) -> Finding | None:
+        """The finding with this id, or None."""
         found = self.select("finding_id = %(id)s", {"id": finding_id})
         return found[0] if found else None
 
     def visible(self, department_id: str | None, region_prefix: str | None, limit: int) -> list[Finding]:
+        """The newest findings of a department, or else of the regions under a region-code prefix."""
         if department_id is not None:
             return self.select("department_id = %(d)s", {"d": department_id}, limit)
         return self.select("startsWith(region_code, %(r)s)", {"r": region_prefix or ""}, limit)
 
     def messages(self, finding_id: str) -> list[dict[str, Any]]:
+        """A finding's loop messages, oldest first."""
         rows = self.client.execute("SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, "
                                    "message_id", {"id": finding_id}, settings=READONLY)
         return [json.loads(r[0]) for r in rows]
 
 
 class Publisher:
+    """Publishes loop messages onto the loop topic."""
+
     def __init__(self, producer: Any, topic: str) -> None:
         self.producer, self.topic = producer, topic
 

@@ -18,6 +18,7 @@ TREND_LINES = 5
 
 
 def register_font() -> None:
+    """Register ReportLab's built-in Chinese font once, before anything is drawn with it."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 

@@ -18,6 +18,7 @@ WORST_CASES = 10
 
 @dataclass(frozen=True)
 class WorstCase:
+    """A red-card (红牌) finding of the month, not dismissed: its case, department, staff and loop status."""
     finding_id: str
     case_id: str
     rule: str
@@ -31,6 +32,7 @@ class WorstCase:
 
 @dataclass(frozen=True)
 class Measure:
+    """An accountability measure (责任追究) decided in the month: what, on whom, for which case and rule, by whom."""
     measure: str
     target: str  # the person or department it names (name where known)
     rule: str
@@ -42,6 +44,7 @@ class Measure:
 
 @dataclass
 class Bulletin:
+    """Everything one month's bulletin shows: rankings, deductions by heading, the trend, worst cases, measures."""
     month: date  # its first day
     region: str | None  # None: the whole province set (every province ranked)
     scoring_version: str
@@ -55,6 +58,7 @@ class Bulletin:
 
     @property
     def title(self) -> str:
+        """The bulletin's Chinese title: year, month and, when given, the region."""
         where = f"（区划 {self.region}）" if self.region else ""
         return f"{self.month.year} 年 {self.month.month} 月行政许可电子监察考评结果通报{where}"
 

@@ -32,6 +32,7 @@ def department_table(b: Bulletin) -> list[list[str]]:
 
 
 def staff_table(b: Bulletin) -> list[list[str]]:
+    """The staff ranking table's rows (the best and the lowest), header first."""
     rows = [["排名", "工作人员", "所在部门", "得分", "按时办结率", "黄牌", "红牌"]]
     for r in staff_extremes(b):
         rows.append([str(r.rank), r.name or r.id, r.department_name or r.department_id, f"{r.score:.2f}", _rate(r),
@@ -40,6 +41,7 @@ def staff_table(b: Bulletin) -> list[list[str]]:
 
 
 def worst_table(b: Bulletin) -> list[list[str]]:
+    """The worst cases table's rows, header first."""
     rows = [["发现时间", "案件", "问题", "部门", "责任人", "状态"]]
     for w in b.worst:
         rows.append([f"{w.detected_at:%m-%d %H:%M}", w.case_id, w.title or w.rule, w.department, w.staff,
@@ -48,6 +50,7 @@ def worst_table(b: Bulletin) -> list[list[str]]:
 
 
 def measures_table(b: Bulletin) -> list[list[str]]:
+    """The accountability measures table's rows, header first."""
     rows = [["决定时间", "措施", "对象", "案件", "规则", "理由"]]
     for m in b.measures:
         rows.append([f"{m.decided_at:%m-%d}", m.measure, m.target, m.case_id, m.rule, m.reason])

@@ -32,6 +32,7 @@ class CredentialError(RuntimeError):
 
 
 def password_path(settings: Settings, role: Role) -> Path:
+    """The 0600 file holding a role's ClickHouse password."""
     return settings.clickhouse_credentials_dir / f"{USERS[role]}.password"
 
 
@@ -41,6 +42,7 @@ def _explicit(settings: Settings) -> bool:
 
 
 def read_password(path: Path) -> str:
+    """A password file's content; refuses a file that group or others may read."""
     st = path.stat()
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialError(f"{path} is readable by others (mode {oct(st.st_mode & 0o777)}): chmod 600 it")

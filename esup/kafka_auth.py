@@ -30,6 +30,7 @@ DEPARTMENT_PREFIX = "dept-"
 
 
 def department_principal(department_id: str) -> str:
+    """The Kafka principal of a department's system (`dept-<department_id>`)."""
     return DEPARTMENT_PREFIX + department_id
 
 
@@ -38,6 +39,7 @@ class CredentialError(RuntimeError):
 
 
 def credentials_path(settings: Settings, principal: str) -> Path:
+    """The 0600 file holding a principal's SCRAM credentials."""
     return settings.kafka_credentials_dir / f"{principal}.json"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PartitionLag:
+    """One partition's lag for a consumer group: its committed offset against the partition's end offset."""
     group: str
     topic: str
     partition: int
@@ -17,6 +18,7 @@ class PartitionLag:
     lag: int  # without a commit, everything still retained counts (the groups start at earliest)
 
     def as_dict(self) -> dict[str, Any]:
+        """The row as a plain dict."""
         return asdict(self)
 
 
@@ -88,6 +90,7 @@ def render_table(rows: Sequence[PartitionLag]) -> str:
 
 
 def as_json(rows: Sequence[PartitionLag]) -> dict[str, Any]:
+    """The rows grouped by consumer group, each with its total lag and its partitions, for `--json`."""
     groups: dict[str, Any] = {}
     for r in rows:
         g = groups.setdefault(r.group, {"total_lag": 0, "partitions": []})

@@ -14,6 +14,7 @@ from schemas.events import CaseEvent, EventError, event_to_json, occurred_sort_k
 
 @dataclass(frozen=True)
 class Rejected:
+    """An input line that was not published, and why."""
     line: int
     reason: str
 
@@ -29,6 +30,7 @@ class PublishReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every line was valid and acknowledged."""
         return not self.rejected and not self.failed
 
 
@@ -107,13 +109,16 @@ class DepartmentProducer:
         return report
 
     def publish_file(self, path: Path, *, sort_by_time: bool = False) -> PublishReport:
+        """Publish a JSON-lines file of case events (see publish_lines)."""
         with path.open("rb") as fh:
             return self.publish_lines(fh, sort_by_time=sort_by_time)
 
     def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until every sent event is acknowledged or the timeout passes."""
         self._producer.flush(timeout=timeout_s)
 
     def close(self) -> None:
+        """Flush and close the Kafka producer."""
         self._producer.close(timeout=10)
 
     def __enter__(self) -> DepartmentProducer:
@@ -128,6 +133,7 @@ class DepartmentProducer:
 
 @dataclass(frozen=True)
 class CatalogReport:
+    """What a catalog publish did: item codes published, and codes tombstoned because the file no longer has them."""
     published: list[str]
     deleted: list[str]  # codes that had a live record and are no longer in the file: tombstoned
 

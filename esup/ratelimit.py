@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 
 class RateLimiter:
+    """Token buckets by key (a department): `rate_per_s` sustained, up to `burst` at once; thread-safe."""
+
     def __init__(self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         if rate_per_s <= 0 or burst < 1:
             raise ValueError("rate_per_s must be positive and burst at least 1")

@@ -171,14 +171,17 @@ class Settings(BaseSettings):
 
     @property
     def kafka_credentials_dir(self) -> Path:
+        """Where the Kafka SCRAM credentials files are (ESUP_KAFKA_CREDENTIALS_PATH, else <home>/credentials/kafka)."""
         return self.kafka_credentials_path or self.home / "credentials" / "kafka"
 
     @property
     def clickhouse_credentials_dir(self) -> Path:
+        """The ClickHouse passwords' directory: ESUP_CLICKHOUSE_CREDENTIALS_PATH, else <home>/credentials/clickhouse."""
         return self.clickhouse_credentials_path or self.home / "credentials" / "clickhouse"
 
     @property
     def gateway_tokens_file(self) -> Path:
+        """The gateway's tokens file (ESUP_GATEWAY_TOKENS_PATH, else <home>/credentials/gateway/tokens.json)."""
         return self.gateway_tokens_path or self.home / "credentials" / "gateway" / "tokens.json"
 
     @property

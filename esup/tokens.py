@@ -36,6 +36,7 @@ class TokenFileError(RuntimeError):
 
 @dataclass(frozen=True)
 class TokenRecord:
+    """One gateway token as stored: its id, department, argon2id hash, and when it was created and revoked."""
     token_id: str
     department_id: str
     hash: str
@@ -44,9 +45,11 @@ class TokenRecord:
 
     @property
     def active(self) -> bool:
+        """Whether the token is not revoked."""
         return self.revoked_at is None
 
     def public(self) -> dict[str, Any]:
+        """The record without its hash, for listings."""
         return {"token_id": self.token_id, "department_id": self.department_id, "created_at": self.created_at,
                 "revoked_at": self.revoked_at}
 
@@ -60,6 +63,7 @@ class TokenStore:
         self._records: dict[str, TokenRecord] = {}
 
     def records(self) -> dict[str, TokenRecord]:
+        """The file's tokens by id; re-read when the file changed, refused when group or others may read it."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -134,6 +138,7 @@ def _now() -> str:
 
 
 def store(settings: Settings) -> TokenStore:
+    """The token store at the configured tokens file."""
     return TokenStore(settings.gateway_tokens_file)
 
 

@@ -16,6 +16,7 @@ DAY_MS = 24 * 3600 * 1000
 
 @dataclass(frozen=True)
 class TopicSpec:
+    """A topic the platform needs: name, partitions, replication, configs and what it carries."""
     name: str
     partitions: int
     replication: int
@@ -25,6 +26,7 @@ class TopicSpec:
 
 @dataclass(frozen=True)
 class TopicResult:
+    """What ensuring a topic found: whether it was created, its partitions, and how it differs from its spec."""
     spec: TopicSpec
     created: bool
     partitions: int
@@ -82,6 +84,7 @@ def ingest_topic(s: Settings, department_id: str) -> str:
 
 
 def ingest_topic_spec(s: Settings, department_id: str) -> TopicSpec:
+    """The spec of a department's ingestion topic `esup.ingest.<dept>` (7 days' retention, broker timestamps)."""
     return TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
                      {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
                       "message.timestamp.type": "LogAppendTime"},
@@ -109,6 +112,7 @@ def describe(admin: Any, names: Sequence[str]) -> dict[str, int]:
 
 
 def topic_configs(admin: Any, name: str, keys: Sequence[str]) -> dict[str, str]:
+    """The topic's current values of the given config keys."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, list(keys))], config_filter="all")

@@ -28,6 +28,7 @@ log = logging.getLogger("esup.bridge")
 
 @dataclass(frozen=True)
 class Verdict:
+    """Whether a record goes on to case events, and if not why (the dead letter's reason)."""
     forward: bool
     reason: str = ""
 
@@ -53,6 +54,7 @@ def judge(topic: str, prefix: str, key: bytes | None, value: bytes | None) -> Ve
 
 
 def pattern(prefix: str) -> str:
+    """The regular expression of a department's ingestion topics under a prefix, for the consumer's subscription."""
     return "^" + re.escape(prefix) + r"[A-Za-z0-9_-]+$"
 
 
@@ -138,6 +140,7 @@ class Bridge:
                 self.consumer.seek(tp, committed)
 
     def run(self, stop: threading.Event, on_error: Callable[[Exception], None] | None = None) -> None:
+        """Step until `stop` is set; a failed transaction is retried from the last commit; a fenced bridge raises."""
         from kafka.errors import ProducerFencedError
 
         while not stop.is_set():
@@ -152,6 +155,7 @@ class Bridge:
                 stop.wait(1.0)
 
     def close(self) -> None:
+        """Close the consumer (without committing) and the producer."""
         # kafka-python 3 logs a traceback when a SASL connection's socket goes while its IO thread reads it
         # (the client closing itself, not an error of ours); everything the bridge did is committed by now.
         logging.getLogger("kafka.net").setLevel(logging.CRITICAL)

@@ -24,6 +24,7 @@ ACK_TIMEOUT_S = 30.0
 
 @dataclass
 class GatewayServices:
+    """What the gateway works with: tokens, the Kafka producer and topic, audit, rate limits, body size, clock."""
     tokens: TokenStore
     producer: Any  # kafka-python, acks=all, logged in as esup.kafka_auth.GATEWAY
     topic: str  # case events: the gateway has bound each event to its token's department already
@@ -34,18 +35,21 @@ class GatewayServices:
 
 
 class ProblemOut(BaseModel):
+    """One problem of a refused body: the line or element, the field, and why."""
     line: int | None = None
     field: str | None = None
     reason: str
 
 
 class ErrorOut(BaseModel):
+    """A refused request: what went wrong and, for a bad body, its problems."""
     detail: str
     errors: list[ProblemOut] = []
     error_count: int = 0
 
 
 class AcceptedOut(BaseModel):
+    """The accepted events' ids and how many."""
     accepted: list[str]
     count: int
 
@@ -74,6 +78,7 @@ def _error(status: int, detail: str, problems: Sequence[Problem] = (), total: in
 
 
 def create_app(services: GatewayServices) -> FastAPI:
+    """The gateway app: POST /v1/events with a department's token; each accepted or refused request is audited."""
     app = FastAPI(title="esup ingestion gateway", version="1",
                   description="Case events from department systems that cannot speak Kafka. Each token belongs "
                               "to one department; every event must name it (docs/gateway.md).")  # fmt: skip

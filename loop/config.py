@@ -16,6 +16,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Measure(BaseModel):
+    """An accountability measure a supervisor may decide: a code, and its Chinese label."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -23,6 +24,7 @@ class Measure(BaseModel):
 
 
 class LoopConfig(BaseModel):
+    """The loop's settings: response periods by severity, the recommendation report period (working days), measures."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = "loop-default-1"
@@ -45,10 +47,12 @@ class LoopConfig(BaseModel):
         return self
 
     def measure_label(self, code: str) -> str | None:
+        """The label of a configured measure, or None for an unknown code."""
         return next((m.label for m in self.measures if m.code == code), None)
 
 
 class LoopConfigError(ValueError):
+    """The loop configuration file cannot be read or is invalid; the message names the file and each field."""
     pass
 
 
@@ -67,4 +71,5 @@ def load_section(path: str | Path, key: str, model: type[M], error: type[ValueEr
 
 
 def load_loop_config(path: str | Path | None = None) -> LoopConfig:
+    """The loop settings from a YAML file (esup/config/loop.yaml by default), under a `loop:` key or at the top."""
     return load_section(path if path is not None else DEFAULT_LOOP, "loop", LoopConfig, LoopConfigError)

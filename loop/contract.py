@@ -23,12 +23,14 @@ def message_id(finding_id: str, kind: str, request_key: str) -> str:
 
 
 class ResponseKind(StrEnum):
+    """What a department's response is: an explanation (说明理由), a rectification (整改情况) or an appeal (申诉)."""
     explanation = "explanation"  # 说明理由
     rectification = "rectification"  # 整改情况
     appeal = "appeal"  # 申诉
 
 
 class Outcome(StrEnum):
+    """A supervisor's decision on a finding: confirmed, dismissed, a recommendation or accountability."""
     confirmed = "confirmed"  # 确认: the finding stands
     dismissed = "dismissed"  # 撤销: it costs nothing in the rankings
     recommendation = "recommendation"  # 监察建议书: the department must report it carried it out
@@ -36,6 +38,7 @@ class Outcome(StrEnum):
 
 
 class DismissalReason(StrEnum):
+    """Why a finding was dismissed."""
     data_error = "data_error"  # 数据错误
     lawful_cause = "lawful_cause"  # 正当理由 (e.g. force majeure, a lawful suspension not recorded)
     duplicate = "duplicate"
@@ -43,6 +46,7 @@ class DismissalReason(StrEnum):
 
 
 class TargetKind(StrEnum):
+    """Whom an accountability measure names: a staff member, the department, or its head (部门首长问责)."""
     staff = "staff"
     department = "department"
     head = "head"  # 部门首长问责

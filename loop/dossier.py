@@ -64,6 +64,7 @@ def _computation(f: Finding, events: list[dict[str, Any]], catalog: Catalog, cal
 
 
 def build(client: Any, finding_id: str, catalog: Catalog, cal: WorkCalendar, cfg: LoopConfig) -> dict[str, Any]:
+    """One finding's evidence file as a dict: finding, rule, deadline computation, events, notifications, messages."""
     f = _finding(client, finding_id)
     rows = client.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM case_events FINAL WHERE case_id = %(c)s "
                           "ORDER BY occurred_at, event_id", {"c": f.case_id}, settings={"readonly": 1})

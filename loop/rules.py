@@ -25,6 +25,7 @@ _UP = {Severity.notice: Severity.yellow, Severity.yellow: Severity.red, Severity
 
 @dataclass
 class Recommendation:
+    """A recommendation decided on a finding: the decision's message id, when, and the working days given to report."""
     message_id: str
     issued_at: datetime
     within_wd: int
@@ -45,10 +46,12 @@ class Watch:
 
     @property
     def latest_outcome(self) -> Outcome | None:
+        """The outcome of the latest decision (by time, then message id), or None before any."""
         return max(self.decisions, key=lambda d: (d[0], d[1]))[2] if self.decisions else None
 
 
 def supervised(f: Finding, cfg: LoopConfig) -> bool:
+    """Whether the loop watches the finding: it is not itself a supervision finding, and its severity has a period."""
     return f.category != Category.supervision and f.severity in cfg.response_wd
 
 
@@ -117,6 +120,7 @@ def pending(w: Watch, cfg: LoopConfig, cal: WorkCalendar) -> list[tuple[datetime
 
 
 def next_due(w: Watch, cfg: LoopConfig, cal: WorkCalendar) -> datetime | None:
+    """The earliest moment a supervision finding not yet raised for this watch falls due, or None."""
     moments = [m for m, sf in pending(w, cfg, cal) if sf.finding_id not in w.fired]
     return min(moments) if moments else None
 

@@ -33,6 +33,7 @@ LOOP_CHAIN = 1_000_000
 
 
 def wall_now(offset_s: float = 0.0) -> Callable[[], datetime]:
+    """A wall clock in Asia/Shanghai, shifted by `offset_s` seconds."""
     from datetime import timedelta
 
     return lambda: datetime.now(TZ) + timedelta(seconds=offset_s)
@@ -164,6 +165,7 @@ class LoopService:
         self._flush_store()
 
     def now(self) -> datetime | None:
+        """The clock's now: the wall time, or on the event clock the latest time seen (None before any)."""
         return self.now_fn() if self.clock == "wall" else self.watermark
 
     def sweep(self) -> list[Finding]:
@@ -186,6 +188,7 @@ class LoopService:
             self.store.flush()
 
     def step(self, timeout_ms: int = 500) -> list[Finding]:
+        """Apply one poll of findings and messages, store the messages, and sweep; returns the findings raised."""
         # The rules read only the messages' own times, never their arrival, so applying a batch before the
         # sweep raises the same findings as sweeping between its messages would.
         self._consume(self.consumer.poll(timeout_ms=timeout_ms))
@@ -193,10 +196,12 @@ class LoopService:
         return self.sweep()
 
     def run(self, stop: threading.Event, poll_ms: int = 500) -> None:
+        """Rebuild the state from the topics, then step until `stop` is set."""
         self.start()
         while not stop.is_set():
             self.step(poll_ms)
 
     def close(self) -> None:
+        """Close the consumer (without committing) and the producer."""
         self.consumer.close(autocommit=False)
         self.producer.close(timeout=10)

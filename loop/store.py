@@ -13,6 +13,7 @@ COLUMNS = ("message_id", "finding_id", "type", "schema_version", "actor_id", "de
 
 
 def message_row(msg: Response | Decision | RecommendationReport, partition: int, offset: int) -> tuple[Any, ...]:
+    """A loop message as a loop_messages row: its common columns, the type's own fields, and its full JSON body."""
     d = msg.model_dump(mode="json")
     row = {c: "" for c in COLUMNS} | {
         "message_id": msg.message_id, "finding_id": msg.finding_id, "type": msg.type, "schema_version": 1,
@@ -39,9 +40,11 @@ class MessageStore:
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, msg: Response | Decision | RecommendationReport, partition: int, offset: int) -> None:
+        """Buffer a message's row until the next flush."""
         self.rows.append(message_row(msg, partition, offset))
 
     def flush(self) -> None:
+        """Insert the buffered rows in one INSERT; the buffer is cleared first."""
         rows, self.rows = self.rows, []
         if rows:
             self.client.execute(f"INSERT INTO loop_messages ({', '.join(COLUMNS)}) VALUES", rows)

@@ -21,6 +21,7 @@ _ONE = timedelta(days=1)
 
 @dataclass(frozen=True)
 class Day:
+    """One calendar day of a deadline's computation: whether it counted (its ordinal) and why."""
     day: date
     counted: int | None  # the ordinal of a counted working day, else None
     note: str  # why: working day, adjusted working day (调休), weekend, holiday (name), suspended (art. 45)

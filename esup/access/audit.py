@@ -12,6 +12,7 @@ from typing import Any
 
 
 def os_user() -> str:
+    """The operator's login name for the audit record, or `uid:<n>` where the uid has none."""
     try:
         return getpass.getuser()
     except Exception:  # no login name (a container with an unnamed uid)
@@ -27,6 +28,7 @@ class AccessAudit:
         self.prev = ""
 
     def record(self, action: str, detail: dict[str, Any]) -> dict[str, Any]:
+        """Send one access change to the audit topic, chained to the previous record, and wait for the broker's ack."""
         row: dict[str, Any] = {
             "audit_id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(), "actor_id": os_user(),
             "role": f"kafka:{self.principal}", "action": action, "method": "CLI", "path": self.command,

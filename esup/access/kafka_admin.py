@@ -12,6 +12,7 @@ _RESOURCE = {"topic": "TOPIC", "group": "GROUP", "transactional_id": "TRANSACTIO
 
 
 def new_password() -> str:
+    """A new random SCRAM password (24 bytes, URL-safe)."""
     return secrets.token_urlsafe(24)
 
 
@@ -26,6 +27,7 @@ def set_password(admin: Any, principal: str, password: str) -> None:
 
 
 def delete_user(admin: Any, principal: str) -> None:
+    """Remove a principal's SCRAM credentials; a user that does not exist is not an error."""
     from kafka.admin import ScramMechanism, UserScramCredentialDeletion
 
     result = admin.alter_user_scram_credentials([UserScramCredentialDeletion(principal, ScramMechanism.SCRAM_SHA_512)])
@@ -35,6 +37,7 @@ def delete_user(admin: Any, principal: str) -> None:
 
 
 def users(admin: Any) -> list[str]:
+    """The principals with SCRAM credentials on the cluster, sorted."""
     return sorted(admin.describe_user_scram_credentials() or {})
 
 

@@ -21,6 +21,7 @@ SERVICES = tuple(p for p in ka.PLATFORM if p != ka.ADMIN)
 
 @dataclass
 class Session:
+    """The admin client and the audit chain one access command works with."""
     admin: Any
     audit: AccessAudit
 
@@ -71,6 +72,7 @@ def bootstrap(s: Settings, *, command: str = "esup access bootstrap") -> list[st
 
 @dataclass(frozen=True)
 class NewDepartment:
+    """What `add-department` made: the department's principal and password, its ingestion topic, where it was stored."""
     principal: str
     password: str
     topic: str
@@ -79,6 +81,7 @@ class NewDepartment:
 
 def add_department(s: Settings, department_id: str, *, store: bool,
                    command: str = "esup access add-department") -> NewDepartment:
+    """Create a department's ingestion topic, its `dept-<id>` principal (new password) and its one grant; audited."""
     spec = ingest_topic_spec(s, department_id)
     principal = ka.department_principal(department_id)
     password = kad.new_password()
@@ -145,5 +148,6 @@ def rotate(s: Settings, principal: str, *, command: str = "esup access rotate") 
 
 
 def listing(s: Settings) -> tuple[list[str], list[Grant]]:
+    """The cluster's SCRAM users and ACLs, as the admin sees them."""
     with admin_client(s.kafka_bootstrap, auth=ka.kafka_python_auth(s, ka.ADMIN)) as admin:
         return kad.users(admin), kad.describe_acls(admin)

@@ -17,6 +17,7 @@ Operation = Literal["READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS"]
 
 @dataclass(frozen=True, order=True)
 class Grant:
+    """One ACL row: a principal may do an operation on a topic, group or the cluster (by name or name prefix)."""
     principal: str
     resource: Resource
     name: str
@@ -24,6 +25,7 @@ class Grant:
     pattern: Pattern = "literal"
 
     def line(self) -> str:
+        """The grant as one aligned line for `esup access list` (a prefix grant ends with `*`)."""
         star = "*" if self.pattern == "prefixed" else ""
         return f"User:{self.principal:<16} {self.operation:<16} {self.resource} {self.name}{star}"
 
@@ -33,6 +35,7 @@ def _topics(principal: str, operations: tuple[Operation, ...], *names: str) -> l
 
 
 def changelog_topic(s: Settings) -> str:
+    """The worker's changelog topic for the cases table, which the worker principal must own."""
     return f"{s.worker_app_id}-cases-changelog"  # streams.app.changelog_topic (kept import-free of faust)
 
 
@@ -103,4 +106,5 @@ def department_grants(s: Settings, department_id: str) -> list[Grant]:
 
 
 def grants_of(s: Settings, principal: str) -> list[Grant]:
+    """The platform grants of one principal."""
     return [g for g in platform_grants(s) if g.principal == principal]

@@ -30,6 +30,7 @@ def _detail(payload: dict[str, Any], limit: int = 90) -> str:
 
 
 def state_table(case: Case) -> Table:
+    """The case's current state: item, department, stage, outcome, staff, deadlines and calendar version."""
     s = case.state
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -51,6 +52,7 @@ def state_table(case: Case) -> Table:
 
 
 def clocks_table(clocks: list[Clock]) -> Table:
+    """The case's clocks in working days; overdue clocks in red, those with two days or less left in yellow."""
     t = Table(title="Clocks (working days; the start day is not counted)", title_justify="left")
     for col in ("clock", "started", "limit", "extension", "used", "remaining", "deadline", "state"):
         t.add_column(col, justify="right" if col in ("limit", "extension", "used", "remaining") else "left")
@@ -64,6 +66,7 @@ def clocks_table(clocks: list[Clock]) -> Table:
 
 
 def pauses_table(events: list[Event]) -> Table:
+    """The suspensions (with when each was resumed) and extensions of a case."""
     t = Table(title="Suspensions and extensions (arts. 42, 45)", title_justify="left")
     for col in ("time", "what", "staff", "until", "detail"):
         t.add_column(col)
@@ -77,6 +80,7 @@ def pauses_table(events: list[Event]) -> Table:
 
 
 def timeline_table(case: Case) -> Table:
+    """The case's events and findings in one timeline, each finding after the events of its time."""
     t = Table(title="Timeline", title_justify="left")
     for col in ("time", "", "what", "staff", "detail"):
         t.add_column(col)
@@ -92,6 +96,7 @@ def timeline_table(case: Case) -> Table:
 
 
 def findings_table(case: Case) -> Table:
+    """Each finding with its law article and deadline, and the events it cites as evidence."""
     t = Table(title="Findings and their evidence", title_justify="left", show_lines=True)
     for col in ("detected", "rule", "severity", "law", "deadline", "message", "evidence"):
         t.add_column(col)
@@ -108,6 +113,7 @@ def findings_table(case: Case) -> Table:
 
 
 def render(case: Case, console: Console) -> None:
+    """Print the whole case: state, clocks, suspensions, timeline and findings."""
     console.rule(f"[bold]Case {case.case_id}")
     console.print(state_table(case))
     if case.clocks:

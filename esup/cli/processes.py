@@ -60,18 +60,21 @@ class Plan:
 
 @dataclass(frozen=True)
 class Service:
+    """One background service: its name, its `esup` arguments and its status-page port (workers only)."""
     name: str
     args: tuple[str, ...]  # after `esup`
     port: int | None = None
 
     @property
     def env(self) -> dict[str, str]:
+        """The environment the service starts with (its WEB_PORT, for a worker)."""
         # Faust reads WEB_PORT from the environment before the app's own setting: a WEB_PORT exported by
         # the shell (or by `make up WEB_PORT=…`) would put every worker on one port.
         return {"WEB_PORT": str(self.port)} if self.port is not None else {}
 
     @property
     def argv(self) -> list[str]:
+        """The service's command line: this Python running `esup.cli` with its arguments."""
         return [sys.executable, "-m", "esup.cli", *self.args]
 
     @property
@@ -161,14 +164,18 @@ def _ready(port: int | None, since: float) -> bool:
 
 
 class Services:
+    """The services started by `esup services up`, tracked by pid files and logs under <home>/services."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.dir = settings.home / "services"
 
     def pidfile(self, name: str) -> Path:
+        """The file holding a service's pid and command-line marker."""
         return self.dir / f"{name}.pid"
 
     def log(self, name: str) -> Path:
+        """The file a service's output goes to."""
         return self.dir / f"{name}.log"
 
     def _read(self, name: str) -> tuple[int, str] | None:
@@ -179,6 +186,7 @@ class Services:
             return None
 
     def running(self, name: str) -> int | None:
+        """The service's pid when its process is alive (and is ours, by its marker), else None."""
         found = self._read(name)
         return found[0] if found and process.alive(*found) else None
 
@@ -188,6 +196,7 @@ class Services:
         return sorted(names, key=lambda n: (_ORDER.index(n.split("-")[0]) if n.split("-")[0] in _ORDER else 9, n))
 
     def status(self, name: str, note: str = "", port: int | None = None) -> Status:
+        """A service's state, pid, status page (for a worker on a known port) and log."""
         pid = self.running(name)
         found = self._read(name)
         if port is None and found and "--web-port" in found[1]:
@@ -227,6 +236,7 @@ class Services:
         return out
 
     def statuses(self) -> list[Status]:
+        """The status of every service with a pid file, in stop order."""
         return [self.status(name) for name in self.known()]
 
 

@@ -13,6 +13,7 @@ from esup.settings import Settings
 
 
 def require_topic(settings: Settings, topic: str) -> None:
+    """Fail with an operator's message unless the topic exists on the cluster (`esup topics create` makes it)."""
     from esup.topics import admin_client, describe, quiet_kafka_logging
 
     quiet_kafka_logging()

@@ -16,6 +16,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 @dataclass(frozen=True)
 class Progress:
+    """One reading of the start-up's progress: simulator phase, what ClickHouse holds, workers' lag, ranking."""
     phase: str  # the simulator's: backfill, then live once the workers have applied the backfill
     latest_event: datetime | None  # the latest event time ClickHouse holds
     events: int
@@ -25,6 +26,7 @@ class Progress:
 
     @property
     def done(self) -> bool:
+        """Whether the province is ready: live, and every department ranked this month has a name."""
         return self.phase == "live" and self.ranked > 0 and self.named == self.ranked
 
     @property
@@ -33,6 +35,7 @@ class Progress:
         return self.phase == "live" and self.lag == 0
 
     def line(self, elapsed_s: float) -> str:
+        """The reading as one progress line, with the seconds since waiting began."""
         latest = f"{self.latest_event:%Y-%m-%d %H:%M}" if self.latest_event else "-"
         lag = "-" if self.lag is None else f"{self.lag:,}"
         return (f"  {elapsed_s:5.0f}s  {self.phase}: events up to {latest} ({self.events:,} in ClickHouse), "
@@ -40,6 +43,7 @@ class Progress:
 
 
 def phase(s: Settings) -> str:
+    """The simulator's phase from its phase file, or "starting" before it has written one."""
     from sim.run import PHASE_FILE
 
     try:

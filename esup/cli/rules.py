@@ -11,6 +11,7 @@ README_END = "<!-- rules:end -->"
 
 
 def rule_rows() -> list[dict[str, str]]:
+    """Every registered rule as a row: code, category, severity, law article and meaning."""
     from streams.rules.registry import RULES
 
     return [

@@ -22,6 +22,7 @@ State = Literal["running", "stopped", "not installed"]
 
 @dataclass(frozen=True)
 class Status:
+    """What a launcher reports about its server: state, pid, endpoints, log files and a note on what was done."""
     service: str
     state: State
     pid: int | None = None
@@ -30,6 +31,7 @@ class Status:
     note: str = ""  # "started", "already running", "stopped", ...
 
     def line(self) -> str:
+        """The status as one aligned line for `esup stack status`."""
         pid = f"pid {self.pid}" if self.pid else "-"
         where = ", ".join(self.endpoints) or "-"
         log = str(self.logs[0]) if self.logs else "-"
@@ -38,17 +40,23 @@ class Status:
 
 
 class Launcher(Protocol):
+    """What every local server launcher offers: install, start, stop and status, each idempotent."""
     name: str
 
-    def installed(self) -> bool: ...
+    def installed(self) -> bool:
+        """Whether the server's software is installed."""
 
-    def install(self) -> None: ...
+    def install(self) -> None:
+        """Install the server's software if it is missing."""
 
-    def start(self) -> Status: ...
+    def start(self) -> Status:
+        """Start the server unless it is running, and wait until it answers."""
 
-    def stop(self) -> Status: ...
+    def stop(self) -> Status:
+        """Stop the server if it is running."""
 
-    def status(self, note: str = "") -> Status: ...
+    def status(self, note: str = "") -> Status:
+        """The server's current status, with an optional note."""
 
 
 class ServerProcess:

@@ -30,6 +30,7 @@ def _private(path: Path) -> Path:
 
 
 class ClickHouseLauncher(ServerProcess):
+    """The local ClickHouse server's launcher: config, users and data under <home>."""
     name = "clickhouse"
 
     def __init__(self, settings: Settings) -> None:
@@ -52,6 +53,7 @@ class ClickHouseLauncher(ServerProcess):
         return found
 
     def installed(self) -> bool:
+        """Whether a clickhouse-server binary is found."""
         return self._binary() is not None
 
     def install(self) -> None:
@@ -86,6 +88,7 @@ class ClickHouseLauncher(ServerProcess):
             return False
 
     def start(self) -> Status:
+        """Start ClickHouse with its rendered config and users unless it runs; checks ports and disk first."""
         if self._pid() is not None:
             return self.status(note="already running")
         for port, setting in ((self.s.clickhouse_port, "ESUP_CLICKHOUSE_PORT"),
@@ -147,9 +150,11 @@ class ClickHouseLauncher(ServerProcess):
         self.write_users()
 
     def stop(self) -> Status:
+        """Stop ClickHouse if it is running."""
         return self.status(note="stopped" if self._stop() else "was not running")
 
     def status(self, note: str = "") -> Status:
+        """ClickHouse's state, pid, native and HTTP endpoints, and server log."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         return Status(

@@ -34,6 +34,7 @@ def new_cluster_id() -> str:
 
 
 class KafkaLauncher(ServerProcess):
+    """The local Kafka broker's launcher: jars, properties, data and logs under <home>."""
     name = "kafka"
 
     def __init__(self, settings: Settings) -> None:
@@ -49,6 +50,7 @@ class KafkaLauncher(ServerProcess):
         return self.libs / ".installed"
 
     def installed(self) -> bool:
+        """Whether the jars of the configured Kafka version are installed."""
         stamp = self._stamp()
         return stamp.is_file() and stamp.read_text().strip() == self.s.kafka_version
 
@@ -198,6 +200,7 @@ class KafkaLauncher(ServerProcess):
         return note
 
     def start(self) -> Status:
+        """Start the broker unless it runs (formatting its storage first when needed); checks ports and disk first."""
         if self._pid() is not None:
             if self._scram() and not self._formatted_for_scram():
                 return self.status(note="already running WITHOUT SCRAM users: `esup stack down kafka` and up "
@@ -224,9 +227,11 @@ class KafkaLauncher(ServerProcess):
         return self.status(note="started" + (f"; {formatted}" if formatted else ""))
 
     def stop(self) -> Status:
+        """Stop the broker if it is running."""
         return self.status(note="stopped" if self._stop() else "was not running")
 
     def status(self, note: str = "") -> Status:
+        """The broker's state, pid, client and controller endpoints, and server log."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         return Status(

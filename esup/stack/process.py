@@ -31,6 +31,7 @@ def port_taken(host: str, port: int) -> bool:
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
         return True
     return False
@@ -56,6 +57,7 @@ def listener_of(port: int) -> str:
 
 
 def require_port_free(service: str, host: str, port: int, setting: str) -> None:
+    """Raise a StackError naming the port's holder and the setting to change when the port is taken."""
     if port_taken(host, port):
         holder = listener_of(port)
         raise StackError(
@@ -66,6 +68,7 @@ def require_port_free(service: str, host: str, port: int, setting: str) -> None:
 
 
 def require_disk(service: str, path: Path, min_free_mb: int) -> None:
+    """Raise a StackError unless the disk holding `path` has `min_free_mb` free (creates `path`)."""
     path.mkdir(parents=True, exist_ok=True)
     free_mb = shutil.disk_usage(path).free // (1024 * 1024)
     if free_mb < min_free_mb:
@@ -77,6 +80,7 @@ def require_disk(service: str, path: Path, min_free_mb: int) -> None:
 
 
 def require_binary(service: str, name: str, what: str, hint: str) -> str:
+    """The path of an executable on PATH; raises a StackError with a hint when it is missing."""
     found = shutil.which(name)
     if not found:
         raise StackError(service, f"{what} not found (looked for {name!r} on PATH)", hint)
@@ -84,6 +88,7 @@ def require_binary(service: str, name: str, what: str, hint: str) -> str:
 
 
 def read_pid(pidfile: Path) -> int | None:
+    """The pid in a pid file, or None when the file is missing or unreadable."""
     try:
         return int(pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -120,6 +125,7 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path, env: dict[str, str] | None 
 
 
 def tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file, indented, for an error message ("" when unreadable)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:

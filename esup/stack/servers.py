@@ -24,11 +24,13 @@ CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.3"
 
 
 class Unavailable(RuntimeError):
+    """No server of this kind could be provided; the message names every reason tried."""
     pass
 
 
 @dataclass
 class Provided:
+    """A server given to a test session: its address, where it came from, and how to release it."""
     address: str  # Kafka: bootstrap servers; ClickHouse: clickhouse:// URL
     source: str  # how it was obtained, for the test report header
     close: Callable[[], None]
@@ -80,6 +82,7 @@ def _started(container: Any, what: str) -> Any:
 
 
 def provide_kafka(settings: Settings) -> Provided:
+    """A Kafka for a test session: from the environment, else testcontainers (PLAINTEXT only), else the local stack."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or (
         settings.kafka_bootstrap_servers if "kafka_bootstrap_servers" in settings.model_fields_set else ""
     )
@@ -108,6 +111,7 @@ def provide_kafka(settings: Settings) -> Provided:
 
 
 def provide_clickhouse(settings: Settings) -> Provided:
+    """A ClickHouse for the test session: from the environment, else testcontainers, else the local stack (as admin)."""
     given = os.environ.get("CLICKHOUSE_URL") or (
         settings.clickhouse_url("default", role="admin") if "clickhouse_host" in settings.model_fields_set else ""
     )

@@ -23,6 +23,7 @@ def launchers(settings: Settings, only: Iterable[str] = ()) -> list[Launcher]:
 
 
 def install(settings: Settings, only: Iterable[str] = ()) -> list[Status]:
+    """Install the servers (all, or those named in `only`) without starting them."""
     result = []
     for launcher in launchers(settings, only):
         launcher.install()
@@ -41,4 +42,5 @@ def down(settings: Settings, only: Iterable[str] = ()) -> list[Status]:
 
 
 def status(settings: Settings, only: Iterable[str] = ()) -> list[Status]:
+    """The status of the servers (all, or those named in `only`)."""
     return [launcher.status() for launcher in launchers(settings, only)]

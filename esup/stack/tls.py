@@ -14,6 +14,7 @@ VALID_DAYS = 825  # the longest lifetime clients still accept for a leaf certifi
 
 @dataclass(frozen=True)
 class BrokerTls:
+    """The files a SASL_SSL broker needs: the CA clients trust, and its PKCS12 keystore and password."""
     ca: Path  # PEM, what clients trust (settings.kafka_ssl_cafile)
     keystore: Path  # PKCS12 with the broker's key and certificate chain
     keystore_password: str
