@@ -7,6 +7,7 @@ import sys
 import click
 
 from esup.params import cli_settings as _settings
+from esup.settings import Settings
 
 SERVICE = click.Choice(["kafka", "clickhouse"])
 
@@ -26,6 +27,38 @@ def stack() -> None:
     """
 
 
+PROFILE = click.option("--profile", type=click.Choice(["single", "cluster"]), default="single", show_default=True,
+                       help="single: one broker and one ClickHouse (9092/9000); cluster: three brokers, ZooKeeper "
+                            "and two ClickHouse replicas on ports of their own (docs/operations.md)")
+
+
+def _cluster(action: str, hosts: bool, workers: int) -> None:
+    from esup.stack.cluster import Cluster
+    from esup.stack.errors import StackError
+
+    base = _settings()
+    cluster = Cluster(base, hosts, workers) if action == "up" else Cluster.running(base)
+    try:
+        for status in cluster.up() if action == "up" else cluster.down():
+            click.echo(status.line())
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    if action == "up" and base.kafka_security_protocol != "PLAINTEXT":
+        _bootstrap_access(cluster.settings)
+
+
+def _bootstrap_access(s: Settings) -> None:
+    from esup.access import ops
+    from esup.topics import quiet_kafka_logging
+
+    quiet_kafka_logging()
+    try:
+        for line in ops.bootstrap(s, command="esup stack up"):
+            click.echo(f"access      {line}")
+    except Exception as exc:  # the admin client raises many kinds
+        raise click.ClickException(f"esup access bootstrap: {type(exc).__name__}: {exc}") from None
+
+
 def _run(action: str, services: tuple[str, ...]) -> None:
     from esup.stack import stack as st
     from esup.stack.errors import StackError
@@ -38,15 +71,7 @@ def _run(action: str, services: tuple[str, ...]) -> None:
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     if action == "up" and (not services or "kafka" in services) and s.kafka_security_protocol != "PLAINTEXT":
-        from esup.access import ops
-        from esup.topics import quiet_kafka_logging
-
-        quiet_kafka_logging()
-        try:
-            for line in ops.bootstrap(s, command="esup stack up"):
-                click.echo(f"access      {line}")
-        except Exception as exc:  # the admin client raises many kinds
-            raise click.ClickException(f"esup access bootstrap: {type(exc).__name__}: {exc}") from None
+        _bootstrap_access(s)
 
 
 @stack.command("install")
@@ -58,25 +83,48 @@ def stack_install(services: tuple[str, ...]) -> None:
 
 @stack.command("up")
 @click.argument("services", nargs=-1, type=SERVICE)
-def stack_up(services: tuple[str, ...]) -> None:
+@PROFILE
+@click.option("--hosts", is_flag=True, help="cluster: every server on a network namespace of its own (root)")
+@click.option("--workers", default=0, show_default=True, help="cluster --hosts: namespaces worker-1..N for workers")
+def stack_up(services: tuple[str, ...], profile: str, hosts: bool, workers: int) -> None:
     """Start SERVICES (default: all) in the background; a running one is left alone."""
-    _run("up", services)
+    if profile == "cluster":
+        _cluster("up", hosts, workers)
+    else:
+        _run("up", services)
 
 
 @stack.command("down")
 @click.argument("services", nargs=-1, type=SERVICE)
-def stack_down(services: tuple[str, ...]) -> None:
-    """Stop SERVICES (default: all) and whatever they forked."""
-    _run("down", services)
+@PROFILE
+def stack_down(services: tuple[str, ...], profile: str) -> None:
+    """Stop SERVICES (default: all) and whatever they forked (cluster: and remove its namespaces)."""
+    if profile == "cluster":
+        _cluster("down", False, 0)
+    else:
+        _run("down", services)
+
+
+@stack.command("env")
+@PROFILE
+def stack_env(profile: str) -> None:
+    """The ESUP_* variables that point commands at the cluster (`eval $(esup stack env --profile cluster)`)."""
+    from esup.stack.cluster import env_lines
+
+    if profile == "cluster":
+        for line in env_lines(_settings()):
+            click.echo(f"export {line}")
 
 
 @stack.command("status")
 @click.argument("services", nargs=-1, type=SERVICE)
-def stack_status(services: tuple[str, ...]) -> None:
+@PROFILE
+def stack_status(services: tuple[str, ...], profile: str) -> None:
     """One line per server: state, pid, addresses, log file. Exit code 3 when any is not running."""
     from esup.stack import stack as st
+    from esup.stack.cluster import Cluster
 
-    statuses = st.status(_settings(), services)
+    statuses = Cluster.running(_settings()).status() if profile == "cluster" else st.status(_settings(), services)
     for status in statuses:
         click.echo(status.line())
     if any(status.state != "running" for status in statuses):
@@ -134,7 +182,7 @@ def db_migrate(database: str | None) -> None:
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        done = migrate(lambda name: connect(s, name, role="admin"), target)
+        done = migrate(lambda name: connect(s, name, role="admin"), target, cluster=s.clickhouse_cluster)
         names = tables(connect(s, target, role="admin"), target)
     except MigrationError as exc:
         raise click.ClickException(str(exc)) from None

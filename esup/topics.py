@@ -6,7 +6,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from esup.settings import Settings
@@ -32,8 +32,20 @@ class TopicResult:
     drift: tuple[str, ...] = ()
 
 
+def durable(spec: TopicSpec) -> TopicSpec:
+    """A replicated topic acknowledges a write (acks=all) only once two replicas hold it (one for RF 2):
+    losing one broker then loses no acknowledged write and stops no producer."""
+    if spec.replication < 2:
+        return spec
+    return replace(spec, configs={**spec.configs, "min.insync.replicas": str(min(2, spec.replication - 1))})
+
+
 def platform_topics(s: Settings) -> list[TopicSpec]:
     """Every topic the platform needs, with its partitions and policies, from the settings."""
+    return [durable(t) for t in _platform_topics(s)]
+
+
+def _platform_topics(s: Settings) -> list[TopicSpec]:
     keyed = s.case_events_partitions
     rf = s.topic_replication_factor
     return [
@@ -80,10 +92,10 @@ def ingest_topic(s: Settings, department_id: str) -> str:
 
 
 def ingest_topic_spec(s: Settings, department_id: str) -> TopicSpec:
-    return TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
-                     {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
-                      "message.timestamp.type": "LogAppendTime"},
-                     f"case events written by department {department_id}'s system, keyed by case id")
+    return durable(TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
+                             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
+                              "message.timestamp.type": "LogAppendTime"},
+                             f"case events written by department {department_id}'s system, keyed by case id"))
 
 
 @contextlib.contextmanager

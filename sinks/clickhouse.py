@@ -23,6 +23,11 @@ def connect(settings: Settings, database: str | None = None, *, role: Role) -> A
         connect_timeout=10,
         send_receive_timeout=300,
         client_name="esup",
+        # Replicas to fail over to: the driver tries each in turn when a connection cannot be made, and the
+        # caller's retry (the sink's backoff) reconnects after one dies mid-query.
+        **({"alt_hosts": settings.clickhouse_alt_hosts} if settings.clickhouse_alt_hosts else {}),
+        # Inserts through a Distributed table land on a replica before they are acknowledged.
+        **({"settings": {"insert_distributed_sync": 1}} if settings.clickhouse_cluster else {}),
     )
 
 
