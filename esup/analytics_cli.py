@@ -42,6 +42,7 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     """
     from directory.views import create_views as accountability_views
     from schemas.scoring import ScoringError, load_scoring
+    from sinks.clickhouse import replica_settings
     from sinks.scoring import create_views
     from streams.rules import load_calendar
 
@@ -53,9 +54,11 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        client = _client(s, target, "admin")  # views are DDL
-        names = create_views(client, model, calendar)
-        names += accountability_views(client)
+        # On a cluster each replica gets its own views (they read the Distributed tables by their plain names).
+        for one in replica_settings(s):
+            client = _client(one, target, "admin")  # views are DDL
+            names = create_views(client, model, calendar)
+            names += accountability_views(client)
     except Exception as exc:  # connection refused, missing tables (migrate first), SQL rejected…
         raise click.ClickException(
             f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}/{target}: {type(exc).__name__}: {exc}"

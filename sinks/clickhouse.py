@@ -46,3 +46,13 @@ def connect_url(url: str, database: str | None = None) -> Any:
 
 def database_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "default"
+
+
+def replica_settings(settings: Settings) -> list[Settings]:
+    """One settings object per server: the configured host, then each failover host (without failover)."""
+    if not settings.clickhouse_cluster:
+        return [settings]
+    others = [h.rsplit(":", 1) for h in settings.clickhouse_alt_hosts.split(",") if h]
+    return [settings.model_copy(update={"clickhouse_alt_hosts": ""})] + [
+        settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": int(port), "clickhouse_alt_hosts": ""})
+        for host, port in others]

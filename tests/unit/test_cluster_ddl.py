@@ -64,3 +64,14 @@ def test_replicated_topics_need_two_in_sync_replicas_and_single_ones_are_unchang
     cluster = platform_topics(Settings(topic_replication_factor=3))
     assert {t.configs["min.insync.replicas"] for t in cluster} == {"2"}
     assert {t.replication for t in cluster} == {3}
+
+
+def test_views_go_to_every_replica_of_a_cluster_and_to_the_one_server_otherwise() -> None:
+    from sinks.clickhouse import replica_settings
+
+    single = Settings(clickhouse_alt_hosts="10.0.0.2:9000")
+    assert replica_settings(single) == [single]
+    cluster = Settings(clickhouse_host="h1", clickhouse_port=19000, clickhouse_alt_hosts="h2:19001",
+                       clickhouse_cluster="esup")
+    assert [(s.clickhouse_host, s.clickhouse_port, s.clickhouse_alt_hosts) for s in replica_settings(cluster)] == [
+        ("h1", 19000, ""), ("h2", 19001, "")]
