@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -125,6 +126,18 @@ def topic_configs(admin: Any, name: str, keys: Sequence[str]) -> dict[str, str]:
     return {k: v["value"] for k, v in found["topic"][name].items()}
 
 
+def _until_described(admin: Any, specs: Sequence[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Wait until new topics show their partitions and configs: on a cluster the broker asked may learn of a
+    topic a moment after the controller created it (and would report it empty, as drift)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        have = describe(admin, [s.name for s in specs])
+        if all(have.get(s.name) == s.partitions for s in specs) and all(
+                None not in topic_configs(admin, s.name, list(s.configs)).values() for s in specs):
+            return
+        time.sleep(0.2)
+
+
 def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> list[TopicResult]:
     """Create the topics that are missing; report, never change, existing ones that differ from their spec."""
     from kafka.errors import TopicAlreadyExistsError
@@ -143,6 +156,7 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> list[TopicResult]:
                 raise RuntimeError(f"creating topic {t['name']}: {t['error_message'] or t['error_code']}")
         if created:
             admin.wait_for_topics(sorted(created), timeout_ms=30000)
+            _until_described(admin, [s for s in specs if s.name in created])
         existing = describe(admin, [s.name for s in specs])
     results = []
     for spec in specs:

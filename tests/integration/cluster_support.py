@@ -68,8 +68,8 @@ def group_members(bootstrap: str, group: str) -> int:
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **admin_auth())
     try:
-        (info,) = admin.describe_consumer_groups([group])
-        return len(info.members) if info.state == "Stable" else 0
+        info = admin.describe_groups([group])[group]
+        return len(info["members"]) if info["group_state"] == "Stable" else 0
     except Exception:
         return 0
     finally:
@@ -99,7 +99,7 @@ def leader_of(bootstrap: str, topic: str) -> int:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **admin_auth())
     try:
         (t,) = admin.describe_topics([topic])
-        return Counter(p["leader"] for p in t["partitions"]).most_common(1)[0][0]
+        return Counter(p["leader_id"] for p in t["partitions"]).most_common(1)[0][0]
     finally:
         admin.close()
 
@@ -119,6 +119,8 @@ def replica_rows(cluster: Cluster, index: int, db: str, sql: str) -> list[Any]:
     s = cluster.settings.model_copy(update={"clickhouse_host": r.host.ip, "clickhouse_port": r.tcp,
                                             "clickhouse_alt_hosts": ""})
     client = connect(s, db, role="admin")
-    for table in ("findings_local", "case_snapshots_local"):
-        client.execute(f"SYSTEM SYNC REPLICA {db}.{table}")
+    # Caught up: nothing left in its queue, and it has read the shared log to its end.
+    wait_until(lambda: client.execute(
+        f"SELECT sum(queue_size) = 0 AND min(log_pointer > log_max_index) FROM system.replicas "
+        f"WHERE database = '{db}'")[0][0], timeout=120, every=1, what=f"{r.name} to catch up")
     return list(client.execute(sql))
