@@ -119,8 +119,6 @@ def replica_rows(cluster: Cluster, index: int, db: str, sql: str) -> list[Any]:
     s = cluster.settings.model_copy(update={"clickhouse_host": r.host.ip, "clickhouse_port": r.tcp,
                                             "clickhouse_alt_hosts": ""})
     client = connect(s, db, role="admin")
-    # Caught up: nothing left in its queue, and it has read the shared log to its end.
-    wait_until(lambda: client.execute(
-        f"SELECT sum(queue_size) = 0 AND min(log_pointer > log_max_index) FROM system.replicas "
-        f"WHERE database = '{db}'")[0][0], timeout=120, every=1, what=f"{r.name} to catch up")
+    for table in ("findings_local", "case_snapshots_local"):
+        client.execute(f"SYSTEM SYNC REPLICA {db}.{table}")  # until it has fetched everything in the shared log
     return list(client.execute(sql))

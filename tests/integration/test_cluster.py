@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,10 @@ def fault_schedule(p: ClusterPipeline, c: Cluster) -> list[Fault]:
     killed: list[int] = []
     worker = c.worker_hosts()[0]
 
+    def restart() -> None:
+        # A JVM on busy cores takes tens of seconds to answer: the schedule does not wait for it.
+        threading.Thread(target=c.start_brokers, args=([killed[0]],), name="restart-broker", daemon=True).start()
+
     def kill_leader() -> None:
         node = leader_of(p.bootstrap, p.topics["case_events"]) - 1
         killed.append(node)
@@ -86,7 +91,7 @@ def fault_schedule(p: ClusterPipeline, c: Cluster) -> list[Fault]:
 
     return [
         Fault(8, "kill-broker", "kill -9 the broker leading most case-events partitions", kill_leader),
-        Fault(20, "restart-broker", "restart it", lambda: c.start_brokers([killed[0]])),
+        Fault(20, "restart-broker", "restart it (in the background)", restart),
         Fault(28, "stop-replica", "stop clickhouse-1 (the sink's first host)", c.replicas[0].stop),
         Fault(40, "cut-host", "cut worker-1's host off the network (20 s, past its 10 s session timeout)",
               lambda: hosts.cut(worker)),
@@ -122,6 +127,8 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         publisher.join(timeout=PUBLISH_S * 2)
         assert publisher.error is None and publisher.sent == len(lines), publisher.error
 
+        wait_until(lambda: all(b.pid() for b in cluster.brokers) and all(b._answers() for b in cluster.brokers),
+                   timeout=120, every=2, what="the restarted broker to answer")  # fmt: skip
         summary = "workers never caught up"
         wait_until(lambda: lag(p, group, ["case_events"]) == 0, timeout=150, every=2,
                    what="the workers to apply every event")  # fmt: skip
