@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -155,3 +156,6 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         print(f"\ncluster chaos: {summary} in {took:.0f} s; logs in {p.workdir}")
         if path := os.environ.get("ESUP_CHAOS_SUMMARY"):
             Path(path).write_text(f"{summary} ({took:.0f} s)\n")
+            # pytest keeps only its last few tmp dirs: the logs of a repeated run go next to the summary.
+            shutil.copytree(p.workdir, Path(path).parent / "cluster-logs" / p.tag,
+                            ignore=shutil.ignore_patterns("home"))
