@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down test unit lint bench chaos wheel-check clean
+.PHONY: install up down test unit lint bench chaos cluster-chaos wheel-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,22 @@ chaos: install
 			| tee -a build/chaos.log; \
 	done; \
 	echo "$$failed of $(RUNS) runs failed" | tee -a build/chaos.log; test $$failed -eq 0
+
+## make cluster-chaos RUNS=3: the cluster fault test (tests/integration/test_cluster.py: three brokers, two
+## ClickHouse replicas and two workers on hosts of their own; the leading broker killed -9, a replica stopped, a
+## worker's host cut off) RUNS times, each run under /tmp/esup-it.lock from the cluster's start to its stop.
+## One line per run in build/cluster-chaos.log, its output in build/cluster-chaos-run-i.out. Needs root.
+cluster-chaos: install
+	@mkdir -p build; : > build/cluster-chaos.log; failed=0; \
+	for i in $$(seq 1 $(RUNS)); do \
+		rm -f build/cluster-result.txt; \
+		ESUP_CHAOS_SUMMARY=$(CURDIR)/build/cluster-result.txt flock /tmp/esup-it.lock $(BIN)/pytest \
+			tests/integration/test_cluster.py -m cluster -s -p no:cacheprovider > build/cluster-chaos-run-$$i.out 2>&1 \
+			|| failed=$$((failed + 1)); \
+		echo "run $$i: $$(cat build/cluster-result.txt 2>/dev/null || echo "no result, see build/cluster-chaos-run-$$i.out")" \
+			| tee -a build/cluster-chaos.log; \
+	done; \
+	echo "$$failed of $(RUNS) runs failed" | tee -a build/cluster-chaos.log; test $$failed -eq 0
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

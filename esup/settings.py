@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     # Each process logs in as its role's user (esup/clickhouse_auth.py) with the password in
     # <this>/<user>.password (0600; default <home>/credentials/clickhouse), unless USER/PASSWORD are set.
     clickhouse_credentials_path: Path | None = None
+    # A replicated deployment (docs/operations.md): the other replicas a client fails over to
+    # ("host:port,host:port"), and the cluster name that makes migrations write the cluster form
+    # (Replicated*MergeTree tables named <table>_local behind Distributed tables named <table>, ON CLUSTER).
+    clickhouse_alt_hosts: str = Field(default="", pattern=r"^([A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*)?$")
+    clickhouse_cluster: str = Field(default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$")
 
     @field_validator("home")
     @classmethod

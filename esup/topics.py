@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from esup.settings import Settings
@@ -34,8 +35,20 @@ class TopicResult:
     drift: tuple[str, ...] = ()
 
 
+def durable(spec: TopicSpec) -> TopicSpec:
+    """A replicated topic acknowledges a write (acks=all) only once two replicas hold it (one for RF 2):
+    losing one broker then loses no acknowledged write and stops no producer."""
+    if spec.replication < 2:
+        return spec
+    return replace(spec, configs={**spec.configs, "min.insync.replicas": str(min(2, spec.replication - 1))})
+
+
 def platform_topics(s: Settings) -> list[TopicSpec]:
     """Every topic the platform needs, with its partitions and policies, from the settings."""
+    return [durable(t) for t in _platform_topics(s)]
+
+
+def _platform_topics(s: Settings) -> list[TopicSpec]:
     keyed = s.case_events_partitions
     rf = s.topic_replication_factor
     return [
@@ -85,10 +98,10 @@ def ingest_topic(s: Settings, department_id: str) -> str:
 
 def ingest_topic_spec(s: Settings, department_id: str) -> TopicSpec:
     """The spec of a department's ingestion topic `esup.ingest.<dept>` (7 days' retention, broker timestamps)."""
-    return TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
-                     {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
-                      "message.timestamp.type": "LogAppendTime"},
-                     f"case events written by department {department_id}'s system, keyed by case id")
+    return durable(TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
+                             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
+                              "message.timestamp.type": "LogAppendTime"},
+                             f"case events written by department {department_id}'s system, keyed by case id"))
 
 
 @contextlib.contextmanager
@@ -119,6 +132,18 @@ def topic_configs(admin: Any, name: str, keys: Sequence[str]) -> dict[str, str]:
     return {k: v["value"] for k, v in found["topic"][name].items()}
 
 
+def _until_described(admin: Any, specs: Sequence[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Wait until new topics show their partitions and configs: on a cluster the broker asked may learn of a
+    topic a moment after the controller created it (and would report it empty, as drift)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        have = describe(admin, [s.name for s in specs])
+        if all(have.get(s.name) == s.partitions for s in specs) and all(
+                None not in topic_configs(admin, s.name, list(s.configs)).values() for s in specs):
+            return
+        time.sleep(0.2)
+
+
 def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> list[TopicResult]:
     """Create the topics that are missing; report, never change, existing ones that differ from their spec."""
     from kafka.errors import TopicAlreadyExistsError
@@ -137,6 +162,7 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> list[TopicResult]:
                 raise RuntimeError(f"creating topic {t['name']}: {t['error_message'] or t['error_code']}")
         if created:
             admin.wait_for_topics(sorted(created), timeout_ms=30000)
+            _until_described(admin, [s for s in specs if s.name in created])
         existing = describe(admin, [s.name for s in specs])
     results = []
     for spec in specs:

@@ -23,6 +23,11 @@ def connect(settings: Settings, database: str | None = None, *, role: Role) -> A
         connect_timeout=10,
         send_receive_timeout=300,
         client_name="esup",
+        # Replicas to fail over to: the driver tries each in turn when a connection cannot be made, and the
+        # caller's retry (the sink's backoff) reconnects after one dies mid-query.
+        **({"alt_hosts": settings.clickhouse_alt_hosts} if settings.clickhouse_alt_hosts else {}),
+        # Inserts through a Distributed table land on a replica before they are acknowledged.
+        **({"settings": {"insert_distributed_sync": 1}} if settings.clickhouse_cluster else {}),
     )
 
 
@@ -41,3 +46,13 @@ def connect_url(url: str, database: str | None = None) -> Any:
 
 def database_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "default"
+
+
+def replica_settings(settings: Settings) -> list[Settings]:
+    """One settings object per server: the configured host, then each failover host (without failover)."""
+    if not settings.clickhouse_cluster:
+        return [settings]
+    others = [h.rsplit(":", 1) for h in settings.clickhouse_alt_hosts.split(",") if h]
+    return [settings.model_copy(update={"clickhouse_alt_hosts": ""})] + [
+        settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": int(port), "clickhouse_alt_hosts": ""})
+        for host, port in others]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from esup.resources import packaged
+from sinks.cluster_ddl import cluster_form, replicated_engine
 
 # Package data (importlib.resources): the same files in a checkout and an installed wheel.
 MIGRATIONS_DIR = packaged("sinks", "migrations")
@@ -29,6 +30,15 @@ CREATE TABLE IF NOT EXISTS {LEDGER}
 ENGINE = MergeTree
 ORDER BY version
 """
+
+
+def _ledger_ddl(database: str, cluster: str) -> str:
+    """The ledger; on a cluster a replicated table on every server (each replica knows what was applied)."""
+    if not cluster:
+        return _LEDGER_DDL
+    engine = replicated_engine("MergeTree", None, database, LEDGER)
+    return (_LEDGER_DDL.replace(f"EXISTS {LEDGER}", f"EXISTS {database}.{LEDGER} ON CLUSTER {cluster}")
+            .replace("ENGINE = MergeTree", f"ENGINE = {engine}"))
 
 
 class MigrationError(RuntimeError):
@@ -97,7 +107,7 @@ def applied(client: Any) -> dict[int, str]:
 
 
 def migrate(client_for: Callable[[str], Any], database: str,
-            migrations: list[Migration] | None = None) -> list[Migration]:
+            migrations: list[Migration] | None = None, *, cluster: str = "") -> list[Migration]:
     """Create `database` if needed and apply what is pending; returns the migrations applied now.
 
     client_for(db) gives a client whose default database is db, so the DDL names its tables unqualified
@@ -106,9 +116,10 @@ def migrate(client_for: Callable[[str], Any], database: str,
     if not _IDENT.match(database):
         raise MigrationError(f"database name {database!r} is not a plain identifier")
     todo = load_migrations() if migrations is None else migrations
-    client_for("default").execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    on = f" ON CLUSTER {cluster}" if cluster else ""
+    client_for("default").execute(f"CREATE DATABASE IF NOT EXISTS {database}{on}")
     client = client_for(database)
-    client.execute(_LEDGER_DDL)
+    client.execute(_ledger_ddl(database, cluster))
     done = applied(client)
     for m in todo:
         if m.version in done and done[m.version] != m.checksum:
@@ -121,7 +132,8 @@ def migrate(client_for: Callable[[str], Any], database: str,
         if m.version in done:
             continue
         for statement in m.statements:
-            client.execute(statement)
+            for step in cluster_form(statement, database, cluster) if cluster else [statement]:
+                client.execute(step)
         client.execute(f"INSERT INTO {LEDGER} (version, name, checksum) VALUES", [(m.version, m.name, m.checksum)])
         now.append(m)
     return now

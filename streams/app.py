@@ -197,11 +197,11 @@ async def _commit(ownership: Ownership, fence: Fence, parts: dict[int, Any], mes
 
 
 def _ensure_changelog(settings: Settings) -> None:
-    from esup.topics import TopicSpec, admin_client, ensure_topics
+    from esup.topics import TopicSpec, admin_client, durable, ensure_topics
 
-    spec = TopicSpec(
+    spec = durable(TopicSpec(
         changelog_topic(settings), settings.case_events_partitions, settings.topic_replication_factor,
         {"cleanup.policy": "compact"}, "the workers' case rows, one partition per input partition",
-    )  # fmt: skip
+    ))  # fmt: skip
     with admin_client(settings.kafka_bootstrap, auth=kafka_python_auth(settings, WORKER)) as admin:
         ensure_topics(admin, [spec])

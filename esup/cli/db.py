@@ -24,7 +24,7 @@ def db_migrate(database: str | None) -> None:
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        done = migrate(lambda name: connect(s, name, role="admin"), target)
+        done = migrate(lambda name: connect(s, name, role="admin"), target, cluster=s.clickhouse_cluster)
         names = tables(connect(s, target, role="admin"), target)
     except MigrationError as exc:
         raise click.ClickException(str(exc)) from None
@@ -57,7 +57,7 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     """
     from directory.views import create_views as accountability_views
     from schemas.scoring import ScoringError, load_scoring
-    from sinks.clickhouse import connect
+    from sinks.clickhouse import connect, replica_settings
     from sinks.scoreboard import refresh, tables
     from sinks.scoring import create_views
     from streams.rules import load_calendar
@@ -70,9 +70,11 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
     s = _settings()
     target = database or s.clickhouse_database
     try:
-        client = connect(s, target, role="admin")  # views are DDL
-        names = create_views(client, model, calendar)
-        names += accountability_views(client)
+        # On a cluster each replica gets its own views (they read the Distributed tables by their plain names).
+        for one in replica_settings(s):
+            client = connect(one, target, role="admin")  # views are DDL
+            names = create_views(client, model, calendar)
+            names += accountability_views(client)
         done = refresh(client, force=True)  # the views changed: the boards must follow them now
         names += [t for t in tables() if not t.endswith(("_next", "_prev"))]
     except Exception as exc:  # connection refused, missing tables (migrate first), SQL rejected…

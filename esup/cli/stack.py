@@ -6,8 +6,10 @@ import click
 
 from esup.cli import status
 from esup.params import cli_settings as _settings
+from esup.settings import Settings
 
 SERVICE = status.SERVICE
+PROFILE = status.PROFILE
 
 
 @click.group()
@@ -35,15 +37,34 @@ def _run(action: str, services: tuple[str, ...]) -> None:
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     if action == "up" and (not services or "kafka" in services) and s.kafka_security_protocol != "PLAINTEXT":
-        from esup.access import ops
-        from esup.topics import quiet_kafka_logging
+        _bootstrap_access(s)
 
-        quiet_kafka_logging()
-        try:
-            for line in ops.bootstrap(s, command="esup stack up"):
-                click.echo(f"access      {line}")
-        except Exception as exc:  # the admin client raises many kinds
-            raise click.ClickException(f"esup access bootstrap: {type(exc).__name__}: {exc}") from None
+
+def _cluster(action: str, hosts: bool, workers: int) -> None:
+    from esup.stack.cluster import Cluster
+    from esup.stack.errors import StackError
+
+    base = _settings()
+    cluster = Cluster(base, hosts, workers) if action == "up" else Cluster.running(base)
+    try:
+        for one in cluster.up() if action == "up" else cluster.down():
+            click.echo(one.line())
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    if action == "up" and base.kafka_security_protocol != "PLAINTEXT":
+        _bootstrap_access(cluster.settings)
+
+
+def _bootstrap_access(s: Settings) -> None:
+    from esup.access import ops
+    from esup.topics import quiet_kafka_logging
+
+    quiet_kafka_logging()
+    try:
+        for line in ops.bootstrap(s, command="esup stack up"):
+            click.echo(f"access      {line}")
+    except Exception as exc:  # the admin client raises many kinds
+        raise click.ClickException(f"esup access bootstrap: {type(exc).__name__}: {exc}") from None
 
 
 @stack.command("install")
@@ -55,16 +76,37 @@ def stack_install(services: tuple[str, ...]) -> None:
 
 @stack.command("up")
 @click.argument("services", nargs=-1, type=SERVICE)
-def stack_up(services: tuple[str, ...]) -> None:
+@PROFILE
+@click.option("--hosts", is_flag=True, help="cluster: every server on a network namespace of its own (root)")
+@click.option("--workers", default=0, show_default=True, help="cluster --hosts: namespaces worker-1..N for workers")
+def stack_up(services: tuple[str, ...], profile: str, hosts: bool, workers: int) -> None:
     """Start SERVICES (default: all) in the background; a running one is left alone."""
-    _run("up", services)
+    if profile == "cluster":
+        _cluster("up", hosts, workers)
+    else:
+        _run("up", services)
 
 
 @stack.command("down")
 @click.argument("services", nargs=-1, type=SERVICE)
-def stack_down(services: tuple[str, ...]) -> None:
-    """Stop SERVICES (default: all) and whatever they forked."""
-    _run("down", services)
+@PROFILE
+def stack_down(services: tuple[str, ...], profile: str) -> None:
+    """Stop SERVICES (default: all) and whatever they forked (cluster: and remove its namespaces)."""
+    if profile == "cluster":
+        _cluster("down", False, 0)
+    else:
+        _run("down", services)
+
+
+@stack.command("env")
+@PROFILE
+def stack_env(profile: str) -> None:
+    """The ESUP_* variables that point commands at the cluster (`eval $(esup stack env --profile cluster)`)."""
+    from esup.stack.cluster import env_lines
+
+    if profile == "cluster":
+        for line in env_lines(_settings()):
+            click.echo(f"export {line}")
 
 
 stack.add_command(status.alias(status.stack, "esup stack status", "esup status stack"))

@@ -11,6 +11,9 @@ import click
 from esup.params import cli_settings as _settings
 
 SERVICE = click.Choice(["kafka", "clickhouse"])
+PROFILE = click.option("--profile", type=click.Choice(["single", "cluster"]), default="single", show_default=True,
+                       help="single: one broker and one ClickHouse (9092/9000); cluster: three brokers, ZooKeeper "
+                            "and two ClickHouse replicas on ports of their own (docs/operations.md)")
 
 
 @click.group(invoke_without_command=True)
@@ -92,11 +95,13 @@ def services() -> None:
 
 @status.command("stack")
 @click.argument("servers", nargs=-1, type=SERVICE)
-def stack(servers: tuple[str, ...]) -> None:
+@PROFILE
+def stack(servers: tuple[str, ...], profile: str) -> None:
     """One line per server (default: both): state, pid, addresses, log file. Exit code 3 when any is not running."""
     from esup.stack import stack as st
+    from esup.stack.cluster import Cluster
 
-    statuses = st.status(_settings(), servers)
+    statuses = Cluster.running(_settings()).status() if profile == "cluster" else st.status(_settings(), servers)
     for one in statuses:
         click.echo(one.line())
     if any(one.state != "running" for one in statuses):

@@ -117,12 +117,17 @@ class ClickHouseLauncher(ServerProcess):
         extra = self.databases_file.read_text(encoding="utf-8").split() if self.databases_file.exists() else []
         return list(dict.fromkeys([self.s.clickhouse_database, *extra]))
 
+    def networks(self) -> tuple[str, ...]:
+        """Where the users may log in from: loopback (the cluster's replicas add their subnet)."""
+        return ("127.0.0.1", "::1")
+
     def write_users(self) -> Path:
         """users.xml (0600) from each role's password (generated on first use, kept in 0600 files)."""
         passwords = ensure_passwords(self.s)
         values: dict[str, str | int | Path] = {f"{role}_sha256": sha256_hex(pw) for role, pw in passwords.items()}
         values["default_sha256"] = sha256_hex(secrets.token_urlsafe(32))  # told to nobody: default is closed
         values["databases"] = "".join(f"<database>{name}</database>" for name in self.databases())
+        values["networks"] = "".join(f"<ip>{net}</ip>" for net in self.networks())
         return render("clickhouse/users.xml", _private(self.users), values)
 
     def allow_databases(self, names: Iterable[str]) -> list[str]:

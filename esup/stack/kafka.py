@@ -54,7 +54,8 @@ class KafkaLauncher(ServerProcess):
         stamp = self._stamp()
         return stamp.is_file() and stamp.read_text().strip() == self.s.kafka_version
 
-    def _java(self) -> str:
+    def java(self) -> str:
+        """The Java runtime to start servers with, checked to be new enough (also ZooKeeper's, in the cluster)."""
         hint = f"install a Java {MIN_JAVA}+ runtime, e.g. `apt-get install openjdk-17-jre-headless`"
         java = process.require_binary(self.name, self.s.java, "Java", hint)
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
@@ -71,7 +72,7 @@ class KafkaLauncher(ServerProcess):
         """Copy the broker's runtime jars from Maven Central into .esup/kafka/libs (once per version)."""
         if self.installed():
             return
-        self._java()
+        self.java()
         mvn = process.require_binary(self.name, self.s.mvn, "Maven", "install it: `apt-get install maven`")
         process.require_disk(self.name, self.dir, self.s.min_free_disk_mb)
         staging = self.dir / "libs.partial"
@@ -206,7 +207,7 @@ class KafkaLauncher(ServerProcess):
                 return self.status(note="already running WITHOUT SCRAM users: `esup stack down kafka` and up "
                                         "again to re-format it")
             return self.status(note="already running")
-        java = self._java()
+        java = self.java()
         for port, setting in ((self.s.kafka_port, "ESUP_KAFKA_PORT"),
                               (self.s.kafka_controller_port, "ESUP_KAFKA_CONTROLLER_PORT")):
             process.require_port_free(self.name, "127.0.0.1", port, setting)
