@@ -44,6 +44,7 @@ class Pipeline:
             "responses": f"test.{self.tag}.responses",
             "audit": f"test.{self.tag}.audit",
             "applicant_facts": f"test.{self.tag}.facts",
+            "complaints": f"test.{self.tag}.complaints",
         }
         ch = urlparse(clickhouse_url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}

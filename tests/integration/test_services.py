@@ -134,5 +134,5 @@ def test_services_up_runs_the_loop_its_api_and_the_simulated_departments(pipelin
                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert seen.status_code == 200 and len(seen.json()) == 5
     down = p.esup("services", "down", timeout=180)
-    assert down.stdout.count("(stopped)") == 7, down.stdout
+    assert down.stdout.count("(stopped)") == 9, down.stdout  # with the scorer, complaints and complainants
     assert pids(home) == {}

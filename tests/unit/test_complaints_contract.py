@@ -19,24 +19,15 @@ from complaints.contract import (
     parse_message,
     to_wire,
 )
+from tests.complaints_support import DEFAULTS
 
 CST = ZoneInfo("Asia/Shanghai")
 SEALED = {"contact_hash": "a" * 64, "sealed": "QUJD-_x", "key_id": "k2026"}
 BASE = {"schema_version": 1, "message_id": "m1", "complaint_id": "CP-511702-0001", "actor_id": "intake",
         "at": "2026-03-02T09:10:00+08:00"}
-ONE_OF_EACH: dict[str, dict[str, Any]] = {
-    "received": {"channel": "hotline", "category": "misconduct", "department_id": "DZ-SCJG", "staff_id": "s-wang",
-                 "case_id": "DZ-2026-001", "text": "窗口要求请吃饭才办", "complainant": SEALED},
-    "registered": {"region_code": "511702", "category": "fees"},
-    "dispatched": {"department_id": "DZ-SCJG"},
-    "accepted": {"department_id": "DZ-SCJG"},
-    "extended": {"department_id": "DZ-SCJG", "extra_wd": 5, "reason": "需现场核查"},
-    "replied": {"department_id": "DZ-SCJG", "result": "已核实并退还费用"},
-    "evaluated": {"rating": "unsatisfied"},
-    "reopened": {"reason": "群众不满意"},
-    "closed": {"substantiated": True, "finding": "属实"},
+ONE_OF_EACH: dict[str, dict[str, Any]] = DEFAULTS | {
+    "received": {**DEFAULTS["received"], "category": "misconduct", "case_id": "DZ-2026-001", "complainant": SEALED},
 }
-
 
 def raw(kind: str, **change: Any) -> dict[str, Any]:
     return {**BASE, "type": kind, **ONE_OF_EACH[kind], **change}
