@@ -129,10 +129,12 @@ class ComplaintsService:
                     self._on_tick(r.value)
 
     def start(self, timeout_s: float = 60.0) -> None:
+        """Rebuild the state by reading the topics from the beginning, then write what the store buffered."""
         read_from_start(self.consumer, self.topics, self._consume, timeout_s, "the complaints' state")
         self._flush_store()
 
     def now(self) -> datetime | None:
+        """The clock's now: the wall clock, or the event clock (None before any message or tick)."""
         return self.now_fn() if self.clock == "wall" else self.watermark
 
     def sweep(self) -> list[Finding]:
@@ -157,16 +159,19 @@ class ComplaintsService:
             self.store.flush()
 
     def step(self, timeout_ms: int = 500) -> list[Finding]:
+        """One poll: apply what came in, store it, raise and publish what fell due."""
         self._consume(self.consumer.poll(timeout_ms=timeout_ms))
         self._flush_store()
         return self.sweep()
 
     def run(self, stop: threading.Event, poll_ms: int = 500) -> None:
+        """Start, then poll until ``stop`` is set."""
         self.start()
         while not stop.is_set():
             self.step(poll_ms)
 
     def close(self) -> None:
+        """Close the consumer (no offset commit) and the producer."""
         self.consumer.close(autocommit=False)
         self.producer.close(timeout=10)
 
