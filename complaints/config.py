@@ -13,6 +13,7 @@ DEFAULT_COMPLAINTS = packaged("esup", "config", "complaints.yaml")
 
 
 class Repeat(BaseModel):
+    """The repeat rule's window: ``count`` substantiated complaints against one subject within ``days``."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     count: int = Field(default=3, ge=2, le=100)
@@ -20,6 +21,7 @@ class Repeat(BaseModel):
 
 
 class ComplaintsConfig(BaseModel):
+    """The complaint limits in working days (dispatch 转办, reply, red), extensions, evaluations and repeats."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = "complaints-default-1"
@@ -38,9 +40,11 @@ class ComplaintsConfig(BaseModel):
 
 
 class ComplaintsConfigError(ValueError):
+    """The complaints configuration file cannot be read or breaks a limit."""
     pass
 
 
 def load_complaints_config(path: str | Path | None = None) -> ComplaintsConfig:
+    """The complaint limits from ``path`` (default: the packaged esup/config/complaints.yaml)."""
     where = path if path is not None else DEFAULT_COMPLAINTS
     return load_section(where, "complaints", ComplaintsConfig, ComplaintsConfigError)

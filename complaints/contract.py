@@ -28,6 +28,7 @@ def message_id(complaint_id: str, kind: str, request_key: str) -> str:
 
 
 class Channel(StrEnum):
+    """How a complaint came in: the public form, the 12345 hotline, a letter (来信) or a visit (来访)."""
     web = "web"  # the public form
     hotline = "hotline"  # 12345
     letter = "letter"  # 来信
@@ -35,6 +36,7 @@ class Channel(StrEnum):
 
 
 class Category(StrEnum):
+    """What a complaint is about, as the complainant chose it: efficiency, attitude, fees, misconduct, other."""
     efficiency = "efficiency"  # 效率: slow, shuffled between windows
     attitude = "attitude"  # 态度: rude, refused to explain (门难进、脸难看、事难办)
     fees = "fees"  # 收费: charges without authority or off the published standards
@@ -43,6 +45,7 @@ class Category(StrEnum):
 
 
 class Rating(StrEnum):
+    """The citizen's evaluation of a reply."""
     satisfied = "satisfied"
     unsatisfied = "unsatisfied"
 

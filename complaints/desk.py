@@ -29,6 +29,7 @@ HIDDEN = "（已隐藏：仅监察机关可见）"
 
 @dataclass
 class Desk:
+    """The desk's parts: the complaints view, the keyring that opens seals, the producer and topic for actions."""
     view: ComplaintsView
     keyring: Keyring
     producer: Any  # the API's (esup-api writes esup.complaints)
@@ -36,6 +37,7 @@ class Desk:
     directory: Directory | None = None
 
     def publish(self, msg: ComplaintMessage) -> tuple[int, int]:
+        """Publish a desk action (acks awaited) and show it in the view at once; returns (partition, offset)."""
         meta = self.producer.send(self.topic, key=msg.complaint_id.encode(),
                                   value=msg.model_dump_json().encode()).get(ACK_TIMEOUT_S)
         self.view.add(msg)  # the desk shows its own action at once; the tail skips it by message id
@@ -47,10 +49,12 @@ class Desk:
         return c.status if c else None
 
     def region_of(self, department_id: str | None) -> str | None:
+        """The department's region code in the directory; None when unknown, without a directory or a department."""
         d = self.directory.department(department_id) if self.directory and department_id else None
         return d.region_code if d else None
 
     def may_see(self, who: Principal, c: Complaint) -> bool:
+        """Whether ``who`` may see ``c``: a department those sent to it, a supervisor its region's (or unplaced)."""
         if who.role == Role.department:
             return c.dispatched_to is not None and c.dispatched_to == who.department_id
         region = c.region_code or self.region_of(c.department_id)
@@ -58,6 +62,7 @@ class Desk:
         return region is None or region.startswith(who.region_prefix())
 
     def contact(self, who: Principal, c: Complaint, clear: bool) -> dict[str, str | None] | None:
+        """The complainant as ``who`` may see it: hidden from departments, masked, or in clear (``clear``)."""
         sealed = c.received.complainant if c.received else None
         if sealed is None:
             return None
@@ -73,6 +78,7 @@ class Desk:
 
 
 class ComplaintOut(BaseModel):
+    """One complaint as the desk's API answers it (messages only in the answer for one complaint)."""
     complaint_id: str
     status: str
     channel: str | None
@@ -87,6 +93,7 @@ class ComplaintOut(BaseModel):
 
 
 class RegisterIn(BaseModel):
+    """The body of 登记 (register): the subject the supervisor's bureau settles (department, staff, case, category)."""
     model_config = ConfigDict(extra="forbid")
     department_id: str | None = Field(default=None, pattern=_ID)
     staff_id: str | None = Field(default=None, pattern=_ID)
@@ -95,18 +102,21 @@ class RegisterIn(BaseModel):
 
 
 class DispatchIn(BaseModel):
+    """The body of 转办 (dispatch): the responsible department and an optional note."""
     model_config = ConfigDict(extra="forbid")
     department_id: str = Field(pattern=_ID)
     note: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class CloseIn(BaseModel):
+    """The body of 办结 (close): whether the complaint is substantiated (属实) and the finding."""
     model_config = ConfigDict(extra="forbid")
     substantiated: bool
     finding: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 def out(desk: Desk, who: Principal, c: Complaint, detail: bool) -> ComplaintOut:
+    """``c`` as ``who`` may see it; ``detail`` adds its messages and opens the complainant for a supervisor."""
     r = c.received
     messages = []
     if detail:
@@ -120,6 +130,7 @@ def out(desk: Desk, who: Principal, c: Complaint, detail: bool) -> ComplaintOut:
 
 
 def desk_router(desk: Desk, who_dep: Any, now: Callable[[], datetime]) -> APIRouter:
+    """The desk's routes: list and read complaints, register (登记), dispatch (转办), close (办结)."""
     r = APIRouter(tags=["complaints desk"])
     Who = Annotated[Principal, who_dep]
 

@@ -23,6 +23,7 @@ _IDENT = re.compile(_ID)
 
 @dataclass(frozen=True)
 class Problem:
+    """One invalid field and why."""
     field: str
     reason: str
 
@@ -40,6 +41,7 @@ class Invalid(ValueError):
 
 @dataclass(frozen=True)
 class Submission:
+    """A complaint as the form or the hotline sent it, checked, the contact still in clear."""
     channel: Channel
     category: Category
     text: str
@@ -149,6 +151,7 @@ def form_submission(fields: dict[str, str]) -> Submission:
 
 
 class Caller(BaseModel):
+    """The caller of a 12345 work order: name, phone and (optionally) ID number."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=MAX_NAME)
     phone: str = Field(min_length=1, max_length=40)

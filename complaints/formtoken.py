@@ -24,6 +24,7 @@ def _sig(secret: bytes, body: str) -> str:
 
 
 def issue(secret: bytes, now_s: float) -> str:
+    """A new signed form token: the issue time, a random nonce, the signature."""
     body = f"{int(now_s)}.{secrets.token_urlsafe(12)}"
     return f"{body}.{_sig(secret, body)}"
 
@@ -56,10 +57,12 @@ class Seen:
         self._lock = threading.Lock()
 
     def get(self, nonce: str) -> str | None:
+        """The receipt number already given for this nonce, or None."""
         with self._lock:
             return self._done.get(nonce)
 
     def put(self, nonce: str, complaint_id: str) -> None:
+        """Remember the receipt number of this nonce, forgetting the oldest beyond ``size``."""
         with self._lock:
             self._done[nonce] = complaint_id
             while len(self._done) > self.size:

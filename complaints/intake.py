@@ -47,6 +47,7 @@ bearer = HTTPBearer(auto_error=False, description="a hotline token from `esup co
 
 @dataclass
 class Intake:
+    """What the intake needs: keyring, producer and topic, form secret, hotline tokens, rate limits, size limit."""
     keyring: Keyring
     producer: Any  # kafka-python, acks=all, logged in as the API's principal (esup-api writes esup.complaints)
     topic: str
@@ -86,6 +87,7 @@ async def read_body(request: Request, limit: int) -> bytes | None:
 
 
 def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
+    """The intake's routes: the public form (GET, POST), the status page by receipt number, the 12345 hotline."""
     r = APIRouter(tags=["complaints intake"])
 
     def page(request: Request, status: int, template: str, headers: dict[str, str] | None = None,
@@ -213,5 +215,6 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
 
 
 def problem(status: int, detail: str, problems: Sequence[Problem] = (), headers: dict[str, str] | None = None) -> Any:
+    """A JSON error answer: the detail and, for each problem, its field and reason."""
     body = {"detail": detail, "errors": [{"field": p.field, "reason": p.reason} for p in problems]}
     return JSONResponse(body, status_code=status, headers=headers)

@@ -132,9 +132,11 @@ class Keyring:
 
     @property
     def current(self) -> str:
+        """The id of the key that seals from now on."""
         return str(self._load()["current"])
 
     def key(self, key_id: str) -> bytes:
+        """The key with this id; PiiError when the key file has none."""
         try:
             return _unb64(self._load()["keys"][key_id])
         except KeyError:
@@ -193,18 +195,22 @@ def _new_key_id() -> str:
 
 
 def keyring(settings: Settings) -> Keyring:
+    """The complaints keyring of this installation: <ESUP_HOME>/credentials/complaints/pii-keys.json."""
     return Keyring(settings.home / "credentials" / "complaints" / "pii-keys.json")
 
 
 def mask_name(name: str) -> str:
+    """A name masked for lists: its first character, then stars."""
     return (name[:1] + "*" * max(1, len(name) - 1)) if name else ""
 
 
 def mask_phone(phone: str) -> str:
+    """A phone masked for lists: the first 3 and last 4 digits kept (all starred when shorter than 8)."""
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
 
 
 def mask_id(id_number: str | None) -> str:
+    """An ID number masked for lists: its first and last characters around 16 stars; "" when there is none."""
     return "" if not id_number else id_number[:1] + "*" * 16 + id_number[-1:]
 
 
@@ -222,6 +228,7 @@ class RedactingFilter(logging.Filter):
     """A logging filter: the formatted message, with phones and ID numbers replaced, before any handler sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; always lets it through."""
         _scrub(record)
         return True
 

@@ -86,6 +86,7 @@ class Complaint:
         return found
 
     def closed_substantiated(self) -> Closed | None:
+        """The first close (in time order) that found the complaint substantiated (属实), or None."""
         return next((c for c in self.of(Closed) if c.substantiated), None)
 
 
@@ -198,6 +199,7 @@ def pending(c: Complaint, cfg: ComplaintsConfig, cal: WorkCalendar) -> list[tupl
 
 
 def next_due(c: Complaint, cfg: ComplaintsConfig, cal: WorkCalendar) -> datetime | None:
+    """The earliest moment a card not yet raised falls due; None when there is none."""
     moments = [m for m, f in pending(c, cfg, cal) if f.finding_id not in c.fired]
     return min(moments) if moments else None
 

@@ -35,6 +35,7 @@ def mask_bytes(raw: bytes) -> bytes:
 
 
 def message_row(msg: ComplaintMessage, partition: int, offset: int) -> tuple[Any, ...]:
+    """The complaint_messages row of a message: the contact only as its hash, free text masked."""
     d = msg.model_dump(mode="json", exclude={"complainant"})  # the sealed contact never leaves Kafka
     row: dict[str, Any] = {c: "" for c in COLUMNS} | {
         "message_id": msg.message_id, "complaint_id": msg.complaint_id, "type": msg.type, "schema_version": 1,
@@ -59,9 +60,11 @@ class ComplaintStore:
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, msg: ComplaintMessage, partition: int, offset: int) -> None:
+        """Buffer the message's row."""
         self.rows.append(message_row(msg, partition, offset))
 
     def flush(self) -> None:
+        """Insert the buffered rows (the buffer is cleared first, even if the insert fails)."""
         rows, self.rows = self.rows, []
         if rows:
             self.client.execute(f"INSERT INTO complaint_messages ({', '.join(COLUMNS)}) VALUES", rows)

@@ -22,14 +22,17 @@ STATUS = {"received": "待登记", "registered": "已登记", "dispatched": "已
 
 @dataclass
 class Complaint:
+    """One complaint in the desk's view: its messages in arrival order."""
     complaint_id: str
     messages: list[ComplaintMessage] = field(default_factory=list)
 
     @property
     def received(self) -> Received | None:
+        """The `received` message (the complaint as submitted), None when it has not arrived."""
         return next((m for m in self.messages if isinstance(m, Received)), None)
 
     def latest(self, attr: str, types: tuple[str, ...]) -> str | None:
+        """The latest non-empty ``attr`` among messages of these types, as text; None when none has one."""
         for m in reversed(self.messages):
             if m.type in types and getattr(m, attr, None):
                 return str(getattr(m, attr))
@@ -42,18 +45,22 @@ class Complaint:
 
     @property
     def dispatched_to(self) -> str | None:
+        """The department it was last dispatched to (转办), None before a dispatch."""
         return self.latest("department_id", ("dispatched",))
 
     @property
     def region_code(self) -> str | None:
+        """The region code the registration gave, None before registration."""
         return self.latest("region_code", ("registered",))
 
     @property
     def status(self) -> str:
+        """The latest message's type (received, registered, dispatched...)."""
         return self.messages[-1].type if self.messages else "received"
 
     @property
     def at(self) -> Any:
+        """The first-arrived message's time (normally the receipt's), None without messages."""
         return self.messages[0].at if self.messages else None
 
 
@@ -67,6 +74,7 @@ class ComplaintsView:
         self.rejected = 0
 
     def add(self, msg: ComplaintMessage) -> None:
+        """Fold in one message; a message id already seen changes nothing."""
         with self._lock:
             if msg.message_id in self._seen:
                 return
@@ -74,6 +82,7 @@ class ComplaintsView:
             self._by_id.setdefault(msg.complaint_id, Complaint(msg.complaint_id)).messages.append(msg)
 
     def add_raw(self, values: Iterable[bytes]) -> None:
+        """Parse and fold in raw records; one the contract refuses is counted in ``rejected``, logged, skipped."""
         for v in values:
             try:
                 self.add(parse_message(v))
@@ -82,6 +91,7 @@ class ComplaintsView:
                 log.warning("complaints view: skipped a record (%s)", exc.reason[:200])
 
     def get(self, complaint_id: str) -> Complaint | None:
+        """A copy of the complaint, None when unknown."""
         with self._lock:
             c = self._by_id.get(complaint_id)
             return Complaint(c.complaint_id, list(c.messages)) if c else None
@@ -102,6 +112,7 @@ class KafkaTail:
         self._thread = threading.Thread(target=self._run, name="complaints-tail", daemon=True)
 
     def start(self) -> KafkaTail:
+        """Start reading in the background; returns the tail."""
         self._thread.start()
         return self
 
@@ -124,5 +135,6 @@ class KafkaTail:
             consumer.close()
 
     def close(self) -> None:
+        """Stop reading and wait (up to 10 s) for the thread."""
         self.stop.set()
         self._thread.join(10)

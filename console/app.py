@@ -41,6 +41,7 @@ _NOT_AUDITED = ("/static/", "/live/", "/healthz")
 
 @dataclass
 class Console:
+    """What the console runs on: the loop API's services, the calendar, the catalog, the session settings."""
     api: Services  # the loop API's own services: users, findings reader, publisher, auditor, loop config, clock
     calendar: WorkCalendar
     catalog: Catalog
@@ -56,9 +57,11 @@ class Console:
         self.templates.env.globals.update(labels=labels)
 
     def who(self, request: Request) -> Principal:
+        """The logged-in principal of ``request``; LoginRequired when the session has none or has been idle too long."""
         return current(request, self.api.auth, self.api.now, self.session.idle_s)
 
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """A template rendered with the principal, the CSRF token and the poll interval beside ``context``."""
         who = getattr(request.state, "principal", None)
         return self.templates.TemplateResponse(request, template, {
             "who": who, "csrf": csrf_token(request), "poll_ms": int(self.poll_s * 1000),
@@ -76,6 +79,7 @@ class Console:
 
 
 def create_console(c: Console) -> FastAPI:
+    """The console's app: sessions, CSRF, security headers and audit on every request, log-in, error pages, pages."""
     app = FastAPI(title="esup console", docs_url=None, redoc_url=None, openapi_url=None,
                   middleware=[session_middleware(c.session)], dependencies=[Depends(check_csrf)])
     app.state.console = c

@@ -33,6 +33,7 @@ def _error(answer: Any) -> str:
 
 
 def register(app: FastAPI, c: Console) -> None:
+    """Add the complaint desk's pages and actions (投诉处理) to ``app``; 404 while the API has no desk."""
     def enabled() -> None:
         if c.api.desk is None:
             raise HTTPException(404, "投诉受理台未启用（esup console 需要 esup.complaints 的读权限）")

@@ -13,6 +13,7 @@ from streams.rules.calendar import WorkCalendar, local_date
 
 @dataclass(frozen=True)
 class Countdown:
+    """A finding's answer deadline (回告期限): its working days, its last day and what is left of it today."""
     working_days: int  # the period (回告期限), start day not counted
     last_day: date  # its last working day; due at 24:00 of it
     due_at: datetime
@@ -20,6 +21,7 @@ class Countdown:
 
     @property
     def label(self) -> str:
+        """The countdown in Chinese: working days left (剩余), due (已到期) or overdue by so many (已超期)."""
         if self.remaining > 0:
             return f"剩余 {self.remaining} 个工作日"
         if self.remaining == 0:

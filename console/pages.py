@@ -29,6 +29,7 @@ _BULLETIN = re.compile(r"^bulletin-\d{4}-\d{2}(-\d{6})?\.(html|pdf)$")
 
 
 def register(app: FastAPI, c: Console) -> None:
+    """Add the console's pages and their actions (inbox, finding, case, queue, ranking, bulletins...) to ``app``."""
     reader = c.api.findings
 
     def today() -> date:

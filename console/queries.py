@@ -28,6 +28,7 @@ def inbox(reader: FindingsReader, department_id: str, severities: list[str], lim
 
 @dataclass(frozen=True)
 class Awaiting:
+    """A finding in the supervisors' queue: its latest response (when, what kind, text, who) awaits a decision."""
     finding: Finding
     responded_at: datetime
     kind: str
@@ -124,6 +125,7 @@ class PerThread:
         self._connect, self._local = connect, threading.local()
 
     def execute(self, *args: Any, **kw: Any) -> Any:
+        """Run the query on this thread's client (connected on the thread's first query)."""
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = self._connect()

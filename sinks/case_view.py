@@ -15,6 +15,7 @@ PAUSES = ("suspend", "resume", "extend")
 
 @dataclass(frozen=True)
 class Clock:
+    """One of the case's clocks as its snapshot holds it: period, extension, days used, deadline, paused or not."""
     name: str
     start: str
     limit_wd: int
@@ -31,11 +32,13 @@ class Clock:
 
     @property
     def state(self) -> str:
+        """The clock's state in one word: stopped, suspended or running."""
         return "stopped" if self.stopped else "suspended" if self.suspended else "running"
 
 
 @dataclass(frozen=True)
 class Event:
+    """One of the case's events as `case_events` holds it."""
     event_id: str
     occurred_at: datetime
     kind: str
@@ -45,6 +48,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding on the case as `findings` holds it, with the ids of its evidence events."""
     finding_id: str
     detected_at: datetime
     rule: str
@@ -60,6 +64,7 @@ class Finding:
 
 @dataclass
 class Case:
+    """Everything `esup case` shows of one case: its snapshot row, department name, clocks, events and findings."""
     case_id: str
     state: dict[str, Any]  # the case_snapshots row (without clocks)
     department_name: str
@@ -68,10 +73,12 @@ class Case:
     findings: list[Finding] = field(default_factory=list)
 
     def event(self, event_id: str) -> Event | None:
+        """The case's event with this id; None when the case has none."""
         return next((e for e in self.events if e.event_id == event_id), None)
 
     @property
     def pauses(self) -> list[Event]:
+        """The events that suspended, resumed or extended a clock, in the case's event order."""
         return [e for e in self.events if e.kind in PAUSES]
 
 

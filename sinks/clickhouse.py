@@ -45,6 +45,7 @@ def connect_url(url: str, database: str | None = None) -> Any:
 
 
 def database_of(url: str) -> str:
+    """The database a ClickHouse URL names (its path), ``default`` when it names none."""
     return urlsplit(url).path.lstrip("/") or "default"
 
 

@@ -16,6 +16,7 @@ TABLE = "departments"  # a view over directory_departments (FINAL, not deleted)
 
 @dataclass(frozen=True)
 class Department:
+    """One row of the departments directory: id, name, region code and kind."""
     department_id: str
     name: str
     region_code: str

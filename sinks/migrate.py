@@ -42,11 +42,13 @@ def _ledger_ddl(database: str, cluster: str) -> str:
 
 
 class MigrationError(RuntimeError):
+    """A migration that cannot be loaded or applied (misnamed file, duplicate version, unsafe database name...)."""
     pass
 
 
 @dataclass(frozen=True)
 class Migration:
+    """One versioned DDL script: its version and name (from the file name), statements and the SHA-256 of its text."""
     version: int
     name: str
     statements: tuple[str, ...]
@@ -86,6 +88,7 @@ def split_statements(sql: str) -> list[str]:
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations in ``directory``, by version; raises MigrationError on a misnamed file or a repeated version."""
     migrations: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         m = _NAME.match(path.name)
@@ -140,6 +143,7 @@ def migrate(client_for: Callable[[str], Any], database: str,
 
 
 def tables(client: Any, database: str) -> list[str]:
+    """The tables of ``database``, sorted; its name must be a plain identifier."""
     if not _IDENT.match(database):
         raise MigrationError(f"database name {database!r} is not a plain identifier")
     return sorted(str(r[0]) for r in client.execute("SHOW TABLES FROM " + database))

@@ -26,6 +26,7 @@ def period_start(period: str, on: date) -> date:
 
 @dataclass(frozen=True)
 class RankRow:
+    """One ranked department or staff member of a period and region, as the scoreboard holds it."""
     region: str
     rank: int
     id: str
@@ -41,6 +42,7 @@ class RankRow:
     name: str = ""  # the department's or the staff member's own name, from the organisation directory
 
     def as_json(self) -> dict[str, Any]:
+        """The row as a JSON-ready dict."""
         return asdict(self)
 
 

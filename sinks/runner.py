@@ -35,16 +35,19 @@ class Backoff:
     _next: float = field(default=0.0, init=False)
 
     def next(self) -> float:
+        """The next delay to wait, in seconds (then the one after grows by ``factor``, up to ``maximum``)."""
         delay = self._next or self.initial
         self._next = min(delay * self.factor, self.maximum)
         return min(delay, self.maximum)
 
     def reset(self) -> None:
+        """Start again from ``initial`` (after a write that succeeded)."""
         self._next = 0.0
 
 
 @dataclass
 class SinkStats:
+    """What the runner did: records read and rejected per topic, rows written per table, batches, commits, retries."""
     records: dict[str, int] = field(default_factory=dict)  # consumed, per topic
     invalid: dict[str, int] = field(default_factory=dict)  # not convertible (written to sink_rejects), per topic
     rows: dict[str, int] = field(default_factory=dict)  # written, per table
@@ -117,6 +120,7 @@ class SinkRunner:
     # ---- the loop -----------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> SinkStats:
+        """Poll, convert and write until ``stop`` is set, then flush and commit what is left (within the grace)."""
         log.info("sink: reading %s", ", ".join(sorted(self.topics)))
         while not stop.is_set():
             self.poll_once(stop)
@@ -282,6 +286,7 @@ class SinkRunner:
         self.stats.commits += 1
 
     def describe(self) -> str:
+        """The stats in one log line."""
         s = self.stats
         return (f"{sum(s.records.values())} records, {sum(s.invalid.values())} rejected into {REJECTS} "
                 f"{dict(sorted(s.invalid.items()))}, {s.batches} batches, {s.commits} commits, "
@@ -289,4 +294,5 @@ class SinkRunner:
 
 
 def count(counter: dict[str, int], key: str, n: int = 1) -> None:
+    """Add ``n`` to ``counter[key]`` (starting from 0)."""
     counter[key] = counter.get(key, 0) + n

@@ -48,14 +48,17 @@ SORTING = "(period, level, period_start, region, rank)"
 
 
 def board_table(kind: Kind) -> str:
+    """The scoreboard table of ``kind`` that readers query."""
     return f"scoreboard_{kind}"
 
 
 def next_table(kind: Kind) -> str:
+    """The table a refresh fills before swapping it in as ``board_table(kind)``."""
     return f"{board_table(kind)}_next"
 
 
 def prev_table(kind: Kind) -> str:
+    """Where a refresh on an Ordinary database (no EXCHANGE TABLES) moves the old board while renaming the new in."""
     return f"{board_table(kind)}_prev"
 
 
@@ -111,6 +114,7 @@ def swap_statements(atomic: bool, existing: set[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Refresh:
+    """What one refresh did: when its inputs were read, their fingerprint, how long it took and the rows per board."""
     as_of: datetime  # when the inputs were read
     fingerprint: int
     seconds: float
@@ -118,6 +122,7 @@ class Refresh:
 
 
 def fingerprint(client: Any) -> int:
+    """The inputs' current fingerprint (see fingerprint_sql)."""
     return int(client.execute(fingerprint_sql())[0][0])
 
 

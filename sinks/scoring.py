@@ -39,14 +39,17 @@ STAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 
 
 def scores_view(kind: Kind) -> str:
+    """The view that scores every department or staff member (``kind``) per period and region."""
     return f"scores_{kind}"
 
 
 def rankings_view(kind: Kind) -> str:
+    """The view that ranks the rows of ``scores_view(kind)`` within each period and region."""
     return f"rankings_{kind}"
 
 
 def entity_column(kind: Kind) -> str:
+    """The column that identifies an entity of ``kind``: department_id or staff_id."""
     return "department_id" if kind == "department" else "staff_id"
 
 
@@ -128,6 +131,7 @@ ANY LEFT JOIN
 
 @dataclass(frozen=True)
 class Column:
+    """One output column of the scores query: its alias and its SQL."""
     name: str
     sql: str  # the aggregate over the unified rows, or an expression of other columns' aliases
 
@@ -188,6 +192,7 @@ def _unified_rows(model: ScoringModel, kind: Kind) -> str:
 
 
 def scores_sql(model: ScoringModel, kind: Kind) -> str:
+    """SQL: the scores of every entity of ``kind`` per (period, period start, level, region), under ``model``."""
     dept = ", min(entity_dept) AS department_id" if kind == "staff" else ""
     measures = ",\n    ".join(f"{c.sql} AS {c.name}" for c in score_columns(model))
     return f"""SELECT

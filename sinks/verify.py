@@ -18,6 +18,7 @@ from streams.chain import GENESIS, Head, content_hash, link
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing `esup verify` found wrong: what kind, the finding it concerns, and the detail."""
     kind: str  # deleted | edited | inserted | chain
     finding_id: str
     detail: str
@@ -28,6 +29,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class Entry:
+    """One entry of the findings chain (`finding_chain`): its place, the finding's content hash and the links."""
     partition: int
     seq: int
     finding_id: str
@@ -89,6 +91,7 @@ def check_findings(entries: list[Entry], findings: Sequence[Mapping[str, Any]]) 
 
 
 def load_entries(client: Any, database: str) -> list[Entry]:
+    """Every chain entry in ``database``, sorted by partition, then sequence."""
     rows = client.execute(
         "SELECT chain_partition, chain_seq, finding_id, content_hash, prev_hash, chain_hash "
         f"FROM {database}.finding_chain FINAL ORDER BY chain_partition, chain_seq"
@@ -97,6 +100,7 @@ def load_entries(client: Any, database: str) -> list[Entry]:
 
 
 def load_findings(client: Any, database: str, since: datetime | None) -> list[dict[str, Any]]:
+    """The findings in ``database`` (those detected since ``since``, when given) as dicts, times as Unix seconds."""
     cols = ("finding_id", "case_id", "rule", "severity", "staff_id", "department_id", "region_code", "item_code",
             "detected_at", "deadline", "law_article", "message", "evidence_event_ids", "chain_partition",
             "chain_seq")  # fmt: skip
@@ -142,5 +146,6 @@ def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] |
 
 
 def verify(client: Any, database: str, heads: Mapping[int, Head], since: datetime | None = None) -> list[Problem]:
+    """Every problem with the chain (against the Kafka ``heads``) and the findings (since ``since``, when given)."""
     entries = load_entries(client, database)
     return check_chain(entries, heads) + check_findings(entries, load_findings(client, database, since))

@@ -30,14 +30,19 @@ class WriteFailed(RuntimeError):
 
 
 class Sink(Protocol):
-    def add(self, table: str, rows: Iterable[Row]) -> None: ...
+    """Where the runner's rows go: ``add`` buffers, ``flush`` writes the buffer in one batch through ``write``."""
+    def add(self, table: str, rows: Iterable[Row]) -> None:
+        """Buffer ``rows`` for ``table``; nothing is written yet."""
 
-    def write(self, batch: Batch) -> None: ...
+    def write(self, batch: Batch) -> None:
+        """Write one batch (the only I/O); raises whatever the store raises."""
 
-    def flush(self) -> dict[str, int]: ...
+    def flush(self) -> dict[str, int]:
+        """Write what is buffered and return rows per table; the buffer is empty afterwards (see WriteFailed)."""
 
     @property
-    def pending(self) -> int: ...
+    def pending(self) -> int:
+        """How many rows are buffered, not yet written."""
 
 
 class BufferedSink:
@@ -47,12 +52,14 @@ class BufferedSink:
         self._buffer: dict[str, list[Row]] = {}
 
     def add(self, table: str, rows: Iterable[Row]) -> None:
+        """Buffer ``rows`` for ``table``; KeyError for a table the sink does not know."""
         if table not in COLUMNS:
             raise KeyError(f"unknown table {table!r}")
         self._buffer.setdefault(table, []).extend(rows)
 
     @property
     def pending(self) -> int:
+        """How many rows are buffered, not yet written."""
         return sum(len(rows) for rows in self._buffer.values())
 
     def flush(self) -> dict[str, int]:
@@ -71,6 +78,7 @@ class BufferedSink:
         return sizes(batch)
 
     def write(self, batch: Batch) -> None:
+        """Write one batch; each subclass does its own I/O."""
         raise NotImplementedError
 
 
@@ -82,6 +90,7 @@ class ClickHouseSink(BufferedSink):
         self.client = client
 
     def write(self, batch: Batch) -> None:
+        """One INSERT per table, tables in name order."""
         # Tables in a fixed order; if one fails after another landed, the retry writes both again and
         # the ReplacingMergeTree keys make the second copy harmless.
         for table in sorted(batch):
@@ -102,6 +111,7 @@ class MemorySink(BufferedSink):
         self.fail_next = 0
 
     def write(self, batch: Batch) -> None:
+        """Keep the batch's rows in ``tables``; while ``fail_next`` > 0, count it down and raise ConnectionError."""
         if self.fail_next > 0:
             self.fail_next -= 1
             raise ConnectionError("memory sink told to fail")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def hotline_tokens_path(s: Settings) -> Path:
+    """The file of the 12345 hotline's tokens, under <ESUP_HOME>/credentials/complaints."""
     return s.home / "credentials" / "complaints" / "hotline-tokens.json"
 
 
