@@ -22,6 +22,7 @@ OUT_DIR = packaged("dashboards", "json")
 
 @dataclass(frozen=True)
 class Board:
+    """One dashboard package: its name (the JSON file's stem), uid, builder and panel specs."""
     name: str  # the package and the JSON file name
     uid: str
     build: Callable[[], Dashboard]
@@ -29,6 +30,7 @@ class Board:
 
     @property
     def filename(self) -> str:
+        """The JSON file the dashboard is written to, ``<name>.json``."""
         return f"{self.name}.json"
 
 
@@ -52,6 +54,7 @@ def render(board: Board) -> str:
 
 
 def write(out_dir: Path = OUT_DIR) -> list[Path]:
+    """Write every dashboard's committed JSON into ``out_dir`` (created if missing); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for board in BOARDS:

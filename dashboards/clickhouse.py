@@ -24,6 +24,7 @@ _FORMAT_CODE = {"timeseries": 0, "table": 1}
 
 
 def datasource() -> DataSourceRef:
+    """The reference to the provisioned ClickHouse data source (plugin and uid)."""
     return DataSourceRef(type_val=PLUGIN, uid=UID)
 
 
@@ -36,6 +37,7 @@ class ClickHouseQuery(cogvariants.Dataquery):
         self.ref_id = ref_id
 
     def to_json(self) -> dict[str, object]:
+        """The query as Grafana stores it in a panel's targets."""
         return {
             "datasource": datasource().to_json(),
             "editorType": "sql",
@@ -47,6 +49,7 @@ class ClickHouseQuery(cogvariants.Dataquery):
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
+        """Read a query from its stored JSON (a format code other than 0, time series, is a table)."""
         fmt: Format = "timeseries" if data.get("format") == 0 else "table"
         return cls(str(data.get("rawSql", "")), fmt, str(data.get("refId", "A")))
 
@@ -63,12 +66,15 @@ class Query(cogbuilder.Builder[ClickHouseQuery]):
         self._internal = ClickHouseQuery(raw_sql)
 
     def build(self) -> ClickHouseQuery:
+        """The query built so far."""
         return self._internal
 
     def format(self, fmt: Format) -> Self:
+        """Set the result format: a table or a time series."""
         self._internal.fmt = fmt
         return self
 
     def ref_id(self, ref_id: str) -> Self:
+        """Set the query's reference id within its panel."""
         self._internal.ref_id = ref_id
         return self

@@ -32,6 +32,7 @@ class PanelSpec:
 
 
 def build_panel(spec: PanelSpec, panel_id: int) -> cogbuilder.Builder[model.Panel]:
+    """The SDK panel for ``spec`` with id ``panel_id``: its kind, the ClickHouse query, size, description and unit."""
     query = clickhouse.Query(spec.sql).format("timeseries" if spec.kind == "timeseries" else "table")
     panel: table.Panel | stat.Panel | timeseries.Panel | bargauge.Panel
     if spec.kind == "table":
@@ -52,12 +53,14 @@ def build_panel(spec: PanelSpec, panel_id: int) -> cogbuilder.Builder[model.Pane
 
 
 def region_level_variable() -> dashboard.CustomVariable:
+    """The region-level (区划级别) variable: province, city or county, province by default."""
     return (dashboard.CustomVariable("region_level").label("区划级别 Region level")
             .values("province,city,county")
             .current(model.VariableOption(selected=True, text="province", value="province")))
 
 
 def query_variable(name: str, label: str, sql: str, current: str | None = None) -> dashboard.QueryVariable:
+    """A variable whose values come from ``sql`` on ClickHouse, refreshed on dashboard load."""
     var = (dashboard.QueryVariable(name).label(label).datasource(clickhouse.datasource()).query(sql)
            .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD))
     if current is not None:
@@ -66,6 +69,7 @@ def query_variable(name: str, label: str, sql: str, current: str | None = None) 
 
 
 def period_variable() -> dashboard.CustomVariable:
+    """The period (周期) variable: day, week or month, month by default."""
     return (dashboard.CustomVariable("period").label("周期 Period").values("day,week,month")
             .current(model.VariableOption(selected=True, text="month", value="month")))
 
@@ -82,6 +86,7 @@ def new_dashboard(uid: str, title: str, description: str, time_from: str = "now-
 
 
 def with_panels(board: dashboard.Dashboard, specs: Sequence[PanelSpec]) -> dashboard.Dashboard:
+    """``board`` with one panel per spec, numbered from 1 in order."""
     for n, spec in enumerate(specs, start=1):
         board = board.with_panel(build_panel(spec, n))
     return board

@@ -29,6 +29,8 @@ ITEM_DEPT = {
 
 
 class Case:
+    """A sample case being written: its id, item and region, and the events added so far."""
+
     def __init__(self, case_id: str, item: str, region: str) -> None:
         self.case_id, self.item, self.region = case_id, item, region
         self.n = 0
@@ -37,6 +39,7 @@ class Case:
     def ev(
         self, kind: str, when: str, staff: str, *, lag_hours: float = 0.1, recorded: str | None = None, **payload: Any
     ) -> Case:
+        """Add an event recorded ``lag_hours`` after it occurred (or at ``recorded``); returns the case for chaining."""
         self.n += 1
         occurred = datetime.fromisoformat(when).replace(tzinfo=TZ)
         if recorded is not None:
@@ -64,6 +67,7 @@ LAND_MATERIALS = ["application_form", "identity", "title_deed"]
 
 
 def cases() -> list[Case]:
+    """The sample cases of events.jsonl, one or more for every rule category and severity."""
     out = []
     # 1. A clean food licence: every stage in order, in time, separate reviewer and approver → no finding.
     out.append(
@@ -235,6 +239,7 @@ HYGIENE_MATERIALS = ["application_form", "hygiene_rules"]
 
 
 def triggers() -> list[Case]:
+    """The sample cases of triggers.jsonl: the remaining triggers of published e-supervision measures."""
     out = []
     # 101. 不予受理 of an incomplete file, but with no reasons and without telling the applicant of the right to
     #      administrative review or litigation (arts. 32, 38 ¶2) → two procedure findings.
@@ -360,12 +365,14 @@ def triggers() -> list[Case]:
 
 
 def write(path: Path, batch: list[Case]) -> None:
+    """Write the events of ``batch``, case by case, to ``path`` as JSON lines."""
     events = [e for c in batch for e in c.events]
     path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
     print(f"wrote {len(events)} events to {path}")
 
 
 def main() -> None:
+    """Write examples/events.jsonl and examples/triggers.jsonl."""
     write(OUT, cases())
     write(TRIGGERS, triggers())
 

@@ -37,6 +37,8 @@ DECISIONS = ("approve", "refuse_license", "refuse_accept")
 
 
 class CaseBuilder(Timeline):
+    """A simulated case in law: emits each event as a department system would and records the findings it raises."""
+
     def __init__(self, case_id: str, item: CatalogItem, office: Office, rnd: random.Random, cal: WorkCalendar,
                  th: Thresholds, *, known_item: bool = True, violation: str | None = None) -> None:  # fmt: skip
         super().__init__(case_id, item, office, rnd, cal, th, known_item=known_item, violation=violation)
@@ -61,10 +63,12 @@ class CaseBuilder(Timeline):
     # ---- first contact (首问负责制) --------------------------------------------------------------------
 
     def inquiry(self, when: datetime, staff: Staff, office: Office) -> None:
+        """An inquiry (咨询) at ``office``: the staff who answers it becomes responsible (首问负责制)."""
         self.emit("inquiry", when, staff, {"subject": f"咨询：{self.item.name}"}, office=office)
         self._answerable(when, staff.staff_id)
 
     def refer(self, day: date, staff: Staff, office: Office, to: Office, to_staff: Staff | None) -> None:
+        """Refer the case to the competent department ``to``; a named receiving staff takes over the responsibility."""
         payload: dict[str, Any] = {"to_department_id": to.department_id, "reason": "转至主管部门办理"}
         if to_staff is not None:
             payload["to_staff_id"] = to_staff.staff_id
@@ -75,6 +79,7 @@ class CaseBuilder(Timeline):
         self.referred = True
 
     def out_of_scope(self, day: date, staff: Staff, office: Office, referred_to: Office | None) -> None:
+        """Close the inquiry as not this department's duty; unreferred, the first handler answers for it."""
         payload = {"note": "非本部门职责"} | ({"referred_to_department_id": referred_to.department_id}
                                                if referred_to else {})  # fmt: skip
         event = self.emit("inquiry_out_of_scope", self.moment(day), staff, payload, office=office)
@@ -86,6 +91,7 @@ class CaseBuilder(Timeline):
     # ---- application and acceptance (art. 32) ---------------------------------------------------------
 
     def apply(self, when: datetime, staff: Staff, materials: list[str]) -> None:
+        """The application, recorded as it comes in: its first handler answers for it; the acceptance period starts."""
         event = self.emit("apply", when, staff, {"applicant_id": f"APP-{self.rnd.randrange(10**8):08d}",
                                                  "materials": materials})  # fmt: skip
         # Registered at the window as it comes in: nothing is decided before the application is in the system.
@@ -99,6 +105,7 @@ class CaseBuilder(Timeline):
         self._start(LegalClock("accept", when.date(), lim.statutory, lim.promised))
 
     def supplement_notice(self, day: date, staff: Staff, missing: list[str]) -> None:
+        """A notice to supplement: before acceptance it stops the acceptance period; repeated or late, a finding."""
         when = self.moment(day)
         event = self.emit("supplement_notice", when, staff, {"missing_materials": missing, "note": "一次性告知"})
         decision = self.clocks.get("decision")
@@ -114,6 +121,7 @@ class CaseBuilder(Timeline):
             self.awaiting = True
 
     def supplement_received(self, day: date, staff: Staff, materials: list[str]) -> None:
+        """The missing materials received: an acceptance period waiting on the applicant starts again from ``day``."""
         when = self.moment(day)
         self.emit("supplement_received", when, staff, {"materials": materials})
         self.materials |= set(materials)
@@ -123,6 +131,7 @@ class CaseBuilder(Timeline):
             self._start(LegalClock("accept", day, old.statutory, old.promised))  # the period runs again
 
     def accept(self, day: date, staff: Staff) -> None:
+        """Accept (art. 32); past the acceptance period the case counts as accepted from the materials' receipt."""
         clock = self.clocks["accept"]
         when = self.moment(day)
         last = clock.day_of(clock.statutory, self.cal)
@@ -137,6 +146,7 @@ class CaseBuilder(Timeline):
 
     def refuse_accept(self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式",
                       remedy: bool = True) -> None:  # fmt: skip
+        """Refuse to accept (不予受理): the refusal's findings (art. 38 ¶2); every period stops."""
         when = self.moment(day)
         event = self.emit("refuse_accept", when, staff, {"reason": reason, "remedy_notified": remedy})
         self._refusal(event, staff, reason, remedy)
@@ -178,6 +188,7 @@ class CaseBuilder(Timeline):
     # ---- the decision period (arts. 42-45) -------------------------------------------------------------
 
     def charge(self, day: date, staff: Staff, code: str, amount: int) -> None:
+        """A fee charged: on a free item, not listed, over the standard (arts. 58-59), twice or after conclusion."""
         event = self.emit("fee_charged", self.moment(day), staff, {"fee_code": code, "amount_fen": amount})
         if self.closed:
             self._expect("PROC_AFTER_CONCLUSION", staff.staff_id, event)
@@ -196,6 +207,7 @@ class CaseBuilder(Timeline):
         self.fee_codes.add(code)
 
     def suspend(self, day: date, staff: Staff, procedure: str | None, reason: str, notified: bool = True) -> None:
+        """Suspend for a special procedure (art. 45): running periods not yet run out are held from ``day``."""
         payload: dict[str, Any] = {"reason": reason, "applicant_notified": notified}
         if procedure is not None:
             payload["procedure"] = procedure
@@ -216,6 +228,7 @@ class CaseBuilder(Timeline):
             clock.suspensions.append(Pause(day, None, when))
 
     def resume(self, day: date, staff: Staff) -> None:
+        """End the special procedures: once none is open the held periods run again; too long a hold is flagged."""
         when = self.moment(day)
         event = self.emit("resume", when, staff)
         if self.open_procedures == 0:
@@ -267,6 +280,7 @@ class CaseBuilder(Timeline):
             self.extensions += 1
 
     def review(self, day: date, staff: Staff, conditions: list[str]) -> None:
+        """The review (审查): conditions verified, review periods stopped, the 审核→批准 step period started."""
         when = self.moment(day)
         self.emit("review", when, staff, {"conditions_met": conditions, "opinion": "符合法定条件"})
         self.reviewers.add(staff.staff_id)
@@ -279,6 +293,7 @@ class CaseBuilder(Timeline):
             self._start(LegalClock("step_decision", day, self.item.steps.decision))  # 审核→批准
 
     def approve(self, day: date, staff: Staff) -> None:
+        """Approve (准予许可): findings on skipped review, same reviewer, missing materials or conditions, haste."""
         when = self.moment(day)
         event = self.emit("approve", when, staff, {"licence_no": f"{self.office.region_code}{when:%Y%m%d%H%M}"})
         sid = staff.staff_id
@@ -298,6 +313,7 @@ class CaseBuilder(Timeline):
 
     def refuse_license(self, day: date, staff: Staff, reason: str = "不符合法定条件、标准",
                        remedy: bool = True) -> None:  # fmt: skip
+        """Refuse the licence (不予许可): the refusal's findings (art. 38 ¶2); the periods to the decision stop."""
         when = self.moment(day)
         event = self.emit("refuse_license", when, staff, {"reason": reason, "remedy_notified": remedy})
         self._refusal(event, staff, reason, remedy)
@@ -306,6 +322,7 @@ class CaseBuilder(Timeline):
         self.outcome = "refused"
 
     def withdraw(self, day: date, staff: Staff) -> None:
+        """The applicant withdraws: every period stops, outcome withdrawn."""
         when = self.moment(day)
         self.emit("withdraw", when, staff, {"reason": "申请人主动撤回"})
         self._stop(when)
@@ -330,6 +347,7 @@ class CaseBuilder(Timeline):
     # ---- the end ----------------------------------------------------------------------------------------
 
     def deliver(self, day: date, staff: Staff) -> None:
+        """Deliver the certificate (art. 44): the delivery period stops."""
         when = self.moment(day)
         self.emit("certificate_delivered", when, staff, {"method": self.rnd.choice(["in_person", "post",
                                                                                      "electronic"])})  # fmt: skip
@@ -337,6 +355,7 @@ class CaseBuilder(Timeline):
         self.delivered = True
 
     def conclude(self, day: date, staff: Staff) -> None:
+        """Conclude (办结) the case; a grant whose certificate was never delivered is a finding (art. 44)."""
         when = self.moment(day)
         # The contract knows four outcomes; a deemed approval is reported as granted.
         outcome = "granted" if self.outcome == "deemed_approved" else self.outcome

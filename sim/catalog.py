@@ -95,6 +95,7 @@ _ITEMS: tuple[tuple[dict[str, Any], float, tuple[str, ...]], ...] = (
 
 
 def build_catalog() -> Catalog:
+    """The simulated province's licensing-item catalog (目录), parsed as the platform parses a published one."""
     return parse_catalog({"version": VERSION, "items": [spec for spec, _, _ in _ITEMS]}, source="sim.catalog")
 
 
@@ -117,6 +118,7 @@ def unknown_item() -> CatalogItem:
 
 
 def department_kind(item: CatalogItem) -> str:
+    """The department kind of an item: its department id without the ``SC-`` prefix."""
     return item.department_id.removeprefix("SC-")
 
 

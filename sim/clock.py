@@ -26,6 +26,7 @@ def end_of(day: date) -> datetime:
 
 @dataclass(frozen=True)
 class Milestone:
+    """A warning a period reaches: its name, the day whose end reaches it, when it fires and the limit's last day."""
     name: str  # notice | promise | statutory | red
     day: date  # the day whose end reaches it
     at: datetime  # when it fires: 24:00 of ``day``, or the extension that made it due
@@ -42,6 +43,7 @@ class Pause:
     ended_at: datetime | None = None
 
     def holds(self, day: date) -> bool:
+        """Whether the procedure holds ``day`` (from its start until the day before its end)."""
         return self.start <= day and (self.end is None or day < self.end)
 
     def as_known_at(self, moment: datetime) -> Pause | None:
@@ -55,6 +57,7 @@ class Pause:
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The warning thresholds the oracle counts with: notice share, follow-up days, back-dating, batch, suspension."""
     notice_share: Fraction
     follow_up_wd: int
     backdating_hours: float = 24.0
@@ -64,6 +67,7 @@ class Thresholds:
 
     @classmethod
     def of(cls, notice_share: float, follow_up_wd: int, **more: float) -> Thresholds:
+        """Thresholds from plain numbers, the shares taken as exact decimals (70 % of 10 days is 7)."""
         # Decimal semantics on purpose: 70 % of 10 days is 7 days, whatever binary floats make of 0.7 * 10.
         share = more.pop("suspension_share", 1.0)
         return cls(Fraction(str(notice_share)), follow_up_wd, suspension_share=Fraction(str(share)),
@@ -72,6 +76,7 @@ class Thresholds:
 
 @dataclass
 class LegalClock:
+    """One legal period of a case (accept, review, decision, delivery or a step), counted in working days."""
     name: str  # accept | review | decision | delivery | step_review | step_decision
     start: date
     statutory: int
@@ -88,12 +93,15 @@ class LegalClock:
     # ---- counting -----------------------------------------------------------------------------------
 
     def counts(self, day: date, cal: WorkCalendar) -> bool:
+        """Whether ``day`` counts towards the period: a working day after the start not held by a procedure."""
         return day > self.start and cal.is_workday(day) and not any(s.holds(day) for s in self.suspensions)
 
     def held_from(self, day: date) -> bool:
+        """Whether a procedure begun on or before ``day`` still holds the period open (no end yet)."""
         return any(s.start <= day and s.end is None for s in self.suspensions)
 
     def extension(self, before: datetime | None = None) -> int:
+        """The days of lawful extension, all of them or those granted before ``before``."""
         return sum(days for when, days in self.extensions if before is None or when < before)
 
     def day_of(self, k: int, cal: WorkCalendar) -> date | None:
@@ -122,6 +130,7 @@ class LegalClock:
     # ---- limits -------------------------------------------------------------------------------------
 
     def allowed(self, ext: int) -> int:
+        """Working days allowed: the promise (else the statutory limit) plus ``ext`` days of extension."""
         return (self.promised if self.promised is not None else self.statutory) + ext
 
     def limits(self, ext: int, th: Thresholds) -> dict[str, int]:
@@ -142,6 +151,7 @@ class LegalClock:
         return out
 
     def first_warning(self, th: Thresholds) -> int:
+        """Working days used at which the first warning of the period is due."""
         return min(self.limits(self.extension(), th).values())
 
     def safe_until(self, cal: WorkCalendar, th: Thresholds) -> date | None:
@@ -149,6 +159,7 @@ class LegalClock:
         return self.day_of(self.first_warning(th), cal)
 
     def statutory_day(self, cal: WorkCalendar) -> date | None:
+        """The last day of the statutory limit with the lawful extensions (None while held)."""
         return self.day_of(self.statutory + self.extension(), cal)
 
     # ---- what fires -----------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ def offices(settings: Settings, seed: int) -> list[Office]:
 
 @dataclass
 class Complainants:
+    """The simulated public: plans each day's complaints, sends their messages once due, writes the truth."""
     settings: Settings
     seed: int
     cfg: ComplaintsConfig
@@ -60,6 +61,7 @@ class Complainants:
     _producer: Any = None
 
     def producer(self, principal: str = API) -> Any:
+        """A producer as ``principal``: the API's is made once and reused; any other is new, for the caller to close."""
         from esup.producer import kafka_producer
 
         if self._producer is None or principal != API:
@@ -81,6 +83,7 @@ class Complainants:
             self.planned_to, d = d, d + timedelta(days=1)
 
     def send_until(self, now: datetime) -> int:
+        """Send every queued message due by ``now`` to the complaints topic, in time order; returns how many."""
         n = 0
         while self.queue and self.queue[0][0] <= now:
             _, _, m = heapq.heappop(self.queue)
@@ -104,6 +107,7 @@ class Complainants:
             p.close()
 
     def write_truth(self, out: Path, at: datetime) -> None:
+        """Write the expected cards up to ``at`` (complaints_truth.jsonl) and the complainants in clear (0600)."""
         out.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(p.truth(at), ensure_ascii=False, sort_keys=True) for p in self.plans]
         (out / TRUTH_FILE).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -114,6 +118,7 @@ class Complainants:
                 fh.write(json.dumps({"complaint_id": p.complaint_id, **p.clear.__dict__}, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
+        """Close the API's producer, if one was made."""
         if self._producer is not None:
             self._producer.close(timeout=10)
 

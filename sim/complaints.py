@@ -32,6 +32,7 @@ _SURNAMES, _GIVEN = "欧司上诸东皇", "明远思源嘉懿煜城懿轩烨华"
 
 @dataclass(frozen=True)
 class Office:
+    """A department office complaints can be about: its department, region and staff."""
     department_id: str
     region_code: str
     staff: tuple[str, ...]
@@ -48,6 +49,7 @@ class Clear:
 
 @dataclass(frozen=True)
 class ComplaintPlan:
+    """One complaint's story: its behaviour, the complainant, its messages and the cards (rule, moment) expected."""
     complaint_id: str
     behaviour: str
     category: str
@@ -59,6 +61,7 @@ class ComplaintPlan:
     cards: list[tuple[str, datetime]]  # expected (rule, moment)
 
     def truth(self, at: datetime) -> dict[str, Any]:
+        """The complaint's truth record at ``at``: what it is, and the cards expected by then."""
         return {"complaint_id": self.complaint_id, "behaviour": self.behaviour, "category": self.category,
                 "department_id": self.department_id, "staff_id": self.staff_id, "substantiated": self.substantiated,
                 "cards": [[r, m.isoformat()] for r, m in self.cards if m <= at]}

@@ -30,6 +30,7 @@ from streams.rules.calendar import WorkCalendar
 
 @dataclass(frozen=True)
 class Options:
+    """The simulation's settings: seed, start, how many cases over how long (or a live rate), violations, province."""
     seed: int = 1
     start: datetime = datetime(2026, 1, 5, tzinfo=TZ)
     cases: int | None = 1000  # None: a live province that never ends
@@ -54,16 +55,19 @@ class Options:
 
 @dataclass
 class SimCase:
+    """One simulated case by arrival number, with the applicant's new case when it was withdrawn and reapplied."""
     number: int
     builder: CaseBuilder
     followup: CaseBuilder | None = None  # withdraw_reapply: the applicant's new case for the same item
 
     @property
     def builders(self) -> list[CaseBuilder]:
+        """The case's builders: the case and, if any, its reapplication."""
         return [self.builder] if self.followup is None else [self.builder, self.followup]
 
     @property
     def events(self) -> list[dict[str, Any]]:
+        """The events of the case followed by those of its reapplication, if any."""
         return self.builder.events if self.followup is None else self.builder.events + self.followup.events
 
 
@@ -120,6 +124,7 @@ class Simulation:
     # ---- cases ------------------------------------------------------------------------------------------
 
     def cases(self) -> Iterator[SimCase]:
+        """The cases in order of arrival, each with its item, county and violation (if any) drawn from its own seed."""
         counties = self.province.counties
         weights = [c.weight for c in counties]
         for number, arrival in enumerate(self.arrivals(), start=1):

@@ -38,6 +38,7 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 
 @dataclass(frozen=True)
 class Staff:
+    """A staff member of an office: id, name, role and, for window staff, the window they serve."""
     staff_id: str
     name: str
     role: str  # window (窗口受理), reviewer (审核), approver (批准), head (负责人)
@@ -58,15 +59,18 @@ class Office:
     head: Staff | None = None
 
     def window_staff(self, rnd: random.Random) -> Staff:
+        """A staff member of a randomly chosen window."""
         return rnd.choice(rnd.choice(self.windows))
 
     def all_staff(self) -> list[Staff]:
+        """Everyone in the office: window staff, reviewers, approvers and the head."""
         head = [self.head] if self.head else []
         return [s for w in self.windows for s in w] + self.reviewers + self.approvers + head
 
 
 @dataclass
 class County:
+    """A county (县区) of the province: its region code, name, city, share of applications and offices by kind."""
     region_code: str
     name: str
     city: str
@@ -76,11 +80,13 @@ class County:
 
 @dataclass
 class Province:
+    """The simulated province: its code, name and counties."""
     code: str
     name: str
     counties: list[County]
 
     def office(self, region_code: str, kind: str) -> Office:
+        """The office of department ``kind`` in the county ``region_code`` (KeyError for an unknown county)."""
         for c in self.counties:
             if c.region_code == region_code:
                 return c.offices[kind]

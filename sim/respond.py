@@ -33,6 +33,7 @@ TRUTH_FILE = "loop_truth.jsonl"
 
 @dataclass
 class Responder:
+    """The simulated departments and supervisors: plan each finding's messages and publish them once due."""
     settings: Settings
     seed: int
     cfg: LoopConfig
@@ -43,6 +44,7 @@ class Responder:
     _producers: dict[str, Any] = field(default_factory=dict)
 
     def producer(self, principal: str) -> Any:
+        """The Kafka producer logged in as ``principal``, made on first use and kept."""
         from esup.producer import kafka_producer
 
         if principal not in self._producers:
@@ -84,10 +86,12 @@ class Responder:
         self.flush()
 
     def flush(self) -> None:
+        """Flush every producer made so far."""
         for p in self._producers.values():
             p.flush()
 
     def close(self) -> None:
+        """Close every producer made so far."""
         for p in self._producers.values():
             p.close(timeout=10)
 

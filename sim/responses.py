@@ -27,6 +27,7 @@ Message = Response | Decision | RecommendationReport
 
 @dataclass(frozen=True)
 class Plan:
+    """One finding's simulated story: its behaviour, the messages on it, and the supervision findings they leave due."""
     finding: Finding
     behaviour: str
     story: str
@@ -46,6 +47,7 @@ class Plan:
 
 
 def supervised(f: Finding, cfg: LoopConfig) -> bool:
+    """Whether the loop supervises ``f``: not itself a supervision finding, of a severity with a response limit."""
     return f.category != Category.supervision and f.severity in cfg.response_wd
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class KafkaTarget:
+    """Where a run's events go on Kafka: the topic or each department's own, the ticks, and the logins."""
     bootstrap: str
     topic: str
     ticks_topic: str | None = None  # tick the event clock to simulated time (workers on --clock event)
@@ -37,6 +38,7 @@ class KafkaTarget:
 
 @dataclass
 class Report:
+    """What a run did: cases, events, injected violations, expected findings, truth moment, Kafka counts, files."""
     out: Path
     cases: int = 0
     events: int = 0

@@ -24,6 +24,8 @@ class NoRoom(Exception):
 
 
 class Timeline:
+    """A case's events in order at plausible moments, its legal periods, who answers for it, and the calendar."""
+
     def __init__(self, case_id: str, item: CatalogItem, office: Office, rnd: random.Random, cal: WorkCalendar,
                  th: Thresholds, *, known_item: bool = True, violation: str | None = None) -> None:  # fmt: skip
         self.case_id, self.item, self.office, self.rnd, self.cal, self.th = case_id, item, office, rnd, cal, th
@@ -42,6 +44,7 @@ class Timeline:
 
     @property
     def day(self) -> date:
+        """The date of the cursor: the moment of the case's latest step."""
         assert self.cursor is not None
         return self.cursor.date()
 
@@ -62,6 +65,7 @@ class Timeline:
         return lo + self.rnd.randint(0, min(int((hi - lo) / _MINUTE), 180)) * _MINUTE
 
     def workday_from(self, day: date) -> date:
+        """``day`` when it is a working day, else the first working day after it."""
         while not self.cal.is_workday(day):
             day += timedelta(days=1)
         return day
@@ -106,6 +110,7 @@ class Timeline:
 
     def emit(self, kind: str, when: datetime, staff: Staff | str, payload: dict[str, Any] | None = None, *,
              office: Office | None = None) -> dict[str, Any]:  # fmt: skip
+        """Append an event as a department system sends it (recorded minutes to hours later); move the cursor."""
         staff_id = staff if isinstance(staff, str) else staff.staff_id
         office = office or self.office
         lag = (self.rnd.randint(1, 30) if self.rnd.random() < 0.85 else self.rnd.randint(60, 480)) * _MINUTE
@@ -146,4 +151,5 @@ class Timeline:
 
     @property
     def last_day(self) -> date:
+        """The day the last event occurred."""
         return datetime.fromisoformat(self.events[-1]["occurred_at"]).date()

@@ -16,6 +16,7 @@ _CATEGORIES = (("TIME_", "time"), ("FEE_", "fee"), ("PROC_", "procedure"), ("CON
 
 
 def category(rule: str) -> str:
+    """The finding category of ``rule``, by its prefix (ValueError when none matches)."""
     for prefix, name in _CATEGORIES:
         if rule.startswith(prefix):
             return name
@@ -24,6 +25,7 @@ def category(rule: str) -> str:
 
 @dataclass(frozen=True)
 class Expected:
+    """One finding the platform must raise: case, rule, responsible staff, the violation behind it; timers' moments."""
     case_id: str
     rule: str
     staff_id: str
@@ -35,12 +37,15 @@ class Expected:
 
     @property
     def category(self) -> str:
+        """The finding category of the rule (time, fee, procedure, condition, first_inquiry, data_quality)."""
         return category(self.rule)
 
     def key(self) -> tuple[str, str, str]:
+        """What the finding is matched on: (case id, rule, staff)."""
         return (self.case_id, self.rule, self.staff_id)
 
     def to_json(self) -> str:
+        """One truth.jsonl line: every field (dates in ISO form) and the category, keys sorted."""
         d: dict[str, Any] = {k: v.isoformat() if isinstance(v, date | datetime) else v
                              for k, v in asdict(self).items()}  # fmt: skip
         d["category"] = self.category
@@ -48,6 +53,7 @@ class Expected:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Expected:
+        """An expected finding from a parsed truth.jsonl line."""
         detected = datetime.fromisoformat(d["detected_at"]) if d.get("detected_at") else None
         deadline = date.fromisoformat(d["deadline"]) if d.get("deadline") else None
         return cls(d["case_id"], d["rule"], d["staff_id"], d["violation"], d.get("event_id"), detected, deadline,
@@ -55,10 +61,12 @@ class Expected:
 
 
 def sort_key(e: Expected) -> tuple[str, str, str, str]:
+    """The order of truth.jsonl: case, rule, evidence event, then detection moment."""
     return (e.case_id, e.rule, e.event_id or "", e.detected_at.isoformat() if e.detected_at else "")
 
 
 def write_truth(path: Path, expected: Iterable[Expected]) -> int:
+    """Write the expected findings to ``path`` as truth.jsonl, sorted; returns how many."""
     rows = sorted(expected, key=sort_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(e.to_json() + "\n" for e in rows), encoding="utf-8")
@@ -66,6 +74,7 @@ def write_truth(path: Path, expected: Iterable[Expected]) -> int:
 
 
 def read_truth(path: Path) -> list[Expected]:
+    """The expected findings of a truth.jsonl file."""
     with path.open(encoding="utf-8") as fh:
         return [Expected.from_dict(json.loads(line)) for line in fh if line.strip()]
 
@@ -90,15 +99,18 @@ class LoopExpected:
     status: str = "pending"  # the latest decision's outcome, or pending
 
     def to_json(self) -> str:
+        """One loop_truth.jsonl line, keys sorted."""
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LoopExpected:
+        """A loop expectation from a parsed loop_truth.jsonl line (its pairs and triples as tuples again)."""
         return cls(**{**d, "supervision": [tuple(x) for x in d["supervision"]],
                       "measures": [tuple(x) for x in d["measures"]]})  # fmt: skip
 
 
 def write_loop_truth(path: Path, expected: Iterable[LoopExpected]) -> int:
+    """Write the loop's expectations to ``path`` as loop_truth.jsonl, by finding id; returns how many."""
     rows = sorted(expected, key=lambda e: e.finding_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(e.to_json() + "\n" for e in rows), encoding="utf-8")
@@ -106,5 +118,6 @@ def write_loop_truth(path: Path, expected: Iterable[LoopExpected]) -> int:
 
 
 def read_loop_truth(path: Path) -> list[LoopExpected]:
+    """The loop's expectations of a loop_truth.jsonl file."""
     with path.open(encoding="utf-8") as fh:
         return [LoopExpected.from_dict(json.loads(line)) for line in fh if line.strip()]

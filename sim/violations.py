@@ -11,6 +11,7 @@ from schemas.catalog import CatalogItem
 
 @dataclass(frozen=True)
 class Kind:
+    """A kind of violation: its finding category, which items it can happen on, and a note on what it is."""
     category: str
     fits: Callable[[CatalogItem], bool] = lambda item: True
     note: str = ""

@@ -96,21 +96,29 @@ class Pacer:
 
 
 class Writer(Protocol):
-    def write(self, event: dict[str, Any]) -> None: ...
+    """Where a run's events go, one at a time: a JSON-lines file or Kafka."""
 
-    def close(self) -> None: ...
+    def write(self, event: dict[str, Any]) -> None:
+        """Write one event."""
+
+    def close(self) -> None:
+        """Write what is pending and release the file or connection."""
 
 
 class JsonlWriter:
+    """Writes each event as one compact JSON line to ``path`` (its folder created if missing)."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fh: IO[str] = path.open("w", encoding="utf-8")
 
     def write(self, event: dict[str, Any]) -> None:
+        """Append the event as one JSON line."""
         self._fh.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
 
     def close(self) -> None:
+        """Close the file."""
         self._fh.close()
 
 
@@ -126,6 +134,7 @@ class KafkaWriter:
         self.failed = 0
 
     def write(self, event: dict[str, Any]) -> None:
+        """Send the event; every 5000 sends, count the ones settled so far."""
         self._pending.append(self._producer_for(event).send(event))
         if len(self._pending) >= 5000:
             self._settle(wait=False)
@@ -155,6 +164,7 @@ class KafkaWriter:
         self._pending = keep
 
     def close(self) -> None:
+        """Flush and close the producers, waiting for every send to be counted as sent or failed."""
         for p in self._producers():
             p.flush()
         self._settle(wait=True)
@@ -221,6 +231,7 @@ class Ticker:
         self.sent = 0
 
     def maybe(self, pacer: Pacer) -> None:
+        """Tick when ``every_s`` has passed and the run is live (after a backfill, once the workers are ready)."""
         now = time.monotonic()
         if now - self._last < self.every_s or not pacer.live:
             return
@@ -238,6 +249,7 @@ class Ticker:
             self.on_present = None
 
     def close(self) -> None:
+        """Flush the ticks and close the producer."""
         self._producer.flush(timeout=30)
         self._producer.close(timeout=10)
 
@@ -252,6 +264,7 @@ class Progress:
         self.cases = 0
 
     def update(self, event: dict[str, Any], *, force: bool = False) -> None:
+        """Write the progress line when ``every_s`` has passed since the last one (or when ``force``)."""
         now = time.monotonic()
         if not force and now - self._last < self.every_s:
             return

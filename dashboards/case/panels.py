@@ -9,6 +9,7 @@ CASE = "case_id = '$case_id'"
 
 
 def case_state() -> PanelSpec:
+    """The case's current state from its snapshot, with the department's name."""
     return PanelSpec(
         title="办件状态 Case",
         kind="table",
@@ -30,6 +31,7 @@ ANY LEFT JOIN ({names_sql()}) AS d USING department_id""",
 
 
 def timeline() -> PanelSpec:
+    """Every event and every finding of the case in time order."""
     return PanelSpec(
         title="时间线 Timeline",
         kind="table",
@@ -52,6 +54,7 @@ ORDER BY time, entry, what""",
 
 
 def findings_with_evidence() -> PanelSpec:
+    """One row per finding and evidence event, with what the event recorded."""
     return PanelSpec(
         title="问题与证据 Findings and their evidence",
         kind="table",
@@ -79,4 +82,5 @@ ORDER BY detected_at, rule, evidence_event_id""",
 
 
 def specs() -> list[PanelSpec]:
+    """The case dashboard's panels, in order."""
     return [case_state(), timeline(), findings_with_evidence()]

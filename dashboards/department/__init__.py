@@ -12,6 +12,7 @@ UID = "esup-department"
 
 
 def build() -> Dashboard:
+    """The department (部门) dashboard: region, period and department variables."""
     board = p.new_dashboard(UID, "电子监察 · 部门 Department",
                             "Staff ranking, open cases nearest their deadline, fee and procedure findings.")
     board = (board.with_variable(p.region_level_variable())

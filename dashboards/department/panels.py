@@ -7,6 +7,7 @@ from dashboards.sql import CURRENT_PERIOD, SELECTED_REGION, STAFF_NAMES, in_regi
 
 
 def staff_ranking() -> PanelSpec:
+    """The department's staff ranked among all staff of the selected region this period, with their names."""
     return PanelSpec(
         title="人员排名 Staff ranking",
         kind="table",
@@ -30,6 +31,7 @@ ORDER BY rank""",
 
 
 def open_cases_nearest_deadline() -> PanelSpec:
+    """The department's 50 open cases whose next timer (notice, deadline or follow-up) comes first."""
     return PanelSpec(
         title="临近时限的在办件 Open cases nearest their deadline",
         kind="table",
@@ -48,6 +50,7 @@ LIMIT 50""",
 
 
 def fee_and_procedure_findings() -> PanelSpec:
+    """The department's fee (arts. 58-59) and procedure findings in the time range, newest first."""
     return PanelSpec(
         title="收费与程序问题 Fee and procedure findings",
         kind="table",
@@ -64,4 +67,5 @@ LIMIT 200""",
 
 
 def specs() -> list[PanelSpec]:
+    """The department dashboard's panels, in order."""
     return [staff_ranking(), open_cases_nearest_deadline(), fee_and_procedure_findings()]

@@ -8,6 +8,7 @@ from sinks.departments import names_sql
 
 
 def department_ranking() -> PanelSpec:
+    """The selected region's departments ranked by score this period, with their names."""
     return PanelSpec(
         title="部门排名 Department ranking",
         kind="table",
@@ -43,14 +44,17 @@ WHERE severity = '{severity}' AND {in_region('region_code')} AND {OPEN_CASES}"""
 
 
 def red_cards_now() -> PanelSpec:
+    """The count of red cards on cases still open in the selected region."""
     return _cards("red", "红牌 Red cards now")
 
 
 def yellow_cards_now() -> PanelSpec:
+    """The count of yellow cards on cases still open in the selected region."""
     return _cards("yellow", "黄牌 Yellow cards now")
 
 
 def on_time_rate_by_city() -> PanelSpec:
+    """Per city of the selected province, the share of this period's finished cases with no late card."""
     return PanelSpec(
         title="按市办结及时率 On-time rate by city",
         kind="bargauge",
@@ -68,6 +72,7 @@ ORDER BY region""",
 
 
 def findings_over_time() -> PanelSpec:
+    """Findings per day in the selected region, by severity."""
     return PanelSpec(
         title="预警与红黄牌趋势 Findings over time",
         kind="timeseries",
@@ -84,6 +89,7 @@ ORDER BY time""",
 
 
 def complaints_by_department() -> PanelSpec:
+    """Complaints received per department of the selected region, how many were substantiated, and their cards."""
     return PanelSpec(
         title="投诉与督办卡 Complaints and their cards by department",
         kind="table",
@@ -127,5 +133,6 @@ ORDER BY complaints DESC, department_id""",
 
 
 def specs() -> list[PanelSpec]:
+    """The province overview dashboard's panels, in order."""
     return [department_ranking(), red_cards_now(), yellow_cards_now(), on_time_rate_by_city(),
             findings_over_time(), complaints_by_department()]
