@@ -59,6 +59,7 @@ class Complainants:
     queue: list[tuple[datetime, str, ComplaintMessage]] = field(default_factory=list)
     sent: int = 0
     _producer: Any = None
+    _keyring: Any = None
 
     def producer(self, principal: str = API) -> Any:
         """A producer as ``principal``: the API's is made once and reused; any other is new, for the caller to close."""
@@ -82,11 +83,26 @@ class Complainants:
                     heapq.heappush(self.queue, (m.at, m.message_id, m))
             self.planned_to, d = d, d + timedelta(days=1)
 
+    def _sealed(self, m: ComplaintMessage) -> ComplaintMessage:
+        """A receipt's complainant sealed under the platform's keys, as the intake seals (the plan's own seal is
+        deterministic, under the simulation's key): the supervisors' desk can open it, nothing else changes."""
+        if m.type != "received" or m.complainant is None:
+            return m
+        from complaints.contract import SealedContact
+        from complaints.pii import Contact, keyring
+
+        if self._keyring is None:
+            self._keyring = keyring(self.settings)
+        clear = next(p.clear for p in self.plans if p.complaint_id == m.complaint_id)
+        sealed = self._keyring.seal(Contact(clear.name, clear.phone, clear.id_number))
+        return m.model_copy(update={"complainant": SealedContact(**sealed)})
+
     def send_until(self, now: datetime) -> int:
         """Send every queued message due by ``now`` to the complaints topic, in time order; returns how many."""
         n = 0
         while self.queue and self.queue[0][0] <= now:
             _, _, m = heapq.heappop(self.queue)
+            m = self._sealed(m)
             self.producer().send(self.settings.topic_complaints, key=m.complaint_id.encode(),
                                  value=m.model_dump_json().encode())
             n += 1
