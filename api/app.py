@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, and `Who` is local.
 
-
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from schemas.findings import Finding
 @dataclass
 class Services:
     """What the API works with: authentication, findings, publishing, audit, loop configuration, directory, clock."""
+
     auth: Authenticator
     findings: FindingsReader
     publisher: Publisher
@@ -51,18 +51,21 @@ class Services:
 
 class Login(BaseModel):
     """POST /auth/token's body: a user name and password."""
+
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
 class Token(BaseModel):
     """A bearer token for the Authorization header."""
+
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
 
 
 class ResponseIn(BaseModel):
     """A department's response to a finding (说明理由, 整改情况 or 申诉), with its attachments."""
+
     model_config = ConfigDict(extra="forbid")
     kind: ResponseKind
     text: str = Field(min_length=1, max_length=20_000)
@@ -71,6 +74,7 @@ class ResponseIn(BaseModel):
 
 class ReportIn(BaseModel):
     """A department's report on how it followed a supervisor's recommendation, with its attachments."""
+
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
@@ -78,6 +82,7 @@ class ReportIn(BaseModel):
 
 class DecisionIn(BaseModel):
     """A supervisor's decision on a finding; the fields beyond outcome and reason depend on the outcome."""
+
     model_config = ConfigDict(extra="forbid")
     outcome: Outcome
     reason: str = Field(min_length=1, max_length=5_000)
@@ -91,6 +96,7 @@ class DecisionIn(BaseModel):
 
 class Accepted(BaseModel):
     """A loop message accepted onto Kafka: its id, its finding, and where it was written."""
+
     message_id: str
     finding_id: str
     partition: int
@@ -99,6 +105,7 @@ class Accepted(BaseModel):
 
 class FindingView(BaseModel):
     """One finding with its loop messages (responses, decisions, reports) so far."""
+
     finding: Finding
     messages: list[dict[str, Any]]
 
@@ -109,8 +116,11 @@ _NOT_AUDITED = ("/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "
 
 def create_app(services: Services) -> FastAPI:
     """The loop API: login, findings by the caller's scope, responses, recommendation reports and decisions; audited."""
-    app = FastAPI(title="esup loop API", version="1",
-                  description="Responses (说明理由/整改情况/申诉), decisions and recommendation reports on findings.")
+    app = FastAPI(
+        title="esup loop API",
+        version="1",
+        description="Responses (说明理由/整改情况/申诉), decisions and recommendation reports on findings.",
+    )
     app.state.services = services
 
     @app.middleware("http")
@@ -121,16 +131,22 @@ def create_app(services: Services) -> FastAPI:
             # Written before the answer leaves (in a thread: the driver blocks); an unauditable action fails.
             # Callers that are not users (the public form, a hotline system) name themselves in request.state.
             await run_in_threadpool(
-                services.auditor.record, at=services.now(),
+                services.auditor.record,
+                at=services.now(),
                 actor=getattr(request.state, "actor", None) or (who.username if who else ""),
                 role=getattr(request.state, "role", None) or (who.role.value if who else ""),
-                action=getattr(request.state, "action", "") or request.url.path, method=request.method,
-                path=request.url.path, finding_id=str(request.scope.get("path_params", {}).get("finding_id", "")),
-                status=response.status_code, detail=getattr(request.state, "audit_detail", {}))
+                action=getattr(request.state, "action", "") or request.url.path,
+                method=request.method,
+                path=request.url.path,
+                finding_id=str(request.scope.get("path_params", {}).get("finding_id", "")),
+                status=response.status_code,
+                detail=getattr(request.state, "audit_detail", {}),
+            )
         return response
 
-    def principal(request: Request,
-                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    def principal(
+        request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
         who = services.auth.verify(creds.credentials, services.now()) if creds else None
         if who is None:
             raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -175,9 +191,15 @@ def create_app(services: Services) -> FastAPI:
             return services.findings.visible(who.department_id, None, limit)
         return services.findings.visible(None, who.region_prefix(), limit)
 
-    @app.get("/findings/{finding_id}", tags=["findings"],
-             responses={401: {"description": "no credentials"}, 403: {"description": "not yours"},
-                        404: {"description": "unknown"}})
+    @app.get(
+        "/findings/{finding_id}",
+        tags=["findings"],
+        responses={
+            401: {"description": "no credentials"},
+            403: {"description": "not yours"},
+            404: {"description": "unknown"},
+        },
+    )
     def get_finding(finding_id: str, who: Who, request: Request) -> FindingView:
         request.state.action = "view_finding"
         f = visible_finding(finding_id, who)
@@ -188,46 +210,83 @@ def create_app(services: Services) -> FastAPI:
         request.state.audit_detail = {"message_id": msg.message_id, "partition": partition, "offset": offset}
         return Accepted(message_id=msg.message_id, finding_id=msg.finding_id, partition=partition, offset=offset)
 
-    errors: dict[int | str, dict[str, Any]] = {401: {"description": "no credentials"},
-                                               403: {"description": "not yours, or not your role"},
-                                               404: {"description": "unknown finding"}}
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"description": "no credentials"},
+        403: {"description": "not yours, or not your role"},
+        404: {"description": "unknown finding"},
+    }
 
     @app.post("/findings/{finding_id}/responses", status_code=202, tags=["loop"], responses=errors)
-    def respond(finding_id: str, body: ResponseIn, who: Who, request: Request,
-                idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> Accepted:
+    def respond(
+        finding_id: str,
+        body: ResponseIn,
+        who: Who,
+        request: Request,
+        idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    ) -> Accepted:
         request.state.action = "respond"
         need(who, Role.department)
         f = visible_finding(finding_id, who)
-        msg = LoopResponse(message_id=message_id(finding_id, "response", request_key(idempotency_key)),
-                           finding_id=finding_id, actor_id=who.username, at=services.now(), kind=body.kind,
-                           department_id=f.department_id, text=body.text, attachments=body.attachments)
+        msg = LoopResponse(
+            message_id=message_id(finding_id, "response", request_key(idempotency_key)),
+            finding_id=finding_id,
+            actor_id=who.username,
+            at=services.now(),
+            kind=body.kind,
+            department_id=f.department_id,
+            text=body.text,
+            attachments=body.attachments,
+        )
         return accepted(request, msg)
 
     @app.post("/findings/{finding_id}/recommendation-reports", status_code=202, tags=["loop"], responses=errors)
-    def report(finding_id: str, body: ReportIn, who: Who, request: Request,
-               idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> Accepted:
+    def report(
+        finding_id: str,
+        body: ReportIn,
+        who: Who,
+        request: Request,
+        idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    ) -> Accepted:
         request.state.action = "report_recommendation"
         need(who, Role.department)
         f = visible_finding(finding_id, who)
         msg = RecommendationReport(
             message_id=message_id(finding_id, "recommendation_report", request_key(idempotency_key)),
-            finding_id=finding_id, actor_id=who.username, at=services.now(), department_id=f.department_id,
-            text=body.text, attachments=body.attachments)
+            finding_id=finding_id,
+            actor_id=who.username,
+            at=services.now(),
+            department_id=f.department_id,
+            text=body.text,
+            attachments=body.attachments,
+        )
         return accepted(request, msg)
 
-    @app.post("/findings/{finding_id}/decisions", status_code=202, tags=["loop"],
-              responses={**errors, 422: {"description": "invalid decision"}})
-    def decide(finding_id: str, body: DecisionIn, who: Who, request: Request,
-               idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> Accepted:
+    @app.post(
+        "/findings/{finding_id}/decisions",
+        status_code=202,
+        tags=["loop"],
+        responses={**errors, 422: {"description": "invalid decision"}},
+    )
+    def decide(
+        finding_id: str,
+        body: DecisionIn,
+        who: Who,
+        request: Request,
+        idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    ) -> Accepted:
         request.state.action = "decide"
         need(who, Role.supervisor)
         f = visible_finding(finding_id, who)
         if body.outcome == Outcome.accountability:
             check_target(services, f, body)
         try:
-            msg = Decision(message_id=message_id(finding_id, "decision", request_key(idempotency_key)),
-                           finding_id=finding_id, actor_id=who.username, at=services.now(),
-                           **body.model_dump())
+            msg = Decision(
+                message_id=message_id(finding_id, "decision", request_key(idempotency_key)),
+                finding_id=finding_id,
+                actor_id=who.username,
+                at=services.now(),
+                **body.model_dump(),
+            )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         return accepted(request, msg)

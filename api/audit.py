@@ -9,8 +9,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-COLUMNS = ("audit_id", "at", "actor_id", "role", "action", "method", "path", "finding_id", "status", "detail",
-           "chain", "prev_hash", "hash")
+COLUMNS = (
+    "audit_id",
+    "at",
+    "actor_id",
+    "role",
+    "action",
+    "method",
+    "path",
+    "finding_id",
+    "status",
+    "detail",
+    "chain",
+    "prev_hash",
+    "hash",
+)
 
 
 class Auditor:
@@ -22,18 +35,40 @@ class Auditor:
         self.prev = ""
         self._lock = threading.Lock()
 
-    def record(self, *, at: datetime, actor: str, role: str, action: str, method: str, path: str,
-               finding_id: str, status: int, detail: dict[str, Any]) -> dict[str, Any]:
+    def record(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        role: str,
+        action: str,
+        method: str,
+        path: str,
+        finding_id: str,
+        status: int,
+        detail: dict[str, Any],
+    ) -> dict[str, Any]:
         """Write one API action to audit_log and the audit topic, chained to the previous one; fails if either fails."""
         with self._lock:
             row: dict[str, Any] = {
-                "audit_id": str(uuid.uuid4()), "at": at, "actor_id": actor, "role": role, "action": action,
-                "method": method, "path": path, "finding_id": finding_id, "status": status,
-                "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True), "chain": self.chain,
+                "audit_id": str(uuid.uuid4()),
+                "at": at,
+                "actor_id": actor,
+                "role": role,
+                "action": action,
+                "method": method,
+                "path": path,
+                "finding_id": finding_id,
+                "status": status,
+                "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+                "chain": self.chain,
                 "prev_hash": self.prev,
             }
-            content = json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()},
-                                 ensure_ascii=False, sort_keys=True)
+            content = json.dumps(
+                {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()},
+                ensure_ascii=False,
+                sort_keys=True,
+            )
             row["hash"] = hashlib.sha256(content.encode()).hexdigest()
             self.prev = row["hash"]
             # The audit is written before the answer goes out: an action that cannot be audited fails.

@@ -26,12 +26,14 @@ from streams.rules.calendar import TZ
 
 class Role(StrEnum):
     """What a user is: a licensing department's user or a supervision bureau's."""
+
     department = "department"  # a licensing department's user: sees and answers its own findings
     supervisor = "supervisor"  # a supervision bureau's user: sees and decides the findings of its region
 
 
 class User(BaseModel):
     """One API user from the users file: name, argon2id password hash, role and scope (department or region)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -51,6 +53,7 @@ class User(BaseModel):
 
 class Principal(BaseModel):
     """The user behind a verified token: role and scope."""
+
     model_config = ConfigDict(frozen=True)
 
     username: str
@@ -112,8 +115,11 @@ class Authenticator:
             return None
         if user is None:
             return None
-        body = _b64(json.dumps({"sub": username, "exp": int((now + timedelta(seconds=self.ttl_s)).timestamp())},
-                               separators=(",", ":")).encode())
+        body = _b64(
+            json.dumps(
+                {"sub": username, "exp": int((now + timedelta(seconds=self.ttl_s)).timestamp())}, separators=(",", ":")
+            ).encode()
+        )
         return f"v1.{body}.{_b64(hmac.new(self.secret, body.encode(), hashlib.sha256).digest())}"
 
     def verify(self, token: str, now: datetime) -> Principal | None:
@@ -132,8 +138,9 @@ class Authenticator:
             return None
         if user is None or expired:
             return None
-        return Principal(username=user.username, role=user.role, department_id=user.department_id,
-                         region_code=user.region_code)
+        return Principal(
+            username=user.username, role=user.role, department_id=user.department_id, region_code=user.region_code
+        )
 
 
 def now() -> datetime:

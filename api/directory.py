@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Staff(BaseModel):
     """A staff member: which department, which role."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     staff_id: str
@@ -24,6 +25,7 @@ class Staff(BaseModel):
 
 class Department(BaseModel):
     """A department: its region code and its head."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     department_id: str
@@ -54,12 +56,20 @@ class YamlDirectory:
         """Read a directory YAML file in either of the two formats."""
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         if any("id" in d for d in data.get("departments", [])):  # the organisation directory's own format
-            data = {"departments": [{"department_id": d["id"], "region_code": d["region_code"],
-                                     "head_staff_id": d.get("head")} for d in data["departments"]],
-                    "staff": [{"staff_id": s["id"], "department_id": s["department"], "role": s["roles"][0]}
-                              for s in data.get("staff", [])]}  # fmt: skip
-        return cls([Department.model_validate(d) for d in data.get("departments", [])],
-                   [Staff.model_validate(s) for s in data.get("staff", [])])
+            data = {
+                "departments": [
+                    {"department_id": d["id"], "region_code": d["region_code"], "head_staff_id": d.get("head")}
+                    for d in data["departments"]
+                ],
+                "staff": [
+                    {"staff_id": s["id"], "department_id": s["department"], "role": s["roles"][0]}
+                    for s in data.get("staff", [])
+                ],
+            }
+        return cls(
+            [Department.model_validate(d) for d in data.get("departments", [])],
+            [Staff.model_validate(s) for s in data.get("staff", [])],
+        )
 
     def staff(self, staff_id: str) -> Staff | None:
         """The staff member with this id, or None."""

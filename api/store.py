@@ -8,9 +8,27 @@ from typing import Any
 from loop.contract import Decision, RecommendationReport, Response
 from schemas.findings import Finding
 
-_FINDING_COLS = ("finding_id", "schema_version", "case_id", "rule", "category", "severity", "title", "message",
-                 "staff_id", "department_id", "region_code", "item_code", "detected_at", "deadline", "law_article",
-                 "evidence_event_ids", "calendar_version", "provisional", "details")
+_FINDING_COLS = (
+    "finding_id",
+    "schema_version",
+    "case_id",
+    "rule",
+    "category",
+    "severity",
+    "title",
+    "message",
+    "staff_id",
+    "department_id",
+    "region_code",
+    "item_code",
+    "detected_at",
+    "deadline",
+    "law_article",
+    "evidence_event_ids",
+    "calendar_version",
+    "provisional",
+    "details",
+)
 READONLY = {"readonly": 1}
 
 
@@ -24,7 +42,10 @@ class FindingsReader:
         """The latest findings matching a WHERE clause (with %(name)s parameters), newest first."""
         rows = self.client.execute(
             f"SELECT {', '.join(_FINDING_COLS)} FROM findings FINAL WHERE {where} "
-            f"ORDER BY detected_at DESC, finding_id LIMIT {int(limit)}", params, settings=READONLY)
+            f"ORDER BY detected_at DESC, finding_id LIMIT {int(limit)}",
+            params,
+            settings=READONLY,
+        )
         out = []
         for r in rows:
             d = dict(zip(_FINDING_COLS, r, strict=True))
@@ -46,8 +67,11 @@ class FindingsReader:
 
     def messages(self, finding_id: str) -> list[dict[str, Any]]:
         """A finding's loop messages, oldest first."""
-        rows = self.client.execute("SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, "
-                                   "message_id", {"id": finding_id}, settings=READONLY)
+        rows = self.client.execute(
+            "SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, message_id",
+            {"id": finding_id},
+            settings=READONLY,
+        )
         return [json.loads(r[0]) for r in rows]
 
 
@@ -59,6 +83,7 @@ class Publisher:
 
     def publish(self, msg: Response | Decision | RecommendationReport) -> tuple[int, int]:
         """Send keyed by finding id and wait for every in-sync replica; returns (partition, offset)."""
-        meta = self.producer.send(self.topic, key=msg.finding_id.encode(),
-                                  value=msg.model_dump_json().encode()).get(timeout=30)
+        meta = self.producer.send(self.topic, key=msg.finding_id.encode(), value=msg.model_dump_json().encode()).get(
+            timeout=30
+        )
         return meta.partition, meta.offset

@@ -96,4 +96,4 @@ def svg(drawing: Drawing) -> str:
     from reportlab.graphics import renderSVG
 
     text: str = renderSVG.drawToString(drawing)
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]

@@ -19,6 +19,7 @@ WORST_CASES = 10
 @dataclass(frozen=True)
 class WorstCase:
     """A red-card (红牌) finding of the month, not dismissed: its case, department, staff and loop status."""
+
     finding_id: str
     case_id: str
     rule: str
@@ -33,6 +34,7 @@ class WorstCase:
 @dataclass(frozen=True)
 class Measure:
     """An accountability measure (责任追究) decided in the month: what, on whom, for which case and rule, by whom."""
+
     measure: str
     target: str  # the person or department it names (name where known)
     rule: str
@@ -45,6 +47,7 @@ class Measure:
 @dataclass
 class Bulletin:
     """Everything one month's bulletin shows: rankings, deductions by heading, the trend, worst cases, measures."""
+
     month: date  # its first day
     region: str | None  # None: the whole province set (every province ranked)
     scoring_version: str
@@ -88,8 +91,13 @@ def _region_filter(region: str | None) -> tuple[str, dict[str, Any]]:
     return "startsWith(region_code, %(prefix)s)", {"prefix": prefix}
 
 
-def collect(client: Any, model: ScoringModel, month: date, region: str | None,
-            names: tuple[dict[str, str], dict[str, str]] = ({}, {})) -> Bulletin:
+def collect(
+    client: Any,
+    model: ScoringModel,
+    month: date,
+    region: str | None,
+    names: tuple[dict[str, str], dict[str, str]] = ({}, {}),
+) -> Bulletin:
     """Everything the bulletin shows for one month (and region); names from the organisation directory."""
     depts, people = names
     level = level_of(region) if region else "province"
@@ -101,9 +109,10 @@ def collect(client: Any, model: ScoringModel, month: date, region: str | None,
     params: dict[str, Any] = {"start": month, "level": level, "region": region or ""}
     if region:
         where += " AND region = %(region)s"
-    deductions = {str(r[0]): {h: float(v) for h, v in zip(heads, r[1:], strict=True)}
-                  for r in client.execute(f"SELECT department_id, {cols} FROM {board_table('department')} "
-                                          f"WHERE {where}", params)}  # fmt: skip
+    deductions = {
+        str(r[0]): {h: float(v) for h, v in zip(heads, r[1:], strict=True)}
+        for r in client.execute(f"SELECT department_id, {cols} FROM {board_table('department')} WHERE {where}", params)
+    }
     trend: dict[date, dict[str, float]] = {m: {} for m in months_back(month, TREND_MONTHS)}
     for m in trend:
         trend[m] = {r.id: r.score for r in fetch(client, "department", "month", m, region)}
@@ -112,26 +121,62 @@ def collect(client: Any, model: ScoringModel, month: date, region: str | None,
         f"SELECT finding_id, case_id, rule, severity, department_id, staff_id, detected_at, status "
         f"FROM {DECISIONS_VIEW} WHERE severity = 'red' AND status != 'dismissed' "
         f"AND toStartOfMonth(detected_at) = %(start)s AND {rf} ORDER BY detected_at, finding_id LIMIT {WORST_CASES}",
-        {"start": month, **rp})
+        {"start": month, **rp},
+    )
     titles = _titles(client, [str(r[0]) for r in rows])
-    worst = [WorstCase(str(r[0]), str(r[1]), str(r[2]), titles.get(str(r[0]), ""), str(r[3]),
-                       depts.get(str(r[4]), str(r[4])), people.get(str(r[5]), str(r[5])), r[6], str(r[7]))
-             for r in rows]  # fmt: skip
-    measures = [Measure(str(r[0]), people.get(str(r[1]), depts.get(str(r[1]), str(r[1]))), str(r[2]), str(r[3]),
-                        str(r[4]), r[5], str(r[6]))
-                for r in client.execute(
-                    f"SELECT measure, target_id, rule, case_id, decided_by, decided_at, reason FROM {MEASURES_VIEW} "
-                    f"WHERE toStartOfMonth(decided_at) = %(start)s AND {rf} ORDER BY decided_at, decision_id",
-                    {"start": month, **rp})]  # fmt: skip
-    return Bulletin(month, region, model.version, [(h.name, h.label or h.name) for h in model.headings],
-                    ranked, staff, deductions, trend, worst, measures)
+    worst = [
+        WorstCase(
+            str(r[0]),
+            str(r[1]),
+            str(r[2]),
+            titles.get(str(r[0]), ""),
+            str(r[3]),
+            depts.get(str(r[4]), str(r[4])),
+            people.get(str(r[5]), str(r[5])),
+            r[6],
+            str(r[7]),
+        )
+        for r in rows
+    ]
+    measures = [
+        Measure(
+            str(r[0]),
+            people.get(str(r[1]), depts.get(str(r[1]), str(r[1]))),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            r[5],
+            str(r[6]),
+        )
+        for r in client.execute(
+            f"SELECT measure, target_id, rule, case_id, decided_by, decided_at, reason FROM {MEASURES_VIEW} "
+            f"WHERE toStartOfMonth(decided_at) = %(start)s AND {rf} ORDER BY decided_at, decision_id",
+            {"start": month, **rp},
+        )
+    ]
+    return Bulletin(
+        month,
+        region,
+        model.version,
+        [(h.name, h.label or h.name) for h in model.headings],
+        ranked,
+        staff,
+        deductions,
+        trend,
+        worst,
+        measures,
+    )
 
 
 def _titles(client: Any, ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
-    return {str(i): str(t) for i, t in client.execute(
-        "SELECT finding_id, title FROM findings FINAL WHERE finding_id IN %(ids)s", {"ids": tuple(ids)})}
+    return {
+        str(i): str(t)
+        for i, t in client.execute(
+            "SELECT finding_id, title FROM findings FINAL WHERE finding_id IN %(ids)s", {"ids": tuple(ids)}
+        )
+    }
 
 
 def staff_extremes(b: Bulletin, n: int = 10) -> list[RankRow]:

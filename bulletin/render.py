@@ -25,9 +25,20 @@ def department_table(b: Bulletin) -> list[list[str]]:
     rows = [header]
     for r in b.departments:
         cut = b.deductions.get(r.id, {})
-        rows.append([str(r.rank), r.name or r.department_name or r.id, f"{r.score:.2f}", _rate(r), str(r.notices),
-                     str(r.yellows), str(r.reds), str(r.deemed_approvals), str(r.cases_finished),
-                     *(f"{cut.get(name, 0.0):g}" for name, _ in b.headings)])  # fmt: skip
+        rows.append(
+            [
+                str(r.rank),
+                r.name or r.department_name or r.id,
+                f"{r.score:.2f}",
+                _rate(r),
+                str(r.notices),
+                str(r.yellows),
+                str(r.reds),
+                str(r.deemed_approvals),
+                str(r.cases_finished),
+                *(f"{cut.get(name, 0.0):g}" for name, _ in b.headings),
+            ]
+        )
     return rows
 
 
@@ -35,8 +46,17 @@ def staff_table(b: Bulletin) -> list[list[str]]:
     """The staff ranking table's rows (the best and the lowest), header first."""
     rows = [["排名", "工作人员", "所在部门", "得分", "按时办结率", "黄牌", "红牌"]]
     for r in staff_extremes(b):
-        rows.append([str(r.rank), r.name or r.id, r.department_name or r.department_id, f"{r.score:.2f}", _rate(r),
-                     str(r.yellows), str(r.reds)])  # fmt: skip
+        rows.append(
+            [
+                str(r.rank),
+                r.name or r.id,
+                r.department_name or r.department_id,
+                f"{r.score:.2f}",
+                _rate(r),
+                str(r.yellows),
+                str(r.reds),
+            ]
+        )
     return rows
 
 
@@ -44,8 +64,16 @@ def worst_table(b: Bulletin) -> list[list[str]]:
     """The worst cases table's rows, header first."""
     rows = [["发现时间", "案件", "问题", "部门", "责任人", "状态"]]
     for w in b.worst:
-        rows.append([f"{w.detected_at:%m-%d %H:%M}", w.case_id, w.title or w.rule, w.department, w.staff,
-                     STATUS.get(w.status, w.status)])  # fmt: skip
+        rows.append(
+            [
+                f"{w.detected_at:%m-%d %H:%M}",
+                w.case_id,
+                w.title or w.rule,
+                w.department,
+                w.staff,
+                STATUS.get(w.status, w.status),
+            ]
+        )
     return rows
 
 
@@ -80,12 +108,16 @@ def html(b: Bulletin, generated_at: datetime) -> str:
         f"<h1>{escape(b.title)}</h1>",
         f"<p class='meta'>考评模型 {escape(b.scoring_version)}，生成于 {generated_at:%Y-%m-%d %H:%M} (北京时间) · "
         f"参评部门 {len(b.departments)} 个、工作人员 {len(b.staff)} 名</p>",
-        "<h2>一、部门排名</h2>", _html_table(department_table(b), "departments"),
+        "<h2>一、部门排名</h2>",
+        _html_table(department_table(b), "departments"),
         f"<figure>{svg(deductions_chart(b))}</figure>",
         f"<figure>{svg(trend_chart(b))}</figure>",
-        "<h2>二、工作人员排名（前十名与后十名）</h2>", _html_table(staff_table(b), "staff"),
-        "<h2>三、典型问题（红牌）</h2>", _html_table(worst_table(b), "worst"),
-        "<h2>四、问责处理情况</h2>", _html_table(measures_table(b), "measures"),
+        "<h2>二、工作人员排名（前十名与后十名）</h2>",
+        _html_table(staff_table(b), "staff"),
+        "<h2>三、典型问题（红牌）</h2>",
+        _html_table(worst_table(b), "worst"),
+        "<h2>四、问责处理情况</h2>",
+        _html_table(measures_table(b), "measures"),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -103,9 +135,15 @@ def pdf(b: Bulletin, path: Path, generated_at: datetime) -> Path:
     styles = getSampleStyleSheet()
     for s in styles.byName.values():
         s.fontName = FONT
-    grid = TableStyle([("FONT", (0, 0), (-1, -1), FONT, 7.5), ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                       ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2")),
-                       ("ALIGN", (2, 1), (-1, -1), "RIGHT"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])  # fmt: skip
+    grid = TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), FONT, 7.5),
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2")),
+            ("ALIGN", (2, 1), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ]
+    )
 
     def table(rows: list[list[str]]) -> Table:
         if not rows[1:]:
@@ -116,16 +154,31 @@ def pdf(b: Bulletin, path: Path, generated_at: datetime) -> Path:
 
     story = [
         Paragraph(escape(b.title), styles["Title"]),
-        Paragraph(f"考评模型 {escape(b.scoring_version)}，生成于 {generated_at:%Y-%m-%d %H:%M}（北京时间）",
-                  styles["Normal"]),
-        Spacer(1, 4 * mm), Paragraph("一、部门排名", styles["Heading2"]), table(department_table(b)),
-        Spacer(1, 4 * mm), deductions_chart(b), trend_chart(b),
-        Paragraph("二、工作人员排名（前十名与后十名）", styles["Heading2"]), table(staff_table(b)),
-        Paragraph("三、典型问题（红牌）", styles["Heading2"]), table(worst_table(b)),
-        Paragraph("四、问责处理情况", styles["Heading2"]), table(measures_table(b)),
+        Paragraph(
+            f"考评模型 {escape(b.scoring_version)}，生成于 {generated_at:%Y-%m-%d %H:%M}（北京时间）", styles["Normal"]
+        ),
+        Spacer(1, 4 * mm),
+        Paragraph("一、部门排名", styles["Heading2"]),
+        table(department_table(b)),
+        Spacer(1, 4 * mm),
+        deductions_chart(b),
+        trend_chart(b),
+        Paragraph("二、工作人员排名（前十名与后十名）", styles["Heading2"]),
+        table(staff_table(b)),
+        Paragraph("三、典型问题（红牌）", styles["Heading2"]),
+        table(worst_table(b)),
+        Paragraph("四、问责处理情况", styles["Heading2"]),
+        table(measures_table(b)),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = SimpleDocTemplate(str(path), pagesize=landscape(A4), title=b.title, leftMargin=12 * mm,
-                            rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=12 * mm)
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=landscape(A4),
+        title=b.title,
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+    )
     doc.build(story)
     return path

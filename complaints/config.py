@@ -14,6 +14,7 @@ DEFAULT_COMPLAINTS = packaged("esup", "config", "complaints.yaml")
 
 class Repeat(BaseModel):
     """The repeat rule's window: ``count`` substantiated complaints against one subject within ``days``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     count: int = Field(default=3, ge=2, le=100)
@@ -22,6 +23,7 @@ class Repeat(BaseModel):
 
 class ComplaintsConfig(BaseModel):
     """The complaint limits in working days (dispatch 转办, reply, red), extensions, evaluations and repeats."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = "complaints-default-1"
@@ -41,6 +43,7 @@ class ComplaintsConfig(BaseModel):
 
 class ComplaintsConfigError(ValueError):
     """The complaints configuration file cannot be read or breaks a limit."""
+
     pass
 
 

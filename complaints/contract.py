@@ -29,6 +29,7 @@ def message_id(complaint_id: str, kind: str, request_key: str) -> str:
 
 class Channel(StrEnum):
     """How a complaint came in: the public form, the 12345 hotline, a letter (来信) or a visit (来访)."""
+
     web = "web"  # the public form
     hotline = "hotline"  # 12345
     letter = "letter"  # 来信
@@ -37,6 +38,7 @@ class Channel(StrEnum):
 
 class Category(StrEnum):
     """What a complaint is about, as the complainant chose it: efficiency, attitude, fees, misconduct, other."""
+
     efficiency = "efficiency"  # 效率: slow, shuffled between windows
     attitude = "attitude"  # 态度: rude, refused to explain (门难进、脸难看、事难办)
     fees = "fees"  # 收费: charges without authority or off the published standards
@@ -46,6 +48,7 @@ class Category(StrEnum):
 
 class Rating(StrEnum):
     """The citizen's evaluation of a reply."""
+
     satisfied = "satisfied"
     unsatisfied = "unsatisfied"
 
@@ -55,12 +58,22 @@ class SealedContact(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    contact_hash: str = Field(pattern=r"^[0-9a-f]{64}$",
-                              description="HMAC-SHA256 of the normalised phone under the platform salt, lower-case hex")
-    sealed: str = Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_-]+={0,2}$",
-                        description="base64url AES-GCM ciphertext of name, phone and ID number")
-    key_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-                        description="which sealing key; keys rotate, old ones stay to open old complaints")
+    contact_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="HMAC-SHA256 of the normalised phone under the platform salt, lower-case hex",
+    )
+    sealed: str = Field(
+        min_length=1,
+        max_length=4096,
+        pattern=r"^[A-Za-z0-9_-]+={0,2}$",
+        description="base64url AES-GCM ciphertext of name, phone and ID number",
+    )
+    key_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="which sealing key; keys rotate, old ones stay to open old complaints",
+    )
 
 
 class _Message(BaseModel):
@@ -82,8 +95,9 @@ class Received(_Message):
     department_id: str | None = Field(default=None, pattern=_ID, description="the department complained about")
     staff_id: str | None = Field(default=None, pattern=_ID, description="the staff member, where known")
     case_id: str | None = Field(default=None, pattern=_ID, description="the licensing case, where known")
-    region_code: str | None = Field(default=None, pattern=r"^[0-9]{2,12}$",
-                                    description="the receiving bureau's GB/T 2260 code, where known")
+    region_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{2,12}$", description="the receiving bureau's GB/T 2260 code, where known"
+    )
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     complainant: SealedContact | None = Field(default=None, description="None: anonymous")
 
@@ -156,8 +170,17 @@ class Closed(_Message):
 
 ComplaintMessage = Received | Registered | Dispatched | Accepted | Extended | Replied | Evaluated | Reopened | Closed
 COMPLAINT_ADAPTER: TypeAdapter[ComplaintMessage] = TypeAdapter(Annotated[ComplaintMessage, Field(discriminator="type")])
-MESSAGE_TYPES = ("received", "registered", "dispatched", "accepted", "extended", "replied", "evaluated",
-                 "reopened", "closed")
+MESSAGE_TYPES = (
+    "received",
+    "registered",
+    "dispatched",
+    "accepted",
+    "extended",
+    "replied",
+    "evaluated",
+    "reopened",
+    "closed",
+)
 
 
 class ComplaintMessageError(LoopMessageError):
@@ -167,8 +190,7 @@ class ComplaintMessageError(LoopMessageError):
 def parse_message(raw: bytes | str | dict[str, Any]) -> ComplaintMessage:
     """Validate one complaint message from wire bytes, a JSON string or a dict; raises ComplaintMessageError.
     The input is never echoed: a refused complaint's text may carry a name or a phone number."""
-    msg: ComplaintMessage = parse_union(raw, COMPLAINT_ADAPTER, MESSAGE_TYPES, MAX_MESSAGE_BYTES,
-                                        ComplaintMessageError)
+    msg: ComplaintMessage = parse_union(raw, COMPLAINT_ADAPTER, MESSAGE_TYPES, MAX_MESSAGE_BYTES, ComplaintMessageError)
     return msg
 
 

@@ -30,6 +30,7 @@ HIDDEN = "（已隐藏：仅监察机关可见）"
 @dataclass
 class Desk:
     """The desk's parts: the complaints view, the keyring that opens seals, the producer and topic for actions."""
+
     view: ComplaintsView
     keyring: Keyring
     producer: Any  # the API's (esup-api writes esup.complaints)
@@ -38,8 +39,9 @@ class Desk:
 
     def publish(self, msg: ComplaintMessage) -> tuple[int, int]:
         """Publish a desk action (acks awaited) and show it in the view at once; returns (partition, offset)."""
-        meta = self.producer.send(self.topic, key=msg.complaint_id.encode(),
-                                  value=msg.model_dump_json().encode()).get(ACK_TIMEOUT_S)
+        meta = self.producer.send(self.topic, key=msg.complaint_id.encode(), value=msg.model_dump_json().encode()).get(
+            ACK_TIMEOUT_S
+        )
         self.view.add(msg)  # the desk shows its own action at once; the tail skips it by message id
         return meta.partition, meta.offset
 
@@ -79,6 +81,7 @@ class Desk:
 
 class ComplaintOut(BaseModel):
     """One complaint as the desk's API answers it (messages only in the answer for one complaint)."""
+
     complaint_id: str
     status: str
     channel: str | None
@@ -87,13 +90,15 @@ class ComplaintOut(BaseModel):
     region_code: str | None
     at: datetime | None
     text: str | None
-    complainant: dict[str, str | None] | None = Field(description="clear on a supervisor's GET of one complaint, "
-                                                                  "masked in lists, hidden from departments")
+    complainant: dict[str, str | None] | None = Field(
+        description="clear on a supervisor's GET of one complaint, masked in lists, hidden from departments"
+    )
     messages: list[dict[str, Any]] = []
 
 
 class RegisterIn(BaseModel):
     """The body of 登记 (register): the subject the supervisor's bureau settles (department, staff, case, category)."""
+
     model_config = ConfigDict(extra="forbid")
     department_id: str | None = Field(default=None, pattern=_ID)
     staff_id: str | None = Field(default=None, pattern=_ID)
@@ -103,6 +108,7 @@ class RegisterIn(BaseModel):
 
 class DispatchIn(BaseModel):
     """The body of 转办 (dispatch): the responsible department and an optional note."""
+
     model_config = ConfigDict(extra="forbid")
     department_id: str = Field(pattern=_ID)
     note: str | None = Field(default=None, max_length=MAX_TEXT)
@@ -110,6 +116,7 @@ class DispatchIn(BaseModel):
 
 class CloseIn(BaseModel):
     """The body of 办结 (close): whether the complaint is substantiated (属实) and the finding."""
+
     model_config = ConfigDict(extra="forbid")
     substantiated: bool
     finding: str = Field(min_length=1, max_length=MAX_TEXT)
@@ -123,10 +130,18 @@ def out(desk: Desk, who: Principal, c: Complaint, detail: bool) -> ComplaintOut:
         for m in c.messages:
             d = m.model_dump(mode="json", exclude={"complainant"})
             messages.append(d)
-    return ComplaintOut(complaint_id=c.complaint_id, status=c.status, channel=r.channel if r else None,
-                        category=r.category if r else None, department_id=c.department_id, region_code=c.region_code,
-                        at=c.at, text=r.text if r else None, complainant=desk.contact(who, c, clear=detail),
-                        messages=messages)
+    return ComplaintOut(
+        complaint_id=c.complaint_id,
+        status=c.status,
+        channel=r.channel if r else None,
+        category=r.category if r else None,
+        department_id=c.department_id,
+        region_code=c.region_code,
+        at=c.at,
+        text=r.text if r else None,
+        complainant=desk.contact(who, c, clear=detail),
+        messages=messages,
+    )
 
 
 def desk_router(desk: Desk, who_dep: Any, now: Callable[[], datetime]) -> APIRouter:
@@ -152,48 +167,94 @@ def desk_router(desk: Desk, who_dep: Any, now: Callable[[], datetime]) -> APIRou
         shown = [c for c in desk.view.all() if desk.may_see(who, c)][: max(1, min(limit, 1000))]
         return [out(desk, who, c, detail=False) for c in shown]
 
-    @r.get("/complaints/{complaint_id}", summary="One complaint with its messages; its complainant in clear to a "
-                                                  "supervisor only (audited)")
+    @r.get(
+        "/complaints/{complaint_id}",
+        summary="One complaint with its messages; its complainant in clear to a supervisor only (audited)",
+    )
     def get_complaint(complaint_id: str, who: Who, request: Request) -> ComplaintOut:
         request.state.action = "view_complaint"
         c = visible(complaint_id, who)
-        request.state.audit_detail = {"complaint_id": complaint_id,
-                                      "complainant_shown": who.role == Role.supervisor and c.received is not None
-                                      and c.received.complainant is not None}
+        request.state.audit_detail = {
+            "complaint_id": complaint_id,
+            "complainant_shown": who.role == Role.supervisor
+            and c.received is not None
+            and c.received.complainant is not None,
+        }
         return out(desk, who, c, detail=True)
 
-    async def act(request: Request, action: str, who: Principal, complaint_id: str, key: str | None,
-                  make: Callable[[str], ComplaintMessage]) -> dict[str, Any]:
+    async def act(
+        request: Request,
+        action: str,
+        who: Principal,
+        complaint_id: str,
+        key: str | None,
+        make: Callable[[str], ComplaintMessage],
+    ) -> dict[str, Any]:
         request.state.action = action
         supervisor(who)
         visible(complaint_id, who)
         msg = make(message_id(complaint_id, action, key or uuid.uuid4().hex))
         partition, offset = await run_in_threadpool(desk.publish, msg)
-        request.state.audit_detail = {"complaint_id": complaint_id, "message_id": msg.message_id,
-                                      "partition": partition, "offset": offset}
+        request.state.audit_detail = {
+            "complaint_id": complaint_id,
+            "message_id": msg.message_id,
+            "partition": partition,
+            "offset": offset,
+        }
         return {"complaint_id": complaint_id, "message_id": msg.message_id, "type": msg.type}
 
     Key = Annotated[str | None, Header(max_length=128)]
 
     @r.post("/complaints/{complaint_id}/register", status_code=202, summary="登记: the supervisor's bureau takes it")
-    async def register(complaint_id: str, body: RegisterIn, who: Who, request: Request,
-                       idempotency_key: Key = None) -> dict[str, Any]:
-        return await act(request, "registered", who, complaint_id, idempotency_key, lambda mid: Registered(
-            message_id=mid, complaint_id=complaint_id, actor_id=who.username, at=now(),
-            region_code=who.region_code or "", **body.model_dump()))
+    async def register(
+        complaint_id: str, body: RegisterIn, who: Who, request: Request, idempotency_key: Key = None
+    ) -> dict[str, Any]:
+        return await act(
+            request,
+            "registered",
+            who,
+            complaint_id,
+            idempotency_key,
+            lambda mid: Registered(
+                message_id=mid,
+                complaint_id=complaint_id,
+                actor_id=who.username,
+                at=now(),
+                region_code=who.region_code or "",
+                **body.model_dump(),
+            ),
+        )
 
     @r.post("/complaints/{complaint_id}/dispatch", status_code=202, summary="转办: to the responsible department")
-    async def dispatch(complaint_id: str, body: DispatchIn, who: Who, request: Request,
-                       idempotency_key: Key = None) -> dict[str, Any]:
+    async def dispatch(
+        complaint_id: str, body: DispatchIn, who: Who, request: Request, idempotency_key: Key = None
+    ) -> dict[str, Any]:
         if desk.directory is not None and desk.directory.department(body.department_id) is None:
             raise HTTPException(422, "department_id: not a department of the directory")
-        return await act(request, "dispatched", who, complaint_id, idempotency_key, lambda mid: Dispatched(
-            message_id=mid, complaint_id=complaint_id, actor_id=who.username, at=now(), **body.model_dump()))
+        return await act(
+            request,
+            "dispatched",
+            who,
+            complaint_id,
+            idempotency_key,
+            lambda mid: Dispatched(
+                message_id=mid, complaint_id=complaint_id, actor_id=who.username, at=now(), **body.model_dump()
+            ),
+        )
 
     @r.post("/complaints/{complaint_id}/close", status_code=202, summary="办结: closed, substantiated (属实) or not")
-    async def close(complaint_id: str, body: CloseIn, who: Who, request: Request,
-                    idempotency_key: Key = None) -> dict[str, Any]:
-        return await act(request, "closed", who, complaint_id, idempotency_key, lambda mid: Closed(
-            message_id=mid, complaint_id=complaint_id, actor_id=who.username, at=now(), **body.model_dump()))
+    async def close(
+        complaint_id: str, body: CloseIn, who: Who, request: Request, idempotency_key: Key = None
+    ) -> dict[str, Any]:
+        return await act(
+            request,
+            "closed",
+            who,
+            complaint_id,
+            idempotency_key,
+            lambda mid: Closed(
+                message_id=mid, complaint_id=complaint_id, actor_id=who.username, at=now(), **body.model_dump()
+            ),
+        )
 
     return r

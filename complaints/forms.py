@@ -14,8 +14,18 @@ from complaints.contract import _ID, MAX_TEXT, Category, Channel, Received, Seal
 from complaints.pii import Contact, Keyring, PiiError, normalise_id_number, normalise_phone, redact
 from schemas.wire import WireError, describe, load_json
 
-FORM_FIELDS = ("form_token", "website", "name", "phone", "id_number", "category", "department_id", "staff_id",
-               "case_id", "text")
+FORM_FIELDS = (
+    "form_token",
+    "website",
+    "name",
+    "phone",
+    "id_number",
+    "category",
+    "department_id",
+    "staff_id",
+    "case_id",
+    "text",
+)
 MAX_NAME = 50
 MIN_FORM_TEXT, MAX_FORM_TEXT = 10, 2000
 _IDENT = re.compile(_ID)
@@ -24,6 +34,7 @@ _IDENT = re.compile(_ID)
 @dataclass(frozen=True)
 class Problem:
     """One invalid field and why."""
+
     field: str
     reason: str
 
@@ -42,6 +53,7 @@ class Invalid(ValueError):
 @dataclass(frozen=True)
 class Submission:
     """A complaint as the form or the hotline sent it, checked, the contact still in clear."""
+
     channel: Channel
     category: Category
     text: str
@@ -56,10 +68,19 @@ class Submission:
         if self.contact is not None and len(self.contact.name) >= 2:
             text = text.replace(self.contact.name, "[投诉人]")
         sealed = SealedContact(**keyring.seal(self.contact)) if self.contact else None
-        return Received(message_id=message_id(complaint_id, "received", request_key), complaint_id=complaint_id,
-                        actor_id=actor, at=at, channel=self.channel, category=self.category, text=text,
-                        department_id=self.department_id, staff_id=self.staff_id, case_id=self.case_id,
-                        complainant=sealed)
+        return Received(
+            message_id=message_id(complaint_id, "received", request_key),
+            complaint_id=complaint_id,
+            actor_id=actor,
+            at=at,
+            channel=self.channel,
+            category=self.category,
+            text=text,
+            department_id=self.department_id,
+            staff_id=self.staff_id,
+            case_id=self.case_id,
+            complainant=sealed,
+        )
 
 
 def _clean(value: str) -> str | None:
@@ -104,8 +125,13 @@ def _ident(fields: dict[str, str], key: str, problems: list[Problem], prefix: st
 def parse_form(raw: bytes) -> dict[str, str]:
     """An application/x-www-form-urlencoded body: each known field once, UTF-8; else Invalid naming the field."""
     try:
-        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, max_num_fields=2 * len(FORM_FIELDS),
-                          encoding="utf-8", errors="strict")
+        pairs = parse_qsl(
+            raw.decode("ascii"),
+            keep_blank_values=True,
+            max_num_fields=2 * len(FORM_FIELDS),
+            encoding="utf-8",
+            errors="strict",
+        )
     except UnicodeDecodeError:
         raise Invalid([Problem("<body>", "不是 UTF-8 编码的表单")]) from None
     except ValueError:
@@ -152,6 +178,7 @@ def form_submission(fields: dict[str, str]) -> Submission:
 
 class Caller(BaseModel):
     """The caller of a 12345 work order: name, phone and (optionally) ID number."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=MAX_NAME)
     phone: str = Field(min_length=1, max_length=40)
@@ -183,8 +210,9 @@ def hotline_submission(raw: bytes, max_bytes: int) -> tuple[str, Submission]:
         body = HotlineIn.model_validate(data)
     except ValidationError as exc:
         err = describe(exc, what="<body>")
-        raise Invalid([Problem(f, r.split(": ", 1)[-1]) for f, r in zip(err.fields, err.reason.split("; "),
-                                                                         strict=False)]) from None
+        raise Invalid(
+            [Problem(f, r.split(": ", 1)[-1]) for f, r in zip(err.fields, err.reason.split("; "), strict=False)]
+        ) from None
     if any(_clean(v) is None for v in (body.text, body.caller.name if body.caller else "")):
         raise Invalid([Problem("text" if _clean(body.text) is None else "caller.name", "control characters")])
     contact: Contact | None = None
@@ -192,9 +220,18 @@ def hotline_submission(raw: bytes, max_bytes: int) -> tuple[str, Submission]:
         c = body.caller
         contact, bad = _contact(c.name, c.phone, c.id_number or "", prefix="caller.")
         if bad:
-            raise Invalid([Problem(p.field, {"caller.phone": "expected a mainland mobile or a landline with its "
-                                                             "area code",
-                                             "caller.id_number": "not a valid 18-character resident ID number"}
-                                   .get(p.field, p.reason)) for p in bad])
-    return body.ticket_id, Submission(Channel.hotline, body.category, body.text, contact, body.department_id,
-                                      body.staff_id, body.case_id)
+            raise Invalid(
+                [
+                    Problem(
+                        p.field,
+                        {
+                            "caller.phone": "expected a mainland mobile or a landline with its area code",
+                            "caller.id_number": "not a valid 18-character resident ID number",
+                        }.get(p.field, p.reason),
+                    )
+                    for p in bad
+                ]
+            )
+    return body.ticket_id, Submission(
+        Channel.hotline, body.category, body.text, contact, body.department_id, body.staff_id, body.case_id
+    )

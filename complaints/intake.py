@@ -34,13 +34,20 @@ ACK_TIMEOUT_S = 30.0
 FORM = "/complaints/form"
 HOTLINE = "/complaints/hotline"
 STATUS_PATH = "/complaints/status"
-_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
-                                      "form-action 'self'",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+    "form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 CATEGORY_LABELS = {
-    Category.efficiency: "办事效率（拖延、推诿）", Category.attitude: "服务态度（门难进、脸难看、事难办）",
-    Category.fees: "收费（无依据收费、超标准收费）", Category.misconduct: "吃拿卡要、索贿受贿", Category.other: "其他",
-}  # fmt: skip
+    Category.efficiency: "办事效率（拖延、推诿）",
+    Category.attitude: "服务态度（门难进、脸难看、事难办）",
+    Category.fees: "收费（无依据收费、超标准收费）",
+    Category.misconduct: "吃拿卡要、索贿受贿",
+    Category.other: "其他",
+}
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 bearer = HTTPBearer(auto_error=False, description="a hotline token from `esup complaints hotline-token add SYSTEM`")
 
@@ -48,6 +55,7 @@ bearer = HTTPBearer(auto_error=False, description="a hotline token from `esup co
 @dataclass
 class Intake:
     """What the intake needs: keyring, producer and topic, form secret, hotline tokens, rate limits, size limit."""
+
     keyring: Keyring
     producer: Any  # kafka-python, acks=all, logged in as the API's principal (esup-api writes esup.complaints)
     topic: str
@@ -90,14 +98,24 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
     """The intake's routes: the public form (GET, POST), the status page by receipt number, the 12345 hotline."""
     r = APIRouter(tags=["complaints intake"])
 
-    def page(request: Request, status: int, template: str, headers: dict[str, str] | None = None,
-             **context: Any) -> HTMLResponse:
+    def page(
+        request: Request, status: int, template: str, headers: dict[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
         context.setdefault("values", {})
         context.setdefault("errors", {})
-        return _TEMPLATES.TemplateResponse(request, template, {
-            "categories": CATEGORY_LABELS, "departments": intake.departments(), "statuses": STATUS,
-            "token": formtoken.issue(intake.form_secret, now().timestamp()), **context},
-            status_code=status, headers={**_HEADERS, **(headers or {})})
+        return _TEMPLATES.TemplateResponse(
+            request,
+            template,
+            {
+                "categories": CATEGORY_LABELS,
+                "departments": intake.departments(),
+                "statuses": STATUS,
+                "token": formtoken.issue(intake.form_secret, now().timestamp()),
+                **context,
+            },
+            status_code=status,
+            headers={**_HEADERS, **(headers or {})},
+        )
 
     def refused(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
         request.state.audit_detail = {**getattr(request.state, "audit_detail", {}), "refused": message}
@@ -108,9 +126,16 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         request.state.unaudited = True  # a page view is not an action; the submissions are audited
         return page(request, 200, "complaint_form.html")
 
-    @r.post(FORM, response_class=HTMLResponse, summary="Submit the public form; the answer shows the receipt number",
-            responses={400: {"description": "a field is wrong (named on the page)"}, 413: {"description": "too big"},
-                       429: {"description": "too many from this source"}})
+    @r.post(
+        FORM,
+        response_class=HTMLResponse,
+        summary="Submit the public form; the answer shows the receipt number",
+        responses={
+            400: {"description": "a field is wrong (named on the page)"},
+            413: {"description": "too big"},
+            429: {"description": "too many from this source"},
+        },
+    )
     async def submit(request: Request) -> Response:
         request.state.action, request.state.actor, request.state.role = "complaint.submit", "public", "public"
         request.state.audit_detail = {"source": _source(request, intake.form_secret), "channel": "web"}
@@ -120,8 +145,12 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         wait = intake.form_limiter.take(request.state.audit_detail["source"])
         if wait:
             minutes = max(1, round(wait / 60))
-            return refused(request, 429, f"提交过于频繁，请约 {minutes} 分钟后再试。",
-                           {"Retry-After": RateLimiter.retry_after(wait)})
+            return refused(
+                request,
+                429,
+                f"提交过于频繁，请约 {minutes} 分钟后再试。",
+                {"Retry-After": RateLimiter.retry_after(wait)},
+            )
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             return refused(request, 415, "请使用本页面的表单提交。")
         raw = await read_body(request, intake.max_body_bytes)
@@ -152,8 +181,13 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
 
     def invalid(request: Request, problems: list[Problem], values: dict[str, str]) -> HTMLResponse:
         request.state.audit_detail = {**request.state.audit_detail, "invalid": [p.field for p in problems]}
-        return page(request, 400, "complaint_form.html", errors={p.field: p.reason for p in problems},
-                    values={k: v for k, v in values.items() if k != "form_token"})
+        return page(
+            request,
+            400,
+            "complaint_form.html",
+            errors={p.field: p.reason for p in problems},
+            values={k: v for k, v in values.items() if k != "form_token"},
+        )
 
     async def accept(request: Request, sub: Submission, complaint_id: str, key: str, actor: str) -> str | None:
         msg = sub.received(complaint_id=complaint_id, request_key=key, actor=actor, at=now(), keyring=intake.keyring)
@@ -162,8 +196,13 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         except Exception as exc:  # Kafka did not take it: the sender is told to retry
             request.state.audit_detail = {**request.state.audit_detail, "error": type(exc).__name__}
             return None
-        request.state.audit_detail = {**request.state.audit_detail, "complaint_id": complaint_id,
-                                      "message_id": msg.message_id, "partition": partition, "offset": offset}
+        request.state.audit_detail = {
+            **request.state.audit_detail,
+            "complaint_id": complaint_id,
+            "message_id": msg.message_id,
+            "partition": partition,
+            "offset": offset,
+        }
         return msg.message_id
 
     @r.get(STATUS_PATH, response_class=HTMLResponse, summary="A complaint's status by its receipt number (查询)")
@@ -174,14 +213,27 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         # A look-up costs a quarter of a submission: receipt numbers are unguessable, this keeps them so.
         wait = intake.form_limiter.take(_source(request, intake.form_secret), cost=0.25)
         if wait:
-            return refused(request, 429, f"查询过于频繁，请约 {max(1, round(wait / 60))} 分钟后再试。",
-                           {"Retry-After": RateLimiter.retry_after(wait)})
+            return refused(
+                request,
+                429,
+                f"查询过于频繁，请约 {max(1, round(wait / 60))} 分钟后再试。",
+                {"Retry-After": RateLimiter.retry_after(wait)},
+            )
         return page(request, 200, "complaint_status.html", complaint_id=id[:64], state=intake.status_of(id[:64]))
 
-    @r.post(HOTLINE, status_code=202, summary="A 12345 hotline work order (JSON; its own bearer token)",
-            responses={400: {"description": "a field is wrong (each named)"}, 401: {"description": "no token"},
-                       413: {"description": "too big"}, 415: {"description": "not JSON"},
-                       429: {"description": "the system's rate is exceeded"}, 503: {"description": "retry"}})
+    @r.post(
+        HOTLINE,
+        status_code=202,
+        summary="A 12345 hotline work order (JSON; its own bearer token)",
+        responses={
+            400: {"description": "a field is wrong (each named)"},
+            401: {"description": "no token"},
+            413: {"description": "too big"},
+            415: {"description": "not JSON"},
+            429: {"description": "the system's rate is exceeded"},
+            503: {"description": "retry"},
+        },
+    )
     async def hotline(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Any:  # noqa: B008
         request.state.action, request.state.role = "complaint.hotline", "hotline"
         record = await run_in_threadpool(intake.hotline_tokens.verify, creds.credentials) if creds else None
@@ -192,8 +244,11 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         request.state.audit_detail = {"system": record.department_id, "channel": "hotline"}
         wait = intake.hotline_limiter.take(record.department_id)
         if wait:
-            return problem(429, f"more than {intake.hotline_limiter.rate:g} requests/s",
-                           headers={"Retry-After": RateLimiter.retry_after(wait)})
+            return problem(
+                429,
+                f"more than {intake.hotline_limiter.rate:g} requests/s",
+                headers={"Retry-After": RateLimiter.retry_after(wait)},
+            )
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return problem(415, "send application/json")
         raw = await read_body(request, intake.max_body_bytes)
@@ -207,8 +262,11 @@ def intake_router(intake: Intake, now: Callable[[], datetime]) -> APIRouter:
         complaint_id = formtoken.receipt_number(intake.form_secret, "HL-", f"{record.department_id}\x1f{ticket}")
         sent = await accept(request, sub, complaint_id, ticket, request.state.actor)
         if sent is None:
-            return problem(503, "Kafka did not acknowledge the complaint: resend it (same ticket_id, same complaint)",
-                           headers={"Retry-After": "1"})
+            return problem(
+                503,
+                "Kafka did not acknowledge the complaint: resend it (same ticket_id, same complaint)",
+                headers={"Retry-After": "1"},
+            )
         return {"complaint_id": complaint_id, "message_id": sent, "ticket_id": ticket}
 
     return r

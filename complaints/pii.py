@@ -46,7 +46,7 @@ def normalise_phone(raw: str) -> str:
     s = _SEPARATORS.sub("", raw.strip())
     for prefix in ("+86", "0086"):
         if s.startswith(prefix):
-            s = s[len(prefix):]
+            s = s[len(prefix) :]
     if s.startswith("86") and MOBILE.match(s[2:]):
         s = s[2:]
     if MOBILE.match(s) or LANDLINE.match(s):
@@ -127,8 +127,14 @@ class Keyring:
 
     def _create(self) -> None:
         key_id = _new_key_id()
-        self._write({"salt": _b64(secrets.token_bytes(32)), "current": key_id,
-                     "keys": {key_id: _b64(AESGCM.generate_key(bit_length=256))}}, exclusive=True)
+        self._write(
+            {
+                "salt": _b64(secrets.token_bytes(32)),
+                "current": key_id,
+                "keys": {key_id: _b64(AESGCM.generate_key(bit_length=256))},
+            },
+            exclusive=True,
+        )
 
     @property
     def current(self) -> str:
@@ -168,8 +174,9 @@ class Keyring:
         key_id, digest = self.current, self.contact_hash(contact.phone)
         clear = {"name": contact.name, "phone": contact.phone, "id_number": contact.id_number}
         nonce = secrets.token_bytes(_NONCE)
-        box = AESGCM(self.key(key_id)).encrypt(nonce, json.dumps(clear, ensure_ascii=False).encode(),
-                                               _aad(key_id, digest))
+        box = AESGCM(self.key(key_id)).encrypt(
+            nonce, json.dumps(clear, ensure_ascii=False).encode(), _aad(key_id, digest)
+        )
         sealed = _b64(nonce + box)
         if len(sealed) > MAX_SEALED:
             raise PiiError("name: too long to seal")
@@ -215,8 +222,10 @@ def mask_id(id_number: str | None) -> str:
 
 
 # What looks like a phone or an identity number in free text (log lines, a complaint's own wording).
-_PII_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?"
-                       r"(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|\d{17}[\dXx]|0\d{2,3}-?\d{7,8})(?!\d)")
+_PII_TEXT = re.compile(
+    r"(?<!\d)(?:\+?86[\s-]?)?"
+    r"(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|\d{17}[\dXx]|0\d{2,3}-?\d{7,8})(?!\d)"
+)
 
 
 def redact(text: str) -> str:

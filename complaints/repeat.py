@@ -27,8 +27,9 @@ def _subjects(c: Complaint) -> list[tuple[str, str]]:
     return out
 
 
-def pending(complaints: Iterable[Complaint], cfg: ComplaintsConfig,
-            cal: WorkCalendar) -> list[tuple[datetime, Finding]]:
+def pending(
+    complaints: Iterable[Complaint], cfg: ComplaintsConfig, cal: WorkCalendar
+) -> list[tuple[datetime, Finding]]:
     """Per subject, a finding at each substantiated close that makes ``repeat.count`` of them within
     ``repeat.days`` days, unless one was raised for that subject within the period before (one per wave)."""
     closes: dict[tuple[str, str], list[tuple[datetime, Complaint]]] = {}
@@ -50,25 +51,44 @@ def pending(complaints: Iterable[Complaint], cfg: ComplaintsConfig,
             last_fired = at
             integrity = sum(str(p[1].subject("category")) in _INTEGRITY for p in window) * 2 > len(window)
             ids = [p[1].complaint_id for p in window]
-            out.append((at, Finding(
-                finding_id=finding_id(f"{kind}:{sid}", RULE, c.complaint_id),
-                case_id=c.subject("case_id") or c.complaint_id, rule=RULE,
-                category=Category.integrity if integrity else Category.attitude, severity=Severity.red,
-                title=f"repeated substantiated complaints against one {kind} (多次被投诉属实)",
-                message=f"{len(window)} substantiated complaints against {kind} {sid} within {cfg.repeat.days} days",
-                staff_id=sid if kind == "staff" else (c.subject("staff_id") or ""),
-                department_id=c.subject("department_id") or "", region_code=c.subject("region_code") or "",
-                item_code="", detected_at=at, deadline=None, law_article=ARTICLE,
-                evidence_event_ids=[m.message_id for p in window for m in (p[1].closed_substantiated(),) if m],
-                calendar_version=cal.version,
-                details={"subject_kind": kind, "subject_id": sid, "complaint_ids": ids, "count": len(window),
-                         "period_days": cfg.repeat.days, "threshold": cfg.repeat.count,
-                         "complaint_id": c.complaint_id},
-            )))
+            out.append(
+                (
+                    at,
+                    Finding(
+                        finding_id=finding_id(f"{kind}:{sid}", RULE, c.complaint_id),
+                        case_id=c.subject("case_id") or c.complaint_id,
+                        rule=RULE,
+                        category=Category.integrity if integrity else Category.attitude,
+                        severity=Severity.red,
+                        title=f"repeated substantiated complaints against one {kind} (多次被投诉属实)",
+                        message=f"{len(window)} substantiated complaints against {kind} {sid} "
+                        f"within {cfg.repeat.days} days",
+                        staff_id=sid if kind == "staff" else (c.subject("staff_id") or ""),
+                        department_id=c.subject("department_id") or "",
+                        region_code=c.subject("region_code") or "",
+                        item_code="",
+                        detected_at=at,
+                        deadline=None,
+                        law_article=ARTICLE,
+                        evidence_event_ids=[m.message_id for p in window for m in (p[1].closed_substantiated(),) if m],
+                        calendar_version=cal.version,
+                        details={
+                            "subject_kind": kind,
+                            "subject_id": sid,
+                            "complaint_ids": ids,
+                            "count": len(window),
+                            "period_days": cfg.repeat.days,
+                            "threshold": cfg.repeat.count,
+                            "complaint_id": c.complaint_id,
+                        },
+                    ),
+                )
+            )
     return out
 
 
-def due(complaints: Iterable[Complaint], fired: set[str], now: datetime, cfg: ComplaintsConfig,
-        cal: WorkCalendar) -> list[Finding]:
+def due(
+    complaints: Iterable[Complaint], fired: set[str], now: datetime, cfg: ComplaintsConfig, cal: WorkCalendar
+) -> list[Finding]:
     """The repeat findings due at ``now`` not yet in ``fired`` (which this adds them to)."""
     return fire(pending(complaints, cfg, cal), fired, now)

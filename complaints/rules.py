@@ -57,8 +57,13 @@ TITLES = {
     "CMP_SUBSTANTIATED": "substantiated complaint (投诉属实)",
 }
 # Efficiency and "other" are matters of work style, judged under the attitude heading (服务态度/作风).
-SUBSTANTIATED = {Topic.attitude: Category.attitude, Topic.efficiency: Category.attitude,
-                 Topic.other: Category.attitude, Topic.fees: Category.integrity, Topic.misconduct: Category.integrity}
+SUBSTANTIATED = {
+    Topic.attitude: Category.attitude,
+    Topic.efficiency: Category.attitude,
+    Topic.other: Category.attitude,
+    Topic.fees: Category.integrity,
+    Topic.misconduct: Category.integrity,
+}
 M = TypeVar("M", bound=ComplaintMessage)
 
 
@@ -96,23 +101,46 @@ def apply(c: Complaint, msg: ComplaintMessage) -> Complaint:
     return c
 
 
-def card(c: Complaint, rule: str, occurrence: str, category: Category, severity: Severity, moment: datetime,
-         cal: WorkCalendar, evidence: Sequence[ComplaintMessage], details: dict[str, Any],
-         deadline_at: datetime | None = None, counted: tuple[date, date] | None = None) -> Finding:
+def card(
+    c: Complaint,
+    rule: str,
+    occurrence: str,
+    category: Category,
+    severity: Severity,
+    moment: datetime,
+    cal: WorkCalendar,
+    evidence: Sequence[ComplaintMessage],
+    details: dict[str, Any],
+    deadline_at: datetime | None = None,
+    counted: tuple[date, date] | None = None,
+) -> Finding:
     """A complaint card: a finding on the complaint's case when it names one (it joins that case's evidence),
     else on the complaint itself; the id hangs on the complaint, so naming the case later keeps it."""
     case_id = c.subject("case_id")
     return Finding(
         finding_id=finding_id(c.complaint_id, rule, occurrence),
-        case_id=case_id or c.complaint_id, rule=rule, category=category, severity=severity, title=TITLES[rule],
+        case_id=case_id or c.complaint_id,
+        rule=rule,
+        category=category,
+        severity=severity,
+        title=TITLES[rule],
         message=f"{TITLES[rule]}: complaint {c.complaint_id}" + (f" on case {case_id}" if case_id else ""),
-        staff_id=c.subject("staff_id") or "", department_id=c.subject("department_id") or "",
-        region_code=c.subject("region_code") or "", item_code="",
-        detected_at=moment, deadline=deadline_at, law_article=ARTICLES.get(rule, ARTICLE),
-        evidence_event_ids=[m.message_id for m in evidence], calendar_version=cal.version,
+        staff_id=c.subject("staff_id") or "",
+        department_id=c.subject("department_id") or "",
+        region_code=c.subject("region_code") or "",
+        item_code="",
+        detected_at=moment,
+        deadline=deadline_at,
+        law_article=ARTICLES.get(rule, ARTICLE),
+        evidence_event_ids=[m.message_id for m in evidence],
+        calendar_version=cal.version,
         provisional=cal.provisional_between(*counted) if counted else False,
-        details={"complaint_id": c.complaint_id, "complaint_category": str(c.subject("category") or ""),
-                 "complaint_case_id": case_id or "", **details},
+        details={
+            "complaint_id": c.complaint_id,
+            "complaint_category": str(c.subject("category") or ""),
+            "complaint_case_id": case_id or "",
+            **details,
+        },
     )
 
 
@@ -149,21 +177,60 @@ def _handling(c: Complaint, cfg: ComplaintsConfig, cal: WorkCalendar) -> list[tu
         last, moment = deadline(r.at, cfg.dispatch_wd, cal)
         # Dispatched, or settled by the bureau itself, by the deadline ends the duty.
         if not any(m.at <= moment for m in [*c.of(Dispatched), *closes]):
-            out.append((moment, card(c, "CMP_DISPATCH_LATE", "dispatch", Category.complaint_handling,
-                                     Severity.notice, moment, cal, [r],
-                                     {"working_days": cfg.dispatch_wd, "counted_from": local_date(r.at).isoformat(),
-                                      "last_day": last.isoformat()}, moment, (local_date(r.at), last))))
+            out.append(
+                (
+                    moment,
+                    card(
+                        c,
+                        "CMP_DISPATCH_LATE",
+                        "dispatch",
+                        Category.complaint_handling,
+                        Severity.notice,
+                        moment,
+                        cal,
+                        [r],
+                        {
+                            "working_days": cfg.dispatch_wd,
+                            "counted_from": local_date(r.at).isoformat(),
+                            "last_day": last.isoformat(),
+                        },
+                        moment,
+                        (local_date(r.at), last),
+                    ),
+                )
+            )
     for start, end, exts in _rounds(c):
-        for rule, wd0, severity in (("CMP_REPLY_LATE", cfg.handle_wd, Severity.yellow),
-                                    ("CMP_REPLY_LATE_RED", cfg.red_wd, Severity.red)):
+        for rule, wd0, severity in (
+            ("CMP_REPLY_LATE", cfg.handle_wd, Severity.yellow),
+            ("CMP_REPLY_LATE_RED", cfg.red_wd, Severity.red),
+        ):
             wd, last, moment = _limit(start.at, wd0, exts, cal)
             if end is None or end.at > moment:
-                out.append((moment, card(c, rule, start.message_id, Category.complaint_handling, severity, moment,
-                                         cal, [start, *exts],
-                                         {"working_days": wd, "limit_wd": wd0, "extensions": len(exts),
-                                          "counted_from": local_date(start.at).isoformat(),
-                                          "last_day": last.isoformat(), "round_started_by": start.type},
-                                         moment, (local_date(start.at), last))))
+                out.append(
+                    (
+                        moment,
+                        card(
+                            c,
+                            rule,
+                            start.message_id,
+                            Category.complaint_handling,
+                            severity,
+                            moment,
+                            cal,
+                            [start, *exts],
+                            {
+                                "working_days": wd,
+                                "limit_wd": wd0,
+                                "extensions": len(exts),
+                                "counted_from": local_date(start.at).isoformat(),
+                                "last_day": last.isoformat(),
+                                "round_started_by": start.type,
+                            },
+                            moment,
+                            (local_date(start.at), last),
+                        ),
+                    )
+                )
     return out
 
 
@@ -175,26 +242,81 @@ def pending(c: Complaint, cfg: ComplaintsConfig, cal: WorkCalendar) -> list[tupl
     exts = c.of(Extended)
     if len(exts) > cfg.max_extensions:
         third = exts[cfg.max_extensions]
-        out.append((third.at, card(c, "CMP_EXTENDED_TOO_OFTEN", "extensions", Category.complaint_handling,
-                                   Severity.red, third.at, cal, exts[: cfg.max_extensions + 1],
-                                   {"max_extensions": cfg.max_extensions})))
+        out.append(
+            (
+                third.at,
+                card(
+                    c,
+                    "CMP_EXTENDED_TOO_OFTEN",
+                    "extensions",
+                    Category.complaint_handling,
+                    Severity.red,
+                    third.at,
+                    cal,
+                    exts[: cfg.max_extensions + 1],
+                    {"max_extensions": cfg.max_extensions},
+                ),
+            )
+        )
     evals = c.of(Evaluated)
     unsatisfied = [e for e in evals if e.rating == Rating.unsatisfied]
     if len(unsatisfied) >= cfg.unsatisfied_red:
         e, n = unsatisfied[cfg.unsatisfied_red - 1], cfg.unsatisfied_red
-        out.append((e.at, card(c, "CMP_UNSATISFIED_AGAIN", "unsatisfied", Category.complaint_handling, Severity.red,
-                               e.at, cal, unsatisfied[:n], {"unsatisfied_red": n})))
+        out.append(
+            (
+                e.at,
+                card(
+                    c,
+                    "CMP_UNSATISFIED_AGAIN",
+                    "unsatisfied",
+                    Category.complaint_handling,
+                    Severity.red,
+                    e.at,
+                    cal,
+                    unsatisfied[:n],
+                    {"unsatisfied_red": n},
+                ),
+            )
+        )
     for close in c.of(Closed)[:1]:
         before = [e for e in evals if e.at <= close.at]
         if before and before[-1].rating == Rating.unsatisfied:
-            out.append((close.at, card(c, "CMP_UNSATISFIED_FINAL", "final", Category.satisfaction, Severity.yellow,
-                                       close.at, cal, [before[-1], close], {})))
+            out.append(
+                (
+                    close.at,
+                    card(
+                        c,
+                        "CMP_UNSATISFIED_FINAL",
+                        "final",
+                        Category.satisfaction,
+                        Severity.yellow,
+                        close.at,
+                        cal,
+                        [before[-1], close],
+                        {},
+                    ),
+                )
+            )
     sub = c.closed_substantiated()
     if sub is not None:
         topic = Topic(c.subject("category") or Topic.other)
         severity = Severity.red if topic == Topic.misconduct else Severity.yellow
-        out.append((sub.at, card(c, "CMP_SUBSTANTIATED", "substantiated", SUBSTANTIATED[topic], severity, sub.at,
-                                 cal, [*c.of(Received)[:1], sub], {"finding": mask(sub.finding[:500])})))
+        out.append(
+            (
+                sub.at,
+                card(
+                    c,
+                    "CMP_SUBSTANTIATED",
+                    "substantiated",
+                    SUBSTANTIATED[topic],
+                    severity,
+                    sub.at,
+                    cal,
+                    [*c.of(Received)[:1], sub],
+                    {"finding": mask(sub.finding[:500])},
+                ),
+            )
+        )
     return out
 
 

@@ -7,9 +7,27 @@ from typing import Any
 
 from complaints.contract import ComplaintMessage, Received
 
-COLUMNS = ("message_id", "complaint_id", "type", "schema_version", "actor_id", "at", "channel", "category",
-           "department_id", "staff_id", "case_id", "region_code", "contact_hash", "text", "extra_wd", "rating",
-           "substantiated", "source_partition", "source_offset")
+COLUMNS = (
+    "message_id",
+    "complaint_id",
+    "type",
+    "schema_version",
+    "actor_id",
+    "at",
+    "channel",
+    "category",
+    "department_id",
+    "staff_id",
+    "case_id",
+    "region_code",
+    "contact_hash",
+    "text",
+    "extra_wd",
+    "rating",
+    "substantiated",
+    "source_partition",
+    "source_offset",
+)
 # What a citizen may type into the free text that identifies them (个人信息保护法 minimisation): mobile and
 # landline numbers, resident ID numbers, e-mail addresses. A name cannot be told from other words; the
 # intake asks for it in its own (sealed) field.
@@ -38,10 +56,16 @@ def message_row(msg: ComplaintMessage, partition: int, offset: int) -> tuple[Any
     """The complaint_messages row of a message: the contact only as its hash, free text masked."""
     d = msg.model_dump(mode="json", exclude={"complainant"})  # the sealed contact never leaves Kafka
     row: dict[str, Any] = {c: "" for c in COLUMNS} | {
-        "message_id": msg.message_id, "complaint_id": msg.complaint_id, "type": msg.type, "schema_version": 1,
-        "actor_id": msg.actor_id, "at": msg.at, "extra_wd": int(d.get("extra_wd") or 0),
+        "message_id": msg.message_id,
+        "complaint_id": msg.complaint_id,
+        "type": msg.type,
+        "schema_version": 1,
+        "actor_id": msg.actor_id,
+        "at": msg.at,
+        "extra_wd": int(d.get("extra_wd") or 0),
         "substantiated": int(d["substantiated"]) if "substantiated" in d else -1,
-        "source_partition": partition, "source_offset": offset,
+        "source_partition": partition,
+        "source_offset": offset,
     }
     for key in ("channel", "category", "department_id", "staff_id", "case_id", "region_code", "rating"):
         if d.get(key) is not None:

@@ -16,13 +16,23 @@ from typing import Any
 from complaints.contract import ComplaintMessage, ComplaintMessageError, Received, parse_message
 
 log = logging.getLogger(__name__)
-STATUS = {"received": "待登记", "registered": "已登记", "dispatched": "已转办", "accepted": "已签收",
-          "extended": "已延期", "replied": "已答复", "evaluated": "已评价", "reopened": "重新办理", "closed": "已办结"}
+STATUS = {
+    "received": "待登记",
+    "registered": "已登记",
+    "dispatched": "已转办",
+    "accepted": "已签收",
+    "extended": "已延期",
+    "replied": "已答复",
+    "evaluated": "已评价",
+    "reopened": "重新办理",
+    "closed": "已办结",
+}
 
 
 @dataclass
 class Complaint:
     """One complaint in the desk's view: its messages in arrival order."""
+
     complaint_id: str
     messages: list[ComplaintMessage] = field(default_factory=list)
 
@@ -119,8 +129,7 @@ class KafkaTail:
     def _run(self) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                 **self.auth)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, **self.auth)
         try:
             parts = consumer.partitions_for_topic(self.topic) or set()
             while not parts and not self.stop.wait(5):  # the topic is made by `esup topics create`: wait for it

@@ -42,6 +42,7 @@ _NOT_AUDITED = ("/static/", "/live/", "/healthz")
 @dataclass
 class Console:
     """What the console runs on: the loop API's services, the calendar, the catalog, the session settings."""
+
     api: Services  # the loop API's own services: users, findings reader, publisher, auditor, loop config, clock
     calendar: WorkCalendar
     catalog: Catalog
@@ -63,9 +64,12 @@ class Console:
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         """A template rendered with the principal, the CSRF token and the poll interval beside ``context``."""
         who = getattr(request.state, "principal", None)
-        return self.templates.TemplateResponse(request, template, {
-            "who": who, "csrf": csrf_token(request), "poll_ms": int(self.poll_s * 1000),
-            "Role": Role, **context}, status_code=status)
+        return self.templates.TemplateResponse(
+            request,
+            template,
+            {"who": who, "csrf": csrf_token(request), "poll_ms": int(self.poll_s * 1000), "Role": Role, **context},
+            status_code=status,
+        )
 
     async def call_api(self, request: Request, method: str, path: str, **kw: Any) -> httpx.Response:
         """The loop API's own endpoint, in process: the same validation, publishing and audit as over HTTP."""
@@ -80,28 +84,46 @@ class Console:
 
 def create_console(c: Console) -> FastAPI:
     """The console's app: sessions, CSRF, security headers and audit on every request, log-in, error pages, pages."""
-    app = FastAPI(title="esup console", docs_url=None, redoc_url=None, openapi_url=None,
-                  middleware=[session_middleware(c.session)], dependencies=[Depends(check_csrf)])
+    app = FastAPI(
+        title="esup console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        middleware=[session_middleware(c.session)],
+        dependencies=[Depends(check_csrf)],
+    )
     app.state.console = c
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.middleware("http")
     async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        response.headers.update({
-            "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                                       "frame-ancestors 'none'; form-action 'self'",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
+        response.headers.update(
+            {
+                "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin",
+                "Cache-Control": "no-store",
+            }
+        )
         path = request.url.path
         if not path.startswith(_NOT_AUDITED):
             who: Principal | None = getattr(request.state, "principal", None)
             actor = getattr(request.state, "actor", None) or (who.username if who else "")
             # Like the API: written before the answer leaves; an action that cannot be audited fails.
             await run_in_threadpool(
-                c.api.auditor.record, at=c.api.now(), actor=actor, role=who.role.value if who else "",
-                action="console:" + (getattr(request.state, "action", "") or path), method=request.method,
-                path=path, finding_id=str(request.scope.get("path_params", {}).get("finding_id", "")),
-                status=response.status_code, detail=getattr(request.state, "audit_detail", {}))
+                c.api.auditor.record,
+                at=c.api.now(),
+                actor=actor,
+                role=who.role.value if who else "",
+                action="console:" + (getattr(request.state, "action", "") or path),
+                method=request.method,
+                path=path,
+                finding_id=str(request.scope.get("path_params", {}).get("finding_id", "")),
+                status=response.status_code,
+                detail=getattr(request.state, "audit_detail", {}),
+            )
         return response
 
     @app.exception_handler(LoginRequired)
@@ -116,8 +138,13 @@ def create_console(c: Console) -> FastAPI:
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
         request.state.action = "csrf_rejected"
-        return c.page(request, "error.html", 403, title="请求被拒绝",
-                      message="表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
+        return c.page(
+            request,
+            "error.html",
+            403,
+            title="请求被拒绝",
+            message="表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。",
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -138,8 +165,7 @@ def create_console(c: Console) -> FastAPI:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = str(form.get("next", "/"))
         request.state.action, request.state.actor = "login", username[:64]
-        answer = await c.call_api(request, "POST", "/auth/token",
-                                  json={"username": username, "password": password})
+        answer = await c.call_api(request, "POST", "/auth/token", json={"username": username, "password": password})
         if answer.status_code != 200:
             request.state.audit_detail = {"result": "refused"}
             return c.page(request, "login.html", 401, next=target, error="用户名或密码错误")

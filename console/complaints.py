@@ -34,13 +34,17 @@ def _error(answer: Any) -> str:
 
 def register(app: FastAPI, c: Console) -> None:
     """Add the complaint desk's pages and actions (投诉处理) to ``app``; 404 while the API has no desk."""
+
     def enabled() -> None:
         if c.api.desk is None:
             raise HTTPException(404, "投诉受理台未启用（esup console 需要 esup.complaints 的读权限）")
 
     def labels() -> dict[str, Any]:
-        return {"status_label": STATUS, "channel_label": CHANNEL,
-                "category_label": {k.value: v for k, v in CATEGORY_LABELS.items()}}
+        return {
+            "status_label": STATUS,
+            "channel_label": CHANNEL,
+            "category_label": {k.value: v for k, v in CATEGORY_LABELS.items()},
+        }
 
     async def one(request: Request, complaint_id: str) -> dict[str, Any]:
         enabled()
@@ -61,11 +65,20 @@ def register(app: FastAPI, c: Console) -> None:
         answer.raise_for_status()
         return c.page(request, "complaints.html", rows=answer.json(), mine=who.role == Role.department, **labels())
 
-    async def complaint_page(request: Request, complaint_id: str, status: int = 200,
-                             error: str | None = None) -> HTMLResponse:
-        return c.page(request, "complaint.html", status, x=await one(request, complaint_id), error=error,
-                      sent=ACTIONS.get(request.query_params.get("sent", "")), key=uuid.uuid4().hex,
-                      categories=CATEGORY_LABELS, **labels())
+    async def complaint_page(
+        request: Request, complaint_id: str, status: int = 200, error: str | None = None
+    ) -> HTMLResponse:
+        return c.page(
+            request,
+            "complaint.html",
+            status,
+            x=await one(request, complaint_id),
+            error=error,
+            sent=ACTIONS.get(request.query_params.get("sent", "")),
+            key=uuid.uuid4().hex,
+            categories=CATEGORY_LABELS,
+            **labels(),
+        )
 
     @app.get("/complaints/{complaint_id}", response_class=HTMLResponse)
     async def complaint(complaint_id: str, request: Request) -> HTMLResponse:
@@ -86,12 +99,18 @@ def register(app: FastAPI, c: Console) -> None:
         body: dict[str, Any] = value
         if action == "close":
             body = {"substantiated": value.get("substantiated") == "yes", "finding": value.get("finding", "")}
-        answer = await c.call_api(request, "POST", f"/complaints/{complaint_id}/{action}", json=body,
-                                  headers={"Idempotency-Key": str(form.get("key", ""))[:128] or uuid.uuid4().hex})
+        answer = await c.call_api(
+            request,
+            "POST",
+            f"/complaints/{complaint_id}/{action}",
+            json=body,
+            headers={"Idempotency-Key": str(form.get("key", ""))[:128] or uuid.uuid4().hex},
+        )
         request.state.audit_detail = {"api_status": answer.status_code, "complaint_id": complaint_id}
         if answer.status_code == 202:
             return RedirectResponse(f"/complaints/{complaint_id}?sent={action}", status_code=303)
         if answer.status_code == 403:
             raise Forbidden(_error(answer))
-        return await complaint_page(request, complaint_id, 400 if answer.status_code == 422 else answer.status_code,
-                                    _error(answer))
+        return await complaint_page(
+            request, complaint_id, 400 if answer.status_code == 422 else answer.status_code, _error(answer)
+        )

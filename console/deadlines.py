@@ -14,6 +14,7 @@ from streams.rules.calendar import WorkCalendar, local_date
 @dataclass(frozen=True)
 class Countdown:
     """A finding's answer deadline (回告期限): its working days, its last day and what is left of it today."""
+
     working_days: int  # the period (回告期限), start day not counted
     last_day: date  # its last working day; due at 24:00 of it
     due_at: datetime
@@ -29,8 +30,9 @@ class Countdown:
         return f"已超期 {-self.remaining} 个工作日"
 
 
-def countdown(detected_at: datetime, severity: str, today: date, cfg: LoopConfig,
-              cal: WorkCalendar) -> Countdown | None:
+def countdown(
+    detected_at: datetime, severity: str, today: date, cfg: LoopConfig, cal: WorkCalendar
+) -> Countdown | None:
     """None for a severity that needs no answer (notices)."""
     wd = cfg.response_wd.get(Severity(severity))
     if wd is None:

@@ -42,16 +42,22 @@ def register(app: FastAPI, c: Console) -> None:
         d = c.api.directory.department(department_id) if c.api.directory else None
         if d is not None:
             return d.region_code
-        rows = reader.client.execute("SELECT region_code FROM directory_departments FINAL WHERE id = %(d)s "
-                                     "AND deleted = 0", {"d": department_id}, settings=READONLY)
+        rows = reader.client.execute(
+            "SELECT region_code FROM directory_departments FINAL WHERE id = %(d)s AND deleted = 0",
+            {"d": department_id},
+            settings=READONLY,
+        )
         return str(rows[0][0]) if rows else None
 
     def staff_department(staff_id: str) -> str | None:
         s = c.api.directory.staff(staff_id) if c.api.directory else None
         if s is not None:
             return s.department_id
-        rows = reader.client.execute("SELECT department FROM directory_staff FINAL WHERE id = %(s)s AND deleted = 0",
-                                     {"s": staff_id}, settings=READONLY)
+        rows = reader.client.execute(
+            "SELECT department FROM directory_staff FINAL WHERE id = %(s)s AND deleted = 0",
+            {"s": staff_id},
+            settings=READONLY,
+        )
         return str(rows[0][0]) if rows else None
 
     def may_see_department(who: Principal, department_id: str) -> bool:
@@ -100,15 +106,26 @@ def register(app: FastAPI, c: Console) -> None:
             raise Forbidden("只有部门用户有待办。")
         return c.page(request, "_inbox_rows.html", rows=inbox_rows(who))
 
-    def finding_page(request: Request, who: Principal, finding_id: str, status: int = 200,
-                     error: str | None = None) -> HTMLResponse:
+    def finding_page(
+        request: Request, who: Principal, finding_id: str, status: int = 200, error: str | None = None
+    ) -> HTMLResponse:
         f = finding_or_403(finding_id, who)
         doc = dossier.build(reader.client, finding_id, c.catalog, c.calendar, c.api.loop)
         evidence = set(f.evidence_event_ids)
-        return c.page(request, "finding.html", status, f=f, doc=doc, evidence=evidence, error=error,
-                      due=countdown(f.detected_at, f.severity.value, today(), c.api.loop, c.calendar),
-                      state=queries.status(reader, finding_id), key=uuid.uuid4().hex,
-                      sent=request.query_params.get("sent"), measures=c.api.loop.measures)
+        return c.page(
+            request,
+            "finding.html",
+            status,
+            f=f,
+            doc=doc,
+            evidence=evidence,
+            error=error,
+            due=countdown(f.detected_at, f.severity.value, today(), c.api.loop, c.calendar),
+            state=queries.status(reader, finding_id),
+            key=uuid.uuid4().hex,
+            sent=request.query_params.get("sent"),
+            measures=c.api.loop.measures,
+        )
 
     @app.get("/findings/{finding_id}", response_class=HTMLResponse)
     def finding(finding_id: str, request: Request) -> HTMLResponse:
@@ -127,8 +144,11 @@ def register(app: FastAPI, c: Console) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             dossier.write(doc, Path(tmp))
             body = (Path(tmp) / f"dossier.{fmt}").read_bytes()
-        return Response(body, media_type="application/pdf" if fmt == "pdf" else "application/json",
-                        headers={"Content-Disposition": f'attachment; filename="dossier-{finding_id}.{fmt}"'})
+        return Response(
+            body,
+            media_type="application/pdf" if fmt == "pdf" else "application/json",
+            headers={"Content-Disposition": f'attachment; filename="dossier-{finding_id}.{fmt}"'},
+        )
 
     def api_error(answer: Any) -> str:
         try:
@@ -143,8 +163,13 @@ def register(app: FastAPI, c: Console) -> None:
         who = c.who(request)
         request.state.action = action
         form = await request.form()
-        answer = await c.call_api(request, "POST", f"/findings/{finding_id}/{path}", json=body,
-                                  headers={"Idempotency-Key": str(form.get("key", ""))[:128] or uuid.uuid4().hex})
+        answer = await c.call_api(
+            request,
+            "POST",
+            f"/findings/{finding_id}/{path}",
+            json=body,
+            headers={"Idempotency-Key": str(form.get("key", ""))[:128] or uuid.uuid4().hex},
+        )
         request.state.audit_detail = {"api_status": answer.status_code}
         if answer.status_code == 202:
             request.state.audit_detail |= {"message_id": answer.json()["message_id"]}
@@ -164,8 +189,11 @@ def register(app: FastAPI, c: Console) -> None:
         form = await request.form()
         outcome = str(form.get("outcome", ""))
         body: dict[str, Any] = {"outcome": outcome, "reason": str(form.get("reason", "")).strip()}
-        extra = {"dismissed": ("dismissal_reason",), "recommendation": ("recommendation", "report_within_wd"),
-                 "accountability": ("measure", "target_kind", "target_id")}.get(outcome, ())
+        extra = {
+            "dismissed": ("dismissal_reason",),
+            "recommendation": ("recommendation", "report_within_wd"),
+            "accountability": ("measure", "target_kind", "target_id"),
+        }.get(outcome, ())
         for name in extra:
             value = str(form.get(name, "")).strip()
             if value:
@@ -180,8 +208,7 @@ def register(app: FastAPI, c: Console) -> None:
         if found is None:
             raise HTTPException(404, "没有这个案件")
         dept, region = str(found.state.get("department_id", "")), str(found.state.get("region_code", ""))
-        allowed = (dept == who.department_id if who.role == Role.department
-                   else region.startswith(who.region_prefix()))
+        allowed = dept == who.department_id if who.role == Role.department else region.startswith(who.region_prefix())
         if not allowed:
             raise Forbidden("这个案件属于其他部门或地区。")
         return c.page(request, "case.html", case=found)
@@ -201,8 +228,9 @@ def register(app: FastAPI, c: Console) -> None:
     def ranking_rows(who: Principal) -> tuple[str | None, list[Any]]:
         region = ranking_region(who)
         depts, staff = queries.names(reader.client)
-        return region, with_names(fetch(reader.client, "department", "month", month(), region), depts, staff,
-                                  "department")
+        return region, with_names(
+            fetch(reader.client, "department", "month", month(), region), depts, staff, "department"
+        )
 
     @app.get("/ranking", response_class=HTMLResponse)
     def ranking(request: Request) -> HTMLResponse:
@@ -227,12 +255,21 @@ def register(app: FastAPI, c: Console) -> None:
             raise Forbidden("这个部门不在您的范围内。")
         depts, people = queries.names(reader.client)
         points = queries.trend(reader.client, "department", department_id, month())
-        chart = trend_svg("部门得分趋势（近六个月）", [(m, s) for m, s, _, _ in points],
-                          months_back(month(), queries.TREND_MONTHS))
-        return c.page(request, "department.html", department_id=department_id, name=depts.get(department_id, ""),
-                      points=points, chart=chart, staff=queries.staff_scores(reader.client, department_id, month()),
-                      people=people, findings=queries.open_findings(reader, "department_id", department_id),
-                      as_of=as_of())
+        chart = trend_svg(
+            "部门得分趋势（近六个月）", [(m, s) for m, s, _, _ in points], months_back(month(), queries.TREND_MONTHS)
+        )
+        return c.page(
+            request,
+            "department.html",
+            department_id=department_id,
+            name=depts.get(department_id, ""),
+            points=points,
+            chart=chart,
+            staff=queries.staff_scores(reader.client, department_id, month()),
+            people=people,
+            findings=queries.open_findings(reader, "department_id", department_id),
+            as_of=as_of(),
+        )
 
     @app.get("/staff/{staff_id}", response_class=HTMLResponse)
     def staff(staff_id: str, request: Request) -> HTMLResponse:
@@ -243,11 +280,21 @@ def register(app: FastAPI, c: Console) -> None:
             raise Forbidden("这位工作人员不在您的范围内。")
         depts, people = queries.names(reader.client)
         points = queries.trend(reader.client, "staff", staff_id, month())
-        chart = trend_svg("个人得分趋势（近六个月）", [(m, s) for m, s, _, _ in points],
-                          months_back(month(), queries.TREND_MONTHS))
-        return c.page(request, "staff.html", staff_id=staff_id, name=people.get(staff_id, ""), department_id=dept,
-                      department_name=depts.get(dept, ""), points=points, chart=chart,
-                      findings=queries.open_findings(reader, "staff_id", staff_id), as_of=as_of())
+        chart = trend_svg(
+            "个人得分趋势（近六个月）", [(m, s) for m, s, _, _ in points], months_back(month(), queries.TREND_MONTHS)
+        )
+        return c.page(
+            request,
+            "staff.html",
+            staff_id=staff_id,
+            name=people.get(staff_id, ""),
+            department_id=dept,
+            department_name=depts.get(dept, ""),
+            points=points,
+            chart=chart,
+            findings=queries.open_findings(reader, "staff_id", staff_id),
+            as_of=as_of(),
+        )
 
     def bulletin_files() -> list[Path]:
         folder = c.bulletins

@@ -23,12 +23,15 @@ def inbox(reader: FindingsReader, department_id: str, severities: list[str], lim
     return reader.select(
         "department_id = %(d)s AND category != 'supervision' AND severity IN %(sev)s AND finding_id NOT IN "
         "(SELECT finding_id FROM loop_messages FINAL WHERE type IN ('response', 'decision'))",
-        {"d": department_id, "sev": tuple(severities) or ("",)}, limit)
+        {"d": department_id, "sev": tuple(severities) or ("",)},
+        limit,
+    )
 
 
 @dataclass(frozen=True)
 class Awaiting:
     """A finding in the supervisors' queue: its latest response (when, what kind, text, who) awaits a decision."""
+
     finding: Finding
     responded_at: datetime
     kind: str
@@ -40,19 +43,33 @@ def queue(reader: FindingsReader, region_prefix: str, limit: int = 200) -> list[
     """Findings of the region whose latest response is newer than their latest decision (or has none)."""
     rows = reader.client.execute(
         "SELECT finding_id, max(at) AS responded, argMax(kind, at), argMax(text, at), argMax(actor_id, at) "
-        "FROM loop_messages FINAL WHERE type = 'response' GROUP BY finding_id", settings=READONLY)
+        "FROM loop_messages FINAL WHERE type = 'response' GROUP BY finding_id",
+        settings=READONLY,
+    )
     if not rows:
         return []
-    decided = dict(reader.client.execute(
-        "SELECT finding_id, max(at) FROM loop_messages FINAL WHERE type = 'decision' GROUP BY finding_id",
-        settings=READONLY))
+    decided = dict(
+        reader.client.execute(
+            "SELECT finding_id, max(at) FROM loop_messages FINAL WHERE type = 'decision' GROUP BY finding_id",
+            settings=READONLY,
+        )
+    )
     waiting = {str(r[0]): r for r in rows if r[0] not in decided or decided[r[0]] < r[1]}
     if not waiting:
         return []
-    found = reader.select("finding_id IN %(ids)s AND startsWith(region_code, %(r)s)",
-                         {"ids": tuple(waiting), "r": region_prefix}, limit)
-    out = [Awaiting(f, waiting[f.finding_id][1], str(waiting[f.finding_id][2]), str(waiting[f.finding_id][3]),
-                    str(waiting[f.finding_id][4])) for f in found]
+    found = reader.select(
+        "finding_id IN %(ids)s AND startsWith(region_code, %(r)s)", {"ids": tuple(waiting), "r": region_prefix}, limit
+    )
+    out = [
+        Awaiting(
+            f,
+            waiting[f.finding_id][1],
+            str(waiting[f.finding_id][2]),
+            str(waiting[f.finding_id][3]),
+            str(waiting[f.finding_id][4]),
+        )
+        for f in found
+    ]
     return sorted(out, key=lambda a: (a.responded_at, a.finding.finding_id))
 
 
@@ -60,7 +77,10 @@ def status(reader: FindingsReader, finding_id: str) -> str:
     """The finding's latest decision (pending when none)."""
     rows = reader.client.execute(
         "SELECT argMax(outcome, concat(toString(toUInt32(at)), message_id)) FROM loop_messages FINAL "
-        "WHERE finding_id = %(id)s AND type = 'decision'", {"id": finding_id}, settings=READONLY)
+        "WHERE finding_id = %(id)s AND type = 'decision'",
+        {"id": finding_id},
+        settings=READONLY,
+    )
     return str(rows[0][0]) if rows and rows[0][0] else "pending"
 
 
@@ -72,8 +92,10 @@ def trend(client: Any, kind: str, entity: str, month: date) -> list[tuple[date, 
     rows = client.execute(
         f"SELECT period_start, score, yellows, reds FROM {board} "
         f"WHERE period = 'month' AND level = 'province' AND {column} = %(e)s AND period_start >= %(from)s "
-        "AND period_start <= %(to)s ORDER BY period_start", {"e": entity, "from": months[0], "to": month},
-        settings=READONLY)
+        "AND period_start <= %(to)s ORDER BY period_start",
+        {"e": entity, "from": months[0], "to": month},
+        settings=READONLY,
+    )
     return [(r[0], float(r[1]), int(r[2]), int(r[3])) for r in rows]
 
 
@@ -82,7 +104,9 @@ def staff_scores(client: Any, department_id: str, month: date) -> list[tuple[str
     rows = client.execute(
         f"SELECT staff_id, score, yellows, reds FROM {board_table('staff')} WHERE period = 'month' "
         "AND level = 'province' AND period_start = %(m)s AND department_id = %(d)s ORDER BY score DESC, staff_id",
-        {"m": month, "d": department_id}, settings=READONLY)
+        {"m": month, "d": department_id},
+        settings=READONLY,
+    )
     return [(str(r[0]), float(r[1]), int(r[2]), int(r[3])) for r in rows]
 
 
@@ -95,7 +119,7 @@ def scores_as_of(client: Any) -> datetime | None:
 
 
 def as_of_text(at: datetime | None, today: date) -> str:
-    """"14:03:22" (the date too when it is not today; "—" before the first refresh)."""
+    """ "14:03:22" (the date too when it is not today; "—" before the first refresh)."""
     if at is None:
         return "—"
     return f"{at:%H:%M:%S}" if at.date() == today else f"{at:%Y-%m-%d %H:%M:%S}"

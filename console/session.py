@@ -26,6 +26,7 @@ COOKIE = "esup_console"
 @dataclass(frozen=True)
 class SessionConfig:
     """The session cookie's settings: signing secret, Secure flag and idle limit in seconds."""
+
     secret: str  # signs the cookie
     secure: bool = True  # Secure cookies: only over https (dev http on loopback turns it off)
     idle_s: int = 30 * 60  # a session unused this long is over
@@ -41,14 +42,21 @@ class Forbidden(Exception):
 
 class CsrfRejected(Exception):
     """A POST whose form ``csrf`` does not match the session's: refused with an error page."""
+
     pass
 
 
 def session_middleware(cfg: SessionConfig) -> Middleware:
     """The signed-cookie session middleware; its max age is the idle limit, renewed with every answer."""
     # max_age renews with every answer (the cookie is re-signed), so it is the idle limit as well.
-    return Middleware(SessionMiddleware, secret_key=cfg.secret, session_cookie=COOKIE, max_age=cfg.idle_s,
-                      same_site="strict", https_only=cfg.secure)
+    return Middleware(
+        SessionMiddleware,
+        secret_key=cfg.secret,
+        session_cookie=COOKIE,
+        max_age=cfg.idle_s,
+        same_site="strict",
+        https_only=cfg.secure,
+    )
 
 
 def csrf_token(request: Request) -> str:

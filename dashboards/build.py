@@ -23,6 +23,7 @@ OUT_DIR = packaged("dashboards", "json")
 @dataclass(frozen=True)
 class Board:
     """One dashboard package: its name (the JSON file's stem), uid, builder and panel specs."""
+
     name: str  # the package and the JSON file name
     uid: str
     build: Callable[[], Dashboard]

@@ -43,8 +43,14 @@ def build_panel(spec: PanelSpec, panel_id: int) -> cogbuilder.Builder[model.Pane
         panel = timeseries.Panel()
     else:
         panel = bargauge.Panel()
-    panel = (panel.id(panel_id).title(spec.title).datasource(clickhouse.datasource()).with_target(query)
-             .span(spec.width).height(spec.height))
+    panel = (
+        panel.id(panel_id)
+        .title(spec.title)
+        .datasource(clickhouse.datasource())
+        .with_target(query)
+        .span(spec.width)
+        .height(spec.height)
+    )
     if spec.description:
         panel = panel.description(spec.description)
     if spec.unit:
@@ -54,15 +60,23 @@ def build_panel(spec: PanelSpec, panel_id: int) -> cogbuilder.Builder[model.Pane
 
 def region_level_variable() -> dashboard.CustomVariable:
     """The region-level (区划级别) variable: province, city or county, province by default."""
-    return (dashboard.CustomVariable("region_level").label("区划级别 Region level")
-            .values("province,city,county")
-            .current(model.VariableOption(selected=True, text="province", value="province")))
+    return (
+        dashboard.CustomVariable("region_level")
+        .label("区划级别 Region level")
+        .values("province,city,county")
+        .current(model.VariableOption(selected=True, text="province", value="province"))
+    )
 
 
 def query_variable(name: str, label: str, sql: str, current: str | None = None) -> dashboard.QueryVariable:
     """A variable whose values come from ``sql`` on ClickHouse, refreshed on dashboard load."""
-    var = (dashboard.QueryVariable(name).label(label).datasource(clickhouse.datasource()).query(sql)
-           .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD))
+    var = (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(clickhouse.datasource())
+        .query(sql)
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+    )
     if current is not None:
         var = var.current(model.VariableOption(selected=True, text=current, value=current))
     return var
@@ -70,18 +84,34 @@ def query_variable(name: str, label: str, sql: str, current: str | None = None) 
 
 def period_variable() -> dashboard.CustomVariable:
     """The period (周期) variable: day, week or month, month by default."""
-    return (dashboard.CustomVariable("period").label("周期 Period").values("day,week,month")
-            .current(model.VariableOption(selected=True, text="month", value="month")))
+    return (
+        dashboard.CustomVariable("period")
+        .label("周期 Period")
+        .values("day,week,month")
+        .current(model.VariableOption(selected=True, text="month", value="month"))
+    )
 
 
 def new_dashboard(uid: str, title: str, description: str, time_from: str = "now-30d") -> dashboard.Dashboard:
     """A dashboard with the platform's common settings: Beijing time, live refresh, read-only, tagged."""
     return (
-        dashboard.Dashboard(title).uid(uid).description(description).tags(["esup", "电子监察"])
-        .timezone(TIMEZONE).refresh(REFRESH).time(time_from, "now").readonly()
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["esup", "电子监察"])
+        .timezone(TIMEZONE)
+        .refresh(REFRESH)
+        .time(time_from, "now")
+        .readonly()
         .timepicker(dashboard.TimePicker().refresh_intervals(["5s", "10s", "30s", "1m", "5m"]))
-        .link(dashboard.DashboardLink("电子监察 dashboards").type(model.DashboardLinkType.DASHBOARDS)
-              .tags(["esup"]).as_dropdown(True).include_vars(True).keep_time(True))
+        .link(
+            dashboard.DashboardLink("电子监察 dashboards")
+            .type(model.DashboardLinkType.DASHBOARDS)
+            .tags(["esup"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
     )
 
 

@@ -52,8 +52,7 @@ def dashboard_payload(board: Board, folder_uid: str = FOLDER_UID) -> dict[str, A
     """POST /api/dashboards/db body: overwrite by uid, into the platform's folder."""
     model = as_dict(board)
     model.pop("id", None)  # Grafana matches on uid; an id from elsewhere would point at another dashboard
-    return {"dashboard": model, "folderUid": folder_uid, "overwrite": True,
-            "message": "esup dashboards push"}
+    return {"dashboard": model, "folderUid": folder_uid, "overwrite": True, "message": "esup dashboards push"}
 
 
 def push(api: Any, target: Target, report: Callable[[str], None] = print) -> None:

@@ -38,8 +38,7 @@ STAFF_NAMES = "SELECT id AS staff_id, name AS staff_name FROM directory_staff FI
 # Template-variable queries (one column: the values offered).
 REGIONS = f"SELECT DISTINCT {region_of(LEVEL, 'region_code')} AS region FROM case_snapshots FINAL ORDER BY region"
 DEPARTMENTS = (
-    f"SELECT DISTINCT department_id FROM case_snapshots FINAL WHERE {in_region('region_code')} "
-    "ORDER BY department_id"
+    f"SELECT DISTINCT department_id FROM case_snapshots FINAL WHERE {in_region('region_code')} ORDER BY department_id"
 )
 CASES = (
     f"SELECT case_id FROM case_snapshots FINAL WHERE {in_region('region_code')} "

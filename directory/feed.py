@@ -15,6 +15,7 @@ log = logging.getLogger("esup.directory")
 
 class DirectoryFeed:
     """The directory its compacted topic holds, followed in a background thread; ``ready`` once read to its end."""
+
     def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.auth = auth or {}  # the reading process's login (esup.kafka_auth)
@@ -67,9 +68,14 @@ class DirectoryFeed:
     def _follow(self) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        consumer: Any = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                      **self.auth,
-                                      allow_auto_create_topics=False, client_id="esup-directory-feed")  # fmt: skip
+        consumer: Any = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            **self.auth,
+            allow_auto_create_topics=False,
+            client_id="esup-directory-feed",
+        )
         try:
             parts = consumer.partitions_for_topic(self.topic)
             while not parts and not self._stop.is_set():

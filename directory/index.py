@@ -26,8 +26,13 @@ class Accountable:
 class DirectoryIndex:
     """Entries by id; built from a validated Directory or, live, from whatever entries the topic holds."""
 
-    def __init__(self, departments: Iterable[Department] = (), staff: Iterable[Staff] = (),
-                 bureaus: Iterable[Bureau] = (), version: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        departments: Iterable[Department] = (),
+        staff: Iterable[Staff] = (),
+        bureaus: Iterable[Bureau] = (),
+        version: str = "",
+    ) -> None:
         self.departments = {d.id: d for d in departments}
         self.staff = {s.id: s for s in staff}
         self.bureaus = {b.id: b for b in bureaus}
@@ -57,9 +62,13 @@ class DirectoryIndex:
         head = dept.head if dept and dept.head else ""
         bureau = self.bureaus.get(dept.bureau) if dept and dept.bureau else None
         return Accountable(
-            staff_id=staff_id, staff_name=self.staff_name(staff_id),
-            department_id=department_id, department_name=self.department_name(department_id),
-            head_id=head, head_name=self.staff_name(head) if head else "",
-            bureau_id=bureau.id if bureau else "", bureau_name=bureau.name if bureau else "",
+            staff_id=staff_id,
+            staff_name=self.staff_name(staff_id),
+            department_id=department_id,
+            department_name=self.department_name(department_id),
+            head_id=head,
+            head_name=self.staff_name(head) if head else "",
+            bureau_id=bureau.id if bureau else "",
+            bureau_name=bureau.name if bureau else "",
             bureau_staff=tuple(bureau.staff) if bureau else (),
-        )  # fmt: skip
+        )

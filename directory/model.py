@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 class Role(StrEnum):
     """A staff member's role in licensing (窗口受理, 承办, 审核, 批准, 负责人) or in supervision (监察室)."""
+
     window_clerk = "window_clerk"  # 窗口受理
     handler = "handler"  # 承办
     reviewer = "reviewer"  # 审核
@@ -26,6 +27,7 @@ class _Strict(BaseModel):
 
 class Staff(_Strict):
     """A staff member: name, department (or bureau, for supervisors), roles, and the email and mobile for notices."""
+
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     department: str = Field(min_length=1, description="a department id, or a bureau id for its supervisors")
@@ -36,6 +38,7 @@ class Staff(_Strict):
 
 class Department(_Strict):
     """A licensing department: name, region, parent, its head (负责人) and the bureau that supervises it."""
+
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     region_code: str = Field(pattern=r"^\d{6}$")
@@ -46,6 +49,7 @@ class Department(_Strict):
 
 class Bureau(_Strict):
     """A supervision bureau (监察机关): its region and the staff who receive its notices."""
+
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     region_code: str = Field(pattern=r"^\d{6}$")
@@ -54,6 +58,7 @@ class Bureau(_Strict):
 
 class Directory(_Strict):
     """The whole directory of departments, staff and bureaus; ids are unique and every reference resolves."""
+
     version: str = "1"
     departments: list[Department] = Field(default_factory=list)
     staff: list[Staff] = Field(default_factory=list)
@@ -61,8 +66,11 @@ class Directory(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Directory:
-        for what, ids in (("department", [d.id for d in self.departments]), ("staff", [s.id for s in self.staff]),
-                          ("bureau", [b.id for b in self.bureaus])):  # fmt: skip
+        for what, ids in (
+            ("department", [d.id for d in self.departments]),
+            ("staff", [s.id for s in self.staff]),
+            ("bureau", [b.id for b in self.bureaus]),
+        ):
             dup = sorted({i for i in ids if ids.count(i) > 1})
             if dup:
                 raise ValueError(f"duplicate {what} ids: {', '.join(dup[:5])}")
@@ -91,6 +99,7 @@ class Directory(_Strict):
 
 class DirectoryError(ValueError):
     """A directory that cannot be used; the message names the source and each bad entry or field."""
+
     pass
 
 

@@ -12,15 +12,21 @@ from directory.index import DirectoryIndex
 from directory.model import Bureau, Department, Directory, Staff
 
 _KINDS: dict[str, type[Department] | type[Staff] | type[Bureau]] = {
-    "department": Department, "staff": Staff, "bureau": Bureau}  # fmt: skip
+    "department": Department,
+    "staff": Staff,
+    "bureau": Bureau,
+}
 VERSION_KEY = b"meta:version"
 
 
 def records(directory: Directory) -> dict[bytes, bytes]:
     """Key → JSON value of every entry, plus the directory's version."""
     out: dict[bytes, bytes] = {VERSION_KEY: json.dumps({"version": directory.version}).encode()}
-    for kind, entries in (("department", directory.departments), ("staff", directory.staff),
-                          ("bureau", directory.bureaus)):  # fmt: skip
+    for kind, entries in (
+        ("department", directory.departments),
+        ("staff", directory.staff),
+        ("bureau", directory.bureaus),
+    ):
         for e in entries:
             out[f"{kind}:{e.id}".encode()] = e.model_dump_json().encode()
     return out
@@ -45,12 +51,14 @@ def index_of(latest: dict[bytes, bytes]) -> DirectoryIndex:
 @dataclass(frozen=True)
 class PublishReport:
     """What ``publish_directory`` wrote: entries published, and tombstones for entries no longer in the file."""
+
     published: int
     deleted: int
 
 
-def publish_directory(bootstrap: str, topic: str, directory: Directory, *,
-                      auth: dict[str, Any] | None = None) -> PublishReport:
+def publish_directory(
+    bootstrap: str, topic: str, directory: Directory, *, auth: dict[str, Any] | None = None
+) -> PublishReport:
     """Write every entry (key kind:id) and a tombstone for each live entry no longer in the file."""
     from esup.producer import kafka_producer, read_compacted
 

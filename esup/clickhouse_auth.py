@@ -23,8 +23,13 @@ if TYPE_CHECKING:
 #           on the scoreboard's own tables only, INSERT into its refresh log; nothing else is writable
 Role = Literal["admin", "sink", "service", "reader", "scorer"]
 ROLES: tuple[Role, ...] = ("admin", "sink", "service", "reader", "scorer")
-USERS: dict[Role, str] = {"admin": "esup_admin", "sink": "esup_sink", "service": "esup_service",
-                          "reader": "esup_reader", "scorer": "esup_scorer"}  # fmt: skip
+USERS: dict[Role, str] = {
+    "admin": "esup_admin",
+    "sink": "esup_sink",
+    "service": "esup_service",
+    "reader": "esup_reader",
+    "scorer": "esup_scorer",
+}
 
 
 class CredentialError(RuntimeError):

@@ -75,8 +75,12 @@ def _sasl(settings: Settings, principal: str) -> dict[str, Any]:
     creds = credentials(settings, principal)
     if creds is None:
         return {}
-    return {"security_protocol": settings.kafka_security_protocol, "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": creds[0], "sasl_plain_password": creds[1]}
+    return {
+        "security_protocol": settings.kafka_security_protocol,
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": creds[0],
+        "sasl_plain_password": creds[1],
+    }
 
 
 def kafka_python_auth(settings: Settings, principal: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 @dataclass(frozen=True)
 class PartitionLag:
     """One partition's lag for a consumer group: its committed offset against the partition's end offset."""
+
     group: str
     topic: str
     partition: int
@@ -22,8 +23,9 @@ class PartitionLag:
         return asdict(self)
 
 
-def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: int = 15000, *,
-              auth: dict[str, Any] | None = None) -> list[PartitionLag]:
+def group_lag(
+    bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: int = 15000, *, auth: dict[str, Any] | None = None
+) -> list[PartitionLag]:
     """Lag of each group on the topics named for it and on any other topic it has committed offsets for."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -31,9 +33,15 @@ def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: i
 
     with admin_client(bootstrap, timeout_ms=timeout_ms, auth=auth) as admin:
         committed = {group: _committed(admin, group) for group in groups}
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             allow_auto_create_topics=False, client_id="esup-status",
-                             request_timeout_ms=timeout_ms, **(auth or {}))
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+        client_id="esup-status",
+        request_timeout_ms=timeout_ms,
+        **(auth or {}),
+    )
     try:
         wanted: dict[str, list[Any]] = {}
         for group, topics in groups.items():
@@ -57,8 +65,9 @@ def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]], timeout_ms: i
     return out
 
 
-def committed_offsets(bootstrap: str, group: str, timeout_ms: int = 15000, *,
-                      auth: dict[str, Any] | None = None) -> dict[tuple[str, int], int]:
+def committed_offsets(
+    bootstrap: str, group: str, timeout_ms: int = 15000, *, auth: dict[str, Any] | None = None
+) -> dict[tuple[str, int], int]:
     """The group's committed offset of every partition it has committed on, as (topic, partition) -> offset."""
     from esup.topics import admin_client
 

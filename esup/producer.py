@@ -15,6 +15,7 @@ from schemas.events import CaseEvent, EventError, event_to_json, occurred_sort_k
 @dataclass(frozen=True)
 class Rejected:
     """An input line that was not published, and why."""
+
     line: int
     reason: str
 
@@ -134,17 +135,25 @@ class DepartmentProducer:
 @dataclass(frozen=True)
 class CatalogReport:
     """What a catalog publish did: item codes published, and codes tombstoned because the file no longer has them."""
+
     published: list[str]
     deleted: list[str]  # codes that had a live record and are no longer in the file: tombstoned
 
 
-def read_compacted(bootstrap: str, topic: str, timeout_s: float = 30.0, *,
-                   auth: dict[str, Any] | None = None) -> dict[bytes, bytes | None]:
+def read_compacted(
+    bootstrap: str, topic: str, timeout_s: float = 30.0, *, auth: dict[str, Any] | None = None
+) -> dict[bytes, bytes | None]:
     """The latest value per key of a topic, read from the beginning to the current end (None: a tombstone)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             allow_auto_create_topics=False, client_id="esup-catalog-reader", **(auth or {}))
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+        client_id="esup-catalog-reader",
+        **(auth or {}),
+    )
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
@@ -167,8 +176,9 @@ def read_compacted(bootstrap: str, topic: str, timeout_s: float = 30.0, *,
         consumer.close(autocommit=False)
 
 
-def publish_catalog(bootstrap: str, topic: str, catalog: Catalog, *, producer: Any = None,
-                    auth: dict[str, Any] | None = None) -> CatalogReport:
+def publish_catalog(
+    bootstrap: str, topic: str, catalog: Catalog, *, producer: Any = None, auth: dict[str, Any] | None = None
+) -> CatalogReport:
     """Write one record per item (key: code, value: the item's JSON) and a tombstone per removed item."""
     live = {k.decode() for k, v in read_compacted(bootstrap, topic, auth=auth).items() if v is not None}
     codes = [item.code for item in catalog.items]
@@ -176,8 +186,9 @@ def publish_catalog(bootstrap: str, topic: str, catalog: Catalog, *, producer: A
     own = producer is None
     p = kafka_producer(bootstrap, "esup-catalog", auth=auth) if own else producer
     try:
-        futures = [p.send(topic, key=item.code.encode(), value=item.model_dump_json().encode())
-                   for item in catalog.items]
+        futures = [
+            p.send(topic, key=item.code.encode(), value=item.model_dump_json().encode()) for item in catalog.items
+        ]
         # A tombstone (value None) lets compaction drop the item, and workers' global tables forget it.
         futures += [p.send(topic, key=code.encode(), value=None) for code in removed]
         p.flush(timeout=60)

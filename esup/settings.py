@@ -162,10 +162,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:
         # In production every ClickHouse login has a password: given, or each role's file (esup/clickhouse_auth.py).
-        if (self.environment == "production" and not self.clickhouse_password.get_secret_value()
-                and self.clickhouse_credentials_path is None):
-            raise ValueError("ESUP_CLICKHOUSE_PASSWORD must be set when ESUP_ENVIRONMENT=production "
-                             "(or ESUP_CLICKHOUSE_CREDENTIALS_PATH, the directory of each role's password file)")
+        if (
+            self.environment == "production"
+            and not self.clickhouse_password.get_secret_value()
+            and self.clickhouse_credentials_path is None
+        ):
+            raise ValueError(
+                "ESUP_CLICKHOUSE_PASSWORD must be set when ESUP_ENVIRONMENT=production "
+                "(or ESUP_CLICKHOUSE_CREDENTIALS_PATH, the directory of each role's password file)"
+            )
         ports = [self.kafka_port, self.kafka_controller_port, self.clickhouse_port, self.clickhouse_http_port]
         if len(set(ports)) != len(ports):
             raise ValueError(f"the local stack's ports must differ, got {ports}")

@@ -37,6 +37,7 @@ class TokenFileError(RuntimeError):
 @dataclass(frozen=True)
 class TokenRecord:
     """One gateway token as stored: its id, department, argon2id hash, and when it was created and revoked."""
+
     token_id: str
     department_id: str
     hash: str
@@ -50,8 +51,12 @@ class TokenRecord:
 
     def public(self) -> dict[str, Any]:
         """The record without its hash, for listings."""
-        return {"token_id": self.token_id, "department_id": self.department_id, "created_at": self.created_at,
-                "revoked_at": self.revoked_at}
+        return {
+            "token_id": self.token_id,
+            "department_id": self.department_id,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
 
 
 class TokenStore:

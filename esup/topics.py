@@ -18,6 +18,7 @@ DAY_MS = 24 * 3600 * 1000
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic the platform needs: name, partitions, replication, configs and what it carries."""
+
     name: str
     partitions: int
     replication: int
@@ -28,6 +29,7 @@ class TopicSpec:
 @dataclass(frozen=True)
 class TopicResult:
     """What ensuring a topic found: whether it was created, its partitions, and how it differs from its spec."""
+
     spec: TopicSpec
     created: bool
     partitions: int
@@ -52,36 +54,96 @@ def _platform_topics(s: Settings) -> list[TopicSpec]:
     keyed = s.case_events_partitions
     rf = s.topic_replication_factor
     return [
-        TopicSpec(s.topic_case_events, keyed, rf,
-                  {"cleanup.policy": "delete", "retention.ms": str(s.case_events_retention_days * DAY_MS),
-                   # the broker stamps receipt: an event's or tick's own time is checked against it
-                   "message.timestamp.type": "LogAppendTime"},
-                  "case events from department systems, keyed by case id"),
-        TopicSpec(s.topic_dead_letters, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
-                  "events that failed the contract, with the reason"),
-        TopicSpec(s.topic_findings, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
-                  "supervision findings, keyed by case id"),
+        TopicSpec(
+            s.topic_case_events,
+            keyed,
+            rf,
+            {
+                "cleanup.policy": "delete",
+                "retention.ms": str(s.case_events_retention_days * DAY_MS),
+                # the broker stamps receipt: an event's or tick's own time is checked against it
+                "message.timestamp.type": "LogAppendTime",
+            },
+            "case events from department systems, keyed by case id",
+        ),
+        TopicSpec(
+            s.topic_dead_letters,
+            1,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
+            "events that failed the contract, with the reason",
+        ),
+        TopicSpec(
+            s.topic_findings,
+            keyed,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
+            "supervision findings, keyed by case id",
+        ),
         # Compacted: the latest snapshot per case and the latest catalog entry per item survive forever.
-        TopicSpec(s.topic_case_snapshots, keyed, rf, {"cleanup.policy": "compact"},
-                  "latest state per case, keyed by case id (compacted)"),
-        TopicSpec(s.topic_chain_heads, 1, rf, {"cleanup.policy": "compact"},
-                  "the head of each worker partition's findings chain (compacted)"),
-        TopicSpec(s.topic_catalog, 1, rf, {"cleanup.policy": "compact"},
-                  "licensing-item catalog, keyed by item code (compacted)"),
-        TopicSpec(s.topic_directory, 1, rf, {"cleanup.policy": "compact"},
-                  "organisation directory: departments, staff, bureaus, keyed by kind:id (compacted)"),
-        TopicSpec(s.topic_ticks, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(DAY_MS),
-                                             "message.timestamp.type": "LogAppendTime"},
-                  "the sweeper's wake-ups, one partition per case-events partition"),
-        TopicSpec(s.topic_applicant_facts, keyed, rf,
-                  {"cleanup.policy": "delete", "retention.ms": str(s.case_events_retention_days * DAY_MS)},
-                  "applications and withdrawals keyed by (applicant, item), one partition per case-events partition"),
-        TopicSpec(s.topic_responses, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
-                  "responses, decisions and recommendation reports, keyed by finding id"),
-        TopicSpec(s.topic_complaints, keyed, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
-                  "complaints from the public and their handling, keyed by complaint id (contact sealed)"),
-        TopicSpec(s.topic_audit, 1, rf, {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
-                  "every API action, hash-chained (also in ClickHouse audit_log)"),
+        TopicSpec(
+            s.topic_case_snapshots,
+            keyed,
+            rf,
+            {"cleanup.policy": "compact"},
+            "latest state per case, keyed by case id (compacted)",
+        ),
+        TopicSpec(
+            s.topic_chain_heads,
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "the head of each worker partition's findings chain (compacted)",
+        ),
+        TopicSpec(
+            s.topic_catalog,
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "licensing-item catalog, keyed by item code (compacted)",
+        ),
+        TopicSpec(
+            s.topic_directory,
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "organisation directory: departments, staff, bureaus, keyed by kind:id (compacted)",
+        ),
+        TopicSpec(
+            s.topic_ticks,
+            keyed,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(DAY_MS), "message.timestamp.type": "LogAppendTime"},
+            "the sweeper's wake-ups, one partition per case-events partition",
+        ),
+        TopicSpec(
+            s.topic_applicant_facts,
+            keyed,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(s.case_events_retention_days * DAY_MS)},
+            "applications and withdrawals keyed by (applicant, item), one partition per case-events partition",
+        ),
+        TopicSpec(
+            s.topic_responses,
+            keyed,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            "responses, decisions and recommendation reports, keyed by finding id",
+        ),
+        TopicSpec(
+            s.topic_complaints,
+            keyed,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            "complaints from the public and their handling, keyed by complaint id (contact sealed)",
+        ),
+        TopicSpec(
+            s.topic_audit,
+            1,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            "every API action, hash-chained (also in ClickHouse audit_log)",
+        ),
     ]
 
 
@@ -98,10 +160,15 @@ def ingest_topic(s: Settings, department_id: str) -> str:
 
 def ingest_topic_spec(s: Settings, department_id: str) -> TopicSpec:
     """The spec of a department's ingestion topic `esup.ingest.<dept>` (7 days' retention, broker timestamps)."""
-    return durable(TopicSpec(ingest_topic(s, department_id), s.case_events_partitions, s.topic_replication_factor,
-                             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
-                              "message.timestamp.type": "LogAppendTime"},
-                             f"case events written by department {department_id}'s system, keyed by case id"))
+    return durable(
+        TopicSpec(
+            ingest_topic(s, department_id),
+            s.case_events_partitions,
+            s.topic_replication_factor,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "message.timestamp.type": "LogAppendTime"},
+            f"case events written by department {department_id}'s system, keyed by case id",
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -111,8 +178,13 @@ def admin_client(bootstrap: str, timeout_ms: int = 30000, *, auth: dict[str, Any
     ``auth``: the login, esup.kafka_auth.kafka_python_auth(settings, principal) ({} on a PLAINTEXT cluster)."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="esup-admin", request_timeout_ms=timeout_ms,
-                             bootstrap_timeout_ms=timeout_ms, **(auth or {}))
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="esup-admin",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+        **(auth or {}),
+    )
     try:
         yield admin
     finally:
@@ -139,7 +211,8 @@ def _until_described(admin: Any, specs: Sequence[TopicSpec], timeout_s: float = 
     while time.monotonic() < deadline:
         have = describe(admin, [s.name for s in specs])
         if all(have.get(s.name) == s.partitions for s in specs) and all(
-                None not in topic_configs(admin, s.name, list(s.configs)).values() for s in specs):
+            None not in topic_configs(admin, s.name, list(s.configs)).values() for s in specs
+        ):
             return
         time.sleep(0.2)
 
@@ -152,8 +225,10 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> list[TopicResult]:
     missing = [s for s in specs if s.name not in existing]
     created: set[str] = set()
     if missing:
-        request = {s.name: {"num_partitions": s.partitions, "replication_factor": s.replication, "configs": s.configs}
-                   for s in missing}
+        request = {
+            s.name: {"num_partitions": s.partitions, "replication_factor": s.replication, "configs": s.configs}
+            for s in missing
+        }
         response = admin.create_topics(request, raise_errors=False, wait_for_metadata=False)
         for t in response["topics"]:
             if t["error_code"] == 0:

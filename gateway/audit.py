@@ -21,19 +21,34 @@ class GatewayAuditor:
         self.prev = ""
         self._lock = threading.Lock()
 
-    def record(self, *, at: datetime, department_id: str | None, token_id: str | None, status: int,
-               detail: dict[str, Any], path: str = "/v1/events") -> Any:
+    def record(
+        self,
+        *,
+        at: datetime,
+        department_id: str | None,
+        token_id: str | None,
+        status: int,
+        detail: dict[str, Any],
+        path: str = "/v1/events",
+    ) -> Any:
         """Send one record; returns the send future (the caller waits for it before answering)."""
         with self._lock:
             row: dict[str, Any] = {
-                "audit_id": str(uuid.uuid4()), "at": at.isoformat(),
+                "audit_id": str(uuid.uuid4()),
+                "at": at.isoformat(),
                 "actor_id": f"gateway-token:{token_id}" if token_id else "anonymous",
-                "role": "department" if department_id else "", "action": "gateway.ingest", "method": "POST",
-                "path": path, "finding_id": "", "status": status,
-                "detail": json.dumps({"department_id": department_id, "token_id": token_id, **detail},
-                                     ensure_ascii=False, sort_keys=True),
-                "chain": self.chain, "prev_hash": self.prev,
-            }  # fmt: skip
+                "role": "department" if department_id else "",
+                "action": "gateway.ingest",
+                "method": "POST",
+                "path": path,
+                "finding_id": "",
+                "status": status,
+                "detail": json.dumps(
+                    {"department_id": department_id, "token_id": token_id, **detail}, ensure_ascii=False, sort_keys=True
+                ),
+                "chain": self.chain,
+                "prev_hash": self.prev,
+            }
             content = json.dumps(row, ensure_ascii=False, sort_keys=True)
             row["hash"] = hashlib.sha256(content.encode()).hexdigest()
             self.prev = row["hash"]

@@ -13,6 +13,7 @@ MAX_PROBLEMS = 100  # a body of 10,000 bad lines gets the first hundred, and the
 @dataclass(frozen=True)
 class Problem:
     """What is wrong with a body: the line or element (None: the whole body), the field, and why."""
+
     line: int | None  # the JSON Lines line, or the array element's position (both from 1); None: the whole body
     field: str | None
     reason: str

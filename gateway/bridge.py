@@ -29,13 +29,14 @@ log = logging.getLogger("esup.bridge")
 @dataclass(frozen=True)
 class Verdict:
     """Whether a record goes on to case events, and if not why (the dead letter's reason)."""
+
     forward: bool
     reason: str = ""
 
 
 def judge(topic: str, prefix: str, key: bytes | None, value: bytes | None) -> Verdict:
     """Whether a record of a department's ingestion topic may go on to case events, and if not why."""
-    department = topic[len(prefix):] if topic.startswith(prefix) else ""
+    department = topic[len(prefix) :] if topic.startswith(prefix) else ""
     if not department:
         return Verdict(False, f"topic {topic!r} is not a department's ingestion topic ({prefix}<department>)")
     try:
@@ -45,8 +46,11 @@ def judge(topic: str, prefix: str, key: bytes | None, value: bytes | None) -> Ve
     except Exception as exc:  # the contract's parser failing is still a dead letter, never a stopped bridge
         return Verdict(False, f"<event>: unparseable ({type(exc).__name__})")
     if event.department_id != department:
-        return Verdict(False, f"department_id: {event.department_id!r} claimed by an event on {department}'s topic "
-                              f"{topic} (principal {department_principal(department)})")
+        return Verdict(
+            False,
+            f"department_id: {event.department_id!r} claimed by an event on {department}'s topic "
+            f"{topic} (principal {department_principal(department)})",
+        )
     if key != event.case_id.encode():
         shown = "missing" if key is None else repr(key[:140])
         return Verdict(False, f"key: {shown}; a case event is keyed by its case id {event.case_id!r}")
@@ -61,8 +65,14 @@ def pattern(prefix: str) -> str:
 class Bridge:
     """One consume-forward-commit loop; several bridges (distinct ``instance``) share the group's partitions."""
 
-    def __init__(self, settings: Settings, *, instance: str = "1", max_records: int = 2000,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        instance: str = "1",
+        max_records: int = 2000,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.s, self.instance, self.max_records, self.now = settings, instance, max_records, now
         self.counts: Counter[str] = Counter()
         self.consumer = self._consumer()
@@ -71,22 +81,35 @@ class Bridge:
     def _consumer(self) -> Any:
         from kafka import KafkaConsumer
 
-        c = KafkaConsumer(bootstrap_servers=self.s.kafka_bootstrap, group_id=self.s.bridge_group,
-                          client_id=f"esup-bridge-{self.instance}", enable_auto_commit=False,
-                          isolation_level="read_committed", auto_offset_reset="earliest",
-                          allow_auto_create_topics=False,
-                          # a department added while the bridge runs is read within this long
-                          metadata_max_age_ms=30000, **kafka_python_auth(self.s, BRIDGE))  # fmt: skip
+        c = KafkaConsumer(
+            bootstrap_servers=self.s.kafka_bootstrap,
+            group_id=self.s.bridge_group,
+            client_id=f"esup-bridge-{self.instance}",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            allow_auto_create_topics=False,
+            # a department added while the bridge runs is read within this long
+            metadata_max_age_ms=30000,
+            **kafka_python_auth(self.s, BRIDGE),
+        )
         c.subscribe(pattern=pattern(self.s.topic_ingest_prefix))
         return c
 
     def _producer(self) -> Any:
         from kafka import KafkaProducer
 
-        p = KafkaProducer(bootstrap_servers=self.s.kafka_bootstrap, client_id=f"esup-bridge-{self.instance}",
-                          transactional_id=f"{self.s.bridge_group}-{self.instance}", acks="all",
-                          enable_idempotence=True, allow_auto_create_topics=False, linger_ms=5,
-                          max_request_size=2 << 20, **kafka_python_auth(self.s, BRIDGE))  # fmt: skip
+        p = KafkaProducer(
+            bootstrap_servers=self.s.kafka_bootstrap,
+            client_id=f"esup-bridge-{self.instance}",
+            transactional_id=f"{self.s.bridge_group}-{self.instance}",
+            acks="all",
+            enable_idempotence=True,
+            allow_auto_create_topics=False,
+            linger_ms=5,
+            max_request_size=2 << 20,
+            **kafka_python_auth(self.s, BRIDGE),
+        )
         p.init_transactions()  # fences (aborts) whatever a dead bridge of the same instance left open
         return p
 
@@ -108,8 +131,15 @@ class Bridge:
                     self.producer.send(self.s.topic_case_events, key=r.key, value=r.value)
                     counts["forwarded"] += 1
                 else:
-                    letter = DeadLetter.of(reason=verdict.reason, topic=r.topic, partition=r.partition,
-                                           offset=r.offset, key=r.key, value=r.value, failed_at=self.now())
+                    letter = DeadLetter.of(
+                        reason=verdict.reason,
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        key=r.key,
+                        value=r.value,
+                        failed_at=self.now(),
+                    )
                     # The key cut as the letter cuts it: a 1 MB key must not make the letter too big to write.
                     key = r.key[:MAX_KEPT_KEY_BYTES] if r.key is not None else None
                     self.producer.send(self.s.topic_dead_letters, key=key, value=letter.model_dump_json().encode())

@@ -17,6 +17,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class Measure(BaseModel):
     """An accountability measure a supervisor may decide: a code, and its Chinese label."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -25,6 +26,7 @@ class Measure(BaseModel):
 
 class LoopConfig(BaseModel):
     """The loop's settings: response periods by severity, the recommendation report period (working days), measures."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = "loop-default-1"
@@ -32,8 +34,10 @@ class LoopConfig(BaseModel):
     recommendation_wd: int = Field(default=10, ge=1, le=60)
     measures: tuple[Measure, ...] = Field(
         default=(
-            Measure(code="reminder_talk", label="提醒谈话"), Measure(code="efficiency_warning", label="效能告诫"),
-            Measure(code="public_criticism", label="通报批评"), Measure(code="admonishing_talk", label="诫勉谈话"),
+            Measure(code="reminder_talk", label="提醒谈话"),
+            Measure(code="efficiency_warning", label="效能告诫"),
+            Measure(code="public_criticism", label="通报批评"),
+            Measure(code="admonishing_talk", label="诫勉谈话"),
         ),
         min_length=1,
     )
@@ -53,6 +57,7 @@ class LoopConfig(BaseModel):
 
 class LoopConfigError(ValueError):
     """The loop configuration file cannot be read or is invalid; the message names the file and each field."""
+
     pass
 
 

@@ -24,6 +24,7 @@ def message_id(finding_id: str, kind: str, request_key: str) -> str:
 
 class ResponseKind(StrEnum):
     """What a department's response is: an explanation (说明理由), a rectification (整改情况) or an appeal (申诉)."""
+
     explanation = "explanation"  # 说明理由
     rectification = "rectification"  # 整改情况
     appeal = "appeal"  # 申诉
@@ -31,6 +32,7 @@ class ResponseKind(StrEnum):
 
 class Outcome(StrEnum):
     """A supervisor's decision on a finding: confirmed, dismissed, a recommendation or accountability."""
+
     confirmed = "confirmed"  # 确认: the finding stands
     dismissed = "dismissed"  # 撤销: it costs nothing in the rankings
     recommendation = "recommendation"  # 监察建议书: the department must report it carried it out
@@ -39,6 +41,7 @@ class Outcome(StrEnum):
 
 class DismissalReason(StrEnum):
     """Why a finding was dismissed."""
+
     data_error = "data_error"  # 数据错误
     lawful_cause = "lawful_cause"  # 正当理由 (e.g. force majeure, a lawful suspension not recorded)
     duplicate = "duplicate"
@@ -47,6 +50,7 @@ class DismissalReason(StrEnum):
 
 class TargetKind(StrEnum):
     """Whom an accountability measure names: a staff member, the department, or its head (部门首长问责)."""
+
     staff = "staff"
     department = "department"
     head = "head"  # 部门首长问责
@@ -128,8 +132,13 @@ class LoopMessageError(ValueError):
         self.reason = reason
 
 
-def parse_union(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[Any], types: tuple[str, ...],
-                max_bytes: int, error: type[LoopMessageError]) -> Any:
+def parse_union(
+    raw: bytes | str | dict[str, Any],
+    adapter: TypeAdapter[Any],
+    types: tuple[str, ...],
+    max_bytes: int,
+    error: type[LoopMessageError],
+) -> Any:
     """Validate one message of a ``type``-discriminated union from wire bytes, a JSON string or a dict; raises
     ``error`` with a reason naming the field (``<message>`` for the whole), never echoing the input."""
     if isinstance(raw, bytes | bytearray):
@@ -156,15 +165,18 @@ def parse_union(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[Any], ty
     try:
         return adapter.validate_python(raw)
     except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or '<message>'}: {e['msg']}"
-                 for e in exc.errors(include_url=False, include_input=False)]
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or '<message>'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
         raise error("; ".join(parts)) from None
 
 
 def parse_message(raw: bytes | str | dict[str, Any]) -> Response | Decision | RecommendationReport:
     """Validate one loop message from wire bytes, a JSON string or a dict; raises LoopMessageError."""
-    msg: Response | Decision | RecommendationReport = parse_union(raw, LOOP_ADAPTER, MESSAGE_TYPES,
-                                                                   MAX_MESSAGE_BYTES, LoopMessageError)
+    msg: Response | Decision | RecommendationReport = parse_union(
+        raw, LOOP_ADAPTER, MESSAGE_TYPES, MAX_MESSAGE_BYTES, LoopMessageError
+    )
     return msg
 
 

@@ -20,8 +20,21 @@ from streams.rules.context import Context
 from streams.rules.evaluate import evaluate
 from streams.rules.registry import RULES
 
-_EVENT_COLS = ("event_id", "case_id", "kind", "schema_version", "item_code", "department_id", "region_code",
-               "staff_id", "occurred_at", "recorded_at", "payload", "source_partition", "source_offset")
+_EVENT_COLS = (
+    "event_id",
+    "case_id",
+    "kind",
+    "schema_version",
+    "item_code",
+    "department_id",
+    "region_code",
+    "staff_id",
+    "occurred_at",
+    "recorded_at",
+    "payload",
+    "source_partition",
+    "source_offset",
+)
 _CLOCK_OF = {code: clock for clock, ms in _RULES.items() for code in ms.values()}
 
 
@@ -34,57 +47,97 @@ def _finding(client: Any, finding_id: str) -> Finding:
     return f
 
 
-def _computation(f: Finding, events: list[dict[str, Any]], catalog: Catalog, cal: WorkCalendar,
-                 cfg: LoopConfig) -> dict[str, Any]:
+def _computation(
+    f: Finding, events: list[dict[str, Any]], catalog: Catalog, cal: WorkCalendar, cfg: LoopConfig
+) -> dict[str, Any]:
     """The deadline step by step: the clock of a timer finding (replayed from the events) or the response period."""
     if f.category == Category.supervision:
         start = datetime.fromisoformat(str(f.details["counted_from"]))
         days, last = walk(cal, start.date(), int(str(f.details["working_days"])))
-        return {"period": f.rule, "start": start.date().isoformat(), "working_days": f.details["working_days"],
-                "suspensions": [], "extension": 0, "last_day": last.isoformat() if last else None,
-                "days": [asdict(d) | {"day": d.day.isoformat()} for d in days]}
+        return {
+            "period": f.rule,
+            "start": start.date().isoformat(),
+            "working_days": f.details["working_days"],
+            "suspensions": [],
+            "extension": 0,
+            "last_day": last.isoformat() if last else None,
+            "days": [asdict(d) | {"day": d.day.isoformat()} for d in days],
+        }
     name = _CLOCK_OF.get(f.rule)
     if name is None:
         return {"period": None, "note": "an event rule: no period applies"}
-    parsed = [parse_event({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()
-                           if k not in ("source_partition", "source_offset")} | {"payload": json.loads(e["payload"])})
-              for e in events]
+    parsed = [
+        parse_event(
+            {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in e.items()
+                if k not in ("source_partition", "source_offset")
+            }
+            | {"payload": json.loads(e["payload"])}
+        )
+        for e in events
+    ]
     state = evaluate(parsed, Context.build(cal, catalog), f.detected_at).states.get(f.case_id)
     clock = state.clocks.get(name) if state else None
     if clock is None:
         return {"period": name, "note": "the clock is not in the case's events"}
     n = clock.statutory + clock.extension
     days, last = walk(cal, clock.start, n, clock.suspensions)
-    return {"period": clock.key, "start": clock.start.isoformat(), "statutory": clock.statutory,
-            "promised": clock.promised, "extension": clock.extension, "working_days": n,
-            "suspensions": [{"start": s.start.isoformat(), "end": s.end.isoformat() if s.end else None,
-                             "event_id": s.event_id} for s in clock.suspensions],
-            "last_day": last.isoformat() if last else None,
-            "days": [asdict(d) | {"day": d.day.isoformat()} for d in days]}
+    return {
+        "period": clock.key,
+        "start": clock.start.isoformat(),
+        "statutory": clock.statutory,
+        "promised": clock.promised,
+        "extension": clock.extension,
+        "working_days": n,
+        "suspensions": [
+            {"start": s.start.isoformat(), "end": s.end.isoformat() if s.end else None, "event_id": s.event_id}
+            for s in clock.suspensions
+        ],
+        "last_day": last.isoformat() if last else None,
+        "days": [asdict(d) | {"day": d.day.isoformat()} for d in days],
+    }
 
 
 def build(client: Any, finding_id: str, catalog: Catalog, cal: WorkCalendar, cfg: LoopConfig) -> dict[str, Any]:
     """One finding's evidence file as a dict: finding, rule, deadline computation, events, notifications, messages."""
     f = _finding(client, finding_id)
-    rows = client.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM case_events FINAL WHERE case_id = %(c)s "
-                          "ORDER BY occurred_at, event_id", {"c": f.case_id}, settings={"readonly": 1})
+    rows = client.execute(
+        f"SELECT {', '.join(_EVENT_COLS)} FROM case_events FINAL WHERE case_id = %(c)s ORDER BY occurred_at, event_id",
+        {"c": f.case_id},
+        settings={"readonly": 1},
+    )
     events = [dict(zip(_EVENT_COLS, r, strict=True)) for r in rows]
-    messages = [json.loads(r[0]) for r in client.execute(
-        "SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, message_id",
-        {"id": finding_id}, settings={"readonly": 1})]
+    messages = [
+        json.loads(r[0])
+        for r in client.execute(
+            "SELECT body FROM loop_messages FINAL WHERE finding_id = %(id)s ORDER BY at, message_id",
+            {"id": finding_id},
+            settings={"readonly": 1},
+        )
+    ]
     spec = RULES.get(f.rule)
-    rule = ({"code": f.rule, "title": spec.title, "basis": spec.basis} if spec else
-            {"code": f.rule, "title": TITLES.get(f.rule, f.rule), "basis": ARTICLE})
-    timeline = sorted([(e["occurred_at"].isoformat(), f"event {e['kind']} ({e['event_id']})") for e in events]
-                      + [(f.detected_at.isoformat(), f"finding {f.rule}")]
-                      + [(m["at"], f"{m['type']} by {m['actor_id']}") for m in messages])
+    rule = (
+        {"code": f.rule, "title": spec.title, "basis": spec.basis}
+        if spec
+        else {"code": f.rule, "title": TITLES.get(f.rule, f.rule), "basis": ARTICLE}
+    )
+    timeline = sorted(
+        [(e["occurred_at"].isoformat(), f"event {e['kind']} ({e['event_id']})") for e in events]
+        + [(f.detected_at.isoformat(), f"finding {f.rule}")]
+        + [(m["at"], f"{m['type']} by {m['actor_id']}") for m in messages]
+    )
     return {
-        "finding": json.loads(f.model_dump_json()), "rule": rule, "law_article": f.law_article,
-        "calendar_version": cal.version, "finding_calendar_version": f.calendar_version,
+        "finding": json.loads(f.model_dump_json()),
+        "rule": rule,
+        "law_article": f.law_article,
+        "calendar_version": cal.version,
+        "finding_calendar_version": f.calendar_version,
         "deadline_computation": _computation(f, events, catalog, cal, cfg),
         "events": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()} for e in events],
         "notifications": _notifications(client, finding_id),
-        "responses_and_decisions": messages, "timeline": [{"at": a, "what": w} for a, w in timeline],
+        "responses_and_decisions": messages,
+        "timeline": [{"at": a, "what": w} for a, w in timeline],
         "detected_local_day": local_date(f.detected_at).isoformat(),
     }
 
@@ -95,8 +148,10 @@ def _notifications(client: Any, finding_id: str) -> list[dict[str, Any]]:
     rows = client.execute(
         "SELECT delivery_id, any(severity), any(recipient), any(channel), any(reason), any(address), "
         "argMax(status, seq), max(attempt), max(recorded_at) FROM notification_deliveries "
-        "WHERE finding_id = %(id)s GROUP BY delivery_id ORDER BY delivery_id", {"id": finding_id},
-        settings={"readonly": 1})  # fmt: skip
+        "WHERE finding_id = %(id)s GROUP BY delivery_id ORDER BY delivery_id",
+        {"id": finding_id},
+        settings={"readonly": 1},
+    )
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in zip(cols, r, strict=True)} for r in rows]
 
 
@@ -122,8 +177,10 @@ def write(dossier: dict[str, Any], out: Path) -> list[Path]:
         story.append(Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), styles[style]))
 
     para(f"Rule {dossier['rule']['code']}: {dossier['rule']['title']} — {dossier['law_article'] or ''}", "Heading2")
-    para(f"Case {f['case_id']}, department {f['department_id']}, staff {f['staff_id']}, region {f['region_code']}, "
-         f"severity {f['severity']}, detected {f['detected_at']}, deadline {f['deadline']}")
+    para(
+        f"Case {f['case_id']}, department {f['department_id']}, staff {f['staff_id']}, region {f['region_code']}, "
+        f"severity {f['severity']}, detected {f['detected_at']}, deadline {f['deadline']}"
+    )
     para(f"Calendar {dossier['calendar_version']} (finding computed with {dossier['finding_calendar_version']})")
     comp = dossier["deadline_computation"]
     para("Deadline computation (期限计算)", "Heading2")
@@ -132,15 +189,19 @@ def write(dossier: dict[str, Any], out: Path) -> list[Path]:
         para(f"{d['day']}  {'#' + str(d['counted']) if d['counted'] else '—'}  {d['note']}")
     para("Events (Kafka partition/offset)", "Heading2")
     for e in dossier["events"]:
-        para(f"{e['occurred_at']} {e['kind']} {e['event_id']} by {e['staff_id']} "
-             f"[p{e['source_partition']} @{e['source_offset']}]")
+        para(
+            f"{e['occurred_at']} {e['kind']} {e['event_id']} by {e['staff_id']} "
+            f"[p{e['source_partition']} @{e['source_offset']}]"
+        )
     para("Notifications (预警推送)", "Heading2")
     for n in dossier["notifications"]:
         para(f"{n['at']} {n['channel']} to {n['recipient']} ({n['reason']}, {n['severity']}): {n['status']}")
     para("Responses and decisions", "Heading2")
     for m in dossier["responses_and_decisions"]:
-        para(f"{m['at']} {m['type']} by {m['actor_id']}: {m.get('outcome') or m.get('kind') or ''} "
-             f"{m.get('reason') or m.get('text') or ''}")
+        para(
+            f"{m['at']} {m['type']} by {m['actor_id']}: {m.get('outcome') or m.get('kind') or ''} "
+            f"{m.get('reason') or m.get('text') or ''}"
+        )
     para("Timeline", "Heading2")
     for item in dossier["timeline"]:
         para(f"{item['at']}  {item['what']}")

@@ -26,6 +26,7 @@ _UP = {Severity.notice: Severity.yellow, Severity.yellow: Severity.red, Severity
 @dataclass
 class Recommendation:
     """A recommendation decided on a finding: the decision's message id, when, and the working days given to report."""
+
     message_id: str
     issued_at: datetime
     within_wd: int
@@ -78,21 +79,48 @@ def apply(w: Watch, msg: Response | Decision | RecommendationReport, cfg: LoopCo
     return w
 
 
-def _escalated(f: Finding, rule: str, occurrence: str, moment: datetime, last: date, wd: int, started: datetime,
-               cal: WorkCalendar, details: dict[str, object]) -> Finding:
+def _escalated(
+    f: Finding,
+    rule: str,
+    occurrence: str,
+    moment: datetime,
+    last: date,
+    wd: int,
+    started: datetime,
+    cal: WorkCalendar,
+    details: dict[str, object],
+) -> Finding:
     region = f.region_code
     up = region[:2] + "0000" if region.endswith("00") else region[:4] + "00"
     return Finding(
         finding_id=finding_id(f.case_id, rule, occurrence),
-        case_id=f.case_id, rule=rule, category=Category.supervision, severity=_UP[f.severity], title=TITLES[rule],
+        case_id=f.case_id,
+        rule=rule,
+        category=Category.supervision,
+        severity=_UP[f.severity],
+        title=TITLES[rule],
         message=f"{TITLES[rule]}: finding {f.finding_id} ({f.rule}), {wd} working days after "
-                f"{local_date(started).isoformat()}, last day {last.isoformat()}",
-        staff_id=f.staff_id, department_id=f.department_id, region_code=f.region_code, item_code=f.item_code,
-        detected_at=moment, deadline=moment, law_article=ARTICLE, evidence_event_ids=list(f.evidence_event_ids),
-        calendar_version=cal.version, provisional=cal.provisional_between(local_date(started), last),
-        details={"supervised_finding_id": f.finding_id, "supervised_rule": f.rule, "working_days": wd,
-                 "counted_from": local_date(started).isoformat(), "last_day": last.isoformat(),
-                 "original_severity": f.severity.value, "escalated_to_region": up, **details},
+        f"{local_date(started).isoformat()}, last day {last.isoformat()}",
+        staff_id=f.staff_id,
+        department_id=f.department_id,
+        region_code=f.region_code,
+        item_code=f.item_code,
+        detected_at=moment,
+        deadline=moment,
+        law_article=ARTICLE,
+        evidence_event_ids=list(f.evidence_event_ids),
+        calendar_version=cal.version,
+        provisional=cal.provisional_between(local_date(started), last),
+        details={
+            "supervised_finding_id": f.finding_id,
+            "supervised_rule": f.rule,
+            "working_days": wd,
+            "counted_from": local_date(started).isoformat(),
+            "last_day": last.isoformat(),
+            "original_severity": f.severity.value,
+            "escalated_to_region": up,
+            **details,
+        },
     )
 
 
@@ -114,8 +142,22 @@ def pending(w: Watch, cfg: LoopConfig, cal: WorkCalendar) -> list[tuple[datetime
         done = any(rec.issued_at <= t <= moment for t in w.reports)
         withdrawn = any(rec.issued_at < d[0] <= moment and d[2] == Outcome.dismissed for d in w.decisions)
         if not (done or withdrawn):
-            out.append((moment, _escalated(f, RECOMMENDATION_RULE, rec.message_id, moment, last, rec.within_wd,
-                                           rec.issued_at, cal, {"recommendation_id": rec.message_id})))
+            out.append(
+                (
+                    moment,
+                    _escalated(
+                        f,
+                        RECOMMENDATION_RULE,
+                        rec.message_id,
+                        moment,
+                        last,
+                        rec.within_wd,
+                        rec.issued_at,
+                        cal,
+                        {"recommendation_id": rec.message_id},
+                    ),
+                )
+            )
     return out
 
 

@@ -7,22 +7,59 @@ from typing import Any
 
 from loop.contract import Decision, RecommendationReport, Response
 
-COLUMNS = ("message_id", "finding_id", "type", "schema_version", "actor_id", "department_id", "at", "kind",
-           "outcome", "reason", "dismissal_reason", "recommendation", "report_within_wd", "measure", "target_kind",
-           "target_id", "text", "attachments", "body", "source_partition", "source_offset")
+COLUMNS = (
+    "message_id",
+    "finding_id",
+    "type",
+    "schema_version",
+    "actor_id",
+    "department_id",
+    "at",
+    "kind",
+    "outcome",
+    "reason",
+    "dismissal_reason",
+    "recommendation",
+    "report_within_wd",
+    "measure",
+    "target_kind",
+    "target_id",
+    "text",
+    "attachments",
+    "body",
+    "source_partition",
+    "source_offset",
+)
 
 
 def message_row(msg: Response | Decision | RecommendationReport, partition: int, offset: int) -> tuple[Any, ...]:
     """A loop message as a loop_messages row: its common columns, the type's own fields, and its full JSON body."""
     d = msg.model_dump(mode="json")
     row = {c: "" for c in COLUMNS} | {
-        "message_id": msg.message_id, "finding_id": msg.finding_id, "type": msg.type, "schema_version": 1,
-        "actor_id": msg.actor_id, "at": msg.at, "report_within_wd": 0, "attachments": "[]",
-        "body": json.dumps(d, ensure_ascii=False, sort_keys=True), "source_partition": partition,
+        "message_id": msg.message_id,
+        "finding_id": msg.finding_id,
+        "type": msg.type,
+        "schema_version": 1,
+        "actor_id": msg.actor_id,
+        "at": msg.at,
+        "report_within_wd": 0,
+        "attachments": "[]",
+        "body": json.dumps(d, ensure_ascii=False, sort_keys=True),
+        "source_partition": partition,
         "source_offset": offset,
     }
-    for key in ("department_id", "kind", "outcome", "reason", "dismissal_reason", "recommendation", "measure",
-                "target_kind", "target_id", "text"):
+    for key in (
+        "department_id",
+        "kind",
+        "outcome",
+        "reason",
+        "dismissal_reason",
+        "recommendation",
+        "measure",
+        "target_kind",
+        "target_id",
+        "text",
+    ):
         if d.get(key) is not None:
             row[key] = str(d[key])
     if isinstance(msg, Decision) and msg.report_within_wd:

@@ -22,6 +22,7 @@ _ONE = timedelta(days=1)
 @dataclass(frozen=True)
 class Day:
     """One calendar day of a deadline's computation: whether it counted (its ordinal) and why."""
+
     day: date
     counted: int | None  # the ordinal of a counted working day, else None
     note: str  # why: working day, adjusted working day (调休), weekend, holiday (name), suspended (art. 45)
@@ -35,8 +36,9 @@ def _name(d: date) -> str | None:
         return None
 
 
-def walk(cal: WorkCalendar, start: date, days: int, suspensions: list[Suspension] | None = None,
-         limit: int = 400) -> tuple[list[Day], date | None]:
+def walk(
+    cal: WorkCalendar, start: date, days: int, suspensions: list[Suspension] | None = None, limit: int = 400
+) -> tuple[list[Day], date | None]:
     """Each day after ``start`` until the ``days``-th counted one; the last day (None while suspended)."""
     out: list[Day] = []
     n, d = 0, start

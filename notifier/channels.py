@@ -26,6 +26,7 @@ class ChannelError(RuntimeError):
 
 class Channel(Protocol):
     """What the notifier sends through: anything whose ``send`` hands a delivery over or raises ChannelError."""
+
     def send(self, d: Delivery) -> None:
         """Hand the message over, or raise ChannelError."""
 
@@ -35,8 +36,9 @@ def sign(key: bytes, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def verify(key: bytes, timestamp: str, signature: str, body: bytes, *, now: float | None = None,
-           tolerance_s: float = 300.0) -> bool:  # fmt: skip
+def verify(
+    key: bytes, timestamp: str, signature: str, body: bytes, *, now: float | None = None, tolerance_s: float = 300.0
+) -> bool:
     """A receiver's check: the signature matches and the timestamp is recent."""
     try:
         age = abs((time.time() if now is None else now) - int(timestamp))
@@ -47,6 +49,7 @@ def verify(key: bytes, timestamp: str, signature: str, body: bytes, *, now: floa
 
 class EmailChannel:
     """Email over SMTP (optionally STARTTLS and a login), one message per delivery."""
+
     def __init__(self, cfg: Email, password: str = "") -> None:
         self.cfg = cfg
         self.password = password
@@ -81,8 +84,12 @@ class EmailChannel:
 def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> None:
     if not url.startswith(("https://", "http://")):  # never file: or a custom scheme from a mistyped config
         raise ChannelError(f"POST {url[:80]}: only http(s) URLs are posted to")
-    req = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 - scheme checked above
-                                 headers={"Content-Type": "application/json; charset=utf-8", **headers})
+    req = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8", **headers},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 - scheme checked above
             resp.read()
@@ -94,6 +101,7 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> N
 
 class WebhookChannel:
     """A JSON webhook, signed with HMAC-SHA256 over the timestamp and the body."""
+
     def __init__(self, cfg: Webhook, key: bytes) -> None:
         if not key:
             raise ValueError("the webhook needs an HMAC key (secret_file or ESUP_NOTIFIER_WEBHOOK_SECRET)")
@@ -104,8 +112,12 @@ class WebhookChannel:
         """POST the message body with its delivery id, timestamped and signed; ChannelError when the POST fails."""
         body = json.dumps({"delivery_id": d.delivery_id, **d.body}, ensure_ascii=False, sort_keys=True).encode()
         ts = str(int(time.time()))
-        _post(self.cfg.url, body, {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(self.key, ts, body),
-                                   DELIVERY_HEADER: d.delivery_id}, self.cfg.timeout_s)  # fmt: skip
+        _post(
+            self.cfg.url,
+            body,
+            {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(self.key, ts, body), DELIVERY_HEADER: d.delivery_id},
+            self.cfg.timeout_s,
+        )
 
 
 class SmsChannel:
@@ -118,6 +130,7 @@ class SmsChannel:
         """POST the subject to the recipient's mobile; ValueError without a number, ChannelError when the POST fails."""
         if not d.address:
             raise ValueError("no mobile number")
-        body = json.dumps({"to": d.address, "text": d.subject, "request_id": d.delivery_id},
-                          ensure_ascii=False).encode()
+        body = json.dumps(
+            {"to": d.address, "text": d.subject, "request_id": d.delivery_id}, ensure_ascii=False
+        ).encode()
         _post(self.cfg.url, body, {DELIVERY_HEADER: d.delivery_id}, self.cfg.timeout_s)

@@ -34,12 +34,14 @@ class QuietHours(_Strict):
 
 class Retry(_Strict):
     """Backoff after a channel fails: the first wait and the longest, in seconds; the wait doubles in between."""
+
     initial_s: float = Field(default=1.0, gt=0)
     max_s: float = Field(default=300.0, gt=0)
 
 
 class Email(_Strict):
     """The email channel's SMTP server, sender and login; the password is ESUP_NOTIFIER_SMTP_PASSWORD."""
+
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8025, ge=1, le=65535)
@@ -51,6 +53,7 @@ class Email(_Strict):
 
 class Webhook(_Strict):
     """The webhook's URL and its HMAC key (``secret_file``, else ESUP_NOTIFIER_WEBHOOK_SECRET)."""
+
     enabled: bool = True
     url: str = "http://127.0.0.1:8026/webhook"
     # A file holding the HMAC key, readable by its owner only (0600); else ESUP_NOTIFIER_WEBHOOK_SECRET.
@@ -60,6 +63,7 @@ class Webhook(_Strict):
 
 class Sms(_Strict):
     """The SMS gateway's URL and timeout."""
+
     enabled: bool = True
     url: str = "http://127.0.0.1:8026/sms"
     timeout_s: float = Field(default=5.0, gt=0)
@@ -67,6 +71,7 @@ class Sms(_Strict):
 
 class Channels(_Strict):
     """The settings of the three channels; a disabled channel is dropped from every route."""
+
     email: Email = Email()
     webhook: Webhook = Webhook()
     sms: Sms = Sms()
@@ -78,14 +83,20 @@ class Channels(_Strict):
 
 class NotifierConfig(_Strict):
     """The notifier's configuration: who hears of each card on which channels, quiet hours, retries and channels."""
+
     timezone: str = "Asia/Shanghai"
     # card → who → channels. The responsible staff always; a yellow also the head; a red also the bureau.
-    routes: dict[Severity, dict[Reason, list[ChannelName]]] = Field(default_factory=lambda: {  # type: ignore[arg-type]
-        Severity.notice: {"responsible": ["email", "webhook"]},
-        Severity.yellow: {"responsible": ["email", "webhook", "sms"], "head": ["email", "webhook", "sms"]},
-        Severity.red: {"responsible": ["email", "webhook", "sms"], "head": ["email", "webhook", "sms"],
-                       "bureau": ["email", "webhook", "sms"]},
-    })  # fmt: skip
+    routes: dict[Severity, dict[Reason, list[ChannelName]]] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            Severity.notice: {"responsible": ["email", "webhook"]},
+            Severity.yellow: {"responsible": ["email", "webhook", "sms"], "head": ["email", "webhook", "sms"]},
+            Severity.red: {
+                "responsible": ["email", "webhook", "sms"],
+                "head": ["email", "webhook", "sms"],
+                "bureau": ["email", "webhook", "sms"],
+            },
+        }
+    )
     # Red cards and deemed acceptances/approvals (TIME_*DEEMED*) are the head's to answer for, whatever the route.
     head_for_red_and_deemed: bool = True
     quiet_hours: list[QuietHours] = Field(default_factory=list)
@@ -102,6 +113,7 @@ class NotifierConfig(_Strict):
 
 class NotifierConfigError(ValueError):
     """A notifier configuration that cannot be used; the message names the file and the field."""
+
     pass
 
 

@@ -43,9 +43,15 @@ class _MailHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.log.add({"delivery": str(msg.get(DELIVERY_HEADER, "")), "message_id": str(msg.get("Message-ID", "")),
-                      "to": list(envelope.rcpt_tos), "from": envelope.mail_from,
-                      "subject": str(msg.get("Subject", ""))})  # fmt: skip
+        self.log.add(
+            {
+                "delivery": str(msg.get(DELIVERY_HEADER, "")),
+                "message_id": str(msg.get("Message-ID", "")),
+                "to": list(envelope.rcpt_tos),
+                "from": envelope.mail_from,
+                "subject": str(msg.get("Subject", "")),
+            }
+        )
         return "250 Message accepted for delivery"
 
 
@@ -86,8 +92,9 @@ class HttpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
                 delivery = self.headers.get(DELIVERY_HEADER, "")
                 if self.path == "/webhook":
-                    ok = verify(key, self.headers.get(TIMESTAMP_HEADER, ""), self.headers.get(SIGNATURE_HEADER, ""),
-                                body)  # fmt: skip
+                    ok = verify(
+                        key, self.headers.get(TIMESTAMP_HEADER, ""), self.headers.get(SIGNATURE_HEADER, ""), body
+                    )
                     if not ok:
                         receiver.rejected += 1
                         self._answer(401)
@@ -95,8 +102,9 @@ class HttpReceiver:
                     dup = receiver.webhooks.seen(delivery)
                     receiver.webhooks.add({"delivery": delivery, "duplicate": dup, "body": json.loads(body)})
                 elif self.path == "/sms":
-                    receiver.sms.add({"delivery": delivery, "duplicate": receiver.sms.seen(delivery),
-                                      "body": json.loads(body)})  # fmt: skip
+                    receiver.sms.add(
+                        {"delivery": delivery, "duplicate": receiver.sms.seen(delivery), "body": json.loads(body)}
+                    )
                 else:
                     self._answer(404)
                     return

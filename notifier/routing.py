@@ -59,8 +59,11 @@ def recipients(f: Finding, acct: Accountable, config: NotifierConfig) -> list[tu
     enabled = config.channels.enabled()
     out: list[tuple[str, str, list[str]]] = []
     seen: set[str] = set()
-    for reason, people in (("responsible", [acct.staff_id]), ("head", [acct.head_id] if acct.head_id else []),
-                           ("bureau", list(acct.bureau_staff))):  # fmt: skip
+    for reason, people in (
+        ("responsible", [acct.staff_id]),
+        ("head", [acct.head_id] if acct.head_id else []),
+        ("bureau", list(acct.bureau_staff)),
+    ):
         channels = [c for c in route.get(reason, []) if c in enabled]  # type: ignore[call-overload]
         for person in people:
             if person and person not in seen and channels:
@@ -76,25 +79,52 @@ def plan(f: Finding, index: DirectoryIndex, config: NotifierConfig, *, escalatio
     for reason, person, channels in recipients(f, acct, config):
         staff = index.staff.get(person)
         for channel in channels:
-            address = {"email": staff.email if staff else None, "sms": staff.mobile if staff else None,
-                       "webhook": person}[channel] or ""  # fmt: skip
+            address = {
+                "email": staff.email if staff else None,
+                "sms": staff.mobile if staff else None,
+                "webhook": person,
+            }[channel] or ""
             subject, text, body = render(f, acct, reason, person, index.staff_name(person), escalation)
-            out.append(Delivery(
-                delivery_id(f.finding_id, f.severity.value, person, channel), f.finding_id, f.severity.value, person,
-                channel, reason, escalation, f.case_id, f.rule, address, subject, text, body,
-                {"staff_id": acct.staff_id, "staff_name": acct.staff_name, "department_id": acct.department_id,
-                 "department_name": acct.department_name, "head_id": acct.head_id, "head_name": acct.head_name,
-                 "bureau_id": acct.bureau_id}))  # fmt: skip
+            out.append(
+                Delivery(
+                    delivery_id(f.finding_id, f.severity.value, person, channel),
+                    f.finding_id,
+                    f.severity.value,
+                    person,
+                    channel,
+                    reason,
+                    escalation,
+                    f.case_id,
+                    f.rule,
+                    address,
+                    subject,
+                    text,
+                    body,
+                    {
+                        "staff_id": acct.staff_id,
+                        "staff_name": acct.staff_name,
+                        "department_id": acct.department_id,
+                        "department_name": acct.department_name,
+                        "head_id": acct.head_id,
+                        "head_name": acct.head_name,
+                        "bureau_id": acct.bureau_id,
+                    },
+                )
+            )
     return out
 
 
-def render(f: Finding, acct: Accountable, reason: str, person: str, name: str,
-           escalation: bool) -> tuple[str, str, dict[str, Any]]:  # fmt: skip
+def render(
+    f: Finding, acct: Accountable, reason: str, person: str, name: str, escalation: bool
+) -> tuple[str, str, dict[str, Any]]:
     """Subject, plain text and the JSON body (webhook and SMS) of one message."""
     card = SEVERITY_ZH[f.severity] + ("升级" if escalation else "")
     subject = f"【电子监察{card}】{acct.department_name}：{f.title}（案件 {f.case_id}）"
     lines = [
-        f"{name}（{REASON_ZH[reason]}）：", "", f"{f.message}", "",
+        f"{name}（{REASON_ZH[reason]}）：",
+        "",
+        f"{f.message}",
+        "",
         f"案件：{f.case_id}    事项：{f.item_code}    规则：{f.rule}",
         f"责任人：{acct.staff_name}（{acct.staff_id}）    部门：{acct.department_name}（{acct.department_id}）",
         f"部门负责人：{acct.head_name or '未登记'}    发现时间：{f.detected_at.isoformat()}",
@@ -105,14 +135,26 @@ def render(f: Finding, acct: Accountable, reason: str, person: str, name: str,
         lines.append(f"依据：{f.law_article}")
     if head_accountable(f):
         lines.append("本项计入部门负责人责任（红牌或超时默认）。")
-    body = {"finding_id": f.finding_id, "case_id": f.case_id, "rule": f.rule, "severity": f.severity.value,
-            "escalation": escalation, "title": f.title, "message": f.message, "item_code": f.item_code,
-            "detected_at": f.detected_at.isoformat(), "deadline": f.deadline.isoformat() if f.deadline else None,
-            "law_article": f.law_article, "recipient": {"id": person, "name": name, "reason": reason},
-            "staff": {"id": acct.staff_id, "name": acct.staff_name},
-            "department": {"id": acct.department_id, "name": acct.department_name},
-            "head": {"id": acct.head_id, "name": acct.head_name}, "bureau": acct.bureau_id,
-            "head_accountable": head_accountable(f), "text": subject}  # fmt: skip
+    body = {
+        "finding_id": f.finding_id,
+        "case_id": f.case_id,
+        "rule": f.rule,
+        "severity": f.severity.value,
+        "escalation": escalation,
+        "title": f.title,
+        "message": f.message,
+        "item_code": f.item_code,
+        "detected_at": f.detected_at.isoformat(),
+        "deadline": f.deadline.isoformat() if f.deadline else None,
+        "law_article": f.law_article,
+        "recipient": {"id": person, "name": name, "reason": reason},
+        "staff": {"id": acct.staff_id, "name": acct.staff_name},
+        "department": {"id": acct.department_id, "name": acct.department_name},
+        "head": {"id": acct.head_id, "name": acct.head_name},
+        "bureau": acct.bureau_id,
+        "head_accountable": head_accountable(f),
+        "text": subject,
+    }
     return subject, "\n".join(lines) + "\n", body
 
 

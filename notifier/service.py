@@ -30,11 +30,21 @@ _TZ = ZoneInfo("Asia/Shanghai")
 
 class Notifier:
     """The notifier: reads committed findings, records their deliveries in the ledger, then sends what is due."""
-    def __init__(self, *, bootstrap: str, topic: str, group: str, config: NotifierConfig,
-                 auth: dict[str, Any] | None = None,
-                 channels: Mapping[str, Channel], ledger: Ledger, feed: DirectoryFeed,
-                 sync_directory: Callable[[Any], object] | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(_TZ)) -> None:  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        config: NotifierConfig,
+        auth: dict[str, Any] | None = None,
+        channels: Mapping[str, Channel],
+        ledger: Ledger,
+        feed: DirectoryFeed,
+        sync_directory: Callable[[Any], object] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(_TZ),
+    ) -> None:
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
         self.auth = auth or {}  # the notifier's login (esup.kafka_auth)
         self.config = config
@@ -114,8 +124,14 @@ class Notifier:
             self.paused[d.channel] = (d.next_at, failures)
             self.ledger.record([d], "failed", str(exc))
             self.counts["failed"] += 1
-            log.warning("%s to %s failed (attempt %d; channel paused %.0f s): %s", d.channel, d.recipient,
-                        d.attempt, wait.total_seconds(), exc)  # fmt: skip
+            log.warning(
+                "%s to %s failed (attempt %d; channel paused %.0f s): %s",
+                d.channel,
+                d.recipient,
+                d.attempt,
+                wait.total_seconds(),
+                exc,
+            )
             return 0
         except ValueError as exc:  # no address for this person: nothing will ever make it deliverable
             self._finish(d, "skipped", str(exc))
@@ -137,11 +153,18 @@ class Notifier:
         from kafka import KafkaConsumer
 
         return KafkaConsumer(
-            self.topic, bootstrap_servers=self.bootstrap, group_id=self.group, client_id="esup-notifier",
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id="esup-notifier",
             # The workers write findings inside transactions: only committed ones are real.
-            isolation_level="read_committed", enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=500, allow_auto_create_topics=False, **self.auth,
-        )  # fmt: skip
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+            allow_auto_create_topics=False,
+            **self.auth,
+        )
 
     def run(self, stop: threading.Event, ready_timeout_s: float = 30.0) -> None:
         """Consume findings and deliver until ``stop`` is set.
@@ -150,8 +173,9 @@ class Notifier:
         the committed offsets.
         """
         if not self.feed.wait_ready(ready_timeout_s):
-            log.warning("directory %s not loaded after %.0f s; notifying with ids only", self.feed.topic,
-                        ready_timeout_s)  # fmt: skip
+            log.warning(
+                "directory %s not loaded after %.0f s; notifying with ids only", self.feed.topic, ready_timeout_s
+            )
         self.queue = {d.delivery_id: d for d in self.ledger.unfinished()}
         log.info("notifier started: %d unfinished deliveries from the ledger", len(self.queue))
         while not stop.is_set():

@@ -40,6 +40,7 @@ class StageLimit(_Strict):
 
 class Limits(_Strict):
     """An item's stage limits: acceptance, decision, certificate delivery and, where set, preliminary review."""
+
     accept: StageLimit = StageLimit(statutory=LAW_ACCEPT_WD)
     # None means the law's default: 20 WD, or 45 WD for joint handling (art. 42).
     decision: StageLimit | None = None
@@ -58,6 +59,7 @@ class StepLimits(_Strict):
 
 class Fee(_Strict):
     """A fee an item may charge (收费): its code, the published standard in fen and its legal basis (arts. 58-59)."""
+
     code: str = Field(min_length=1)
     name: str = ""
     standard_fen: int = Field(ge=0, description="published standard amount in fen")
@@ -72,6 +74,7 @@ class DeemedApproval(_Strict):
 
 class CatalogItem(_Strict):
     """One licensing item (许可事项): its department, limits, fees, required materials and conditions."""
+
     code: str = Field(min_length=1)
     name: str
     department_id: str
@@ -120,6 +123,7 @@ class CatalogItem(_Strict):
 
 class Catalog(_Strict):
     """The whole catalog: its version and its items, whose codes are unique."""
+
     version: str = "1"
     items: list[CatalogItem]
 

@@ -12,6 +12,7 @@ from schemas.findings import Severity
 
 class RuleConfig(BaseModel):
     """The rules' thresholds, each with a default a deployment may change in the ``rules`` section of its YAML."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     notice_share: float = Field(
@@ -36,10 +37,12 @@ class RuleConfig(BaseModel):
         default=1.0, gt=0, description="suspended working days above this share of the decision period → review"
     )
     reapply_window_wd: int = Field(
-        default=10, ge=0, le=60,
+        default=10,
+        ge=0,
+        le=60,
         description="a withdrawal and a new application of the same applicant and item within this many working "
         "days → review (DQ_WITHDRAW_REAPPLY; a heuristic, the law sets no window)",
-    )  # fmt: skip
+    )
     severity_overrides: dict[str, Severity] = Field(
         default_factory=dict, description="rule code → severity, to tighten or relax a rule's default"
     )
@@ -47,6 +50,7 @@ class RuleConfig(BaseModel):
 
 class ConfigError(ValueError):
     """A rule configuration file that does not validate; the message names the file and each bad field."""
+
     pass
 
 

@@ -30,7 +30,6 @@ SCHEMA_VERSION = 1
 MAX_EVENT_BYTES = 64 * 1024
 
 
-
 def _printable(value: str) -> str:
     # Ids end up in finding ids, logs, SQL rows and dashboards: control and format characters (NUL, the
     # unit separator, bidi overrides, zero-width spaces) could forge or hide one id behind another.
@@ -67,38 +66,45 @@ class _Strict(BaseModel):
 
 class EmptyPayload(_Strict):
     """The payload of a kind that carries nothing beyond the envelope (accept, resume)."""
+
     pass
 
 
 class ApplyPayload(_Strict):
     """What an application (申请) brings: the applicant and the codes of the materials received."""
+
     applicant_id: Id | None = None
     materials: list[Id] = Field(default_factory=list, max_length=200, description="material codes received")
 
 
 class InquiryPayload(_Strict):
     """What an inquiry (咨询) is about."""
+
     subject: ShortText = ""
 
 
 class SupplementNoticePayload(_Strict):
     """The one-time notice (一次性告知) of every material still missing, with a note (art. 32(4))."""
+
     missing_materials: list[Id] = Field(default_factory=list, max_length=200)
     note: ShortText = ""
 
 
 class SupplementReceivedPayload(_Strict):
     """The codes of the materials the applicant handed in (补交)."""
+
     materials: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class ReasonPayload(_Strict):
     """A free-text reason, e.g. for a withdrawal (撤回)."""
+
     reason: ShortText = ""
 
 
 class RefusalPayload(_Strict):
     """A refusal's reasons and whether the applicant was told of the right to review or litigation (art. 38 ¶2)."""
+
     # Art. 38 ¶2: a refusal states its reasons and tells the applicant of the right to administrative review
     # or litigation. Both optional on purpose: a refusal without them is a violation to flag, not a bad message.
     reason: ShortText = ""
@@ -109,6 +115,7 @@ class RefusalPayload(_Strict):
 
 class ReviewPayload(_Strict):
     """The review's (审核) opinion and the licensing conditions it verified."""
+
     conditions_met: list[Id] = Field(
         default_factory=list, max_length=200, description="licensing conditions verified by this review"
     )
@@ -117,16 +124,19 @@ class ReviewPayload(_Strict):
 
 class ApprovePayload(_Strict):
     """The number of the licence granted (批准)."""
+
     licence_no: Id | None = None
 
 
 class ConcludePayload(_Strict):
     """How the case ended (办结): granted, refused, not accepted or withdrawn."""
+
     outcome: Literal["granted", "refused", "not_accepted", "withdrawn"] | None = None
 
 
 class SuspendPayload(_Strict):
     """The special procedure that stops the clock, its reason and whether the applicant was told (art. 45)."""
+
     # Optional on purpose: a suspension without its reason is a procedure violation to flag,
     # not a malformed message to drop (art. 45 requires the reason and a written notice).
     procedure: SpecialProcedure | None = None
@@ -136,6 +146,7 @@ class SuspendPayload(_Strict):
 
 class ExtendPayload(_Strict):
     """An extension (延期): days asked, the approving superior, the reason and notice to the applicant (art. 42)."""
+
     days: int = Field(ge=1, le=365, description="working days of extension requested")
     approver_id: Id | None = None
     reason: ShortText = ""
@@ -144,17 +155,20 @@ class ExtendPayload(_Strict):
 
 class FeePayload(_Strict):
     """A fee charged (收费): its code in the item's list and the amount in fen (arts. 58-59)."""
+
     fee_code: Id
     amount_fen: int = Field(ge=0, le=10**12, description="amount in fen (0.01 yuan)")
 
 
 class DeliveryPayload(_Strict):
     """How the certificate was delivered (送达): in person, by post or electronically."""
+
     method: Literal["in_person", "post", "electronic"] = "in_person"
 
 
 class ReferPayload(_Strict):
     """Where a matter is referred (转办): the receiving department, optionally a staff member there, and why."""
+
     to_department_id: Id
     to_staff_id: Id | None = None
     reason: ShortText = ""
@@ -162,6 +176,7 @@ class ReferPayload(_Strict):
 
 class OutOfScopePayload(_Strict):
     """The department an out-of-remit inquiry was referred to, if any, and a note (首问负责制)."""
+
     referred_to_department_id: Id | None = None
     note: ShortText = ""
 
@@ -418,10 +433,25 @@ def event_json_schema() -> dict[str, Any]:
 
 # Ties in event time (on-the-spot acceptance gives apply and accept the same minute) follow the lifecycle.
 _LIFECYCLE_RANK = {
-    "inquiry": 0, "refer": 1, "apply": 2, "supplement_notice": 3, "supplement_received": 4, "accept": 5,
-    "refuse_accept": 5, "fee_charged": 6, "suspend": 7, "resume": 8, "extend": 9, "review": 10, "approve": 11,
-    "refuse_license": 11, "certificate_delivered": 12, "withdraw": 13, "inquiry_out_of_scope": 13, "conclude": 14,
-}  # fmt: skip
+    "inquiry": 0,
+    "refer": 1,
+    "apply": 2,
+    "supplement_notice": 3,
+    "supplement_received": 4,
+    "accept": 5,
+    "refuse_accept": 5,
+    "fee_charged": 6,
+    "suspend": 7,
+    "resume": 8,
+    "extend": 9,
+    "review": 10,
+    "approve": 11,
+    "refuse_license": 11,
+    "certificate_delivered": 12,
+    "withdraw": 13,
+    "inquiry_out_of_scope": 13,
+    "conclude": 14,
+}
 
 
 def occurred_sort_key(event: CaseEvent) -> tuple[datetime, int, datetime, str]:

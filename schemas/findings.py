@@ -17,6 +17,7 @@ _FINDING_NS = uuid.UUID("6b1c0f0e-3c1e-5a52-9f3e-6573757031a1")
 
 class Category(StrEnum):
     """The kind of rule a finding comes from (time limit, fee, procedure…); scoring counts each under one heading."""
+
     time = "time"
     fee = "fee"
     procedure = "procedure"
@@ -35,6 +36,7 @@ class Category(StrEnum):
 
 class Severity(StrEnum):
     """A finding's warning level: notice (预警), yellow card (黄牌) or red card (红牌)."""
+
     notice = "notice"  # 预警
     yellow = "yellow"  # 黄牌
     red = "red"  # 红牌
@@ -64,6 +66,7 @@ class ChainLink(BaseModel):
 
 class Finding(BaseModel):
     """One detected violation or warning, with responsible staff, department, evidence events and law article."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = FINDING_SCHEMA_VERSION

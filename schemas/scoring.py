@@ -45,13 +45,16 @@ class EarlyBonus(BaseModel):
     per_percent: int = Field(default=10, ge=1, le=100)
     max_points: float = Field(default=10.0, ge=0)
     min_working_days_left: int = Field(
-        default=5, ge=0, description="early: on time and concluded with at least this many working days of the "
+        default=5,
+        ge=0,
+        description="early: on time and concluded with at least this many working days of the "
         "statutory decision period left",
     )
 
 
 class ScoringModel(BaseModel):
     """The scoring model: base and floor, points per card, the notice rule, weighted headings and the early bonus."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = Field(min_length=1)
@@ -70,7 +73,8 @@ class ScoringModel(BaseModel):
     )
     deemed_approval_rule: str = "TIME_DEEMED_APPROVAL"
     pending_findings_count: bool = Field(
-        default=True, description="a finding without a supervisor's decision counts (as before the loop); "
+        default=True,
+        description="a finding without a supervisor's decision counts (as before the loop); "
         "false: only confirmed findings count. A dismissed finding never counts",
     )
     calendar_years: tuple[int, int] = Field(
@@ -105,6 +109,7 @@ class ScoringModel(BaseModel):
 
 class ScoringError(ValueError):
     """A scoring file that cannot be read or does not validate; the message names the file and the field."""
+
     pass
 
 

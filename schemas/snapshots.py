@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 class ClockView(BaseModel):
     """One clock of a case as shown: deadlines, working days used of its limit, extension, suspended or stopped."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str  # accept, review, decision, delivery
@@ -22,6 +23,7 @@ class ClockView(BaseModel):
 
 class CaseSnapshot(BaseModel):
     """A case as of ``as_of``: stage, outcome, clocks, next due moment and who is responsible."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     case_id: str

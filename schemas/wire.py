@@ -151,8 +151,7 @@ def load_json(raw: bytes | bytearray | str, *, what: str = "<message>", max_byte
     if _depth_exceeds(text, MAX_DEPTH):
         raise WireError(f"{what}: nested more than {MAX_DEPTH} levels deep")
     try:
-        data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant,
-                          object_pairs_hook=_object)  # fmt: skip
+        data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise WireError(f"{what}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # not expected after the checks above; still never escapes

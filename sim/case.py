@@ -21,17 +21,32 @@ from sim.truth import Expected
 from streams.rules.calendar import WorkCalendar
 
 TIMER_RULES = {
-    "accept": {"notice": "TIME_ACCEPT_NOTICE", "promise": "TIME_ACCEPT_PROMISE_BREACHED",
-               "statutory": "TIME_ACCEPT_DEEMED"},
-    "review": {"notice": "TIME_REVIEW_NOTICE", "promise": "TIME_REVIEW_PROMISE_BREACHED",
-               "statutory": "TIME_REVIEW_OVERDUE", "red": "TIME_REVIEW_RED"},
-    "decision": {"notice": "TIME_DECISION_NOTICE", "promise": "TIME_DECISION_PROMISE_BREACHED",
-                 "statutory": "TIME_DECISION_OVERDUE", "red": "TIME_DECISION_RED"},
-    "delivery": {"notice": "TIME_DELIVERY_NOTICE", "promise": "TIME_DELIVERY_PROMISE_BREACHED",
-                 "statutory": "TIME_DELIVERY_OVERDUE", "red": "TIME_DELIVERY_RED"},
+    "accept": {
+        "notice": "TIME_ACCEPT_NOTICE",
+        "promise": "TIME_ACCEPT_PROMISE_BREACHED",
+        "statutory": "TIME_ACCEPT_DEEMED",
+    },
+    "review": {
+        "notice": "TIME_REVIEW_NOTICE",
+        "promise": "TIME_REVIEW_PROMISE_BREACHED",
+        "statutory": "TIME_REVIEW_OVERDUE",
+        "red": "TIME_REVIEW_RED",
+    },
+    "decision": {
+        "notice": "TIME_DECISION_NOTICE",
+        "promise": "TIME_DECISION_PROMISE_BREACHED",
+        "statutory": "TIME_DECISION_OVERDUE",
+        "red": "TIME_DECISION_RED",
+    },
+    "delivery": {
+        "notice": "TIME_DELIVERY_NOTICE",
+        "promise": "TIME_DELIVERY_PROMISE_BREACHED",
+        "statutory": "TIME_DELIVERY_OVERDUE",
+        "red": "TIME_DELIVERY_RED",
+    },
     "step_review": {"notice": "TIME_STEP_NOTICE", "statutory": "TIME_STEP_BREACHED"},
     "step_decision": {"notice": "TIME_STEP_NOTICE", "statutory": "TIME_STEP_BREACHED"},
-}  # fmt: skip
+}
 STEPS = ("step_review", "step_decision")
 DECISIONS = ("approve", "refuse_license", "refuse_accept")
 
@@ -39,8 +54,18 @@ DECISIONS = ("approve", "refuse_license", "refuse_accept")
 class CaseBuilder(Timeline):
     """A simulated case in law: emits each event as a department system would and records the findings it raises."""
 
-    def __init__(self, case_id: str, item: CatalogItem, office: Office, rnd: random.Random, cal: WorkCalendar,
-                 th: Thresholds, *, known_item: bool = True, violation: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        case_id: str,
+        item: CatalogItem,
+        office: Office,
+        rnd: random.Random,
+        cal: WorkCalendar,
+        th: Thresholds,
+        *,
+        known_item: bool = True,
+        violation: str | None = None,
+    ) -> None:
         super().__init__(case_id, item, office, rnd, cal, th, known_item=known_item, violation=violation)
         self.referred = False
         self.materials: set[str] = set()
@@ -80,8 +105,9 @@ class CaseBuilder(Timeline):
 
     def out_of_scope(self, day: date, staff: Staff, office: Office, referred_to: Office | None) -> None:
         """Close the inquiry as not this department's duty; unreferred, the first handler answers for it."""
-        payload = {"note": "非本部门职责"} | ({"referred_to_department_id": referred_to.department_id}
-                                               if referred_to else {})  # fmt: skip
+        payload = {"note": "非本部门职责"} | (
+            {"referred_to_department_id": referred_to.department_id} if referred_to else {}
+        )
         event = self.emit("inquiry_out_of_scope", self.moment(day), staff, payload, office=office)
         if not self.referred and referred_to is None:
             assert self.responsible is not None
@@ -92,8 +118,9 @@ class CaseBuilder(Timeline):
 
     def apply(self, when: datetime, staff: Staff, materials: list[str]) -> None:
         """The application, recorded as it comes in: its first handler answers for it; the acceptance period starts."""
-        event = self.emit("apply", when, staff, {"applicant_id": f"APP-{self.rnd.randrange(10**8):08d}",
-                                                 "materials": materials})  # fmt: skip
+        event = self.emit(
+            "apply", when, staff, {"applicant_id": f"APP-{self.rnd.randrange(10**8):08d}", "materials": materials}
+        )
         # Registered at the window as it comes in: nothing is decided before the application is in the system.
         self.cursor = when + timedelta(minutes=self.rnd.randint(0, 10))
         event["recorded_at"] = self.cursor.isoformat()
@@ -144,8 +171,9 @@ class CaseBuilder(Timeline):
         self.awaiting = False
         self._start_decision(clock.start if deemed else day)
 
-    def refuse_accept(self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式",
-                      remedy: bool = True) -> None:  # fmt: skip
+    def refuse_accept(
+        self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式", remedy: bool = True
+    ) -> None:
         """Refuse to accept (不予受理): the refusal's findings (art. 38 ¶2); every period stops."""
         when = self.moment(day)
         event = self.emit("refuse_accept", when, staff, {"reason": reason, "remedy_notified": remedy})
@@ -177,8 +205,9 @@ class CaseBuilder(Timeline):
 
     def _start_decision(self, start: date) -> None:
         lim = self.item.decision_limit
-        self._start(LegalClock("decision", start, lim.statutory, lim.promised,
-                               deemed=self.item.deemed_approval is not None))  # fmt: skip
+        self._start(
+            LegalClock("decision", start, lim.statutory, lim.promised, deemed=self.item.deemed_approval is not None)
+        )
         review = self.item.limits.review
         if review is not None and not self.reviewed:
             self._start(LegalClock("review", start, review.statutory, review.promised))  # art. 43
@@ -268,8 +297,9 @@ class CaseBuilder(Timeline):
         last = clock.statutory_day(self.cal)
         if last is not None and day > last:
             lawful = False
-            self._expect("PROC_EXTENSION_LATE", sid, event, deadline=last,
-                         provisional=clock.provisional(self.cal, last))  # fmt: skip
+            self._expect(
+                "PROC_EXTENSION_LATE", sid, event, deadline=last, provisional=clock.provisional(self.cal, last)
+            )
         if days > self.item.extension_limit:
             self._expect("PROC_EXTENSION_EXCESS", sid, event)
             days = self.item.extension_limit
@@ -288,8 +318,12 @@ class CaseBuilder(Timeline):
         self.reviewed = True
         self._stop(when, "review", "step_review")
         decision = self.clocks.get("decision")
-        if (self.item.steps.decision is not None and "step_decision" not in self.clocks and decision is not None
-                and decision.stop is None):  # fmt: skip
+        if (
+            self.item.steps.decision is not None
+            and "step_decision" not in self.clocks
+            and decision is not None
+            and decision.stop is None
+        ):
             self._start(LegalClock("step_decision", day, self.item.steps.decision))  # 审核→批准
 
     def approve(self, day: date, staff: Staff) -> None:
@@ -311,8 +345,9 @@ class CaseBuilder(Timeline):
         self.outcome = "granted"
         self._start_delivery(day)
 
-    def refuse_license(self, day: date, staff: Staff, reason: str = "不符合法定条件、标准",
-                       remedy: bool = True) -> None:  # fmt: skip
+    def refuse_license(
+        self, day: date, staff: Staff, reason: str = "不符合法定条件、标准", remedy: bool = True
+    ) -> None:
         """Refuse the licence (不予许可): the refusal's findings (art. 38 ¶2); the periods to the decision stop."""
         when = self.moment(day)
         event = self.emit("refuse_license", when, staff, {"reason": reason, "remedy_notified": remedy})
@@ -349,8 +384,9 @@ class CaseBuilder(Timeline):
     def deliver(self, day: date, staff: Staff) -> None:
         """Deliver the certificate (art. 44): the delivery period stops."""
         when = self.moment(day)
-        self.emit("certificate_delivered", when, staff, {"method": self.rnd.choice(["in_person", "post",
-                                                                                     "electronic"])})  # fmt: skip
+        self.emit(
+            "certificate_delivered", when, staff, {"method": self.rnd.choice(["in_person", "post", "electronic"])}
+        )
         self._stop(when, "delivery")
         self.delivered = True
 
@@ -429,8 +465,18 @@ class CaseBuilder(Timeline):
                 if clock.deemed and m.name == "statutory":
                     rule = "TIME_DEEMED_APPROVAL"
                 who = self.responsible_at(m.at)
-                out.append(Expected(self.case_id, rule, who, self.violation or "", None, m.at, m.deadline,
-                                    clock.provisional(self.cal, max(m.day, m.deadline or m.day))))  # fmt: skip
+                out.append(
+                    Expected(
+                        self.case_id,
+                        rule,
+                        who,
+                        self.violation or "",
+                        None,
+                        m.at,
+                        m.deadline,
+                        clock.provisional(self.cal, max(m.day, m.deadline or m.day)),
+                    )
+                )
         return out
 
 

@@ -27,6 +27,7 @@ def end_of(day: date) -> datetime:
 @dataclass(frozen=True)
 class Milestone:
     """A warning a period reaches: its name, the day whose end reaches it, when it fires and the limit's last day."""
+
     name: str  # notice | promise | statutory | red
     day: date  # the day whose end reaches it
     at: datetime  # when it fires: 24:00 of ``day``, or the extension that made it due
@@ -58,6 +59,7 @@ class Pause:
 @dataclass(frozen=True)
 class Thresholds:
     """The warning thresholds the oracle counts with: notice share, follow-up days, back-dating, batch, suspension."""
+
     notice_share: Fraction
     follow_up_wd: int
     backdating_hours: float = 24.0
@@ -70,13 +72,13 @@ class Thresholds:
         """Thresholds from plain numbers, the shares taken as exact decimals (70 % of 10 days is 7)."""
         # Decimal semantics on purpose: 70 % of 10 days is 7 days, whatever binary floats make of 0.7 * 10.
         share = more.pop("suspension_share", 1.0)
-        return cls(Fraction(str(notice_share)), follow_up_wd, suspension_share=Fraction(str(share)),
-                   **more)  # type: ignore[arg-type]  # fmt: skip
+        return cls(Fraction(str(notice_share)), follow_up_wd, suspension_share=Fraction(str(share)), **more)  # type: ignore[arg-type]
 
 
 @dataclass
 class LegalClock:
     """One legal period of a case (accept, review, decision, delivery or a step), counted in working days."""
+
     name: str  # accept | review | decision | delivery | step_review | step_decision
     start: date
     statutory: int
@@ -188,8 +190,15 @@ class LegalClock:
                 break
         return [m for m in fired.values() if m]
 
-    def _notice_on_extension(self, when: datetime, used: int, day: date, fired: dict[str, Milestone | None],
-                             cal: WorkCalendar, th: Thresholds) -> None:  # fmt: skip
+    def _notice_on_extension(
+        self,
+        when: datetime,
+        used: int,
+        day: date,
+        fired: dict[str, Milestone | None],
+        cal: WorkCalendar,
+        th: Thresholds,
+    ) -> None:
         """An extension raises the limits, so a notice the shorter limit never had may already be due:
         it is given at the extension — or not at all if the extended limit has run out too."""
         ext = sum(d for w, d in self.extensions if w <= when)
@@ -203,8 +212,9 @@ class LegalClock:
         assert reached is not None
         fired["notice"] = Milestone("notice", reached, when, self._deadline("notice", when, ext, {}, cal))
 
-    def _deadline(self, name: str, moment: datetime, ext: int, fired: dict[str, Milestone | None],
-                  cal: WorkCalendar) -> date | None:  # fmt: skip
+    def _deadline(
+        self, name: str, moment: datetime, ext: int, fired: dict[str, Milestone | None], cal: WorkCalendar
+    ) -> date | None:
         if name == "notice":
             # It announces the stricter limit as it stands then: later procedures are not known yet, and one
             # still running leaves the last day open.
@@ -217,8 +227,9 @@ class LegalClock:
 
     def _known_at(self, moment: datetime, ext: int) -> LegalClock:
         known = [p for s in self.suspensions if (p := s.as_known_at(moment)) is not None]
-        return LegalClock(self.name, self.start, self.statutory, self.promised, self.deemed,
-                          [(moment, ext)] if ext else [], known)  # fmt: skip
+        return LegalClock(
+            self.name, self.start, self.statutory, self.promised, self.deemed, [(moment, ext)] if ext else [], known
+        )
 
     def held_workdays(self, cal: WorkCalendar) -> int:
         """Working days after the start that ended procedures held (art. 45), counted day by day."""

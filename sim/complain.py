@@ -37,17 +37,24 @@ def offices(settings: Settings, seed: int) -> list[Office]:
     path = settings.home / "sim" / "province.json"
     if path.exists():
         doc = json.loads(path.read_text(encoding="utf-8"))
-        return [Office(d["department_id"], c["region_code"], tuple(s["staff_id"] for s in d["staff"]))
-                for c in doc["counties"] for d in c["departments"]]
+        return [
+            Office(d["department_id"], c["region_code"], tuple(s["staff_id"] for s in d["staff"]))
+            for c in doc["counties"]
+            for d in c["departments"]
+        ]
     from sim.province import build_province
 
-    return [Office(o.department_id, o.region_code, tuple(s.staff_id for s in o.all_staff()))
-            for c in build_province(seed).counties for o in c.offices.values()]
+    return [
+        Office(o.department_id, o.region_code, tuple(s.staff_id for s in o.all_staff()))
+        for c in build_province(seed).counties
+        for o in c.offices.values()
+    ]
 
 
 @dataclass
 class Complainants:
     """The simulated public: plans each day's complaints, sends their messages once due, writes the truth."""
+
     settings: Settings
     seed: int
     cfg: ComplaintsConfig
@@ -66,8 +73,9 @@ class Complainants:
         from esup.producer import kafka_producer
 
         if self._producer is None or principal != API:
-            p = kafka_producer(self.settings.kafka_bootstrap, f"esup-sim-{principal}",
-                               auth=kafka_python_auth(self.settings, principal))
+            p = kafka_producer(
+                self.settings.kafka_bootstrap, f"esup-sim-{principal}", auth=kafka_python_auth(self.settings, principal)
+            )
             if principal != API:
                 return p
             self._producer = p
@@ -103,8 +111,9 @@ class Complainants:
         while self.queue and self.queue[0][0] <= now:
             _, _, m = heapq.heappop(self.queue)
             m = self._sealed(m)
-            self.producer().send(self.settings.topic_complaints, key=m.complaint_id.encode(),
-                                 value=m.model_dump_json().encode())
+            self.producer().send(
+                self.settings.topic_complaints, key=m.complaint_id.encode(), value=m.model_dump_json().encode()
+            )
             n += 1
         if self._producer is not None:
             self._producer.flush()
@@ -116,8 +125,12 @@ class Complainants:
         p = self.producer(CLOCK)
         try:
             for part in sorted(p.partitions_for(self.settings.topic_complaints) or []):
-                p.send(self.settings.topic_complaints, partition=part, key=b"tick",
-                       value=json.dumps({"type": "tick", "now": now.isoformat()}).encode())
+                p.send(
+                    self.settings.topic_complaints,
+                    partition=part,
+                    key=b"tick",
+                    value=json.dumps({"type": "tick", "now": now.isoformat()}).encode(),
+                )
             p.flush()
         finally:
             p.close()
@@ -139,8 +152,17 @@ class Complainants:
             self._producer.close(timeout=10)
 
 
-def complain_until(s: Settings, *, seed: int, start: date, until: datetime, per_day: float, out: Path,
-                   cfg: ComplaintsConfig, calendar: WorkCalendar) -> tuple[int, int]:
+def complain_until(
+    s: Settings,
+    *,
+    seed: int,
+    start: date,
+    until: datetime,
+    per_day: float,
+    out: Path,
+    cfg: ComplaintsConfig,
+    calendar: WorkCalendar,
+) -> tuple[int, int]:
     """Every complaint received from ``start`` to ``until`` and its handling up to ``until``; the truth then.
 
     Returns (messages sent, complaints)."""
@@ -156,8 +178,16 @@ def complain_until(s: Settings, *, seed: int, start: date, until: datetime, per_
     return sent, len(c.plans)
 
 
-def follow(s: Settings, *, seed: int, per_day: float, cfg: ComplaintsConfig, calendar: WorkCalendar,
-           stop: threading.Event, say: Callable[[str], None] = log.info) -> None:
+def follow(
+    s: Settings,
+    *,
+    seed: int,
+    per_day: float,
+    cfg: ComplaintsConfig,
+    calendar: WorkCalendar,
+    stop: threading.Event,
+    say: Callable[[str], None] = log.info,
+) -> None:
     """Live: complaints as simulated time (the latest finding's) reaches each message's moment."""
     c = Complainants(s, seed, cfg, calendar, per_day, offices(s, seed))
     clock: datetime | None = None
@@ -170,8 +200,7 @@ def follow(s: Settings, *, seed: int, per_day: float, cfg: ComplaintsConfig, cal
                 continue
             c.plan_to(clock.date())
             if c.send_until(clock):
-                say(f"sent {c.sent} complaint messages ({len(c.plans)} complaints), simulated time "
-                    f"{clock.isoformat()}")
+                say(f"sent {c.sent} complaint messages ({len(c.plans)} complaints), simulated time {clock.isoformat()}")
                 c.write_truth(s.home / "sim", clock)
     finally:
         c.close()

@@ -22,17 +22,30 @@ from complaints.config import ComplaintsConfig
 from complaints.contract import COMPLAINT_ADAPTER, ComplaintMessage, SealedContact, message_id
 from streams.rules.calendar import TZ, WorkCalendar
 
-BEHAVIOURS = {"prompt": 0.45, "late_dispatch": 0.12, "slow_yellow": 0.1, "slow_red": 0.05, "extended_thrice": 0.08,
-              "unsatisfied_twice": 0.1, "unsatisfied_once": 0.1}
+BEHAVIOURS = {
+    "prompt": 0.45,
+    "late_dispatch": 0.12,
+    "slow_yellow": 0.1,
+    "slow_red": 0.05,
+    "extended_thrice": 0.08,
+    "unsatisfied_twice": 0.1,
+    "unsatisfied_once": 0.1,
+}
 CATEGORIES = {"efficiency": 0.35, "attitude": 0.3, "fees": 0.15, "misconduct": 0.1, "other": 0.1}
-SUBSTANTIATED = {"efficiency": "attitude", "attitude": "attitude", "other": "attitude", "fees": "integrity",
-                 "misconduct": "integrity"}
+SUBSTANTIATED = {
+    "efficiency": "attitude",
+    "attitude": "attitude",
+    "other": "attitude",
+    "fees": "integrity",
+    "misconduct": "integrity",
+}
 _SURNAMES, _GIVEN = "欧司上诸东皇", "明远思源嘉懿煜城懿轩烨华"
 
 
 @dataclass(frozen=True)
 class Office:
     """A department office complaints can be about: its department, region and staff."""
+
     department_id: str
     region_code: str
     staff: tuple[str, ...]
@@ -50,6 +63,7 @@ class Clear:
 @dataclass(frozen=True)
 class ComplaintPlan:
     """One complaint's story: its behaviour, the complainant, its messages and the cards (rule, moment) expected."""
+
     complaint_id: str
     behaviour: str
     category: str
@@ -62,9 +76,15 @@ class ComplaintPlan:
 
     def truth(self, at: datetime) -> dict[str, Any]:
         """The complaint's truth record at ``at``: what it is, and the cards expected by then."""
-        return {"complaint_id": self.complaint_id, "behaviour": self.behaviour, "category": self.category,
-                "department_id": self.department_id, "staff_id": self.staff_id, "substantiated": self.substantiated,
-                "cards": [[r, m.isoformat()] for r, m in self.cards if m <= at]}
+        return {
+            "complaint_id": self.complaint_id,
+            "behaviour": self.behaviour,
+            "category": self.category,
+            "department_id": self.department_id,
+            "staff_id": self.staff_id,
+            "substantiated": self.substantiated,
+            "cards": [[r, m.isoformat()] for r, m in self.cards if m <= at],
+        }
 
 
 def seal(clear: Clear, seed: int) -> SealedContact:
@@ -76,42 +96,60 @@ def seal(clear: Clear, seed: int) -> SealedContact:
     body = json.dumps(clear.__dict__, ensure_ascii=False).encode()
     sealed = base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, body, None)).decode().rstrip("=")
     salt = f"esup-sim-salt:{seed}".encode()
-    return SealedContact(contact_hash=hmac.new(salt, clear.phone.encode(), hashlib.sha256).hexdigest(),
-                         sealed=sealed, key_id=f"sim-{seed}")
+    return SealedContact(
+        contact_hash=hmac.new(salt, clear.phone.encode(), hashlib.sha256).hexdigest(),
+        sealed=sealed,
+        key_id=f"sim-{seed}",
+    )
 
 
 def _midnight_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), TZ)
 
 
-def plan_day(day: date, seed: int, offices: list[Office], per_day: float, cfg: ComplaintsConfig,
-             cal: WorkCalendar, prefix: str = "CP") -> list[ComplaintPlan]:
+def plan_day(
+    day: date,
+    seed: int,
+    offices: list[Office],
+    per_day: float,
+    cfg: ComplaintsConfig,
+    cal: WorkCalendar,
+    prefix: str = "CP",
+) -> list[ComplaintPlan]:
     """The complaints received on ``day`` (a Poisson-like count around ``per_day``), each with its story."""
     rnd = random.Random(f"{seed}:complaints:{day.isoformat()}")
     n = sum(rnd.random() < per_day / 10 for _ in range(10)) if per_day < 10 else round(rnd.gauss(per_day, 1))
-    return [_plan(f"{prefix}-{day.strftime('%Y%m%d')}-{i:03d}", day, seed, offices, cfg, cal)
-            for i in range(max(n, 0))]
+    return [_plan(f"{prefix}-{day.strftime('%Y%m%d')}-{i:03d}", day, seed, offices, cfg, cal) for i in range(max(n, 0))]
 
 
-def _plan(cid: str, day: date, seed: int, offices: list[Office], cfg: ComplaintsConfig,
-          cal: WorkCalendar) -> ComplaintPlan:
+def _plan(
+    cid: str, day: date, seed: int, offices: list[Office], cfg: ComplaintsConfig, cal: WorkCalendar
+) -> ComplaintPlan:
     rnd = random.Random(f"{seed}:complaint:{cid}")
     behaviour = rnd.choices(list(BEHAVIOURS), list(BEHAVIOURS.values()))[0]
     category = rnd.choices(list(CATEGORIES), list(CATEGORIES.values()))[0]
     office = rnd.choice(offices)
     staff = rnd.choice(office.staff) if office.staff and rnd.random() < 0.7 else None
     substantiated = rnd.random() < 0.3
-    clear = Clear(rnd.choice(_SURNAMES) + rnd.choice(_GIVEN) + rnd.choice(_GIVEN),
-                  "139" + "".join(rnd.choice("0123456789") for _ in range(8)),
-                  office.region_code + "19" + "".join(rnd.choice("0123456789") for _ in range(9)) + "X")
+    clear = Clear(
+        rnd.choice(_SURNAMES) + rnd.choice(_GIVEN) + rnd.choice(_GIVEN),
+        "139" + "".join(rnd.choice("0123456789") for _ in range(8)),
+        office.region_code + "19" + "".join(rnd.choice("0123456789") for _ in range(9)) + "X",
+    )
     msgs: list[ComplaintMessage] = []
     cards: list[tuple[str, datetime]] = []
     n = iter(range(100))
 
     def add(kind: str, at: datetime, **fields: Any) -> datetime:
         actor = {"received": "intake", "evaluated": "citizen"}.get(kind, f"{office.department_id}.office")
-        raw = {"type": kind, "message_id": message_id(cid, kind, str(next(n))), "complaint_id": cid,
-               "actor_id": actor, "at": at, **fields}
+        raw = {
+            "type": kind,
+            "message_id": message_id(cid, kind, str(next(n))),
+            "complaint_id": cid,
+            "actor_id": actor,
+            "at": at,
+            **fields,
+        }
         msgs.append(COMPLAINT_ADAPTER.validate_python(raw))
         return at
 
@@ -119,11 +157,17 @@ def _plan(cid: str, day: date, seed: int, offices: list[Office], cfg: Complaints
         return datetime.combine(cal.add_workdays(base, k), time(hour), TZ)
 
     dept = {"department_id": office.department_id}
-    received = add("received", datetime.combine(day, time(rnd.randint(8, 20), rnd.randint(0, 59)), TZ),
-                   channel=rnd.choice(["web", "hotline", "letter", "in_person"]), category=category,
-                   department_id=office.department_id, staff_id=staff, region_code=office.region_code,
-                   text=f"{category} 投诉: 窗口办事问题, 联系电话 {clear.phone}",  # the intake masks nothing
-                   complainant=seal(clear, seed).model_dump())
+    received = add(
+        "received",
+        datetime.combine(day, time(rnd.randint(8, 20), rnd.randint(0, 59)), TZ),
+        channel=rnd.choice(["web", "hotline", "letter", "in_person"]),
+        category=category,
+        department_id=office.department_id,
+        staff_id=staff,
+        region_code=office.region_code,
+        text=f"{category} 投诉: 窗口办事问题, 联系电话 {clear.phone}",  # the intake masks nothing
+        complainant=seal(clear, seed).model_dump(),
+    )
     rd = received.date()
     add("registered", received + timedelta(minutes=30), region_code=office.region_code[:4] + "00")
     dispatch_k = cfg.dispatch_wd + 1 if behaviour == "late_dispatch" else 1
@@ -132,8 +176,9 @@ def _plan(cid: str, day: date, seed: int, offices: list[Office], cfg: Complaints
     dispatched = add("dispatched", wd(dispatch_k, rd, 10), **dept)
     dd = dispatched.date()
     add("accepted", dispatched + timedelta(hours=1), **dept)
-    reply_k = {"slow_yellow": cfg.handle_wd + 2, "slow_red": cfg.red_wd + 1,
-               "extended_thrice": cfg.handle_wd + 4}.get(behaviour, 3)
+    reply_k = {"slow_yellow": cfg.handle_wd + 2, "slow_red": cfg.red_wd + 1, "extended_thrice": cfg.handle_wd + 4}.get(
+        behaviour, 3
+    )
     if behaviour in ("slow_yellow", "slow_red"):
         cards.append(("CMP_REPLY_LATE", _midnight_after(cal.add_workdays(dd, cfg.handle_wd))))
     if behaviour == "slow_red":
@@ -150,11 +195,24 @@ def _plan(cid: str, day: date, seed: int, offices: list[Office], cfg: Complaints
         replied = add("replied", wd(2, reopened.date(), 16), result="重新办理并答复", **dept)
         evaluated = add("evaluated", wd(1, replied.date(), 10), rating="unsatisfied")
         cards.append(("CMP_UNSATISFIED_AGAIN", evaluated))
-    closed = add("closed", wd(1, evaluated.date(), 11), substantiated=substantiated,
-                 finding="投诉属实, 已责令整改" if substantiated else "投诉不属实")
+    closed = add(
+        "closed",
+        wd(1, evaluated.date(), 11),
+        substantiated=substantiated,
+        finding="投诉属实, 已责令整改" if substantiated else "投诉不属实",
+    )
     if unsatisfied:
         cards.append(("CMP_UNSATISFIED_FINAL", closed))
     if substantiated:
         cards.append(("CMP_SUBSTANTIATED", closed))
-    return ComplaintPlan(cid, behaviour, category, office.department_id, staff, substantiated, clear, msgs,
-                         sorted(cards, key=lambda c: (c[1], c[0])))
+    return ComplaintPlan(
+        cid,
+        behaviour,
+        category,
+        office.department_id,
+        staff,
+        substantiated,
+        clear,
+        msgs,
+        sorted(cards, key=lambda c: (c[1], c[0])),
+    )

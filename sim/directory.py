@@ -7,8 +7,12 @@ import random
 from directory.model import Bureau, Department, Directory, Role, Staff
 from sim.province import DEPARTMENTS, Province
 
-_ROLES = {"window": [Role.window_clerk, Role.handler], "reviewer": [Role.reviewer], "approver": [Role.approver],
-          "head": [Role.head]}  # fmt: skip
+_ROLES = {
+    "window": [Role.window_clerk, Role.handler],
+    "reviewer": [Role.reviewer],
+    "approver": [Role.approver],
+    "head": [Role.head],
+}
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
 MAIL_DOMAIN = "sc-gov.example"  # a reserved domain (RFC 2606): simulated addresses can never reach a person
@@ -23,8 +27,14 @@ def build_directory(province: Province, seed: int) -> Directory:
     bureaus: list[Bureau] = []
 
     def person(sid: str, name: str, dept: str, roles: list[Role]) -> Staff:
-        return Staff(id=sid, name=name, department=dept, roles=roles, email=f"{sid.lower()}@{MAIL_DOMAIN}",
-                     mobile="13" + "".join(rnd.choice("0123456789") for _ in range(9)))  # fmt: skip
+        return Staff(
+            id=sid,
+            name=name,
+            department=dept,
+            roles=roles,
+            email=f"{sid.lower()}@{MAIL_DOMAIN}",
+            mobile="13" + "".join(rnd.choice("0123456789") for _ in range(9)),
+        )
 
     def bureau(bid: str, name: str, region: str) -> str:
         members = [person(f"{bid}-S{n:02d}", _name(rnd), bid, [Role.supervisor]) for n in (1, 2)]
@@ -37,8 +47,11 @@ def build_directory(province: Province, seed: int) -> Directory:
         did = f"SC-{kind}"
         head = person(f"{did}-HEAD", _name(rnd), did, [Role.head])
         staff.append(head)
-        departments.append(Department(id=did, name=f"{province.name}{dept_name}", region_code=province.code,
-                                      head=head.id, bureau=prov_bureau))  # fmt: skip
+        departments.append(
+            Department(
+                id=did, name=f"{province.name}{dept_name}", region_code=province.code, head=head.id, bureau=prov_bureau
+            )
+        )
     city_bureaus: dict[str, str] = {}
     for county in province.counties:
         city_code = county.region_code[:4] + "00"
@@ -48,10 +61,16 @@ def build_directory(province: Province, seed: int) -> Directory:
             parent = f"SC-{office.kind}" if county.region_code == city_code else f"{city_code}-{office.kind}"
             for s in office.all_staff():
                 staff.append(person(s.staff_id, s.name, office.department_id, _ROLES[s.role]))
-            departments.append(Department(id=office.department_id, name=office.name.replace("本级", ""),
-                                          region_code=office.region_code, parent=parent,
-                                          head=office.head.staff_id if office.head else None,
-                                          bureau=city_bureaus[city_code]))  # fmt: skip
+            departments.append(
+                Department(
+                    id=office.department_id,
+                    name=office.name.replace("本级", ""),
+                    region_code=office.region_code,
+                    parent=parent,
+                    head=office.head.staff_id if office.head else None,
+                    bureau=city_bureaus[city_code],
+                )
+            )
     return Directory(version=f"sim-{seed}", departments=departments, staff=staff, bureaus=bureaus)
 
 

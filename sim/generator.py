@@ -31,6 +31,7 @@ from streams.rules.calendar import WorkCalendar
 @dataclass(frozen=True)
 class Options:
     """The simulation's settings: seed, start, how many cases over how long (or a live rate), violations, province."""
+
     seed: int = 1
     start: datetime = datetime(2026, 1, 5, tzinfo=TZ)
     cases: int | None = 1000  # None: a live province that never ends
@@ -56,6 +57,7 @@ class Options:
 @dataclass
 class SimCase:
     """One simulated case by arrival number, with the applicant's new case when it was withdrawn and reapplied."""
+
     number: int
     builder: CaseBuilder
     followup: CaseBuilder | None = None  # withdraw_reapply: the applicant's new case for the same item
@@ -80,10 +82,14 @@ class Simulation:
         self.province: Province = build_province(options.seed, options.cities, options.counties)
         self.catalog: Catalog = build_catalog()
         r = options.rules
-        self.thresholds = Thresholds.of(r.notice_share, r.follow_up_wd, backdating_hours=r.backdating_hours,
-                                        batch_min_events=r.batch_min_events,
-                                        batch_window_minutes=r.batch_window_minutes,
-                                        suspension_share=r.suspension_share)  # fmt: skip
+        self.thresholds = Thresholds.of(
+            r.notice_share,
+            r.follow_up_wd,
+            backdating_hours=r.backdating_hours,
+            batch_min_events=r.batch_min_events,
+            batch_window_minutes=r.batch_window_minutes,
+            suspension_share=r.suspension_share,
+        )
         self.rates = rates(options.violation_rate, options.rates)
         self._items = self.catalog.by_code()
         self._demand = demand()
@@ -106,8 +112,7 @@ class Simulation:
             return
         while True:  # live: a Poisson-like count per day, forever
             mean = o.cases_per_day * (1.0 if self.calendar.is_workday(day) else o.online_share)
-            yield from (t for t in self._day(rnd, day, max(0, round(rnd.gauss(mean, math.sqrt(mean)))))
-                        if t >= o.start)  # fmt: skip
+            yield from (t for t in self._day(rnd, day, max(0, round(rnd.gauss(mean, math.sqrt(mean))))) if t >= o.start)
             day += timedelta(days=1)
 
     def _day(self, rnd: random.Random, day: date, n: int) -> list[datetime]:
@@ -135,8 +140,9 @@ class Simulation:
             case = SimCase(number, self._build(number, arrival, county, item, known, kind, rnd))
             if kind == REAPPLY:
                 again = random.Random(f"{self.options.seed}:case:{number}:reapply")
-                case.followup = reapply(case.builder, again, county, self.options.profile,
-                                        self.options.rules.reapply_window_wd)  # fmt: skip
+                case.followup = reapply(
+                    case.builder, again, county, self.options.profile, self.options.rules.reapply_window_wd
+                )
             yield case
 
     def _item(self, rnd: random.Random, kind: str | None) -> tuple[CatalogItem, bool]:
@@ -145,8 +151,16 @@ class Simulation:
         fits = [c for c in self._demand if kind is None or KINDS[kind].fits(self._items[c])]
         return self._items[rnd.choices(fits, [self._demand[c] for c in fits])[0]], True
 
-    def _build(self, number: int, arrival: datetime, county: County, item: CatalogItem, known: bool,
-               kind: str | None, rnd: random.Random) -> CaseBuilder:  # fmt: skip
+    def _build(
+        self,
+        number: int,
+        arrival: datetime,
+        county: County,
+        item: CatalogItem,
+        known: bool,
+        kind: str | None,
+        rnd: random.Random,
+    ) -> CaseBuilder:
         office = county.offices[department_kind(item)]
         case_id = f"{self.options.id_prefix}{county.region_code}-{arrival:%Y%m%d}-{number:06d}"
         b = CaseBuilder(case_id, item, office, rnd, self.calendar, self.thresholds, known_item=known, violation=kind)
@@ -169,8 +183,7 @@ class Simulation:
 
 def default_at(cases: list[SimCase]) -> datetime:
     """The first midnight after every event and after every injected lapse has shown."""
-    last = max((max(b.last_day, b.horizon or b.last_day) for c in cases for b in c.builders),
-               default=date(2026, 1, 1))  # fmt: skip
+    last = max((max(b.last_day, b.horizon or b.last_day) for c in cases for b in c.builders), default=date(2026, 1, 1))
     return datetime.combine(last + timedelta(days=1), time(0), TZ)
 
 

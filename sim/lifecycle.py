@@ -34,15 +34,40 @@ class Profile:
     still_open: float = 0.01  # a special procedure still running when the run ends (the periods wait)
 
 
-_NO_SUPPLEMENT = {"materials_missing", "stage_order", "late_accept", "unknown_item", "refused_qualified",
-                  "implausibly_fast", "supplement_restart"}  # fmt: skip
-_NO_SUSPENSION = {"suspension_no_reason", "suspension_not_notified", "resume_without_suspension", "extension_late",
-                  "implausibly_fast", "suspension_excessive", "withdraw_reapply"}  # fmt: skip
+_NO_SUPPLEMENT = {
+    "materials_missing",
+    "stage_order",
+    "late_accept",
+    "unknown_item",
+    "refused_qualified",
+    "implausibly_fast",
+    "supplement_restart",
+}
+_NO_SUSPENSION = {
+    "suspension_no_reason",
+    "suspension_not_notified",
+    "resume_without_suspension",
+    "extension_late",
+    "implausibly_fast",
+    "suspension_excessive",
+    "withdraw_reapply",
+}
 # Lateness that may carry over into the next steps: those steps then take the first day they can.
 _CASCADE = {"late_accept", "late_review", "suspension_no_reason", "extension_late", "late_step"}
-_MUST_APPROVE = {"same_reviewer_approver", "materials_missing", "conditions_unmet", "stage_skipped", "late_delivery",
-                 "not_delivered", "after_conclusion", "late_decision", "late_review", "apply_after_decision",
-                 "implausibly_fast", "late_step"}  # fmt: skip
+_MUST_APPROVE = {
+    "same_reviewer_approver",
+    "materials_missing",
+    "conditions_unmet",
+    "stage_skipped",
+    "late_delivery",
+    "not_delivered",
+    "after_conclusion",
+    "late_decision",
+    "late_review",
+    "apply_after_decision",
+    "implausibly_fast",
+    "late_step",
+}
 _REFUSALS = {"refusal_no_reason", "refusal_no_remedy", "refused_qualified"}
 # The periods a step must not overrun: the decision, the preliminary review and the internal steps (环节时限).
 _RUNNING = ("decision", "review", "step_review", "step_decision")
@@ -69,8 +94,9 @@ def build_case(b: CaseBuilder, arrival: datetime, county: County, p: Profile) ->
             b.refer(b.day, first, first_office, b.office, window if rnd.random() < p.named_referral else None)
         when = b.moment(b.within(5))
     required = list(b.item.required_materials)
-    missing = [rnd.choice(required)] if required and (kind == "materials_missing" or rnd.random() < p.supplement) \
-        else []
+    missing = (
+        [rnd.choice(required)] if required and (kind == "materials_missing" or rnd.random() < p.supplement) else []
+    )
     if kind in ("refused_qualified", "implausibly_fast"):
         missing = []
     b.apply(when, window, [m for m in required if m not in missing] + ["application_letter"])
@@ -259,8 +285,13 @@ def _special_procedure(b: CaseBuilder, staff: Staff, limit: date, p: Profile) ->
     """Art. 45: a procedure whose time is not counted, with its reason and the applicant told in writing."""
     kind, rnd = b.violation, b.rnd
     procedure: str | None = rnd.choice(procedures(b.item.code))
-    reason = {"expert_review": "组织专家评审", "inspection": "现场核查检验", "testing": "委托检测",
-              "appraisal": "委托鉴定", "hearing": "依申请举行听证"}.get(procedure or "", "特别程序")  # fmt: skip
+    reason = {
+        "expert_review": "组织专家评审",
+        "inspection": "现场核查检验",
+        "testing": "委托检测",
+        "appraisal": "委托鉴定",
+        "hearing": "依申请举行听证",
+    }.get(procedure or "", "特别程序")
     if kind == "suspension_no_reason":
         procedure, reason = (None, reason) if rnd.random() < 0.5 else (procedure, "")
     start = b.pick(limit, strict=kind not in _CASCADE)
@@ -338,4 +369,3 @@ def _close(b: CaseBuilder, window: Staff) -> None:
     if b.violation == "after_conclusion":
         code = b.item.fees[0].code if b.item.fees else "SERVICE"
         b.charge(b.within(20), window, code, b.rnd.choice([1000, 2000, 5000]))
-

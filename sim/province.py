@@ -8,16 +8,45 @@ from typing import Any
 
 # Sichuan (51): cities with some of their districts and counties. A city's own offices use its xx00 code.
 CITIES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("510100", "成都市", (("510104", "锦江区"), ("510105", "青羊区"), ("510106", "金牛区"), ("510107", "武侯区"),
-                          ("510108", "成华区"), ("510112", "龙泉驿区"), ("510116", "双流区"), ("510121", "金堂县"))),
-    ("511700", "达州市", (("511702", "通川区"), ("511703", "达川区"), ("511722", "宣汉县"), ("511723", "开江县"),
-                          ("511724", "大竹县"), ("511725", "渠县"), ("511781", "万源市"))),
-    ("510700", "绵阳市", (("510703", "涪城区"), ("510704", "游仙区"), ("510705", "安州区"), ("510722", "三台县"),
-                          ("510781", "江油市"))),
-    ("511300", "南充市", (("511302", "顺庆区"), ("511303", "高坪区"), ("511304", "嘉陵区"), ("511321", "南部县"),
-                          ("511381", "阆中市"))),
+    (
+        "510100",
+        "成都市",
+        (
+            ("510104", "锦江区"),
+            ("510105", "青羊区"),
+            ("510106", "金牛区"),
+            ("510107", "武侯区"),
+            ("510108", "成华区"),
+            ("510112", "龙泉驿区"),
+            ("510116", "双流区"),
+            ("510121", "金堂县"),
+        ),
+    ),
+    (
+        "511700",
+        "达州市",
+        (
+            ("511702", "通川区"),
+            ("511703", "达川区"),
+            ("511722", "宣汉县"),
+            ("511723", "开江县"),
+            ("511724", "大竹县"),
+            ("511725", "渠县"),
+            ("511781", "万源市"),
+        ),
+    ),
+    (
+        "510700",
+        "绵阳市",
+        (("510703", "涪城区"), ("510704", "游仙区"), ("510705", "安州区"), ("510722", "三台县"), ("510781", "江油市")),
+    ),
+    (
+        "511300",
+        "南充市",
+        (("511302", "顺庆区"), ("511303", "高坪区"), ("511304", "嘉陵区"), ("511321", "南部县"), ("511381", "阆中市")),
+    ),
     ("510500", "泸州市", (("510502", "江阳区"), ("510503", "纳溪区"), ("510504", "龙马潭区"), ("510521", "泸县"))),
-)  # fmt: skip
+)
 
 # Licensing departments every county has, by short code (the catalog names the provincial one: SC-<code>).
 DEPARTMENTS: dict[str, str] = {
@@ -39,6 +68,7 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 @dataclass(frozen=True)
 class Staff:
     """A staff member of an office: id, name, role and, for window staff, the window they serve."""
+
     staff_id: str
     name: str
     role: str  # window (窗口受理), reviewer (审核), approver (批准), head (负责人)
@@ -71,6 +101,7 @@ class Office:
 @dataclass
 class County:
     """A county (县区) of the province: its region code, name, city, share of applications and offices by kind."""
+
     region_code: str
     name: str
     city: str
@@ -81,6 +112,7 @@ class County:
 @dataclass
 class Province:
     """The simulated province: its code, name and counties."""
+
     code: str
     name: str
     counties: list[County]
@@ -99,19 +131,25 @@ class Province:
             "name": self.name,
             "counties": [
                 {
-                    "region_code": c.region_code, "name": c.name, "city": c.city,
+                    "region_code": c.region_code,
+                    "name": c.name,
+                    "city": c.city,
                     "departments": [
                         {
-                            "department_id": o.department_id, "name": o.name, "kind": o.kind,
-                            "staff": [{"staff_id": s.staff_id, "name": s.name, "role": s.role, "window": s.window}
-                                      for s in o.all_staff()],
+                            "department_id": o.department_id,
+                            "name": o.name,
+                            "kind": o.kind,
+                            "staff": [
+                                {"staff_id": s.staff_id, "name": s.name, "role": s.role, "window": s.window}
+                                for s in o.all_staff()
+                            ],
                         }
                         for o in c.offices.values()
                     ],
                 }
                 for c in self.counties
             ],
-        }  # fmt: skip
+        }
 
 
 def build_province(seed: int, cities: int = 3, counties: int = 4) -> Province:
@@ -139,8 +177,9 @@ def _staff_office(rnd: random.Random, region: str, kind: str, name: str, big: bo
     dept = f"{region}-{kind}"
     office = Office(dept, kind, name, region)
     for w in range(1, rnd.randint(2, 3) + (1 if big else 0) + 1):
-        office.windows.append([Staff(f"{dept}-W{w}-{n:02d}", _name(rnd), "window", w)
-                               for n in range(1, rnd.randint(2, 3) + 1)])  # fmt: skip
+        office.windows.append(
+            [Staff(f"{dept}-W{w}-{n:02d}", _name(rnd), "window", w) for n in range(1, rnd.randint(2, 3) + 1)]
+        )
     office.reviewers = [Staff(f"{dept}-R{n:02d}", _name(rnd), "reviewer") for n in range(1, rnd.randint(2, 4) + 1)]
     office.approvers = [Staff(f"{dept}-A{n:02d}", _name(rnd), "approver") for n in range(1, rnd.randint(1, 2) + 1)]
     office.head = Staff(f"{dept}-HEAD", _name(rnd), "head")

@@ -31,8 +31,9 @@ def reapply(first: CaseBuilder, rnd: random.Random, county: County, profile: Pro
     else:
         day = first.cal.add_workdays(t1.astimezone(TZ).date(), k)
         arrival = datetime.combine(day, time(9), TZ) + timedelta(minutes=rnd.randint(0, 480))
-    b = CaseBuilder(f"{first.case_id}-R", first.item, first.office, rnd, first.cal, first.th,
-                    known_item=first.known_item)  # fmt: skip
+    b = CaseBuilder(
+        f"{first.case_id}-R", first.item, first.office, rnd, first.cal, first.th, known_item=first.known_item
+    )
     # Straight to the window (no inquiry first): the application is the arrival.
     build_case(b, arrival, county, replace(profile, inquiry_only=0.0, inquiry_first=0.0))
     apply = next(e for e in b.events if e["kind"] == "apply")

@@ -34,6 +34,7 @@ TRUTH_FILE = "loop_truth.jsonl"
 @dataclass
 class Responder:
     """The simulated departments and supervisors: plan each finding's messages and publish them once due."""
+
     settings: Settings
     seed: int
     cfg: LoopConfig
@@ -48,8 +49,9 @@ class Responder:
         from esup.producer import kafka_producer
 
         if principal not in self._producers:
-            self._producers[principal] = kafka_producer(self.settings.kafka_bootstrap, f"esup-sim-{principal}",
-                                                        auth=kafka_python_auth(self.settings, principal))  # fmt: skip
+            self._producers[principal] = kafka_producer(
+                self.settings.kafka_bootstrap, f"esup-sim-{principal}", auth=kafka_python_auth(self.settings, principal)
+            )
         return self._producers[principal]
 
     def take(self, findings: list[Finding]) -> None:
@@ -70,8 +72,9 @@ class Responder:
         while self.queue and self.queue[0][0] <= now:
             _, _, m = heapq.heappop(self.queue)
             principal = API  # what the API would publish for the department or the supervisor
-            self.producer(principal).send(self.settings.topic_responses, key=m.finding_id.encode(),
-                                          value=m.model_dump_json().encode())  # fmt: skip
+            self.producer(principal).send(
+                self.settings.topic_responses, key=m.finding_id.encode(), value=m.model_dump_json().encode()
+            )
             n += 1
         self.flush()
         self.sent += n
@@ -81,8 +84,12 @@ class Responder:
         """Move the loop's event clock to ``now`` (on every partition: the loop reads them all)."""
         p = self.producer(CLOCK)
         for part in sorted(p.partitions_for(self.settings.topic_responses) or []):
-            p.send(self.settings.topic_responses, partition=part, key=b"tick",
-                   value=json.dumps({"type": "tick", "now": now.isoformat()}).encode())
+            p.send(
+                self.settings.topic_responses,
+                partition=part,
+                key=b"tick",
+                value=json.dumps({"type": "tick", "now": now.isoformat()}).encode(),
+            )
         self.flush()
 
     def flush(self) -> None:
@@ -101,14 +108,18 @@ def read_findings(s: Settings, principal: str = OPERATOR) -> list[Finding]:
     return [f for batch in follow_findings(s, principal, stop=None) for f in batch]
 
 
-def follow_findings(s: Settings, principal: str, stop: threading.Event | None,
-                    poll_ms: int = 1000) -> Any:  # fmt: skip
+def follow_findings(s: Settings, principal: str, stop: threading.Event | None, poll_ms: int = 1000) -> Any:
     """Batches of findings from the beginning; up to the end when ``stop`` is None, else until it is set."""
     from kafka import KafkaConsumer, TopicPartition
 
-    c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-                      isolation_level="read_committed", client_id="esup-sim-respond",
-                      **kafka_python_auth(s, principal))  # fmt: skip
+    c = KafkaConsumer(
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        client_id="esup-sim-respond",
+        **kafka_python_auth(s, principal),
+    )
     try:
         tps = [TopicPartition(s.topic_findings, p) for p in sorted(c.partitions_for_topic(s.topic_findings) or [])]
         if not tps:
@@ -116,6 +127,7 @@ def follow_findings(s: Settings, principal: str, stop: threading.Event | None,
         c.assign(tps)
         c.seek_to_beginning(*tps)
         end = c.end_offsets(tps)
+
         def more() -> bool:
             return any(c.position(tp) < end[tp] for tp in tps) if stop is None else not stop.is_set()
 
@@ -130,8 +142,9 @@ def follow_findings(s: Settings, principal: str, stop: threading.Event | None,
         c.close(autocommit=False)
 
 
-def respond_until(s: Settings, *, seed: int, until: datetime, out: Path, cfg: LoopConfig,
-                  calendar: WorkCalendar) -> tuple[int, int]:  # fmt: skip
+def respond_until(
+    s: Settings, *, seed: int, until: datetime, out: Path, cfg: LoopConfig, calendar: WorkCalendar
+) -> tuple[int, int]:
     """Answer and decide every finding on the topic with simulated time at ``until``; write the loop's truth.
 
     Returns (messages sent, findings supervised)."""
@@ -146,8 +159,15 @@ def respond_until(s: Settings, *, seed: int, until: datetime, out: Path, cfg: Lo
     return sent, len(r.plans)
 
 
-def follow(s: Settings, *, seed: int, cfg: LoopConfig, calendar: WorkCalendar, stop: threading.Event,
-           say: Callable[[str], None] = log.info) -> None:  # fmt: skip
+def follow(
+    s: Settings,
+    *,
+    seed: int,
+    cfg: LoopConfig,
+    calendar: WorkCalendar,
+    stop: threading.Event,
+    say: Callable[[str], None] = log.info,
+) -> None:
     """Live: answer findings as simulated time (the latest finding's) reaches each message's moment."""
     r = Responder(s, seed, cfg, calendar)
     clock: datetime | None = None

@@ -28,6 +28,7 @@ Message = Response | Decision | RecommendationReport
 @dataclass(frozen=True)
 class Plan:
     """One finding's simulated story: its behaviour, the messages on it, and the supervision findings they leave due."""
+
     finding: Finding
     behaviour: str
     story: str
@@ -40,10 +41,16 @@ class Plan:
         decisions = sorted((m for m in sent if isinstance(m, Decision)), key=lambda m: (m.at, m.message_id))
         f = self.finding
         return LoopExpected(
-            f.finding_id, f.case_id, f.department_id, f.staff_id, self.behaviour, self.story,
+            f.finding_id,
+            f.case_id,
+            f.department_id,
+            f.staff_id,
+            self.behaviour,
+            self.story,
             [(rule, moment.isoformat()) for rule, moment in self.overdue if moment <= at],
             [(str(d.measure), str(d.target_kind), str(d.target_id)) for d in decisions if d.measure],
-            decisions[-1].outcome.value if decisions else "pending")  # fmt: skip
+            decisions[-1].outcome.value if decisions else "pending",
+        )
 
 
 def supervised(f: Finding, cfg: LoopConfig) -> bool:
@@ -71,17 +78,37 @@ def plan(f: Finding, seed: int, cfg: LoopConfig, cal: WorkCalendar) -> Plan | No
     if behaviour == "missing":
         overdue.append((RESPONSE_OVERDUE, due))
         decided = at(wd + 1, 11)
-        msgs.append(_decision(f, decided, "accountability", "逾期未回告", measure="efficiency_warning",
-                              target_kind="department", target_id=f.department_id))
+        msgs.append(
+            _decision(
+                f,
+                decided,
+                "accountability",
+                "逾期未回告",
+                measure="efficiency_warning",
+                target_kind="department",
+                target_id=f.department_id,
+            )
+        )
         return Plan(f, behaviour, "held_accountable", msgs, overdue)
     answered = at(rnd.randint(1, wd), 10) if behaviour == "on_time" else at(wd + rnd.randint(1, 2), 10)
     if behaviour == "late":
         overdue.append((RESPONSE_OVERDUE, due))
     kind = rnd.choices(["appeal", "explanation", "rectification"], [0.3, 0.35, 0.35])[0]
-    msgs.append(Response(message_id=message_id(f.finding_id, "response", "sim-1"), finding_id=f.finding_id,
-                         actor_id=dept_actor, at=answered, kind=kind, department_id=f.department_id,
-                         text={"appeal": "申诉：系依法中止，附证明材料", "explanation": "说明理由：系统延迟录入",
-                               "rectification": "整改情况：已补正并完成办理"}[kind]))  # fmt: skip
+    msgs.append(
+        Response(
+            message_id=message_id(f.finding_id, "response", "sim-1"),
+            finding_id=f.finding_id,
+            actor_id=dept_actor,
+            at=answered,
+            kind=kind,
+            department_id=f.department_id,
+            text={
+                "appeal": "申诉：系依法中止，附证明材料",
+                "explanation": "说明理由：系统延迟录入",
+                "rectification": "整改情况：已补正并完成办理",
+            }[kind],
+        )
+    )
     decided = at(1, 15, local_date(answered))
     if kind == "appeal":
         if rnd.random() < 0.5:
@@ -93,24 +120,48 @@ def plan(f: Finding, seed: int, cfg: LoopConfig, cal: WorkCalendar) -> Plan | No
         msgs.append(_decision(f, decided, "confirmed", "理由不充分，维持"))
         return Plan(f, behaviour, "explained", msgs, overdue)
     if rnd.random() < 0.5:
-        msgs.append(_decision(f, decided, "accountability", "整改到位，提醒谈话", measure="reminder_talk",
-                              target_kind="staff", target_id=f.staff_id))
+        msgs.append(
+            _decision(
+                f,
+                decided,
+                "accountability",
+                "整改到位，提醒谈话",
+                measure="reminder_talk",
+                target_kind="staff",
+                target_id=f.staff_id,
+            )
+        )
         return Plan(f, behaviour, "reminder_talk", msgs, overdue)
-    rec = _decision(f, decided, "recommendation", "督办", recommendation="限期完善办理流程并报告",
-                    report_within_wd=REPORT_WITHIN_WD)
+    rec = _decision(
+        f, decided, "recommendation", "督办", recommendation="限期完善办理流程并报告", report_within_wd=REPORT_WITHIN_WD
+    )
     msgs.append(rec)
     if rnd.random() < 0.5:
         report_at = at(2, 10, local_date(decided))
-        msgs.append(RecommendationReport(message_id=message_id(f.finding_id, "recommendation_report", "sim-1"),
-                                         finding_id=f.finding_id, actor_id=dept_actor, at=report_at,
-                                         department_id=f.department_id, text="监察建议已落实"))  # fmt: skip
+        msgs.append(
+            RecommendationReport(
+                message_id=message_id(f.finding_id, "recommendation_report", "sim-1"),
+                finding_id=f.finding_id,
+                actor_id=dept_actor,
+                at=report_at,
+                department_id=f.department_id,
+                text="监察建议已落实",
+            )
+        )
         return Plan(f, behaviour, "recommendation_done", msgs, overdue)
     overdue.append((RECOMMENDATION_OVERDUE, _midnight_after(cal.add_workdays(local_date(decided), REPORT_WITHIN_WD))))
     if rnd.random() < 0.5:  # reported, but a working day after its last day: still overdue
         report_at = at(REPORT_WITHIN_WD + 1, 10, local_date(decided))
-        msgs.append(RecommendationReport(message_id=message_id(f.finding_id, "recommendation_report", "sim-1"),
-                                         finding_id=f.finding_id, actor_id=dept_actor, at=report_at,
-                                         department_id=f.department_id, text="监察建议已落实（逾期）"))  # fmt: skip
+        msgs.append(
+            RecommendationReport(
+                message_id=message_id(f.finding_id, "recommendation_report", "sim-1"),
+                finding_id=f.finding_id,
+                actor_id=dept_actor,
+                at=report_at,
+                department_id=f.department_id,
+                text="监察建议已落实（逾期）",
+            )
+        )
         return Plan(f, behaviour, "recommendation_late", msgs, overdue)
     return Plan(f, behaviour, "recommendation_ignored", msgs, overdue)
 
@@ -121,5 +172,12 @@ def _midnight_after(day: Any) -> datetime:
 
 
 def _decision(f: Finding, at: datetime, outcome: str, reason: str, **fields: Any) -> Decision:
-    return Decision(message_id=message_id(f.finding_id, "decision", "sim-1"), finding_id=f.finding_id,
-                    actor_id=SUPERVISOR, at=at, outcome=outcome, reason=reason, **fields)
+    return Decision(
+        message_id=message_id(f.finding_id, "decision", "sim-1"),
+        finding_id=f.finding_id,
+        actor_id=SUPERVISOR,
+        at=at,
+        outcome=outcome,
+        reason=reason,
+        **fields,
+    )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class KafkaTarget:
     """Where a run's events go on Kafka: the topic or each department's own, the ticks, and the logins."""
+
     bootstrap: str
     topic: str
     ticks_topic: str | None = None  # tick the event clock to simulated time (workers on --clock event)
@@ -39,6 +40,7 @@ class KafkaTarget:
 @dataclass
 class Report:
     """What a run did: cases, events, injected violations, expected findings, truth moment, Kafka counts, files."""
+
     out: Path
     cases: int = 0
     events: int = 0
@@ -64,10 +66,19 @@ def write_static(sim: Simulation, out: Path) -> dict[str, Path]:
     return {"catalog": write_catalog(sim.catalog, out / "catalog.yaml"), "province": roster, "directory": directory}
 
 
-def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bool = False,
-        at: datetime | None = None, kafka: KafkaTarget | None = None, write_events: bool = True,
-        stop: threading.Event | None = None, calendar: WorkCalendar | None = None,
-        progress: Progress | None = None) -> Report:  # fmt: skip
+def run(
+    options: Options,
+    out: Path,
+    *,
+    speed: float | None = None,
+    catch_up: bool = False,
+    at: datetime | None = None,
+    kafka: KafkaTarget | None = None,
+    write_events: bool = True,
+    stop: threading.Event | None = None,
+    calendar: WorkCalendar | None = None,
+    progress: Progress | None = None,
+) -> Report:
     """Simulate; a finite run also writes truth.jsonl for ``at`` (default: after every event and lapse)."""
     sim = Simulation(options, calendar)
     stop = stop or threading.Event()
@@ -78,8 +89,10 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
         last = max((b.cursor for c in kept for b in c.builders if b.cursor), default=None)
         report.at = at or default_at(kept)
         if last is not None and report.at < last:
-            raise ValueError(f"--at {report.at.isoformat()} is before the last simulated event ({last.isoformat()}): "
-                             "choose a later --at or fewer days")  # fmt: skip
+            raise ValueError(
+                f"--at {report.at.isoformat()} is before the last simulated event ({last.isoformat()}): "
+                "choose a later --at or fewer days"
+            )
     cases = iter(kept) if finite else _counting(sim.cases(), report)
     writers: list[Writer] = []
     ticker = None
@@ -88,14 +101,22 @@ def run(options: Options, out: Path, *, speed: float | None = None, catch_up: bo
         writers.append(JsonlWriter(report.files["events"]))
     kafka_writer: KafkaWriter | None = None
     if kafka is not None:
-        kafka_writer = (DepartmentKafkaWriter(kafka.per_department) if kafka.per_department is not None
-                        else KafkaWriter(kafka.bootstrap, kafka.topic, auth=kafka.auth))  # fmt: skip
+        kafka_writer = (
+            DepartmentKafkaWriter(kafka.per_department)
+            if kafka.per_department is not None
+            else KafkaWriter(kafka.bootstrap, kafka.topic, auth=kafka.auth)
+        )
     if kafka_writer is not None:
         writers.append(kafka_writer)
     if kafka is not None and kafka.ticks_topic and (speed is not None or catch_up):
-        ticker = Ticker(kafka.bootstrap, kafka.ticks_topic, kafka.tick_every_s, ready=kafka.ready,
-                        auth=kafka.ticks_auth,
-                        on_present=lambda: write_phase(out, "live"))  # fmt: skip
+        ticker = Ticker(
+            kafka.bootstrap,
+            kafka.ticks_topic,
+            kafka.tick_every_s,
+            ready=kafka.ready,
+            auth=kafka.ticks_auth,
+            on_present=lambda: write_phase(out, "live"),
+        )
         # With catch_up and no speed: as fast as possible to the present (a backfill), then real time.
         write_phase(out, "backfill" if speed is None else "paced")
     progress = progress or Progress(total=len(kept) if finite else None)
@@ -144,12 +165,19 @@ def _counting(cases: Any, report: Report) -> Any:
 def _manifest(out: Path, options: Options, report: Report, by_rule: Counter[str]) -> None:
     assert report.at is not None
     doc = {
-        "seed": options.seed, "start": options.start.isoformat(), "at": report.at.isoformat(),
-        "cases": report.cases, "events": report.events, "expected_findings": report.expected,
-        "violation_rate": options.violation_rate, "rates": dict(options.rates),
-        "cities": options.cities, "counties": options.counties,
+        "seed": options.seed,
+        "start": options.start.isoformat(),
+        "at": report.at.isoformat(),
+        "cases": report.cases,
+        "events": report.events,
+        "expected_findings": report.expected,
+        "violation_rate": options.violation_rate,
+        "rates": dict(options.rates),
+        "cities": options.cities,
+        "counties": options.counties,
         "rules": options.rules.model_dump(mode="json"),
-        "injected": dict(sorted(report.injected.items())), "expected_by_rule": dict(sorted(by_rule.items())),
+        "injected": dict(sorted(report.injected.items())),
+        "expected_by_rule": dict(sorted(by_rule.items())),
         "files": {k: p.name for k, p in report.files.items()},
-    }  # fmt: skip
+    }
     (out / "manifest.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -26,8 +26,18 @@ class NoRoom(Exception):
 class Timeline:
     """A case's events in order at plausible moments, its legal periods, who answers for it, and the calendar."""
 
-    def __init__(self, case_id: str, item: CatalogItem, office: Office, rnd: random.Random, cal: WorkCalendar,
-                 th: Thresholds, *, known_item: bool = True, violation: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        case_id: str,
+        item: CatalogItem,
+        office: Office,
+        rnd: random.Random,
+        cal: WorkCalendar,
+        th: Thresholds,
+        *,
+        known_item: bool = True,
+        violation: str | None = None,
+    ) -> None:
         self.case_id, self.item, self.office, self.rnd, self.cal, self.th = case_id, item, office, rnd, cal, th
         self.known_item = known_item
         self.violation = violation
@@ -74,8 +84,9 @@ class Timeline:
         first = self.workday_from(self.day)
         return max(first, self.workday_from(not_before)) if not_before else first
 
-    def pick(self, limit: date | None, *, strict: bool = True, not_before: date | None = None,
-             skew: float = 1.6) -> date:  # fmt: skip
+    def pick(
+        self, limit: date | None, *, strict: bool = True, not_before: date | None = None, skew: float = 1.6
+    ) -> date:
         """A working day from the current one up to ``limit``, early days likelier (most files move fast)."""
         first = self._first(not_before)
         if limit is None or first > limit:
@@ -100,26 +111,43 @@ class Timeline:
 
     def safe(self, *names: str) -> date:
         """The last day the named running periods all allow before their first warning."""
-        days = [d for n in names if (c := self.clocks.get(n)) and c.stop is None
-                and (d := c.safe_until(self.cal, self.th)) is not None]  # fmt: skip
+        days = [
+            d
+            for n in names
+            if (c := self.clocks.get(n)) and c.stop is None and (d := c.safe_until(self.cal, self.th)) is not None
+        ]
         if not days:
             raise NoRoom(f"{self.case_id}: no running period among {names}")
         return min(days)
 
     # ---- events ---------------------------------------------------------------------------------------
 
-    def emit(self, kind: str, when: datetime, staff: Staff | str, payload: dict[str, Any] | None = None, *,
-             office: Office | None = None) -> dict[str, Any]:  # fmt: skip
+    def emit(
+        self,
+        kind: str,
+        when: datetime,
+        staff: Staff | str,
+        payload: dict[str, Any] | None = None,
+        *,
+        office: Office | None = None,
+    ) -> dict[str, Any]:
         """Append an event as a department system sends it (recorded minutes to hours later); move the cursor."""
         staff_id = staff if isinstance(staff, str) else staff.staff_id
         office = office or self.office
         lag = (self.rnd.randint(1, 30) if self.rnd.random() < 0.85 else self.rnd.randint(60, 480)) * _MINUTE
         event = {
-            "schema_version": 1, "event_id": f"{self.case_id}-{len(self.events) + 1:02d}", "case_id": self.case_id,
-            "item_code": self.item.code, "department_id": office.department_id, "region_code": office.region_code,
-            "staff_id": staff_id, "kind": kind, "occurred_at": when.isoformat(),
-            "recorded_at": (when + lag).isoformat(), "payload": payload or {},
-        }  # fmt: skip
+            "schema_version": 1,
+            "event_id": f"{self.case_id}-{len(self.events) + 1:02d}",
+            "case_id": self.case_id,
+            "item_code": self.item.code,
+            "department_id": office.department_id,
+            "region_code": office.region_code,
+            "staff_id": staff_id,
+            "kind": kind,
+            "occurred_at": when.isoformat(),
+            "recorded_at": (when + lag).isoformat(),
+            "payload": payload or {},
+        }
         if not self.events and not self.known_item:
             self._expect("DQ_UNKNOWN_ITEM", staff_id, event)
         self.events.append(event)
@@ -127,8 +155,9 @@ class Timeline:
         return event
 
     def _expect(self, rule: str, staff_id: str, event: dict[str, Any] | None = None, **kw: Any) -> None:
-        self.expected.append(Expected(self.case_id, rule, staff_id, self.violation or "",
-                                      event["event_id"] if event else None, **kw))  # fmt: skip
+        self.expected.append(
+            Expected(self.case_id, rule, staff_id, self.violation or "", event["event_id"] if event else None, **kw)
+        )
 
     def _answerable(self, when: datetime, staff_id: str) -> None:
         self.responsible = staff_id

@@ -11,8 +11,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-_CATEGORIES = (("TIME_", "time"), ("FEE_", "fee"), ("PROC_", "procedure"), ("COND_", "condition"),
-               ("FIRST_INQUIRY_", "first_inquiry"), ("DQ_", "data_quality"))  # fmt: skip
+_CATEGORIES = (
+    ("TIME_", "time"),
+    ("FEE_", "fee"),
+    ("PROC_", "procedure"),
+    ("COND_", "condition"),
+    ("FIRST_INQUIRY_", "first_inquiry"),
+    ("DQ_", "data_quality"),
+)
 
 
 def category(rule: str) -> str:
@@ -26,6 +32,7 @@ def category(rule: str) -> str:
 @dataclass(frozen=True)
 class Expected:
     """One finding the platform must raise: case, rule, responsible staff, the violation behind it; timers' moments."""
+
     case_id: str
     rule: str
     staff_id: str
@@ -46,8 +53,7 @@ class Expected:
 
     def to_json(self) -> str:
         """One truth.jsonl line: every field (dates in ISO form) and the category, keys sorted."""
-        d: dict[str, Any] = {k: v.isoformat() if isinstance(v, date | datetime) else v
-                             for k, v in asdict(self).items()}  # fmt: skip
+        d: dict[str, Any] = {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in asdict(self).items()}
         d["category"] = self.category
         return json.dumps(d, ensure_ascii=False, sort_keys=True)
 
@@ -56,8 +62,16 @@ class Expected:
         """An expected finding from a parsed truth.jsonl line."""
         detected = datetime.fromisoformat(d["detected_at"]) if d.get("detected_at") else None
         deadline = date.fromisoformat(d["deadline"]) if d.get("deadline") else None
-        return cls(d["case_id"], d["rule"], d["staff_id"], d["violation"], d.get("event_id"), detected, deadline,
-                   bool(d.get("provisional", False)))  # fmt: skip
+        return cls(
+            d["case_id"],
+            d["rule"],
+            d["staff_id"],
+            d["violation"],
+            d.get("event_id"),
+            detected,
+            deadline,
+            bool(d.get("provisional", False)),
+        )
 
 
 def sort_key(e: Expected) -> tuple[str, str, str, str]:
@@ -105,8 +119,9 @@ class LoopExpected:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LoopExpected:
         """A loop expectation from a parsed loop_truth.jsonl line (its pairs and triples as tuples again)."""
-        return cls(**{**d, "supervision": [tuple(x) for x in d["supervision"]],
-                      "measures": [tuple(x) for x in d["measures"]]})  # fmt: skip
+        return cls(
+            **{**d, "supervision": [tuple(x) for x in d["supervision"]], "measures": [tuple(x) for x in d["measures"]]}
+        )
 
 
 def write_loop_truth(path: Path, expected: Iterable[LoopExpected]) -> int:

@@ -12,6 +12,7 @@ from schemas.catalog import CatalogItem
 @dataclass(frozen=True)
 class Kind:
     """A kind of violation: its finding category, which items it can happen on, and a note on what it is."""
+
     category: str
     fits: Callable[[CatalogItem], bool] = lambda item: True
     note: str = ""
@@ -27,11 +28,17 @@ KINDS: dict[str, Kind] = {
     "late_review": Kind("time", lambda i: i.limits.review is not None, "preliminary review late (art. 43)"),
     "late_decision": Kind("time", lambda i: i.deemed_approval is None, "decision after a warning (art. 42)"),
     "abandoned": Kind("time", lambda i: i.deemed_approval is None, "accepted, then never decided"),
-    "deemed_approval": Kind("time", lambda i: i.deemed_approval is not None and i.issues_certificate,
-                            "never decided on an item with 超时默认"),
+    "deemed_approval": Kind(
+        "time",
+        lambda i: i.deemed_approval is not None and i.issues_certificate,
+        "never decided on an item with 超时默认",
+    ),
     "late_delivery": Kind("time", lambda i: i.issues_certificate, "certificate late or never (art. 44)"),
-    "late_step": Kind("time", lambda i: i.steps.review is not None and i.deemed_approval is None,
-                      "the 承办→审核 step past its promise (环节超时)"),
+    "late_step": Kind(
+        "time",
+        lambda i: i.steps.review is not None and i.deemed_approval is None,
+        "the 承办→审核 step past its promise (环节超时)",
+    ),
     # fees (arts. 58-59)
     "fee_on_free_item": Kind("fee", lambda i: not i.fees),
     "fee_not_listed": Kind("fee", _fees),
@@ -67,12 +74,16 @@ KINDS: dict[str, Kind] = {
     "unknown_item": Kind("data_quality", note="an item code missing from the catalog"),
     "apply_after_decision": Kind("data_quality", note="体外循环: application recorded only after the decision"),
     "batch_entered": Kind("data_quality", note="体外循环: the whole case entered at once, days later"),
-    "implausibly_fast": Kind("data_quality", lambda i: i.min_decision_minutes is not None,
-                             "decided minutes after the application"),
+    "implausibly_fast": Kind(
+        "data_quality", lambda i: i.min_decision_minutes is not None, "decided minutes after the application"
+    ),
     "suspension_excessive": Kind("data_quality", note="special procedures longer than the decision period"),
     "supplement_restart": Kind("data_quality", note="materials requested again after acceptance, then supplied"),
-    "withdraw_reapply": Kind("data_quality", note="withdrawn, then the same applicant applies again for the item "
-                             "within days: a second case (sim/reapply.py)"),
+    "withdraw_reapply": Kind(
+        "data_quality",
+        note="withdrawn, then the same applicant applies again for the item "
+        "within days: a second case (sim/reapply.py)",
+    ),
 }
 
 

@@ -45,9 +45,15 @@ class Pacer:
     ``speed`` None with ``catch_up`` is a backfill: as fast as possible up to the present, then real time.
     """
 
-    def __init__(self, speed: float | None, origin: datetime, *, catch_up: bool = False,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+    def __init__(
+        self,
+        speed: float | None,
+        origin: datetime,
+        *,
+        catch_up: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.speed = speed
         self.origin = origin
         self.catch_up = catch_up
@@ -195,10 +201,12 @@ class DepartmentKafkaWriter(KafkaWriter):
             from esup.topics import ingest_topic
 
             s = self.settings
-            producer = kafka_producer(s.kafka_bootstrap, f"esup-sim-{dept}",
-                                      auth=kafka_python_auth(s, department_principal(dept)))  # fmt: skip
-            found = self._by_department[dept] = DepartmentProducer(s.kafka_bootstrap, ingest_topic(s, dept),
-                                                                   producer=producer)  # fmt: skip
+            producer = kafka_producer(
+                s.kafka_bootstrap, f"esup-sim-{dept}", auth=kafka_python_auth(s, department_principal(dept))
+            )
+            found = self._by_department[dept] = DepartmentProducer(
+                s.kafka_bootstrap, ingest_topic(s, dept), producer=producer
+            )
         return found
 
     def _producers(self) -> list[Any]:
@@ -212,10 +220,16 @@ class Ticker:
     (almost surely) applied before the timers they may stop run.
     """
 
-    def __init__(self, bootstrap: str, topic: str, every_s: float, lag_s: float = 3.0,
-                 ready: Callable[[], bool] | None = None,
-                 on_present: Callable[[], None] | None = None,
-                 auth: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        every_s: float,
+        lag_s: float = 3.0,
+        ready: Callable[[], bool] | None = None,
+        on_present: Callable[[], None] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> None:
         from esup.producer import kafka_producer
 
         self.topic, self.every_s, self.lag_s = topic, every_s, lag_s
@@ -271,13 +285,22 @@ class Progress:
         self._last = now
         rate = self.events / max(now - self.started, 1e-9)
         of = f" of {self.total:,}" if self.total else ""
-        self.out.write(f"esup simulate: {self.events:,} events, {self.cases:,}{of} cases; simulated time "
-                       f"{event['occurred_at'][:16]}; {rate:,.0f} events/s\n")  # fmt: skip
+        self.out.write(
+            f"esup simulate: {self.events:,} events, {self.cases:,}{of} cases; simulated time "
+            f"{event['occurred_at'][:16]}; {rate:,.0f} events/s\n"
+        )
         self.out.flush()
 
 
-def stream(events: Iterable[dict[str, Any]], writers: list[Writer], pacer: Pacer, progress: Progress,
-           stop: threading.Event, *, ticker: Ticker | None = None) -> int:  # fmt: skip
+def stream(
+    events: Iterable[dict[str, Any]],
+    writers: list[Writer],
+    pacer: Pacer,
+    progress: Progress,
+    stop: threading.Event,
+    *,
+    ticker: Ticker | None = None,
+) -> int:
     """Send every event when its time comes; returns how many were sent (fewer when stopped)."""
     last: dict[str, Any] | None = None
     for event in events:

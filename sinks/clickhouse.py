@@ -56,4 +56,5 @@ def replica_settings(settings: Settings) -> list[Settings]:
     others = [h.rsplit(":", 1) for h in settings.clickhouse_alt_hosts.split(",") if h]
     return [settings.model_copy(update={"clickhouse_alt_hosts": ""})] + [
         settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": int(port), "clickhouse_alt_hosts": ""})
-        for host, port in others]
+        for host, port in others
+    ]

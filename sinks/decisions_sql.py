@@ -8,13 +8,14 @@ MEASURES_VIEW = "accountability_measures"
 
 def latest_decisions_sql() -> str:
     """One row per decided finding: its latest decision, who made it, when and why."""
+
     # The later decision wins; the id breaks a tie within one second. The key is a string (10-digit epoch
     # seconds, then the id) because 18.16's argMax takes no tuples.
     def last(col: str) -> str:
         return f"argMax({col}, concat(toString(toUInt32(at)), message_id))"
 
-    return f"""SELECT finding_id, {last('outcome')} AS decision, {last('reason')} AS decision_reason,
-    {last('dismissal_reason')} AS dismissal_reason, {last('actor_id')} AS decided_by, max(at) AS decided_at,
+    return f"""SELECT finding_id, {last("outcome")} AS decision, {last("reason")} AS decision_reason,
+    {last("dismissal_reason")} AS dismissal_reason, {last("actor_id")} AS decided_by, max(at) AS decided_at,
     count() AS decisions
 FROM loop_messages FINAL
 WHERE type = 'decision'

@@ -17,6 +17,7 @@ TABLE = "departments"  # a view over directory_departments (FINAL, not deleted)
 @dataclass(frozen=True)
 class Department:
     """One row of the departments directory: id, name, region code and kind."""
+
     department_id: str
     name: str
     region_code: str
@@ -31,8 +32,10 @@ def upsert(client: Any, departments: Iterable[Department], *, source: str, at: d
     version = int(at.timestamp() * 1_000_000)
     rows = [(d.department_id, d.name, d.region_code, "", "", "", 0, version) for d in departments]
     if rows:
-        client.execute("INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, "
-                       "version) VALUES", rows)  # fmt: skip
+        client.execute(
+            "INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, version) VALUES",
+            rows,
+        )
     return len(rows)
 
 

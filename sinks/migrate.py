@@ -37,18 +37,21 @@ def _ledger_ddl(database: str, cluster: str) -> str:
     if not cluster:
         return _LEDGER_DDL
     engine = replicated_engine("MergeTree", None, database, LEDGER)
-    return (_LEDGER_DDL.replace(f"EXISTS {LEDGER}", f"EXISTS {database}.{LEDGER} ON CLUSTER {cluster}")
-            .replace("ENGINE = MergeTree", f"ENGINE = {engine}"))
+    return _LEDGER_DDL.replace(f"EXISTS {LEDGER}", f"EXISTS {database}.{LEDGER} ON CLUSTER {cluster}").replace(
+        "ENGINE = MergeTree", f"ENGINE = {engine}"
+    )
 
 
 class MigrationError(RuntimeError):
     """A migration that cannot be loaded or applied (misnamed file, duplicate version, unsafe database name...)."""
+
     pass
 
 
 @dataclass(frozen=True)
 class Migration:
     """One versioned DDL script: its version and name (from the file name), statements and the SHA-256 of its text."""
+
     version: int
     name: str
     statements: tuple[str, ...]
@@ -98,8 +101,9 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         if version in migrations:
             raise MigrationError(f"{path.name}: version {version} appears twice")
         text = path.read_text(encoding="utf-8")
-        migrations[version] = Migration(version, m.group(2), tuple(split_statements(text)),
-                                        hashlib.sha256(text.encode()).hexdigest())
+        migrations[version] = Migration(
+            version, m.group(2), tuple(split_statements(text)), hashlib.sha256(text.encode()).hexdigest()
+        )
     return [migrations[v] for v in sorted(migrations)]
 
 
@@ -109,8 +113,9 @@ def applied(client: Any) -> dict[int, str]:
     return {int(v): str(c) for v, c in rows}
 
 
-def migrate(client_for: Callable[[str], Any], database: str,
-            migrations: list[Migration] | None = None, *, cluster: str = "") -> list[Migration]:
+def migrate(
+    client_for: Callable[[str], Any], database: str, migrations: list[Migration] | None = None, *, cluster: str = ""
+) -> list[Migration]:
     """Create `database` if needed and apply what is pending; returns the migrations applied now.
 
     client_for(db) gives a client whose default database is db, so the DDL names its tables unqualified

@@ -27,6 +27,7 @@ def period_start(period: str, on: date) -> date:
 @dataclass(frozen=True)
 class RankRow:
     """One ranked department or staff member of a period and region, as the scoreboard holds it."""
+
     region: str
     rank: int
     id: str
@@ -56,8 +57,10 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
     where = "period = %(period)s AND period_start = %(start)s AND level = %(level)s"
     if region:
         where += " AND region = %(region)s"
-    columns = "region, rank, entity, department_id, score, on_time_rate, notices, yellows, reds, " \
-              "deemed_approvals, cases_finished"
+    columns = (
+        "region, rank, entity, department_id, score, on_time_rate, notices, yellows, reds, "
+        "deemed_approvals, cases_finished"
+    )
     # The department's name from the `departments` dimension ('' where none is known yet). Current
     # releases want an alias on each joined subquery; 18.16 accepts them.
     rows = client.execute(
@@ -65,15 +68,32 @@ def fetch(client: Any, kind: Kind, period: str, start: date, region: str | None 
         f"WHERE {where}) AS r ANY LEFT JOIN ({names_sql()}) AS d USING department_id ORDER BY region, rank",
         {"period": period, "start": start, "level": level, "region": region or ""},
     )
-    return [RankRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]), None if r[5] is None else float(r[5]),
-                    int(r[6]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), str(r[11])) for r in rows]
+    return [
+        RankRow(
+            str(r[0]),
+            int(r[1]),
+            str(r[2]),
+            str(r[3]),
+            float(r[4]),
+            None if r[5] is None else float(r[5]),
+            int(r[6]),
+            int(r[7]),
+            int(r[8]),
+            int(r[9]),
+            int(r[10]),
+            str(r[11]),
+        )
+        for r in rows
+    ]
 
 
 def with_names(rows: list[RankRow], departments: dict[str, str], staff: dict[str, str], kind: Kind) -> list[RankRow]:
     """The rows with the directory's names (the directory wins over the simulator's department names)."""
     names = departments if kind == "department" else staff
-    return [replace(r, name=names.get(r.id, ""), department_name=departments.get(r.department_id, r.department_name))
-            for r in rows]  # fmt: skip
+    return [
+        replace(r, name=names.get(r.id, ""), department_name=departments.get(r.department_id, r.department_name))
+        for r in rows
+    ]
 
 
 _HEADER = ("rank", "id", "department", "region", "score", "on-time", "notice", "yellow", "red", "deemed")
@@ -86,8 +106,18 @@ def format_table(rows: list[RankRow], kind: Kind) -> str:
     lines = []
     for r in rows:
         rate = "-" if r.on_time_rate is None else f"{100 * r.on_time_rate:.0f}%"
-        cells = [str(r.rank), r.id, r.department_id if kind == "staff" else "", r.region, f"{r.score:.2f}", rate,
-                 str(r.notices), str(r.yellows), str(r.reds), str(r.deemed_approvals)]
+        cells = [
+            str(r.rank),
+            r.id,
+            r.department_id if kind == "staff" else "",
+            r.region,
+            f"{r.score:.2f}",
+            rate,
+            str(r.notices),
+            str(r.yellows),
+            str(r.reds),
+            str(r.deemed_approvals),
+        ]
         lines.append(cells)
     if kind == "department":
         header.pop(2)
@@ -104,8 +134,9 @@ def format_table(rows: list[RankRow], kind: Kind) -> str:
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
 
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
-                                                                                                    strict=True)))
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     out = [fmt(header), "  ".join("-" * w for w in widths)]
     out += [fmt(c) for c in lines]

@@ -22,37 +22,120 @@ Kind = Literal["events", "findings", "snapshots", "dead_letters", "audit"]
 # (case_events.ingested_at, dead_letters.ingested_at) are not listed.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "case_events": (
-        "event_id", "case_id", "kind", "schema_version", "item_code", "department_id", "region_code", "staff_id",
-        "occurred_at", "recorded_at", "payload", "source_partition", "source_offset",
+        "event_id",
+        "case_id",
+        "kind",
+        "schema_version",
+        "item_code",
+        "department_id",
+        "region_code",
+        "staff_id",
+        "occurred_at",
+        "recorded_at",
+        "payload",
+        "source_partition",
+        "source_offset",
     ),
     "findings": (
-        "finding_id", "schema_version", "case_id", "rule", "category", "severity", "title", "message", "staff_id",
-        "department_id", "region_code", "item_code", "detected_at", "deadline", "law_article",
-        "evidence_event_ids", "calendar_version", "provisional", "details", "version",
-        "content_hash", "chain_partition", "chain_seq",
+        "finding_id",
+        "schema_version",
+        "case_id",
+        "rule",
+        "category",
+        "severity",
+        "title",
+        "message",
+        "staff_id",
+        "department_id",
+        "region_code",
+        "item_code",
+        "detected_at",
+        "deadline",
+        "law_article",
+        "evidence_event_ids",
+        "calendar_version",
+        "provisional",
+        "details",
+        "version",
+        "content_hash",
+        "chain_partition",
+        "chain_seq",
     ),
     # Every revision of every finding, as the chain holds it (streams/chain.py; `esup verify`).
     "finding_chain": (
-        "chain_partition", "chain_seq", "finding_id", "content_hash", "prev_hash", "chain_hash", "case_id",
-        "rule", "severity", "detected_at", "body",
+        "chain_partition",
+        "chain_seq",
+        "finding_id",
+        "content_hash",
+        "prev_hash",
+        "chain_hash",
+        "case_id",
+        "rule",
+        "severity",
+        "detected_at",
+        "body",
     ),
     "case_snapshots": (
-        "case_id", "item_code", "department_id", "region_code", "responsible_staff", "first_staff", "stage",
-        "outcome", "open", "deemed_accepted", "decision_deadline", "working_days_used", "next_due",
-        "last_event_at", "provisional", "calendar_version", "clocks", "updated_at", "version",
+        "case_id",
+        "item_code",
+        "department_id",
+        "region_code",
+        "responsible_staff",
+        "first_staff",
+        "stage",
+        "outcome",
+        "open",
+        "deemed_accepted",
+        "decision_deadline",
+        "working_days_used",
+        "next_due",
+        "last_event_at",
+        "provisional",
+        "calendar_version",
+        "clocks",
+        "updated_at",
+        "version",
     ),
     "dead_letters": (
-        "source_topic", "source_partition", "source_offset", "reason", "key_b64", "value_b64", "value_text",
-        "failed_at", "value_length", "value_sha256", "truncated",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "reason",
+        "key_b64",
+        "value_b64",
+        "value_text",
+        "failed_at",
+        "value_length",
+        "value_sha256",
+        "truncated",
     ),
     # Who did what, when: every writer's hash-chained records on the audit topic (api/audit.py's format).
     "audit_log": (
-        "audit_id", "at", "actor_id", "role", "action", "method", "path", "finding_id", "status", "detail", "chain",
-        "prev_hash", "hash",
+        "audit_id",
+        "at",
+        "actor_id",
+        "role",
+        "action",
+        "method",
+        "path",
+        "finding_id",
+        "status",
+        "detail",
+        "chain",
+        "prev_hash",
+        "hash",
     ),
     "sink_rejects": (
-        "source_topic", "source_partition", "source_offset", "kind", "reason", "key_b64", "value_b64",
-        "value_length", "value_sha256", "value_text",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "kind",
+        "reason",
+        "key_b64",
+        "value_b64",
+        "value_length",
+        "value_sha256",
+        "value_text",
     ),
 }
 
@@ -74,9 +157,14 @@ REJECTS = "sink_rejects"
 MAX_OWN_MESSAGE_BYTES = 4 << 20
 # Values ClickHouse would refuse, failing the whole batch again and again: DateTime is a UInt32.
 _DATETIME_YEARS = (1971, 2105)
-_INT_RANGES = {"schema_version": (0, 255), "working_days_used": (-(2**31), 2**31 - 1), "version": (0, 2**64 - 1),
-               "source_partition": (-(2**31), 2**31 - 1), "source_offset": (-(2**63), 2**63 - 1),
-               "value_length": (0, 2**64 - 1)}  # fmt: skip
+_INT_RANGES = {
+    "schema_version": (0, 255),
+    "working_days_used": (-(2**31), 2**31 - 1),
+    "version": (0, 2**64 - 1),
+    "source_partition": (-(2**31), 2**31 - 1),
+    "source_offset": (-(2**63), 2**63 - 1),
+    "value_length": (0, 2**64 - 1),
+}
 
 
 @dataclass(frozen=True)
@@ -110,13 +198,24 @@ def event_row(record: Record) -> Converted:
     if record.key != e.case_id.encode():
         # The workers dead-letter an event not keyed by its case, so the archive leaves it out too.
         return Converted("case_events", invalid=f"key {record.key!r} is not the case id {e.case_id!r}")
-    return Converted("case_events", {
-        "event_id": e.event_id, "case_id": e.case_id, "kind": e.kind, "schema_version": e.schema_version,
-        "item_code": e.item_code, "department_id": e.department_id, "region_code": e.region_code,
-        "staff_id": e.staff_id, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
-        "payload": e.payload.model_dump_json(), "source_partition": record.partition,
-        "source_offset": record.offset,
-    })
+    return Converted(
+        "case_events",
+        {
+            "event_id": e.event_id,
+            "case_id": e.case_id,
+            "kind": e.kind,
+            "schema_version": e.schema_version,
+            "item_code": e.item_code,
+            "department_id": e.department_id,
+            "region_code": e.region_code,
+            "staff_id": e.staff_id,
+            "occurred_at": e.occurred_at,
+            "recorded_at": e.recorded_at,
+            "payload": e.payload.model_dump_json(),
+            "source_partition": record.partition,
+            "source_offset": record.offset,
+        },
+    )
 
 
 def finding_row(record: Record) -> Converted:
@@ -130,25 +229,45 @@ def finding_row(record: Record) -> Converted:
         return Converted("findings", invalid=exc.reason)
     c = f.chain
     row = {
-        "finding_id": f.finding_id, "schema_version": f.schema_version, "case_id": f.case_id, "rule": f.rule,
-        "category": f.category.value, "severity": f.severity.value, "title": f.title, "message": f.message,
-        "staff_id": f.staff_id, "department_id": f.department_id, "region_code": f.region_code,
-        "item_code": f.item_code, "detected_at": f.detected_at, "deadline": f.deadline,
-        "law_article": f.law_article, "evidence_event_ids": list(f.evidence_event_ids),
-        "calendar_version": f.calendar_version, "provisional": int(f.provisional),
+        "finding_id": f.finding_id,
+        "schema_version": f.schema_version,
+        "case_id": f.case_id,
+        "rule": f.rule,
+        "category": f.category.value,
+        "severity": f.severity.value,
+        "title": f.title,
+        "message": f.message,
+        "staff_id": f.staff_id,
+        "department_id": f.department_id,
+        "region_code": f.region_code,
+        "item_code": f.item_code,
+        "detected_at": f.detected_at,
+        "deadline": f.deadline,
+        "law_article": f.law_article,
+        "evidence_event_ids": list(f.evidence_event_ids),
+        "calendar_version": f.calendar_version,
+        "provisional": int(f.provisional),
         "details": json.dumps(f.details, ensure_ascii=False, sort_keys=True),
         "version": c.seq if c else max(record.timestamp_ms, 0),
-        "content_hash": c.content if c else "", "chain_partition": c.partition if c else -1,
+        "content_hash": c.content if c else "",
+        "chain_partition": c.partition if c else -1,
         "chain_seq": c.seq if c else 0,
-    }  # fmt: skip
+    }
     if c is None:
         return Converted("findings", row)
     entry = {
-        "chain_partition": c.partition, "chain_seq": c.seq, "finding_id": f.finding_id, "content_hash": c.content,
-        "prev_hash": c.prev, "chain_hash": c.hash, "case_id": f.case_id, "rule": f.rule,
-        "severity": f.severity.value, "detected_at": f.detected_at,
+        "chain_partition": c.partition,
+        "chain_seq": c.seq,
+        "finding_id": f.finding_id,
+        "content_hash": c.content,
+        "prev_hash": c.prev,
+        "chain_hash": c.hash,
+        "case_id": f.case_id,
+        "rule": f.rule,
+        "severity": f.severity.value,
+        "detected_at": f.detected_at,
         "body": (record.value or b"").decode("utf-8", "replace"),
-    }  # fmt: skip
+    }
     return Converted("findings", row, also=(("finding_chain", entry),))
 
 
@@ -159,17 +278,30 @@ def snapshot_row(record: Record) -> Converted:
     except WireError as exc:
         return Converted("case_snapshots", invalid=exc.reason)
     decision = next((c for c in s.clocks if c.name == DECISION_CLOCK), None)
-    return Converted("case_snapshots", {
-        "case_id": s.case_id, "item_code": s.item_code, "department_id": s.department_id,
-        "region_code": s.region_code, "responsible_staff": s.responsible_staff, "first_staff": s.first_staff,
-        "stage": s.stage, "outcome": s.outcome, "open": int(s.open), "deemed_accepted": int(s.deemed_accepted),
-        "decision_deadline": decision.deadline if decision else None,
-        "working_days_used": decision.working_days_used if decision else 0,
-        "next_due": s.next_due, "last_event_at": s.last_event_at, "provisional": int(s.provisional),
-        "calendar_version": s.calendar_version,
-        "clocks": json.dumps([c.model_dump(mode="json") for c in s.clocks], ensure_ascii=False),
-        "updated_at": s.as_of, "version": s.version,
-    })
+    return Converted(
+        "case_snapshots",
+        {
+            "case_id": s.case_id,
+            "item_code": s.item_code,
+            "department_id": s.department_id,
+            "region_code": s.region_code,
+            "responsible_staff": s.responsible_staff,
+            "first_staff": s.first_staff,
+            "stage": s.stage,
+            "outcome": s.outcome,
+            "open": int(s.open),
+            "deemed_accepted": int(s.deemed_accepted),
+            "decision_deadline": decision.deadline if decision else None,
+            "working_days_used": decision.working_days_used if decision else 0,
+            "next_due": s.next_due,
+            "last_event_at": s.last_event_at,
+            "provisional": int(s.provisional),
+            "calendar_version": s.calendar_version,
+            "clocks": json.dumps([c.model_dump(mode="json") for c in s.clocks], ensure_ascii=False),
+            "updated_at": s.as_of,
+            "version": s.version,
+        },
+    )
 
 
 def dead_letter_row(record: Record) -> Converted:
@@ -179,14 +311,23 @@ def dead_letter_row(record: Record) -> Converted:
     except WireError as exc:
         return Converted("dead_letters", invalid=exc.reason)
     raw = d.raw()
-    return Converted("dead_letters", {
-        "source_topic": d.source_topic, "source_partition": d.source_partition, "source_offset": d.source_offset,
-        "reason": d.reason, "key_b64": d.key_b64, "value_b64": d.value_b64,
-        "value_text": raw.decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS], "failed_at": d.failed_at,
-        # Letters from before these fields existed hold the whole message.
-        "value_length": len(raw) if d.value_length is None else d.value_length,
-        "value_sha256": d.value_sha256 or hashlib.sha256(raw).hexdigest(), "truncated": int(d.truncated),
-    })
+    return Converted(
+        "dead_letters",
+        {
+            "source_topic": d.source_topic,
+            "source_partition": d.source_partition,
+            "source_offset": d.source_offset,
+            "reason": d.reason,
+            "key_b64": d.key_b64,
+            "value_b64": d.value_b64,
+            "value_text": raw.decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS],
+            "failed_at": d.failed_at,
+            # Letters from before these fields existed hold the whole message.
+            "value_length": len(raw) if d.value_length is None else d.value_length,
+            "value_sha256": d.value_sha256 or hashlib.sha256(raw).hexdigest(),
+            "truncated": int(d.truncated),
+        },
+    )
 
 
 def audit_row(record: Record) -> Converted:
@@ -216,8 +357,13 @@ def audit_row(record: Record) -> Converted:
     return Converted("audit_log", row)
 
 
-CONVERTERS = {"events": event_row, "findings": finding_row, "snapshots": snapshot_row, "dead_letters": dead_letter_row,
-              "audit": audit_row}
+CONVERTERS = {
+    "events": event_row,
+    "findings": finding_row,
+    "snapshots": snapshot_row,
+    "dead_letters": dead_letter_row,
+    "audit": audit_row,
+}
 
 
 def convert(kind: Kind, record: Record) -> Converted:
@@ -252,10 +398,14 @@ def reject_row(kind: str, record: Record, reason: str) -> Row:
     if len(reason) > MAX_REASON_CHARS:
         reason = f"{reason[:MAX_REASON_CHARS]}… ({len(reason) - MAX_REASON_CHARS} more characters)"
     return {
-        "source_topic": record.topic, "source_partition": record.partition, "source_offset": record.offset,
-        "kind": kind, "reason": reason.encode("utf-8", "backslashreplace").decode("utf-8"),
+        "source_topic": record.topic,
+        "source_partition": record.partition,
+        "source_offset": record.offset,
+        "kind": kind,
+        "reason": reason.encode("utf-8", "backslashreplace").decode("utf-8"),
         "key_b64": base64.b64encode(key[:MAX_KEPT_KEY_BYTES]).decode() if key is not None else None,
-        "value_b64": base64.b64encode(value[:MAX_KEPT_VALUE_BYTES]).decode(), "value_length": len(value),
+        "value_b64": base64.b64encode(value[:MAX_KEPT_VALUE_BYTES]).decode(),
+        "value_length": len(value),
         "value_sha256": hashlib.sha256(value).hexdigest(),
-        "value_text": value[:TEXT_PREVIEW_CHARS * 4].decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS],
+        "value_text": value[: TEXT_PREVIEW_CHARS * 4].decode("utf-8", errors="replace")[:TEXT_PREVIEW_CHARS],
     }

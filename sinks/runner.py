@@ -48,6 +48,7 @@ class Backoff:
 @dataclass
 class SinkStats:
     """What the runner did: records read and rejected per topic, rows written per table, batches, commits, retries."""
+
     records: dict[str, int] = field(default_factory=dict)  # consumed, per topic
     invalid: dict[str, int] = field(default_factory=dict)  # not convertible (written to sink_rejects), per topic
     rows: dict[str, int] = field(default_factory=dict)  # written, per table
@@ -177,8 +178,7 @@ class SinkRunner:
                     reason = converted.invalid or "no row and no reason"
                     count(self.stats.invalid, m.topic)
                     self.sink.add(REJECTS, [reject_row(kind, record, reason)])
-                    log.warning("rejected %s/%d@%d into %s: %s", m.topic, m.partition, m.offset, REJECTS,
-                                reason[:300])  # fmt: skip
+                    log.warning("rejected %s/%d@%d into %s: %s", m.topic, m.partition, m.offset, REJECTS, reason[:300])
                 self._offsets[tp] = m.offset + 1
             if messages and self._batch_started is None:
                 self._batch_started = self.clock()
@@ -220,11 +220,19 @@ class SinkRunner:
                 # Asked to stop while ClickHouse is down: give it the shutdown grace before giving up.
                 deadline = self.clock() + self.shutdown_grace_s
             delay = self.backoff.next()
-            log.warning("ClickHouse insert of %d rows failed (%s: %s); retrying in %.1f s; offsets not committed",
-                        rows, type(error).__name__, error, delay)
+            log.warning(
+                "ClickHouse insert of %d rows failed (%s: %s); retrying in %.1f s; offsets not committed",
+                rows,
+                type(error).__name__,
+                error,
+                delay,
+            )
             if not self._wait(delay, stop, deadline):
-                log.error("sink stopping with %d rows not written to ClickHouse; their offsets are not committed "
-                          "and they will be read again on restart", rows)
+                log.error(
+                    "sink stopping with %d rows not written to ClickHouse; their offsets are not committed "
+                    "and they will be read again on restart",
+                    rows,
+                )
                 return False
             self.stats.retries += 1
             attempts += 1
@@ -233,8 +241,12 @@ class SinkRunner:
             except Exception as exc:
                 error = exc
                 continue
-            log.warning("ClickHouse is back: %d rows written after %d retries over %.1f s", rows, attempts,
-                        self.clock() - down_since)  # fmt: skip
+            log.warning(
+                "ClickHouse is back: %d rows written after %d retries over %.1f s",
+                rows,
+                attempts,
+                self.clock() - down_since,
+            )
             return True
 
     def _wait(self, seconds: float, stop: threading.Event, deadline: float | None) -> bool:
@@ -288,9 +300,11 @@ class SinkRunner:
     def describe(self) -> str:
         """The stats in one log line."""
         s = self.stats
-        return (f"{sum(s.records.values())} records, {sum(s.invalid.values())} rejected into {REJECTS} "
-                f"{dict(sorted(s.invalid.items()))}, {s.batches} batches, {s.commits} commits, "
-                f"{s.retries} retries, rows written {dict(sorted(s.rows.items()))}, {s.unwritten} rows unwritten")
+        return (
+            f"{sum(s.records.values())} records, {sum(s.invalid.values())} rejected into {REJECTS} "
+            f"{dict(sorted(s.invalid.items()))}, {s.batches} batches, {s.commits} commits, "
+            f"{s.retries} retries, rows written {dict(sorted(s.rows.items()))}, {s.unwritten} rows unwritten"
+        )
 
 
 def count(counter: dict[str, int], key: str, n: int = 1) -> None:

@@ -74,17 +74,20 @@ def fingerprint_sql() -> str:
     views = ", ".join(f"'{v}'" for v in VIEWS)
     part = "concat(table, ' ', name, ' ', toString(rows), ' ', toString(toUInt32(modification_time)))"
     view = "concat(name, ' ', toString(toUInt32(metadata_modification_time)))"
-    return (f"SELECT cityHash64((SELECT arrayStringConcat(arraySort(groupArray({part})), ',') FROM system.parts "
-            f"WHERE database = currentDatabase() AND active AND table IN ({inputs})), "
-            f"(SELECT arrayStringConcat(arraySort(groupArray({view})), ',') FROM system.tables "
-            f"WHERE database = currentDatabase() AND name IN ({views})))")
+    return (
+        f"SELECT cityHash64((SELECT arrayStringConcat(arraySort(groupArray({part})), ',') FROM system.parts "
+        f"WHERE database = currentDatabase() AND active AND table IN ({inputs})), "
+        f"(SELECT arrayStringConcat(arraySort(groupArray({view})), ',') FROM system.tables "
+        f"WHERE database = currentDatabase() AND name IN ({views})))"
+    )
 
 
 def build_statements(kind: Kind) -> list[str]:
     """The next copy of a board, from its rankings view (the definition), sorted for the pages' filters."""
-    return [f"DROP TABLE IF EXISTS {next_table(kind)}",
-            f"CREATE TABLE {next_table(kind)} ENGINE = MergeTree ORDER BY {SORTING} AS "
-            f"SELECT * FROM {rankings_view(kind)}"]  # fmt: skip
+    return [
+        f"DROP TABLE IF EXISTS {next_table(kind)}",
+        f"CREATE TABLE {next_table(kind)} ENGINE = MergeTree ORDER BY {SORTING} AS SELECT * FROM {rankings_view(kind)}",
+    ]
 
 
 def swap_statements(atomic: bool, existing: set[str]) -> list[str]:
@@ -106,8 +109,9 @@ def swap_statements(atomic: bool, existing: set[str]) -> list[str]:
         # A `_prev` left by a refresh that stopped before its DROP would make the RENAME fail.
         out += [f"DROP TABLE IF EXISTS {prev_table(k)}" for k in present]
         renames = [f"{board_table(k)} TO {prev_table(k)}, " for k in present]
-        out.append("RENAME TABLE " + "".join(renames) + ", ".join(f"{next_table(k)} TO {board_table(k)}"
-                                                                  for k in KINDS))
+        out.append(
+            "RENAME TABLE " + "".join(renames) + ", ".join(f"{next_table(k)} TO {board_table(k)}" for k in KINDS)
+        )
         out += [f"DROP TABLE IF EXISTS {prev_table(k)}" for k in present]
     return out
 
@@ -115,6 +119,7 @@ def swap_statements(atomic: bool, existing: set[str]) -> list[str]:
 @dataclass(frozen=True)
 class Refresh:
     """What one refresh did: when its inputs were read, their fingerprint, how long it took and the rows per board."""
+
     as_of: datetime  # when the inputs were read
     fingerprint: int
     seconds: float
@@ -128,8 +133,10 @@ def fingerprint(client: Any) -> int:
 
 def last(client: Any) -> tuple[datetime, int] | None:
     """(as_of, fingerprint) of the latest refresh; None before the first."""
-    rows = client.execute(f"SELECT toUInt32(as_of), fingerprint FROM {REFRESHES} FINAL WHERE board = '{BOARD}' "
-                          "ORDER BY as_of DESC LIMIT 1")  # fmt: skip
+    rows = client.execute(
+        f"SELECT toUInt32(as_of), fingerprint FROM {REFRESHES} FINAL WHERE board = '{BOARD}' "
+        "ORDER BY as_of DESC LIMIT 1"
+    )
     return (datetime.fromtimestamp(int(rows[0][0]), TZ), int(rows[0][1])) if rows else None
 
 
@@ -171,14 +178,22 @@ def refresh(client: Any, *, force: bool = False, clock: Callable[[], float] = ti
     for statement in swap_statements(_atomic(client), existing):
         client.execute(statement)
     took = clock() - started
-    client.execute(f"INSERT INTO {REFRESHES} (board, as_of, fingerprint, seconds, department_rows, staff_rows) "
-                   f"SELECT '{BOARD}', toDateTime({at}), toUInt64({fp}), {took!r}, {rows['department']}, "
-                   f"{rows['staff']}")  # fmt: skip
+    client.execute(
+        f"INSERT INTO {REFRESHES} (board, as_of, fingerprint, seconds, department_rows, staff_rows) "
+        f"SELECT '{BOARD}', toDateTime({at}), toUInt64({fp}), {took!r}, {rows['department']}, "
+        f"{rows['staff']}"
+    )
     return Refresh(datetime.fromtimestamp(at, TZ), fp, took, rows)
 
 
-def run(connect: Callable[[], Any], stop: threading.Event, *, every: float = 10.0, max_age: float = 600.0,
-        report: Callable[[Refresh], None] | None = None) -> None:
+def run(
+    connect: Callable[[], Any],
+    stop: threading.Event,
+    *,
+    every: float = 10.0,
+    max_age: float = 600.0,
+    report: Callable[[Refresh], None] | None = None,
+) -> None:
     """Refresh whenever the inputs changed, checking every `every` seconds, and at least every `max_age`."""
     client = None
     forced_at = time.monotonic()
@@ -191,8 +206,13 @@ def run(connect: Callable[[], Any], stop: threading.Event, *, every: float = 10.
             if force:
                 forced_at = time.monotonic()
             if done is not None:
-                log.info("scoreboard: %d department and %d staff rows as of %s in %.2f s", done.rows["department"],
-                         done.rows["staff"], f"{done.as_of:%H:%M:%S}", done.seconds)
+                log.info(
+                    "scoreboard: %d department and %d staff rows as of %s in %.2f s",
+                    done.rows["department"],
+                    done.rows["staff"],
+                    f"{done.as_of:%H:%M:%S}",
+                    done.seconds,
+                )
                 if report is not None:
                     report(done)
         except Exception as exc:  # ClickHouse down, views being recreated: try again next round

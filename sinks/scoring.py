@@ -55,8 +55,10 @@ def entity_column(kind: Kind) -> str:
 
 def region_of(level: str, code: str) -> str:
     """SQL: the region code at `level` (an SQL string expression) of the 6-digit code expression `code`."""
-    return (f"multiIf({level} = 'province', concat(substring({code}, 1, 2), '0000'), "
-            f"{level} = 'city', concat(substring({code}, 1, 4), '00'), {code})")
+    return (
+        f"multiIf({level} = 'province', concat(substring({code}, 1, 2), '0000'), "
+        f"{level} = 'city', concat(substring({code}, 1, 4), '00'), {code})"
+    )
 
 
 def level_of(region: str) -> str:
@@ -80,8 +82,11 @@ def _strings(values: Iterable[str]) -> str:
 def _keys(time: str, code: str) -> str:
     """One (period, period start, level, region) tuple per period and region level of a row."""
     starts = {"day": f"toDate({time})", "week": f"toMonday({time})", "month": f"toStartOfMonth({time})"}
-    regions = {"province": f"concat(substring({code}, 1, 2), '0000')",
-               "city": f"concat(substring({code}, 1, 4), '00')", "county": code}
+    regions = {
+        "province": f"concat(substring({code}, 1, 2), '0000')",
+        "city": f"concat(substring({code}, 1, 4), '00')",
+        "county": code,
+    }
     return "[" + ", ".join(f"('{p}', {starts[p]}, '{lv}', {regions[lv]})" for p in PERIODS for lv in LEVELS) + "]"
 
 
@@ -94,13 +99,17 @@ def case_facts_sql(model: ScoringModel, calendar: WorkCalendar) -> str:
 
     firsts = ",\n        ".join(
         f"minIf(occurred_at, kind IN ({_strings(s)})) AS t_{name}_from, "
-        f"minIf(occurred_at, kind IN ({_strings(e)})) AS t_{name}_to" for name, s, e in STAGES)
+        f"minIf(occurred_at, kind IN ({_strings(e)})) AS t_{name}_to"
+        for name, s, e in STAGES
+    )
     stages = ",\n    ".join(
         f"toUInt8(toUInt32(t_{n}_from) > 0 AND toUInt32(t_{n}_to) >= toUInt32(t_{n}_from)) AS has_{n}, "
-        f"if(has_{n} = 1, {wd(f'toDate(t_{n}_from)', f'toDate(t_{n}_to)')}, 0) AS wd_{n}" for n, _, _ in STAGES)
+        f"if(has_{n} = 1, {wd(f'toDate(t_{n}_from)', f'toDate(t_{n}_to)')}, 0) AS wd_{n}"
+        for n, _, _ in STAGES
+    )
     return f"""SELECT
     case_id, department_id, staff_id, region_code, finished_at, late,
-    toUInt8(late = 0 AND {wd('toDate(finished_at)', 'deadline_day')} >= {min_left}) AS early,
+    toUInt8(late = 0 AND {wd("toDate(finished_at)", "deadline_day")} >= {min_left}) AS early,
     {stages}
 FROM
 (
@@ -132,6 +141,7 @@ ANY LEFT JOIN
 @dataclass(frozen=True)
 class Column:
     """One output column of the scores query: its alias and its SQL."""
+
     name: str
     sql: str  # the aggregate over the unified rows, or an expression of other columns' aliases
 
@@ -139,10 +149,12 @@ class Column:
 def _heading_deduction(model: ScoringModel, h: Heading) -> str:
     cats = _strings(c.value for c in h.categories)
     pts = model.severity_points
-    raw = (f"{_num(pts['yellow'])} * countIf(f_severity = 'yellow' AND f_category IN ({cats}))"
-           f" + {_num(pts['red'])} * countIf(f_severity = 'red' AND f_category IN ({cats}))"
-           f" + {_num(model.notices.points)} * intDiv(countIf(f_severity = 'notice' AND f_category IN ({cats})),"
-           f" {model.notices.every})")
+    raw = (
+        f"{_num(pts['yellow'])} * countIf(f_severity = 'yellow' AND f_category IN ({cats}))"
+        f" + {_num(pts['red'])} * countIf(f_severity = 'red' AND f_category IN ({cats}))"
+        f" + {_num(model.notices.points)} * intDiv(countIf(f_severity = 'notice' AND f_category IN ({cats})),"
+        f" {model.notices.every})"
+    )
     return f"least({_num(h.cap)}, {raw})" if h.cap is not None else f"({raw})"
 
 
@@ -166,8 +178,11 @@ def score_columns(model: ScoringModel) -> list[Column]:
     cols += [Column(f"deduction_{h.name}", _heading_deduction(model, h)) for h in model.headings]
     cols += [
         Column("deduction", " + ".join(f"deduction_{h.name}" for h in model.headings)),
-        Column("bonus", f"if(cases_finished = 0, 0., least({_num(b.max_points)}, {_num(b.points)}"
-                        f" * intDiv(100 * cases_early, {b.per_percent} * greatest(cases_finished, 1))))"),
+        Column(
+            "bonus",
+            f"if(cases_finished = 0, 0., least({_num(b.max_points)}, {_num(b.points)}"
+            f" * intDiv(100 * cases_early, {b.per_percent} * greatest(cases_finished, 1))))",
+        ),
     ]
     return cols
 
@@ -183,12 +198,12 @@ def _unified_rows(model: ScoringModel, kind: Kind) -> str:
         category AS f_category, rule AS f_rule, toUInt8(0) AS finished, toUInt8(0) AS on_time,
         toUInt8(0) AS early, {zeros}
     FROM {counted_findings_sql(model.pending_findings_count)}
-    ARRAY JOIN {_keys('detected_at', 'region_code')} AS k
+    ARRAY JOIN {_keys("detected_at", "region_code")} AS k
     UNION ALL
     SELECT k, {who} AS entity, department_id AS entity_dept, '' AS f_severity, '' AS f_category,
         '' AS f_rule, toUInt8(1) AS finished, toUInt8(1 - late) AS on_time, early, {stages}
     FROM {CASE_FACTS}
-    ARRAY JOIN {_keys('finished_at', 'region_code')} AS k"""
+    ARRAY JOIN {_keys("finished_at", "region_code")} AS k"""
 
 
 def scores_sql(model: ScoringModel, kind: Kind) -> str:
@@ -252,5 +267,10 @@ def create_views(client: Any, model: ScoringModel, calendar: WorkCalendar) -> li
     """(Re)create every view on the client's database (a clickhouse-driver Client); returns their names."""
     for statement in view_statements(model, calendar) + decision_view_statements():
         client.execute(statement)
-    return [CASE_FACTS, *(scores_view(k) for k in KINDS), *(rankings_view(k) for k in KINDS), DECISIONS_VIEW,
-            MEASURES_VIEW]
+    return [
+        CASE_FACTS,
+        *(scores_view(k) for k in KINDS),
+        *(rankings_view(k) for k in KINDS),
+        DECISIONS_VIEW,
+        MEASURES_VIEW,
+    ]

@@ -19,6 +19,7 @@ from streams.chain import GENESIS, Head, content_hash, link
 @dataclass(frozen=True)
 class Problem:
     """One thing `esup verify` found wrong: what kind, the finding it concerns, and the detail."""
+
     kind: str  # deleted | edited | inserted | chain
     finding_id: str
     detail: str
@@ -30,6 +31,7 @@ class Problem:
 @dataclass(frozen=True)
 class Entry:
     """One entry of the findings chain (`finding_chain`): its place, the finding's content hash and the links."""
+
     partition: int
     seq: int
     finding_id: str
@@ -59,11 +61,22 @@ def check_chain(entries: list[Entry], heads: Mapping[int, Head]) -> list[Problem
         if head is None:
             continue
         if head.seq >= expected:
-            problems.append(Problem("chain", "", f"partition {p}: entries {expected}..{head.seq} are not in "
-                                                 "ClickHouse (deleted, or the sink is behind)"))  # fmt: skip
+            problems.append(
+                Problem(
+                    "chain",
+                    "",
+                    f"partition {p}: entries {expected}..{head.seq} are not in "
+                    "ClickHouse (deleted, or the sink is behind)",
+                )
+            )
         elif head.seq == expected - 1 and head.hash != prev:
-            problems.append(Problem("chain", "", f"partition {p}: the chain ends in another hash than the "
-                                                 "head the workers published (rewritten)"))  # fmt: skip
+            problems.append(
+                Problem(
+                    "chain",
+                    "",
+                    f"partition {p}: the chain ends in another hash than the head the workers published (rewritten)",
+                )
+            )
     return problems
 
 
@@ -101,9 +114,23 @@ def load_entries(client: Any, database: str) -> list[Entry]:
 
 def load_findings(client: Any, database: str, since: datetime | None) -> list[dict[str, Any]]:
     """The findings in ``database`` (those detected since ``since``, when given) as dicts, times as Unix seconds."""
-    cols = ("finding_id", "case_id", "rule", "severity", "staff_id", "department_id", "region_code", "item_code",
-            "detected_at", "deadline", "law_article", "message", "evidence_event_ids", "chain_partition",
-            "chain_seq")  # fmt: skip
+    cols = (
+        "finding_id",
+        "case_id",
+        "rule",
+        "severity",
+        "staff_id",
+        "department_id",
+        "region_code",
+        "item_code",
+        "detected_at",
+        "deadline",
+        "law_article",
+        "message",
+        "evidence_event_ids",
+        "chain_partition",
+        "chain_seq",
+    )
     where = " WHERE detected_at >= %(since)s" if since else ""
     rows = client.execute(
         "SELECT finding_id, case_id, rule, severity, staff_id, department_id, region_code, item_code, "
@@ -121,8 +148,14 @@ def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] |
 
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed", consumer_timeout_ms=3000, **(auth or {}))  # fmt: skip
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        consumer_timeout_ms=3000,
+        **(auth or {}),
+    )
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]

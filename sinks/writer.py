@@ -31,6 +31,7 @@ class WriteFailed(RuntimeError):
 
 class Sink(Protocol):
     """Where the runner's rows go: ``add`` buffers, ``flush`` writes the buffer in one batch through ``write``."""
+
     def add(self, table: str, rows: Iterable[Row]) -> None:
         """Buffer ``rows`` for ``table``; nothing is written yet."""
 
@@ -97,8 +98,9 @@ class ClickHouseSink(BufferedSink):
             rows = batch[table]
             if rows:
                 columns = COLUMNS[table]
-                self.client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
-                                    [[row[c] for c in columns] for row in rows])
+                self.client.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES", [[row[c] for c in columns] for row in rows]
+                )
 
 
 class MemorySink(BufferedSink):

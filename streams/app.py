@@ -93,8 +93,14 @@ def create_app(
 
     def topic(*names: str) -> faust.TopicT:
         # Bytes in, bytes out: decoding is ours, so a bad message becomes a dead letter, not a crash.
-        return app.topic(*names, partitions=partitions, key_type=bytes, value_type=bytes, key_serializer="raw",
-                         value_serializer="raw")  # fmt: skip
+        return app.topic(
+            *names,
+            partitions=partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
 
     # Co-partitioned inputs of one agent: the worker given case partition N gets ticks and facts partition N.
     inputs = topic(settings.topic_case_events, settings.topic_ticks, settings.topic_applicant_facts)
@@ -109,22 +115,33 @@ def create_app(
         return datetime.now(UTC) + offset
 
     processor = CaseProcessor(
-        ctx=ctx, clock=clock, ticks_topic=settings.topic_ticks, wall_clock=wall_clock,
+        ctx=ctx,
+        clock=clock,
+        ticks_topic=settings.topic_ticks,
+        wall_clock=wall_clock,
         receipt_skew=timedelta(seconds=settings.event_time_tolerance_s) + offset,
         facts_topic=settings.topic_applicant_facts,
-    )  # fmt: skip
+    )
     processor.store.cache_size = settings.worker_state_cache
-    outputs = {"dead_letters": settings.topic_dead_letters, "findings": settings.topic_findings,
-               "snapshots": settings.topic_case_snapshots, "chain_heads": settings.topic_chain_heads,
-               "facts": settings.topic_applicant_facts}  # fmt: skip
+    outputs = {
+        "dead_letters": settings.topic_dead_letters,
+        "findings": settings.topic_findings,
+        "snapshots": settings.topic_case_snapshots,
+        "chain_heads": settings.topic_chain_heads,
+        "facts": settings.topic_applicant_facts,
+    }
     fence = Fence(settings.kafka_bootstrap, settings.worker_app_id, changelog_topic(settings), outputs, auth)
     ownership = Ownership(
-        processor, fence, bootstrap=settings.kafka_bootstrap,
+        processor,
+        fence,
+        bootstrap=settings.kafka_bootstrap,
         input_topics=(settings.topic_case_events, settings.topic_ticks, settings.topic_applicant_facts),
-        committed=lambda: committed_offsets(settings.kafka_bootstrap, settings.worker_app_id,
-                                            auth=kafka_python_auth(settings, WORKER)),
-        ensure_changelog=lambda: _ensure_changelog(settings), client_options=auth,
-    )  # fmt: skip
+        committed=lambda: committed_offsets(
+            settings.kafka_bootstrap, settings.worker_app_id, auth=kafka_python_auth(settings, WORKER)
+        ),
+        ensure_changelog=lambda: _ensure_changelog(settings),
+        client_options=auth,
+    )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings, ownership=ownership)
 
     @app.agent(inputs, concurrency=1, name="esup-cases")
@@ -132,8 +149,17 @@ def create_app(
         faust_adapter.disable_commits(app)
         await feed.ready.wait()  # never judge an event against a catalog still loading (or empty)
         async for events in stream.take_events(settings.worker_batch_max, within=settings.worker_batch_wait_s):
-            messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.key, e.value,
-                                faust_adapter.broker_time(e.message)) for e in events]  # fmt: skip
+            messages = [
+                Message(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.key,
+                    e.value,
+                    faust_adapter.broker_time(e.message),
+                )
+                for e in events
+            ]
             mine = {p: await ownership.ready(p) for p in {m.partition for m in messages}}
             result = processor.handle([m for m in messages if mine[m.partition]])
             await _commit(ownership, fence, result.parts, messages)
@@ -191,17 +217,27 @@ async def _commit(ownership: Ownership, fence: Fence, parts: dict[int, Any], mes
         await asyncio.gather(*(one(p) for p in parts))
     except BaseException:
         first, last = messages[0], messages[-1]
-        log.critical("could not commit %d messages (%s/%d@%d … %s/%d@%d); exiting so nothing is lost",
-                     len(messages), *first[:3], *last[:3], exc_info=True)  # fmt: skip
+        log.critical(
+            "could not commit %d messages (%s/%d@%d … %s/%d@%d); exiting so nothing is lost",
+            len(messages),
+            *first[:3],
+            *last[:3],
+            exc_info=True,
+        )
         os._exit(70)
 
 
 def _ensure_changelog(settings: Settings) -> None:
     from esup.topics import TopicSpec, admin_client, durable, ensure_topics
 
-    spec = durable(TopicSpec(
-        changelog_topic(settings), settings.case_events_partitions, settings.topic_replication_factor,
-        {"cleanup.policy": "compact"}, "the workers' case rows, one partition per input partition",
-    ))  # fmt: skip
+    spec = durable(
+        TopicSpec(
+            changelog_topic(settings),
+            settings.case_events_partitions,
+            settings.topic_replication_factor,
+            {"cleanup.policy": "compact"},
+            "the workers' case rows, one partition per input partition",
+        )
+    )
     with admin_client(settings.kafka_bootstrap, auth=kafka_python_auth(settings, WORKER)) as admin:
         ensure_topics(admin, [spec])

@@ -53,8 +53,10 @@ class Applicants:
         before = len(state.facts) if state is not None else 0
         state, found, over = admit(state, fact, ctx)
         if over:
-            return (f"applicant {fact.applicant_id!r:.40} on item {fact.item_code!r:.40} already has {FACT_LIMIT} "
-                    f"facts: the {fact.kind} of case {fact.case_id!r:.80} is not kept or checked")  # fmt: skip
+            return (
+                f"applicant {fact.applicant_id!r:.40} on item {fact.item_code!r:.40} already has {FACT_LIMIT} "
+                f"facts: the {fact.kind} of case {fact.case_id!r:.80} is not kept or checked"
+            )
         if len(state.facts) != before:
             self.dirty[name] = state
         return found

@@ -33,6 +33,7 @@ class Armed:
 
 class Arming:
     """Armed results by partition and case, kept until the sweep uses them or their moment passes."""
+
     def __init__(self) -> None:
         self.by_partition: dict[int, dict[bytes, Armed]] = {}
 

@@ -32,6 +32,7 @@ ClockKind = Literal["wall", "event"]
 
 class Message(NamedTuple):
     """One input record: topic, partition, offset, key, value and the broker's receipt time."""
+
     topic: str
     partition: int
     offset: int
@@ -43,6 +44,7 @@ class Message(NamedTuple):
 @dataclass
 class PartitionResult:
     """What a batch produced for one input partition: changed rows, outputs, next offsets, the new chain head."""
+
     rows: dict[bytes, bytes] = field(default_factory=dict)  # changed rows (META_KEY: the watermark)
     outputs: list[Output] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)  # input topic -> next offset to read
@@ -52,6 +54,7 @@ class PartitionResult:
 @dataclass
 class BatchResult:
     """What a batch produced: each partition's result, every output in production order, and counters."""
+
     parts: dict[int, PartitionResult] = field(default_factory=dict)
     order: list[Output] = field(default_factory=list)  # every output in the order it was produced
     counters: Counter[str] = field(default_factory=Counter)
@@ -312,9 +315,14 @@ class Work:
     def dead_letter(self, m: Message, reason: str) -> None:
         """Emit a dead letter for ``m`` giving ``reason``."""
         letter = DeadLetter.of(
-            reason=reason, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value,
+            reason=reason,
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            key=m.key,
+            value=m.value,
             failed_at=self.env.wall_clock(),
-        )  # fmt: skip
+        )
         self.result.counters["dead_letters"] += 1
         self.result.emit(m.partition, ("dead_letters", m.key or b"", letter.model_dump_json().encode()))
 

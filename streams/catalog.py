@@ -49,8 +49,12 @@ class LiveCatalog:
             item = hit[1] if hit is not None else None  # the last good version, if this worker had one
             self.bad_records += 1
             self.rejected[code] = exc.reason[:500]
-            log.warning("catalog item %s: bad record refused (%s); %s", code, exc.reason[:300],
-                        "keeping its last good version" if item else "no good version known")  # fmt: skip
+            log.warning(
+                "catalog item %s: bad record refused (%s); %s",
+                code,
+                exc.reason[:300],
+                "keeping its last good version" if item else "no good version known",
+            )
         self._parsed[key] = (raw, item)
         return item
 

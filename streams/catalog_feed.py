@@ -19,6 +19,7 @@ log = logging.getLogger("esup.catalog")
 
 class CatalogFeed:
     """The catalog topic as ``items`` (code → JSON), read to its end, then followed; ``ready`` once one is usable."""
+
     def __init__(self, bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.auth = auth or {}  # the worker's login (esup.kafka_auth.aiokafka_auth)
@@ -84,9 +85,13 @@ class CatalogFeed:
     async def _follow(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        consumer: Any = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                         **self.auth,
-                                         auto_offset_reset="earliest")  # fmt: skip
+        consumer: Any = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            **self.auth,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
             parts = await self._partitions(consumer)
@@ -111,7 +116,10 @@ class CatalogFeed:
                 self.apply(r.key, r.value)
                 if not self.ready.is_set():
                     self._maybe_ready()
-                log.info("catalog item %s %s", (r.key or b"").decode(errors="replace"),
-                         "removed" if r.value is None else "updated")  # fmt: skip
+                log.info(
+                    "catalog item %s %s",
+                    (r.key or b"").decode(errors="replace"),
+                    "removed" if r.value is None else "updated",
+                )
         finally:
             await consumer.stop()

@@ -19,6 +19,7 @@ GENESIS = "0" * 64
 @dataclass(frozen=True)
 class Head:
     """A partition's chain head: the last entry's sequence number and hash (0 and GENESIS before the first)."""
+
     seq: int = 0
     hash: str = GENESIS
 
@@ -36,10 +37,20 @@ def _seconds(moment: Any) -> str:
 def content_hash(f: Mapping[str, Any]) -> str:
     """The hash of what a finding asserts: who, what, when, why and on which evidence (length-prefixed)."""
     parts = [
-        f["finding_id"], f["case_id"], f["rule"], f["severity"], f["staff_id"], f["department_id"],
-        f["region_code"], f["item_code"], _seconds(f["detected_at"]), _seconds(f.get("deadline")),
-        f.get("law_article") or "", f["message"], *f["evidence_event_ids"],
-    ]  # fmt: skip
+        f["finding_id"],
+        f["case_id"],
+        f["rule"],
+        f["severity"],
+        f["staff_id"],
+        f["department_id"],
+        f["region_code"],
+        f["item_code"],
+        _seconds(f["detected_at"]),
+        _seconds(f.get("deadline")),
+        f.get("law_article") or "",
+        f["message"],
+        *f["evidence_event_ids"],
+    ]
     return hashlib.sha256("".join(f"{len(p)}:{p}" for p in parts).encode()).hexdigest()
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 class DeadlineIndex:
     """Each partition's cases by next due moment (a heap, stale entries dropped lazily); see the module docstring."""
+
     def __init__(self) -> None:
         self._due: dict[int, dict[str, datetime]] = {}
         self._heaps: dict[int, list[tuple[datetime, str]]] = {}

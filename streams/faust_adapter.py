@@ -37,8 +37,10 @@ def membership(group: str, instance: str | None) -> dict[str, Any]:
     is part of the id so that two groups on one host never share one."""
     if not instance:
         return {"consumer_group_instance_id": None}
-    return {"consumer_group_instance_id": f"{group}/{instance}",
-            "canonical_url": f"http://esup-worker/{quote(instance, safe='')}"}  # fmt: skip
+    return {
+        "consumer_group_instance_id": f"{group}/{instance}",
+        "canonical_url": f"http://esup-worker/{quote(instance, safe='')}",
+    }
 
 
 def active_partitions(app: Any, topic: str) -> list[int]:
@@ -98,6 +100,11 @@ def broker_credentials(auth: dict[str, Any]) -> dict[str, Any]:
         return {}
     import faust
 
-    return {"broker_credentials": faust.SASLCredentials(
-        username=auth["sasl_plain_username"], password=auth["sasl_plain_password"],
-        ssl_context=auth.get("ssl_context"), mechanism=auth["sasl_mechanism"])}
+    return {
+        "broker_credentials": faust.SASLCredentials(
+            username=auth["sasl_plain_username"],
+            password=auth["sasl_plain_password"],
+            ssl_context=auth.get("ssl_context"),
+            mechanism=auth["sasl_mechanism"],
+        )
+    }

@@ -33,6 +33,7 @@ _KILL_IN_COMMIT = int(os.environ.get("ESUP_TEST_KILL_IN_COMMIT", "0") or 0)
 
 class Fence:
     """One transactional producer per owned input partition; each batch of a partition commits as one transaction."""
+
     def __init__(
         self,
         bootstrap: str,
@@ -96,8 +97,9 @@ class Fence:
                 raise ValueError(f"case row {k!r:.80} is {len(v)} bytes, above {MAX_RECORD_BYTES}")
         records += [self._fit(name, key, value, partition) for name, key, value in result.outputs]
         if result.head is not None and "chain_heads" in self.topics:  # where a verifier checks the chain ends
-            head = orjson.dumps({"group": self.group_id, "partition": partition, "seq": result.head.seq,
-                                 "hash": result.head.hash})  # fmt: skip
+            head = orjson.dumps(
+                {"group": self.group_id, "partition": partition, "seq": result.head.seq, "hash": result.head.hash}
+            )
             records.append((self.topics["chain_heads"], None, f"{self.group_id}/{partition}".encode(), head))
         await producer.begin_transaction()
         # A failure here (fenced, Kafka gone) leaves the transaction open: aborted by the next owner's fence.
@@ -120,7 +122,11 @@ class Fence:
 
         letter = DeadLetter.of(
             reason=f"{name} output of {len(value)} bytes exceeds the {MAX_RECORD_BYTES}-byte record limit",
-            topic=self.topics[name], partition=partition, offset=-1, key=key[:1024], value=value,
+            topic=self.topics[name],
+            partition=partition,
+            offset=-1,
+            key=key[:1024],
+            value=value,
             failed_at=datetime.now(UTC),
-        )  # fmt: skip
+        )
         return (self.topics["dead_letters"], None, key[:1024], letter.model_dump_json().encode())

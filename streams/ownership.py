@@ -25,6 +25,7 @@ log = logging.getLogger("esup.worker")
 
 class Ownership:
     """The partitions this worker owns: taken over when assigned (see the module docstring), given up when lost."""
+
     def __init__(
         self,
         processor: CaseProcessor,
@@ -107,10 +108,19 @@ class Ownership:
                 await self.fence.commit(p, PartitionResult(outputs=letters))
             t4 = time.perf_counter()
             # The bench (tests/bench/test_recovery_bench.py) reads this line: keep its shape.
-            log.info("partition %d taken over: %d cases (%d changelog records, %d quarantined), committed %s; "
-                     "fence %.2f s, read %.2f s, load %.2f s, index %.2f s",
-                     p, len(part.rows), n_records, len(letters), part.committed,
-                     t1 - t0, t2 - t1, t3 - t2, t4 - t3)  # fmt: skip
+            log.info(
+                "partition %d taken over: %d cases (%d changelog records, %d quarantined), committed %s; "
+                "fence %.2f s, read %.2f s, load %.2f s, index %.2f s",
+                p,
+                len(part.rows),
+                n_records,
+                len(letters),
+                part.committed,
+                t1 - t0,
+                t2 - t1,
+                t3 - t2,
+                t4 - t3,
+            )
             if part.ready is not None:
                 part.ready.set()
         except asyncio.CancelledError:

@@ -26,12 +26,24 @@ from streams.store import CaseStore
 
 log = logging.getLogger("esup.worker")
 
-COUNTERS = ("events", "duplicates", "dead_letters", "findings", "ticks", "timer_errors", "armed", "armed_used",
-            "skipped", "quarantined", "facts")  # fmt: skip
+COUNTERS = (
+    "events",
+    "duplicates",
+    "dead_letters",
+    "findings",
+    "ticks",
+    "timer_errors",
+    "armed",
+    "armed_used",
+    "skipped",
+    "quarantined",
+    "facts",
+)
 
 
 class CaseProcessor:
     """Judges batches under the module's error policy and keeps what the status page reads."""
+
     def __init__(
         self,
         *,
@@ -98,8 +110,12 @@ class CaseProcessor:
         except Exception as exc:
             work.abandon()
             if len(messages) > 1:
-                log.warning("%s in a batch of %d messages: running them one by one", type(exc).__name__,
-                            len(messages), exc_info=exc)  # fmt: skip
+                log.warning(
+                    "%s in a batch of %d messages: running them one by one",
+                    type(exc).__name__,
+                    len(messages),
+                    exc_info=exc,
+                )
                 result = BatchResult()
                 for m in messages:
                     result.extend(self._run([m]))

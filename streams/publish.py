@@ -17,6 +17,7 @@ Record = tuple[str, int | None, bytes, bytes]  # topic, partition (None: by key)
 
 class BatchPublisher:
     """Sends records through one aiokafka producer in record batches grouped by topic and partition."""
+
     def __init__(self, producer: Any) -> None:
         self.producer = producer  # an AIOKafkaProducer (faust's `app.producer._ensure_producer()`)
         self._known: set[str] = set()

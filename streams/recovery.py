@@ -81,8 +81,15 @@ def load(
             proc.counters["quarantined"] += 1
             reason = f"changelog row quarantined: {type(exc).__name__}: {str(exc)[:300]}"
             log.error("%s/%d@%d: %s", topic, partition, r.offset, reason)
-            letter = DeadLetter.of(reason=reason, topic=topic, partition=partition, offset=r.offset, key=key,
-                                   value=r.value, failed_at=datetime.now(UTC))  # fmt: skip
+            letter = DeadLetter.of(
+                reason=reason,
+                topic=topic,
+                partition=partition,
+                offset=r.offset,
+                key=key,
+                value=r.value,
+                failed_at=datetime.now(UTC),
+            )
             letters.append(("dead_letters", key or b"", letter.model_dump_json().encode()))
     return letters
 
@@ -92,9 +99,15 @@ async def read_changelog(bootstrap: str, topic: str, partition: int, client_opti
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                isolation_level="read_committed", auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=8 * 1024 * 1024, **client_options)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        **client_options,
+    )
     await consumer.start()
     try:
         consumer.assign([tp])

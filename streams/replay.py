@@ -30,6 +30,7 @@ SortKey = tuple[datetime, str, str, str]
 @dataclass
 class Replay:
     """A replay's result: the findings as JSON lines, the rejected lines, counts, and the time the due checks ran to."""
+
     lines: Iterator[str]  # the findings as JSON lines, in the reference order
     rejected: list[tuple[int, str]]  # (line number, reason), in line order
     events: int

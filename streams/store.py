@@ -20,6 +20,7 @@ from streams.rules import CaseState
 @dataclass
 class Partition:
     """One owned partition's state: rows, watermark, chain head, committed offsets and whether it is loaded."""
+
     number: int
     rows: dict[bytes, bytes] = field(default_factory=dict)
     watermark: datetime | None = None  # event clock: the latest trusted event time seen on it
@@ -31,6 +32,7 @@ class Partition:
 
 class CaseStore:
     """The rows of every owned partition, with a cache of decoded states (the least recently written evicted)."""
+
     def __init__(self, cache_size: int = 20_000) -> None:
         self.partitions: dict[int, Partition] = {}
         self.cache_size = cache_size

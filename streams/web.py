@@ -56,8 +56,13 @@ def _catalog(runtime: Runtime) -> dict[str, Any]:
         return {}
     live: Any = getattr(runtime.processor.ctx, "catalog", None)
     checked = live.status() if hasattr(live, "status") else {}  # bad records and their reasons
-    return {"ready": feed.ready.is_set(), "items": len(feed.items), "updates": feed.updates, "state": feed.state,
-            **checked}  # fmt: skip
+    return {
+        "ready": feed.ready.is_set(),
+        "items": len(feed.items),
+        "updates": feed.updates,
+        "state": feed.state,
+        **checked,
+    }
 
 
 def register_status_page(runtime: Runtime) -> None:

@@ -93,8 +93,13 @@ def new_topic(kafka_admin: Any) -> Iterator[Callable[..., str]]:
     def make(partitions: int = 1, prefix: str = "t", **configs: str) -> str:
         name = f"test.{prefix}.{uuid.uuid4().hex[:12]}"
         kafka_admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1,
-                    "configs": {k.replace("_", "."): v for k, v in configs.items()}}},
+            {
+                name: {
+                    "num_partitions": partitions,
+                    "replication_factor": 1,
+                    "configs": {k.replace("_", "."): v for k, v in configs.items()},
+                }
+            },
             wait_for_metadata=True,
         )
         created.append(name)
@@ -139,8 +144,12 @@ def clean_tables(clickhouse_client: Any) -> Any:
     """The session client, after emptying every table of the test database except the migrations ledger."""
     from sinks.migrate import LEDGER, tables
 
-    views = {str(r[0]) for r in clickhouse_client.execute(
-        "SELECT name FROM system.tables WHERE database = %(db)s AND engine = 'View'", {"db": TEST_DATABASE})}
+    views = {
+        str(r[0])
+        for r in clickhouse_client.execute(
+            "SELECT name FROM system.tables WHERE database = %(db)s AND engine = 'View'", {"db": TEST_DATABASE}
+        )
+    }
     for name in tables(clickhouse_client, TEST_DATABASE):
         if name != LEDGER and name not in views:  # a view (migration 0031's `departments`) holds no rows
             clickhouse_client.execute(f"TRUNCATE TABLE {TEST_DATABASE}.{name}")
@@ -179,5 +188,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [f"esup servers: CI={'true' if in_ci() else 'false'}; Kafka/ClickHouse from environment, "
-            "testcontainers or the local stack (see tests/conftest.py)"]
+    return [
+        f"esup servers: CI={'true' if in_ci() else 'false'}; Kafka/ClickHouse from environment, "
+        "testcontainers or the local stack (see tests/conftest.py)"
+    ]

@@ -27,28 +27,54 @@ from streams.rules.calendar import WorkCalendar
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def users() -> dict[str, User]:
     h = hash_password(PASSWORD)
-    return {u.username: u for u in [
-        User(username="dz1", password_hash=h, role=Role.department, department_id="DZ-1"),
-        User(username="dz2", password_hash=h, role=Role.department, department_id="DZ-2"),
-        User(username="sup-dazhou", password_hash=h, role=Role.supervisor, region_code="511700"),
-    ]}
+    return {
+        u.username: u
+        for u in [
+            User(username="dz1", password_hash=h, role=Role.department, department_id="DZ-1"),
+            User(username="dz2", password_hash=h, role=Role.department, department_id="DZ-2"),
+            User(username="sup-dazhou", password_hash=h, role=Role.supervisor, region_code="511700"),
+        ]
+    }
 
 
-def console_app(connect: Callable[[], Any], producer: Any, topics: dict[str, str], now: Callable[[], datetime],
-                bulletins: Path | None = None, poll_s: float = 1.0) -> Any:
-    services = Services(auth=Authenticator(users(), b"0123456789abcdef-test"),
-                        findings=FindingsReader(PerThread(connect)), publisher=Publisher(producer, topics["responses"]),
-                        auditor=Auditor(connect(), producer, topics["audit"]), loop=LoopConfig(),
-                        directory=YamlDirectory.load("tests/fixtures/directory.yaml"), now=now)
-    return create_console(Console(services, WorkCalendar(), load_catalog("examples/catalog.yaml"),
-                                  SessionConfig("test-session-secret-0123456789", secure=False),
-                                  bulletins=bulletins, poll_s=poll_s))
+def console_app(
+    connect: Callable[[], Any],
+    producer: Any,
+    topics: dict[str, str],
+    now: Callable[[], datetime],
+    bulletins: Path | None = None,
+    poll_s: float = 1.0,
+) -> Any:
+    services = Services(
+        auth=Authenticator(users(), b"0123456789abcdef-test"),
+        findings=FindingsReader(PerThread(connect)),
+        publisher=Publisher(producer, topics["responses"]),
+        auditor=Auditor(connect(), producer, topics["audit"]),
+        loop=LoopConfig(),
+        directory=YamlDirectory.load("tests/fixtures/directory.yaml"),
+        now=now,
+    )
+    return create_console(
+        Console(
+            services,
+            WorkCalendar(),
+            load_catalog("examples/catalog.yaml"),
+            SessionConfig("test-session-secret-0123456789", secure=False),
+            bulletins=bulletins,
+            poll_s=poll_s,
+        )
+    )
 
 
 @contextmanager

@@ -102,11 +102,15 @@ def only(findings: list[Finding], rule: str) -> Finding:
 
 _ITEMS = {
     "SC-FOOD-001": ("DZ-SCJG", [], ["application_form", "business_licence", "floor_plan"], ["premises_inspected"]),
-    "SC-LAND-002": ("DZ-ZRZY", [("REG-HOUSE", 8000), ("CERT", 1000)], ["application_form", "identity", "title_deed"],
-                    []),
+    "SC-LAND-002": (
+        "DZ-ZRZY",
+        [("REG-HOUSE", 8000), ("CERT", 1000)],
+        ["application_form", "identity", "title_deed"],
+        [],
+    ),
     "SC-BUILD-003": ("DZ-ZJ", [], [], ["land_use_approved", "planning_permit", "safety_measures"]),
     "SC-INVEST-004": ("DZ-FGW", [], [], []),
-}  # fmt: skip
+}
 _REGIONS = ["511702", "511703", "511722", "511723", "511781", "510104"]
 
 
@@ -154,11 +158,26 @@ def synthetic_lines(n_cases: int, seed: int = 1, start: str = "2026-01-05T09:00"
         for i, (kind, payload, who) in enumerate(steps):
             t += timedelta(hours=rnd.choice([1, 3, 20, 50, 100, 200]))
             lag = timedelta(minutes=rnd.choice([1, 2, 5])) if rnd.random() > 0.01 else timedelta(days=3)
-            out.append((t, json.dumps({
-                "event_id": f"SIM{seed}-{c}-{i}", "case_id": f"SIM{seed}-{c:06d}", "item_code": item,
-                "department_id": dept, "region_code": region, "staff_id": staff[who], "kind": kind,
-                "occurred_at": t.isoformat(), "recorded_at": (t + lag).isoformat(), "payload": payload,
-            }, ensure_ascii=False).encode()))  # fmt: skip
+            out.append(
+                (
+                    t,
+                    json.dumps(
+                        {
+                            "event_id": f"SIM{seed}-{c}-{i}",
+                            "case_id": f"SIM{seed}-{c:06d}",
+                            "item_code": item,
+                            "department_id": dept,
+                            "region_code": region,
+                            "staff_id": staff[who],
+                            "kind": kind,
+                            "occurred_at": t.isoformat(),
+                            "recorded_at": (t + lag).isoformat(),
+                            "payload": payload,
+                        },
+                        ensure_ascii=False,
+                    ).encode(),
+                )
+            )
     out.sort(key=lambda p: p[0])
     return [line for _, line in out]
 
@@ -169,8 +188,9 @@ def synthetic_context() -> Context:
 
     from schemas.catalog import load_catalog
 
-    return Context.build(calendar(), load_catalog(Path(__file__).resolve().parents[1] / "examples/catalog.yaml"),
-                         RuleConfig())  # fmt: skip
+    return Context.build(
+        calendar(), load_catalog(Path(__file__).resolve().parents[1] / "examples/catalog.yaml"), RuleConfig()
+    )
 
 
 FOOD_MATERIALS = ["application_form", "business_licence", "floor_plan"]  # all SC-FOOD-001 asks for
@@ -191,9 +211,20 @@ def application_due_at(deadline: datetime, ctx: Context, item: str = "SC-FOOD-00
 
     for days in range(1, 40):
         t = (deadline - timedelta(days=days)).replace(hour=10)
-        apply = parse_event({"event_id": "probe", "case_id": "probe", "item_code": item, "department_id": "DZ-SCJG",
-                             "region_code": "511702", "staff_id": "s", "kind": "apply", "occurred_at": t.isoformat(),
-                             "recorded_at": t.isoformat(), "payload": {"materials": FOOD_MATERIALS}})  # fmt: skip
+        apply = parse_event(
+            {
+                "event_id": "probe",
+                "case_id": "probe",
+                "item_code": item,
+                "department_id": "DZ-SCJG",
+                "region_code": "511702",
+                "staff_id": "s",
+                "kind": "apply",
+                "occurred_at": t.isoformat(),
+                "recorded_at": t.isoformat(),
+                "payload": {"materials": FOOD_MATERIALS},
+            }
+        )
         state, _ = step(None, apply, ctx)
         if next_due(state, ctx) == deadline:
             return t
@@ -230,8 +261,12 @@ def kcat_login() -> list[str]:
     auth = admin_auth()
     if not auth:
         return []
-    opts = {"security.protocol": auth["security_protocol"], "sasl.mechanisms": auth["sasl_mechanism"],
-            "sasl.username": auth["sasl_plain_username"], "sasl.password": auth["sasl_plain_password"]}
+    opts = {
+        "security.protocol": auth["security_protocol"],
+        "sasl.mechanisms": auth["sasl_mechanism"],
+        "sasl.username": auth["sasl_plain_username"],
+        "sasl.password": auth["sasl_plain_password"],
+    }
     if "ssl_cafile" in auth:
         opts["ssl.ca.location"] = auth["ssl_cafile"]
     return [arg for k, v in opts.items() for arg in ("-X", f"{k}={v}")]

@@ -24,9 +24,23 @@ FROM
     WHERE {CASE}
 ) AS c
 ANY LEFT JOIN ({names_sql()}) AS d USING department_id""",
-        columns=("case_id", "item_code", "department_id", "department", "region_code", "responsible_staff",
-                 "first_staff", "stage", "outcome", "open", "decision_deadline", "next_due", "last_event_at"),
-        width=24, height=4,
+        columns=(
+            "case_id",
+            "item_code",
+            "department_id",
+            "department",
+            "region_code",
+            "responsible_staff",
+            "first_staff",
+            "stage",
+            "outcome",
+            "open",
+            "decision_deadline",
+            "next_due",
+            "last_event_at",
+        ),
+        width=24,
+        height=4,
     )
 
 
@@ -49,7 +63,8 @@ FROM
 )
 ORDER BY time, entry, what""",
         columns=("time", "entry", "what", "severity", "staff_id", "detail"),
-        width=24, height=12,
+        width=24,
+        height=12,
     )
 
 
@@ -75,9 +90,19 @@ ANY LEFT JOIN
     WHERE {CASE}
 ) AS e USING evidence_event_id
 ORDER BY detected_at, rule, evidence_event_id""",
-        columns=("rule", "severity", "detected_at", "law_article", "evidence_event_id", "kind", "occurred_at",
-                 "evidence_staff", "payload"),
-        width=24, height=10,
+        columns=(
+            "rule",
+            "severity",
+            "detected_at",
+            "law_article",
+            "evidence_event_id",
+            "kind",
+            "occurred_at",
+            "evidence_staff",
+            "payload",
+        ),
+        width=24,
+        height=10,
     )
 
 

@@ -13,7 +13,7 @@ def department_ranking() -> PanelSpec:
         title="部门排名 Department ranking",
         kind="table",
         description="Departments of the selected region ranked by score in the current period "
-                    "(ties: on-time rate, then id); names from the organisation directory.",
+        "(ties: on-time rate, then id); names from the organisation directory.",
         sql=f"""SELECT rank, department_id, if(department_name = '', department_id, department_name) AS department,
     score, on_time_rate, notices, yellows, reds, deemed_approvals, cases_finished
 FROM
@@ -24,9 +24,20 @@ FROM
 ) AS r
 ANY LEFT JOIN ({names_sql()}) AS d USING department_id
 ORDER BY rank""",
-        columns=("rank", "department_id", "department", "score", "on_time_rate", "notices", "yellows", "reds",
-                 "deemed_approvals", "cases_finished"),
-        width=24, height=10,
+        columns=(
+            "rank",
+            "department_id",
+            "department",
+            "score",
+            "on_time_rate",
+            "notices",
+            "yellows",
+            "reds",
+            "deemed_approvals",
+            "cases_finished",
+        ),
+        width=24,
+        height=10,
     )
 
 
@@ -37,9 +48,10 @@ def _cards(severity: str, title: str) -> PanelSpec:
         description=f"{severity} cards on cases still open in the selected region.",
         sql=f"""SELECT count() AS {severity}_cards
 FROM findings FINAL
-WHERE severity = '{severity}' AND {in_region('region_code')} AND {OPEN_CASES}""",
+WHERE severity = '{severity}' AND {in_region("region_code")} AND {OPEN_CASES}""",
         columns=(f"{severity}_cards",),
-        width=4, height=6,
+        width=4,
+        height=6,
     )
 
 
@@ -59,7 +71,7 @@ def on_time_rate_by_city() -> PanelSpec:
         title="按市办结及时率 On-time rate by city",
         kind="bargauge",
         description="Share of the cases finished in the current period with no late card, per city of the "
-                    "selected province.",
+        "selected province.",
         sql=f"""SELECT region AS city, sum(cases_on_time) / sum(cases_finished) AS on_time_rate
 FROM scoreboard_department
 WHERE level = 'city' AND substring(region, 1, 2) = substring('$region', 1, 2) AND {CURRENT_PERIOD}
@@ -67,7 +79,9 @@ GROUP BY region
 HAVING sum(cases_finished) > 0
 ORDER BY region""",
         columns=("city", "on_time_rate"),
-        width=16, height=6, unit="percentunit",
+        width=16,
+        height=6,
+        unit="percentunit",
     )
 
 
@@ -80,11 +94,12 @@ def findings_over_time() -> PanelSpec:
         sql=f"""SELECT toStartOfDay(detected_at) AS time, countIf(severity = 'notice') AS notices,
     countIf(severity = 'yellow') AS yellow_cards, countIf(severity = 'red') AS red_cards
 FROM findings FINAL
-WHERE $__timeFilter(detected_at) AND {in_region('region_code')}
+WHERE $__timeFilter(detected_at) AND {in_region("region_code")}
 GROUP BY time
 ORDER BY time""",
         columns=("time", "notices", "yellow_cards", "red_cards"),
-        width=24, height=9,
+        width=24,
+        height=9,
     )
 
 
@@ -94,8 +109,8 @@ def complaints_by_department() -> PanelSpec:
         title="投诉与督办卡 Complaints and their cards by department",
         kind="table",
         description="Complaints from the public received in the time range per department of the selected region "
-                    "(the department it was last dispatched to, else the one complained about), how many were "
-                    "found substantiated, and the complaint cards (notices, yellow and red) raised on them.",
+        "(the department it was last dispatched to, else the one complained about), how many were "
+        "found substantiated, and the complaint cards (notices, yellow and red) raised on them.",
         sql=f"""SELECT department_id, if(department_name = '', department_id, department_name) AS department,
     complaints, substantiated, notices, yellow_cards, red_cards
 FROM
@@ -112,7 +127,7 @@ FROM
             FROM complaint_messages FINAL
             GROUP BY complaint_id
         ) AS c
-        WHERE $__timeFilter(received_at) AND {in_region('region_code')}
+        WHERE $__timeFilter(received_at) AND {in_region("region_code")}
         GROUP BY department_id
     ) AS k
     ANY LEFT JOIN
@@ -120,19 +135,25 @@ FROM
         SELECT department_id, countIf(severity = 'notice') AS notices, countIf(severity = 'yellow') AS yellow_cards,
             countIf(severity = 'red') AS red_cards
         FROM findings FINAL
-        WHERE rule LIKE 'CMP_%' AND $__timeFilter(detected_at) AND {in_region('region_code')}
+        WHERE rule LIKE 'CMP_%' AND $__timeFilter(detected_at) AND {in_region("region_code")}
         GROUP BY department_id
     ) AS f USING department_id
 ) AS r
 ANY LEFT JOIN ({names_sql()}) AS d USING department_id
 ORDER BY complaints DESC, department_id""",
-        columns=("department_id", "department", "complaints", "substantiated", "notices", "yellow_cards",
-                 "red_cards"),
-        width=24, height=9,
+        columns=("department_id", "department", "complaints", "substantiated", "notices", "yellow_cards", "red_cards"),
+        width=24,
+        height=9,
     )
 
 
 def specs() -> list[PanelSpec]:
     """The province overview dashboard's panels, in order."""
-    return [department_ranking(), red_cards_now(), yellow_cards_now(), on_time_rate_by_city(),
-            findings_over_time(), complaints_by_department()]
+    return [
+        department_ranking(),
+        red_cards_now(),
+        yellow_cards_now(),
+        on_time_rate_by_city(),
+        findings_over_time(),
+        complaints_by_department(),
+    ]

@@ -30,10 +30,18 @@ class AccessAudit:
     def record(self, action: str, detail: dict[str, Any]) -> dict[str, Any]:
         """Send one access change to the audit topic, chained to the previous record, and wait for the broker's ack."""
         row: dict[str, Any] = {
-            "audit_id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(), "actor_id": os_user(),
-            "role": f"kafka:{self.principal}", "action": action, "method": "CLI", "path": self.command,
-            "finding_id": "", "status": 0, "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
-            "chain": self.chain, "prev_hash": self.prev,
+            "audit_id": str(uuid.uuid4()),
+            "at": datetime.now(UTC).isoformat(),
+            "actor_id": os_user(),
+            "role": f"kafka:{self.principal}",
+            "action": action,
+            "method": "CLI",
+            "path": self.command,
+            "finding_id": "",
+            "status": 0,
+            "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+            "chain": self.chain,
+            "prev_hash": self.prev,
         }
         # The hash covers the content and the previous record, as the API's records do.
         row["hash"] = hashlib.sha256(json.dumps(row, ensure_ascii=False, sort_keys=True).encode()).hexdigest()

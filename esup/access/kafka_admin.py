@@ -21,7 +21,8 @@ def set_password(admin: Any, principal: str, password: str) -> None:
     from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
 
     result = admin.alter_user_scram_credentials(
-        [UserScramCredentialUpsertion(principal, ScramMechanism.SCRAM_SHA_512, password, iterations=8192)])
+        [UserScramCredentialUpsertion(principal, ScramMechanism.SCRAM_SHA_512, password, iterations=8192)]
+    )
     if result.get(principal):
         raise RuntimeError(f"setting the password of {principal}: {result[principal]}")
 
@@ -44,8 +45,7 @@ def users(admin: Any) -> list[str]:
 def _acl(g: Grant) -> Any:
     from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
 
-    pattern = ResourcePattern(ResourceType[_RESOURCE[g.resource]], g.name,
-                              ACLResourcePatternType[g.pattern.upper()])
+    pattern = ResourcePattern(ResourceType[_RESOURCE[g.resource]], g.name, ACLResourcePatternType[g.pattern.upper()])
     return ACL(f"User:{g.principal}", "*", ACLOperation[g.operation], ACLPermissionType.ALLOW, pattern)
 
 
@@ -71,8 +71,13 @@ def delete_acls_of(admin: Any, principal: str) -> int:
         ResourceType,
     )
 
-    f = ACLFilter(f"User:{principal}", None, ACLOperation.ANY, ACLPermissionType.ANY,
-                  ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+    f = ACLFilter(
+        f"User:{principal}",
+        None,
+        ACLOperation.ANY,
+        ACLPermissionType.ANY,
+        ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+    )
     gone = 0
     for _filter, matched, error in admin.delete_acls([f]):
         if error is not None and getattr(error, "errno", None):
@@ -92,8 +97,13 @@ def describe_acls(admin: Any) -> list[Grant]:
         ResourceType,
     )
 
-    f = ACLFilter(None, None, ACLOperation.ANY, ACLPermissionType.ANY,
-                  ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+    f = ACLFilter(
+        None,
+        None,
+        ACLOperation.ANY,
+        ACLPermissionType.ANY,
+        ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+    )
     acls, error = admin.describe_acls(f)
     if error is not None and getattr(error, "errno", None):
         raise RuntimeError(f"listing ACLs: {error}")
@@ -101,6 +111,13 @@ def describe_acls(admin: Any) -> list[Grant]:
     out = []
     for a in acls:
         rp = a.resource_pattern
-        out.append(Grant(a.principal.removeprefix("User:"), back.get(rp.resource_type.name, "topic"),  # type: ignore[arg-type]
-                         rp.resource_name, a.operation.name, rp.pattern_type.name.lower()))
+        out.append(
+            Grant(
+                a.principal.removeprefix("User:"),
+                back.get(rp.resource_type.name, "topic"),  # type: ignore[arg-type]
+                rp.resource_name,
+                a.operation.name,
+                rp.pattern_type.name.lower(),
+            )
+        )
     return sorted(out)

@@ -22,6 +22,7 @@ SERVICES = tuple(p for p in ka.PLATFORM if p != ka.ADMIN)
 @dataclass
 class Session:
     """The admin client and the audit chain one access command works with."""
+
     admin: Any
     audit: AccessAudit
 
@@ -65,22 +66,26 @@ def bootstrap(s: Settings, *, command: str = "esup access bootstrap") -> list[st
         grants = platform_grants(s)
         kad.create_acls(x.admin, grants)
         x.audit.record("access.bootstrap", {"new_users": created, "users": list(SERVICES), "acls": len(grants)})
-        lines.append(f"{len(SERVICES)} platform principals ({len(created)} new), {len(grants)} ACLs; "
-                     f"credentials in {s.kafka_credentials_dir}")
+        lines.append(
+            f"{len(SERVICES)} platform principals ({len(created)} new), {len(grants)} ACLs; "
+            f"credentials in {s.kafka_credentials_dir}"
+        )
     return lines
 
 
 @dataclass(frozen=True)
 class NewDepartment:
     """What `add-department` made: the department's principal and password, its ingestion topic, where it was stored."""
+
     principal: str
     password: str
     topic: str
     stored: Path | None
 
 
-def add_department(s: Settings, department_id: str, *, store: bool,
-                   command: str = "esup access add-department") -> NewDepartment:
+def add_department(
+    s: Settings, department_id: str, *, store: bool, command: str = "esup access add-department"
+) -> NewDepartment:
     """Create a department's ingestion topic, its `dept-<id>` principal (new password) and its one grant; audited."""
     spec = ingest_topic_spec(s, department_id)
     principal = ka.department_principal(department_id)
@@ -90,13 +95,16 @@ def add_department(s: Settings, department_id: str, *, store: bool,
         kad.set_password(x.admin, principal, password)
         kad.create_acls(x.admin, department_grants(s, department_id))
         stored = ka.write_credentials(s, principal, password) if store else None
-        x.audit.record("access.add-department", {"department_id": department_id, "principal": principal,
-                                                 "topic": spec.name, "stored": stored is not None})
+        x.audit.record(
+            "access.add-department",
+            {"department_id": department_id, "principal": principal, "topic": spec.name, "stored": stored is not None},
+        )
     return NewDepartment(principal, password, spec.name, stored)
 
 
-def ensure_departments(s: Settings, department_ids: list[str], *,
-                       command: str = "esup access add-department --store") -> list[str]:
+def ensure_departments(
+    s: Settings, department_ids: list[str], *, command: str = "esup access add-department --store"
+) -> list[str]:
     """For systems run here (the simulated province): each department's ingestion topic, principal, ACLs and
     stored credentials, in one admin session; a department with stored credentials keeps its password.
     Returns the departments made new. On a PLAINTEXT cluster only the topics are made."""
@@ -117,8 +125,9 @@ def ensure_departments(s: Settings, department_ids: list[str], *,
                 created.append(department_id)
             kad.set_password(x.admin, principal, password)
         kad.create_acls(x.admin, [g for d in department_ids for g in department_grants(s, d)])
-        x.audit.record("access.ensure-departments", {"departments": len(department_ids), "new": created,
-                                                     "stored": True})
+        x.audit.record(
+            "access.ensure-departments", {"departments": len(department_ids), "new": created, "stored": True}
+        )
     return created
 
 
@@ -129,8 +138,9 @@ def remove_department(s: Settings, department_id: str, *, command: str = "esup a
         kad.delete_user(x.admin, principal)
         gone = kad.delete_acls_of(x.admin, principal)
         ka.credentials_path(s, principal).unlink(missing_ok=True)
-        x.audit.record("access.remove-department", {"department_id": department_id, "principal": principal,
-                                                    "acls_deleted": gone})
+        x.audit.record(
+            "access.remove-department", {"department_id": department_id, "principal": principal, "acls_deleted": gone}
+        )
     return gone
 
 

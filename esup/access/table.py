@@ -18,6 +18,7 @@ Operation = Literal["READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS"]
 @dataclass(frozen=True, order=True)
 class Grant:
     """One ACL row: a principal may do an operation on a topic, group or the cluster (by name or name prefix)."""
+
     principal: str
     resource: Resource
     name: str
@@ -48,15 +49,32 @@ def platform_grants(s: Settings) -> list[Grant]:
     # It also passes itself each applicant's facts (esup.applicant-facts, co-partitioned) for the
     # cross-case withdraw-and-reapply check: read and written in the same per-partition transaction.
     g += _topics(ka.WORKER, ("READ",), s.topic_case_events, s.topic_ticks, s.topic_catalog, s.topic_applicant_facts)
-    g += _topics(ka.WORKER, ("WRITE",), s.topic_findings, s.topic_case_snapshots, s.topic_dead_letters,
-                 s.topic_chain_heads, s.topic_ticks, s.topic_applicant_facts)
+    g += _topics(
+        ka.WORKER,
+        ("WRITE",),
+        s.topic_findings,
+        s.topic_case_snapshots,
+        s.topic_dead_letters,
+        s.topic_chain_heads,
+        s.topic_ticks,
+        s.topic_applicant_facts,
+    )
     g += _topics(ka.WORKER, ("READ", "WRITE", "CREATE", "DESCRIBE_CONFIGS"), changelog)  # it makes it if missing
-    g += [Grant(ka.WORKER, "group", s.worker_app_id, "READ"),
-          Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "WRITE", "prefixed"),
-          Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "DESCRIBE", "prefixed")]
+    g += [
+        Grant(ka.WORKER, "group", s.worker_app_id, "READ"),
+        Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "WRITE", "prefixed"),
+        Grant(ka.WORKER, "transactional_id", f"{s.worker_app_id}-p", "DESCRIBE", "prefixed"),
+    ]
     # Sink: reads what it stores, in its own group.
-    g += _topics(ka.SINK, ("READ",), s.topic_case_events, s.topic_findings, s.topic_case_snapshots,
-                 s.topic_dead_letters, s.topic_audit)
+    g += _topics(
+        ka.SINK,
+        ("READ",),
+        s.topic_case_events,
+        s.topic_findings,
+        s.topic_case_snapshots,
+        s.topic_dead_letters,
+        s.topic_audit,
+    )
     g += [Grant(ka.SINK, "group", s.sink_group, "READ")]
     # Catalog publisher: reads the catalog (to tombstone what left it) and writes it; nothing else.
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
@@ -67,11 +85,13 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_responses, s.topic_audit)  # and who advanced it
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaints)  # the complaint service's event clock, likewise
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
-    g += [Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
-          Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),
-          # one transactional id per bridge instance: `<bridge group>-<instance>`
-          Grant(ka.BRIDGE, "transactional_id", f"{s.bridge_group}-", "WRITE", "prefixed"),
-          Grant(ka.BRIDGE, "transactional_id", f"{s.bridge_group}-", "DESCRIBE", "prefixed")]
+    g += [
+        Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
+        Grant(ka.BRIDGE, "group", s.bridge_group, "READ"),
+        # one transactional id per bridge instance: `<bridge group>-<instance>`
+        Grant(ka.BRIDGE, "transactional_id", f"{s.bridge_group}-", "WRITE", "prefixed"),
+        Grant(ka.BRIDGE, "transactional_id", f"{s.bridge_group}-", "DESCRIBE", "prefixed"),
+    ]
     g += _topics(ka.BRIDGE, ("WRITE",), s.topic_case_events, s.topic_dead_letters)
     # Gateway: stamps and forwards HTTP submissions; audits the credential use.
     g += _topics(ka.GATEWAY, ("WRITE",), s.topic_case_events, s.topic_audit)
@@ -80,8 +100,15 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += [Grant(ka.NOTIFIER, "group", s.notifier_group, "READ")]
     # Loop: rebuilds from findings and responses, raises supervision findings, chains them, audits.
     g += _topics(ka.LOOP, ("READ",), s.topic_findings, s.topic_responses, s.topic_chain_heads, s.topic_directory)
-    g += _topics(ka.LOOP, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters,
-                 s.topic_responses, s.topic_audit)
+    g += _topics(
+        ka.LOOP,
+        ("WRITE",),
+        s.topic_findings,
+        s.topic_chain_heads,
+        s.topic_dead_letters,
+        s.topic_responses,
+        s.topic_audit,
+    )
     # Complaints: rebuilds from complaints, its own cards and the clock's ticks; raises cards as findings,
     # chains them, dead-letters bad complaint messages. It writes no complaint: the intake does.
     g += _topics(ka.COMPLAINTS, ("READ",), s.topic_complaints, s.topic_findings, s.topic_ticks)

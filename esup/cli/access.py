@@ -49,10 +49,18 @@ def bootstrap() -> None:
 
 @access.command("add-department")
 @click.argument("department")
-@click.option("--store", is_flag=True, help="also store the password (0600) for a process on this host "
-              "(the simulated province); otherwise it is only printed")
-@click.option("--http-token/--no-http-token", default=True, show_default=True,
-              help="also issue the department's HTTP gateway token (printed once; only its hash is kept)")
+@click.option(
+    "--store",
+    is_flag=True,
+    help="also store the password (0600) for a process on this host "
+    "(the simulated province); otherwise it is only printed",
+)
+@click.option(
+    "--http-token/--no-http-token",
+    default=True,
+    show_default=True,
+    help="also issue the department's HTTP gateway token (printed once; only its hash is kept)",
+)
 def add_department(department: str, store: bool, http_token: bool) -> None:
     """Principal dept-DEPARTMENT, allowed to write its own ingestion topic and nothing else; and its token
     for the HTTP gateway (esup gateway serve), for systems that cannot speak Kafka."""
@@ -60,14 +68,20 @@ def add_department(department: str, store: bool, http_token: bool) -> None:
 
     s = _settings()
     made = _run(lambda: ops.add_department(s, department, store=store))
-    click.echo(f"principal  {made.principal}\npassword   {made.password}\ntopic      {made.topic}\n"
-               f"mechanism  SCRAM-SHA-512 over {s.kafka_security_protocol} at {s.kafka_bootstrap}")
+    click.echo(
+        f"principal  {made.principal}\npassword   {made.password}\ntopic      {made.topic}\n"
+        f"mechanism  SCRAM-SHA-512 over {s.kafka_security_protocol} at {s.kafka_bootstrap}"
+    )
     if http_token:
         from esup.tokens import issue
 
         click.echo(f"http token {issue(s, department)}  (Authorization: Bearer …, POST /v1/events)")
-    click.echo(f"stored in {made.stored}" if made.stored else
-               "shown once: hand it to the department over a trusted channel (it is not stored)", err=True)
+    click.echo(
+        f"stored in {made.stored}"
+        if made.stored
+        else "shown once: hand it to the department over a trusted channel (it is not stored)",
+        err=True,
+    )
 
 
 @access.command("remove-department")

@@ -13,13 +13,27 @@ def api() -> None:
 
 
 @api.command("serve")
-@click.option("--users", "users_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML of API users (argon2id hashes from `esup api hash-password`)")
-@click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="organisation directory (who belongs to which department and region)")
+@click.option(
+    "--users",
+    "users_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML of API users (argon2id hashes from `esup api hash-password`)",
+)
+@click.option(
+    "--directory",
+    "directory_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="organisation directory (who belongs to which department and region)",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--complaints/--no-complaints", default=True, show_default=True,
-              help="mount the complaint intake: the public form at /complaints/form, the 12345 hotline's POST")
+@click.option(
+    "--complaints/--no-complaints",
+    default=True,
+    show_default=True,
+    help="mount the complaint intake: the public form at /complaints/form, the 12345 hotline's POST",
+)
 def api_serve(users_file: Path, directory_file: Path | None, port: int, complaints: bool) -> None:
     """Serve the API on 127.0.0.1 (OpenAPI at /docs). The token-signing key is made once, owner-readable only.
 
@@ -50,11 +64,14 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int, complain
     directory = YamlDirectory.load(directory_file) if directory_file else None
     services = Services(
         auth=Authenticator(load_users(users_file), key.encode()),
-        findings=FindingsReader(connect(s, role="reader")), publisher=Publisher(producer, s.topic_responses),
-        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
-        directory=directory, intake=make_intake(s, producer, directory_file) if complaints else None,
+        findings=FindingsReader(connect(s, role="reader")),
+        publisher=Publisher(producer, s.topic_responses),
+        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit),
+        loop=load_loop_config(None),
+        directory=directory,
+        intake=make_intake(s, producer, directory_file) if complaints else None,
         desk=make_desk(s, producer, directory) if complaints else None,
-    )  # fmt: skip
+    )
     if services.intake is not None and services.desk is not None:  # the citizen's look-up by receipt number
         services.intake.status_of = services.desk.status_of
     uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="info")

@@ -16,10 +16,21 @@ TZ = ZoneInfo("Asia/Shanghai")
 @click.command("bulletin")
 @click.option("--month", required=True, help="the month to publish, YYYY-MM (e.g. 2026-11)")
 @click.option("--region", default=None, help="6-digit region code (its level is read from it); default: all")
-@click.option("--out", "out", default=Path("bulletins"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="folder for the HTML and PDF files")
-@click.option("--scoring", "scoring_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="scoring model the views were made from (default esup/config/scoring.yaml)")
+@click.option(
+    "--out",
+    "out",
+    default=Path("bulletins"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder for the HTML and PDF files",
+)
+@click.option(
+    "--scoring",
+    "scoring_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="scoring model the views were made from (default esup/config/scoring.yaml)",
+)
 @click.option("--database", default=None, help="database (default: ESUP_CLICKHOUSE_DATABASE, `esup`)")
 def bulletin(month: str, region: str | None, out: Path, scoring_file: Path | None, database: str | None) -> None:
     """Render a month's bulletin: department and staff rankings, deductions by heading, six-month trend, the
@@ -58,8 +69,9 @@ def bulletin(month: str, region: str | None, out: Path, scoring_file: Path | Non
             known = ({}, {})
         b = collect(client, model, start, region, known)
     except Exception as exc:
-        raise click.ClickException(f"ClickHouse: {type(exc).__name__}: {exc} "
-                                   "(have `esup db migrate` and `esup db views` run?)") from None
+        raise click.ClickException(
+            f"ClickHouse: {type(exc).__name__}: {exc} (have `esup db migrate` and `esup db views` run?)"
+        ) from None
     finally:
         client.disconnect()
     now = datetime.now(TZ)
@@ -68,6 +80,8 @@ def bulletin(month: str, region: str | None, out: Path, scoring_file: Path | Non
     page = out / f"{stem}.html"
     page.write_text(html(b, now), encoding="utf-8")
     document = pdf(b, out / f"{stem}.pdf", now)
-    click.echo(f"{b.title}: {len(b.departments)} departments, {len(b.staff)} staff, {len(b.worst)} red cards, "
-               f"{len(b.measures)} measures")
+    click.echo(
+        f"{b.title}: {len(b.departments)} departments, {len(b.staff)} staff, {len(b.worst)} red cards, "
+        f"{len(b.measures)} measures"
+    )
     click.echo(f"wrote {page}\nwrote {document}")

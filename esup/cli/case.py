@@ -37,15 +37,19 @@ def state_table(case: Case) -> Table:
     grid.add_column()
     dept = " ".join(x for x in (str(s.get("department_id", "")), case.department_name) if x) or "-"
     rows = [
-        ("item", s.get("item_code")), ("department", dept), ("region", s.get("region_code")),
-        ("stage", s.get("stage")), ("outcome", s.get("outcome")),
+        ("item", s.get("item_code")),
+        ("department", dept),
+        ("region", s.get("region_code")),
+        ("stage", s.get("stage")),
+        ("outcome", s.get("outcome")),
         ("open", None if "open" not in s else "yes" if s["open"] else "no"),
         ("responsible / first staff", f"{s.get('responsible_staff', '-')} / {s.get('first_staff', '-')}"),
-        ("decision deadline", _t(s.get("decision_deadline"))), ("next due", _t(s.get("next_due"))),
+        ("decision deadline", _t(s.get("decision_deadline"))),
+        ("next due", _t(s.get("next_due"))),
         ("last event", _t(s.get("last_event_at"))),
         ("calendar", f"{s.get('calendar_version', '-')}" + (" (provisional)" if s.get("provisional") else "")),
         ("as of", _t(s.get("updated_at"))),
-    ]  # fmt: skip
+    ]
     for k, v in rows:
         grid.add_row(k, _t(v))
     return grid
@@ -60,8 +64,16 @@ def clocks_table(clocks: list[Clock]) -> Table:
         left = c.remaining_wd
         style = "bold red" if left < 0 else "yellow" if left <= 2 and not c.stopped else ""
         deadline = "suspended" if c.deadline is None and c.suspended else (c.deadline or "-")[:16].replace("T", " ")
-        t.add_row(c.name, c.start, str(c.limit_wd), str(c.extension_wd), str(c.used_wd),
-                  f"[{style}]{left}[/]" if style else str(left), deadline, c.state)  # fmt: skip
+        t.add_row(
+            c.name,
+            c.start,
+            str(c.limit_wd),
+            str(c.extension_wd),
+            str(c.used_wd),
+            f"[{style}]{left}[/]" if style else str(left),
+            deadline,
+            c.state,
+        )
     return t
 
 
@@ -73,7 +85,7 @@ def pauses_table(events: list[Event]) -> Table:
     for i, e in enumerate(events):
         until = ""
         if e.kind == "suspend":
-            resumed = next((r for r in events[i + 1:] if r.kind == "resume"), None)
+            resumed = next((r for r in events[i + 1 :] if r.kind == "resume"), None)
             until = _t(resumed.occurred_at) if resumed else "still suspended"
         t.add_row(_t(e.occurred_at), e.kind, e.staff_id, until, _detail(e.payload))
     return t
@@ -85,11 +97,23 @@ def timeline_table(case: Case) -> Table:
     for col in ("time", "", "what", "staff", "detail"):
         t.add_column(col)
     entries: list[tuple[datetime, int, list[str]]] = [
-        (e.occurred_at, 0, [_t(e.occurred_at), "event", e.kind, e.staff_id, _detail(e.payload)]) for e in case.events]
+        (e.occurred_at, 0, [_t(e.occurred_at), "event", e.kind, e.staff_id, _detail(e.payload)]) for e in case.events
+    ]
     for f in case.findings:
         style = SEVERITY_STYLE.get(f.severity, "")
-        entries.append((f.detected_at, 1, [_t(f.detected_at), f"[{style}]{f.severity}[/]" if style else f.severity,
-                                           f.rule, f.staff_id, f.message]))  # fmt: skip
+        entries.append(
+            (
+                f.detected_at,
+                1,
+                [
+                    _t(f.detected_at),
+                    f"[{style}]{f.severity}[/]" if style else f.severity,
+                    f.rule,
+                    f.staff_id,
+                    f.message,
+                ],
+            )
+        )
     for _, _, row in sorted(entries, key=lambda x: (x[0], x[1])):
         t.add_row(*row)
     return t
@@ -106,9 +130,15 @@ def findings_table(case: Case) -> Table:
             e = case.event(eid)
             evidence.append(f"{eid}: {e.kind} {_t(e.occurred_at)} {e.staff_id}" if e else f"{eid}: (not in ClickHouse)")
         style = SEVERITY_STYLE.get(f.severity, "")
-        t.add_row(_t(f.detected_at), f.rule, f"[{style}]{f.severity}[/]" if style else f.severity,
-                  f.law_article or "-", _t(f.deadline) + (" (provisional)" if f.provisional else ""), f.message,
-                  "\n".join(evidence) or "-")  # fmt: skip
+        t.add_row(
+            _t(f.detected_at),
+            f.rule,
+            f"[{style}]{f.severity}[/]" if style else f.severity,
+            f.law_article or "-",
+            _t(f.deadline) + (" (provisional)" if f.provisional else ""),
+            f.message,
+            "\n".join(evidence) or "-",
+        )
     return t
 
 
@@ -143,8 +173,10 @@ def case(case_id: str, database: str | None, width: int | None) -> None:
     try:
         found = load(client, case_id)
     except Exception as exc:  # connection refused, tables missing…
-        raise click.ClickException(f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}: "
-                                   f"{type(exc).__name__}: {exc} (has `esup db migrate` run?)") from None
+        raise click.ClickException(
+            f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}: "
+            f"{type(exc).__name__}: {exc} (has `esup db migrate` run?)"
+        ) from None
     finally:
         client.disconnect()
     if found is None:

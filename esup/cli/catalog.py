@@ -49,8 +49,15 @@ def _audit_publish(s: Any, catalog_file: Path, version: str, report: Any) -> Non
 
     producer = kafka_producer(s.kafka_bootstrap, "esup-catalog-audit", auth=kafka_python_auth(s, CATALOG))
     try:
-        AccessAudit(producer, s.topic_audit, CATALOG, "esup catalog publish").record("catalog.publish", {
-            "file": str(catalog_file), "sha256": hashlib.sha256(catalog_file.read_bytes()).hexdigest(),
-            "version": version, "published": len(report.published), "deleted": sorted(report.deleted)})
+        AccessAudit(producer, s.topic_audit, CATALOG, "esup catalog publish").record(
+            "catalog.publish",
+            {
+                "file": str(catalog_file),
+                "sha256": hashlib.sha256(catalog_file.read_bytes()).hexdigest(),
+                "version": version,
+                "published": len(report.published),
+                "deleted": sorted(report.deleted),
+            },
+        )
     finally:
         producer.close(timeout=10)

@@ -11,6 +11,7 @@ from esup.params import aware_datetime
 def clock() -> None:
     """Drive the timers of workers that run with --clock event (replays)."""
 
+
 @clock.command("advance")
 @click.option("--to", "to", required=True, help="ISO-8601 time with offset")
 def clock_advance(to: str) -> None:
@@ -23,8 +24,9 @@ def clock_advance(to: str) -> None:
 
     settings = load_settings()
     when = aware_datetime(to)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             **kafka_python_auth(settings, CLOCK))
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_python_auth(settings, CLOCK)
+    )
     try:
         parts = sorted(producer.partitions_for(settings.topic_ticks) or [])
         if not parts:
@@ -33,7 +35,8 @@ def clock_advance(to: str) -> None:
 
         # Who moved the clock, when, to what: recorded (and acknowledged) before the ticks go out.
         AccessAudit(producer, settings.topic_audit, CLOCK, "esup clock advance").record(
-            "clock.advance", {"to": when.isoformat(), "partitions": parts, "topic": settings.topic_ticks})
+            "clock.advance", {"to": when.isoformat(), "partitions": parts, "topic": settings.topic_ticks}
+        )
         for p in parts:
             producer.send(
                 settings.topic_ticks, partition=p, value=Tick(partition=p, now=when).model_dump_json().encode()

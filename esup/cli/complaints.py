@@ -31,12 +31,21 @@ def complaints_run(clock: str, config_file: Path | None) -> None:
     from streams.rules import WorkCalendar
 
     s = load_settings()
-    svc = ComplaintsService(bootstrap=s.kafka_bootstrap, complaints_topic=s.topic_complaints,
-                            findings_topic=s.topic_findings, ticks_topic=s.topic_ticks,
-                            dead_letter_topic=s.topic_dead_letters, cfg=load_complaints_config(config_file),
-                            calendar=WorkCalendar(), clock=clock, now=wall_now(s.clock_offset_s),
-                            store=ComplaintStore(connect(s, role="sink")), heads_topic=s.topic_chain_heads,
-                            chain_group=s.worker_app_id, auth=kafka_python_auth(s, COMPLAINTS))
+    svc = ComplaintsService(
+        bootstrap=s.kafka_bootstrap,
+        complaints_topic=s.topic_complaints,
+        findings_topic=s.topic_findings,
+        ticks_topic=s.topic_ticks,
+        dead_letter_topic=s.topic_dead_letters,
+        cfg=load_complaints_config(config_file),
+        calendar=WorkCalendar(),
+        clock=clock,
+        now=wall_now(s.clock_offset_s),
+        store=ComplaintStore(connect(s, role="sink")),
+        heads_topic=s.topic_chain_heads,
+        chain_group=s.worker_app_id,
+        auth=kafka_python_auth(s, COMPLAINTS),
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -49,14 +58,31 @@ def complaints_run(clock: str, config_file: Path | None) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--per-day", type=float, default=20.0, show_default=True, help="complaints received per day")
 @click.option("--start", "start", default=None, help="ISO date of the first complaints (with --until)")
-@click.option("--until", "until", default=None, help="ISO moment: publish everything made by then, tick the "
-              "service's event clock there, write complaints_truth.jsonl and stop")
+@click.option(
+    "--until",
+    "until",
+    default=None,
+    help="ISO moment: publish everything made by then, tick the "
+    "service's event clock there, write complaints_truth.jsonl and stop",
+)
 @click.option("--follow", is_flag=True, help="live: complaints as the province's simulated time goes on")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where the truth goes (default: <ESUP_HOME>/sim)")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where the truth goes (default: <ESUP_HOME>/sim)",
+)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def complaints_simulate(seed: int, per_day: float, start: str | None, until: str | None, follow: bool,
-                        out: Path | None, config_file: Path | None) -> None:
+def complaints_simulate(
+    seed: int,
+    per_day: float,
+    start: str | None,
+    until: str | None,
+    follow: bool,
+    out: Path | None,
+    config_file: Path | None,
+) -> None:
     """The simulated public's complaints and their handling (sim/complaints.py), on esup.complaints."""
     from datetime import date, datetime
 
@@ -75,8 +101,9 @@ def complaints_simulate(seed: int, per_day: float, start: str | None, until: str
             raise click.BadParameter("needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00", param_hint="--until")
         first = date.fromisoformat(start) if start else at.date().replace(day=1)
         where = out or s.home / "sim"
-        sent, n = complain.complain_until(s, seed=seed, start=first, until=at, per_day=per_day, out=where,
-                                          cfg=cfg, calendar=cal)
+        sent, n = complain.complain_until(
+            s, seed=seed, start=first, until=at, per_day=per_day, out=where, cfg=cfg, calendar=cal
+        )
         click.echo(f"sent {sent} messages on {n} complaints; truth in {where / complain.TRUTH_FILE}")
         return
     stop = threading.Event()
@@ -101,8 +128,7 @@ def add(system: str) -> None:
         record, token = TokenStore(_tokens_path(load_settings())).add(system)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="SYSTEM") from None
-    click.echo(f"token {record.token_id} for {system} (shown once, keep it in the hotline system's secrets):",
-               err=True)
+    click.echo(f"token {record.token_id} for {system} (shown once, keep it in the hotline system's secrets):", err=True)
     click.echo(token)
 
 

@@ -31,28 +31,58 @@ def first_users(path: Path) -> None:
     fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(password + "\n")
-    path.write_text("# esup console/API users (argon2id hashes: esup api hash-password)\nusers:\n"
-                    f"  - {{username: admin, role: supervisor, region_code: '510000', "
-                    f"password_hash: '{hash_password(password)}'}}\n", encoding="utf-8")
+    path.write_text(
+        "# esup console/API users (argon2id hashes: esup api hash-password)\nusers:\n"
+        f"  - {{username: admin, role: supervisor, region_code: '510000', "
+        f"password_hash: '{hash_password(password)}'}}\n",
+        encoding="utf-8",
+    )
     click.echo(f"made {path} with user admin (province supervisor); its password is in {secret}")
 
 
 @click.command("console")
-@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="YAML of users, as for `esup api serve` (default <ESUP_HOME>/console/users.yaml, made with one "
-                   "province supervisor when missing)")
-@click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="organisation directory YAML for accountability targets (as `esup api serve`)")
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML of users, as for `esup api serve` (default <ESUP_HOME>/console/users.yaml, made with one "
+    "province supervisor when missing)",
+)
+@click.option(
+    "--directory",
+    "directory_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="organisation directory YAML for accountability targets (as `esup api serve`)",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True)
-@click.option("--bulletins", type=click.Path(file_okay=False, path_type=Path), default=Path("bulletins"),
-              show_default=True, help="the folder `esup bulletin --out` writes to")
-@click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="catalog for the deadline walk of timer findings (default examples/catalog.yaml "
-              "where it exists, else none: the walk then says the clock is not known)")
+@click.option(
+    "--bulletins",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bulletins"),
+    show_default=True,
+    help="the folder `esup bulletin --out` writes to",
+)
+@click.option(
+    "--catalog",
+    "catalog_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="catalog for the deadline walk of timer findings (default examples/catalog.yaml "
+    "where it exists, else none: the walk then says the clock is not known)",
+)
 @click.option("--dev-http", is_flag=True, help="cookies without Secure, for plain http on loopback (development)")
 @click.option("--idle-minutes", type=click.IntRange(1, 24 * 60), default=30, show_default=True)
-def console(users_file: Path | None, directory_file: Path | None, port: int, bulletins: Path, catalog_file: Path | None,
-            dev_http: bool, idle_minutes: int) -> None:
+def console(
+    users_file: Path | None,
+    directory_file: Path | None,
+    port: int,
+    bulletins: Path,
+    catalog_file: Path | None,
+    dev_http: bool,
+    idle_minutes: int,
+) -> None:
     """Serve the console on 127.0.0.1: inbox, findings, cases, the supervisors' queue, scores, ranking, bulletins.
 
     It signs in with the API's users and uses the API's token key (<ESUP_HOME>/api/token.key); behind an https
@@ -92,11 +122,20 @@ def console(users_file: Path | None, directory_file: Path | None, port: int, bul
         auth=Authenticator(load_users(users_file), owner_only_secret(s.home / "api" / "token.key").encode()),
         findings=FindingsReader(PerThread(lambda: connect(s, role="reader"))),
         publisher=Publisher(producer, s.topic_responses),
-        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit), loop=load_loop_config(None),
-        directory=directory, desk=make_desk(s, producer, directory),  # the complaint desk (complaints/desk.py)
-    )  # fmt: skip
-    app = create_console(Console(
-        services, WorkCalendar(), catalog,
-        SessionConfig(owner_only_secret(s.home / "console" / "session.key"), secure=not dev_http,
-                      idle_s=idle_minutes * 60), bulletins=bulletins))  # fmt: skip
+        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit),
+        loop=load_loop_config(None),
+        directory=directory,
+        desk=make_desk(s, producer, directory),  # the complaint desk (complaints/desk.py)
+    )
+    app = create_console(
+        Console(
+            services,
+            WorkCalendar(),
+            catalog,
+            SessionConfig(
+                owner_only_secret(s.home / "console" / "session.key"), secure=not dev_http, idle_s=idle_minutes * 60
+            ),
+            bulletins=bulletins,
+        )
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

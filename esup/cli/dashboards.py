@@ -16,8 +16,13 @@ def dashboards_group() -> None:
 
 
 @dashboards_group.command("build")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="directory (default: dashboards/json, which docker-compose provisions)")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="directory (default: dashboards/json, which docker-compose provisions)",
+)
 @click.option("--check", is_flag=True, help="write nothing; exit 1 if the files differ from the generated JSON")
 def dashboards_build(out_dir: Path | None, check: bool) -> None:
     """Write every dashboard's JSON (sorted keys, stable output)."""
@@ -43,8 +48,9 @@ def dashboards_build(out_dir: Path | None, check: bool) -> None:
 @click.option("--clickhouse-host", default=None, help="ClickHouse host as Grafana sees it (default: the settings)")
 @click.option("--clickhouse-port", default=None, type=int, help="native port as Grafana sees it")
 @click.option("--database", default=None, help="default database of the data source (default: the settings)")
-def dashboards_push(url: str, token: str, clickhouse_host: str | None, clickhouse_port: int | None,
-                    database: str | None) -> None:
+def dashboards_push(
+    url: str, token: str, clickhouse_host: str | None, clickhouse_port: int | None, database: str | None
+) -> None:
     """Create or update the ClickHouse data source and every dashboard in a running Grafana."""
     from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaException
@@ -53,8 +59,13 @@ def dashboards_push(url: str, token: str, clickhouse_host: str | None, clickhous
 
     s = _settings()
     user, password = s.clickhouse_login("reader")  # Grafana only reads: readonly=1, the esup database only
-    target = Target(host=clickhouse_host or s.clickhouse_host, port=clickhouse_port or s.clickhouse_port,
-                    database=database or s.clickhouse_database, user=user, password=password)
+    target = Target(
+        host=clickhouse_host or s.clickhouse_host,
+        port=clickhouse_port or s.clickhouse_port,
+        database=database or s.clickhouse_database,
+        user=user,
+        password=password,
+    )
     api = GrafanaApi.from_url(url, credential=token)
     try:
         push(api, target, report=click.echo)

@@ -41,11 +41,20 @@ def db_migrate(database: str | None) -> None:
 
 @db.command("views")
 @click.option("--database", default=None, help="target database (default: ESUP_CLICKHOUSE_DATABASE, `esup`)")
-@click.option("--scoring", "scoring_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="scoring model (YAML; default esup/config/scoring.yaml)")
-@click.option("--calendar", "calendar_file", default=None,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="working-day calendar override (YAML), as for `esup evaluate`")
+@click.option(
+    "--scoring",
+    "scoring_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="scoring model (YAML; default esup/config/scoring.yaml)",
+)
+@click.option(
+    "--calendar",
+    "calendar_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="working-day calendar override (YAML), as for `esup evaluate`",
+)
 def db_views(database: str | None, scoring_file: Path | None, calendar_file: Path | None) -> None:
     """(Re)create the score and ranking views from the scoring model, and fill the scoreboard from them; run
     after `esup db migrate`.
@@ -82,5 +91,6 @@ def db_views(database: str | None, scoring_file: Path | None, calendar_file: Pat
             f"ClickHouse at {s.clickhouse_host}:{s.clickhouse_port}/{target}: {type(exc).__name__}: {exc}"
         ) from None
     board = f"; scoreboard as of {done.as_of:%Y-%m-%d %H:%M:%S} ({done.seconds:.1f} s)" if done else ""
-    click.echo(f"{target}: views {', '.join(names)} (scoring model {model.version}, calendar {calendar.version})"
-               + board)
+    click.echo(
+        f"{target}: views {', '.join(names)} (scoring model {model.version}, calendar {calendar.version})" + board
+    )

@@ -37,14 +37,20 @@ def validate(file: Path) -> None:
 
     d = _load(file)
     assert isinstance(d, Directory)
-    click.echo(f"{file}: {len(d.departments)} departments, {len(d.staff)} staff, {len(d.bureaus)} bureaus "
-               f"(version {d.version})")
+    click.echo(
+        f"{file}: {len(d.departments)} departments, {len(d.staff)} staff, {len(d.bureaus)} bureaus "
+        f"(version {d.version})"
+    )
 
 
 @directory_group.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db/--no-db", default=True, show_default=True,
-              help="also write it to ClickHouse's directory tables (names in rankings and views)")
+@click.option(
+    "--db/--no-db",
+    default=True,
+    show_default=True,
+    help="also write it to ClickHouse's directory tables (names in rankings and views)",
+)
 def publish(file: Path, db: bool) -> None:
     """Publish FILE to the directory topic (one record per entry; removed entries are tombstoned)."""
     from directory.index import DirectoryIndex
@@ -57,10 +63,14 @@ def publish(file: Path, db: bool) -> None:
     try:
         report = publish_directory(s.kafka_bootstrap, s.topic_directory, d, auth=kafka_python_auth(s, CATALOG))
     except Exception as exc:  # no broker, no topic
-        raise click.ClickException(f"publishing to {s.topic_directory} at {s.kafka_bootstrap}: "
-                                   f"{type(exc).__name__}: {exc} (did `esup topics create` run?)") from None
-    click.echo(f"published {report.published} records ({report.deleted} removed) of directory {d.version} "
-               f"to {s.topic_directory}")
+        raise click.ClickException(
+            f"publishing to {s.topic_directory} at {s.kafka_bootstrap}: "
+            f"{type(exc).__name__}: {exc} (did `esup topics create` run?)"
+        ) from None
+    click.echo(
+        f"published {report.published} records ({report.deleted} removed) of directory {d.version} "
+        f"to {s.topic_directory}"
+    )
     if db:
         from directory.clickhouse import sync
         from sinks.clickhouse import connect

@@ -10,8 +10,13 @@ import click
 @click.command()
 @click.argument("finding_id")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("examples/catalog.yaml"), show_default=True)
+@click.option(
+    "--catalog",
+    "catalog_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("examples/catalog.yaml"),
+    show_default=True,
+)
 def dossier(finding_id: str, out: Path | None, catalog_file: Path) -> None:
     """Write the evidence dossier (证据材料) of FINDING_ID: dossier.json and dossier.pdf."""
     from esup.settings import load_settings
@@ -23,8 +28,9 @@ def dossier(finding_id: str, out: Path | None, catalog_file: Path) -> None:
 
     s = load_settings()
     try:
-        doc = d.build(connect(s, role="reader"), finding_id, load_catalog(catalog_file), WorkCalendar(),
-                      load_loop_config())
+        doc = d.build(
+            connect(s, role="reader"), finding_id, load_catalog(catalog_file), WorkCalendar(), load_loop_config()
+        )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     for path in d.write(doc, out or Path(f"dossier-{finding_id}")):

@@ -17,9 +17,12 @@ def gateway() -> None:
 
 
 @gateway.command("bridge")
-@click.option("--instance", default="1", show_default=True,
-              help="this bridge's name in the group (its transactional id): unique per running bridge, stable "
-                   "across restarts")
+@click.option(
+    "--instance",
+    default="1",
+    show_default=True,
+    help="this bridge's name in the group (its transactional id): unique per running bridge, stable across restarts",
+)
 def bridge(instance: str) -> None:
     """Forward every department's ingestion topic into case events, exactly once; foreign events are dead letters."""
     import logging
@@ -36,8 +39,11 @@ def bridge(instance: str) -> None:
     signal.signal(signal.SIGINT, on_signal)
     s = load_settings()
     b = Bridge(s, instance=instance)
-    click.echo(f"esup gateway bridge: {s.topic_ingest_prefix}* -> {s.topic_case_events} (group {s.bridge_group}, "
-               f"instance {instance})", err=True)
+    click.echo(
+        f"esup gateway bridge: {s.topic_ingest_prefix}* -> {s.topic_case_events} (group {s.bridge_group}, "
+        f"instance {instance})",
+        err=True,
+    )
     try:
         b.run(stop)
     finally:
@@ -61,10 +67,14 @@ def serve(host: str, port: int | None) -> None:
 
     s = load_settings()
     producer = kafka_producer(s.kafka_bootstrap, "esup-gateway", auth=kafka_python_auth(s, GATEWAY))
-    services = GatewayServices(tokens=store(s), producer=producer, topic=s.topic_case_events,
-                               auditor=GatewayAuditor(producer, s.topic_audit),
-                               limiter=RateLimiter(s.gateway_rate_per_s, s.gateway_burst),
-                               max_body_bytes=s.gateway_max_body_bytes)  # fmt: skip
+    services = GatewayServices(
+        tokens=store(s),
+        producer=producer,
+        topic=s.topic_case_events,
+        auditor=GatewayAuditor(producer, s.topic_audit),
+        limiter=RateLimiter(s.gateway_rate_per_s, s.gateway_burst),
+        max_body_bytes=s.gateway_max_body_bytes,
+    )
     try:
         uvicorn.run(create_app(services), host=host, port=port or s.gateway_port, log_level="warning")
     finally:
@@ -112,5 +122,7 @@ def token_list() -> None:
     from esup.tokens import store
 
     for r in sorted(store(load_settings()).records().values(), key=lambda r: (r.department_id, r.created_at)):
-        click.echo(f"{r.token_id}  {r.department_id:<20} created {r.created_at}"
-                   + (f"  REVOKED {r.revoked_at}" if r.revoked_at else ""))
+        click.echo(
+            f"{r.token_id}  {r.department_id:<20} created {r.created_at}"
+            + (f"  REVOKED {r.revoked_at}" if r.revoked_at else "")
+        )

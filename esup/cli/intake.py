@@ -30,14 +30,21 @@ def make_intake(s: Settings, producer: Any, directory_file: Path | None = None) 
     departments: list[tuple[str, str]] = []
     if directory_file is not None:  # the form offers the directory's departments by name
         data = yaml.safe_load(directory_file.read_text(encoding="utf-8")) or {}
-        departments = [(str(d.get("id") or d.get("department_id")), str(d.get("name") or d.get("id")
-                        or d.get("department_id"))) for d in data.get("departments", [])]
-    return Intake(keyring=keyring(s), producer=producer, topic=s.topic_complaints,
-                  form_secret=owner_only_secret(s.home / "credentials" / "complaints" / "form.key").encode(),
-                  hotline_tokens=TokenStore(hotline_tokens_path(s)),
-                  form_limiter=RateLimiter(s.complaints_form_per_hour / 3600, s.complaints_form_per_hour),
-                  hotline_limiter=RateLimiter(s.complaints_hotline_rate_per_s, s.complaints_hotline_burst),
-                  max_body_bytes=s.complaints_max_body_bytes, departments=lambda: departments)
+        departments = [
+            (str(d.get("id") or d.get("department_id")), str(d.get("name") or d.get("id") or d.get("department_id")))
+            for d in data.get("departments", [])
+        ]
+    return Intake(
+        keyring=keyring(s),
+        producer=producer,
+        topic=s.topic_complaints,
+        form_secret=owner_only_secret(s.home / "credentials" / "complaints" / "form.key").encode(),
+        hotline_tokens=TokenStore(hotline_tokens_path(s)),
+        form_limiter=RateLimiter(s.complaints_form_per_hour / 3600, s.complaints_form_per_hour),
+        hotline_limiter=RateLimiter(s.complaints_hotline_rate_per_s, s.complaints_hotline_burst),
+        max_body_bytes=s.complaints_max_body_bytes,
+        departments=lambda: departments,
+    )
 
 
 def make_desk(s: Settings, producer: Any, directory: Directory | None) -> Desk:

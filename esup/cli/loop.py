@@ -28,12 +28,20 @@ def loop_run(clock: str, config_file: Path | None) -> None:
     from streams.rules import WorkCalendar
 
     s = load_settings()
-    svc = LoopService(bootstrap=s.kafka_bootstrap, findings_topic=s.topic_findings,
-                      responses_topic=s.topic_responses, dead_letter_topic=s.topic_dead_letters,
-                      cfg=load_loop_config(config_file), calendar=WorkCalendar(), clock=clock,
-                      now=wall_now(s.clock_offset_s), store=MessageStore(connect(s, role="sink")),
-                      heads_topic=s.topic_chain_heads, chain_group=s.worker_app_id,
-                      auth=kafka_python_auth(s, LOOP))
+    svc = LoopService(
+        bootstrap=s.kafka_bootstrap,
+        findings_topic=s.topic_findings,
+        responses_topic=s.topic_responses,
+        dead_letter_topic=s.topic_dead_letters,
+        cfg=load_loop_config(config_file),
+        calendar=WorkCalendar(),
+        clock=clock,
+        now=wall_now(s.clock_offset_s),
+        store=MessageStore(connect(s, role="sink")),
+        heads_topic=s.topic_chain_heads,
+        chain_group=s.worker_app_id,
+        auth=kafka_python_auth(s, LOOP),
+    )
     try:
         svc.run(threading.Event())
     finally:
@@ -42,11 +50,21 @@ def loop_run(clock: str, config_file: Path | None) -> None:
 
 @loop.command("simulate")
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--until", "until", default=None, help="ISO moment: answer and decide everything made by then, tick "
-              "the loop's event clock there, write loop_truth.jsonl and stop")
+@click.option(
+    "--until",
+    "until",
+    default=None,
+    help="ISO moment: answer and decide everything made by then, tick "
+    "the loop's event clock there, write loop_truth.jsonl and stop",
+)
 @click.option("--follow", is_flag=True, help="live: follow the findings and answer as simulated time goes on")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where loop_truth.jsonl goes (default: <ESUP_HOME>/sim)")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where loop_truth.jsonl goes (default: <ESUP_HOME>/sim)",
+)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def loop_simulate(seed: int, until: str | None, follow: bool, out: Path | None, config_file: Path | None) -> None:
     """The simulated departments' responses (回告) and supervisors' decisions on the findings topic's findings,
@@ -67,10 +85,13 @@ def loop_simulate(seed: int, until: str | None, follow: bool, out: Path | None, 
         at = datetime.fromisoformat(until)
         if at.tzinfo is None:
             raise click.BadParameter("needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00", param_hint="--until")
-        sent, supervised = respond.respond_until(s, seed=seed, until=at, out=out or s.home / "sim", cfg=cfg,
-                                                 calendar=cal)  # fmt: skip
-        click.echo(f"sent {sent} messages on {supervised} supervised findings; truth in "
-                   f"{(out or s.home / 'sim') / respond.TRUTH_FILE}")
+        sent, supervised = respond.respond_until(
+            s, seed=seed, until=at, out=out or s.home / "sim", cfg=cfg, calendar=cal
+        )
+        click.echo(
+            f"sent {sent} messages on {supervised} supervised findings; truth in "
+            f"{(out or s.home / 'sim') / respond.TRUTH_FILE}"
+        )
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

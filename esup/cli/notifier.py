@@ -38,8 +38,12 @@ def _key(secret_file: Path | None, config_file: Path | None) -> bytes:
 @notifier_group.command("run")
 @click.option("--config", "config_file", type=_CONFIG, default=None, help="routing (default esup/config/notifier.yaml)")
 @click.option("--webhook-secret-file", type=_CONFIG, default=None, help="HMAC key file (0600) for the webhook")
-@click.option("--loglevel", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option(
+    "--loglevel",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
 def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: str) -> None:
     """Consume findings (read_committed) and deliver each (finding, card, recipient, channel) once."""
     from directory.clickhouse import sync
@@ -69,10 +73,17 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
     # Both read back what they wrote (the delivery ledger, the directory): the service role.
     ledger_client, directory_client = connect(s, role="service"), connect(s, role="service")
     feed = DirectoryFeed(s.kafka_bootstrap, s.topic_directory, auth=kafka_python_auth(s, NOTIFIER)).start()
-    notifier = Notifier(bootstrap=s.kafka_bootstrap, auth=kafka_python_auth(s, NOTIFIER),
-                        topic=s.topic_findings, group=s.notifier_group, config=config,
-                        channels=channels, ledger=Ledger(ledger_client), feed=feed,
-                        sync_directory=lambda index: sync(directory_client, index))  # fmt: skip
+    notifier = Notifier(
+        bootstrap=s.kafka_bootstrap,
+        auth=kafka_python_auth(s, NOTIFIER),
+        topic=s.topic_findings,
+        group=s.notifier_group,
+        config=config,
+        channels=channels,
+        ledger=Ledger(ledger_client),
+        feed=feed,
+        sync_directory=lambda index: sync(directory_client, index),
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -80,8 +91,9 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    click.echo(f"esup notifier: {s.topic_findings} as {s.notifier_group}, channels {', '.join(sorted(channels))}",
-               err=True)
+    click.echo(
+        f"esup notifier: {s.topic_findings} as {s.notifier_group}, channels {', '.join(sorted(channels))}", err=True
+    )
     try:
         notifier.run(stop)
     finally:
@@ -90,8 +102,12 @@ def run(config_file: Path | None, webhook_secret_file: Path | None, loglevel: st
 
 
 @notifier_group.command("receivers")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="folder for mail.jsonl, webhook.jsonl and sms.jsonl")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="folder for mail.jsonl, webhook.jsonl and sms.jsonl",
+)
 @click.option("--smtp-port", type=click.IntRange(1, 65535), default=8025, show_default=True)
 @click.option("--http-port", type=click.IntRange(1, 65535), default=8026, show_default=True)
 @click.option("--webhook-secret-file", type=_CONFIG, default=None, help="HMAC key file (0600) to verify with")
@@ -108,8 +124,9 @@ def receivers(out: Path, smtp_port: int, http_port: int, webhook_secret_file: Pa
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"receivers: SMTP 127.0.0.1:{smtp_port}, HTTP 127.0.0.1:{http_port} (/webhook, /sms); into {out}",
-               err=True)
+    click.echo(
+        f"receivers: SMTP 127.0.0.1:{smtp_port}, HTTP 127.0.0.1:{http_port} (/webhook, /sms); into {out}", err=True
+    )
     stop.wait()
     smtp.stop()
     http.stop()
@@ -125,7 +142,8 @@ def deliveries() -> None:
         rows = connect(s, role="reader").execute(
             "SELECT channel, state, count() FROM (SELECT delivery_id, any(channel) AS channel, argMax(status, seq) "
             "AS state FROM notification_deliveries GROUP BY delivery_id) GROUP BY channel, state ORDER BY channel, "
-            "state")
+            "state"
+        )
     except Exception as exc:
         raise click.ClickException(f"ClickHouse: {type(exc).__name__}: {exc} (has `esup db migrate` run?)") from None
     for channel, state, n in rows:

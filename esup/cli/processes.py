@@ -19,8 +19,22 @@ from sim.run import PHASE_FILE
 
 HOST = "127.0.0.1"
 # `down` stops in this order
-_ORDER = ("console", "simulator", "responder", "complainants", "gateway", "bridge", "api", "worker", "loop",
-          "complaints", "scorer", "sink", "notifier", "receivers")
+_ORDER = (
+    "console",
+    "simulator",
+    "responder",
+    "complainants",
+    "gateway",
+    "bridge",
+    "api",
+    "worker",
+    "loop",
+    "complaints",
+    "scorer",
+    "sink",
+    "notifier",
+    "receivers",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ class Plan:
 @dataclass(frozen=True)
 class Service:
     """One background service: its name, its `esup` arguments and its status-page port (workers only)."""
+
     name: str
     args: tuple[str, ...]  # after `esup`
     port: int | None = None
@@ -91,16 +106,44 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
     out = []
     for i in range(1, plan.workers + 1):
         port = plan.web_port + i - 1
-        out.append(Service(f"worker-{i}", ("worker", "--clock", "event", "--web-port", str(port), "--loglevel",
-                                           "warning", *extra,
-                                           *(["--calendar", str(plan.calendar)] if plan.calendar else [])), port))
+        out.append(
+            Service(
+                f"worker-{i}",
+                (
+                    "worker",
+                    "--clock",
+                    "event",
+                    "--web-port",
+                    str(port),
+                    "--loglevel",
+                    "warning",
+                    *extra,
+                    *(["--calendar", str(plan.calendar)] if plan.calendar else []),
+                ),
+                port,
+            )
+        )
     out.append(Service("sink", ("sink", "--loglevel", "warning")))
     out.append(Service("scorer", ("scores", "refresh", "--every", str(plan.score_every_s))))
     if plan.notify:
         key = str(webhook_key(settings))
-        out.append(Service("receivers", ("notifier", "receivers", "--out", str(settings.home / "inbox"),
-                                         "--smtp-port", str(plan.smtp_port), "--http-port", str(plan.http_port),
-                                         "--webhook-secret-file", key)))
+        out.append(
+            Service(
+                "receivers",
+                (
+                    "notifier",
+                    "receivers",
+                    "--out",
+                    str(settings.home / "inbox"),
+                    "--smtp-port",
+                    str(plan.smtp_port),
+                    "--http-port",
+                    str(plan.http_port),
+                    "--webhook-secret-file",
+                    key,
+                ),
+            )
+        )
         out.append(Service("notifier", ("notifier", "run", "--loglevel", "warning", "--webhook-secret-file", key)))
     if plan.loop:
         out += _loop_services(plan, settings)
@@ -111,20 +154,55 @@ def planned(plan: Plan, settings: Settings, *, run_id: str) -> list[Service]:
         # The API's users (the simulated departments' and bureaus', made by `services up`) when there are some.
         api_users = settings.home / "api" / "users.yaml"
         users = ("--users", str(api_users)) if api_users.exists() else ()
-        out.append(Service("console", ("console", "--port", str(plan.console_port), "--dev-http", "--bulletins",
-                                       str(settings.home / "bulletins"), *users), plan.console_port))
+        out.append(
+            Service(
+                "console",
+                (
+                    "console",
+                    "--port",
+                    str(plan.console_port),
+                    "--dev-http",
+                    "--bulletins",
+                    str(settings.home / "bulletins"),
+                    *users,
+                ),
+                plan.console_port,
+            )
+        )
     if plan.simulate:
         # Workers run on the event clock: the events' own times drive the timers through the backfill (a
         # month as fast as the machine allows: about a minute), then the simulator ticks the clock in real
         # time, once the workers have applied the backfill.
-        out.append(Service("simulator", ("simulate", "--live", "--to-kafka", "--speed", plan.speed, "--catch-up",
-                                         *(["--per-department"] if plan.per_department else []),
-                                         "--start", f"now-{plan.history_days}d", "--tick-every",
-                                         str(plan.tick_every_s), "--cases-per-day", str(plan.cases_per_day),
-                                         "--seed", str(plan.seed), "--id-prefix", f"L{run_id}-", "--out",
-                                         str(settings.home / "sim"), "--progress-every", str(plan.progress_every_s),
-                                         *extra)))
-    return out  # fmt: skip
+        out.append(
+            Service(
+                "simulator",
+                (
+                    "simulate",
+                    "--live",
+                    "--to-kafka",
+                    "--speed",
+                    plan.speed,
+                    "--catch-up",
+                    *(["--per-department"] if plan.per_department else []),
+                    "--start",
+                    f"now-{plan.history_days}d",
+                    "--tick-every",
+                    str(plan.tick_every_s),
+                    "--cases-per-day",
+                    str(plan.cases_per_day),
+                    "--seed",
+                    str(plan.seed),
+                    "--id-prefix",
+                    f"L{run_id}-",
+                    "--out",
+                    str(settings.home / "sim"),
+                    "--progress-every",
+                    str(plan.progress_every_s),
+                    *extra,
+                ),
+            )
+        )
+    return out
 
 
 def _loop_services(plan: Plan, settings: Settings) -> list[Service]:
@@ -132,8 +210,10 @@ def _loop_services(plan: Plan, settings: Settings) -> list[Service]:
     from the simulated directory; an operator may put their own there); the simulated departments and
     supervisors with the simulator."""
     # The complaint cards (docs/complaints.md) run with the loop they feed, on the event clock too.
-    out = [Service("loop", ("loop", "run", "--clock", "event")),
-           Service("complaints", ("complaints", "run", "--clock", "event"))]
+    out = [
+        Service("loop", ("loop", "run", "--clock", "event")),
+        Service("complaints", ("complaints", "run", "--clock", "event")),
+    ]
     users, directory = settings.home / "api" / "users.yaml", settings.home / "sim" / "directory.yaml"
     if users.exists():
         where = ("--directory", str(directory)) if directory.exists() else ()
@@ -220,8 +300,13 @@ class Services:
             # The caller's working directory: the services read the same .env and relative paths as `up` did.
             pid = process.spawn(svc.argv, self.log(svc.name), cwd=Path.cwd(), env=svc.env)
             self.pidfile(svc.name).write_text(f"{pid}\n{svc.marker}\n")
-            process.wait_until(svc.name, partial(_ready, svc.port, time.monotonic()), timeout_s,
-                               partial(process.alive, pid, svc.marker), [self.log(svc.name)])  # fmt: skip
+            process.wait_until(
+                svc.name,
+                partial(_ready, svc.port, time.monotonic()),
+                timeout_s,
+                partial(process.alive, pid, svc.marker),
+                [self.log(svc.name)],
+            )
             out.append(self.status(svc.name, "started", svc.port))
         return out
 

@@ -18,14 +18,16 @@ def require_topic(settings: Settings, topic: str) -> None:
 
     quiet_kafka_logging()
     try:
-        with admin_client(settings.kafka_bootstrap, timeout_ms=15000,
-                          auth=kafka_python_auth(settings, OPERATOR)) as admin:
+        with admin_client(
+            settings.kafka_bootstrap, timeout_ms=15000, auth=kafka_python_auth(settings, OPERATOR)
+        ) as admin:
             found = describe(admin, [topic])
     except Exception as exc:
         raise click.ClickException(f"Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}: {exc}") from None
     if topic not in found:
-        raise click.ClickException(f"topic {topic} does not exist on {settings.kafka_bootstrap}: "
-                                   "run `esup topics create`")
+        raise click.ClickException(
+            f"topic {topic} does not exist on {settings.kafka_bootstrap}: run `esup topics create`"
+        )
 
 
 @click.command()
@@ -48,7 +50,9 @@ def publish(events_file: Path, sort_by_time: bool) -> None:
         click.echo(f"{events_file}:{r.line}: rejected: {r.reason}", err=True)
     for r in report.failed:
         click.echo(f"{events_file}:{r.line}: {r.reason}", err=True)
-    click.echo(f"sent {report.sent} events ({len(report.cases)} cases) to {s.topic_case_events}; "
-               f"rejected {len(report.rejected)} lines" + (f"; {len(report.failed)} not sent" if report.failed else ""))
+    click.echo(
+        f"sent {report.sent} events ({len(report.cases)} cases) to {s.topic_case_events}; "
+        f"rejected {len(report.rejected)} lines" + (f"; {len(report.failed)} not sent" if report.failed else "")
+    )
     if not report.ok:
         sys.exit(1)

@@ -45,17 +45,33 @@ def _names(client: Any) -> tuple[dict[str, str], dict[str, str]]:
 
 @click.command("rankings")
 @click.option("--by", "by", type=click.Choice(["dept", "staff"]), default="dept", show_default=True)
-@click.option("--region", default=None, help="6-digit region code; its level (province/city/county) is read from "
-              "it (default: every province)")
+@click.option(
+    "--region",
+    default=None,
+    help="6-digit region code; its level (province/city/county) is read from it (default: every province)",
+)
 @click.option("--period", type=click.Choice(["day", "week", "month"]), default="month", show_default=True)
 @click.option("--at", "at", default=None, help="show the period containing this date (default: today, Beijing time)")
 @click.option("--watch", is_flag=True, help="refresh until Ctrl-C")
-@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.5),
-              help="seconds between refreshes with --watch")
+@click.option(
+    "--interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.5),
+    help="seconds between refreshes with --watch",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON (one array) instead of a table")
 @click.option("--database", default=None, help="database (default: ESUP_CLICKHOUSE_DATABASE)")
-def rankings(by: str, region: str | None, period: str, at: str | None, watch: bool, interval: float,
-             as_json: bool, database: str | None) -> None:
+def rankings(
+    by: str,
+    region: str | None,
+    period: str,
+    at: str | None,
+    watch: bool,
+    interval: float,
+    as_json: bool,
+    database: str | None,
+) -> None:
     """The live ranking of departments or staff as a table, for anyone without Grafana.
 
     \b
@@ -81,16 +97,19 @@ def rankings(by: str, region: str | None, period: str, at: str | None, watch: bo
             try:
                 rows = with_names(fetch(client, kind, period, start, region), *_names(client), kind)
             except Exception as exc:
-                raise click.ClickException(f"ClickHouse: {type(exc).__name__}: {exc} "
-                                           "(have `esup db migrate` and `esup db views` run?)") from None
+                raise click.ClickException(
+                    f"ClickHouse: {type(exc).__name__}: {exc} (have `esup db migrate` and `esup db views` run?)"
+                ) from None
             if as_json:
                 click.echo(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
             else:
                 if watch:
                     click.clear()
                 where = f"region {region}" if region else "each province"
-                click.echo(f"{kind} ranking, {period} from {start.isoformat()}, {where} "
-                           f"(as of {datetime.now(TZ):%Y-%m-%d %H:%M:%S})")
+                click.echo(
+                    f"{kind} ranking, {period} from {start.isoformat()}, {where} "
+                    f"(as of {datetime.now(TZ):%Y-%m-%d %H:%M:%S})"
+                )
                 click.echo(format_table(rows, kind) if rows else "(nothing ranked in this period)")
             if not watch:
                 return

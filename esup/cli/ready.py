@@ -17,6 +17,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 @dataclass(frozen=True)
 class Progress:
     """One reading of the start-up's progress: simulator phase, what ClickHouse holds, workers' lag, ranking."""
+
     phase: str  # the simulator's: backfill, then live once the workers have applied the backfill
     latest_event: datetime | None  # the latest event time ClickHouse holds
     events: int
@@ -38,8 +39,10 @@ class Progress:
         """The reading as one progress line, with the seconds since waiting began."""
         latest = f"{self.latest_event:%Y-%m-%d %H:%M}" if self.latest_event else "-"
         lag = "-" if self.lag is None else f"{self.lag:,}"
-        return (f"  {elapsed_s:5.0f}s  {self.phase}: events up to {latest} ({self.events:,} in ClickHouse), "
-                f"workers' lag {lag}, this month {self.ranked} departments ranked ({self.named} named)")
+        return (
+            f"  {elapsed_s:5.0f}s  {self.phase}: events up to {latest} ({self.events:,} in ClickHouse), "
+            f"workers' lag {lag}, this month {self.ranked} departments ranked ({self.named} named)"
+        )
 
 
 def phase(s: Settings) -> str:
@@ -61,20 +64,28 @@ def measure(s: Settings, client: object, now: datetime) -> Progress:
     ch = client
     latest, events = ch.execute("SELECT max(occurred_at), count() FROM case_events")[0]  # type: ignore[attr-defined]
     try:
-        rows = group_lag(s.kafka_bootstrap, {s.worker_app_id: [s.topic_case_events]},
-                         auth=kafka_python_auth(s, OPERATOR))
+        rows = group_lag(
+            s.kafka_bootstrap, {s.worker_app_id: [s.topic_case_events]}, auth=kafka_python_auth(s, OPERATOR)
+        )
         mine = [r for r in rows if r.topic == s.topic_case_events]
         lag: int | None = sum(r.lag for r in mine) if mine and all(r.committed is not None for r in mine) else None
     except Exception:  # Kafka busy: ask again next time
         lag = None
     ranked = fetch(ch, "department", "month", period_start("month", now.date()))
     has_events = int(events) > 0 and latest is not None
-    return Progress(phase(s), latest.astimezone(TZ) if has_events else None, int(events), lag, len(ranked),
-                    sum(1 for r in ranked if r.department_name))
+    return Progress(
+        phase(s),
+        latest.astimezone(TZ) if has_events else None,
+        int(events),
+        lag,
+        len(ranked),
+        sum(1 for r in ranked if r.department_name),
+    )
 
 
-def wait_until_ranked(s: Settings, *, timeout_s: float, every_s: float = 5.0, grace_s: float = 60.0,
-                      say: Callable[[str], None] = print) -> Progress | None:  # fmt: skip
+def wait_until_ranked(
+    s: Settings, *, timeout_s: float, every_s: float = 5.0, grace_s: float = 60.0, say: Callable[[str], None] = print
+) -> Progress | None:
     """Poll until the province is live and the current month is ranked with names; None on timeout.
 
     Also returns once it has been live with nothing to apply for ``grace_s`` (the first hours of a month

@@ -22,10 +22,19 @@ def scores() -> None:
 
 
 @scores.command("refresh")
-@click.option("--every", default=None, type=click.FloatRange(min=0.2),
-              help="keep running: look for changed inputs every this many seconds (default: refresh once)")
-@click.option("--max-age", default=600.0, show_default=True, type=click.FloatRange(min=1),
-              help="with --every: rebuild at least this often even if the inputs look unchanged")
+@click.option(
+    "--every",
+    default=None,
+    type=click.FloatRange(min=0.2),
+    help="keep running: look for changed inputs every this many seconds (default: refresh once)",
+)
+@click.option(
+    "--max-age",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="with --every: rebuild at least this often even if the inputs look unchanged",
+)
 @click.option("--force", is_flag=True, help="rebuild even if the inputs are unchanged")
 @click.option("--database", default=None, help="database (default: ESUP_CLICKHOUSE_DATABASE)")
 def scores_refresh(every: float | None, max_age: float, force: bool, database: str | None) -> None:
@@ -47,15 +56,18 @@ def scores_refresh(every: float | None, max_age: float, force: bool, database: s
         try:
             done = refresh(client, force=force)
         except Exception as exc:
-            raise click.ClickException(f"ClickHouse: {type(exc).__name__}: {exc} (have `esup db migrate` and "
-                                       "`esup db views` run?)") from None
+            raise click.ClickException(
+                f"ClickHouse: {type(exc).__name__}: {exc} (have `esup db migrate` and `esup db views` run?)"
+            ) from None
         finally:
             client.disconnect()
         if done is None:
             click.echo("scoreboard: inputs unchanged, nothing to do")
         else:
-            click.echo(f"scoreboard: {done.rows['department']} department and {done.rows['staff']} staff rows, "
-                       f"as of {done.as_of:%Y-%m-%d %H:%M:%S}, in {done.seconds:.2f} s")
+            click.echo(
+                f"scoreboard: {done.rows['department']} department and {done.rows['staff']} staff rows, "
+                f"as of {done.as_of:%Y-%m-%d %H:%M:%S}, in {done.seconds:.2f} s"
+            )
         return
     import logging
 

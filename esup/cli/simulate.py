@@ -48,61 +48,141 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
         try:
             out[kind.strip()] = float(rate)
         except ValueError:
-            raise click.BadParameter(f"{v!r}: expected KIND=RATE, e.g. late_decision=0.02", param_hint="--rate") \
-                from None
+            raise click.BadParameter(
+                f"{v!r}: expected KIND=RATE, e.g. late_decision=0.02", param_hint="--rate"
+            ) from None
         if not sep:
             raise click.BadParameter(f"{v!r}: expected KIND=RATE", param_hint="--rate")
     return out
 
 
 @click.command()
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/sim"),
-              show_default=True, help="folder for the catalog, roster, events, ground truth and manifest")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build/sim"),
+    show_default=True,
+    help="folder for the catalog, roster, events, ground truth and manifest",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="same seed, same province and cases")
-@click.option("--cases", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="applications in a finite run")
-@click.option("--days", type=click.IntRange(min=1), default=60, show_default=True,
-              help="calendar days over which a finite run's applications arrive")
+@click.option(
+    "--cases", type=click.IntRange(min=0), default=1000, show_default=True, help="applications in a finite run"
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="calendar days over which a finite run's applications arrive",
+)
 @click.option("--live", is_flag=True, help="never stop: applications keep arriving (--cases-per-day) until SIGTERM")
-@click.option("--cases-per-day", type=click.FloatRange(min=0), default=200.0, show_default=True,
-              help="a live province's applications per working day")
-@click.option("--start", "start", default=None,
-              help=f"simulated start: ISO date or time, 'now' or 'now-30d' (default {DEFAULT_START}; now if --live)")
-@click.option("--at", "at", default=None,
-              help="the ground truth is for timers run to this time (default: the first midnight after it all)")
-@click.option("--violation-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="share of cases with one injected violation, spread evenly over the kinds")
-@click.option("--rate", "rate", multiple=True, metavar="KIND=RATE",
-              help="per-case rate of one violation kind (repeatable); see --list-kinds")
+@click.option(
+    "--cases-per-day",
+    type=click.FloatRange(min=0),
+    default=200.0,
+    show_default=True,
+    help="a live province's applications per working day",
+)
+@click.option(
+    "--start",
+    "start",
+    default=None,
+    help=f"simulated start: ISO date or time, 'now' or 'now-30d' (default {DEFAULT_START}; now if --live)",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="the ground truth is for timers run to this time (default: the first midnight after it all)",
+)
+@click.option(
+    "--violation-rate",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="share of cases with one injected violation, spread evenly over the kinds",
+)
+@click.option(
+    "--rate",
+    "rate",
+    multiple=True,
+    metavar="KIND=RATE",
+    help="per-case rate of one violation kind (repeatable); see --list-kinds",
+)
 @click.option("--list-kinds", is_flag=True, help="list the violation kinds and exit")
 @click.option("--cities", type=click.IntRange(1, 5), default=3, show_default=True)
 @click.option("--counties", type=click.IntRange(0, 8), default=4, show_default=True, help="counties per city")
-@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="rule thresholds (YAML) the ground truth is computed for; use the workers' file")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="rule thresholds (YAML) the ground truth is computed for; use the workers' file",
+)
 @click.option("--to-kafka", is_flag=True, help="send the events to the case-events topic (ESUP_* settings)")
-@click.option("--per-department", is_flag=True,
-              help="with --to-kafka: each department's events to its own ingestion topic, as its own principal "
-                   "(dept-<id>), for `esup gateway bridge` to forward (as `make up` runs the province)")
-@click.option("--speed", default="max", show_default=True,
-              help="pacing: 'realtime', an acceleration factor such as 600, or 'max' (as fast as possible)")
-@click.option("--catch-up", is_flag=True,
-              help="with --start in the past: go at --speed until the simulated time reaches the present, then in "
-                   "real time (--speed max: a backfill as fast as the machine allows)")
-@click.option("--tick-every", type=click.FloatRange(min=0), default=0.0,
-              help="with --to-kafka and a paced speed (or max with --catch-up, once it is live): tick the workers' "
-                   "event clock every S seconds to the simulated time (for workers run with --clock event)")
+@click.option(
+    "--per-department",
+    is_flag=True,
+    help="with --to-kafka: each department's events to its own ingestion topic, as its own principal "
+    "(dept-<id>), for `esup gateway bridge` to forward (as `make up` runs the province)",
+)
+@click.option(
+    "--speed",
+    default="max",
+    show_default=True,
+    help="pacing: 'realtime', an acceleration factor such as 600, or 'max' (as fast as possible)",
+)
+@click.option(
+    "--catch-up",
+    is_flag=True,
+    help="with --start in the past: go at --speed until the simulated time reaches the present, then in "
+    "real time (--speed max: a backfill as fast as the machine allows)",
+)
+@click.option(
+    "--tick-every",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="with --to-kafka and a paced speed (or max with --catch-up, once it is live): tick the workers' "
+    "event clock every S seconds to the simulated time (for workers run with --clock event)",
+)
 @click.option("--publish-catalog", is_flag=True, help="publish the catalog to the catalog topic first")
 @click.option("--catalog-only", is_flag=True, help="write (and with --publish-catalog publish) the catalog, then exit")
 @click.option("--id-prefix", default="", help="prefix for case ids (runs that share topics must differ)")
-@click.option("--progress-every", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
-              help="seconds between progress lines on stderr")
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="seconds between progress lines on stderr",
+)
 @click.option("--quiet", is_flag=True, help="no progress lines")
-def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_day: float, start: str | None,
-             at: str | None, violation_rate: float, rate: tuple[str, ...], list_kinds: bool, cities: int,
-             counties: int, rules_file: Path | None, to_kafka: bool, per_department: bool, speed: str,
-             catch_up: bool, tick_every: float,
-             publish_catalog: bool, catalog_only: bool, id_prefix: str, progress_every: float,
-             quiet: bool) -> None:  # fmt: skip
+def simulate(
+    out: Path,
+    seed: int,
+    cases: int,
+    days: int,
+    live: bool,
+    cases_per_day: float,
+    start: str | None,
+    at: str | None,
+    violation_rate: float,
+    rate: tuple[str, ...],
+    list_kinds: bool,
+    cities: int,
+    counties: int,
+    rules_file: Path | None,
+    to_kafka: bool,
+    per_department: bool,
+    speed: str,
+    catch_up: bool,
+    tick_every: float,
+    publish_catalog: bool,
+    catalog_only: bool,
+    id_prefix: str,
+    progress_every: float,
+    quiet: bool,
+) -> None:
     """Simulate a province: offices (GB/T 2260 codes), an item catalog, and case lifecycles over the real
     working-day calendar with violations of every kind injected, reproducibly from --seed.
 
@@ -132,10 +212,19 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
         return
     try:
         pace = parse_speed(speed)
-        options = Options(seed=seed, start=_start(start, live), cases=None if live else cases, days=days,
-                          cases_per_day=cases_per_day, violation_rate=violation_rate, rates=_rates(rate),
-                          cities=cities, counties=counties, id_prefix=id_prefix,
-                          rules=load_rule_config(rules_file))  # fmt: skip
+        options = Options(
+            seed=seed,
+            start=_start(start, live),
+            cases=None if live else cases,
+            days=days,
+            cases_per_day=cases_per_day,
+            violation_rate=violation_rate,
+            rates=_rates(rate),
+            cities=cities,
+            counties=counties,
+            id_prefix=id_prefix,
+            rules=load_rule_config(rules_file),
+        )
     except (ValueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     until = _start(at, False) if at else None
@@ -155,19 +244,22 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     kafka = None
     if to_kafka:
         assert settings is not None
-        _require_topics(settings, [settings.topic_case_events]
-                        + ([settings.topic_ticks] if tick_every else []))  # fmt: skip
+        _require_topics(settings, [settings.topic_case_events] + ([settings.topic_ticks] if tick_every else []))
         backfill = catch_up and pace is None
         # Per department: each department's events to its own topic as its own principal (made and granted
         # here, `esup access add-department --store` for each); direct: case events as the bridge would write
         # them. Ticks as the clock.
         ingest = _ingest_topics(settings, options) if per_department else []
-        kafka = KafkaTarget(settings.kafka_bootstrap, settings.topic_case_events,
-                            settings.topic_ticks if tick_every else None, tick_every or 2.0,
-                            ready=_workers_caught_up(settings, ingest) if backfill else None,
-                            auth=kafka_python_auth(settings, BRIDGE),
-                            ticks_auth=kafka_python_auth(settings, CLOCK),
-                            per_department=settings if per_department else None)  # fmt: skip
+        kafka = KafkaTarget(
+            settings.kafka_bootstrap,
+            settings.topic_case_events,
+            settings.topic_ticks if tick_every else None,
+            tick_every or 2.0,
+            ready=_workers_caught_up(settings, ingest) if backfill else None,
+            auth=kafka_python_auth(settings, BRIDGE),
+            ticks_auth=kafka_python_auth(settings, CLOCK),
+            per_department=settings if per_department else None,
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -178,24 +270,40 @@ def simulate(out: Path, seed: int, cases: int, days: int, live: bool, cases_per_
     where = f"Kafka {kafka.topic}" if kafka else str(out / "events.jsonl")
     if kafka is not None and kafka.per_department is not None:
         where = f"each department's Kafka topic {kafka.per_department.topic_ingest_prefix}<department>"
-    click.echo(f"esup simulate: seed {seed}, {'live' if live else f'{cases} cases over {days} days'} from "
-               f"{options.start.isoformat()}, speed {speed}, to {where}", err=True)  # fmt: skip
+    click.echo(
+        f"esup simulate: seed {seed}, {'live' if live else f'{cases} cases over {days} days'} from "
+        f"{options.start.isoformat()}, speed {speed}, to {where}",
+        err=True,
+    )
     try:
         progress = Progress(every_s=1e9 if quiet else progress_every, total=None if live else cases)
-        report = run(options, out, speed=pace, catch_up=catch_up, at=until, kafka=kafka,
-                     write_events=not (live and to_kafka), stop=stop, progress=progress)
+        report = run(
+            options,
+            out,
+            speed=pace,
+            catch_up=catch_up,
+            at=until,
+            kafka=kafka,
+            write_events=not (live and to_kafka),
+            stop=stop,
+            progress=progress,
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     injected = sum(report.injected.values())
-    click.echo(f"simulated {report.cases} cases ({injected} with an injected violation, "
-               f"{len(report.injected)} kinds), {report.events} events" + (" (stopped)" if report.stopped else ""))
+    click.echo(
+        f"simulated {report.cases} cases ({injected} with an injected violation, "
+        f"{len(report.injected)} kinds), {report.events} events" + (" (stopped)" if report.stopped else "")
+    )
     for name, path in report.files.items():
         click.echo(f"  {name:<9} {path}")
     if report.at is not None and not report.stopped:
         click.echo(f"ground truth: {report.expected} expected findings with timers run to {report.at.isoformat()}")
     if kafka is not None:
-        click.echo(f"sent {report.kafka_sent} events to {where}" +
-                   (f"; {report.kafka_failed} NOT acknowledged" if report.kafka_failed else ""))
+        click.echo(
+            f"sent {report.kafka_sent} events to {where}"
+            + (f"; {report.kafka_failed} NOT acknowledged" if report.kafka_failed else "")
+        )
         if report.kafka_failed:
             sys.exit(1)
 
@@ -207,8 +315,9 @@ def _publish(settings: Settings | None, catalog_file: Path) -> None:
     assert settings is not None
     _require_topics(settings, [settings.topic_catalog])
     catalog = load_catalog(catalog_file)
-    report = publish_catalog(settings.kafka_bootstrap, settings.topic_catalog, catalog,
-                             auth=kafka_python_auth(settings, CATALOG))
+    report = publish_catalog(
+        settings.kafka_bootstrap, settings.topic_catalog, catalog, auth=kafka_python_auth(settings, CATALOG)
+    )
     click.echo(f"published {len(report.published)} items (catalog {catalog.version}) to {settings.topic_catalog}")
 
 
@@ -244,8 +353,9 @@ def _ingest_topics(settings: Settings, options: Any) -> list[str]:
     try:
         ensure_departments(settings, departments, command="esup simulate --per-department")
     except Exception as exc:  # the admin client raises many kinds
-        raise click.ClickException(f"the departments' ingestion topics and principals: {type(exc).__name__}: "
-                                   f"{exc}") from None
+        raise click.ClickException(
+            f"the departments' ingestion topics and principals: {type(exc).__name__}: {exc}"
+        ) from None
     return [ingest_topic(settings, d) for d in departments]
 
 

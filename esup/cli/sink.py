@@ -14,8 +14,12 @@ from esup.params import cli_settings as _settings
 
 
 @click.command()
-@click.option("--loglevel", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option(
+    "--loglevel",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
 def sink(loglevel: str) -> None:
     """Copy case events, findings, snapshots and dead letters from Kafka into ClickHouse until stopped.
 
@@ -41,16 +45,25 @@ def sink(loglevel: str) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    click.echo(f"esup sink: group {s.sink_group}, broker {s.kafka_bootstrap}, ClickHouse "
-               f"{s.clickhouse_host}:{s.clickhouse_port}/{s.clickhouse_database}", err=True)
+    click.echo(
+        f"esup sink: group {s.sink_group}, broker {s.kafka_bootstrap}, ClickHouse "
+        f"{s.clickhouse_host}:{s.clickhouse_port}/{s.clickhouse_database}",
+        err=True,
+    )
     try:
         consumer = create_consumer(s, topics)
     except Exception as exc:  # kafka-python raises a timeout when no broker answers
         raise click.ClickException(f"Kafka at {s.kafka_bootstrap}: {type(exc).__name__}: {exc}") from None
     client = connect(s, role="sink")
     try:
-        runner = SinkRunner(consumer, ClickHouseSink(client), topics, max_rows=s.sink_max_rows,
-                            max_wait_s=s.sink_max_wait_s, backoff=Backoff(0.5, s.sink_retry_max_s))
+        runner = SinkRunner(
+            consumer,
+            ClickHouseSink(client),
+            topics,
+            max_rows=s.sink_max_rows,
+            max_wait_s=s.sink_max_wait_s,
+            backoff=Backoff(0.5, s.sink_retry_max_s),
+        )
         stats = runner.run(stop)
     finally:
         consumer.close(autocommit=False)

@@ -11,9 +11,14 @@ import click
 from esup.params import cli_settings as _settings
 
 SERVICE = click.Choice(["kafka", "clickhouse"])
-PROFILE = click.option("--profile", type=click.Choice(["single", "cluster"]), default="single", show_default=True,
-                       help="single: one broker and one ClickHouse (9092/9000); cluster: three brokers, ZooKeeper "
-                            "and two ClickHouse replicas on ports of their own (docs/operations.md)")
+PROFILE = click.option(
+    "--profile",
+    type=click.Choice(["single", "cluster"]),
+    default="single",
+    show_default=True,
+    help="single: one broker and one ClickHouse (9092/9000); cluster: three brokers, ZooKeeper "
+    "and two ClickHouse replicas on ports of their own (docs/operations.md)",
+)
 
 
 @click.group(invoke_without_command=True)
@@ -119,5 +124,10 @@ def alias(command: click.Command, old: str, new: str) -> click.Command:
         _deprecated(old, new)
         return click.get_current_context().invoke(command, **kwargs)
 
-    return click.Command(old.split()[-1], params=command.params, callback=callback, hidden=True,
-                         help=f"Old spelling of `{new}` (goes in the next release).")
+    return click.Command(
+        old.split()[-1],
+        params=command.params,
+        callback=callback,
+        hidden=True,
+        help=f"Old spelling of `{new}` (goes in the next release).",
+    )

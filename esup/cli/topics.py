@@ -13,8 +13,11 @@ def topics() -> None:
 
 
 @topics.command("create")
-@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default: ESUP_KAFKA_BOOTSTRAP_SERVERS "
-              "or the local broker)")
+@click.option(
+    "--bootstrap",
+    default=None,
+    help="Kafka bootstrap servers (default: ESUP_KAFKA_BOOTSTRAP_SERVERS or the local broker)",
+)
 @click.option("--timeout", "timeout_s", default=30.0, show_default=True, help="seconds to wait for the broker")
 def topics_create(bootstrap: str | None, timeout_s: float) -> None:
     """Create the missing topics; existing ones are kept and any difference from the settings is reported.
@@ -34,10 +37,12 @@ def topics_create(bootstrap: str | None, timeout_s: float) -> None:
         raise click.ClickException(f"Kafka at {server}: {type(exc).__name__}: {exc}") from None
     for r in results:
         policies = " ".join(f"{k}={v}" for k, v in sorted(r.spec.configs.items()))
-        click.echo(f"{'created' if r.created else 'exists ':<8} {r.spec.name:<24} {r.partitions:>3} partitions  "
-                   f"{policies}")
+        click.echo(
+            f"{'created' if r.created else 'exists ':<8} {r.spec.name:<24} {r.partitions:>3} partitions  {policies}"
+        )
         for d in r.drift:
             click.echo(f"  ! {r.spec.name}: {d}", err=True)
     if any(r.drift for r in results):
-        raise click.ClickException("existing topics differ from the settings (see above); "
-                                   "alter or recreate them deliberately")
+        raise click.ClickException(
+            "existing topics differ from the settings (see above); alter or recreate them deliberately"
+        )

@@ -22,8 +22,7 @@ def verify(since: str | None) -> None:
     s = load_settings()
     client = connect(s, role="reader")
     try:
-        heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id,
-                           auth=kafka_python_auth(s, OPERATOR))
+        heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id, auth=kafka_python_auth(s, OPERATOR))
         problems = run(client, s.clickhouse_database, heads, aware_datetime(since) if since else None)
     finally:
         client.disconnect()

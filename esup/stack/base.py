@@ -23,6 +23,7 @@ State = Literal["running", "stopped", "not installed"]
 @dataclass(frozen=True)
 class Status:
     """What a launcher reports about its server: state, pid, endpoints, log files and a note on what was done."""
+
     service: str
     state: State
     pid: int | None = None
@@ -41,6 +42,7 @@ class Status:
 
 class Launcher(Protocol):
     """What every local server launcher offers: install, start, stop and status, each idempotent."""
+
     name: str
 
     def installed(self) -> bool:
@@ -91,8 +93,13 @@ class ServerProcess:
         pid = process.spawn(argv, self.logs / "stdout.log", cwd=self.dir)
         self.pidfile.write_text(f"{pid}\n")
         try:
-            process.wait_until(self.name, self._answers, self.s.start_timeout_s,
-                               lambda: process.alive(pid, str(self.marker)), list(error_logs))  # fmt: skip
+            process.wait_until(
+                self.name,
+                self._answers,
+                self.s.start_timeout_s,
+                lambda: process.alive(pid, str(self.marker)),
+                list(error_logs),
+            )
         except StackError:
             process.stop(pid, str(self.marker))
             raise

@@ -31,6 +31,7 @@ def _private(path: Path) -> Path:
 
 class ClickHouseLauncher(ServerProcess):
     """The local ClickHouse server's launcher: config, users and data under <home>."""
+
     name = "clickhouse"
 
     def __init__(self, settings: Settings) -> None:
@@ -91,8 +92,10 @@ class ClickHouseLauncher(ServerProcess):
         """Start ClickHouse with its rendered config and users unless it runs; checks ports and disk first."""
         if self._pid() is not None:
             return self.status(note="already running")
-        for port, setting in ((self.s.clickhouse_port, "ESUP_CLICKHOUSE_PORT"),
-                              (self.s.clickhouse_http_port, "ESUP_CLICKHOUSE_HTTP_PORT")):
+        for port, setting in (
+            (self.s.clickhouse_port, "ESUP_CLICKHOUSE_PORT"),
+            (self.s.clickhouse_http_port, "ESUP_CLICKHOUSE_HTTP_PORT"),
+        ):
             process.require_port_free(self.name, "127.0.0.1", port, setting)
         process.require_disk(self.name, self.dir, self.s.min_free_disk_mb)
         self.install()
@@ -100,10 +103,16 @@ class ClickHouseLauncher(ServerProcess):
         assert binary is not None  # install() made sure
         for d in (self.data, self.logs):
             d.mkdir(parents=True, exist_ok=True)
-        render("clickhouse/config.xml", self.config, {
-            "tcp_port": self.s.clickhouse_port, "http_port": self.s.clickhouse_http_port,
-            "data_dir": self.data, "log_dir": self.logs,
-        })
+        render(
+            "clickhouse/config.xml",
+            self.config,
+            {
+                "tcp_port": self.s.clickhouse_port,
+                "http_port": self.s.clickhouse_http_port,
+                "data_dir": self.data,
+                "log_dir": self.logs,
+            },
+        )
         self.write_users()
         # Running as root is fine for 18.16 and for current releases as long as root owns the data
         # directory, which it does when root created it here.
@@ -163,7 +172,10 @@ class ClickHouseLauncher(ServerProcess):
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         return Status(
-            self.name, state, pid,
+            self.name,
+            state,
+            pid,
             (f"native 127.0.0.1:{self.s.clickhouse_port}", f"http 127.0.0.1:{self.s.clickhouse_http_port}"),
-            (self.logs / "server.log",), note,
+            (self.logs / "server.log",),
+            note,
         )

@@ -35,6 +35,7 @@ def new_cluster_id() -> str:
 
 class KafkaLauncher(ServerProcess):
     """The local Kafka broker's launcher: jars, properties, data and logs under <home>."""
+
     name = "kafka"
 
     def __init__(self, settings: Settings) -> None:
@@ -64,8 +65,11 @@ class KafkaLauncher(ServerProcess):
         if major == 1 and m and m.group(2):  # "1.8.0" style
             major = int(m.group(2))
         if major < MIN_JAVA:
-            raise StackError(self.name, f"Java {MIN_JAVA}+ needed, {java} is {major or 'unknown'}",
-                             "install openjdk-17-jre-headless or set ESUP_JAVA to a newer java")
+            raise StackError(
+                self.name,
+                f"Java {MIN_JAVA}+ needed, {java} is {major or 'unknown'}",
+                "install openjdk-17-jre-headless or set ESUP_JAVA to a newer java",
+            )
         return java
 
     def install(self) -> None:
@@ -81,13 +85,23 @@ class KafkaLauncher(ServerProcess):
         build = self.dir / "build"
         build.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(TEMPLATES / "kafka" / "pom.xml", build / "pom.xml")
-        cmd = [mvn, "-B", "-q", f"-Dkafka.version={self.s.kafka_version}", "dependency:copy-dependencies",
-               "-DincludeScope=runtime", f"-DoutputDirectory={staging}"]
+        cmd = [
+            mvn,
+            "-B",
+            "-q",
+            f"-Dkafka.version={self.s.kafka_version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging}",
+        ]
         result = subprocess.run(cmd, cwd=build, capture_output=True, text=True)
         if result.returncode != 0 or not (staging / f"kafka_2.13-{self.s.kafka_version}.jar").is_file():
             lines = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise StackError(self.name, f"Maven could not fetch Kafka {self.s.kafka_version}:\n{lines}",
-                             "check that Maven Central is reachable and the version exists")
+            raise StackError(
+                self.name,
+                f"Maven could not fetch Kafka {self.s.kafka_version}:\n{lines}",
+                "check that Maven Central is reachable and the version exists",
+            )
         (staging / ".installed").write_text(self.s.kafka_version + "\n")
         # Swap in whole: an interrupted download never looks installed.
         shutil.rmtree(self.libs, ignore_errors=True)
@@ -103,9 +117,13 @@ class KafkaLauncher(ServerProcess):
         # kafka-python logs every refused connection while the broker warms up; the wait loop says enough.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         try:
-            admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{self.s.kafka_port}", request_timeout_ms=5000,
-                                     bootstrap_timeout_ms=5000, client_id="esup-stack",
-                                     **kafka_auth.kafka_python_auth(self.s, kafka_auth.ADMIN))
+            admin = KafkaAdminClient(
+                bootstrap_servers=f"127.0.0.1:{self.s.kafka_port}",
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=5000,
+                client_id="esup-stack",
+                **kafka_auth.kafka_python_auth(self.s, kafka_auth.ADMIN),
+            )
         except Exception:
             return False
         try:
@@ -122,8 +140,9 @@ class KafkaLauncher(ServerProcess):
 
     def _password(self, principal: str) -> str | None:
         try:
-            creds = kafka_auth.credentials(self.s.model_copy(update={"kafka_security_protocol": "SASL_PLAINTEXT"}),
-                                           principal)
+            creds = kafka_auth.credentials(
+                self.s.model_copy(update={"kafka_security_protocol": "SASL_PLAINTEXT"}), principal
+            )
         except kafka_auth.CredentialError:
             return None
         return creds[1] if creds else None
@@ -162,9 +181,12 @@ class KafkaLauncher(ServerProcess):
 
             tls = ensure_broker_tls(self.s.home / "tls")
             lines += [
-                "ssl.keystore.type=PKCS12", f"ssl.keystore.location={tls.keystore}",
-                f"ssl.keystore.password={tls.keystore_password}", f"ssl.key.password={tls.keystore_password}",
-                "ssl.truststore.type=PEM", f"ssl.truststore.location={tls.ca}",
+                "ssl.keystore.type=PKCS12",
+                f"ssl.keystore.location={tls.keystore}",
+                f"ssl.keystore.password={tls.keystore_password}",
+                f"ssl.key.password={tls.keystore_password}",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={tls.ca}",
                 "ssl.endpoint.identification.algorithm=https",
             ]
         return self.s.kafka_security_protocol, "\n".join(lines)
@@ -184,9 +206,19 @@ class KafkaLauncher(ServerProcess):
         id_file = self.dir / "cluster.id"
         if not id_file.is_file() or id_file.read_text().startswith("-"):
             id_file.write_text(new_cluster_id() + "\n")
-        cmd = [java, "-cp", f"{self.libs}/*", f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
-               f"-Dkafka.logs.dir={self.logs}", "kafka.tools.StorageTool", "format",
-               f"--cluster-id={id_file.read_text().strip()}", "-c", str(self.properties), "--ignore-formatted"]
+        cmd = [
+            java,
+            "-cp",
+            f"{self.libs}/*",
+            f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.logs}",
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={id_file.read_text().strip()}",
+            "-c",
+            str(self.properties),
+            "--ignore-formatted",
+        ]
         if self._scram():
             admin = self._password(kafka_auth.ADMIN)
             if admin is None:
@@ -204,26 +236,48 @@ class KafkaLauncher(ServerProcess):
         """Start the broker unless it runs (formatting its storage first when needed); checks ports and disk first."""
         if self._pid() is not None:
             if self._scram() and not self._formatted_for_scram():
-                return self.status(note="already running WITHOUT SCRAM users: `esup stack down kafka` and up "
-                                        "again to re-format it")
+                return self.status(
+                    note="already running WITHOUT SCRAM users: `esup stack down kafka` and up again to re-format it"
+                )
             return self.status(note="already running")
         java = self.java()
-        for port, setting in ((self.s.kafka_port, "ESUP_KAFKA_PORT"),
-                              (self.s.kafka_controller_port, "ESUP_KAFKA_CONTROLLER_PORT")):
+        for port, setting in (
+            (self.s.kafka_port, "ESUP_KAFKA_PORT"),
+            (self.s.kafka_controller_port, "ESUP_KAFKA_CONTROLLER_PORT"),
+        ):
             process.require_port_free(self.name, "127.0.0.1", port, setting)
         process.require_disk(self.name, self.dir, self.s.min_free_disk_mb)
         self.install()
         protocol, security = self._security()
         # 0600: it holds the broker's password (and the keystore's).
-        render("kafka/server.properties", self.properties,
-               {"port": self.s.kafka_port, "controller_port": self.s.kafka_controller_port, "data_dir": self.data,
-                "protocol": protocol, "security": security,
-                "controller_protocol": "SASL_PLAINTEXT" if self._scram() else "PLAINTEXT"}, private=True)
+        render(
+            "kafka/server.properties",
+            self.properties,
+            {
+                "port": self.s.kafka_port,
+                "controller_port": self.s.kafka_controller_port,
+                "data_dir": self.data,
+                "protocol": protocol,
+                "security": security,
+                "controller_protocol": "SASL_PLAINTEXT" if self._scram() else "PLAINTEXT",
+            },
+            private=True,
+        )
         self.logs.mkdir(parents=True, exist_ok=True)
         formatted = self._format(java)
-        cmd = [java, f"-Xms{self.s.kafka_heap}", f"-Xmx{self.s.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-               f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
-               f"-Dkafka.logs.dir={self.logs}", "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.properties)]
+        cmd = [
+            java,
+            f"-Xms{self.s.kafka_heap}",
+            f"-Xmx{self.s.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.logs}",
+            "-cp",
+            f"{self.libs}/*",
+            "kafka.Kafka",
+            str(self.properties),
+        ]
         self._launch(cmd, [self.logs / "server.log", self.logs / "stdout.log"])
         return self.status(note="started" + (f"; {formatted}" if formatted else ""))
 
@@ -236,8 +290,13 @@ class KafkaLauncher(ServerProcess):
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         return Status(
-            self.name, state, pid,
-            (f"{self.s.kafka_security_protocol} 127.0.0.1:{self.s.kafka_port}",
-             f"controller 127.0.0.1:{self.s.kafka_controller_port}"),
-            (self.logs / "server.log",), note,
+            self.name,
+            state,
+            pid,
+            (
+                f"{self.s.kafka_security_protocol} 127.0.0.1:{self.s.kafka_port}",
+                f"controller 127.0.0.1:{self.s.kafka_controller_port}",
+            ),
+            (self.logs / "server.log",),
+            note,
         )

@@ -117,8 +117,14 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path, env: dict[str, str] | None 
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env={**os.environ, **(env or {})},
+            list(argv),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, **(env or {})},
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid
@@ -147,8 +153,11 @@ def wait_until(
             excerpt = "\n".join(f"  {p}:\n{t}" for p in logs if (t := tail(p)))
             if "No space left on device" in excerpt:
                 problem += " (disk full: No space left on device)"
-            raise StackError(service, problem + (f"; last log lines:\n{excerpt}" if excerpt else ""),
-                             "see the logs above; `esup status stack` shows where they are")
+            raise StackError(
+                service,
+                problem + (f"; last log lines:\n{excerpt}" if excerpt else ""),
+                "see the logs above; `esup status stack` shows where they are",
+            )
         time.sleep(0.25)
 
 

@@ -25,12 +25,14 @@ CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.3"
 
 class Unavailable(RuntimeError):
     """No server of this kind could be provided; the message names every reason tried."""
+
     pass
 
 
 @dataclass
 class Provided:
     """A server given to a test session: its address, where it came from, and how to release it."""
+
     address: str  # Kafka: bootstrap servers; ClickHouse: clickhouse:// URL
     source: str  # how it was obtained, for the test report header
     close: Callable[[], None]
@@ -62,12 +64,14 @@ def _local(settings: Settings, service: str) -> Provided:
         status = launcher.start()
     except StackError as exc:
         raise Unavailable(f"local stack: {exc}") from None
+
     # Stop only what this session started; a stack the developer brought up with `make up` stays up.
     def close() -> None:
         launcher.stop()
 
-    return Provided("", f"local stack ({status.note}, pid {status.pid})",
-                    close if status.note.startswith("started") else _nothing)
+    return Provided(
+        "", f"local stack ({status.note}, pid {status.pid})", close if status.note.startswith("started") else _nothing
+    )
 
 
 def _started(container: Any, what: str) -> Any:

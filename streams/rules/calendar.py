@@ -30,6 +30,7 @@ _FIXED_HOLIDAYS = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
 @dataclass(frozen=True)
 class YearOverride:
     """One override-file year: the holidays and adjusted working days (调休) it sets, and whether it is provisional."""
+
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     provisional: bool = False

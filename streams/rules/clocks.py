@@ -132,8 +132,14 @@ def _milestones(clock: Clock, ctx: Context) -> list[tuple[datetime, str, int, da
     the context: a case's clocks are judged twice per event (due, then the index's next due) and cases that
     start on the same day under the same item share the result.
     """
-    key = (clock.name, clock.start, clock.promised, clock.statutory, clock.extension,
-           tuple((s.start, s.end) for s in clock.suspensions))  # fmt: skip
+    key = (
+        clock.name,
+        clock.start,
+        clock.promised,
+        clock.statutory,
+        clock.extension,
+        tuple((s.start, s.end) for s in clock.suspensions),
+    )
     memo = ctx.memo
     got = memo.get(key)
     if got is None:
@@ -155,8 +161,9 @@ def _pending(state: CaseState, ctx: Context) -> list[tuple[datetime, Clock, str,
         if clock.stopped:
             continue
         fired = clock.fired
-        out.extend((moment, clock, name, k, day) for moment, name, k, day in _milestones(clock, ctx)
-                   if name not in fired)  # fmt: skip
+        out.extend(
+            (moment, clock, name, k, day) for moment, name, k, day in _milestones(clock, ctx) if name not in fired
+        )
     if len(out) > 1:
         out.sort(key=lambda p: (p[0], p[1].name, _ORDER[p[2]]))
     return out

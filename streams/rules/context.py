@@ -24,6 +24,7 @@ class ItemLookup(Protocol):
 @dataclass(frozen=True)
 class Context:
     """What every rule reads besides the case: the working-day calendar, the catalog and the thresholds."""
+
     calendar: WorkCalendar
     catalog: ItemLookup
     config: RuleConfig

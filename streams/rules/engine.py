@@ -128,11 +128,14 @@ def evolve(state: CaseState | None, event: ev.CaseEvent, ctx: Context) -> tuple[
         state.flagged.append("DQ_STATE_LIMIT")
         findings.append(
             checks.event_finding(
-                state, "DQ_STATE_LIMIT", event, ctx,
+                state,
+                "DQ_STATE_LIMIT",
+                event,
+                ctx,
                 f"case holds {LIST_LIMIT} distinct {', '.join(full)}: further values are not kept",
                 details={"lists": full, "limit": LIST_LIMIT},
             )
-        )  # fmt: skip
+        )
     return state, findings
 
 
@@ -473,4 +476,3 @@ _HANDLERS = {
     "refer": _refer,
     "inquiry_out_of_scope": _out_of_scope,
 }
-

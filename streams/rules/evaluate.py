@@ -24,6 +24,7 @@ from streams.rules.state import CaseState
 @dataclass
 class Evaluation:
     """The reference evaluation's result: findings, each case's state, the time timers ran to, refused events, facts."""
+
     findings: list[Finding] = field(default_factory=list)
     states: dict[str, CaseState] = field(default_factory=dict)
     at: datetime | None = None

@@ -45,8 +45,10 @@ def foreign_department(state: CaseState | None, event: ev.CaseEvent) -> str | No
     holders = state.holders or [state.department_id]  # rows written before holders were kept
     if event.department_id in holders:
         return None
-    return (f"department_id: {event.department_id!r} may not write case {event.case_id!r}, which belongs to "
-            f"{', '.join(repr(h) for h in holders)} (fixed by its first event; only a refer hands it over)")
+    return (
+        f"department_id: {event.department_id!r} may not write case {event.case_id!r}, which belongs to "
+        f"{', '.join(repr(h) for h in holders)} (fixed by its first event; only a refer hands it over)"
+    )
 
 
 def conflict_finding(state: CaseState, event: ev.CaseEvent, d: str, ctx: Context) -> Finding:
@@ -60,9 +62,12 @@ def conflict_finding(state: CaseState, event: ev.CaseEvent, d: str, ctx: Context
         ctx,
         f"event {event.event_id} resent with different content; the first version stands",
         suffix=f"#{d}",
-        details={"first_digest": state.seen[event.event_id], "resent_digest": d,
-                 "resent": ev.event_to_json(event)[:4000]},
-    )  # fmt: skip
+        details={
+            "first_digest": state.seen[event.event_id],
+            "resent_digest": d,
+            "resent": ev.event_to_json(event)[:4000],
+        },
+    )
 
 
 def limit_finding(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[Finding]:
@@ -74,11 +79,14 @@ def limit_finding(state: CaseState, event: ev.CaseEvent, ctx: Context) -> list[F
     state.flagged.append("DQ_EVENT_LIMIT")
     return [
         event_finding(
-            state, "DQ_EVENT_LIMIT", event, ctx,
+            state,
+            "DQ_EVENT_LIMIT",
+            event,
+            ctx,
             f"case reached {EVENT_LIMIT} events: later events are refused for review, not applied",
             details={"limit": EVENT_LIMIT},
         )
-    ]  # fmt: skip
+    ]
 
 
 def ahead_of_receipt(
@@ -94,9 +102,15 @@ def ahead_of_receipt(
     minutes = round(ahead.total_seconds() / 60, 1)
     return [
         event_finding(
-            state, "DQ_AHEAD_OF_RECEIPT", event, ctx,
+            state,
+            "DQ_AHEAD_OF_RECEIPT",
+            event,
+            ctx,
             f"{event.kind} dated {minutes} min after the platform received it",
-            details={"received_at": received_at.isoformat(), "ahead_minutes": minutes,
-                     "tolerance_s": tolerance.total_seconds()},
+            details={
+                "received_at": received_at.isoformat(),
+                "ahead_minutes": minutes,
+                "tolerance_s": tolerance.total_seconds(),
+            },
         )
-    ]  # fmt: skip
+    ]

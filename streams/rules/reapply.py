@@ -35,6 +35,7 @@ def fact_key(applicant_id: str, item_code: str) -> bytes:
 @dataclass(frozen=True)
 class Fact:
     """A case's application or withdrawal, with its applicant and item: what the withdraw-and-reapply check pairs."""
+
     kind: Kind
     case_id: str
     applicant_id: str
@@ -52,10 +53,17 @@ class Fact:
 
     def to_dict(self) -> dict[str, Any]:
         """The fact as plain JSON values (time as ISO)."""
-        return {"kind": self.kind, "case_id": self.case_id, "applicant_id": self.applicant_id,
-                "item_code": self.item_code, "occurred_at": self.occurred_at.isoformat(),
-                "event_id": self.event_id, "department_id": self.department_id,
-                "region_code": self.region_code, "staff_id": self.staff_id}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "case_id": self.case_id,
+            "applicant_id": self.applicant_id,
+            "item_code": self.item_code,
+            "occurred_at": self.occurred_at.isoformat(),
+            "event_id": self.event_id,
+            "department_id": self.department_id,
+            "region_code": self.region_code,
+            "staff_id": self.staff_id,
+        }
 
     def to_json(self) -> bytes:
         """The fact as JSON bytes."""
@@ -100,8 +108,19 @@ def case_facts(applied_before: bool, withdrawn_before: bool, state: CaseState, e
         kind = "withdraw"
     if kind is None:
         return []
-    return [Fact(kind, state.case_id, state.applicant_id, state.item_code, event.occurred_at, event.event_id,
-                 state.department_id, state.region_code, event.staff_id)]  # fmt: skip
+    return [
+        Fact(
+            kind,
+            state.case_id,
+            state.applicant_id,
+            state.item_code,
+            event.occurred_at,
+            event.event_id,
+            state.department_id,
+            state.region_code,
+            event.staff_id,
+        )
+    ]
 
 
 @dataclass
@@ -162,18 +181,30 @@ def pair_finding(withdraw: Fact, apply: Fact, ctx: Context) -> Finding | None:
         first_staff=apply.staff_id,
     )
     return ctx.finding(
-        new, RULE, occurrence=f"after:{withdraw.case_id}", detected_at=apply.occurred_at,
+        new,
+        RULE,
+        occurrence=f"after:{withdraw.case_id}",
+        detected_at=apply.occurred_at,
         evidence=[withdraw.event_id, apply.event_id],
-        message=(f"applicant {apply.applicant_id} withdrew case {withdraw.case_id} ({withdraw.department_id}) on "
-                 f"{withdraw.occurred_at.isoformat()} and applied again for item {apply.item_code} as this case "
-                 f"{days} working day(s) later (window {ctx.config.reapply_window_wd}): the new application "
-                 "restarts the statutory periods; check whether the withdrawal was the applicant's own"),
-        details={"applicant_id": apply.applicant_id, "withdrawn_case_id": withdraw.case_id,
-                 "withdrawn_at": withdraw.occurred_at.isoformat(), "withdraw_event_id": withdraw.event_id,
-                 "withdraw_department_id": withdraw.department_id, "withdraw_staff_id": withdraw.staff_id,
-                 "reapplied_at": apply.occurred_at.isoformat(), "apply_event_id": apply.event_id,
-                 "working_days": days, "window_wd": ctx.config.reapply_window_wd},
-    )  # fmt: skip
+        message=(
+            f"applicant {apply.applicant_id} withdrew case {withdraw.case_id} ({withdraw.department_id}) on "
+            f"{withdraw.occurred_at.isoformat()} and applied again for item {apply.item_code} as this case "
+            f"{days} working day(s) later (window {ctx.config.reapply_window_wd}): the new application "
+            "restarts the statutory periods; check whether the withdrawal was the applicant's own"
+        ),
+        details={
+            "applicant_id": apply.applicant_id,
+            "withdrawn_case_id": withdraw.case_id,
+            "withdrawn_at": withdraw.occurred_at.isoformat(),
+            "withdraw_event_id": withdraw.event_id,
+            "withdraw_department_id": withdraw.department_id,
+            "withdraw_staff_id": withdraw.staff_id,
+            "reapplied_at": apply.occurred_at.isoformat(),
+            "apply_event_id": apply.event_id,
+            "working_days": days,
+            "window_wd": ctx.config.reapply_window_wd,
+        },
+    )
 
 
 def cross_case(facts: Iterable[Fact], ctx: Context) -> list[Finding]:

@@ -14,6 +14,7 @@ PROMISE = "承诺时限 (服务承诺制)"
 @dataclass(frozen=True)
 class Rule:
     """A supervision rule: code, category, default severity, title, and the law article or other source it enforces."""
+
     code: str
     category: Category
     severity: Severity
@@ -254,14 +255,38 @@ RULES: dict[str, Rule] = {
             "review heuristic: a new application restarts the periods (行政许可法 第32条、第42条)",
         ),
         # input integrity: resends, runaway cases, times ahead of the broker's receipt (streams/rules/integrity.py)
-        Rule("DQ_CONFLICTING_RESEND", _D, _Y, "an event id resent with different content (first version stands)",
-             None, "idempotency of the data-access contract"),
-        Rule("DQ_EVENT_LIMIT", _D, _Y, "case reached the bound of remembered events; later ones not applied",
-             None, "bounded case state"),
-        Rule("DQ_STATE_LIMIT", _D, _Y, "case reached the bound of a kept list (materials, conditions…)",
-             None, "bounded case state"),
-        Rule("DQ_AHEAD_OF_RECEIPT", _D, _Y, "event dated after the platform received it",
-             None, "event-time integrity (broker receipt time)"),
+        Rule(
+            "DQ_CONFLICTING_RESEND",
+            _D,
+            _Y,
+            "an event id resent with different content (first version stands)",
+            None,
+            "idempotency of the data-access contract",
+        ),
+        Rule(
+            "DQ_EVENT_LIMIT",
+            _D,
+            _Y,
+            "case reached the bound of remembered events; later ones not applied",
+            None,
+            "bounded case state",
+        ),
+        Rule(
+            "DQ_STATE_LIMIT",
+            _D,
+            _Y,
+            "case reached the bound of a kept list (materials, conditions…)",
+            None,
+            "bounded case state",
+        ),
+        Rule(
+            "DQ_AHEAD_OF_RECEIPT",
+            _D,
+            _Y,
+            "event dated after the platform received it",
+            None,
+            "event-time integrity (broker receipt time)",
+        ),
     )
 }
 

@@ -20,6 +20,7 @@ STAGE_NAMES = ("new", "applied", "accepted", "reviewed", "decided", "concluded")
 @dataclass
 class Suspension:
     """A special procedure's time out of a clock (art. 45): the days it began and ended (None while on), its event."""
+
     start: date
     end: date | None
     event_id: str
@@ -59,6 +60,7 @@ class Clock:
 @dataclass
 class CaseState:
     """What the rules remember of one case between events: stage, responsibility, clocks, events seen, rules flagged."""
+
     case_id: str
     item_code: str
     department_id: str

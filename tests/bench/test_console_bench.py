@@ -52,56 +52,131 @@ def load(client: Any, n: int) -> dict[str, str]:
         opened = start + timedelta(minutes=(i * 263) % (180 * 24 * 60))
         for j, kind in enumerate(KINDS):
             at = opened + timedelta(days=2 * j)
-            events.append({"event_id": f"{case}-{j}", "case_id": case, "kind": kind, "schema_version": 1,
-                           "item_code": "ITEM", "department_id": dept, "region_code": region(k), "staff_id": staff,
-                           "occurred_at": at, "recorded_at": at, "payload": "{}", "source_partition": i % 6,
-                           "source_offset": i * 5 + j})
+            events.append(
+                {
+                    "event_id": f"{case}-{j}",
+                    "case_id": case,
+                    "kind": kind,
+                    "schema_version": 1,
+                    "item_code": "ITEM",
+                    "department_id": dept,
+                    "region_code": region(k),
+                    "staff_id": staff,
+                    "occurred_at": at,
+                    "recorded_at": at,
+                    "payload": "{}",
+                    "source_partition": i % 6,
+                    "source_offset": i * 5 + j,
+                }
+            )
         done = opened + timedelta(days=8)
-        snaps.append({"case_id": case, "item_code": "ITEM", "department_id": dept, "region_code": region(k),
-                      "responsible_staff": staff, "first_staff": staff, "stage": "concluded", "outcome": "granted",
-                      "open": 0, "deemed_accepted": 0, "decision_deadline": opened + timedelta(days=28),
-                      "working_days_used": 6, "next_due": None, "last_event_at": done, "provisional": 0,
-                      "calendar_version": "bench", "clocks": "[]", "updated_at": done, "version": 1})
+        snaps.append(
+            {
+                "case_id": case,
+                "item_code": "ITEM",
+                "department_id": dept,
+                "region_code": region(k),
+                "responsible_staff": staff,
+                "first_staff": staff,
+                "stage": "concluded",
+                "outcome": "granted",
+                "open": 0,
+                "deemed_accepted": 0,
+                "decision_deadline": opened + timedelta(days=28),
+                "working_days_used": 6,
+                "next_due": None,
+                "last_event_at": done,
+                "provisional": 0,
+                "calendar_version": "bench",
+                "clocks": "[]",
+                "updated_at": done,
+                "version": 1,
+            }
+        )
         if rnd.random() < 0.3:
             sev = rnd.choice(("notice", "yellow", "yellow", "red"))
             fid = f"F{i:06d}"
-            findings.append({"finding_id": fid, "schema_version": 1, "case_id": case, "rule": "TIME_DECISION_OVERDUE",
-                             "category": "time", "severity": sev, "title": "超期未决定", "message": "m",
-                             "staff_id": staff, "department_id": dept, "region_code": region(k), "item_code": "ITEM",
-                             "detected_at": opened + timedelta(days=5), "deadline": None,
-                             "law_article": "行政许可法 第42条", "evidence_event_ids": [f"{case}-1"],
-                             "calendar_version": "bench", "provisional": 0, "details": "{}", "version": 1})
+            findings.append(
+                {
+                    "finding_id": fid,
+                    "schema_version": 1,
+                    "case_id": case,
+                    "rule": "TIME_DECISION_OVERDUE",
+                    "category": "time",
+                    "severity": sev,
+                    "title": "超期未决定",
+                    "message": "m",
+                    "staff_id": staff,
+                    "department_id": dept,
+                    "region_code": region(k),
+                    "item_code": "ITEM",
+                    "detected_at": opened + timedelta(days=5),
+                    "deadline": None,
+                    "law_article": "行政许可法 第42条",
+                    "evidence_event_ids": [f"{case}-1"],
+                    "calendar_version": "bench",
+                    "provisional": 0,
+                    "details": "{}",
+                    "version": 1,
+                }
+            )
             if sev != "notice" and rnd.random() < 0.5:
                 messages.append(_message(fid, "response", opened + timedelta(days=6), dept))
                 if rnd.random() < 0.5:
                     messages.append(_message(fid, "decision", opened + timedelta(days=7), ""))
     for table, rows in (("case_events", events), ("case_snapshots", snaps), ("findings", findings)):
         for s in range(0, len(rows), 50_000):
-            insert(client, table, rows[s:s + 50_000])
+            insert(client, table, rows[s : s + 50_000])
     cols = list(messages[0])
-    client.execute(f"INSERT INTO loop_messages ({', '.join(cols)}) VALUES",
-                   [tuple(m[c] for c in cols) for m in messages])
-    client.execute("INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, version) "
-                   "VALUES", [(dept_id(k), f"第{k}部门", region(k), "", "", "", 0, 1) for k in range(DEPTS)])
-    client.execute("INSERT INTO directory_staff (id, name, department, roles, email, mobile, deleted, version) VALUES",
-                   [(f"s-{k:03d}-{j}", f"工作人员{k}-{j}", dept_id(k), ["handler"], "", "", 0, 1)
-                    for k in range(DEPTS) for j in range(STAFF_PER_DEPT)])
+    client.execute(
+        f"INSERT INTO loop_messages ({', '.join(cols)}) VALUES", [tuple(m[c] for c in cols) for m in messages]
+    )
+    client.execute(
+        "INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, version) VALUES",
+        [(dept_id(k), f"第{k}部门", region(k), "", "", "", 0, 1) for k in range(DEPTS)],
+    )
+    client.execute(
+        "INSERT INTO directory_staff (id, name, department, roles, email, mobile, deleted, version) VALUES",
+        [
+            (f"s-{k:03d}-{j}", f"工作人员{k}-{j}", dept_id(k), ["handler"], "", "", 0, 1)
+            for k in range(DEPTS)
+            for j in range(STAFF_PER_DEPT)
+        ],
+    )
     first = next(f for f in findings if f["department_id"] == "DZ-1")
     return {"finding": first["finding_id"], "case": first["case_id"], "staff": first["staff_id"]}
 
 
 def _message(fid: str, kind: str, at: Any, dept: str) -> dict[str, Any]:
     decision = kind == "decision"
-    return {"message_id": f"{fid}-{kind}", "finding_id": fid, "type": kind, "schema_version": 1, "actor_id": "u",
-            "department_id": dept, "at": at, "kind": "" if decision else "explanation",
-            "outcome": "confirmed" if decision else "", "reason": "r" if decision else "", "dismissal_reason": "",
-            "recommendation": "", "report_within_wd": 0, "measure": "", "target_kind": "", "target_id": "",
-            "text": "" if decision else "说明", "attachments": "[]", "body": json.dumps({}), "source_partition": 0,
-            "source_offset": 0}
+    return {
+        "message_id": f"{fid}-{kind}",
+        "finding_id": fid,
+        "type": kind,
+        "schema_version": 1,
+        "actor_id": "u",
+        "department_id": dept,
+        "at": at,
+        "kind": "" if decision else "explanation",
+        "outcome": "confirmed" if decision else "",
+        "reason": "r" if decision else "",
+        "dismissal_reason": "",
+        "recommendation": "",
+        "report_within_wd": 0,
+        "measure": "",
+        "target_kind": "",
+        "target_id": "",
+        "text": "" if decision else "说明",
+        "attachments": "[]",
+        "body": json.dumps({}),
+        "source_partition": 0,
+        "source_offset": 0,
+    }
 
 
-def test_every_page_with_a_province_of_cases(clickhouse_server: Provided, kafka_bootstrap: str,
-                                             new_topic: Callable[..., str]) -> None:
+def test_every_page_with_a_province_of_cases(
+    clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
     from esup.producer import kafka_producer
 
     client = fresh_database(clickhouse_server.address, DB)
@@ -113,24 +188,40 @@ def test_every_page_with_a_province_of_cases(clickhouse_server: Provided, kafka_
     for what in ("first build", "rebuild and swap"):
         began = time.perf_counter()
         done = refresh(client, force=True)
-        print(f"scoreboard {what}: {1000 * (time.perf_counter() - began):,.0f} ms "
-              f"({done.rows['department']:,} department and {done.rows['staff']:,} staff rows)")
+        print(
+            f"scoreboard {what}: {1000 * (time.perf_counter() - began):,.0f} ms "
+            f"({done.rows['department']:,} department and {done.rows['staff']:,} staff rows)"
+        )
     began = time.perf_counter()
     assert refresh(client) is None
     print(f"scoreboard check, inputs unchanged: {1000 * (time.perf_counter() - began):,.1f} ms")
     producer = kafka_producer(kafka_bootstrap, "bench-console", auth=admin_auth())
     topics = {"responses": new_topic(1, "responses"), "audit": new_topic(1, "audit")}
-    app = console_app(lambda: connect_url(clickhouse_server.address, DB), producer, topics,
-                      lambda: t(2026, 11, 20, 10))
-    pages = {"dz1": ["/inbox", f"/findings/{ids['finding']}", f"/cases/{ids['case']}", "/departments/DZ-1",
-                     f"/staff/{ids['staff']}", "/ranking", "/live/ranking", "/live/inbox", "/bulletins"],
-             "sup-dazhou": ["/queue", "/ranking", "/departments/DZ-1"]}
+    app = console_app(lambda: connect_url(clickhouse_server.address, DB), producer, topics, lambda: t(2026, 11, 20, 10))
+    pages = {
+        "dz1": [
+            "/inbox",
+            f"/findings/{ids['finding']}",
+            f"/cases/{ids['case']}",
+            "/departments/DZ-1",
+            f"/staff/{ids['staff']}",
+            "/ranking",
+            "/live/ranking",
+            "/live/inbox",
+            "/bulletins",
+        ],
+        "sup-dazhou": ["/queue", "/ranking", "/departments/DZ-1"],
+    }
     try:
         for user, paths in pages.items():
             web = TestClient(app, base_url="http://127.0.0.1")
             token = web.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
-            assert web.post("/login", data={"username": user, "password": PASSWORD, "csrf": token},
-                            follow_redirects=False).status_code == 303
+            assert (
+                web.post(
+                    "/login", data={"username": user, "password": PASSWORD, "csrf": token}, follow_redirects=False
+                ).status_code
+                == 303
+            )
             for path in paths:
                 times = []
                 for _ in range(5):

@@ -40,9 +40,14 @@ def _bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
     async def run() -> float:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                    **admin_aioauth(),
-                                    enable_auto_commit=False)  # fmt: skip
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            **admin_aioauth(),
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             seen = 0
@@ -73,18 +78,37 @@ def test_worker_throughput_against_a_bare_consumer(pipeline: Pipeline, clickhous
     # ESUP_BENCH_PROFILE=file: py-spy samples the worker (100 Hz, raw collapsed stacks) until the topic is drained.
     profile = os.environ.get("ESUP_BENCH_PROFILE")
     py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
-    spy = subprocess.Popen([py_spy, "record", "-r", "100", "-f", "raw", "-o", profile, "--pid", str(worker.pid)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if profile else None  # fmt: skip
-    wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=3600, every=0.5,
-               what="the worker to drain the topic")  # fmt: skip
+    spy = (
+        subprocess.Popen(
+            [py_spy, "record", "-r", "100", "-f", "raw", "-o", profile, "--pid", str(worker.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if profile
+        else None
+    )
+    wait_until(
+        lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0,
+        timeout=3600,
+        every=0.5,
+        what="the worker to drain the topic",
+    )
     t_worker = time.perf_counter() - t0
     if spy is not None:
         spy.send_signal(signal.SIGINT)  # py-spy writes the profile when interrupted
         spy.wait(timeout=60)
-    wait_until(lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_events")[0][0] >= n,
-               timeout=3600, every=0.5, what="the sink")  # fmt: skip
-    wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_SINK_GROUP"], p.topics["findings"]) == 0,
-               timeout=3600, every=0.5, what="the findings in ClickHouse")  # fmt: skip
+    wait_until(
+        lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_events")[0][0] >= n,
+        timeout=3600,
+        every=0.5,
+        what="the sink",
+    )
+    wait_until(
+        lambda: committed_lag(p.bootstrap, p.env["ESUP_SINK_GROUP"], p.topics["findings"]) == 0,
+        timeout=3600,
+        every=0.5,
+        what="the findings in ClickHouse",
+    )
     t_e2e = time.perf_counter() - t0
     bare = _bare_consumer_rate(p.bootstrap, p.topics["case_events"], n)
     findings = clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings FINAL")[0][0]
@@ -117,9 +141,18 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     def fee(case_id: str) -> bytes:
         # A fee on a free item: one finding per event, raised the moment the event is processed.
         now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        event = {"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
-                 "region_code": "511702", "staff_id": "s-bench", "kind": "fee_charged", "occurred_at": now,
-                 "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
+        event = {
+            "event_id": f"{case_id}-1",
+            "case_id": case_id,
+            "item_code": "SC-FOOD-001",
+            "department_id": "DZ-SCJG",
+            "region_code": "511702",
+            "staff_id": "s-bench",
+            "kind": "fee_charged",
+            "occurred_at": now,
+            "recorded_at": now,
+            "payload": {"fee_code": "X", "amount_fen": 100},
+        }
         return json.dumps(event).encode()
 
     # Warm-up: one finding per partition all the way into ClickHouse, so the worker and the sink own their
@@ -128,8 +161,12 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     for case_id in warm:
         producer.send(p.topics["case_events"], key=case_id.encode(), value=fee(case_id))
     producer.flush()
-    wait_until(lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings")[0][0] >= len(warm),
-               timeout=180, every=0.5, what="the warm-up findings in ClickHouse")  # fmt: skip
+    wait_until(
+        lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.findings")[0][0] >= len(warm),
+        timeout=180,
+        every=0.5,
+        what="the warm-up findings in ClickHouse",
+    )
     seen: dict[str, float] = {}
     stop = threading.Event()
 
@@ -145,8 +182,14 @@ def test_latency_from_event_to_finding_in_clickhouse(pipeline: Pipeline, clickho
     def follow() -> None:
         from kafka import KafkaConsumer
 
-        consumer = KafkaConsumer(p.topics["findings"], bootstrap_servers=p.bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, consumer_timeout_ms=200, **admin_auth())  # fmt: skip
+        consumer = KafkaConsumer(
+            p.topics["findings"],
+            bootstrap_servers=p.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=200,
+            **admin_auth(),
+        )
         while not stop.is_set():
             for r in consumer:
                 on_kafka.setdefault(json.loads(r.value)["case_id"], r.timestamp / 1000)
@@ -211,21 +254,43 @@ def test_timer_lateness_after_the_deadline(pipeline: Pipeline) -> None:
     for i in range(n):
         case_id = f"DUE-{i}"
         t = (applied + timedelta(seconds=i % 3600)).isoformat()
-        lines.append(json.dumps({"event_id": f"{case_id}-1", "case_id": case_id, "item_code": "SC-FOOD-001",
-                                 "department_id": "DZ-SCJG", "region_code": "511702", "staff_id": "s-bench",
-                                 "kind": "apply", "occurred_at": t, "recorded_at": t,
-                                 "payload": {"materials": FOOD_MATERIALS}},
-                                ensure_ascii=False).encode())  # fmt: skip
+        lines.append(
+            json.dumps(
+                {
+                    "event_id": f"{case_id}-1",
+                    "case_id": case_id,
+                    "item_code": "SC-FOOD-001",
+                    "department_id": "DZ-SCJG",
+                    "region_code": "511702",
+                    "staff_id": "s-bench",
+                    "kind": "apply",
+                    "occurred_at": t,
+                    "recorded_at": t,
+                    "payload": {"materials": FOOD_MATERIALS},
+                },
+                ensure_ascii=False,
+            ).encode()
+        )
     p.publish_events(lines)
-    wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
-               timeout=600, every=0.5, what="the worker to take every application")  # fmt: skip
+    wait_until(
+        lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
+        timeout=600,
+        every=0.5,
+        what="the worker to take every application",
+    )
     before = (deadline - datetime.now(UTC)).total_seconds() - offset
     assert before > 0, f"the applications were processed {-before:.1f} s after the deadline: raise ESUP_BENCH_LEAD_S"
     time.sleep(before)
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(p.topics["findings"], bootstrap_servers=p.bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=1000, **admin_auth())  # fmt: skip
+    consumer = KafkaConsumer(
+        p.topics["findings"],
+        bootstrap_servers=p.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+        **admin_auth(),
+    )
     late: dict[str, float] = {}
     give_up = time.monotonic() + 600
     while len(late) < n and time.monotonic() < give_up:

@@ -170,9 +170,13 @@ def _row_sizes(bootstrap: str, topic: str, sample: int = 2000) -> tuple[float, f
     """Mean key and value sizes (bytes) of up to ``sample`` records of a topic's partition 0."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                             **admin_auth(),
-                             consumer_timeout_ms=3000)  # fmt: skip
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **admin_auth(),
+        consumer_timeout_ms=3000,
+    )
     consumer.assign([TopicPartition(topic, 0)])
     keys: list[int] = []
     values: list[int] = []
@@ -212,8 +216,9 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     _start_worker(p, "baseline", port)
     wait_until(lambda: _answers(port, p.partitions), timeout=120, every=0.5, what="the baseline worker")
     base_log = _LogWatch(p.workdir / "baseline.log", TAKEN_OVER)
-    wait_until(lambda: base_log.all_taken(p.partitions), timeout=60, every=0.5,
-               what="the baseline worker's (empty) partitions")  # fmt: skip
+    wait_until(
+        lambda: base_log.all_taken(p.partitions), timeout=60, every=0.5, what="the baseline worker's (empty) partitions"
+    )
     time.sleep(3)
     baseline = _memory(p.processes["baseline"].pid)["VmRSS"]
     p.stop("baseline")  # SIGTERM; the next worker is the same static member (or, dynamic, it left the group)
@@ -225,8 +230,12 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
         t_produce = time.perf_counter() - t0
         t0 = time.perf_counter()
         _start_worker(p, "loaded", port)
-        wait_until(lambda: committed_lag(p.bootstrap, group, events) == 0, timeout=drain_timeout, every=0.5,
-                   what="the worker to open every case")  # fmt: skip
+        wait_until(
+            lambda: committed_lag(p.bootstrap, group, events) == 0,
+            timeout=drain_timeout,
+            every=0.5,
+            what="the worker to open every case",
+        )
         seeded = f"{n:,} applications produced in {t_produce:.1f} s; one worker opened them all"
     else:  # the rows such a worker leaves in the changelog, written directly; a worker takes them over
         assert p.produce(changelog, _open_rows(n), linger_ms=50, batch_size=512 * 1024) == n
@@ -234,8 +243,12 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
         t0 = time.perf_counter()
         _start_worker(p, "loaded", port)
         loaded_log = _LogWatch(p.workdir / "loaded.log", TAKEN_OVER)
-        wait_until(lambda: loaded_log.all_taken(p.partitions), timeout=drain_timeout, every=0.5,
-                   what="the worker to take the cases over")  # fmt: skip
+        wait_until(
+            lambda: loaded_log.all_taken(p.partitions),
+            timeout=drain_timeout,
+            every=0.5,
+            what="the worker to take the cases over",
+        )
         seeded = f"{n:,} open-case rows written to the changelog in {t_produce:.1f} s; a worker took them over"
     t_drain = time.perf_counter() - t0
     time.sleep(3)  # idle: the last batch's garbage is gone
@@ -258,9 +271,18 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     probe_id = "PROBE-0001"
     # A fee on a free item: one finding (FEE_ON_FREE_ITEM) the moment it is processed, and no timer.
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0).isoformat()
-    probe = {"event_id": f"{probe_id}-1", "case_id": probe_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
-             "region_code": "511702", "staff_id": "s-bench", "kind": "fee_charged", "occurred_at": now,
-             "recorded_at": now, "payload": {"fee_code": "X", "amount_fen": 100}}  # fmt: skip
+    probe = {
+        "event_id": f"{probe_id}-1",
+        "case_id": probe_id,
+        "item_code": "SC-FOOD-001",
+        "department_id": "DZ-SCJG",
+        "region_code": "511702",
+        "staff_id": "s-bench",
+        "kind": "fee_charged",
+        "occurred_at": now,
+        "recorded_at": now,
+        "payload": {"fee_code": "X", "amount_fen": 100},
+    }
 
     port = free_port()
     log = _LogWatch(p.workdir / "recovered.log", TAKEN_OVER)
@@ -314,8 +336,9 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     )
 
 
-def _probe(p: Pipeline, watch: Any, probe: dict[str, Any], log: _LogWatch, name: str, t0: float,
-           timeout: float) -> tuple[float, list[Any], float]:  # fmt: skip
+def _probe(
+    p: Pipeline, watch: Any, probe: dict[str, Any], log: _LogWatch, name: str, t0: float, timeout: float
+) -> tuple[float, list[Any], float]:
     """Send one probe event and wait for every partition taken over and the probe's finding on Kafka:
     (seconds from t0 to the last partition taken over, the findings read, seconds from t0 to the first)."""
     from kafka import KafkaProducer
@@ -349,6 +372,8 @@ def _phases(text: str, log: _LogWatch, since: float) -> str:
     if up is None or assigned is None or not stamps:
         return "n/a (log lines not found)"
     sums = [sum(float(m.group(i)) for _, m in log.found) for i in (5, 6, 7, 8)]
-    return (f"process up at {up - since:.1f} s, partitions assigned at {assigned - since:.1f} s, last partition "
-            f"taken over at {max(stamps) - since:.1f} s; summed over partitions: fence {sums[0]:.1f} s, "
-            f"changelog read {sums[1]:.1f} s, load {sums[2]:.1f} s, index {sums[3]:.1f} s")  # fmt: skip
+    return (
+        f"process up at {up - since:.1f} s, partitions assigned at {assigned - since:.1f} s, last partition "
+        f"taken over at {max(stamps) - since:.1f} s; summed over partitions: fence {sums[0]:.1f} s, "
+        f"changelog read {sums[1]:.1f} s, load {sums[2]:.1f} s, index {sums[3]:.1f} s"
+    )

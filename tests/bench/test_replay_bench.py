@@ -29,8 +29,19 @@ DAYS = 365
 def test_replay_of_a_simulated_year_on_the_event_clock(pipeline: Pipeline, tmp_path: Path) -> None:
     p, sim = pipeline, tmp_path / "sim"
     n_cases = int(os.environ.get("ESUP_BENCH_YEAR_CASES", "50000"))
-    p.esup("simulate", "--cases", str(n_cases), "--days", str(DAYS), "--seed", "5", "--quiet", "--out", str(sim),
-           timeout=3600)  # fmt: skip
+    p.esup(
+        "simulate",
+        "--cases",
+        str(n_cases),
+        "--days",
+        str(DAYS),
+        "--seed",
+        "5",
+        "--quiet",
+        "--out",
+        str(sim),
+        timeout=3600,
+    )
     manifest = json.loads((sim / "manifest.json").read_text())
     truth = read_truth(sim / "truth.jsonl")
     p.setup(catalog=sim / "catalog.yaml")
@@ -40,8 +51,12 @@ def test_replay_of_a_simulated_year_on_the_event_clock(pipeline: Pipeline, tmp_p
     group = p.env["ESUP_WORKER_APP_ID"]
     t0 = time.perf_counter()
     p.worker(clock="event")
-    wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=3600, every=0.5,
-               what="the worker to replay the year")  # fmt: skip
+    wait_until(
+        lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0,
+        timeout=3600,
+        every=0.5,
+        what="the worker to replay the year",
+    )
     wall = time.perf_counter() - t0
     p.advance(manifest["at"])
 
@@ -66,8 +81,10 @@ def test_replay_of_a_simulated_year_on_the_event_clock(pipeline: Pipeline, tmp_p
         f"  findings after advancing to {manifest['at']}: {len(got)} found, {len(truth)} ground-truth lines"
     )
     missing, extra = expected - found, found - expected
-    assert found == expected, (f"missing {sorted(missing)[:5]} ({sum(missing.values())}); "
-                               f"not injected {sorted(extra)[:5]} ({sum(extra.values())})")  # fmt: skip
+    assert found == expected, (
+        f"missing {sorted(missing)[:5]} ({sum(missing.values())}); "
+        f"not injected {sorted(extra)[:5]} ({sum(extra.values())})"
+    )
 
 
 def test_evaluate_jobs_on_a_simulated_year(tmp_path: Path) -> None:
@@ -82,8 +99,12 @@ def test_evaluate_jobs_on_a_simulated_year(tmp_path: Path) -> None:
     jobs = int(os.environ.get("ESUP_BENCH_JOBS", str(os.cpu_count() or 2)))
     sim, root = tmp_path / "sim", Path(__file__).resolve().parents[2]
     esup = [sys.executable, "-m", "esup.cli"]
-    subprocess.run([*esup, "simulate", "--cases", str(n_cases), "--days", str(DAYS), "--seed", "5", "--quiet",
-                    "--out", str(sim)], check=True, cwd=root, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*esup, "simulate", "--cases", str(n_cases), "--days", str(DAYS), "--seed", "5", "--quiet", "--out", str(sim)],
+        check=True,
+        cwd=root,
+        capture_output=True,
+    )
     at = json.loads((sim / "manifest.json").read_text())["at"]
     n = sum(1 for _ in (sim / "events.jsonl").open("rb"))
     figures = {}
@@ -91,9 +112,23 @@ def test_evaluate_jobs_on_a_simulated_year(tmp_path: Path) -> None:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         with (tmp_path / f"out{j}.jsonl").open("wb") as out:
-            subprocess.run([*esup, "evaluate", str(sim / "events.jsonl"), "--catalog", str(sim / "catalog.yaml"),
-                            "--at", at, "--jobs", str(j)], check=True, cwd=root, stdout=out,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run(
+                [
+                    *esup,
+                    "evaluate",
+                    str(sim / "events.jsonl"),
+                    "--catalog",
+                    str(sim / "catalog.yaml"),
+                    "--at",
+                    at,
+                    "--jobs",
+                    str(j),
+                ],
+                check=True,
+                cwd=root,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+            )
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

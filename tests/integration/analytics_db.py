@@ -47,6 +47,9 @@ def cli_env(server_url: str) -> dict[str, str]:
     from urllib.parse import unquote, urlsplit
 
     url = urlsplit(server_url)
-    return {"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
-            "ESUP_CLICKHOUSE_USER": unquote(url.username or "default"),
-            "ESUP_CLICKHOUSE_PASSWORD": unquote(url.password or "")}
+    return {
+        "ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1",
+        "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
+        "ESUP_CLICKHOUSE_USER": unquote(url.username or "default"),
+        "ESUP_CLICKHOUSE_PASSWORD": unquote(url.password or ""),
+    }

@@ -133,8 +133,10 @@ class Outcome:
     def summary(self) -> str:
         if self.ok:
             return "ok"
-        return (f"{len(self.missing)} missing, {len(self.extra)} extra, {len(self.differ)} differ, "
-                f"{len(self.versions)} snapshot versions wrong")  # fmt: skip
+        return (
+            f"{len(self.missing)} missing, {len(self.extra)} extra, {len(self.differ)} differ, "
+            f"{len(self.versions)} snapshot versions wrong"
+        )
 
     def report(self, examples: int = 5) -> str:
         def by_rule(rows: dict[str, Any]) -> dict[str, int]:
@@ -143,17 +145,20 @@ class Outcome:
         def first(rows: dict[str, Any]) -> list[Any]:
             return sorted(rows.items())[:examples]
 
-        return "\n".join([
-            f"chaos outcome: {self.summary()}",
-            f"missing by rule {by_rule(self.missing)}; e.g. {first(self.missing)}",
-            f"extra by rule {by_rule(self.extra)}; e.g. {first(self.extra)}",
-            f"differ (got, expected), e.g. {first(self.differ)}",
-            f"snapshot versions (got, expected), e.g. {first(self.versions)}",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                f"chaos outcome: {self.summary()}",
+                f"missing by rule {by_rule(self.missing)}; e.g. {first(self.missing)}",
+                f"extra by rule {by_rule(self.extra)}; e.g. {first(self.extra)}",
+                f"differ (got, expected), e.g. {first(self.differ)}",
+                f"snapshot versions (got, expected), e.g. {first(self.versions)}",
+            ]
+        )
 
 
-def compare(got: dict[str, Any], expected: dict[str, Any], versions: dict[str, int],
-            expected_versions: dict[str, int]) -> Outcome:  # fmt: skip
+def compare(
+    got: dict[str, Any], expected: dict[str, Any], versions: dict[str, int], expected_versions: dict[str, int]
+) -> Outcome:
     out = Outcome()
     out.missing = {k: expected[k] for k in expected.keys() - got.keys()}
     out.extra = {k: got[k] for k in got.keys() - expected.keys()}

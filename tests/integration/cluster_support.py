@@ -25,9 +25,13 @@ class ClusterPipeline(Pipeline):
         cs = cluster.settings
         super().__init__(cs.kafka_bootstrap, cs.clickhouse_url("default", role="admin"), workdir, partitions=partitions)
         self.cluster = cluster
-        self.env.update({"ESUP_CLICKHOUSE_ALT_HOSTS": cs.clickhouse_alt_hosts,
-                         "ESUP_CLICKHOUSE_CLUSTER": cs.clickhouse_cluster,
-                         "ESUP_TOPIC_REPLICATION_FACTOR": str(cs.topic_replication_factor)})
+        self.env.update(
+            {
+                "ESUP_CLICKHOUSE_ALT_HOSTS": cs.clickhouse_alt_hosts,
+                "ESUP_CLICKHOUSE_CLUSTER": cs.clickhouse_cluster,
+                "ESUP_TOPIC_REPLICATION_FACTOR": str(cs.topic_replication_factor),
+            }
+        )
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         host = next((h for h in self.cluster.worker_hosts() if h.name == name), None)
@@ -37,8 +41,14 @@ class ClusterPipeline(Pipeline):
 
         log = (self.workdir / f"{name}.log").open("ab")
         # `ip netns exec` execs the command itself: the pid (and its process group) are the worker's.
-        proc = subprocess.Popen(host.wrap([*ESUP, *args]), env={**self.env, **(env or {})}, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            host.wrap([*ESUP, *args]),
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes[name] = proc
         return proc
 
@@ -116,8 +126,9 @@ def replica_rows(cluster: Cluster, index: int, db: str, sql: str) -> list[Any]:
     from sinks.clickhouse import connect
 
     r = cluster.replicas[index]
-    s = cluster.settings.model_copy(update={"clickhouse_host": r.host.ip, "clickhouse_port": r.tcp,
-                                            "clickhouse_alt_hosts": ""})
+    s = cluster.settings.model_copy(
+        update={"clickhouse_host": r.host.ip, "clickhouse_port": r.tcp, "clickhouse_alt_hosts": ""}
+    )
     client = connect(s, db, role="admin")
     for table in ("findings_local", "case_snapshots_local"):
         client.execute(f"SYSTEM SYNC REPLICA {db}.{table}")  # until it has fetched everything in the shared log

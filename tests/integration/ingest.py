@@ -9,9 +9,15 @@ from typing import Any
 
 from tests.integration.pipeline import Pipeline
 
-TEMPLATE = {"item_code": "SC-FOOD-001", "region_code": "511702", "staff_id": "s1", "kind": "apply",
-            "occurred_at": "2026-06-01T09:00:00+08:00", "recorded_at": "2026-06-01T09:01:00+08:00",
-            "payload": {"materials": ["application_form"]}}  # fmt: skip
+TEMPLATE = {
+    "item_code": "SC-FOOD-001",
+    "region_code": "511702",
+    "staff_id": "s1",
+    "kind": "apply",
+    "occurred_at": "2026-06-01T09:00:00+08:00",
+    "recorded_at": "2026-06-01T09:01:00+08:00",
+    "payload": {"materials": ["application_form"]},
+}
 
 
 def event(event_id: str, dept: str, case: str | None = None) -> dict[str, Any]:
@@ -28,10 +34,15 @@ def ingest_pipeline(bootstrap: str, workdir: Path, admin: Any, departments: list
     p.topics["ingest_prefix"] = f"test.{p.tag}.ingest."
     p.env["ESUP_TOPIC_INGEST_PREFIX"] = p.topics["ingest_prefix"]
     p.env["ESUP_BRIDGE_GROUP"] = f"test-{p.tag}-bridge"
-    names = [p.topics["case_events"], p.topics["dead_letters"], p.topics["audit"],
-             *(p.topics["ingest_prefix"] + d for d in departments)]
-    admin.create_topics({n: {"num_partitions": partitions, "replication_factor": 1} for n in names},
-                        wait_for_metadata=True)
+    names = [
+        p.topics["case_events"],
+        p.topics["dead_letters"],
+        p.topics["audit"],
+        *(p.topics["ingest_prefix"] + d for d in departments),
+    ]
+    admin.create_topics(
+        {n: {"num_partitions": partitions, "replication_factor": 1} for n in names}, wait_for_metadata=True
+    )
     if p.env["ESUP_KAFKA_SECURITY_PROTOCOL"] != "PLAINTEXT":
         p.esup("access", "bootstrap")  # the bridge's and the gateway's grants on this pipeline's names
     return p

@@ -48,24 +48,26 @@ class Pipeline:
         }
         ch = urlparse(clickhouse_url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}
-        self.env.update({
-            "ESUP_ENVIRONMENT": "test",
-            "ESUP_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "ESUP_CASE_EVENTS_PARTITIONS": str(partitions),
-            "ESUP_WORKER_APP_ID": f"test-{self.tag}",
-            "ESUP_SINK_GROUP": f"test-{self.tag}-sink",
-            "ESUP_NOTIFIER_GROUP": f"test-{self.tag}-notifier",
-            "ESUP_SWEEP_INTERVAL_S": "0.5",
-            "ESUP_SINK_MAX_WAIT_S": "0.5",
-            "ESUP_SINK_RETRY_MAX_S": "2",
-            "ESUP_HOME": str(workdir / "home"),
-            "ESUP_CLICKHOUSE_HOST": ch.hostname or "127.0.0.1",
-            "ESUP_CLICKHOUSE_PORT": str(ch.port or 9000),
-            "ESUP_CLICKHOUSE_USER": unquote(ch.username or "default"),
-            "ESUP_CLICKHOUSE_PASSWORD": unquote(ch.password or ""),
-            "ESUP_CLICKHOUSE_DATABASE": self.database,
-            "PYTHONPATH": str(ROOT),
-        })  # fmt: skip
+        self.env.update(
+            {
+                "ESUP_ENVIRONMENT": "test",
+                "ESUP_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "ESUP_CASE_EVENTS_PARTITIONS": str(partitions),
+                "ESUP_WORKER_APP_ID": f"test-{self.tag}",
+                "ESUP_SINK_GROUP": f"test-{self.tag}-sink",
+                "ESUP_NOTIFIER_GROUP": f"test-{self.tag}-notifier",
+                "ESUP_SWEEP_INTERVAL_S": "0.5",
+                "ESUP_SINK_MAX_WAIT_S": "0.5",
+                "ESUP_SINK_RETRY_MAX_S": "2",
+                "ESUP_HOME": str(workdir / "home"),
+                "ESUP_CLICKHOUSE_HOST": ch.hostname or "127.0.0.1",
+                "ESUP_CLICKHOUSE_PORT": str(ch.port or 9000),
+                "ESUP_CLICKHOUSE_USER": unquote(ch.username or "default"),
+                "ESUP_CLICKHOUSE_PASSWORD": unquote(ch.password or ""),
+                "ESUP_CLICKHOUSE_DATABASE": self.database,
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         self.env.update({f"ESUP_TOPIC_{k.upper()}": v for k, v in self.topics.items()})
         # Its own home, the session's Kafka logins: every process logs in as its own principal from the
         # session's credentials (SCRAM users are cluster-wide), after `access bootstrap` granted this
@@ -73,8 +75,12 @@ class Pipeline:
         from esup.settings import load_settings
 
         outer = load_settings()
-        self.env.update({"ESUP_KAFKA_SECURITY_PROTOCOL": outer.kafka_security_protocol,
-                         "ESUP_KAFKA_CREDENTIALS_PATH": str(outer.kafka_credentials_dir)})
+        self.env.update(
+            {
+                "ESUP_KAFKA_SECURITY_PROTOCOL": outer.kafka_security_protocol,
+                "ESUP_KAFKA_CREDENTIALS_PATH": str(outer.kafka_credentials_dir),
+            }
+        )
         if outer.kafka_ssl_cafile is not None:
             self.env["ESUP_KAFKA_SSL_CAFILE"] = str(outer.kafka_ssl_cafile)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -82,8 +88,7 @@ class Pipeline:
     # ---- commands -----------------------------------------------------------------------------------
 
     def esup(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run([*ESUP, *args], env=self.env, cwd=ROOT, capture_output=True, text=True,
-                             timeout=timeout)  # fmt: skip
+        res = subprocess.run([*ESUP, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         if check and res.returncode != 0:
             raise AssertionError(f"esup {' '.join(args)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
         scram = self.env["ESUP_KAFKA_SECURITY_PROTOCOL"] != "PLAINTEXT"
@@ -99,9 +104,14 @@ class Pipeline:
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen([*ESUP, *args], env={**self.env, **(env or {})}, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [*ESUP, *args],
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes[name] = proc
         return proc
 
@@ -147,8 +157,9 @@ class Pipeline:
         """Send (key, value) pairs to a topic (its short name or a full one); ``options`` tune the producer."""
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000,
-                                 **{**admin_auth(), **options})
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", max_request_size=4_000_000, **{**admin_auth(), **options}
+        )
         n = 0
         for key, value in messages:
             producer.send(self.topics.get(topic, topic), key=key, value=value, partition=partition)
@@ -165,10 +176,15 @@ class Pipeline:
         what committed transactions hold, as every reader of the platform sees it)."""
         from kafka import KafkaConsumer
 
-        consumer = KafkaConsumer(self.topics.get(topic, topic), bootstrap_servers=self.bootstrap,
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 isolation_level="read_committed" if committed else "read_uncommitted",
-                                 consumer_timeout_ms=int(idle_s * 1000), **admin_auth())  # fmt: skip
+        consumer = KafkaConsumer(
+            self.topics.get(topic, topic),
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            isolation_level="read_committed" if committed else "read_uncommitted",
+            consumer_timeout_ms=int(idle_s * 1000),
+            **admin_auth(),
+        )
         records = list(consumer)
         consumer.close()
         return records
@@ -212,8 +228,9 @@ def diff(got: dict[str, Any], expected: dict[str, Any]) -> str:
     missing = Counter(rule(expected[k]) for k in set(expected) - set(got))
     extra = Counter(rule(got[k]) for k in set(got) - set(expected))
     changed = [k for k in set(got) & set(expected) if got[k] != expected[k]]
-    return (f"{len(got)} got, {len(expected)} expected; missing {dict(missing)}; extra {dict(extra)}; "
-            f"{len(changed)} differ")
+    return (
+        f"{len(got)} got, {len(expected)} expected; missing {dict(missing)}; extra {dict(extra)}; {len(changed)} differ"
+    )
 
 
 def reference(lines: list[bytes], at: str, catalog: Path = ROOT / "examples/catalog.yaml") -> dict[str, dict[str, Any]]:
@@ -221,8 +238,13 @@ def reference(lines: list[bytes], at: str, catalog: Path = ROOT / "examples/cata
     src = Path(os.environ.get("TMPDIR", "/tmp")) / f"ref-{uuid.uuid4().hex}.jsonl"
     src.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
     try:
-        res = subprocess.run([*ESUP, "evaluate", str(src), "--catalog", str(catalog), "--at", at], cwd=ROOT,
-                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+        res = subprocess.run(
+            [*ESUP, "evaluate", str(src), "--catalog", str(catalog), "--at", at],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     finally:
         src.unlink()
     assert res.returncode == 0, res.stderr
@@ -283,5 +305,6 @@ def wait_for_split(ports: list[int], *, timeout: float = 90, hold_s: float = 0) 
             seen.update(split=owned, since=time.monotonic())
         return time.monotonic() - seen["since"] >= hold_s
 
-    wait_until(split, timeout=timeout, every=0.5 if hold_s else 1.0,
-               what="the group to give each worker its partitions")  # fmt: skip
+    wait_until(
+        split, timeout=timeout, every=0.5 if hold_s else 1.0, what="the group to give each worker its partitions"
+    )

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Pipeline]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=2)
     p.workdir.mkdir(parents=True)
     p.esup("topics", "create")
@@ -36,8 +37,9 @@ def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickh
     p.close(kafka_admin, clickhouse_client)
 
 
-def test_esup_api_serve_answers_over_http(pipeline: Pipeline, clickhouse_client: Any,
-                                         clickhouse_url: str, tmp_path: Path) -> None:  # fmt: skip
+def test_esup_api_serve_answers_over_http(
+    pipeline: Pipeline, clickhouse_client: Any, clickhouse_url: str, tmp_path: Path
+) -> None:
     p, db = pipeline, pipeline.database
     home = Path(p.env["ESUP_HOME"])
     directory = build_directory(build_province(1, 1, 1), 1)
@@ -65,28 +67,53 @@ def test_esup_api_serve_answers_over_http(pipeline: Pipeline, clickhouse_client:
         assert [x["finding_id"] for x in http.get("/findings", headers=dept).json()] == [f_mine.finding_id]
         assert http.get(f"/findings/{f_other.finding_id}", headers=dept).status_code == 403
         body = {"kind": "rectification", "text": "整改情况：已补正"}
-        first = http.post(f"/findings/{f_mine.finding_id}/responses", json=body,
-                          headers={**dept, "Idempotency-Key": "k1"})  # fmt: skip
-        again = http.post(f"/findings/{f_mine.finding_id}/responses", json=body,
-                          headers={**dept, "Idempotency-Key": "k1"})  # fmt: skip
+        first = http.post(
+            f"/findings/{f_mine.finding_id}/responses", json=body, headers={**dept, "Idempotency-Key": "k1"}
+        )
+        again = http.post(
+            f"/findings/{f_mine.finding_id}/responses", json=body, headers={**dept, "Idempotency-Key": "k1"}
+        )
         assert first.status_code == again.status_code == 202
         assert first.json()["message_id"] == again.json()["message_id"]
         sup = _login(http, f"jc-{bureau.region_code}", passwords)
         head = mine.head
-        decided = http.post(f"/findings/{f_mine.finding_id}/decisions", headers=sup, json={
-            "outcome": "accountability", "reason": "整改迟缓", "measure": "reminder_talk", "target_kind": "head",
-            "target_id": head})  # fmt: skip
+        decided = http.post(
+            f"/findings/{f_mine.finding_id}/decisions",
+            headers=sup,
+            json={
+                "outcome": "accountability",
+                "reason": "整改迟缓",
+                "measure": "reminder_talk",
+                "target_kind": "head",
+                "target_id": head,
+            },
+        )
         assert decided.status_code == 202, decided.text
-        wrong = http.post(f"/findings/{f_mine.finding_id}/decisions", headers=sup, json={
-            "outcome": "accountability", "reason": "x", "measure": "reminder_talk", "target_kind": "head",
-            "target_id": "nobody"})  # fmt: skip
+        wrong = http.post(
+            f"/findings/{f_mine.finding_id}/decisions",
+            headers=sup,
+            json={
+                "outcome": "accountability",
+                "reason": "x",
+                "measure": "reminder_talk",
+                "target_kind": "head",
+                "target_id": "nobody",
+            },
+        )
         assert wrong.status_code == 422  # the directory says who heads the department
-        assert http.post(f"/findings/{f_mine.finding_id}/decisions", headers=dept,
-                         json={"outcome": "confirmed", "reason": "x"}).status_code == 403  # fmt: skip
+        assert (
+            http.post(
+                f"/findings/{f_mine.finding_id}/decisions", headers=dept, json={"outcome": "confirmed", "reason": "x"}
+            ).status_code
+            == 403
+        )
 
     on_topic = [json.loads(r.value) for r in p.read("responses")]
     assert [(m["type"], m["actor_id"]) for m in on_topic] == [
-        ("response", f"u-{mine.id}"), ("response", f"u-{mine.id}"), ("decision", f"jc-{bureau.region_code}")]
+        ("response", f"u-{mine.id}"),
+        ("response", f"u-{mine.id}"),
+        ("decision", f"jc-{bureau.region_code}"),
+    ]
     assert len({m["message_id"] for m in on_topic}) == 2  # the retried request is one message
     audit = clickhouse_client.execute(f"SELECT actor_id, action, status FROM {db}.audit_log ORDER BY at, audit_id")
     assert ("", "/findings", 401) in audit and (f"u-{mine.id}", "view_finding", 403) in audit
@@ -97,8 +124,11 @@ def test_esup_api_serve_answers_over_http(pipeline: Pipeline, clickhouse_client:
     p.produce("findings", [(f_mine.case_id.encode(), f_mine.model_dump_json().encode())])
     p.start("loop", "loop", "run", "--clock", "event")
     q = f"SELECT type, actor_id, measure, target_id FROM {db}.loop_messages FINAL ORDER BY at, type DESC"
-    rows = wait_until(lambda: (lambda r: r if len(r) == 2 else None)(clickhouse_client.execute(q)), timeout=60,
-                      what="the API's messages in loop_messages")  # fmt: skip
+    rows = wait_until(
+        lambda: (lambda r: r if len(r) == 2 else None)(clickhouse_client.execute(q)),
+        timeout=60,
+        what="the API's messages in loop_messages",
+    )
     assert rows[0][:2] == ("response", f"u-{mine.id}")
     assert rows[1] == ("decision", f"jc-{bureau.region_code}", "reminder_talk", head)
 

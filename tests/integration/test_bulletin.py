@@ -38,8 +38,9 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
 
 
 def run_bulletin(tmp_path: Path, *args: str) -> tuple[Path, Path]:
-    result = CliRunner().invoke(main, ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(tmp_path),
-                                       *args], env=ENV)
+    result = CliRunner().invoke(
+        main, ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(tmp_path), *args], env=ENV
+    )
     assert result.exit_code == 0, result.output
     stem = "bulletin-2026-06" + (f"-{args[1]}" if args else "")
     return tmp_path / f"{stem}.html", tmp_path / f"{stem}.pdf"
@@ -99,17 +100,22 @@ def test_a_region_bulletin_keeps_to_its_region(client: Any, tmp_path: Path) -> N
 
 
 def test_the_pdf_holds_the_ranking_table_in_order_and_renders(client: Any, tmp_path: Path, need: Any) -> None:
-    need(shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None, "poppler-utils",
-         "pdftotext/pdftoppm not on PATH (apt-get install poppler-utils)")
+    need(
+        shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None,
+        "poppler-utils",
+        "pdftotext/pdftoppm not on PATH (apt-get install poppler-utils)",
+    )
     _, document = run_bulletin(tmp_path)
-    text = subprocess.run(["pdftotext", "-layout", str(document), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(document), "-"], capture_output=True, text=True, check=True
+    ).stdout
     order = [d for _, d in ranking(client, "province", "510000", columns="rank, department_id")]
     lines = [ln.split() for ln in text.splitlines() if re.match(r"\s*\d+\s+(CD|DZ)-\d", ln)]
     assert [ln[1] for ln in lines[: len(order)]] == order
     assert "TIME_DECISION_RED" in text or "X4" in text
-    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(document), str(tmp_path / "page")],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(document), str(tmp_path / "page")], check=True
+    )
     png = next(tmp_path.glob("page*.png"))
     assert grid_lines(png) >= len(order) + 2  # the table's ruled rows: header, one per department, the bottom
 

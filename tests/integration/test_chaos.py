@@ -51,19 +51,28 @@ def fault_schedule(p: Pipeline) -> list[Fault]:
             p.worker(name, web_port=free_port())
 
     return [
-        Fault(12, "freeze", "freeze worker-1 (SIGSTOP), for 15 s: past its 10 s session timeout",
-              lambda: signal_worker(p, "worker-1", signal.SIGSTOP)),
-        Fault(27, "thaw", "thaw worker-1 (SIGCONT): it comes back having lost its partitions",
-              lambda: signal_worker(p, "worker-1", signal.SIGCONT)),
+        Fault(
+            12,
+            "freeze",
+            "freeze worker-1 (SIGSTOP), for 15 s: past its 10 s session timeout",
+            lambda: signal_worker(p, "worker-1", signal.SIGSTOP),
+        ),
+        Fault(
+            27,
+            "thaw",
+            "thaw worker-1 (SIGCONT): it comes back having lost its partitions",
+            lambda: signal_worker(p, "worker-1", signal.SIGCONT),
+        ),
         Fault(34, "join", "worker-3 joins the group", lambda: p.worker("worker-3", web_port=free_port())),
         Fault(46, "kill-worker", "kill -9 worker-2 and restart it 3 s later", lambda: restart("worker-2")),
         Fault(60, "kill-sink", "kill -9 the sink and restart it 3 s later", lambda: restart("sink")),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Pipeline]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=6)
     p.workdir.mkdir(parents=True)
     yield p
@@ -85,15 +94,23 @@ def reference(sim: Path, at: str) -> tuple[dict[str, tuple[Any, ...]], dict[str,
     assert not rejected
     ctx = Context.build(load_calendar(None), load_catalog(sim / "catalog.yaml"), load_rule_config(None))
     result = evaluate(events, ctx, aware_datetime(at))
-    findings = {f.finding_id: (f.rule, f.severity.value, f.staff_id,
-                               f.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if f.deadline else None,
-                               f.case_id) for f in result.findings}  # fmt: skip
+    findings = {
+        f.finding_id: (
+            f.rule,
+            f.severity.value,
+            f.staff_id,
+            f.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if f.deadline else None,
+            f.case_id,
+        )
+        for f in result.findings
+    }
     return findings, {case: state.seq for case, state in result.states.items()}
 
 
 def in_clickhouse(client: Any, db: str) -> tuple[dict[str, tuple[Any, ...]], dict[str, int]]:
-    rows = client.execute(f"SELECT finding_id, rule, severity, staff_id, toString(deadline), case_id "
-                          f"FROM {db}.findings FINAL")  # the case only names it: the id is derived from it
+    rows = client.execute(
+        f"SELECT finding_id, rule, severity, staff_id, toString(deadline), case_id FROM {db}.findings FINAL"
+    )  # the case only names it: the id is derived from it
     versions = client.execute(f"SELECT case_id, max(version) FROM {db}.case_snapshots GROUP BY case_id")
     return {r[0]: tuple(r[1:]) for r in rows}, {c: int(v) for c, v in versions}
 
@@ -114,10 +131,13 @@ def settle(p: Pipeline, client: Any, timeout: float) -> str:
     """Until both groups' lag is 0 and ClickHouse holds still for two polls; what is left, if time runs out."""
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        lags = (lag(p, p.env["ESUP_WORKER_APP_ID"], ["case_events", "ticks"]),
-                lag(p, p.env["ESUP_SINK_GROUP"], ["case_events", "findings", "case_snapshots", "dead_letters"]))
-        state = client.execute(f"SELECT (SELECT count() FROM {p.database}.findings), "
-                               f"(SELECT count() FROM {p.database}.case_snapshots)")  # fmt: skip
+        lags = (
+            lag(p, p.env["ESUP_WORKER_APP_ID"], ["case_events", "ticks"]),
+            lag(p, p.env["ESUP_SINK_GROUP"], ["case_events", "findings", "case_snapshots", "dead_letters"]),
+        )
+        state = client.execute(
+            f"SELECT (SELECT count() FROM {p.database}.findings), (SELECT count() FROM {p.database}.case_snapshots)"
+        )
         if lags == (0, 0) and state == last:
             return ""
         last = state if lags == (0, 0) else None
@@ -159,8 +179,9 @@ def test_a_province_streamed_through_freezes_joins_and_kills_ends_as_the_referen
 
         group = p.env["ESUP_WORKER_APP_ID"]
         summary = "workers never caught up"
-        wait_until(lambda: lag(p, group, ["case_events"]) == 0, timeout=120, every=2,
-                   what="the workers to apply every event")  # fmt: skip
+        wait_until(
+            lambda: lag(p, group, ["case_events"]) == 0, timeout=120, every=2, what="the workers to apply every event"
+        )
         p.advance(at)
         log(f"event clock advanced to {at}")
         unsettled = settle(p, clickhouse_client, timeout=90)

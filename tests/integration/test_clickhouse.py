@@ -61,9 +61,12 @@ def test_esup_db_migrate_command(clickhouse_server: Any, scratch_db: str) -> Non
     from esup.cli import main
 
     parts = urlsplit(clickhouse_server.address)
-    env = {"ESUP_CLICKHOUSE_HOST": parts.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(parts.port or 9000),
-           "ESUP_CLICKHOUSE_USER": unquote(parts.username or "default"),
-           "ESUP_CLICKHOUSE_PASSWORD": unquote(parts.password or "")}
+    env = {
+        "ESUP_CLICKHOUSE_HOST": parts.hostname or "127.0.0.1",
+        "ESUP_CLICKHOUSE_PORT": str(parts.port or 9000),
+        "ESUP_CLICKHOUSE_USER": unquote(parts.username or "default"),
+        "ESUP_CLICKHOUSE_PASSWORD": unquote(parts.password or ""),
+    }
     runner = CliRunner()
     first = runner.invoke(main, ["db", "migrate", "--database", scratch_db], env=env)
     second = runner.invoke(main, ["db", "migrate", "--database", scratch_db], env=env)
@@ -76,26 +79,45 @@ def test_esup_db_migrate_command(clickhouse_server: Any, scratch_db: str) -> Non
 
 def _finding(n: int, *, provisional: bool = False) -> Finding:
     return Finding(
-        finding_id=finding_id(f"C{n}", "TIME_DECISION_OVERDUE", "decision#1"), case_id=f"C{n}",
-        rule="TIME_DECISION_OVERDUE", category=Category.time, severity=Severity.red, title="逾期未决定",
-        message="超过法定期限未作出决定", staff_id="s-wang", department_id="DZ-SCJG", region_code="511702",
-        item_code="SC-FOOD-001", detected_at=datetime(2026, 3, 31, 0, 0, tzinfo=TZ),
+        finding_id=finding_id(f"C{n}", "TIME_DECISION_OVERDUE", "decision#1"),
+        case_id=f"C{n}",
+        rule="TIME_DECISION_OVERDUE",
+        category=Category.time,
+        severity=Severity.red,
+        title="逾期未决定",
+        message="超过法定期限未作出决定",
+        staff_id="s-wang",
+        department_id="DZ-SCJG",
+        region_code="511702",
+        item_code="SC-FOOD-001",
+        detected_at=datetime(2026, 3, 31, 0, 0, tzinfo=TZ),
         deadline=datetime(2026, 3, 30, 23, 59, 59, tzinfo=TZ) if n % 2 else None,
-        law_article="行政许可法 第42条" if n % 2 else None, evidence_event_ids=[f"C{n}-e1", f"C{n}-e2"],
-        calendar_version="cn-2026", provisional=provisional, details={"working_days": 21 + n},
+        law_article="行政许可法 第42条" if n % 2 else None,
+        evidence_event_ids=[f"C{n}-e1", f"C{n}-e2"],
+        calendar_version="cn-2026",
+        provisional=provisional,
+        details={"working_days": 21 + n},
     )
 
 
 def _finding_row(f: Finding, version: int) -> dict[str, Any]:
     row = f.model_dump(mode="python")
-    return {**row, "category": f.category.value, "severity": f.severity.value, "provisional": int(f.provisional),
-            "details": json.dumps(f.details, ensure_ascii=False, sort_keys=True), "version": version}
+    return {
+        **row,
+        "category": f.category.value,
+        "severity": f.severity.value,
+        "provisional": int(f.provisional),
+        "details": json.dumps(f.details, ensure_ascii=False, sort_keys=True),
+        "version": version,
+    }
 
 
 def test_replayed_findings_leave_one_row_each_in_final(clean_tables: Any) -> None:
-    columns = "finding_id, schema_version, case_id, rule, category, severity, title, message, staff_id, " \
-              "department_id, region_code, item_code, detected_at, deadline, law_article, evidence_event_ids, " \
-              "calendar_version, provisional, details, version"
+    columns = (
+        "finding_id, schema_version, case_id, rule, category, severity, title, message, staff_id, "
+        "department_id, region_code, item_code, detected_at, deadline, law_article, evidence_event_ids, "
+        "calendar_version, provisional, details, version"
+    )
     findings = [_finding(n, provisional=True) for n in range(5)]
     for _replay in range(2):  # the same findings written twice, as after a worker restart
         clean_tables.execute(f"INSERT INTO findings ({columns}) VALUES", [_finding_row(f, 1) for f in findings])
@@ -122,16 +144,39 @@ def test_replayed_findings_leave_one_row_each_in_final(clean_tables: Any) -> Non
 def test_replayed_case_events_leave_one_row_each_in_final(clean_tables: Any) -> None:
     sample = Path(__file__).resolve().parents[2] / "examples" / "events.jsonl"
     lines = sample.read_text(encoding="utf-8").splitlines()[:20] if sample.is_file() else []
-    events = [parse_event(line) for line in lines if line.strip()] or [parse_event({
-        "event_id": "E1", "case_id": "C1", "item_code": "I", "department_id": "D", "region_code": "511702",
-        "staff_id": "s", "kind": "apply", "occurred_at": "2026-03-02T09:10:00+08:00",
-        "recorded_at": "2026-03-02T09:11:00+08:00"})]
-    rows = [{
-        "event_id": e.event_id, "case_id": e.case_id, "kind": e.kind, "schema_version": e.schema_version,
-        "item_code": e.item_code, "department_id": e.department_id, "region_code": e.region_code,
-        "staff_id": e.staff_id, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
-        "payload": e.payload.model_dump_json(), "source_partition": 0, "source_offset": i,
-    } for i, e in enumerate(events)]
+    events = [parse_event(line) for line in lines if line.strip()] or [
+        parse_event(
+            {
+                "event_id": "E1",
+                "case_id": "C1",
+                "item_code": "I",
+                "department_id": "D",
+                "region_code": "511702",
+                "staff_id": "s",
+                "kind": "apply",
+                "occurred_at": "2026-03-02T09:10:00+08:00",
+                "recorded_at": "2026-03-02T09:11:00+08:00",
+            }
+        )
+    ]
+    rows = [
+        {
+            "event_id": e.event_id,
+            "case_id": e.case_id,
+            "kind": e.kind,
+            "schema_version": e.schema_version,
+            "item_code": e.item_code,
+            "department_id": e.department_id,
+            "region_code": e.region_code,
+            "staff_id": e.staff_id,
+            "occurred_at": e.occurred_at,
+            "recorded_at": e.recorded_at,
+            "payload": e.payload.model_dump_json(),
+            "source_partition": 0,
+            "source_offset": i,
+        }
+        for i, e in enumerate(events)
+    ]
     columns = ", ".join(rows[0])
     for _replay in range(3):
         clean_tables.execute(f"INSERT INTO case_events ({columns}) VALUES", rows)
@@ -143,12 +188,27 @@ def test_replayed_case_events_leave_one_row_each_in_final(clean_tables: Any) -> 
 
 def test_case_snapshots_keep_the_highest_version(clean_tables: Any) -> None:
     def snap(version: int, stage: str, open_: int) -> dict[str, Any]:
-        return {"case_id": "C1", "item_code": "I", "department_id": "D", "region_code": "511702",
-                "responsible_staff": "s", "first_staff": "s", "stage": stage, "outcome": None if open_ else "granted",
-                "open": open_, "deemed_accepted": 0, "decision_deadline": datetime(2026, 3, 31, tzinfo=TZ),
-                "working_days_used": version, "next_due": None, "last_event_at": None, "provisional": 0,
-                "calendar_version": "cn-2026", "clocks": "[]",
-                "updated_at": datetime(2026, 3, 2, 9, version, tzinfo=TZ), "version": version}
+        return {
+            "case_id": "C1",
+            "item_code": "I",
+            "department_id": "D",
+            "region_code": "511702",
+            "responsible_staff": "s",
+            "first_staff": "s",
+            "stage": stage,
+            "outcome": None if open_ else "granted",
+            "open": open_,
+            "deemed_accepted": 0,
+            "decision_deadline": datetime(2026, 3, 31, tzinfo=TZ),
+            "working_days_used": version,
+            "next_due": None,
+            "last_event_at": None,
+            "provisional": 0,
+            "calendar_version": "cn-2026",
+            "clocks": "[]",
+            "updated_at": datetime(2026, 3, 2, 9, version, tzinfo=TZ),
+            "version": version,
+        }
 
     columns = ", ".join(snap(1, "applied", 1))
     # Out of order, and the last one replayed: the highest version wins, whatever arrives last.

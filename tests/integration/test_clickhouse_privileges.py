@@ -37,8 +37,10 @@ def stack(esup_settings: Settings, clickhouse_server: Provided) -> ClickHouseLau
     launcher = ClickHouseLauncher(esup_settings)
     port = urlsplit(clickhouse_server.address).port
     if port != esup_settings.clickhouse_port or not launcher.users.exists():
-        unavailable("the local stack's ClickHouse users", f"the session's server ({clickhouse_server.source}) is "
-                    f"not the local stack under {esup_settings.home}")
+        unavailable(
+            "the local stack's ClickHouse users",
+            f"the session's server ({clickhouse_server.source}) is not the local stack under {esup_settings.home}",
+        )
     if not password_path(esup_settings, "reader").exists():
         unavailable("the local stack's ClickHouse users", "no role passwords: restart it with `esup stack up`")
     return launcher
@@ -95,14 +97,19 @@ def test_default_and_wrong_passwords_are_refused(stack: ClickHouseLauncher) -> N
 
     port = stack.s.clickhouse_port
     assert error_code(lambda: Client("127.0.0.1", port=port).execute("SELECT 1")) == REQUIRED_PASSWORD
-    assert error_code(lambda: Client("127.0.0.1", port=port, user="default", password="").execute(
-        "SELECT 1")) == REQUIRED_PASSWORD
-    assert error_code(lambda: Client("127.0.0.1", port=port, user=USERS["reader"], password="guess").execute(
-        "SELECT 1")) == WRONG_PASSWORD
+    assert (
+        error_code(lambda: Client("127.0.0.1", port=port, user="default", password="").execute("SELECT 1"))
+        == REQUIRED_PASSWORD
+    )
+    assert (
+        error_code(lambda: Client("127.0.0.1", port=port, user=USERS["reader"], password="guess").execute("SELECT 1"))
+        == WRONG_PASSWORD
+    )
 
 
-def test_the_reader_reads_esup_tables_and_changes_nothing(stack: ClickHouseLauncher,
-                                                          databases: tuple[str, str]) -> None:  # fmt: skip
+def test_the_reader_reads_esup_tables_and_changes_nothing(
+    stack: ClickHouseLauncher, databases: tuple[str, str]
+) -> None:
     mine, _ = databases
     reader = connect(stack.s, mine, role="reader")
     assert reader.execute("SELECT department_id, name FROM departments") == [("D1", "某局")]
@@ -121,15 +128,15 @@ def test_the_reader_reads_esup_tables_and_changes_nothing(stack: ClickHouseLaunc
     assert reader.execute("SELECT department_id FROM departments") == [("D1",)]
 
 
-def test_reader_and_sink_cannot_reach_another_database(stack: ClickHouseLauncher,
-                                                       databases: tuple[str, str]) -> None:  # fmt: skip
+def test_reader_and_sink_cannot_reach_another_database(stack: ClickHouseLauncher, databases: tuple[str, str]) -> None:
     mine, other = databases
     for role in ("reader", "sink", "service", "scorer"):
         client = connect(stack.s, mine, role=role)
         assert error_code(lambda c=client: c.execute(f"SELECT * FROM {other}.secrets")) == DATABASE_ACCESS_DENIED
         # The reader is stopped by readonly=1 before the database is even looked at.
         assert error_code(lambda c=client: c.execute(f"DROP TABLE {other}.secrets")) == (
-            READONLY if role == "reader" else DATABASE_ACCESS_DENIED)
+            READONLY if role == "reader" else DATABASE_ACCESS_DENIED
+        )
         # Logging in with it as the default database: 18.16 drops the connection during the handshake.
         with pytest.raises((Error, EOFError)):
             connect(stack.s, other, role=role).execute("SELECT 1")
@@ -149,8 +156,9 @@ def test_on_18_16_the_sink_appends_and_can_also_delete_in_its_own_database(
     assert sink.execute("EXISTS TABLE sink_scratch") == [(0,)]
 
 
-def test_the_scorer_rebuilds_the_scoreboard_in_its_own_database(stack: ClickHouseLauncher,
-                                                                 databases: tuple[str, str]) -> None:  # fmt: skip
+def test_the_scorer_rebuilds_the_scoreboard_in_its_own_database(
+    stack: ClickHouseLauncher, databases: tuple[str, str]
+) -> None:
     """`esup scores refresh` logs in as the scorer: on 18.16 that user may write in its databases only (the
     GRANTs that keep it to the scoreboard's tables are current ClickHouse's: test_clickhouse_users.py)."""
     from schemas.scoring import load_scoring

@@ -72,12 +72,16 @@ def grants(sql: str) -> dict[str, list[str]]:
 
 def test_the_sink_may_only_insert_and_the_reader_only_select(tmp_path: Path) -> None:
     sql, _ = rendered(tmp_path)
-    board = [f"INSERT, CREATE TABLE, DROP TABLE ON esup.{t}" for t in ("scoreboard_department",
-             "scoreboard_department_next", "scoreboard_staff", "scoreboard_staff_next")]  # fmt: skip
-    assert grants(sql) == {"esup_sink": ["INSERT ON esup.*"], "esup_service": ["SELECT, INSERT ON esup.*"],
-                           "esup_reader": ["SELECT ON esup.*"],
-                           "esup_scorer": ["SELECT ON esup.*", *board,
-                                           "INSERT ON esup.scoreboard_refreshes"]}  # fmt: skip
+    board = [
+        f"INSERT, CREATE TABLE, DROP TABLE ON esup.{t}"
+        for t in ("scoreboard_department", "scoreboard_department_next", "scoreboard_staff", "scoreboard_staff_next")
+    ]
+    assert grants(sql) == {
+        "esup_sink": ["INSERT ON esup.*"],
+        "esup_service": ["SELECT, INSERT ON esup.*"],
+        "esup_reader": ["SELECT ON esup.*"],
+        "esup_scorer": ["SELECT ON esup.*", *board, "INSERT ON esup.scoreboard_refreshes"],
+    }
     reader = next(s for s in statements(sql) if s.startswith("CREATE USER OR REPLACE esup_reader"))
     assert "SETTINGS readonly = 1 CONST" in reader
 
@@ -106,12 +110,19 @@ def as_role(tmp_path: Path, name: str, grant: list[str], readonly: bool, queries
         "<clickhouse><profiles><default/><ro><readonly>1</readonly></ro></profiles><users><default>"
         f"<password></password><profile>{'ro' if readonly else 'default'}</profile><quota>default</quota>"
         f"<networks><ip>::/0</ip></networks>{f'<grants>{grants_xml}</grants>' if grant else ''}"
-        "</default></users><quotas><default/></quotas></clickhouse>")  # fmt: skip
+        "</default></users><quotas><default/></quotas></clickhouse>"
+    )
     config = tmp_path / f"config-{name}.xml"
-    config.write_text(f"<clickhouse><user_directories><users_xml><path>{users}</path></users_xml>"
-                      "</user_directories></clickhouse>")  # fmt: skip
-    run = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "data"), str(config), json.dumps(queries)],
-                         capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    config.write_text(
+        f"<clickhouse><user_directories><users_xml><path>{users}</path></users_xml></user_directories></clickhouse>"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "data"), str(config), json.dumps(queries)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     result: list[list[str]] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
 
@@ -119,15 +130,30 @@ def as_role(tmp_path: Path, name: str, grant: list[str], readonly: bool, queries
 def test_the_grants_are_enforced_by_the_current_engine(tmp_path: Path) -> None:
     sql, _ = rendered(tmp_path)
     by_user = grants(sql)
-    setup = as_role(tmp_path, "admin", [], False, [
-        "CREATE DATABASE esup", "CREATE TABLE esup.findings (id String) ENGINE = MergeTree ORDER BY id",
-        "INSERT INTO esup.findings VALUES ('f1')", "CREATE DATABASE other",
-        "CREATE TABLE other.secrets (x String) ENGINE = Memory"])
+    setup = as_role(
+        tmp_path,
+        "admin",
+        [],
+        False,
+        [
+            "CREATE DATABASE esup",
+            "CREATE TABLE esup.findings (id String) ENGINE = MergeTree ORDER BY id",
+            "INSERT INTO esup.findings VALUES ('f1')",
+            "CREATE DATABASE other",
+            "CREATE TABLE other.secrets (x String) ENGINE = Memory",
+        ],
+    )
     assert all(status == "ok" for status, _ in setup), setup
-    attempts = ["INSERT INTO esup.findings VALUES ('planted')", "SELECT count() FROM esup.findings",
-                "ALTER TABLE esup.findings DELETE WHERE 1", "ALTER TABLE esup.findings UPDATE id = 'x' WHERE 1",
-                "TRUNCATE TABLE esup.findings", "DROP TABLE esup.findings",
-                "CREATE TABLE esup.t (x UInt8) ENGINE = Memory", "SELECT * FROM other.secrets"]  # fmt: skip
+    attempts = [
+        "INSERT INTO esup.findings VALUES ('planted')",
+        "SELECT count() FROM esup.findings",
+        "ALTER TABLE esup.findings DELETE WHERE 1",
+        "ALTER TABLE esup.findings UPDATE id = 'x' WHERE 1",
+        "TRUNCATE TABLE esup.findings",
+        "DROP TABLE esup.findings",
+        "CREATE TABLE esup.t (x UInt8) ENGINE = Memory",
+        "SELECT * FROM other.secrets",
+    ]
     allowed = {"esup_sink": {0}, "esup_service": {0, 1}, "esup_reader": {1}}
     for user, may in allowed.items():
         got = as_role(tmp_path, user, by_user[user], user == "esup_reader", attempts)
@@ -137,8 +163,12 @@ def test_the_grants_are_enforced_by_the_current_engine(tmp_path: Path) -> None:
             else:
                 assert status == "error" and DENIED in detail, (user, attempts[i], detail)
     # Two rows were appended (sink, service) and nothing deleted or edited.
-    assert as_role(tmp_path, "check", [], False, ["SELECT groupArray(id) FROM (SELECT id FROM esup.findings "
-                                                  "ORDER BY id)"])[0][1] == "\"['f1','planted','planted']\""
+    assert (
+        as_role(
+            tmp_path, "check", [], False, ["SELECT groupArray(id) FROM (SELECT id FROM esup.findings ORDER BY id)"]
+        )[0][1]
+        == "\"['f1','planted','planted']\""
+    )
 
 
 def test_the_scorer_may_rebuild_the_scoreboard_and_nothing_else(tmp_path: Path) -> None:
@@ -148,29 +178,55 @@ def test_the_scorer_may_rebuild_the_scoreboard_and_nothing_else(tmp_path: Path) 
     from sinks.scoring import KINDS
 
     sql, _ = rendered(tmp_path)
-    row = ("SELECT 'month' AS period, toDate('2026-06-01') AS period_start, 'province' AS level, '510000' AS region, "
-           "toUInt32(1) AS rank, 'D1' AS {id}, 95.5 AS score")
-    migration = (Path(__file__).resolve().parents[2] / "sinks" / "migrations" / "0045_scoreboard_refreshes.sql")
-    setup = as_role(tmp_path, "admin", [], False, [
-        "CREATE DATABASE esup", "CREATE TABLE esup.findings (id String) ENGINE = MergeTree ORDER BY id",
-        "INSERT INTO esup.findings VALUES ('f1')", "USE esup", statements(migration.read_text())[0],
-        f"CREATE VIEW esup.rankings_department AS {row.format(id='department_id')}",
-        f"CREATE VIEW esup.rankings_staff AS {row.format(id='staff_id')}"])
+    row = (
+        "SELECT 'month' AS period, toDate('2026-06-01') AS period_start, 'province' AS level, '510000' AS region, "
+        "toUInt32(1) AS rank, 'D1' AS {id}, 95.5 AS score"
+    )
+    migration = Path(__file__).resolve().parents[2] / "sinks" / "migrations" / "0045_scoreboard_refreshes.sql"
+    setup = as_role(
+        tmp_path,
+        "admin",
+        [],
+        False,
+        [
+            "CREATE DATABASE esup",
+            "CREATE TABLE esup.findings (id String) ENGINE = MergeTree ORDER BY id",
+            "INSERT INTO esup.findings VALUES ('f1')",
+            "USE esup",
+            statements(migration.read_text())[0],
+            f"CREATE VIEW esup.rankings_department AS {row.format(id='department_id')}",
+            f"CREATE VIEW esup.rankings_staff AS {row.format(id='staff_id')}",
+        ],
+    )
     assert all(status == "ok" for status, _ in setup), setup
     boards = ["scoreboard_department", "scoreboard_staff"]
     rebuild = [s for k in KINDS for s in build_statements(k)]
-    work = (["USE esup", *rebuild, *swap_statements(True, set()), *rebuild, *swap_statements(True, set(boards)),
-             f"INSERT INTO {REFRESHES} (board, as_of, fingerprint, seconds, department_rows, staff_rows) "
-             "VALUES ('scoreboard', now(), 1, 0.5, 1, 1)", "SELECT score FROM scoreboard_staff"])
-    refused = ["INSERT INTO findings VALUES ('planted')", "DROP TABLE findings", "TRUNCATE TABLE findings",
-               "ALTER TABLE findings DELETE WHERE 1", "CREATE TABLE planted (x UInt8) ENGINE = Memory",
-               "RENAME TABLE findings TO scoreboard_department_next", "DROP TABLE scoreboard_refreshes",
-               "TRUNCATE TABLE scoreboard_department", "ALTER TABLE scoreboard_department DELETE WHERE 1",
-               "DROP VIEW rankings_department"]  # fmt: skip
+    work = [
+        "USE esup",
+        *rebuild,
+        *swap_statements(True, set()),
+        *rebuild,
+        *swap_statements(True, set(boards)),
+        f"INSERT INTO {REFRESHES} (board, as_of, fingerprint, seconds, department_rows, staff_rows) "
+        "VALUES ('scoreboard', now(), 1, 0.5, 1, 1)",
+        "SELECT score FROM scoreboard_staff",
+    ]
+    refused = [
+        "INSERT INTO findings VALUES ('planted')",
+        "DROP TABLE findings",
+        "TRUNCATE TABLE findings",
+        "ALTER TABLE findings DELETE WHERE 1",
+        "CREATE TABLE planted (x UInt8) ENGINE = Memory",
+        "RENAME TABLE findings TO scoreboard_department_next",
+        "DROP TABLE scoreboard_refreshes",
+        "TRUNCATE TABLE scoreboard_department",
+        "ALTER TABLE scoreboard_department DELETE WHERE 1",
+        "DROP VIEW rankings_department",
+    ]
     got = as_role(tmp_path, "esup_scorer", grants(sql)["esup_scorer"], False, work + refused)
-    for query, (status, detail) in zip(work, got[:len(work)], strict=True):
+    for query, (status, detail) in zip(work, got[: len(work)], strict=True):
         assert status == "ok", (query, detail)
     assert got[len(work) - 1][1] == "95.5"  # the board holds the view's row
-    for query, (status, detail) in zip(refused, got[len(work):], strict=True):
+    for query, (status, detail) in zip(refused, got[len(work) :], strict=True):
         assert status == "error" and DENIED in detail, (query, detail)
     assert as_role(tmp_path, "check", [], False, ["SELECT count() FROM esup.findings"])[0][1] == "1"

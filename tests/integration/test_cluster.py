@@ -73,7 +73,8 @@ def pipeline(cluster: Cluster, tmp_path: Path) -> Iterator[ClusterPipeline]:
     admin.delete_topics([t for t in admin.list_topics() if p.tag in t])
     admin.close()
     connect(cluster.settings, "default", role="admin").execute(
-        f"DROP DATABASE IF EXISTS {p.database} ON CLUSTER {cluster.settings.clickhouse_cluster}")
+        f"DROP DATABASE IF EXISTS {p.database} ON CLUSTER {cluster.settings.clickhouse_cluster}"
+    )
 
 
 def fault_schedule(p: ClusterPipeline, c: Cluster) -> list[Fault]:
@@ -94,11 +95,15 @@ def fault_schedule(p: ClusterPipeline, c: Cluster) -> list[Fault]:
         Fault(8, "kill-broker", "kill -9 the broker leading most case-events partitions", kill_leader),
         Fault(20, "restart-broker", "restart it (in the background)", restart),
         Fault(28, "stop-replica", "stop clickhouse-1 (the sink's first host)", c.replicas[0].stop),
-        Fault(40, "cut-host", "cut worker-1's host off the network (20 s, past its 10 s session timeout)",
-              lambda: hosts.cut(worker)),
+        Fault(
+            40,
+            "cut-host",
+            "cut worker-1's host off the network (20 s, past its 10 s session timeout)",
+            lambda: hosts.cut(worker),
+        ),
         Fault(48, "start-replica", "start clickhouse-1 again", c.replicas[0].start),
         Fault(60, "restore-host", "restore worker-1's host", lambda: hosts.restore(worker)),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host_ends_as_the_reference(
@@ -128,11 +133,16 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         publisher.join(timeout=PUBLISH_S * 2)
         assert publisher.error is None and publisher.sent == len(lines), publisher.error
 
-        wait_until(lambda: all(b.pid() for b in cluster.brokers) and all(b._answers() for b in cluster.brokers),
-                   timeout=120, every=2, what="the restarted broker to answer")  # fmt: skip
+        wait_until(
+            lambda: all(b.pid() for b in cluster.brokers) and all(b._answers() for b in cluster.brokers),
+            timeout=120,
+            every=2,
+            what="the restarted broker to answer",
+        )
         summary = "workers never caught up"
-        wait_until(lambda: lag(p, group, ["case_events"]) == 0, timeout=150, every=2,
-                   what="the workers to apply every event")  # fmt: skip
+        wait_until(
+            lambda: lag(p, group, ["case_events"]) == 0, timeout=150, every=2, what="the workers to apply every event"
+        )
         p.advance(at)
         log(f"event clock advanced to {at}")
         reader = connect(cluster.settings, "default", role="admin")
@@ -141,13 +151,17 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         got, versions = in_clickhouse(reader, p.database)
         outcome = compare(got, expected, versions, expected_versions)
         total = reader.execute(f"SELECT count(), uniqExact(finding_id) FROM {p.database}.findings FINAL")[0]
-        replicas = [dict((r[0], tuple(r[1:])) for r in replica_rows(cluster, i, p.database,
-                                                                      FINDING.format(db=p.database)))
-                    for i in range(len(cluster.replicas))]  # fmt: skip
+        replicas = [
+            dict((r[0], tuple(r[1:])) for r in replica_rows(cluster, i, p.database, FINDING.format(db=p.database)))
+            for i in range(len(cluster.replicas))
+        ]
         agree = replicas[0] == replicas[1]
-        summary = (outcome.summary() + f"; {total[0]} rows for {total[1]} findings; replicas "
-                   + ("agree" if agree else f"differ ({len(replicas[0])} vs {len(replicas[1])})")
-                   + (f" ({unsettled})" if unsettled else ""))
+        summary = (
+            outcome.summary()
+            + f"; {total[0]} rows for {total[1]} findings; replicas "
+            + ("agree" if agree else f"differ ({len(replicas[0])} vs {len(replicas[1])})")
+            + (f" ({unsettled})" if unsettled else "")
+        )
         assert outcome.ok, outcome.report() + "\nfaults:\n" + "\n".join(log.lines)
         assert total == (len(expected), len(expected)), f"a finding twice: {total}"
         assert agree and replicas[0] == got, "the replicas hold different findings"
@@ -157,5 +171,6 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         if path := os.environ.get("ESUP_CHAOS_SUMMARY"):
             Path(path).write_text(f"{summary} ({took:.0f} s)\n")
             # pytest keeps only its last few tmp dirs: the logs of a repeated run go next to the summary.
-            shutil.copytree(p.workdir, Path(path).parent / "cluster-logs" / p.tag,
-                            ignore=shutil.ignore_patterns("home"))
+            shutil.copytree(
+                p.workdir, Path(path).parent / "cluster-logs" / p.tag, ignore=shutil.ignore_patterns("home")
+            )

@@ -46,14 +46,20 @@ def sealed_contact() -> SealedContact:
     nonce, key = os.urandom(12), AESGCM.generate_key(bit_length=256)
     clear = json.dumps({"name": NAME, "phone": PHONE, "id_number": ID_NUMBER}, ensure_ascii=False).encode()
     sealed = base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, clear, None)).decode().rstrip("=")
-    return SealedContact(contact_hash=hmac.new(b"salt", PHONE.encode(), hashlib.sha256).hexdigest(),
-                         sealed=sealed, key_id="test-1")
+    return SealedContact(
+        contact_hash=hmac.new(b"salt", PHONE.encode(), hashlib.sha256).hexdigest(), sealed=sealed, key_id="test-1"
+    )
 
 
 @pytest.fixture
 def topics(new_topic: Callable[..., str]) -> dict[str, str]:
-    return {"complaints": new_topic(3, "complaints"), "findings": new_topic(3, "findings"),
-            "ticks": new_topic(3, "ticks"), "dead": new_topic(1, "dead"), "heads": new_topic(1, "heads")}
+    return {
+        "complaints": new_topic(3, "complaints"),
+        "findings": new_topic(3, "findings"),
+        "ticks": new_topic(3, "ticks"),
+        "dead": new_topic(1, "dead"),
+        "heads": new_topic(1, "heads"),
+    }
 
 
 @pytest.fixture
@@ -82,11 +88,19 @@ def tick(producer: Any, topic: str, now: datetime) -> None:
 
 
 def service(kafka_bootstrap: str, topics: dict[str, str], clock: str, **kw: Any) -> ComplaintsService:
-    return ComplaintsService(bootstrap=kafka_bootstrap, complaints_topic=topics["complaints"],
-                             findings_topic=topics["findings"], ticks_topic=topics["ticks"],
-                             dead_letter_topic=topics["dead"], cfg=load_complaints_config(),
-                             calendar=WorkCalendar(), clock=clock, heads_topic=topics["heads"], auth=admin_auth(),
-                             **kw)
+    return ComplaintsService(
+        bootstrap=kafka_bootstrap,
+        complaints_topic=topics["complaints"],
+        findings_topic=topics["findings"],
+        ticks_topic=topics["ticks"],
+        dead_letter_topic=topics["dead"],
+        cfg=load_complaints_config(),
+        calendar=WorkCalendar(),
+        clock=clock,
+        heads_topic=topics["heads"],
+        auth=admin_auth(),
+        **kw,
+    )
 
 
 def cards(bootstrap: str, topic: str) -> list[Finding]:
@@ -102,23 +116,31 @@ def raise_until(svc: ComplaintsService, n: int) -> list[Finding]:
     return out
 
 
-def test_event_clock_each_card_at_its_moment(kafka_bootstrap: str, topics: dict[str, str], producer: Any,
-                                             db: Any) -> None:
+def test_event_clock_each_card_at_its_moment(
+    kafka_bootstrap: str, topics: dict[str, str], producer: Any, db: Any
+) -> None:
     contact = sealed_contact()
     # A: received Fri 13 Feb, never dispatched: 14 Feb (调休), 24, 25 Feb → notice at 26 Feb 00:00.
-    a = [msg("A", "received", t(2026, 2, 13, 10), complainant=contact.model_dump(),
-             text=f"窗口态度差, 请回电 {PHONE}")]
+    a = [msg("A", "received", t(2026, 2, 13, 10), complainant=contact.model_dump(), text=f"窗口态度差, 请回电 {PHONE}")]
     # B: dispatched Mon 2 Mar, no reply: yellow 10 Mar 00:00, red 17 Mar 00:00.
     b = [msg("B", "received", t(2026, 3, 2, 9)), msg("B", "dispatched", t(2026, 3, 2, 10))]
     # C: three extensions (the third on Wed 4 Mar 11:00: red), replied in time.
-    c = [msg("C", "received", t(2026, 3, 2, 9)), msg("C", "dispatched", t(2026, 3, 2, 10)),
-         *[msg("C", "extended", t(2026, 3, 4, 9 + i), key=str(i), extra_wd=1) for i in range(3)],
-         msg("C", "replied", t(2026, 3, 5))]
+    c = [
+        msg("C", "received", t(2026, 3, 2, 9)),
+        msg("C", "dispatched", t(2026, 3, 2, 10)),
+        *[msg("C", "extended", t(2026, 3, 4, 9 + i), key=str(i), extra_wd=1) for i in range(3)],
+        msg("C", "replied", t(2026, 3, 5)),
+    ]
     # D: unsatisfied twice (red at the second, Thu 5 Mar 15:00).
-    d = [msg("D", "received", t(2026, 3, 2, 9)), msg("D", "dispatched", t(2026, 3, 2, 10)),
-         msg("D", "replied", t(2026, 3, 3)), msg("D", "evaluated", t(2026, 3, 4), rating="unsatisfied"),
-         msg("D", "reopened", t(2026, 3, 4, 12)), msg("D", "replied", t(2026, 3, 5), key="2"),
-         msg("D", "evaluated", t(2026, 3, 5, 15), key="2", rating="unsatisfied")]
+    d = [
+        msg("D", "received", t(2026, 3, 2, 9)),
+        msg("D", "dispatched", t(2026, 3, 2, 10)),
+        msg("D", "replied", t(2026, 3, 3)),
+        msg("D", "evaluated", t(2026, 3, 4), rating="unsatisfied"),
+        msg("D", "reopened", t(2026, 3, 4, 12)),
+        msg("D", "replied", t(2026, 3, 5), key="2"),
+        msg("D", "evaluated", t(2026, 3, 5, 15), key="2", rating="unsatisfied"),
+    ]
     publish(producer, topics["complaints"], *a)
     send(producer, topics["complaints"], "x", f'{{"type": "received", "text": "{PHONE}"}}'.encode())
     svc = service(kafka_bootstrap, topics, "event", store=ComplaintStore(db))
@@ -132,9 +154,12 @@ def test_event_clock_each_card_at_its_moment(kafka_bootstrap: str, topics: dict[
         assert {(f.details["complaint_id"], f.rule) for f in raise_until(svc, 1)} == moments[0][1]
         # The event clock also moves with the messages' own times: they go out in time order, as they happen.
         later = sorted([*b, *c, *d], key=lambda m: m.at)
-        expected = [(t(2026, 3, 4, 11), ("C", "CMP_EXTENDED_TOO_OFTEN")),
-                    (t(2026, 3, 5, 15), ("D", "CMP_UNSATISFIED_AGAIN")),
-                    (t(2026, 3, 10), ("B", "CMP_REPLY_LATE")), (t(2026, 3, 17), ("B", "CMP_REPLY_LATE_RED"))]
+        expected = [
+            (t(2026, 3, 4, 11), ("C", "CMP_EXTENDED_TOO_OFTEN")),
+            (t(2026, 3, 5, 15), ("D", "CMP_UNSATISFIED_AGAIN")),
+            (t(2026, 3, 10), ("B", "CMP_REPLY_LATE")),
+            (t(2026, 3, 17), ("B", "CMP_REPLY_LATE_RED")),
+        ]
         for moment, card in expected:
             publish(producer, topics["complaints"], *[m for m in later if m.at < moment])
             tick(producer, topics["ticks"], moment - EPS)
@@ -154,8 +179,10 @@ def test_event_clock_each_card_at_its_moment(kafka_bootstrap: str, topics: dict[
     dead = [json.loads(v) for v in read_all(kafka_bootstrap, topics["dead"])]
     assert len(dead) == 1 and dead[0]["reason"].startswith("message_id:")
     assert PHONE.encode() not in base64.b64decode(dead[0]["value_b64"])
-    rows = db.execute("SELECT complaint_id, type, contact_hash FROM complaint_messages FINAL WHERE type = 'received' "
-                      "ORDER BY complaint_id")
+    rows = db.execute(
+        "SELECT complaint_id, type, contact_hash FROM complaint_messages FINAL WHERE type = 'received' "
+        "ORDER BY complaint_id"
+    )
     assert rows[0] == ("A", "received", contact.contact_hash) and len(rows) == 4
     # A restart rebuilds from the log (messages, its own cards, ticks) and raises nothing twice.
     again = service(kafka_bootstrap, topics, "event")
@@ -166,8 +193,9 @@ def test_event_clock_each_card_at_its_moment(kafka_bootstrap: str, topics: dict[
         again.close()
 
 
-def test_wall_clock_dispatch_notice_at_the_end_of_the_last_working_day(kafka_bootstrap: str, topics: dict[str, str],
-                                                                       producer: Any) -> None:
+def test_wall_clock_dispatch_notice_at_the_end_of_the_last_working_day(
+    kafka_bootstrap: str, topics: dict[str, str], producer: Any
+) -> None:
     # Received Tue 29 Sep 2026: 30 Sep, then 1-7 Oct National Day, 8 and 9 Oct → 24:00 of 9 Oct.
     publish(producer, topics["complaints"], msg("W", "received", t(2026, 9, 29, 16)))
     due_at = t(2026, 10, 10)
@@ -193,34 +221,69 @@ def test_wall_clock_dispatch_notice_at_the_end_of_the_last_working_day(kafka_boo
 
 
 def hand_finding(fid: str, dept: str, day: int, category: str = "fee") -> dict[str, Any]:
-    return {"finding_id": fid, "schema_version": 1, "case_id": f"case-{fid}", "rule": "X", "category": category,
-            "severity": "yellow", "title": "t", "message": "m", "staff_id": f"s-{dept}", "department_id": dept,
-            "region_code": "511702", "item_code": "ITEM", "detected_at": t(2026, 3, day, 10), "deadline": None,
-            "law_article": None, "evidence_event_ids": [], "calendar_version": "test", "provisional": 0,
-            "details": "{}", "version": 1}
+    return {
+        "finding_id": fid,
+        "schema_version": 1,
+        "case_id": f"case-{fid}",
+        "rule": "X",
+        "category": category,
+        "severity": "yellow",
+        "title": "t",
+        "message": "m",
+        "staff_id": f"s-{dept}",
+        "department_id": dept,
+        "region_code": "511702",
+        "item_code": "ITEM",
+        "detected_at": t(2026, 3, day, 10),
+        "deadline": None,
+        "law_article": None,
+        "evidence_event_ids": [],
+        "calendar_version": "test",
+        "provisional": 0,
+        "details": "{}",
+        "version": 1,
+    }
 
 
 def ranking(db: Any) -> list[tuple[str, float]]:
-    return [(d, s) for d, s in db.execute(
-        "SELECT department_id, score FROM rankings_department WHERE period = 'month' AND level = 'county' "
-        "AND region = '511702' ORDER BY rank")]
+    return [
+        (d, s)
+        for d, s in db.execute(
+            "SELECT department_id, score FROM rankings_department WHERE period = 'month' AND level = 'county' "
+            "AND region = '511702' ORDER BY rank"
+        )
+    ]
 
 
 def test_substantiated_complaint_changes_the_ranking_and_no_table_holds_clear_contact_data(
-        kafka_bootstrap: str, topics: dict[str, str], producer: Any, db: Any) -> None:
+    kafka_bootstrap: str, topics: dict[str, str], producer: Any, db: Any
+) -> None:
     for table in ("findings", "finding_chain", "complaint_messages"):
         db.execute(f"TRUNCATE TABLE {table}")
     # DZ-1 a fee and a procedure yellow (90), DZ-2 a fee yellow (95): DZ-2 first.
-    insert(db, "findings", [hand_finding("F1", "DZ-1", 2), hand_finding("F2", "DZ-1", 3, "procedure"),
-                            hand_finding("F3", "DZ-2", 3)])
+    insert(
+        db,
+        "findings",
+        [hand_finding("F1", "DZ-1", 2), hand_finding("F2", "DZ-1", 3, "procedure"), hand_finding("F3", "DZ-2", 3)],
+    )
     facts = db.execute("SELECT count() FROM score_case_facts")
     assert ranking(db) == [("DZ-2", 95.0), ("DZ-1", 90.0)]
     # A misconduct (吃拿卡要) complaint against DZ-2, handled in time and closed as substantiated: integrity red.
-    m = [msg("S", "received", t(2026, 3, 9, 9), category="misconduct", department_id="DZ-2", staff_id="s-DZ-2",
-             complainant=sealed_contact().model_dump(), text=f"要我请吃饭才给办 {PHONE} {ID_NUMBER}"),
-         msg("S", "dispatched", t(2026, 3, 9, 11), department_id="DZ-2"),
-         msg("S", "replied", t(2026, 3, 11), department_id="DZ-2", result="已查实, 退还并处理"),
-         msg("S", "closed", t(2026, 3, 12), substantiated=True, finding=f"属实 (投诉人 {PHONE})")]
+    m = [
+        msg(
+            "S",
+            "received",
+            t(2026, 3, 9, 9),
+            category="misconduct",
+            department_id="DZ-2",
+            staff_id="s-DZ-2",
+            complainant=sealed_contact().model_dump(),
+            text=f"要我请吃饭才给办 {PHONE} {ID_NUMBER}",
+        ),
+        msg("S", "dispatched", t(2026, 3, 9, 11), department_id="DZ-2"),
+        msg("S", "replied", t(2026, 3, 11), department_id="DZ-2", result="已查实, 退还并处理"),
+        msg("S", "closed", t(2026, 3, 12), substantiated=True, finding=f"属实 (投诉人 {PHONE})"),
+    ]
     publish(producer, topics["complaints"], *m)
     svc = service(kafka_bootstrap, topics, "event", store=ComplaintStore(db))
     try:
@@ -239,8 +302,9 @@ def test_substantiated_complaint_changes_the_ranking_and_no_table_holds_clear_co
     converted = []
     for _ in range(10):
         for recs in consumer.poll(timeout_ms=500).values():
-            converted += [finding_row(Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value))
-                          for r in recs]
+            converted += [
+                finding_row(Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)) for r in recs
+            ]
         if converted:
             break
     consumer.close()
@@ -251,20 +315,23 @@ def test_substantiated_complaint_changes_the_ranking_and_no_table_holds_clear_co
     assert ranking(db) == [("DZ-1", 90.0), ("DZ-2", 85.0)]
     assert db.execute("SELECT count() FROM score_case_facts") == facts  # a complaint is not a licensing case
     # The card counts under the integrity heading (its weight 10 caps it).
-    heading = db.execute("SELECT deduction_integrity, cat_integrity FROM scores_department WHERE period = 'month' "
-                         "AND level = 'county' AND department_id = 'DZ-2'")
+    heading = db.execute(
+        "SELECT deduction_integrity, cat_integrity FROM scores_department WHERE period = 'month' "
+        "AND level = 'county' AND department_id = 'DZ-2'"
+    )
     assert heading == [(10.0, 1)]
     # No table of the database holds the complainant's phone number, ID number or name in clear.
     hits = []
     for (table,) in db.execute(f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine != 'View'"):
-        for (col,) in db.execute(f"SELECT name FROM system.columns WHERE database = '{DB}' AND table = '{table}' "
-                                 "AND type LIKE '%String%'"):
+        for (col,) in db.execute(
+            f"SELECT name FROM system.columns WHERE database = '{DB}' AND table = '{table}' AND type LIKE '%String%'"
+        ):
             for clear in (PHONE, ID_NUMBER, NAME):
-                n = db.execute(f"SELECT count() FROM {table} WHERE position(toString({col}), %(v)s) > 0",
-                               {"v": clear})[0][0]
+                n = db.execute(f"SELECT count() FROM {table} WHERE position(toString({col}), %(v)s) > 0", {"v": clear})[
+                    0
+                ][0]
                 if n:
                     hits.append((table, col, clear))
     assert hits == []
     stored = db.execute("SELECT count() FROM complaint_messages WHERE complaint_id = 'S'")[0][0]
     assert stored == 4  # the complaint is there, only not its contact data
-

@@ -25,8 +25,9 @@ NAME, PHONE = "欧阳娜娜", "13987654321"
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Pipeline]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=2)
     p.topics["complaints"] = f"test.{p.tag}.complaints"  # made, granted (access bootstrap) and deleted with the rest
     p.env["ESUP_TOPIC_COMPLAINTS"] = p.topics["complaints"]
@@ -56,19 +57,38 @@ def test_api_serve_takes_complaints_as_esup_api(pipeline: Pipeline, tmp_path: Pa
         assert page.status_code == 200 and dept.id in page.text  # the directory's departments to choose from
         form_token = re.search(r'name="form_token" value="([^"]+)"', page.text)
         assert form_token is not None
-        sent = http.post("/complaints/form", data={
-            "form_token": form_token.group(1), "category": "fees", "department_id": dept.id, "name": NAME,
-            "phone": PHONE, "text": f"收费没有依据，也不开发票。联系电话 {PHONE}。"})
+        sent = http.post(
+            "/complaints/form",
+            data={
+                "form_token": form_token.group(1),
+                "category": "fees",
+                "department_id": dept.id,
+                "name": NAME,
+                "phone": PHONE,
+                "text": f"收费没有依据，也不开发票。联系电话 {PHONE}。",
+            },
+        )
         receipt = re.search(r'id="complaint-id">([^<]+)<', sent.text)
         assert sent.status_code == 200 and receipt is not None, sent.text
-        hot = http.post("/complaints/hotline", headers={"Authorization": f"Bearer {token}"}, json={
-            "ticket_id": "T-1", "category": "attitude", "text": "态度恶劣", "department_id": dept.id,
-            "caller": {"name": NAME, "phone": PHONE}})
+        hot = http.post(
+            "/complaints/hotline",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "ticket_id": "T-1",
+                "category": "attitude",
+                "text": "态度恶劣",
+                "department_id": dept.id,
+                "caller": {"name": NAME, "phone": PHONE},
+            },
+        )
         assert hot.status_code == 202, hot.text
         sup = _login(http, f"jc-{bureau.region_code}", passwords)
         # The desk's view is the topic read back by the same process, as esup-api.
-        seen = wait_until(lambda: (lambda r: r if len(r) == 2 else None)(http.get("/complaints", headers=sup).json()),
-                          timeout=30, what="both complaints on the desk")
+        seen = wait_until(
+            lambda: (lambda r: r if len(r) == 2 else None)(http.get("/complaints", headers=sup).json()),
+            timeout=30,
+            what="both complaints on the desk",
+        )
         assert {x["complaint_id"] for x in seen} == {receipt.group(1), hot.json()["complaint_id"]}
         one = http.get(f"/complaints/{receipt.group(1)}", headers=sup).json()
         assert one["complainant"]["phone"] == PHONE and one["complainant"]["name"] == NAME

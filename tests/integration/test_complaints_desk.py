@@ -41,30 +41,42 @@ COMPLAINT = "TS20260604-DESKTEST0001"
 
 
 @pytest.fixture
-def desk(clickhouse_server: Any, kafka_bootstrap: str, new_topic: Callable[..., str],
-         tmp_path: Path) -> Iterator[dict[str, Any]]:
+def desk(
+    clickhouse_server: Any, kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> Iterator[dict[str, Any]]:
     from esup.producer import kafka_producer
 
     client = fresh_database(clickhouse_server.address, DB)
-    topics = {"complaints": new_topic(3, "complaints"), "audit": new_topic(1, "audit"),
-              "responses": new_topic(1, "responses")}
+    topics = {
+        "complaints": new_topic(3, "complaints"),
+        "audit": new_topic(1, "audit"),
+        "responses": new_topic(1, "responses"),
+    }
     producer = kafka_producer(kafka_bootstrap, "test-desk", auth=admin_auth())
     ring = Keyring(tmp_path / "pii-keys.json")
-    received = Submission(Channel.web, Category.misconduct, "窗口人员暗示要请吃饭才给办理。", Contact(NAME, PHONE),
-                          department_id="DZ-1").received(complaint_id=COMPLAINT, request_key="k", actor="public-form",
-                                                         at=t(2026, 6, 4, 9), keyring=ring)
+    received = Submission(
+        Channel.web, Category.misconduct, "窗口人员暗示要请吃饭才给办理。", Contact(NAME, PHONE), department_id="DZ-1"
+    ).received(complaint_id=COMPLAINT, request_key="k", actor="public-form", at=t(2026, 6, 4, 9), keyring=ring)
     producer.send(topics["complaints"], key=COMPLAINT.encode(), value=received.model_dump_json().encode()).get(30)
     view = ComplaintsView()
     tail = KafkaTail(view, kafka_bootstrap, topics["complaints"], admin_auth()).start()
     directory = YamlDirectory.load("tests/fixtures/directory.yaml")
     connect = lambda: connect_url(clickhouse_server.address, DB)  # noqa: E731
-    services = Services(auth=Authenticator(users(), b"0123456789abcdef-test"),
-                        findings=FindingsReader(PerThread(connect)), publisher=Publisher(producer, topics["responses"]),
-                        auditor=Auditor(connect(), producer, topics["audit"]), loop=LoopConfig(), directory=directory,
-                        now=lambda: t(2026, 6, 4, 10),
-                        desk=Desk(view, ring, producer, topics["complaints"], directory))
-    app = create_console(Console(services, WorkCalendar(), Catalog(items=[]),
-                                 SessionConfig("test-session-secret-0123456789", secure=False)))
+    services = Services(
+        auth=Authenticator(users(), b"0123456789abcdef-test"),
+        findings=FindingsReader(PerThread(connect)),
+        publisher=Publisher(producer, topics["responses"]),
+        auditor=Auditor(connect(), producer, topics["audit"]),
+        loop=LoopConfig(),
+        directory=directory,
+        now=lambda: t(2026, 6, 4, 10),
+        desk=Desk(view, ring, producer, topics["complaints"], directory),
+    )
+    app = create_console(
+        Console(
+            services, WorkCalendar(), Catalog(items=[]), SessionConfig("test-session-secret-0123456789", secure=False)
+        )
+    )
     try:
         with serve(app) as base:
             yield {"base": base, "ch": client, "topics": topics}
@@ -75,7 +87,10 @@ def desk(clickhouse_server: Any, kafka_bootstrap: str, new_topic: Callable[..., 
 
 
 def test_supervisor_sees_and_dispatches_department_never_sees_the_complainant(
-        chromium: Any, desk: dict[str, Any], kafka_bootstrap: str) -> None:  # noqa: F811
+    chromium: Any,  # noqa: F811 - the fixture, imported from the console's browser test
+    desk: dict[str, Any],
+    kafka_bootstrap: str,
+) -> None:
     base = desk["base"]
     sup = log_in(chromium, base, "sup-dazhou", "/complaints")
     sup.wait_for_selector(f"tr[data-complaint='{COMPLAINT}']")
@@ -89,7 +104,10 @@ def test_supervisor_sees_and_dispatches_department_never_sees_the_complainant(
     sup.click("form[action$='/dispatch'] button")
     assert "已提交（转办）" in sup.inner_text("p.ok")
     assert [r.split(b'"type":"')[1][:10] for r in read_all(kafka_bootstrap, desk["topics"]["complaints"])] == [
-        b'received",', b'registered', b'dispatched']
+        b'received",',
+        b"registered",
+        b"dispatched",
+    ]
     # The department it went to: the complaint, its text, and no complainant anywhere on the page.
     clerk = log_in(chromium, base, "dz1", "/complaints")
     clerk.wait_for_selector(f"tr[data-complaint='{COMPLAINT}']")
@@ -100,9 +118,15 @@ def test_supervisor_sees_and_dispatches_department_never_sees_the_complainant(
         assert NAME not in html and PHONE not in html and "4321" not in html and NAME[0] + "*" not in html
         assert "仅监察机关可见" in html
     assert "请吃饭" in clerk.inner_text("dd.text") and clerk.locator("form[action$='/dispatch']").count() == 0
-    refused = clerk.request.post(f"{base}/complaints/{COMPLAINT}/close",
-                                 form={"csrf": clerk.get_attribute("header input[name=csrf]", "value") or "",
-                                       "substantiated": "no", "finding": "自行办结"}, max_redirects=0)
+    refused = clerk.request.post(
+        f"{base}/complaints/{COMPLAINT}/close",
+        form={
+            "csrf": clerk.get_attribute("header input[name=csrf]", "value") or "",
+            "substantiated": "no",
+            "finding": "自行办结",
+        },
+        max_redirects=0,
+    )
     assert refused.status == 403
     # Another department: not its complaint.
     other = log_in(chromium, base, "dz2", "/complaints")

@@ -35,8 +35,9 @@ NAME, PHONE, ID = "欧阳娜娜", "13987654321", "11010519491231002X"
 
 
 @pytest.fixture
-def intake(clickhouse_server: Any, kafka_bootstrap: str, new_topic: Callable[..., str],
-           tmp_path: Path) -> Iterator[dict[str, Any]]:
+def intake(
+    clickhouse_server: Any, kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> Iterator[dict[str, Any]]:
     from esup.producer import kafka_producer
 
     client = fresh_database(clickhouse_server.address, DB)
@@ -45,12 +46,25 @@ def intake(clickhouse_server: Any, kafka_bootstrap: str, new_topic: Callable[...
     tokens = TokenStore(tmp_path / "hotline-tokens.json")
     _, token = tokens.add("12345-dazhou")
     ring = Keyring(tmp_path / "credentials" / "complaints" / "pii-keys.json")
-    it = Intake(keyring=ring, producer=producer, topic=topics["complaints"], form_secret=b"it-form-secret-0123456789",
-                hotline_tokens=tokens, form_limiter=RateLimiter(1 / 3600, 3), hotline_limiter=RateLimiter(50, 50),
-                max_body_bytes=32 << 10)
-    services = Services(auth=Authenticator({}, b"0123456789abcdef-test"), findings=None,  # type: ignore[arg-type]
-                        publisher=None, auditor=Auditor(client, producer, topics["audit"]),  # type: ignore[arg-type]
-                        loop=LoopConfig(), now=lambda: datetime.now(TZ), intake=it)
+    it = Intake(
+        keyring=ring,
+        producer=producer,
+        topic=topics["complaints"],
+        form_secret=b"it-form-secret-0123456789",
+        hotline_tokens=tokens,
+        form_limiter=RateLimiter(1 / 3600, 3),
+        hotline_limiter=RateLimiter(50, 50),
+        max_body_bytes=32 << 10,
+    )
+    services = Services(
+        auth=Authenticator({}, b"0123456789abcdef-test"),
+        findings=None,  # type: ignore[arg-type]
+        publisher=None,
+        auditor=Auditor(client, producer, topics["audit"]),  # type: ignore[arg-type]
+        loop=LoopConfig(),
+        now=lambda: datetime.now(TZ),
+        intake=it,
+    )
     try:
         with serve(create_app(services)) as base:
             yield {"base": base, "ch": client, "topics": topics, "token": token, "ring": ring}
@@ -68,8 +82,11 @@ def fill(page: Any, text: str) -> None:
     page.fill("input[name=id_number]", ID)
 
 
-def test_public_form_in_chromium_sealed_on_kafka_then_rate_limited(chromium: Any, intake: dict[str, Any],  # noqa: F811
-                                                                   kafka_bootstrap: str) -> None:
+def test_public_form_in_chromium_sealed_on_kafka_then_rate_limited(
+    chromium: Any,  # noqa: F811 - the fixture, imported from the console's browser test
+    intake: dict[str, Any],
+    kafka_bootstrap: str,
+) -> None:
     base = intake["base"]
     page = chromium.new_context(locale="zh-CN").new_page()
     page.goto(base + "/complaints/form")
@@ -116,8 +133,13 @@ def test_public_form_in_chromium_sealed_on_kafka_then_rate_limited(chromium: Any
     assert NAME not in str(audit) and PHONE not in str(audit) and ID not in str(audit)
 
 
-HOTLINE = {"ticket_id": "DZ12345-2026-0001", "category": "attitude", "department_id": "DZ-2",
-           "text": "来电人反映窗口人员态度恶劣。", "caller": {"name": NAME, "phone": PHONE}}
+HOTLINE = {
+    "ticket_id": "DZ12345-2026-0001",
+    "category": "attitude",
+    "department_id": "DZ-2",
+    "text": "来电人反映窗口人员态度恶劣。",
+    "caller": {"name": NAME, "phone": PHONE},
+}
 
 
 def test_bad_input_to_every_endpoint_is_a_4xx_naming_the_field(intake: dict[str, Any], kafka_bootstrap: str) -> None:
@@ -130,10 +152,14 @@ def test_bad_input_to_every_endpoint_is_a_4xx_naming_the_field(intake: dict[str,
             ("/complaints/hotline", auth, b"\xff\xfe{bad", 400, "<body>"),
             ("/complaints/hotline", auth, deep[:20000], 400, "nested"),
             ("/complaints/hotline", auth, b'{"ticket_id": "' + b"x" * 40000 + b'"}', 413, "bytes"),
-            ("/complaints/hotline", auth, json.dumps({**HOTLINE, "category": ["attitude"]}).encode(), 400,
-             "category"),
-            ("/complaints/hotline", auth, json.dumps({**HOTLINE, "caller": {"name": 1, "phone": PHONE}}).encode(),
-             400, "caller.name"),
+            ("/complaints/hotline", auth, json.dumps({**HOTLINE, "category": ["attitude"]}).encode(), 400, "category"),
+            (
+                "/complaints/hotline",
+                auth,
+                json.dumps({**HOTLINE, "caller": {"name": 1, "phone": PHONE}}).encode(),
+                400,
+                "caller.name",
+            ),
             ("/complaints/hotline", auth, json.dumps({**HOTLINE, "text": {"a": {"b": "c"}}}).encode(), 400, "text"),
             ("/complaints/hotline", auth, b"12345", 400, "<body>"),
             ("/complaints/hotline", {**auth, "content-type": "text/plain"}, b"{}", 415, "json"),
@@ -157,5 +183,8 @@ def test_bad_input_to_every_endpoint_is_a_4xx_naming_the_field(intake: dict[str,
     assert {m.message_id for m in records} == {first.json()["message_id"]}
     assert all(PHONE.encode() not in r for r in read_all(kafka_bootstrap, intake["topics"]["complaints"]))
     audit = intake["ch"].execute("SELECT actor_id, action, status FROM audit_log WHERE action = 'complaint.hotline'")
-    assert {(a, s) for a, _, s in audit} >= {("anonymous", 401), (f"hotline-token:{token.split('.')[1]}", 202),
-                                             (f"hotline-token:{token.split('.')[1]}", 400)}
+    assert {(a, s) for a, _, s in audit} >= {
+        ("anonymous", 401),
+        (f"hotline-token:{token.split('.')[1]}", 202),
+        (f"hotline-token:{token.split('.')[1]}", 400),
+    }

@@ -35,20 +35,35 @@ def db(clickhouse_server: Provided) -> Iterator[Any]:
     c.execute(f"DROP DATABASE IF EXISTS {DB}")
 
 
-def test_simulated_complaints_raise_their_truth(platform_settings: Settings, new_topic: Callable[..., str],
-                                                db: Any, tmp_path: Path) -> None:
-    t = {"complaints": new_topic(3, "complaints"), "findings": new_topic(3, "findings"),
-         "ticks": new_topic(1, "ticks"), "dead": new_topic(1, "dead")}
+def test_simulated_complaints_raise_their_truth(
+    platform_settings: Settings, new_topic: Callable[..., str], db: Any, tmp_path: Path
+) -> None:
+    t = {
+        "complaints": new_topic(3, "complaints"),
+        "findings": new_topic(3, "findings"),
+        "ticks": new_topic(1, "ticks"),
+        "dead": new_topic(1, "dead"),
+    }
     s = platform_settings.model_copy(update={"topic_complaints": t["complaints"]})
     grant_platform(s)  # the simulator publishes as the API and ticks as the clock, on this test's topic
     cfg, cal = load_complaints_config(), WorkCalendar()
     # From before Spring Festival to mid-March: every behaviour, some across the holiday.
-    sent, n = complain_until(s, seed=11, start=date(2026, 2, 2), until=UNTIL, per_day=3.0, out=tmp_path, cfg=cfg,
-                             calendar=cal)
+    sent, n = complain_until(
+        s, seed=11, start=date(2026, 2, 2), until=UNTIL, per_day=3.0, out=tmp_path, cfg=cfg, calendar=cal
+    )
     assert n > 60 and sent > 5 * n
-    svc = ComplaintsService(bootstrap=s.kafka_bootstrap, complaints_topic=t["complaints"], findings_topic=t["findings"],
-                            ticks_topic=t["ticks"], dead_letter_topic=t["dead"], cfg=cfg, calendar=cal,
-                            clock="event", store=ComplaintStore(db), auth=admin_auth())
+    svc = ComplaintsService(
+        bootstrap=s.kafka_bootstrap,
+        complaints_topic=t["complaints"],
+        findings_topic=t["findings"],
+        ticks_topic=t["ticks"],
+        dead_letter_topic=t["dead"],
+        cfg=cfg,
+        calendar=cal,
+        clock="event",
+        store=ComplaintStore(db),
+        auth=admin_auth(),
+    )
     try:
         svc.start()
         assert svc.now() == UNTIL  # the simulator's tick moved the event clock to the end
@@ -57,8 +72,9 @@ def test_simulated_complaints_raise_their_truth(platform_settings: Settings, new
         svc.close()
     truth = [json.loads(line) for line in (tmp_path / TRUTH_FILE).read_text(encoding="utf-8").splitlines()]
     want = sorted((c["complaint_id"], r, m) for c in truth for r, m in c["cards"])
-    got = sorted((f.details["complaint_id"], f.rule, f.detected_at.isoformat()) for f in raised
-                 if f.rule != repeat.RULE)
+    got = sorted(
+        (f.details["complaint_id"], f.rule, f.detected_at.isoformat()) for f in raised if f.rule != repeat.RULE
+    )
     assert got == want and len({r for _, r, _ in want}) == 7
     assert db.execute("SELECT count() FROM complaint_messages FINAL")[0][0] == sent
     clear = [json.loads(line) for line in (tmp_path / CLEAR_FILE).read_text(encoding="utf-8").splitlines()]
@@ -66,8 +82,9 @@ def test_simulated_complaints_raise_their_truth(platform_settings: Settings, new
     values = sorted({c[k] for c in clear for k in ("name", "phone", "id_number")})
     hits = []
     for (table,) in db.execute(f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine != 'View'"):
-        for (col,) in db.execute(f"SELECT name FROM system.columns WHERE database = '{DB}' AND table = '{table}' "
-                                 "AND type LIKE '%String%'"):
+        for (col,) in db.execute(
+            f"SELECT name FROM system.columns WHERE database = '{DB}' AND table = '{table}' AND type LIKE '%String%'"
+        ):
             # ClickHouse 18.16 has no multiSearchAny: the (small) column is searched here.
             text = "\n".join(str(v) for (v,) in db.execute(f"SELECT toString({col}) FROM {table}"))
             hits += [(table, col, v) for v in values if v in text]

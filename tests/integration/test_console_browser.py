@@ -40,8 +40,13 @@ def rows(findings: list[Any]) -> list[dict[str, Any]]:
     out = []
     for f in findings:
         d = f.model_dump(exclude={"chain"})
-        d.update(details=json.dumps(d["details"]), provisional=int(d["provisional"]), severity=f.severity.value,
-                 category=f.category.value, version=1)
+        d.update(
+            details=json.dumps(d["details"]),
+            provisional=int(d["provisional"]),
+            severity=f.severity.value,
+            category=f.category.value,
+            version=1,
+        )
         out.append(d)
     return out
 
@@ -49,25 +54,78 @@ def rows(findings: list[Any]) -> list[dict[str, Any]]:
 def seed(client: Any) -> None:
     insert(client, "findings", rows([Y1, Y2, Y3]))
     steps = [("apply", 1), ("accept", 1), ("suspend", 2), ("resume", 3)]
-    insert(client, "case_events", [{
-        "event_id": f"e{n}", "case_id": "CASE-A", "kind": kind, "schema_version": 1, "item_code": "ITEM",
-        "department_id": "DZ-1", "region_code": "511702", "staff_id": "s-1", "occurred_at": t(2026, 6, day, 9 + n),
-        "recorded_at": t(2026, 6, day, 9 + n), "payload": "{}", "source_partition": 0, "source_offset": n,
-    } for n, (kind, day) in enumerate(steps)])
-    clocks = [{"name": "decision", "start": "2026-06-01", "limit_wd": 20, "extension_wd": 0, "working_days_used": 3,
-               "deadline": "2026-06-29", "suspended": False, "stopped": False}]
-    insert(client, "case_snapshots", [{
-        "case_id": "CASE-A", "item_code": "ITEM", "department_id": "DZ-1", "region_code": "511702",
-        "responsible_staff": "s-1", "first_staff": "s-1", "stage": "accepted", "outcome": None, "open": 1,
-        "deemed_accepted": 0, "decision_deadline": t(2026, 6, 29, 23, 59), "working_days_used": 3, "next_due": None,
-        "last_event_at": t(2026, 6, 3, 12), "provisional": 0, "calendar_version": "test",
-        "clocks": json.dumps(clocks), "updated_at": t(2026, 6, 3, 12), "version": 1}])
-    client.execute("INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, version) "
-                   "VALUES", [("DZ-1", "达州市通川区行政审批局", "511702", "", "head-1", "", 0, 1),
-                              ("DZ-2", "达州市达川区市场监管局", "511703", "", "head-2", "", 0, 1)])
-    client.execute("INSERT INTO directory_staff (id, name, department, roles, email, mobile, deleted, version) VALUES",
-                   [("s-1", "张三", "DZ-1", ["handler"], "", "", 0, 1),
-                    ("s-2", "李四", "DZ-2", ["handler"], "", "", 0, 1)])
+    insert(
+        client,
+        "case_events",
+        [
+            {
+                "event_id": f"e{n}",
+                "case_id": "CASE-A",
+                "kind": kind,
+                "schema_version": 1,
+                "item_code": "ITEM",
+                "department_id": "DZ-1",
+                "region_code": "511702",
+                "staff_id": "s-1",
+                "occurred_at": t(2026, 6, day, 9 + n),
+                "recorded_at": t(2026, 6, day, 9 + n),
+                "payload": "{}",
+                "source_partition": 0,
+                "source_offset": n,
+            }
+            for n, (kind, day) in enumerate(steps)
+        ],
+    )
+    clocks = [
+        {
+            "name": "decision",
+            "start": "2026-06-01",
+            "limit_wd": 20,
+            "extension_wd": 0,
+            "working_days_used": 3,
+            "deadline": "2026-06-29",
+            "suspended": False,
+            "stopped": False,
+        }
+    ]
+    insert(
+        client,
+        "case_snapshots",
+        [
+            {
+                "case_id": "CASE-A",
+                "item_code": "ITEM",
+                "department_id": "DZ-1",
+                "region_code": "511702",
+                "responsible_staff": "s-1",
+                "first_staff": "s-1",
+                "stage": "accepted",
+                "outcome": None,
+                "open": 1,
+                "deemed_accepted": 0,
+                "decision_deadline": t(2026, 6, 29, 23, 59),
+                "working_days_used": 3,
+                "next_due": None,
+                "last_event_at": t(2026, 6, 3, 12),
+                "provisional": 0,
+                "calendar_version": "test",
+                "clocks": json.dumps(clocks),
+                "updated_at": t(2026, 6, 3, 12),
+                "version": 1,
+            }
+        ],
+    )
+    client.execute(
+        "INSERT INTO directory_departments (id, name, region_code, parent, head, bureau, deleted, version) VALUES",
+        [
+            ("DZ-1", "达州市通川区行政审批局", "511702", "", "head-1", "", 0, 1),
+            ("DZ-2", "达州市达川区市场监管局", "511703", "", "head-2", "", 0, 1),
+        ],
+    )
+    client.execute(
+        "INSERT INTO directory_staff (id, name, department, roles, email, mobile, deleted, version) VALUES",
+        [("s-1", "张三", "DZ-1", ["handler"], "", "", 0, 1), ("s-2", "李四", "DZ-2", ["handler"], "", "", 0, 1)],
+    )
 
 
 @pytest.fixture
@@ -84,36 +142,55 @@ def chromium(need: Callable[[bool, str, str], None]) -> Iterator[Any]:
 
 
 @pytest.fixture
-def console(clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callable[..., str],
-            tmp_path: Path) -> Iterator[dict[str, Any]]:
+def console(
+    clickhouse_server: Provided, kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> Iterator[dict[str, Any]]:
     from esup.producer import kafka_producer
 
     client = fresh_database(clickhouse_server.address, DB)
     seed(client)
     scoreboard.refresh(client, force=True)  # what `esup db views` does: the bulletin reads the scoreboard
     bulletins = tmp_path / "bulletins"
-    result = CliRunner().invoke(__import__("esup.cli", fromlist=["main"]).main,
-                                ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(bulletins)],
-                                env=cli_env(clickhouse_server.address))
+    result = CliRunner().invoke(
+        __import__("esup.cli", fromlist=["main"]).main,
+        ["bulletin", "--month", "2026-06", "--database", DB, "--out", str(bulletins)],
+        env=cli_env(clickhouse_server.address),
+    )
     assert result.exit_code == 0, result.output
-    topics = {"responses": new_topic(3, "responses"), "audit": new_topic(1, "audit"), "findings": new_topic(1, "f"),
-              "dead": new_topic(1, "dead")}
+    topics = {
+        "responses": new_topic(3, "responses"),
+        "audit": new_topic(1, "audit"),
+        "findings": new_topic(1, "f"),
+        "dead": new_topic(1, "dead"),
+    }
     producer = kafka_producer(kafka_bootstrap, "test-console", auth=admin_auth())
     # The loop service carries the answers from esup.responses into ClickHouse, as in production.
-    loop = LoopService(bootstrap=kafka_bootstrap, findings_topic=topics["findings"],
-                       responses_topic=topics["responses"], dead_letter_topic=topics["dead"], cfg=LoopConfig(),
-                       calendar=WorkCalendar(), clock="event", auth=admin_auth(),
-                       store=MessageStore(connect_url(clickhouse_server.address, DB)))
+    loop = LoopService(
+        bootstrap=kafka_bootstrap,
+        findings_topic=topics["findings"],
+        responses_topic=topics["responses"],
+        dead_letter_topic=topics["dead"],
+        cfg=LoopConfig(),
+        calendar=WorkCalendar(),
+        clock="event",
+        auth=admin_auth(),
+        store=MessageStore(connect_url(clickhouse_server.address, DB)),
+    )
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop, 200), daemon=True)
     runner.start()
     # The scoreboard's refresher, as `esup scores refresh --every` runs beside the console in production.
-    scorer = threading.Thread(target=scoreboard.run, args=(lambda: connect_url(clickhouse_server.address, DB), stop),
-                              kwargs={"every": 0.5}, daemon=True)
+    scorer = threading.Thread(
+        target=scoreboard.run,
+        args=(lambda: connect_url(clickhouse_server.address, DB), stop),
+        kwargs={"every": 0.5},
+        daemon=True,
+    )
     scorer.start()
     NOW[0] = t(2026, 6, 4, 10)
-    app = console_app(lambda: connect_url(clickhouse_server.address, DB), producer, topics, lambda: NOW[0],
-                      bulletins=bulletins)
+    app = console_app(
+        lambda: connect_url(clickhouse_server.address, DB), producer, topics, lambda: NOW[0], bulletins=bulletins
+    )
     try:
         with serve(app) as base:
             yield {"base": base, "ch": client, "topics": topics}
@@ -152,8 +229,9 @@ def ranking_ids(page: Any) -> list[str]:
     return [str(x) for x in page.eval_on_selector_all("#ranking-rows tr", "rs => rs.map(r => r.dataset.department)")]
 
 
-def test_clerk_answers_supervisor_dismisses_ranking_changes(chromium: Any, console: dict[str, Any],
-                                                            shots: Callable[[Any, str], None]) -> None:
+def test_clerk_answers_supervisor_dismisses_ranking_changes(
+    chromium: Any, console: dict[str, Any], shots: Callable[[Any, str], None]
+) -> None:
     base, ch = console["base"], console["ch"]
     # No session: sent to log in, and back to the page asked for afterwards.
     anonymous = chromium.new_context().new_page()
@@ -201,15 +279,20 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(chromium: Any, conso
     sup.click("text=提交决定")
     assert "已提交" in sup.inner_text("p.ok")
     # The ranking page updates by itself: Y1 no longer costs DZ-1 points (95 = 95, the smaller id first).
-    board.wait_for_function("() => document.querySelector('#ranking-rows tr').dataset.department === 'DZ-1'",
-                            timeout=20_000)
+    board.wait_for_function(
+        "() => document.querySelector('#ranking-rows tr').dataset.department === 'DZ-1'", timeout=20_000
+    )
     assert ranking_ids(board) == ["DZ-1", "DZ-2"]
     assert board.inner_text("[data-as-of]") != as_of  # the live poll brought the refresh's time along
     sup.reload()
     assert sup.inner_text("dd.status") == "撤销"
     # The other pages, for the record (and the screenshots).
-    for path, name, text in [("/cases/CASE-A", "case", "计时"), ("/departments/DZ-1", "department", "达州市通川区"),
-                             ("/staff/s-1", "staff", "张三"), ("/bulletins", "bulletins", "bulletin-2026-06")]:
+    for path, name, text in [
+        ("/cases/CASE-A", "case", "计时"),
+        ("/departments/DZ-1", "department", "达州市通川区"),
+        ("/staff/s-1", "staff", "张三"),
+        ("/bulletins", "bulletins", "bulletin-2026-06"),
+    ]:
         response = sup.goto(base + path)
         assert response is not None and response.status == 200, path
         assert text in sup.inner_text("main"), path
@@ -219,8 +302,14 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(chromium: Any, conso
     assert bulletin.status == 200 and bulletin.body()[:5] == b"%PDF-"
     # Every log-in and action is audited (the console's own records and the API's behind them).
     actions = {(r[0], r[1]) for r in ch.execute("SELECT actor_id, action FROM audit_log")}
-    assert {("dz1", "console:login"), ("dz1", "console:respond"), ("dz1", "respond"), ("sup-dazhou", "console:login"),
-            ("sup-dazhou", "console:decide"), ("sup-dazhou", "decide")} <= actions
+    assert {
+        ("dz1", "console:login"),
+        ("dz1", "console:respond"),
+        ("dz1", "respond"),
+        ("sup-dazhou", "console:login"),
+        ("sup-dazhou", "console:decide"),
+        ("sup-dazhou", "decide"),
+    } <= actions
     # Log-out ends the session.
     clerk.click("text=退出")
     assert clerk.url == base + "/login"
@@ -229,12 +318,18 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(chromium: Any, conso
     assert ("dz1", "console:logout") in {(r[0], r[1]) for r in ch.execute("SELECT actor_id, action FROM audit_log")}
 
 
-def test_other_department_gets_403_and_pages_for_charts(chromium: Any, console: dict[str, Any],
-                                                        shots: Callable[[Any, str], None]) -> None:
+def test_other_department_gets_403_and_pages_for_charts(
+    chromium: Any, console: dict[str, Any], shots: Callable[[Any, str], None]
+) -> None:
     base = console["base"]
     other = log_in(chromium, base, "dz2")
-    for path in (f"/findings/{Y1.finding_id}", "/cases/CASE-A", "/departments/DZ-1", "/staff/s-1",
-                 f"/findings/{Y1.finding_id}/dossier.pdf"):
+    for path in (
+        f"/findings/{Y1.finding_id}",
+        "/cases/CASE-A",
+        "/departments/DZ-1",
+        "/staff/s-1",
+        f"/findings/{Y1.finding_id}/dossier.pdf",
+    ):
         response = other.goto(base + path)
         assert response is not None and response.status == 403, path
         assert "无权访问" in other.inner_text("h1")
@@ -244,8 +339,9 @@ def test_other_department_gets_403_and_pages_for_charts(chromium: Any, console: 
     assert mine is not None and mine.status == 200 and other.locator("svg.chart").count() == 1
 
 
-def test_form_post_without_the_csrf_token_is_refused(chromium: Any, console: dict[str, Any],
-                                                     kafka_bootstrap: str) -> None:
+def test_form_post_without_the_csrf_token_is_refused(
+    chromium: Any, console: dict[str, Any], kafka_bootstrap: str
+) -> None:
     base = console["base"]
     clerk = log_in(chromium, base, "dz1", f"/findings/{Y2.finding_id}")
     token = clerk.get_attribute("input[name=csrf]", "value")
@@ -258,8 +354,10 @@ def test_form_post_without_the_csrf_token_is_refused(chromium: Any, console: dic
     # Log-in needs the token too (a forged log-in form cannot sign a victim into the attacker's account).
     anonymous = chromium.new_context().new_page()
     anonymous.goto(base + "/login")
-    assert anonymous.request.post(base + "/login", form={"username": "dz1", "password": PASSWORD},
-                                  max_redirects=0).status == 403
+    assert (
+        anonymous.request.post(base + "/login", form={"username": "dz1", "password": PASSWORD}, max_redirects=0).status
+        == 403
+    )
     # The same form with the session's token goes through.
     accepted = clerk.request.post(url, form=form | {"csrf": token or "", "key": "k1"}, max_redirects=0)
     assert accepted.status == 303

@@ -89,19 +89,29 @@ def test_the_scoreboard_is_the_rankings_view_on_both_engines(ranking_pair: tuple
     for client in (old, new):
         refresh(client, force=True)  # a second build: the swap path with a board already in place
         assert rows_of(client.execute(f"SELECT * FROM {board_table(kind)}")) == expected
-        assert not client.execute("SELECT name FROM system.tables WHERE database = currentDatabase() "
-                                  "AND name LIKE 'scoreboard_%' AND name NOT IN ('scoreboard_department', "
-                                  "'scoreboard_staff', 'scoreboard_refreshes')")  # no copy left behind
+        assert not client.execute(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() "
+            "AND name LIKE 'scoreboard_%' AND name NOT IN ('scoreboard_department', "
+            "'scoreboard_staff', 'scoreboard_refreshes')"
+        )  # no copy left behind
     assert refresh(new) is None  # nothing changed since: nothing rebuilt
 
 
 def test_the_hand_worked_ranking_holds_on_the_current_engine(ranking_pair: tuple[Any, ChdbClient]) -> None:
     _, new = ranking_pair
-    assert [tuple(r) for r in new.execute(
-        f"SELECT {rank.RANK_COLUMNS} FROM rankings_department WHERE period = 'month' AND period_start = %(s)s "
-        "AND level = 'province' AND region = '510000' ORDER BY rank", {"s": rank.JUNE})] == [
-        (1, "DZ-1", 89, None, 6, 1, 0, 0, 0), (2, "DZ-2", 89, None, 4, 2, 0, 0, 0),
-        (3, "CD-2", 87, 1, 0, 2, 1, 0, 3), (4, "CD-1", 87, 0.5, 0, 3, 0, 1, 2)]  # fmt: skip
+    assert [
+        tuple(r)
+        for r in new.execute(
+            f"SELECT {rank.RANK_COLUMNS} FROM rankings_department WHERE period = 'month' AND period_start = %(s)s "
+            "AND level = 'province' AND region = '510000' ORDER BY rank",
+            {"s": rank.JUNE},
+        )
+    ] == [
+        (1, "DZ-1", 89, None, 6, 1, 0, 0, 0),
+        (2, "DZ-2", 89, None, 4, 2, 0, 0, 0),
+        (3, "CD-2", 87, 1, 0, 2, 1, 0, 3),
+        (4, "CD-1", 87, 0.5, 0, 3, 0, 1, 2),
+    ]
 
 
 def test_esup_rankings_query_with_names_is_the_same(ranking_pair: tuple[Any, ChdbClient]) -> None:
@@ -135,8 +145,9 @@ QUERIES = [(board.name, spec.title, spec.sql) for board in BOARDS for spec in bo
 
 
 @pytest.mark.parametrize("scenario", dash.SCENARIOS, ids=[s.name for s in dash.SCENARIOS])
-def test_every_panel_gives_the_same_rows_on_both_engines(dashboard_pair: tuple[Any, ChdbClient],
-                                                         scenario: dash.Scenario) -> None:  # fmt: skip
+def test_every_panel_gives_the_same_rows_on_both_engines(
+    dashboard_pair: tuple[Any, ChdbClient], scenario: dash.Scenario
+) -> None:
     old, new = dashboard_pair
     nonempty = 0
     for board, title, sql in QUERIES:
@@ -172,8 +183,9 @@ def test_esup_case_reads_the_same_case_on_both_engines(dashboard_pair: tuple[Any
     assert case is not None and again is not None
     # chdb hands times back as text: compare what does not depend on the driver's types.
     assert again.clocks == case.clocks and again.state["stage"] == case.state["stage"]
-    assert [(e.event_id, e.kind, e.payload) for e in again.events] == [(e.event_id, e.kind, e.payload)
-                                                                      for e in case.events]
+    assert [(e.event_id, e.kind, e.payload) for e in again.events] == [
+        (e.event_id, e.kind, e.payload) for e in case.events
+    ]
     assert [(f.finding_id, f.evidence) for f in again.findings] == [(f.finding_id, f.evidence) for f in case.findings]
     assert [e.kind for e in case.pauses] == ["suspend", "extend", "extend"]
     decision = next(c for c in case.clocks if c.name == "decision")
@@ -190,10 +202,15 @@ def test_esup_case_command_on_the_server(dashboard_pair: tuple[Any, ChdbClient],
     from esup.cli import main
 
     url = urlsplit(clickhouse_server.address)
-    env = {"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
-           "ESUP_CLICKHOUSE_USER": url.username or "default", "ESUP_CLICKHOUSE_PASSWORD": url.password or ""}
-    run = CliRunner().invoke(main, ["case", "DZ2026-0007", "--database", "esup_test_versions_dash",
-                                    "--width", "200"], env=env)  # fmt: skip
+    env = {
+        "ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1",
+        "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
+        "ESUP_CLICKHOUSE_USER": url.username or "default",
+        "ESUP_CLICKHOUSE_PASSWORD": url.password or "",
+    }
+    run = CliRunner().invoke(
+        main, ["case", "DZ2026-0007", "--database", "esup_test_versions_dash", "--width", "200"], env=env
+    )
     assert run.exit_code == 0, run.output
     for heading in ("Case DZ2026-0007", "Clocks", "Suspensions and extensions", "Timeline", "Findings and their"):
         assert heading in run.output

@@ -44,22 +44,55 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("province-month", {"region_level": "province", "region": "510000", "period": "month",
-                                "department": "DZ-SCJG", "case_id": "DZ2026-0003"},
-             datetime(2026, 1, 1, tzinfo=TZ), datetime(2026, 5, 20, 12, tzinfo=TZ)),
-    Scenario("city-week", {"region_level": "city", "region": "511700", "period": "week",
-                           "department": "DZ-ZRZY", "case_id": "DZ2026-0005"},
-             datetime(2026, 4, 1, tzinfo=TZ), datetime(2026, 5, 8, 18, tzinfo=TZ)),
-    Scenario("county-day", {"region_level": "county", "region": "511722", "period": "day",
-                            "department": "DZ-WJW", "case_id": "DZ2026-0016"},
-             datetime(2026, 6, 1, tzinfo=TZ), datetime(2026, 6, 30, 17, tzinfo=TZ)),
+    Scenario(
+        "province-month",
+        {
+            "region_level": "province",
+            "region": "510000",
+            "period": "month",
+            "department": "DZ-SCJG",
+            "case_id": "DZ2026-0003",
+        },
+        datetime(2026, 1, 1, tzinfo=TZ),
+        datetime(2026, 5, 20, 12, tzinfo=TZ),
+    ),
+    Scenario(
+        "city-week",
+        {
+            "region_level": "city",
+            "region": "511700",
+            "period": "week",
+            "department": "DZ-ZRZY",
+            "case_id": "DZ2026-0005",
+        },
+        datetime(2026, 4, 1, tzinfo=TZ),
+        datetime(2026, 5, 8, 18, tzinfo=TZ),
+    ),
+    Scenario(
+        "county-day",
+        {
+            "region_level": "county",
+            "region": "511722",
+            "period": "day",
+            "department": "DZ-WJW",
+            "case_id": "DZ2026-0016",
+        },
+        datetime(2026, 6, 1, tzinfo=TZ),
+        datetime(2026, 6, 30, 17, tzinfo=TZ),
+    ),
 ]
 
 # Panels that must show something in the first scenario: the fixture data has rows for them.
 NON_EMPTY = {
-    "部门排名 Department ranking", "预警与红黄牌趋势 Findings over time", "按市办结及时率 On-time rate by city",
-    "人员排名 Staff ranking", "收费与程序问题 Fee and procedure findings", "办件状态 Case", "时间线 Timeline",
-    "问题与证据 Findings and their evidence", "临近时限的在办件 Open cases nearest their deadline",
+    "部门排名 Department ranking",
+    "预警与红黄牌趋势 Findings over time",
+    "按市办结及时率 On-time rate by city",
+    "人员排名 Staff ranking",
+    "收费与程序问题 Fee and procedure findings",
+    "办件状态 Case",
+    "时间线 Timeline",
+    "问题与证据 Findings and their evidence",
+    "临近时限的在办件 Open cases nearest their deadline",
 }
 
 
@@ -81,8 +114,10 @@ def example_rows() -> list[tuple[str, Any]]:
     assert result.at is not None
     rows = _records("events", [(e.case_id.encode(), e.model_dump_json().encode()) for e in events])
     rows += _records("findings", [(f.case_id.encode(), f.model_dump_json().encode()) for f in result.findings])
-    rows += _records("snapshots", [(s.case_id.encode(), snapshot(s, result.at, ctx).model_dump_json().encode())
-                                   for s in result.states.values()])
+    rows += _records(
+        "snapshots",
+        [(s.case_id.encode(), snapshot(s, result.at, ctx).model_dump_json().encode()) for s in result.states.values()],
+    )
     return rows
 
 

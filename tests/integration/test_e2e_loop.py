@@ -34,8 +34,9 @@ CASES = 300
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Pipeline]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=2)
     p.workdir.mkdir(parents=True)
     yield p
@@ -57,7 +58,8 @@ def supervision_in_clickhouse(client: Any, db: str) -> Counter[tuple[str, str, d
 
 
 def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
-        pipeline: Pipeline, clickhouse_client: Any, tmp_path: Path) -> None:  # fmt: skip
+    pipeline: Pipeline, clickhouse_client: Any, tmp_path: Path
+) -> None:
     p, sim, db = pipeline, tmp_path / "sim", pipeline.database
     began = time.monotonic()
     p.esup("simulate", "--catalog-only", "--seed", "14", "--out", str(sim))
@@ -67,24 +69,62 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
     inbox = tmp_path / "inbox"
     smtp = SmtpReceiver(inbox, free_port()).start()
     config_file = tmp_path / "notifier.yaml"
-    config_file.write_text(yaml.safe_dump({"notifier": {
-        "quiet_hours": [], "retry": {"initial_s": 0.5, "max_s": 2},
-        "channels": {"email": {"port": smtp.port, "timeout_s": 3}, "webhook": {"enabled": False},
-                     "sms": {"enabled": False}}}}))  # fmt: skip
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "notifier": {
+                    "quiet_hours": [],
+                    "retry": {"initial_s": 0.5, "max_s": 2},
+                    "channels": {
+                        "email": {"port": smtp.port, "timeout_s": 3},
+                        "webhook": {"enabled": False},
+                        "sms": {"enabled": False},
+                    },
+                }
+            }
+        )
+    )
     try:
         p.worker("worker")
         p.sink()
-        p.start("notifier", "notifier", "run", "--config", str(config_file), "--loglevel", "warning",
-                env={"ESUP_NOTIFIER_GROUP": f"test-{p.tag}-notifier"})  # fmt: skip
-        p.esup("simulate", "--cases", str(CASES), "--seed", "14", "--violation-rate", "0.4", "--to-kafka",
-               "--speed", "max", "--out", str(sim), timeout=300)  # fmt: skip
+        p.start(
+            "notifier",
+            "notifier",
+            "run",
+            "--config",
+            str(config_file),
+            "--loglevel",
+            "warning",
+            env={"ESUP_NOTIFIER_GROUP": f"test-{p.tag}-notifier"},
+        )
+        p.esup(
+            "simulate",
+            "--cases",
+            str(CASES),
+            "--seed",
+            "14",
+            "--violation-rate",
+            "0.4",
+            "--to-kafka",
+            "--speed",
+            "max",
+            "--out",
+            str(sim),
+            timeout=300,
+        )
         manifest = json.loads((sim / "manifest.json").read_text())
         truth = read_truth(sim / "truth.jsonl")
-        wait_until(lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
-                   timeout=150, what="the worker to apply every event")  # fmt: skip
+        wait_until(
+            lambda: committed_lag(p.bootstrap, p.env["ESUP_WORKER_APP_ID"], p.topics["case_events"]) == 0,
+            timeout=150,
+            what="the worker to apply every event",
+        )
         p.advance(manifest["at"])
-        wait_until(lambda: count_findings(clickhouse_client, db) >= len(truth), timeout=120,
-                   what=f"{len(truth)} findings in ClickHouse")  # fmt: skip
+        wait_until(
+            lambda: count_findings(clickhouse_client, db) >= len(truth),
+            timeout=120,
+            what=f"{len(truth)} findings in ClickHouse",
+        )
         found = topic_findings(p)
         assert Counter((f.case_id, f.rule, f.staff_id) for f in found) == Counter(e.key() for e in truth)
 
@@ -93,8 +133,9 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
         config = load_config(config_file)
         mails = {d.delivery_id: d for f in found for d in plan(f, index, config, escalation=False) if d.address}
         assert mails and {d.reason for d in mails.values()} >= {"responsible", "head"}
-        wait_until(lambda: set(mails) <= {r["delivery"] for r in smtp.log.rows}, timeout=120,
-                   what=f"{len(mails)} emails")  # fmt: skip
+        wait_until(
+            lambda: set(mails) <= {r["delivery"] for r in smtp.log.rows}, timeout=120, what=f"{len(mails)} emails"
+        )
 
         # The departments answer (or not) and the supervisors decide, in simulated time up to `until`.
         until = datetime.fromisoformat(manifest["at"]) + timedelta(days=40)
@@ -106,10 +147,16 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
         sent = int(out.stdout.split()[1])
         p.start("loop", "loop", "run", "--clock", "event")
 
-        want = Counter((e.finding_id, rule, datetime.fromisoformat(at))
-                       for e in loop_truth for rule, at in e.supervision)  # fmt: skip
-        got = wait_until(lambda: (lambda s: s if sum(s.values()) >= sum(want.values()) else None)(
-            supervision_in_clickhouse(clickhouse_client, db)), timeout=90, what=f"{sum(want.values())} escalations")
+        want = Counter(
+            (e.finding_id, rule, datetime.fromisoformat(at)) for e in loop_truth for rule, at in e.supervision
+        )
+        got = wait_until(
+            lambda: (lambda s: s if sum(s.values()) >= sum(want.values()) else None)(
+                supervision_in_clickhouse(clickhouse_client, db)
+            ),
+            timeout=90,
+            what=f"{sum(want.values())} escalations",
+        )
         time.sleep(2)  # anything beyond the truth would be there by now
         got = supervision_in_clickhouse(clickhouse_client, db)
         assert got == want, f"missing {sorted(want - got)[:3]}; not expected {sorted(got - want)[:3]}"
@@ -119,8 +166,12 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
         wait_until(lambda: clickhouse_client.execute(count)[0][0] == sent, timeout=30, what=f"{sent} loop messages")
         status = dict(clickhouse_client.execute(f"SELECT finding_id, status FROM {db}.finding_decisions"))
         assert {e.finding_id: status[e.finding_id] for e in loop_truth} == {e.finding_id: e.status for e in loop_truth}
-        measures = Counter(tuple(r) for r in clickhouse_client.execute(
-            f"SELECT finding_id, measure, target_kind, target_id FROM {db}.accountability_measures"))
+        measures = Counter(
+            tuple(r)
+            for r in clickhouse_client.execute(
+                f"SELECT finding_id, measure, target_kind, target_id FROM {db}.accountability_measures"
+            )
+        )
         assert measures == Counter((e.finding_id, *m) for e in loop_truth for m in e.measures)
         assert {m for _, m, _, _ in measures} == {"reminder_talk", "efficiency_warning"}
         assert {e.status for e in loop_truth} >= {"dismissed", "confirmed", "accountability", "recommendation"}
@@ -128,16 +179,18 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
         # The escalations are notified too: the heads of departments hear of the late answers.
         late = [f for f in topic_findings(p) if f.category == "supervision"]
         escalated = {d.delivery_id for f in late for d in plan(f, index, config, escalation=True) if d.address}
-        wait_until(lambda: escalated <= {r["delivery"] for r in smtp.log.rows}, timeout=120,
-                   what="the escalations' emails")  # fmt: skip
+        wait_until(
+            lambda: escalated <= {r["delivery"] for r in smtp.log.rows}, timeout=120, what="the escalations' emails"
+        )
         received = Counter(r["delivery"] for r in smtp.log.rows)
         assert {i: received[i] for i in set(mails) | escalated} == dict.fromkeys(set(mails) | escalated, 1)  # once
 
         # The dossier of a finding whose recommendation was reported late names the finding, its evidence
         # events, the notifications, the response and every decision.
         story = next(e for e in loop_truth if e.story in ("recommendation_late", "reminder_talk", "appeal_accepted"))
-        res = p.esup("dossier", story.finding_id, "--out", str(tmp_path / "dossier"), "--catalog",
-                     str(sim / "catalog.yaml"))  # fmt: skip
+        res = p.esup(
+            "dossier", story.finding_id, "--out", str(tmp_path / "dossier"), "--catalog", str(sim / "catalog.yaml")
+        )
         assert "dossier.pdf" in res.stdout
         doc = json.loads((tmp_path / "dossier" / "dossier.json").read_text())
         f = next(x for x in found if x.finding_id == story.finding_id)
@@ -149,8 +202,10 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
         assert {n["channel"] for n in doc["notifications"]} == {"email"}
         assert {n["status"] for n in doc["notifications"]} == {"sent"}
         assert (tmp_path / "dossier" / "dossier.pdf").stat().st_size > 1000
-        print(f"\ne2e loop: {CASES} cases, {len(found)} findings, {len(mails)} emails, {len(loop_truth)} supervised "
-              f"({dict(stories)}), {sent} messages, {sum(want.values())} escalations, "
-              f"{time.monotonic() - began:.0f} s")
+        print(
+            f"\ne2e loop: {CASES} cases, {len(found)} findings, {len(mails)} emails, {len(loop_truth)} supervised "
+            f"({dict(stories)}), {sent} messages, {sum(want.values())} escalations, "
+            f"{time.monotonic() - began:.0f} s"
+        )
     finally:
         smtp.stop()

@@ -26,8 +26,9 @@ CASES = 2500
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Pipeline]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=4)
     p.workdir.mkdir(parents=True)
     yield p
@@ -39,8 +40,9 @@ def findings_in_clickhouse(client: Any, database: str) -> dict[str, tuple[str, s
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(pipeline: Pipeline, clickhouse_client: Any,
-                                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(
+    pipeline: Pipeline, clickhouse_client: Any, tmp_path: Path
+) -> None:
     p, sim = pipeline, tmp_path / "sim"
     began = time.monotonic()
     p.esup("simulate", "--catalog-only", "--out", str(sim))
@@ -50,16 +52,32 @@ def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(pipeline: P
     p.worker("worker-2", web_port=ports[1])
     p.sink()
     wait_for_split(ports)
-    run = p.esup("simulate", "--cases", str(CASES), "--seed", "2026", "--violation-rate", "0.3", "--to-kafka",
-                 "--speed", "max", "--out", str(sim), timeout=300)  # fmt: skip
+    run = p.esup(
+        "simulate",
+        "--cases",
+        str(CASES),
+        "--seed",
+        "2026",
+        "--violation-rate",
+        "0.3",
+        "--to-kafka",
+        "--speed",
+        "max",
+        "--out",
+        str(sim),
+        timeout=300,
+    )
     manifest = json.loads((sim / "manifest.json").read_text())
     assert manifest["cases"] == CASES and f"sent {manifest['events']} events" in run.stdout
     truth = read_truth(sim / "truth.jsonl")
     assert {e.category for e in truth} == {"time", "fee", "procedure", "condition", "first_inquiry", "data_quality"}
 
     group = p.env["ESUP_WORKER_APP_ID"]
-    wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=150,
-               what="the workers to apply every event")  # fmt: skip
+    wait_until(
+        lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0,
+        timeout=150,
+        what="the workers to apply every event",
+    )
     p.advance(manifest["at"])  # the moment the ground truth is computed for
     got = wait_until(
         lambda: (lambda f: f if len(f) >= len(truth) else None)(findings_in_clickhouse(clickhouse_client, p.database)),
@@ -71,8 +89,10 @@ def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(pipeline: P
 
     found = Counter(got.values())
     expected = keys(truth)
-    assert found == expected, (f"missing {sorted(expected - found)[:5]} ({sum((expected - found).values())}); "
-                               f"not injected {sorted(found - expected)[:5]} ({sum((found - expected).values())})")
+    assert found == expected, (
+        f"missing {sorted(expected - found)[:5]} ({sum((expected - found).values())}); "
+        f"not injected {sorted(found - expected)[:5]} ({sum((found - expected).values())})"
+    )
     # The same findings, id for id, as the reference evaluation of the same file.
     lines = (sim / "events.jsonl").read_bytes().splitlines()
     assert set(got) == set(reference(lines, manifest["at"], catalog=sim / "catalog.yaml"))
@@ -83,5 +103,7 @@ def test_a_simulated_province_ends_in_clickhouse_exactly_as_injected(pipeline: P
     # One per arrival, and one per re-application after a withdrawal (sim/reapply.py: "<case id>-R").
     again = {c for c in (json.loads(x)["case_id"] for x in lines) if c.endswith("-R")}
     assert snapshots == CASES + len(again) and again
-    print(f"\ne2e: {CASES} cases, {manifest['events']} events, {len(truth)} findings as injected "
-          f"({len(expected)} distinct case/rule/staff), {time.monotonic() - began:.0f} s")
+    print(
+        f"\ne2e: {CASES} cases, {manifest['events']} events, {len(truth)} findings as injected "
+        f"({len(expected)} distinct case/rule/staff), {time.monotonic() - began:.0f} s"
+    )

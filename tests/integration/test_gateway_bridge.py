@@ -29,8 +29,9 @@ def committed_count(p: Pipeline) -> Callable[[], int]:
     """How many records a read_committed reader has seen on case events so far (read incrementally: cheap)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=p.bootstrap, isolation_level="read_committed",
-                             enable_auto_commit=False, **admin_auth())  # fmt: skip
+    consumer = KafkaConsumer(
+        bootstrap_servers=p.bootstrap, isolation_level="read_committed", enable_auto_commit=False, **admin_auth()
+    )
     tps = [TopicPartition(p.topics["case_events"], i) for i in range(p.partitions)]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
@@ -50,20 +51,25 @@ def ingest(p: Pipeline, dept: str, records: list[tuple[bytes | None, bytes]]) ->
 def test_bridge_forwards_each_valid_event_once_and_dead_letters_what_speaks_for_another(pipe: Pipeline) -> None:
     good_a = [(f"case-a{i}".encode(), line(f"a{i}", "DA")) for i in range(40)]
     good_b = [(f"case-b{i}".encode(), line(f"b{i}", "DB")) for i in range(30)]
-    ingest(pipe, "DA", [*good_a, (b"case-x1", line("x1", "DB")), (b"case-x2", b'{"event_id": '),
-                        (b"not-the-case", line("x3", "DA"))])
+    ingest(
+        pipe,
+        "DA",
+        [*good_a, (b"case-x1", line("x1", "DB")), (b"case-x2", b'{"event_id": '), (b"not-the-case", line("x3", "DA"))],
+    )
     ingest(pipe, "DB", good_b)
     pipe.start("bridge", "gateway", "bridge")
-    dead = wait_until(lambda: len(r := pipe.read("dead_letters", idle_s=1)) >= 3 and r, timeout=60,
-                      what="three dead letters")  # fmt: skip
+    dead = wait_until(
+        lambda: len(r := pipe.read("dead_letters", idle_s=1)) >= 3 and r, timeout=60, what="three dead letters"
+    )
     got = wait_until(lambda: len(ids := event_ids(pipe)) >= 70 and ids, timeout=60, what="70 events forwarded")
     assert got == {f"a{i}": 1 for i in range(40)} | {f"b{i}": 1 for i in range(30)}
     letters = {json.loads(r.value)["source_offset"]: json.loads(r.value) for r in dead}
     assert len(letters) == 3
     claimed, bad, keyed = (letters[k] for k in sorted(letters))
     prefix = pipe.topics["ingest_prefix"]
-    assert claimed["reason"] == (f"department_id: 'DB' claimed by an event on DA's topic {prefix}DA "
-                                 "(principal dept-DA)")
+    assert claimed["reason"] == (
+        f"department_id: 'DB' claimed by an event on DA's topic {prefix}DA (principal dept-DA)"
+    )
     assert base64.b64decode(claimed["value_b64"]) == line("x1", "DB") and claimed["source_topic"] == prefix + "DA"
     assert "invalid JSON" in bad["reason"]
     assert keyed["reason"].startswith("key: b'not-the-case'") and "'case-x3'" in keyed["reason"]
@@ -85,17 +91,26 @@ def test_bridge_survives_kill_9_mid_stream_with_nothing_lost_or_duplicated(pipe:
         pipe.start("bridge", "gateway", "bridge")
         # Killed once it has committed a few transactions and is in the middle of the next ones: the restart
         # must resume from the offsets committed with them, and drop what the open one wrote.
-        wait_until(lambda b=before: seen() > b + 3000, timeout=120, every=0.01,  # type: ignore[misc]
-                   what="the bridge committing")  # fmt: skip
+        wait_until(
+            lambda b=before: seen() > b + 3000,
+            timeout=120,
+            every=0.01,  # type: ignore[misc]
+            what="the bridge committing",
+        )
         pipe.stop("bridge", kill=True)
     done = sum(event_ids(pipe, idle_s=1).values())
     assert done < total, "the bridge finished before the kill -9 landed mid-stream: make the input larger"
     pipe.start("bridge", "gateway", "bridge")
-    got = wait_until(lambda: sum((ids := event_ids(pipe, idle_s=2)).values()) >= total and ids, timeout=300,
-                     every=2, what=f"all {total} events")  # fmt: skip
+    got = wait_until(
+        lambda: sum((ids := event_ids(pipe, idle_s=2)).values()) >= total and ids,
+        timeout=300,
+        every=2,
+        what=f"all {total} events",
+    )
     time.sleep(3)
     got = event_ids(pipe, idle_s=2)
     pipe.stop("bridge")
     assert len(got) == total and max(got.values()) == 1, (
-        f"{total - len(got)} lost, {sum(v - 1 for v in got.values())} duplicated")
+        f"{total - len(got)} lost, {sum(v - 1 for v in got.values())} duplicated"
+    )
     assert not pipe.read("dead_letters", idle_s=1)

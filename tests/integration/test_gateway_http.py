@@ -53,10 +53,14 @@ def server(pipe: Pipeline, tokens: dict[str, str]) -> Iterator[tuple[str, Gatewa
     from esup.producer import kafka_producer
 
     producer = kafka_producer(pipe.bootstrap, "test-gateway", auth=admin_auth())
-    services = GatewayServices(tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/esup/tokens.json"),
-                               producer=producer, topic=pipe.topics["case_events"],
-                               auditor=GatewayAuditor(producer, pipe.topics["audit"]),
-                               limiter=RateLimiter(1000, 1000), max_body_bytes=MAX_BODY)  # fmt: skip
+    services = GatewayServices(
+        tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/esup/tokens.json"),
+        producer=producer,
+        topic=pipe.topics["case_events"],
+        auditor=GatewayAuditor(producer, pipe.topics["audit"]),
+        limiter=RateLimiter(1000, 1000),
+        max_body_bytes=MAX_BODY,
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -74,8 +78,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_tokens_departments_contract_and_size(server: tuple[str, GatewayServices], tokens: dict[str, str],
-                                              pipe: Pipeline) -> None:  # fmt: skip
+def test_tokens_departments_contract_and_size(
+    server: tuple[str, GatewayServices], tokens: dict[str, str], pipe: Pipeline
+) -> None:
     base, _ = server
     url = f"{base}/v1/events"
     batch = [event(f"g{i}", "DA") for i in range(5)]
@@ -86,22 +91,32 @@ def test_tokens_departments_contract_and_size(server: tuple[str, GatewayServices
     # 403: another department's event, naming both; nothing of the batch published.
     r = httpx.post(url, json=[*batch, event("g-foreign", "DB")], headers=auth(tokens["DA"]))
     assert r.status_code == 403 and "DB" in r.text and "DA" in r.text, r.text
-    assert r.json()["errors"] == [{"line": 6, "field": "department_id",
-                                   "reason": f"department_id: 'DB' claimed with department DA's token "
-                                             f"{tokens['DA'].split('.')[1]}"}]
+    assert r.json()["errors"] == [
+        {
+            "line": 6,
+            "field": "department_id",
+            "reason": f"department_id: 'DB' claimed with department DA's token {tokens['DA'].split('.')[1]}",
+        }
+    ]
     # 400: line, field and reason, as `esup publish` reports them.
     bad = b"\n".join([line("g1", "DA"), json.dumps({**event("g2", "DA"), "staff_id": 7}).encode(), b"{nope"])
     r = httpx.post(url, content=bad, headers=auth(tokens["DA"]) | {"Content-Type": "application/x-ndjson"})
     assert r.status_code == 400 and r.json()["error_count"] == 2
     assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(2, "staff_id"), (3, None)]
-    for hostile in (b"[" * 200_000, b'["' + b"x" * 200_000 + b'"]', b"\xff\xfe\x00", b"[1e99999]", b"{}",
-                    json.dumps([{"a": [[[[[[[[]]]]]]]]}]).encode()):  # fmt: skip
+    for hostile in (
+        b"[" * 200_000,
+        b'["' + b"x" * 200_000 + b'"]',
+        b"\xff\xfe\x00",
+        b"[1e99999]",
+        b"{}",
+        json.dumps([{"a": [[[[[[[[]]]]]]]]}]).encode(),
+    ):
         r = httpx.post(url, content=hostile, headers=auth(tokens["DA"]))
         assert r.status_code == 400 and r.json()["errors"][0]["reason"], (hostile[:20], r.text)
     # 413: a declared length over the bound, and a chunked body (no length) that runs past it.
     big = b"[" + b",".join([line(f"big{i}", "DA") for i in range(2000)]) + b"]"
     assert len(big) > MAX_BODY and httpx.post(url, content=big, headers=auth(tokens["DA"])).status_code == 413
-    r = httpx.post(url, content=iter([big[i:i + 8192] for i in range(0, len(big), 8192)]), headers=auth(tokens["DA"]))
+    r = httpx.post(url, content=iter([big[i : i + 8192] for i in range(0, len(big), 8192)]), headers=auth(tokens["DA"]))
     assert r.status_code == 413
     # 202 with the ids, and again for the same events (idempotent by event id: the workers drop repeats).
     for _ in range(2):
@@ -124,12 +139,12 @@ def test_tokens_departments_contract_and_size(server: tuple[str, GatewayServices
     assert n == len(audit)
 
 
-def test_a_burst_past_the_departments_rate_is_429_with_retry_after(server: tuple[str, GatewayServices],
-                                                                  tokens: dict[str, str]) -> None:  # fmt: skip
+def test_a_burst_past_the_departments_rate_is_429_with_retry_after(
+    server: tuple[str, GatewayServices], tokens: dict[str, str]
+) -> None:
     base, services = server
     services.limiter = RateLimiter(rate_per_s=0.2, burst=5)  # one more every 5 s
-    codes = [httpx.post(f"{base}/v1/events", json=[event(f"r{i}", "DA")], headers=auth(tokens["DA"]))
-             for i in range(8)]  # fmt: skip
+    codes = [httpx.post(f"{base}/v1/events", json=[event(f"r{i}", "DA")], headers=auth(tokens["DA"])) for i in range(8)]
     assert [c.status_code for c in codes[:5]] == [202] * 5 and {c.status_code for c in codes[5:]} == {429}
     assert 1 <= int(codes[-1].headers["Retry-After"]) <= 5
     # Another department has its own bucket.
@@ -194,8 +209,12 @@ def test_nothing_answered_202_is_lost_across_a_gateway_restart(pipe: Pipeline, t
     try:
         for _ in range(2):
             before = len(accepted)
-            wait_until(lambda b=before: len(accepted) > b + 500, timeout=60, every=0.1,  # type: ignore[misc]
-                       what="202s from the gateway")  # fmt: skip
+            wait_until(
+                lambda b=before: len(accepted) > b + 500,
+                timeout=60,
+                every=0.1,  # type: ignore[misc]
+                what="202s from the gateway",
+            )
             pipe.stop("gateway", kill=True)  # kill -9 while requests are in flight
             pipe.start("gateway", "gateway", "serve", "--port", str(port), env=env)
         wait_until(lambda: len(accepted) > before + 1000, timeout=60, every=0.1, what="202s after the restart")

@@ -22,17 +22,35 @@ def pipe(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[Pip
     p.close(kafka_admin)
 
 
-def test_each_simulated_department_writes_its_own_topic_and_the_bridge_forwards_all_once(pipe: Pipeline,
-                                                                                        tmp_path: Path) -> None:
+def test_each_simulated_department_writes_its_own_topic_and_the_bridge_forwards_all_once(
+    pipe: Pipeline, tmp_path: Path
+) -> None:
     out = tmp_path / "sim"
     pipe.start("bridge", "gateway", "bridge")
-    sim = pipe.esup("simulate", "--to-kafka", "--per-department", "--cases", "60", "--days", "10", "--seed", "3",
-                    "--out", str(out), "--quiet", timeout=300)  # fmt: skip
+    sim = pipe.esup(
+        "simulate",
+        "--to-kafka",
+        "--per-department",
+        "--cases",
+        "60",
+        "--days",
+        "10",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+        timeout=300,
+    )
     assert "each department's Kafka topic" in sim.stdout and "NOT acknowledged" not in sim.stdout
     sent = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     expected = {e["event_id"] for e in sent}
-    got = wait_until(lambda: (ids := event_ids(pipe, idle_s=2)) and sum(ids.values()) >= len(expected) and ids,
-                     timeout=180, every=2, what=f"{len(expected)} events through the bridge")  # fmt: skip
+    got = wait_until(
+        lambda: (ids := event_ids(pipe, idle_s=2)) and sum(ids.values()) >= len(expected) and ids,
+        timeout=180,
+        every=2,
+        what=f"{len(expected)} events through the bridge",
+    )
     assert set(got) == expected and max(got.values()) == 1
     # They came by their departments' own topics: each department's topic holds only its own events.
     by_dept: dict[str, set[str]] = {}

@@ -47,6 +47,7 @@ def test_hostile_corpus_through_two_workers_and_the_sink(make_pipeline: Any, cli
     sink = p.sink()
     lines = synthetic_lines(300, seed=6)
     p.publish_events(lines[: len(lines) // 2])
+
     def catalog_state() -> str:
         try:
             return str(worker_status(ports[0])["catalog"]["state"])
@@ -75,8 +76,11 @@ def test_hostile_corpus_through_two_workers_and_the_sink(make_pipeline: Any, cli
     p.publish_events(lines[len(lines) // 2 :])
 
     group = p.env["ESUP_WORKER_APP_ID"]
-    wait_until(lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0, timeout=180,
-               what="the workers to catch up")  # fmt: skip
+    wait_until(
+        lambda: committed_lag(p.bootstrap, group, p.topics["case_events"]) == 0,
+        timeout=180,
+        what="the workers to catch up",
+    )
     p.advance(AT)
     expected = {fid: (f["case_id"], f["rule"], f["severity"]) for fid, f in reference(lines, AT).items()}
 
@@ -84,8 +88,11 @@ def test_hostile_corpus_through_two_workers_and_the_sink(make_pipeline: Any, cli
         rows = clickhouse_client.execute(f"SELECT finding_id, case_id, rule, severity FROM {p.database}.findings FINAL")
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
-    got = wait_until(lambda: (lambda g: g if set(expected) <= set(g) else None)(findings()), timeout=180,
-                     what="every reference finding in ClickHouse")  # fmt: skip
+    got = wait_until(
+        lambda: (lambda g: g if set(expected) <= set(g) else None)(findings()),
+        timeout=180,
+        what="every reference finding in ClickHouse",
+    )
     extra = {k: v for k, v in got.items() if k not in expected}
     assert list(extra.values()) == [(fee["case_id"], "DQ_CONFLICTING_RESEND", "yellow")], extra
     assert {k: got[k] for k in expected} == expected  # field for field
@@ -101,8 +108,11 @@ def test_hostile_corpus_through_two_workers_and_the_sink(make_pipeline: Any, cli
         return [(t, n, why, sha or hashlib.sha256(base64.b64decode(b64)).hexdigest()) for t, n, why, sha, b64 in rows]
 
     want = len(hostile) + len(forged) + 1  # + the quarantined changelog row
-    rows = wait_until(lambda: (lambda r: r if len(r) >= want else None)(letters()), timeout=120,
-                      what=f"{want} dead letters in ClickHouse")  # fmt: skip
+    rows = wait_until(
+        lambda: (lambda r: r if len(r) >= want else None)(letters()),
+        timeout=120,
+        what=f"{want} dead letters in ClickHouse",
+    )
     by_sha = {r[3]: r for r in rows}
     for h in hostile:
         row = by_sha.get(hashlib.sha256(h.raw).hexdigest())

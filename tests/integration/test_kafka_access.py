@@ -30,21 +30,30 @@ def s(kafka_admin: Any) -> Settings:
 
     from esup.topics import TopicSpec
 
-    ensure_topics(kafka_admin, [TopicSpec(changelog_topic(settings), settings.case_events_partitions, 1,
-                                          {"cleanup.policy": "compact"})])
+    ensure_topics(
+        kafka_admin,
+        [TopicSpec(changelog_topic(settings), settings.case_events_partitions, 1, {"cleanup.policy": "compact"})],
+    )
     return settings
 
 
 def esup(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "esup.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "esup.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
 
 
 def producer(s: Settings, **auth: Any) -> Any:
     from kafka import KafkaProducer
 
-    return KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", max_block_ms=8000, retries=0,
-                         request_timeout_ms=8000, **auth)
+    return KafkaProducer(
+        bootstrap_servers=s.kafka_bootstrap, acks="all", max_block_ms=8000, retries=0, request_timeout_ms=8000, **auth
+    )
 
 
 def send(p: Any, topic: str) -> None:
@@ -75,12 +84,22 @@ def test_a_department_writes_its_own_topic_only(s: Settings, tmp_path: Path) -> 
     assert not any(printed["password"] in p.read_text() for p in s.kafka_credentials_dir.iterdir())
     stored = ka.credentials_path(s, f"dept-{b}")
     assert stored.stat().st_mode & 0o777 == 0o600
-    auth = {**ka.kafka_python_auth(s, ka.CLOCK), "sasl_plain_username": f"dept-{a}",
-            "sasl_plain_password": printed["password"]}
+    auth = {
+        **ka.kafka_python_auth(s, ka.CLOCK),
+        "sasl_plain_username": f"dept-{a}",
+        "sasl_plain_password": printed["password"],
+    }
     p = producer(s, **auth)
     send(p, f"esup.ingest.{a}")
-    for topic in (s.topic_ticks, s.topic_catalog, s.topic_findings, changelog_topic(s), f"esup.ingest.{b}",
-                  s.topic_case_events, s.topic_dead_letters):
+    for topic in (
+        s.topic_ticks,
+        s.topic_catalog,
+        s.topic_findings,
+        changelog_topic(s),
+        f"esup.ingest.{b}",
+        s.topic_case_events,
+        s.topic_dead_letters,
+    ):
         with pytest.raises(TopicAuthorizationFailedError):
             send(producer(s, **auth), topic)
     # Removed: its login no longer works.
@@ -96,8 +115,14 @@ def test_access_changes_are_audited(s: Settings) -> None:
 
     dept = f"c{uuid.uuid4().hex[:8]}"
     assert esup("access", "add-department", dept).returncode == 0
-    c = KafkaConsumer(s.topic_audit, bootstrap_servers=s.kafka_bootstrap, auto_offset_reset="earliest",
-                      enable_auto_commit=False, consumer_timeout_ms=3000, **ka.kafka_python_auth(s, ka.OPERATOR))
+    c = KafkaConsumer(
+        s.topic_audit,
+        bootstrap_servers=s.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+        **ka.kafka_python_auth(s, ka.OPERATOR),
+    )
     records = [json.loads(r.value) for r in c]
     c.close()
     mine = [r for r in records if r["action"] == "access.add-department" and dept in r["detail"]]
@@ -109,7 +134,11 @@ def test_platform_principals_are_confined(s: Settings) -> None:
     from kafka.errors import TopicAuthorizationFailedError
 
     # The sink reads; it cannot write a finding. The catalog publisher cannot tick.
-    for principal, topic in ((ka.SINK, s.topic_findings), (ka.CATALOG, s.topic_ticks),
-                             (ka.OPERATOR, s.topic_findings), (ka.CLOCK, s.topic_catalog)):
+    for principal, topic in (
+        (ka.SINK, s.topic_findings),
+        (ka.CATALOG, s.topic_ticks),
+        (ka.OPERATOR, s.topic_findings),
+        (ka.CLOCK, s.topic_catalog),
+    ):
         with pytest.raises(TopicAuthorizationFailedError):
             send(producer(s, **ka.kafka_python_auth(s, principal)), topic)

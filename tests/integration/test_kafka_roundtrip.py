@@ -16,11 +16,19 @@ pytestmark = pytest.mark.integration
 
 
 def _event(case: str, n: int) -> bytes:
-    event = parse_event({
-        "event_id": f"{case}-e{n}", "case_id": case, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
-        "region_code": "511702", "staff_id": "s-wang", "kind": "review" if n else "apply",
-        "occurred_at": f"2026-03-02T09:{10 + n:02d}:00+08:00", "recorded_at": f"2026-03-02T09:{11 + n:02d}:00+08:00",
-    })
+    event = parse_event(
+        {
+            "event_id": f"{case}-e{n}",
+            "case_id": case,
+            "item_code": "SC-FOOD-001",
+            "department_id": "DZ-SCJG",
+            "region_code": "511702",
+            "staff_id": "s-wang",
+            "kind": "review" if n else "apply",
+            "occurred_at": f"2026-03-02T09:{10 + n:02d}:00+08:00",
+            "recorded_at": f"2026-03-02T09:{11 + n:02d}:00+08:00",
+        }
+    )
     return event_to_json(event).encode()
 
 
@@ -44,9 +52,14 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
 async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Any]:  # noqa: ASYNC109
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                **admin_aioauth(),
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **admin_aioauth(),
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list[Any] = []
     try:
@@ -80,8 +93,9 @@ def test_events_keyed_by_case_round_trip_exactly(kafka_bootstrap: str, new_topic
     assert all(len(parts) == 1 for parts in by_case.values())
     assert len({p for parts in by_case.values() for p in parts}) > 1, "12 cases should spread over partitions"
     for case in cases:
-        ordered = [json.loads(r.value)["event_id"] for r in sorted(received, key=lambda r: r.offset)
-                   if r.key == case.encode()]
+        ordered = [
+            json.loads(r.value)["event_id"] for r in sorted(received, key=lambda r: r.offset) if r.key == case.encode()
+        ]
         assert ordered == [f"{case}-e{n}" for n in range(3)]
     # The value is the canonical wire form and still meets the contract.
     assert all(parse_event(r.value).case_id.encode() == r.key for r in received)

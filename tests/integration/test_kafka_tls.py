@@ -45,11 +45,16 @@ def test_a_sasl_ssl_broker_serves_clients_that_trust_its_ca_only(tmp_path: Path,
         plain = {**auth, "security_protocol": "SASL_PLAINTEXT"}
         plain.pop("ssl_cafile")
         with pytest.raises(KafkaError):
-            KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=5000,
-                          api_version_auto_timeout_ms=5000, **plain).topics()
+            KafkaConsumer(
+                bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=5000, api_version_auto_timeout_ms=5000, **plain
+            ).topics()
         # TLS without the CA (the system trust store): the certificate is refused.
         with pytest.raises(KafkaError):
-            KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=5000,
-                          api_version_auto_timeout_ms=5000, **{**auth, "ssl_cafile": None}).topics()
+            KafkaConsumer(
+                bootstrap_servers=s.kafka_bootstrap,
+                request_timeout_ms=5000,
+                api_version_auto_timeout_ms=5000,
+                **{**auth, "ssl_cafile": None},
+            ).topics()
     finally:
         launcher.stop()

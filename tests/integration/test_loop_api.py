@@ -34,10 +34,13 @@ FAR = finding(t(2026, 6, 3, 12), case="C", dept="CD-1", region="510104")
 
 def users() -> dict[str, User]:
     h = hash_password(PASSWORD)
-    return {u.username: u for u in [
-        User(username="dz1", password_hash=h, role=Role.department, department_id="DZ-1"),
-        User(username="sup-dazhou", password_hash=h, role=Role.supervisor, region_code="511700"),
-    ]}
+    return {
+        u.username: u
+        for u in [
+            User(username="dz1", password_hash=h, role=Role.department, department_id="DZ-1"),
+            User(username="sup-dazhou", password_hash=h, role=Role.supervisor, region_code="511700"),
+        ]
+    }
 
 
 def insert_findings(client: Any, findings: list[Finding]) -> None:
@@ -59,10 +62,14 @@ def api(clean_tables: Any, kafka_bootstrap: str, new_topic: Callable[..., str]) 
     insert_findings(clean_tables, [MINE, OTHER, FAR])
     topics = {"responses": new_topic(3, "responses"), "audit": new_topic(1, "audit")}
     producer = kafka_producer(kafka_bootstrap, "test-api", auth=admin_auth())
-    services = Services(auth=Authenticator(users(), b"0123456789abcdef-test"), findings=FindingsReader(clean_tables),
-                        publisher=Publisher(producer, topics["responses"]),
-                        auditor=Auditor(clean_tables, producer, topics["audit"]), loop=LoopConfig(),
-                        directory=YamlDirectory.load("tests/fixtures/directory.yaml"))
+    services = Services(
+        auth=Authenticator(users(), b"0123456789abcdef-test"),
+        findings=FindingsReader(clean_tables),
+        publisher=Publisher(producer, topics["responses"]),
+        auditor=Auditor(clean_tables, producer, topics["audit"]),
+        loop=LoopConfig(),
+        directory=YamlDirectory.load("tests/fixtures/directory.yaml"),
+    )
     yield {"app": create_app(services), "topics": topics, "ch": clean_tables, "auditor": services.auditor}
     producer.close()
 
@@ -99,8 +106,9 @@ def login(base: str, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def test_real_http_authentication_authorization_and_audit(server: str, api: dict[str, Any],
-                                                           kafka_bootstrap: str) -> None:
+def test_real_http_authentication_authorization_and_audit(
+    server: str, api: dict[str, Any], kafka_bootstrap: str
+) -> None:
     body = {"kind": "explanation", "text": "系统故障，已补录"}
     assert httpx.get(f"{server}/findings").status_code == 401
     assert httpx.post(f"{server}/findings/{MINE.finding_id}/responses", json=body).status_code == 401
@@ -112,21 +120,40 @@ def test_real_http_authentication_authorization_and_audit(server: str, api: dict
     assert httpx.get(f"{server}/findings/{OTHER.finding_id}", headers=dz1).status_code == 403
     assert httpx.post(f"{server}/findings/{OTHER.finding_id}/responses", json=body, headers=dz1).status_code == 403
     assert httpx.post(f"{server}/findings/nope/responses", json=body, headers=dz1).status_code == 404
-    ok = httpx.post(f"{server}/findings/{MINE.finding_id}/responses", json=body,
-                    headers=dz1 | {"Idempotency-Key": "k1"})
-    again = httpx.post(f"{server}/findings/{MINE.finding_id}/responses", json=body,
-                       headers=dz1 | {"Idempotency-Key": "k1"})
+    ok = httpx.post(
+        f"{server}/findings/{MINE.finding_id}/responses", json=body, headers=dz1 | {"Idempotency-Key": "k1"}
+    )
+    again = httpx.post(
+        f"{server}/findings/{MINE.finding_id}/responses", json=body, headers=dz1 | {"Idempotency-Key": "k1"}
+    )
     assert ok.status_code == again.status_code == 202 and ok.json()["message_id"] == again.json()["message_id"]
-    assert httpx.post(f"{server}/findings/{MINE.finding_id}/decisions", headers=dz1,
-                      json={"outcome": "confirmed", "reason": "x"}).status_code == 403
+    assert (
+        httpx.post(
+            f"{server}/findings/{MINE.finding_id}/decisions", headers=dz1, json={"outcome": "confirmed", "reason": "x"}
+        ).status_code
+        == 403
+    )
     # A supervisor decides within the region (Dazhou 5117xx), not elsewhere (Chengdu 5101xx).
-    decision = {"outcome": "accountability", "reason": "屡次超期", "measure": "reminder_talk",
-                "target_kind": "staff", "target_id": "s-1"}
+    decision = {
+        "outcome": "accountability",
+        "reason": "屡次超期",
+        "measure": "reminder_talk",
+        "target_kind": "staff",
+        "target_id": "s-1",
+    }
     assert httpx.post(f"{server}/findings/{FAR.finding_id}/decisions", json=decision, headers=sup).status_code == 403
-    assert httpx.post(f"{server}/findings/{MINE.finding_id}/decisions", headers=sup,
-                      json=decision | {"measure": "firing"}).status_code == 422
-    assert httpx.post(f"{server}/findings/{MINE.finding_id}/decisions", headers=sup,
-                      json=decision | {"target_id": "s-2"}).status_code == 422
+    assert (
+        httpx.post(
+            f"{server}/findings/{MINE.finding_id}/decisions", headers=sup, json=decision | {"measure": "firing"}
+        ).status_code
+        == 422
+    )
+    assert (
+        httpx.post(
+            f"{server}/findings/{MINE.finding_id}/decisions", headers=sup, json=decision | {"target_id": "s-2"}
+        ).status_code
+        == 422
+    )
     assert httpx.post(f"{server}/findings/{MINE.finding_id}/decisions", json=decision, headers=sup).status_code == 202
     sent = [json.loads(v) for v in read_all(kafka_bootstrap, api["topics"]["responses"])]
     assert sorted(m["type"] for m in sent) == ["decision", "response", "response"]

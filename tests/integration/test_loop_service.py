@@ -26,8 +26,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def topics(new_topic: Callable[..., str]) -> dict[str, str]:
-    return {"findings": new_topic(3, "findings"), "responses": new_topic(3, "responses"),
-            "dead": new_topic(1, "dead")}
+    return {"findings": new_topic(3, "findings"), "responses": new_topic(3, "responses"), "dead": new_topic(1, "dead")}
 
 
 @pytest.fixture
@@ -46,8 +45,13 @@ def send(producer: Any, topic: str, key: str, value: bytes) -> None:
 def read_all(bootstrap: str, topic: str) -> list[bytes]:
     from kafka import KafkaConsumer, TopicPartition
 
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                      isolation_level="read_committed", **admin_auth())
+    c = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **admin_auth(),
+    )
     tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
     c.assign(tps)
     c.seek_to_beginning(*tps)
@@ -66,13 +70,22 @@ def supervision(bootstrap: str, topic: str) -> list[Finding]:
 
 
 def service(kafka_bootstrap: str, topics: dict[str, str], clock: str, **kw: Any) -> LoopService:
-    return LoopService(bootstrap=kafka_bootstrap, findings_topic=topics["findings"],
-                       responses_topic=topics["responses"], dead_letter_topic=topics["dead"], cfg=LoopConfig(),
-                       calendar=WorkCalendar(), clock=clock, auth=admin_auth(), **kw)
+    return LoopService(
+        bootstrap=kafka_bootstrap,
+        findings_topic=topics["findings"],
+        responses_topic=topics["responses"],
+        dead_letter_topic=topics["dead"],
+        cfg=LoopConfig(),
+        calendar=WorkCalendar(),
+        clock=clock,
+        auth=admin_auth(),
+        **kw,
+    )
 
 
-def test_event_clock_late_response_over_the_spring_festival(kafka_bootstrap: str, topics: dict[str, str],
-                                                           producer: Any, clean_tables: Any) -> None:
+def test_event_clock_late_response_over_the_spring_festival(
+    kafka_bootstrap: str, topics: dict[str, str], producer: Any, clean_tables: Any
+) -> None:
     # Both detected Fri 13 Feb 2026 (yellow, 3 WD: Sat 14 Feb worked, 24 and 25 Feb): due 24:00 of 25 Feb.
     late, ok = finding(t(2026, 2, 13, 10), case="C-late"), finding(t(2026, 2, 13, 11), case="C-ok")
     for f in (late, ok):
@@ -84,15 +97,17 @@ def test_event_clock_late_response_over_the_spring_festival(kafka_bootstrap: str
     try:
         svc.start()
         assert svc.sweep() == []  # the clock stands at 25 Feb 23:00: nothing is due yet
-        send(producer, topics["responses"], late.finding_id,
-             response(late, t(2026, 2, 26, 9)).model_dump_json().encode())
+        send(
+            producer, topics["responses"], late.finding_id, response(late, t(2026, 2, 26, 9)).model_dump_json().encode()
+        )
         raised: list[Finding] = []
         for _ in range(20):
             raised += svc.step(500)
             if raised:
                 break
         assert [(f.rule, f.detected_at, f.details["supervised_finding_id"]) for f in raised] == [
-            (RESPONSE_RULE, t(2026, 2, 26), late.finding_id)]
+            (RESPONSE_RULE, t(2026, 2, 26), late.finding_id)
+        ]
     finally:
         svc.close()
     on_topic = supervision(kafka_bootstrap, topics["findings"])
@@ -110,8 +125,9 @@ def test_event_clock_late_response_over_the_spring_festival(kafka_bootstrap: str
         again.close()
 
 
-def test_wall_clock_fires_at_the_end_of_the_last_working_day(kafka_bootstrap: str, topics: dict[str, str],
-                                                            producer: Any) -> None:
+def test_wall_clock_fires_at_the_end_of_the_last_working_day(
+    kafka_bootstrap: str, topics: dict[str, str], producer: Any
+) -> None:
     # Red, detected Wed 30 Sep 2026: 1 WD is Thu 8 Oct (1-7 Oct National Day) -> due 9 Oct 00:00.
     f = finding(t(2026, 9, 30, 16), severity="red")
     send(producer, topics["findings"], f.case_id, f.model_dump_json().encode())

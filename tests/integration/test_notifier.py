@@ -39,18 +39,37 @@ def directory_doc() -> dict[str, Any]:
     doc["staff"][1]["email"] = "s1@x.example"  # the handler
     doc["staff"][1]["mobile"] = "13900000001"
     doc["staff"][0]["mobile"] = "13900000002"  # the head
-    doc["staff"].append({"id": "S2", "name": "周敏", "department": "D1", "roles": ["handler"],
-                         "email": "s2@x.example", "mobile": "13900000003"})  # fmt: skip
+    doc["staff"].append(
+        {
+            "id": "S2",
+            "name": "周敏",
+            "department": "D1",
+            "roles": ["handler"],
+            "email": "s2@x.example",
+            "mobile": "13900000003",
+        }
+    )
     doc["staff"][2]["email"] = "j1@x.example"  # the bureau's supervisor
     return doc
 
 
 def finding(case: str, rule: str, severity: str, staff: str = "S1") -> Finding:
-    return Finding(finding_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{case}/{rule}")), case_id=case, rule=rule,
-                   category="time", severity=severity, title=rule, message=f"{case} {rule}", staff_id=staff,
-                   department_id="D1", region_code="511700", item_code="SC-SCJG-001",
-                   detected_at=datetime(2026, 3, 2, 17, tzinfo=TZ), evidence_event_ids=["e"],
-                   calendar_version="t")  # fmt: skip
+    return Finding(
+        finding_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{case}/{rule}")),
+        case_id=case,
+        rule=rule,
+        category="time",
+        severity=severity,
+        title=rule,
+        message=f"{case} {rule}",
+        staff_id=staff,
+        department_id="D1",
+        region_code="511700",
+        item_code="SC-SCJG-001",
+        detected_at=datetime(2026, 3, 2, 17, tzinfo=TZ),
+        evidence_event_ids=["e"],
+        calendar_version="t",
+    )
 
 
 class Loop:
@@ -66,27 +85,48 @@ class Loop:
         secret.write_bytes(KEY)
         secret.chmod(0o600)
         self.config_file = tmp / "notifier.yaml"
-        self.config_file.write_text(yaml.safe_dump({"notifier": {
-            "quiet_hours": [],  # the test may run at night: no SMS is deferred
-            "retry": {"initial_s": 0.5, "max_s": 2},
-            "channels": {"email": {"port": self.smtp_port, "timeout_s": 3},
-                         "webhook": {"url": f"http://127.0.0.1:{self.http.port}/webhook", "secret_file": str(secret)},
-                         "sms": {"url": f"http://127.0.0.1:{self.http.port}/sms"}}}}))  # fmt: skip
+        self.config_file.write_text(
+            yaml.safe_dump(
+                {
+                    "notifier": {
+                        "quiet_hours": [],  # the test may run at night: no SMS is deferred
+                        "retry": {"initial_s": 0.5, "max_s": 2},
+                        "channels": {
+                            "email": {"port": self.smtp_port, "timeout_s": 3},
+                            "webhook": {
+                                "url": f"http://127.0.0.1:{self.http.port}/webhook",
+                                "secret_file": str(secret),
+                            },
+                            "sms": {"url": f"http://127.0.0.1:{self.http.port}/sms"},
+                        },
+                    }
+                }
+            )
+        )
         self.config = load_config(self.config_file)
         self.index = DirectoryIndex.of(parse_directory(directory_doc()))
         self.expected: dict[str, Delivery] = {}
         self._producer: Any = None
 
     def notifier(self, env: dict[str, str] | None = None) -> None:
-        self.p.start("notifier", "notifier", "run", "--config", str(self.config_file), "--loglevel", "warning",
-                     env={"ESUP_NOTIFIER_GROUP": f"test-{self.p.tag}-notifier", **(env or {})})  # fmt: skip
+        self.p.start(
+            "notifier",
+            "notifier",
+            "run",
+            "--config",
+            str(self.config_file),
+            "--loglevel",
+            "warning",
+            env={"ESUP_NOTIFIER_GROUP": f"test-{self.p.tag}-notifier", **(env or {})},
+        )
 
     def produce(self, findings: list[Finding], *, abort: bool = False, expect: bool = True) -> None:
         from kafka import KafkaProducer
 
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.p.bootstrap, transactional_id=f"t-{self.p.tag}",
-                                           **admin_auth())
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.p.bootstrap, transactional_id=f"t-{self.p.tag}", **admin_auth()
+            )
             self._producer.init_transactions()
         self._producer.begin_transaction()
         for f in findings:
@@ -98,16 +138,20 @@ class Loop:
         if expect:
             seen: dict[str, int] = {}
             for f in findings:
-                before = max([seen.get(f.case_id, 0)] + [_rank(d.severity) for d in self.expected.values()
-                                                         if d.case_id == f.case_id])  # fmt: skip
+                before = max(
+                    [seen.get(f.case_id, 0)]
+                    + [_rank(d.severity) for d in self.expected.values() if d.case_id == f.case_id]
+                )
                 for d in plan(f, self.index, self.config, escalation=0 < before < _rank(f.severity.value)):
                     self.expected.setdefault(d.delivery_id, d)
                 seen[f.case_id] = max(before, _rank(f.severity.value))
 
     def received(self) -> dict[str, Counter[str]]:
-        return {"email": Counter(r["delivery"] for r in self.smtp.log.rows),
-                "webhook": Counter(r["delivery"] for r in self.http.webhooks.rows),
-                "sms": Counter(r["delivery"] for r in self.http.sms.rows)}
+        return {
+            "email": Counter(r["delivery"] for r in self.smtp.log.rows),
+            "webhook": Counter(r["delivery"] for r in self.http.webhooks.rows),
+            "sms": Counter(r["delivery"] for r in self.http.sms.rows),
+        }
 
     def expected_by_channel(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {"email": set(), "webhook": set(), "sms": set()}
@@ -132,8 +176,9 @@ def _rank(severity: str) -> int:
 
 
 @pytest.fixture
-def loop(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-         tmp_path: Path) -> Iterator[Loop]:  # fmt: skip
+def loop(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Loop]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "p", partitions=2)
     p.workdir.mkdir(parents=True)
     p.esup("topics", "create")
@@ -150,8 +195,10 @@ def loop(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse
 
 
 def ledger(client: Any, database: str) -> dict[str, tuple[str, int, str]]:
-    rows = client.execute(f"SELECT delivery_id, argMax(status, seq), max(attempt), any(head_id) "
-                          f"FROM {database}.notification_deliveries GROUP BY delivery_id")  # fmt: skip
+    rows = client.execute(
+        f"SELECT delivery_id, argMax(status, seq), max(attempt), any(head_id) "
+        f"FROM {database}.notification_deliveries GROUP BY delivery_id"
+    )
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -165,7 +212,8 @@ def assert_exactly_once(lp: Loop) -> None:
 
 
 def test_yellow_cards_reach_handler_and_head_exactly_once_across_kill_and_smtp_outage(
-        loop: Loop, clickhouse_client: Any) -> None:  # fmt: skip
+    loop: Loop, clickhouse_client: Any
+) -> None:
     lp = loop
     lp.notifier()
     batch_a = [finding(f"A{i}", "TIME_DECISION_OVERDUE", "yellow", "S1" if i % 2 else "S2") for i in range(4)]
@@ -173,12 +221,15 @@ def test_yellow_cards_reach_handler_and_head_exactly_once_across_kill_and_smtp_o
     lp.produce(batch_a)
     lp.produce([finding("X1", "TIME_DECISION_RED", "red")], abort=True)  # never committed: never notified
     lp.produce(batch_a, expect=False)  # the same findings again (a worker's redelivery)
-    wait_until(lambda: lp.delivered(lp.expected_by_channel()["email"], "email"), timeout=60,
-               what="batch A's emails")  # fmt: skip
+    wait_until(lambda: lp.delivered(lp.expected_by_channel()["email"], "email"), timeout=60, what="batch A's emails")
     # The yellow card reaches the handler and the head, by email and webhook.
     yellow = [d for d in lp.expected.values() if d.case_id == "A1"]
-    assert {(d.recipient, d.channel) for d in yellow} >= {("S1", "email"), ("H1", "email"), ("S1", "webhook"),
-                                                          ("H1", "webhook")}  # fmt: skip
+    assert {(d.recipient, d.channel) for d in yellow} >= {
+        ("S1", "email"),
+        ("H1", "email"),
+        ("S1", "webhook"),
+        ("H1", "webhook"),
+    }
 
     lp.smtp.stop()  # SMTP outage: email waits, webhook and SMS go on
     batch_b = [finding(f"B{i}", "TIME_ACCEPT_DEEMED", "yellow", "S2") for i in range(3)]
@@ -186,8 +237,11 @@ def test_yellow_cards_reach_handler_and_head_exactly_once_across_kill_and_smtp_o
     lp.produce(batch_b)
     webhooks_b = {d.delivery_id for d in lp.expected.values() if d.case_id[0] in "BER" and d.channel == "webhook"}
     wait_until(lambda: lp.delivered(webhooks_b, "webhook"), timeout=60, what="batch B's webhooks during the outage")
-    wait_until(lambda: any(s == "failed" for s, _, _ in ledger(clickhouse_client, lp.p.database).values()),
-               timeout=30, what="failed email attempts in the ledger")  # fmt: skip
+    wait_until(
+        lambda: any(s == "failed" for s, _, _ in ledger(clickhouse_client, lp.p.database).values()),
+        timeout=30,
+        what="failed email attempts in the ledger",
+    )
     emails_b = {d.delivery_id for d in lp.expected.values() if d.case_id[0] in "BR" and d.channel == "email"}
     assert not set(lp.received()["email"]) & emails_b
 
@@ -199,8 +253,11 @@ def test_yellow_cards_reach_handler_and_head_exactly_once_across_kill_and_smtp_o
     lp.notifier()
     want = lp.expected_by_channel()
     wait_until(lambda: all(lp.delivered(want[c], c) for c in want), timeout=120, what="every delivery")
-    wait_until(lambda: lp.p.esup("notifier", "deliveries").stdout.count("sent") == 3, timeout=30,
-               what="the ledger to show every channel sent")  # fmt: skip
+    wait_until(
+        lambda: lp.p.esup("notifier", "deliveries").stdout.count("sent") == 3,
+        timeout=30,
+        what="the ledger to show every channel sent",
+    )
     assert_exactly_once(lp)
 
     states = ledger(clickhouse_client, lp.p.database)
@@ -218,7 +275,8 @@ def test_yellow_cards_reach_handler_and_head_exactly_once_across_kill_and_smtp_o
     assert lp.http.rejected == 0
     acct = clickhouse_client.execute(
         f"SELECT count(), uniqExact(department_name), uniqExact(head_name) "
-        f"FROM {lp.p.database}.notification_deliveries WHERE status = 'pending' AND head_id = 'H1'")
+        f"FROM {lp.p.database}.notification_deliveries WHERE status = 'pending' AND head_id = 'H1'"
+    )
     assert acct[0] == (len(lp.expected), 1, 1)
 
 
@@ -243,8 +301,12 @@ def test_a_bad_signature_is_refused(loop: Loop) -> None:
     import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(f"http://127.0.0.1:{loop.http.port}/webhook", data=b"{}", method="POST",
-                                 headers={"X-Esup-Timestamp": "1", "X-Esup-Signature": "sha256=00"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{loop.http.port}/webhook",
+        data=b"{}",
+        method="POST",
+        headers={"X-Esup-Timestamp": "1", "X-Esup-Signature": "sha256=00"},
+    )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=5)  # noqa: S310 - the test's own loopback URL
     assert err.value.code == 401 and loop.http.rejected == 1 and not loop.http.webhooks.rows

@@ -26,8 +26,9 @@ EXAMPLES_AT = "2026-06-30T17:00:00+08:00"  # the latest event of the examples: w
 
 
 @pytest.fixture
-def make_pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-                  tmp_path: Path) -> Iterator[Any]:  # fmt: skip
+def make_pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Any]:
     made: list[Pipeline] = []
 
     def make(partitions: int = 4, ch_url: str | None = None) -> Pipeline:
@@ -74,25 +75,42 @@ def test_examples_through_kafka_and_clickhouse_equal_esup_evaluate(make_pipeline
     cases = {json.loads(line)["case_id"] for line in EXAMPLES.read_bytes().splitlines()}
     assert clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_snapshots FINAL")[0][0] == len(cases)
     n_events = len(EXAMPLES.read_bytes().splitlines())
-    wait_until(lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_events FINAL")[0][0]
-               == n_events, timeout=30, what="every event row")  # fmt: skip
+    wait_until(
+        lambda: clickhouse_client.execute(f"SELECT count() FROM {p.database}.case_events FINAL")[0][0] == n_events,
+        timeout=30,
+        what="every event row",
+    )
 
 
 def test_deadlines_fire_from_the_sweeper_alone(make_pipeline: Any) -> None:
     """An open case and no further event: its notice, yellow and red cards come from the wall-clock sweeper."""
     p = make_pipeline(partitions=2).setup()
-    lines = [json.dumps({
-        "event_id": f"late-{i}", "case_id": "LATE-1", "item_code": "SC-BUILD-003", "department_id": "DZ-ZJ",
-        "region_code": "511702", "staff_id": "s-chen", "kind": kind,
-        "occurred_at": f"2026-09-01T{9 + i:02d}:00:00+08:00", "recorded_at": f"2026-09-01T{9 + i:02d}:01:00+08:00",
-        "payload": {},
-    }).encode() for i, kind in enumerate(["apply", "accept"])]  # fmt: skip
+    lines = [
+        json.dumps(
+            {
+                "event_id": f"late-{i}",
+                "case_id": "LATE-1",
+                "item_code": "SC-BUILD-003",
+                "department_id": "DZ-ZJ",
+                "region_code": "511702",
+                "staff_id": "s-chen",
+                "kind": kind,
+                "occurred_at": f"2026-09-01T{9 + i:02d}:00:00+08:00",
+                "recorded_at": f"2026-09-01T{9 + i:02d}:01:00+08:00",
+                "payload": {},
+            }
+        ).encode()
+        for i, kind in enumerate(["apply", "accept"])
+    ]
     p.publish_events(lines)
     p.worker(clock="wall")
     # The events alone raise nothing (their timers are run only up to 1 Sep): everything below is the sweeper's.
     expected = reference(lines, datetime.now(UTC).isoformat())
-    assert {f["rule"] for f in expected.values()} >= {"TIME_DECISION_NOTICE", "TIME_DECISION_OVERDUE",
-                                                     "TIME_DECISION_RED"}  # fmt: skip
+    assert {f["rule"] for f in expected.values()} >= {
+        "TIME_DECISION_NOTICE",
+        "TIME_DECISION_OVERDUE",
+        "TIME_DECISION_RED",
+    }
     got = settle(p.findings, expected, timeout=90)
     assert got == expected, diff(got, expected)
     assert {f["severity"] for f in got.values()} == {"notice", "yellow", "red"}
@@ -115,12 +133,23 @@ def test_timers_armed_ahead_are_published_at_their_deadline(make_pipeline: Any) 
     p.env.update({"ESUP_SWEEP_INTERVAL_S": "1.0", "ESUP_SWEEP_ARM_AHEAD_S": "20"})
     p.setup()
     n = 24
-    lines = [json.dumps({
-        "event_id": f"arm-{i}", "case_id": f"ARM-{i}", "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
-        "region_code": "511702", "staff_id": f"s-{i % 3}", "kind": "apply",
-        "occurred_at": (applied + timedelta(minutes=i)).isoformat(),
-        "recorded_at": (applied + timedelta(minutes=i)).isoformat(), "payload": {"materials": FOOD_MATERIALS},
-    }).encode() for i in range(n)]  # fmt: skip
+    lines = [
+        json.dumps(
+            {
+                "event_id": f"arm-{i}",
+                "case_id": f"ARM-{i}",
+                "item_code": "SC-FOOD-001",
+                "department_id": "DZ-SCJG",
+                "region_code": "511702",
+                "staff_id": f"s-{i % 3}",
+                "kind": "apply",
+                "occurred_at": (applied + timedelta(minutes=i)).isoformat(),
+                "recorded_at": (applied + timedelta(minutes=i)).isoformat(),
+                "payload": {"materials": FOOD_MATERIALS},
+            }
+        ).encode()
+        for i in range(n)
+    ]
     p.publish_events(lines)
     offset = (deadline - datetime.now(UTC)).total_seconds() - 45  # the deadline comes 45 s from now
     p.env["ESUP_CLOCK_OFFSET_S"] = f"{offset:.3f}"
@@ -161,8 +190,12 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(make_pipeline: Any, clickho
     group = p.env["ESUP_WORKER_APP_ID"]
     p.sink()
     p.worker("worker-1")
-    wait_until(lambda: (lambda lag: lag < half * 0.8)(committed_lag(p.bootstrap, group,
-               p.topics["case_events"])), timeout=90, every=0.2, what="the first worker to make progress")  # fmt: skip
+    wait_until(
+        lambda: (lambda lag: lag < half * 0.8)(committed_lag(p.bootstrap, group, p.topics["case_events"])),
+        timeout=90,
+        every=0.2,
+        what="the first worker to make progress",
+    )
     p.stop("worker-1", kill=True)  # kill -9, mid-stream
     p.publish_events(lines[half:])
     p.worker("worker-2")
@@ -205,8 +238,11 @@ def test_clickhouse_outage_mid_stream_delivers_every_row(
     p.worker()
     p.sink()
     p.publish_events(lines[:half])
-    wait_until(lambda: client.execute(f"SELECT count() FROM {p.database}.case_events")[0][0] > 0, timeout=90,
-               what="the first rows")  # fmt: skip
+    wait_until(
+        lambda: client.execute(f"SELECT count() FROM {p.database}.case_events")[0][0] > 0,
+        timeout=90,
+        what="the first rows",
+    )
     launcher.stop()
     try:
         p.publish_events(lines[half:])
@@ -223,8 +259,11 @@ def test_clickhouse_outage_mid_stream_delivers_every_row(
         what="every finding after the outage",
     )
     assert got == as_rows(expected)
-    wait_until(lambda: client.execute(f"SELECT count() FROM {p.database}.case_events FINAL")[0][0] == len(lines),
-               timeout=60, what="every event row")  # fmt: skip
+    wait_until(
+        lambda: client.execute(f"SELECT count() FROM {p.database}.case_events FINAL")[0][0] == len(lines),
+        timeout=60,
+        what="every event row",
+    )
     assert "ClickHouse" in p.log("sink")  # the outage was seen and reported, not silently skipped
     # … and the inserts were retried until they landed (not merely a server name in a log line).
     retried = [int(n) for n in re.findall(r"ClickHouse is back: \d+ rows written after (\d+) retries", p.log("sink"))]
@@ -257,8 +296,9 @@ def test_a_thousand_malformed_messages_go_to_dead_letters_and_the_rest_is_proces
     mixed.extend(bad[len(valid) * 12 :])
     p.produce("case_events", mixed)
     p.worker()
-    letters = wait_until(lambda: (lambda r: r if len(r) >= 1000 else None)(p.read("dead_letters")), timeout=120,
-                         what="1000 dead letters")  # fmt: skip
+    letters = wait_until(
+        lambda: (lambda r: r if len(r) >= 1000 else None)(p.read("dead_letters")), timeout=120, what="1000 dead letters"
+    )
     import base64
 
     decoded = [json.loads(r.value) for r in letters]
@@ -270,11 +310,19 @@ def test_a_thousand_malformed_messages_go_to_dead_letters_and_the_rest_is_proces
     for d in decoded:
         kept = base64.b64decode(d["value_b64"])
         assert len(kept) == d["value_length"] or (d["truncated"] and len(kept) < d["value_length"])
-    assert all(d["reason"] and d["source_topic"] == p.topics["case_events"] and d["source_offset"] >= 0
-               for d in decoded)  # fmt: skip
+    assert all(
+        d["reason"] and d["source_topic"] == p.topics["case_events"] and d["source_offset"] >= 0 for d in decoded
+    )
     reasons = " | ".join(d["reason"] for d in decoded)
-    for expected_reason in ("invalid JSON", "unknown kind", "Field required", "exceeds", "not UTF-8",
-                            "timezone", "payload.materials"):  # fmt: skip
+    for expected_reason in (
+        "invalid JSON",
+        "unknown kind",
+        "Field required",
+        "exceeds",
+        "not UTF-8",
+        "timezone",
+        "payload.materials",
+    ):
         assert expected_reason in reasons
     wait_until(lambda: caught_up(p, p.env["ESUP_WORKER_APP_ID"]), timeout=60, what="the worker")
     p.advance(EXAMPLES_AT)
@@ -341,12 +389,26 @@ def test_catalog_changes_apply_without_a_restart(make_pipeline: Any, tmp_path: P
     before = _status(port)["catalog"]
 
     def case(case_id: str, amount: int) -> list[bytes]:
-        base = {"case_id": case_id, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG", "region_code": "511702",
-                "staff_id": "s-wang", "occurred_at": "2026-03-02T09:00:00+08:00",
-                "recorded_at": "2026-03-02T09:01:00+08:00"}  # fmt: skip
-        return [json.dumps({**base, "event_id": f"{case_id}-1", "kind": "apply", "payload": {}}).encode(),
-                json.dumps({**base, "event_id": f"{case_id}-2", "kind": "fee_charged",
-                            "payload": {"fee_code": "INSPECT", "amount_fen": amount}}).encode()]  # fmt: skip
+        base = {
+            "case_id": case_id,
+            "item_code": "SC-FOOD-001",
+            "department_id": "DZ-SCJG",
+            "region_code": "511702",
+            "staff_id": "s-wang",
+            "occurred_at": "2026-03-02T09:00:00+08:00",
+            "recorded_at": "2026-03-02T09:01:00+08:00",
+        }
+        return [
+            json.dumps({**base, "event_id": f"{case_id}-1", "kind": "apply", "payload": {}}).encode(),
+            json.dumps(
+                {
+                    **base,
+                    "event_id": f"{case_id}-2",
+                    "kind": "fee_charged",
+                    "payload": {"fee_code": "INSPECT", "amount_fen": amount},
+                }
+            ).encode(),
+        ]
 
     p.publish_events(case("FREE-1", 3000))
     catalog = yaml.safe_load((ROOT / "examples/catalog.yaml").read_text(encoding="utf-8"))
@@ -355,8 +417,11 @@ def test_catalog_changes_apply_without_a_restart(make_pipeline: Any, tmp_path: P
     changed = tmp_path / "catalog.yaml"
     changed.write_text(yaml.safe_dump(catalog, allow_unicode=True), encoding="utf-8")
     p.esup("catalog", "publish", str(changed))
-    wait_until(lambda: _status(port)["catalog"]["updates"] > before["updates"], timeout=30,
-               what="the worker to see the new catalog")  # fmt: skip
+    wait_until(
+        lambda: _status(port)["catalog"]["updates"] > before["updates"],
+        timeout=30,
+        what="the worker to see the new catalog",
+    )
     p.publish_events(case("PAID-1", 3000) + case("PAID-2", 6000))
     wait_until(lambda: caught_up(p, p.env["ESUP_WORKER_APP_ID"]), timeout=60, what="the worker")
     got = wait_until(lambda: (lambda f: f if len(f) >= 2 else None)(p.findings()), timeout=30, what="findings")

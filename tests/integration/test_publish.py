@@ -90,8 +90,10 @@ def test_publish_reports_rejected_lines_and_sends_the_good_ones(
     missing["event_id"] = "X-missing"
     naive = {**json.loads(good[1]), "event_id": "X-naive", "occurred_at": "2026-03-02T09:10:00"}
     path = tmp_path / "events.jsonl"
-    path.write_text("\n".join([good[0], "{not json", json.dumps(missing), "", good[1], json.dumps(naive), good[2]])
-                    + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join([good[0], "{not json", json.dumps(missing), "", good[1], json.dumps(naive), good[2]]) + "\n",
+        encoding="utf-8",
+    )
 
     result = CliRunner().invoke(main, ["publish", str(path)], env=_env(kafka_bootstrap, case_events=topic))
 
@@ -122,8 +124,9 @@ def test_the_producer_refuses_an_invalid_event_before_it_leaves(
 def test_publish_to_a_missing_topic_says_so(kafka_bootstrap: str) -> None:
     from esup.cli import main
 
-    result = CliRunner().invoke(main, ["publish", str(EXAMPLES / "events.jsonl")],
-                                env=_env(kafka_bootstrap, case_events="test.no-such-topic"))
+    result = CliRunner().invoke(
+        main, ["publish", str(EXAMPLES / "events.jsonl")], env=_env(kafka_bootstrap, case_events="test.no-such-topic")
+    )
     assert result.exit_code == 1 and "test.no-such-topic does not exist" in result.output
 
 
@@ -170,8 +173,10 @@ def test_catalog_publish_refuses_an_invalid_catalog(kafka_bootstrap: str, tmp_pa
     from esup.cli import main
 
     bad = tmp_path / "catalog.yaml"
-    bad.write_text("items:\n  - {code: A, name: x, department_id: D}\n  - {code: A, name: y, department_id: D}\n",
-                   encoding="utf-8")
-    result = CliRunner().invoke(main, ["catalog", "publish", str(bad)],
-                                env=_env(kafka_bootstrap, catalog="test.unused"))
+    bad.write_text(
+        "items:\n  - {code: A, name: x, department_id: D}\n  - {code: A, name: y, department_id: D}\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        main, ["catalog", "publish", str(bad)], env=_env(kafka_bootstrap, catalog="test.unused")
+    )
     assert result.exit_code == 1 and "duplicate item code A" in result.output

@@ -33,35 +33,85 @@ def at(day: int, hour: int = 10) -> datetime:
     return datetime(2026, 6, day, hour, tzinfo=TZ)
 
 
-def finding(case: str, rule: str, category: str, severity: str, staff: str, dept: str, region: str,
-            day: int) -> dict[str, Any]:
+def finding(
+    case: str, rule: str, category: str, severity: str, staff: str, dept: str, region: str, day: int
+) -> dict[str, Any]:
     return {
-        "finding_id": f"F{next(_ids)}", "schema_version": 1, "case_id": case, "rule": rule, "category": category,
-        "severity": severity, "title": rule, "message": rule, "staff_id": staff, "department_id": dept,
-        "region_code": region, "item_code": "ITEM", "detected_at": at(day), "deadline": None,
-        "law_article": None, "evidence_event_ids": [], "calendar_version": "test", "provisional": 0,
-        "details": "{}", "version": 1,
+        "finding_id": f"F{next(_ids)}",
+        "schema_version": 1,
+        "case_id": case,
+        "rule": rule,
+        "category": category,
+        "severity": severity,
+        "title": rule,
+        "message": rule,
+        "staff_id": staff,
+        "department_id": dept,
+        "region_code": region,
+        "item_code": "ITEM",
+        "detected_at": at(day),
+        "deadline": None,
+        "law_article": None,
+        "evidence_event_ids": [],
+        "calendar_version": "test",
+        "provisional": 0,
+        "details": "{}",
+        "version": 1,
     }
 
 
-def snapshot(case: str, dept: str, region: str, staff: str, *, finished: datetime | None, deadline: int,
-             outcome: str | None = "granted") -> dict[str, Any]:
+def snapshot(
+    case: str,
+    dept: str,
+    region: str,
+    staff: str,
+    *,
+    finished: datetime | None,
+    deadline: int,
+    outcome: str | None = "granted",
+) -> dict[str, Any]:
     return {
-        "case_id": case, "item_code": "ITEM", "department_id": dept, "region_code": region,
-        "responsible_staff": staff, "first_staff": staff, "stage": "concluded" if finished else "accepted",
-        "outcome": outcome if finished else None, "open": 0 if finished else 1, "deemed_accepted": 0,
-        "decision_deadline": datetime(2026, 6, deadline, 23, 59, 59, tzinfo=TZ), "working_days_used": 0,
-        "next_due": None, "last_event_at": finished or at(1), "provisional": 0, "calendar_version": "test",
-        "clocks": "[]", "updated_at": finished or at(1), "version": 1,
+        "case_id": case,
+        "item_code": "ITEM",
+        "department_id": dept,
+        "region_code": region,
+        "responsible_staff": staff,
+        "first_staff": staff,
+        "stage": "concluded" if finished else "accepted",
+        "outcome": outcome if finished else None,
+        "open": 0 if finished else 1,
+        "deemed_accepted": 0,
+        "decision_deadline": datetime(2026, 6, deadline, 23, 59, 59, tzinfo=TZ),
+        "working_days_used": 0,
+        "next_due": None,
+        "last_event_at": finished or at(1),
+        "provisional": 0,
+        "calendar_version": "test",
+        "clocks": "[]",
+        "updated_at": finished or at(1),
+        "version": 1,
     }
 
 
 def events(case: str, dept: str, region: str, staff: str, *steps: tuple[str, int]) -> list[dict[str, Any]]:
-    return [{
-        "event_id": f"{case}-{kind}", "case_id": case, "kind": kind, "schema_version": 1, "item_code": "ITEM",
-        "department_id": dept, "region_code": region, "staff_id": staff, "occurred_at": at(day, 9),
-        "recorded_at": at(day, 9), "payload": "{}", "source_partition": 0, "source_offset": n,
-    } for n, (kind, day) in enumerate(steps)]
+    return [
+        {
+            "event_id": f"{case}-{kind}",
+            "case_id": case,
+            "kind": kind,
+            "schema_version": 1,
+            "item_code": "ITEM",
+            "department_id": dept,
+            "region_code": region,
+            "staff_id": staff,
+            "occurred_at": at(day, 9),
+            "recorded_at": at(day, 9),
+            "payload": "{}",
+            "source_partition": 0,
+            "source_offset": n,
+        }
+        for n, (kind, day) in enumerate(steps)
+    ]
 
 
 def notices(n: int, case: str, staff: str, dept: str, region: str) -> list[dict[str, Any]]:
@@ -105,14 +155,17 @@ def fixture_rows() -> dict[str, list[dict[str, Any]]]:
     ]
     case_events = [
         # Working days (start day not counted): accept 1, decision (accept->approve) 2, delivery 1.
-        *events("X1", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 2), ("approve", 4),
-                ("certificate_delivered", 5)),
+        *events(
+            "X1", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 2), ("approve", 4), ("certificate_delivered", 5)
+        ),
         # accept 1st->3rd = 2nd, 3rd = 2; decision 3rd->8th = 4th, 5th, 8th = 3; delivery 8th->9th = 1.
-        *events("X2", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 3), ("approve", 8),
-                ("certificate_delivered", 9)),
+        *events(
+            "X2", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 3), ("approve", 8), ("certificate_delivered", 9)
+        ),
         # accept 0 (same day), decision 1st->10th = 2,3,4,5,8,9,10 = 7, delivery 10th->12th = 11, 12 = 2.
-        *events("X3", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 1), ("approve", 10),
-                ("certificate_delivered", 12)),
+        *events(
+            "X3", "CD-2", "510105", "s-d1", ("apply", 1), ("accept", 1), ("approve", 10), ("certificate_delivered", 12)
+        ),
     ]
     return {"findings": rows, "case_snapshots": snapshots, "case_events": case_events}
 
@@ -130,11 +183,23 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
 RANK_COLUMNS = "rank, department_id, score, on_time_rate, notices, yellows, reds, deemed_approvals, cases_finished"
 
 
-def ranking(client: Any, level: str, region: str, kind: str = "department", columns: str = RANK_COLUMNS,
-            period: str = "month", start: date = JUNE) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in client.execute(
-        f"SELECT {columns} FROM rankings_{kind} WHERE period = %(p)s AND period_start = %(s)s "
-        "AND level = %(l)s AND region = %(r)s ORDER BY rank", {"p": period, "s": start, "l": level, "r": region})]
+def ranking(
+    client: Any,
+    level: str,
+    region: str,
+    kind: str = "department",
+    columns: str = RANK_COLUMNS,
+    period: str = "month",
+    start: date = JUNE,
+) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r)
+        for r in client.execute(
+            f"SELECT {columns} FROM rankings_{kind} WHERE period = %(p)s AND period_start = %(s)s "
+            "AND level = %(l)s AND region = %(r)s ORDER BY rank",
+            {"p": period, "s": start, "l": level, "r": region},
+        )
+    ]
 
 
 def test_province_ranking_by_score_then_on_time_rate_then_id(client: Any) -> None:
@@ -162,8 +227,10 @@ def test_deductions_bonus_and_working_days_per_stage(client: Any) -> None:
         "SELECT deduction_time_limits, deduction_procedure, deduction_fees, deduction, bonus, cases_early, "
         "cat_time, cat_procedure, avg_wd_accept, avg_wd_review, avg_wd_decision, avg_wd_delivery "
         "FROM scores_department WHERE period = 'month' AND period_start = %(s)s AND level = 'county' "
-        "AND department_id = 'CD-2'", {"s": JUNE})
-    (time_cap, proc, fees, total, bonus, early, cat_time, cat_proc, acc, rev, dec, dlv), = rows
+        "AND department_id = 'CD-2'",
+        {"s": JUNE},
+    )
+    ((time_cap, proc, fees, total, bonus, early, cat_time, cat_proc, acc, rev, dec, dlv),) = rows
     assert (time_cap, proc, fees, total, bonus, early, cat_time, cat_proc) == (14.0, 5.0, 0.0, 19.0, 6.0, 2, 2, 1)
     # accept (1 + 2 + 0) / 3 = 1; no review events; decision (2 + 3 + 7) / 3 = 4; delivery (1 + 1 + 2) / 3.
     assert (acc, rev, dec) == (1.0, None, 4.0)
@@ -176,7 +243,7 @@ def test_staff_ranking(client: Any) -> None:
         (2, "s-b1", "DZ-2", 97.0, None),  # 4 notices -> 3
         (3, "s-b2", "DZ-2", 92.0, None),  # 2 fee yellows, 10 capped at 8
         (4, "s-a1", "DZ-1", 89.0, None),  # 6 notices -> 6, fee yellow 5
-        (5, "s-c1", "CD-1", 87.0, 0.5),   # 5 + 8, on time 1 of 2
+        (5, "s-c1", "CD-1", 87.0, 0.5),  # 5 + 8, on time 1 of 2
         (6, "s-d2", "CD-2", 86.0, None),  # yellow 5 + red 10 = 15, capped at 14
     ]
 
@@ -194,17 +261,32 @@ def test_esup_rankings_command(client: Any, clickhouse_server: Provided) -> None
     from urllib.parse import urlsplit
 
     url = urlsplit(clickhouse_server.address)
-    env = {"ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
-           "ESUP_CLICKHOUSE_USER": url.username or "default", "ESUP_CLICKHOUSE_PASSWORD": url.password or ""}
-    run = CliRunner().invoke(main, ["rankings", "--region", "510100", "--at", "2026-06-20", "--json",
-                                    "--database", DB], env=env)
+    env = {
+        "ESUP_CLICKHOUSE_HOST": url.hostname or "127.0.0.1",
+        "ESUP_CLICKHOUSE_PORT": str(url.port or 9000),
+        "ESUP_CLICKHOUSE_USER": url.username or "default",
+        "ESUP_CLICKHOUSE_PASSWORD": url.password or "",
+    }
+    run = CliRunner().invoke(
+        main, ["rankings", "--region", "510100", "--at", "2026-06-20", "--json", "--database", DB], env=env
+    )
     assert run.exit_code == 0, run.output
-    assert [(r["rank"], r["id"], r["score"]) for r in json.loads(run.output)] == [(1, "CD-2", 87.0),
-                                                                                  (2, "CD-1", 87.0)]
-    table = CliRunner().invoke(main, ["rankings", "--by", "staff", "--region", "510000", "--at", "2026-06-20",
-                                      "--database", DB], env=env)
+    assert [(r["rank"], r["id"], r["score"]) for r in json.loads(run.output)] == [(1, "CD-2", 87.0), (2, "CD-1", 87.0)]
+    table = CliRunner().invoke(
+        main, ["rankings", "--by", "staff", "--region", "510000", "--at", "2026-06-20", "--database", DB], env=env
+    )
     assert table.exit_code == 0, table.output
     lines = table.output.splitlines()
-    assert lines[1].split() == ["rank", "staff", "department", "region", "score", "on-time", "notice", "yellow",
-                                "red", "deemed"]
+    assert lines[1].split() == [
+        "rank",
+        "staff",
+        "department",
+        "region",
+        "score",
+        "on-time",
+        "notice",
+        "yellow",
+        "red",
+        "deemed",
+    ]
     assert lines[3].split() == ["1", "s-d1", "CD-2", "510000", "101.00", "100%", "0", "1", "0", "0"]

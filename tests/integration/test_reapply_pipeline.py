@@ -38,26 +38,38 @@ def spread() -> tuple[str, str, str]:
 
 
 def line(case: str, n: int, kind: str, when: str, staff: str, **payload: Any) -> bytes:
-    return json.dumps({
-        "event_id": f"{case}-e{n}", "case_id": case, "item_code": "SC-FOOD-001", "department_id": "DZ-SCJG",
-        "region_code": "511702", "staff_id": staff, "kind": kind, "occurred_at": f"{when}:00+08:00",
-        "recorded_at": f"{when}:30+08:00", "payload": payload,
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "event_id": f"{case}-e{n}",
+            "case_id": case,
+            "item_code": "SC-FOOD-001",
+            "department_id": "DZ-SCJG",
+            "region_code": "511702",
+            "staff_id": staff,
+            "kind": kind,
+            "occurred_at": f"{when}:00+08:00",
+            "recorded_at": f"{when}:30+08:00",
+            "payload": payload,
+        }
+    ).encode()
 
 
 def histories() -> tuple[list[bytes], list[bytes]]:
     a, b, who = spread()
     materials = ["application_form", "business_licence", "floor_plan"]
-    first = [line(a, 1, "apply", "2026-07-01T09:00", "s-wang", applicant_id=who, materials=materials),
-             line(a, 2, "accept", "2026-07-01T09:30", "s-wang"),
-             line(a, 3, "withdraw", "2026-07-08T15:00", "s-wang", reason="申请人主动撤回")]  # fmt: skip
+    first = [
+        line(a, 1, "apply", "2026-07-01T09:00", "s-wang", applicant_id=who, materials=materials),
+        line(a, 2, "accept", "2026-07-01T09:30", "s-wang"),
+        line(a, 3, "withdraw", "2026-07-08T15:00", "s-wang", reason="申请人主动撤回"),
+    ]
     second = [line(b, 1, "apply", "2026-07-10T10:00", "s-sun", applicant_id=who, materials=materials)]
     return first, second
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any,
-             tmp_path: Path) -> Iterator[Pipeline]:  # fmt: skip
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, kafka_admin: Any, clickhouse_client: Any, tmp_path: Path
+) -> Iterator[Pipeline]:
     p = Pipeline(kafka_bootstrap, clickhouse_url, tmp_path / "pipeline", partitions=PARTITIONS)
     p.workdir.mkdir(parents=True)
     yield p

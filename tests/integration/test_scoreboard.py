@@ -45,9 +45,11 @@ def test_the_board_holds_the_rankings_view_and_the_scores_view(ranked: Any, kind
     # Without the rank it is the scores view, row for row.
     keys = "period, period_start, level, region, " + ", ".join(ranked_columns(rank_model(), kind))
     assert everything(ranked, board_table(kind), keys) == everything(ranked, scores_view(kind), keys)
-    assert ranked.execute(f"SELECT {rank.RANK_COLUMNS} FROM {board_table('department')} WHERE period = 'month' "
-                          "AND period_start = %(s)s AND level = 'province' AND region = '510000' ORDER BY rank",
-                          {"s": rank.JUNE}) == rank.ranking(ranked, "province", "510000")
+    assert ranked.execute(
+        f"SELECT {rank.RANK_COLUMNS} FROM {board_table('department')} WHERE period = 'month' "
+        "AND period_start = %(s)s AND level = 'province' AND region = '510000' ORDER BY rank",
+        {"s": rank.JUNE},
+    ) == rank.ranking(ranked, "province", "510000")
 
 
 def rank_model() -> Any:
@@ -74,17 +76,28 @@ def test_unchanged_inputs_are_not_rebuilt_and_an_insert_is(ranked: Any) -> None:
 def decided(clickhouse_server: Provided) -> Iterator[Any]:
     """test_loop_rankings' findings (DZ-1 one yellow, DZ-2 two), the board built."""
     c = fresh_database(clickhouse_server.address, LOOP_DB)
-    insert(c, "findings", [loop.finding("A", "DZ-1", "s1"), loop.finding("B1", "DZ-2", "s2"),
-                           loop.finding("B2", "DZ-2", "s2", "procedure")])
+    insert(
+        c,
+        "findings",
+        [
+            loop.finding("A", "DZ-1", "s1"),
+            loop.finding("B1", "DZ-2", "s2"),
+            loop.finding("B2", "DZ-2", "s2", "procedure"),
+        ],
+    )
     refresh(c, force=True)
     yield c
     c.execute(f"DROP DATABASE IF EXISTS {LOOP_DB}")
 
 
 def board_ranking(client: Any) -> list[tuple[str, float]]:
-    return [(d, s) for d, s in client.execute(
-        f"SELECT department_id, score FROM {board_table('department')} WHERE period = 'month' AND level = 'county' "
-        "AND region = '511702' ORDER BY rank")]
+    return [
+        (d, s)
+        for d, s in client.execute(
+            f"SELECT department_id, score FROM {board_table('department')} WHERE period = 'month' AND level = 'county' "
+            "AND region = '511702' ORDER BY rank"
+        )
+    ]
 
 
 def test_a_dismissal_changes_the_board_once_refreshed(decided: Any) -> None:
@@ -109,8 +122,12 @@ def test_the_refresher_brings_a_dismissal_in_within_its_bound(decided: Any, clic
 
     every, builds = 0.5, []
     stop = threading.Event()
-    worker = threading.Thread(target=run, args=(lambda: connect_url(clickhouse_server.address, LOOP_DB), stop),
-                              kwargs={"every": every, "report": lambda r: builds.append(r)}, daemon=True)
+    worker = threading.Thread(
+        target=run,
+        args=(lambda: connect_url(clickhouse_server.address, LOOP_DB), stop),
+        kwargs={"every": every, "report": lambda r: builds.append(r)},
+        daemon=True,
+    )
     worker.start()
     try:
         time.sleep(1.5)

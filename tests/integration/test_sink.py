@@ -57,17 +57,21 @@ class Pipeline:
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def messages(self) -> list[Message]:
-        return ([("events", k, v) for k, v in self.events] + [("findings", k, v) for k, v in self.findings]
-                + [("snapshots", k, v) for k, v in self.snapshots]
-                + [("dead_letters", k, v) for k, v in self.dead_letters])
+        return (
+            [("events", k, v) for k, v in self.events]
+            + [("findings", k, v) for k, v in self.findings]
+            + [("snapshots", k, v) for k, v in self.snapshots]
+            + [("dead_letters", k, v) for k, v in self.dead_letters]
+        )
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
     """Run the real case processor (the workers' glue, without Faust) over the sample events and bad input."""
     ctx = Context.build(WorkCalendar(), load_catalog(EXAMPLES / "catalog.yaml"), RuleConfig())
-    proc = CaseProcessor(ctx=ctx, clock="event", ticks_topic="ticks",
-                         wall_clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC))
+    proc = CaseProcessor(
+        ctx=ctx, clock="event", ticks_topic="ticks", wall_clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC)
+    )
     lines = [line for line in (EXAMPLES / "events.jsonl").read_bytes().splitlines() if line.strip()]
     events = sorted((parse_event(line) for line in lines), key=occurred_sort_key)
     p = Pipeline()
@@ -103,8 +107,12 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> Non
 
 
 def total_lag(settings: Settings) -> int:
-    return sum(r.lag for r in group_lag(settings.kafka_bootstrap, {settings.sink_group: list(sink_topics(settings))},
-                             auth=admin_auth()))
+    return sum(
+        r.lag
+        for r in group_lag(
+            settings.kafka_bootstrap, {settings.sink_group: list(sink_topics(settings))}, auth=admin_auth()
+        )
+    )
 
 
 @pytest.fixture
@@ -145,8 +153,14 @@ class RunningSink:
         self.topics = sink_topics(settings)
         self.consumer = create_consumer(settings, self.topics)
         self.client = connect_url(clickhouse_url)
-        self.runner = SinkRunner(self.consumer, ClickHouseSink(self.client), self.topics, max_rows=5000,
-                                 max_wait_s=settings.sink_max_wait_s, backoff=backoff or Backoff(0.5, 10.0))
+        self.runner = SinkRunner(
+            self.consumer,
+            ClickHouseSink(self.client),
+            self.topics,
+            max_rows=5000,
+            max_wait_s=settings.sink_max_wait_s,
+            backoff=backoff or Backoff(0.5, 10.0),
+        )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.runner.run, args=(self.stop,), name="sink", daemon=True)
 
@@ -179,8 +193,12 @@ def table_state(client: Any) -> dict[str, Any]:
         "events": one("SELECT count() FROM case_events FINAL"),
         "dead_letters": one("SELECT count() FROM dead_letters FINAL"),
         # distinct: a replay's copies are other records (new offsets), each rejected once in its own row
-        "rejects": sorted({(kind, base64.b64decode(value)) for kind, value in client.execute(
-            "SELECT kind, value_b64 FROM sink_rejects FINAL")}),
+        "rejects": sorted(
+            {
+                (kind, base64.b64decode(value))
+                for kind, value in client.execute("SELECT kind, value_b64 FROM sink_rejects FINAL")
+            }
+        ),
         "snapshots": client.execute("SELECT case_id, version, stage FROM case_snapshots FINAL ORDER BY case_id"),
     }
 
@@ -192,9 +210,14 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
     finding_ids = {Finding.model_validate_json(v).finding_id for _, v in pipeline.findings}
     valid_events = len(pipeline.events) - len(BAD_EVENTS)
     # The bad events: refused by the workers (dead letters) and by the sink (sink_rejects), never skipped.
-    expected = {"findings": len(finding_ids), "finding_ids": len(finding_ids), "events": valid_events,
-                "dead_letters": len(BAD_EVENTS), "snapshots": expected_snapshots(pipeline),
-                "rejects": sorted(("events", raw) for raw in BAD_EVENTS)}
+    expected = {
+        "findings": len(finding_ids),
+        "finding_ids": len(finding_ids),
+        "events": valid_events,
+        "dead_letters": len(BAD_EVENTS),
+        "snapshots": expected_snapshots(pipeline),
+        "rejects": sorted(("events", raw) for raw in BAD_EVENTS),
+    }
 
     with RunningSink(sink_settings, clickhouse_url) as runner:
         produce(sink_settings.kafka_bootstrap, topics, pipeline.messages())
@@ -209,21 +232,35 @@ def test_sink_writes_exact_rows_and_a_replay_adds_no_duplicates(
 
     assert runner.stats.rows == {t: 2 * n for t, n in first_rows.items()}  # the replay was written, and collapsed
     assert clean_tables.execute("SELECT count() FROM sink_rejects FINAL")[0][0] == 2 * len(BAD_EVENTS)
-    assert first_rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots),
-                          "finding_chain": len(pipeline.findings), "case_events": valid_events,
-                          "dead_letters": len(BAD_EVENTS), "sink_rejects": len(BAD_EVENTS)}
+    assert first_rows == {
+        "findings": len(pipeline.findings),
+        "case_snapshots": len(pipeline.snapshots),
+        "finding_chain": len(pipeline.findings),
+        "case_events": valid_events,
+        "dead_letters": len(BAD_EVENTS),
+        "sink_rejects": len(BAD_EVENTS),
+    }
     assert runner.stats.invalid == {topics["events"]: 2 * len(BAD_EVENTS)}
     assert runner.stats.unwritten == 0
 
     # The columns carry the messages faithfully.
     some = Finding.model_validate_json(pipeline.findings[0][1])
-    row = clean_tables.execute("SELECT rule, case_id, evidence_event_ids, details, detected_at FROM findings FINAL "
-                               "WHERE finding_id = %(id)s", {"id": some.finding_id})
-    assert row == [(some.rule, some.case_id, some.evidence_event_ids,
-                    json.dumps(some.details, ensure_ascii=False, sort_keys=True),
-                    some.detected_at.replace(microsecond=0))]
-    letters = clean_tables.execute("SELECT source_offset, reason, value_b64 FROM dead_letters FINAL "
-                                   "ORDER BY source_offset")
+    row = clean_tables.execute(
+        "SELECT rule, case_id, evidence_event_ids, details, detected_at FROM findings FINAL WHERE finding_id = %(id)s",
+        {"id": some.finding_id},
+    )
+    assert row == [
+        (
+            some.rule,
+            some.case_id,
+            some.evidence_event_ids,
+            json.dumps(some.details, ensure_ascii=False, sort_keys=True),
+            some.detected_at.replace(microsecond=0),
+        )
+    ]
+    letters = clean_tables.execute(
+        "SELECT source_offset, reason, value_b64 FROM dead_letters FINAL ORDER BY source_offset"
+    )
     sent = [DeadLetter.model_validate_json(v) for _, v in pipeline.dead_letters]
     assert letters == [(d.source_offset, d.reason, d.value_b64) for d in sent]
     assert [base64.b64decode(v) for _, _, v in letters] == BAD_EVENTS
@@ -245,8 +282,9 @@ def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
         wait_for("the sink to commit every record", lambda: total_lag(sink_settings) == 0)
         assert runner.stats.unwritten == 0 and sum(runner.stats.invalid.values()) == len(topics) * len(hostile)
 
-    rows = clean_tables.execute("SELECT source_topic, kind, reason, value_length, value_sha256, value_b64 "
-                                "FROM sink_rejects FINAL")
+    rows = clean_tables.execute(
+        "SELECT source_topic, kind, reason, value_length, value_sha256, value_b64 FROM sink_rejects FINAL"
+    )
     assert sorted(r[1] for r in rows) == sorted(kind for kind in topics for _ in hostile)
     assert {r[0] for r in rows} == set(topics.values()) and all(r[2] for r in rows)
     big = max(hostile, key=lambda h: len(h.raw))
@@ -282,8 +320,9 @@ def test_every_writers_audit_records_reach_audit_log_once(
     access = AccessAudit(cap, sink_settings.topic_audit, "admin", "esup access rotate esup-sink")
     first = access.record("access.rotate", {"principal": "esup-sink"})
     access.record("access.list", {})
-    GatewayAuditor(cap, sink_settings.topic_audit).record(at=datetime.now(UTC), department_id="D1", token_id="t1",
-                                                          status=202, detail={"accepted": 3})
+    GatewayAuditor(cap, sink_settings.topic_audit).record(
+        at=datetime.now(UTC), department_id="D1", token_id="t1", status=202, detail={"accepted": 3}
+    )
     topics = topic_names(sink_settings)
     messages: list[Message] = [("audit", b"k", v) for v in cap.sent] + [("audit", b"k", cap.sent[0])]  # again
     messages.append(("audit", b"k", json.dumps({**first, "status": "202"}).encode()))  # a wrong type
@@ -308,7 +347,8 @@ def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(
     half = len(pipeline.findings) // 2
     first = [("findings", k, v) for k, v in pipeline.findings[:half]]
     second = [("findings", k, v) for k, v in pipeline.findings[half:]] + [
-        ("snapshots", k, v) for k, v in pipeline.snapshots]
+        ("snapshots", k, v) for k, v in pipeline.snapshots
+    ]
     ids = lambda msgs: {Finding.model_validate_json(v).finding_id for kind, _, v in msgs if kind == "findings"}  # noqa: E731
     client = connect_url(url)
 
@@ -319,8 +359,10 @@ def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(
 
         launcher.stop()
         produce(sink_settings.kafka_bootstrap, topics, second)
-        wait_for("the sink to read the second half and fail to insert it",
-                 lambda: runner.stats.retries >= 3 and sum(runner.stats.records.values()) == len(first) + len(second))
+        wait_for(
+            "the sink to read the second half and fail to insert it",
+            lambda: runner.stats.retries >= 3 and sum(runner.stats.records.values()) == len(first) + len(second),
+        )
         # Read but not written: nothing of it is committed.
         assert total_lag(sink_settings) == len(second)
         assert runner.stats.commits > 0
@@ -331,10 +373,14 @@ def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(
 
     client = connect_url(url)
     assert client.execute("SELECT count() FROM findings FINAL")[0][0] == len(ids(first) | ids(second))
-    assert client.execute("SELECT case_id, version, stage FROM case_snapshots FINAL ORDER BY case_id") == \
-        expected_snapshots(pipeline)
-    assert runner.stats.rows == {"findings": len(pipeline.findings), "case_snapshots": len(pipeline.snapshots),
-                                 "finding_chain": len(pipeline.findings)}
+    assert client.execute(
+        "SELECT case_id, version, stage FROM case_snapshots FINAL ORDER BY case_id"
+    ) == expected_snapshots(pipeline)
+    assert runner.stats.rows == {
+        "findings": len(pipeline.findings),
+        "case_snapshots": len(pipeline.snapshots),
+        "finding_chain": len(pipeline.findings),
+    }
     assert runner.stats.unwritten == 0
     client.disconnect()
 
@@ -357,8 +403,13 @@ def private_clickhouse(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     from sinks.migrate import migrate
     from tests.conftest import unavailable
 
-    settings = load_settings(home=tmp_path / "stack", clickhouse_port=_free_port(), clickhouse_http_port=_free_port(),
-                             kafka_port=_free_port(), kafka_controller_port=_free_port())
+    settings = load_settings(
+        home=tmp_path / "stack",
+        clickhouse_port=_free_port(),
+        clickhouse_http_port=_free_port(),
+        kafka_port=_free_port(),
+        kafka_controller_port=_free_port(),
+    )
     launcher = ClickHouseLauncher(settings)
     if not launcher.installed():
         unavailable("a ClickHouse server to stop and start", "clickhouse-server is not installed on this machine")
@@ -377,11 +428,16 @@ def private_clickhouse(tmp_path: Path) -> Iterator[tuple[Any, str]]:
 def _cli_env(s: Settings, clickhouse_url: str) -> dict[str, str]:
     parts = urlsplit(clickhouse_url)
     return {
-        "ESUP_KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap, "ESUP_SINK_GROUP": s.sink_group,
-        "ESUP_SINK_MAX_WAIT_S": "0.3", "ESUP_TOPIC_CASE_EVENTS": s.topic_case_events,
-        "ESUP_TOPIC_FINDINGS": s.topic_findings, "ESUP_TOPIC_CASE_SNAPSHOTS": s.topic_case_snapshots,
-        "ESUP_TOPIC_DEAD_LETTERS": s.topic_dead_letters, "ESUP_TOPIC_AUDIT": s.topic_audit,
-        "ESUP_CLICKHOUSE_HOST": parts.hostname or "127.0.0.1", "ESUP_CLICKHOUSE_PORT": str(parts.port or 9000),
+        "ESUP_KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap,
+        "ESUP_SINK_GROUP": s.sink_group,
+        "ESUP_SINK_MAX_WAIT_S": "0.3",
+        "ESUP_TOPIC_CASE_EVENTS": s.topic_case_events,
+        "ESUP_TOPIC_FINDINGS": s.topic_findings,
+        "ESUP_TOPIC_CASE_SNAPSHOTS": s.topic_case_snapshots,
+        "ESUP_TOPIC_DEAD_LETTERS": s.topic_dead_letters,
+        "ESUP_TOPIC_AUDIT": s.topic_audit,
+        "ESUP_CLICKHOUSE_HOST": parts.hostname or "127.0.0.1",
+        "ESUP_CLICKHOUSE_PORT": str(parts.port or 9000),
         "ESUP_CLICKHOUSE_USER": unquote(parts.username or "default"),
         "ESUP_CLICKHOUSE_PASSWORD": unquote(parts.password or ""),
         "ESUP_CLICKHOUSE_DATABASE": parts.path.lstrip("/"),
@@ -389,7 +445,10 @@ def _cli_env(s: Settings, clickhouse_url: str) -> dict[str, str]:
 
 
 def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
-    sink_settings: Settings, clickhouse_url: str, clean_tables: Any, pipeline: Pipeline,
+    sink_settings: Settings,
+    clickhouse_url: str,
+    clean_tables: Any,
+    pipeline: Pipeline,
     new_topic: Callable[..., str],
 ) -> None:
     from esup.cli import main
@@ -399,8 +458,9 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
     env["ESUP_WORKER_APP_ID"] = f"test-worker-{uuid.uuid4().hex[:8]}"  # a group that has committed nothing
     produce(sink_settings.kafka_bootstrap, topic_names(sink_settings), pipeline.messages())
     esup = Path(sys.executable).with_name("esup")
-    proc = subprocess.Popen([str(esup), "sink"], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(esup), "sink"], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for("`esup sink` to catch up", lambda: proc.poll() is None and total_lag(sink_settings) == 0)
     finally:

@@ -27,9 +27,23 @@ def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]
     env = {
         "ESUP_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "ESUP_CASE_EVENTS_PARTITIONS": "4",
-        **{f"ESUP_TOPIC_{name.upper()}": f"test.{run}.{name}"
-           for name in ("case_events", "dead_letters", "findings", "case_snapshots", "catalog", "ticks",
-                         "directory", "chain_heads", "responses", "audit", "applicant_facts", "complaints")},
+        **{
+            f"ESUP_TOPIC_{name.upper()}": f"test.{run}.{name}"
+            for name in (
+                "case_events",
+                "dead_letters",
+                "findings",
+                "case_snapshots",
+                "catalog",
+                "ticks",
+                "directory",
+                "chain_heads",
+                "responses",
+                "audit",
+                "applicant_facts",
+                "complaints",
+            )
+        },
     }
     yield env
     with contextlib.suppress(Exception):
@@ -50,10 +64,17 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     env = topic_env
     partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
     assert partitions == {
-        env["ESUP_TOPIC_CASE_EVENTS"]: 4, env["ESUP_TOPIC_DEAD_LETTERS"]: 1, env["ESUP_TOPIC_FINDINGS"]: 4,
-        env["ESUP_TOPIC_CASE_SNAPSHOTS"]: 4, env["ESUP_TOPIC_CATALOG"]: 1, env["ESUP_TOPIC_TICKS"]: 4,
-        env["ESUP_TOPIC_DIRECTORY"]: 1, env["ESUP_TOPIC_CHAIN_HEADS"]: 1, env["ESUP_TOPIC_RESPONSES"]: 4,
-        env["ESUP_TOPIC_AUDIT"]: 1, env["ESUP_TOPIC_APPLICANT_FACTS"]: 4,
+        env["ESUP_TOPIC_CASE_EVENTS"]: 4,
+        env["ESUP_TOPIC_DEAD_LETTERS"]: 1,
+        env["ESUP_TOPIC_FINDINGS"]: 4,
+        env["ESUP_TOPIC_CASE_SNAPSHOTS"]: 4,
+        env["ESUP_TOPIC_CATALOG"]: 1,
+        env["ESUP_TOPIC_TICKS"]: 4,
+        env["ESUP_TOPIC_DIRECTORY"]: 1,
+        env["ESUP_TOPIC_CHAIN_HEADS"]: 1,
+        env["ESUP_TOPIC_RESPONSES"]: 4,
+        env["ESUP_TOPIC_AUDIT"]: 1,
+        env["ESUP_TOPIC_APPLICANT_FACTS"]: 4,
         env["ESUP_TOPIC_COMPLAINTS"]: 4,
     }
     policy = {name: topic_configs(kafka_admin, name, ["cleanup.policy"])["cleanup.policy"] for name in partitions}
@@ -82,8 +103,11 @@ def test_topics_create_reports_an_existing_topic_that_differs(topic_env: dict[st
 def test_topics_create_without_a_broker_says_where_it_looked() -> None:
     from esup.cli import main
 
-    result = CliRunner().invoke(main, ["topics", "create", "--bootstrap", "127.0.0.1:1", "--timeout", "2"],
-                                env={"ESUP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    result = CliRunner().invoke(
+        main,
+        ["topics", "create", "--bootstrap", "127.0.0.1:1", "--timeout", "2"],
+        env={"ESUP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"},
+    )
     assert result.exit_code == 1
     assert "Kafka at 127.0.0.1:1" in result.output
 
@@ -98,8 +122,9 @@ def test_kcat_an_independent_client_sees_the_topics(
     need(kcat is not None, "kcat", "not installed (apt-get install kcat)")
     assert kcat is not None
     assert CliRunner().invoke(main, ["topics", "create"], env=topic_env).exit_code == 0
-    out = subprocess.run([kcat, "-L", "-J", "-b", kafka_bootstrap, *kcat_login()], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
+    out = subprocess.run(
+        [kcat, "-L", "-J", "-b", kafka_bootstrap, *kcat_login()], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     listed = {t["topic"]: len(t["partitions"]) for t in json.loads(out)["topics"]}
     s = load_settings(_env_file=None, **{k.removeprefix("ESUP_").lower(): v for k, v in topic_env.items()})
     for spec in platform_topics(s):

@@ -15,9 +15,17 @@ pytestmark = pytest.mark.integration
 
 def _mutate(client: Any, sql: str, table: str, database: str) -> None:
     client.execute(sql)
-    wait_until(lambda: client.execute(
-        f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' AND is_done = 0"
-    )[0][0] == 0, timeout=60, what="the mutation")  # fmt: skip
+    wait_until(
+        lambda: (
+            client.execute(
+                f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' "
+                "AND is_done = 0"
+            )[0][0]
+            == 0
+        ),
+        timeout=60,
+        what="the mutation",
+    )
 
 
 def test_verify_passes_untouched_and_names_each_planted_change(make_pipeline: Any, clickhouse_client: Any) -> None:  # noqa: F811
@@ -38,8 +46,12 @@ def test_verify_passes_untouched_and_names_each_planted_change(make_pipeline: An
     ids = [r[0] for r in clickhouse_client.execute(f"SELECT finding_id FROM {db}.findings FINAL ORDER BY finding_id")]
     deleted, edited = ids[0], ids[1]
     _mutate(clickhouse_client, f"ALTER TABLE {db}.findings DELETE WHERE finding_id = '{deleted}'", "findings", db)
-    _mutate(clickhouse_client, f"ALTER TABLE {db}.findings UPDATE message = 'nothing happened' "
-                               f"WHERE finding_id = '{edited}'", "findings", db)  # fmt: skip
+    _mutate(
+        clickhouse_client,
+        f"ALTER TABLE {db}.findings UPDATE message = 'nothing happened' WHERE finding_id = '{edited}'",
+        "findings",
+        db,
+    )
     forged = "00000000-0000-5000-8000-000000000001"
     clickhouse_client.execute(
         f"INSERT INTO {db}.findings (finding_id, schema_version, case_id, rule, category, severity, title, message, "

@@ -25,8 +25,12 @@ def test_workdays_between_matches_the_calendar(client: Any) -> None:
     cal = WorkCalendar()
     rnd = random.Random(82)
     # Random pairs over 2024-2027, plus the spans of Spring Festival and National Day 2026 (调休 weekends).
-    pairs = [(date(2026, 2, 10), date(2026, 2, 28)), (date(2026, 9, 25), date(2026, 10, 12)),
-             (date(2026, 10, 12), date(2026, 9, 25)), (date(2026, 3, 2), date(2026, 3, 2))]
+    pairs = [
+        (date(2026, 2, 10), date(2026, 2, 28)),
+        (date(2026, 9, 25), date(2026, 10, 12)),
+        (date(2026, 10, 12), date(2026, 9, 25)),
+        (date(2026, 3, 2), date(2026, 3, 2)),
+    ]
     for _ in range(400):
         a = date(2024, 1, 1) + timedelta(days=rnd.randrange(0, 4 * 365))
         pairs.append((a, a + timedelta(days=rnd.randrange(-3, 90))))

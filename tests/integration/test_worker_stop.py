@@ -26,8 +26,13 @@ def private_kafka(tmp_path: Path, kafka_server: Any) -> Iterator[tuple[Any, str]
     from tests.conftest import unavailable
 
     shared = KafkaLauncher(load_settings())
-    settings = load_settings(home=tmp_path / "stack", kafka_port=free_port(), kafka_controller_port=free_port(),
-                             clickhouse_port=free_port(), clickhouse_http_port=free_port())  # fmt: skip
+    settings = load_settings(
+        home=tmp_path / "stack",
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        clickhouse_port=free_port(),
+        clickhouse_http_port=free_port(),
+    )
     launcher = KafkaLauncher(settings)
     if not shared.installed():
         unavailable("a Kafka broker to freeze", "the Kafka jars are not installed (`esup stack install`)")

@@ -57,14 +57,21 @@ def _judge(clock: str, messages: list[Message], sizes: list[int]) -> tuple[dict[
             if name == "findings":
                 findings.setdefault(key, []).append(json.loads(value)["finding_id"])
         i += n
-    table = {k: decode_row(v).to_dict() for part in proc.store.partitions.values() for k, v in part.rows.items()
-             if k != META_KEY}  # fmt: skip
+    table = {
+        k: decode_row(v).to_dict()
+        for part in proc.store.partitions.values()
+        for k, v in part.rows.items()
+        if k != META_KEY
+    }
     return findings, table
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5),
-       clock=st.sampled_from(["event", "wall"]))  # fmt: skip
+@given(
+    seed=st.integers(0, 10_000),
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5),
+    clock=st.sampled_from(["event", "wall"]),
+)
 def test_batch_size_does_not_change_the_findings(seed: int, sizes: list[int], clock: str) -> None:
     messages = _messages(LINES, random.Random(seed))
     one = _judge(clock, messages, [1])
@@ -110,10 +117,24 @@ def test_hostile_messages_never_escape_and_every_message_is_accounted_for(seed: 
         value, key = (line, json.loads(line)["case_id"].encode()) if rnd.random() < 0.6 else _mutate(line, rnd)
         messages.append(Message("events", 0, offset, key, value, RECEIVED))
         if rnd.random() < 0.1:
-            messages.append(Message("ticks", 0, 10_000 + offset, None, rnd.choice([b"{}", b"nonsense", json.dumps(
-                {"partition": 0, "now": "2026-06-01T00:00:00+08:00"}).encode()]), RECEIVED))  # fmt: skip
-    proc = CaseProcessor(ctx=CTX, clock=rnd.choice(["event", "wall"]), ticks_topic="ticks",  # type: ignore[arg-type]
-                         receipt_skew=timedelta(minutes=5))  # fmt: skip
+            messages.append(
+                Message(
+                    "ticks",
+                    0,
+                    10_000 + offset,
+                    None,
+                    rnd.choice(
+                        [b"{}", b"nonsense", json.dumps({"partition": 0, "now": "2026-06-01T00:00:00+08:00"}).encode()]
+                    ),
+                    RECEIVED,
+                )
+            )
+    proc = CaseProcessor(
+        ctx=CTX,
+        clock=rnd.choice(["event", "wall"]),
+        ticks_topic="ticks",  # type: ignore[arg-type]
+        receipt_skew=timedelta(minutes=5),
+    )
     letters = 0
     for i in range(0, len(messages), size):
         result = proc.handle(messages[i : i + size])

@@ -124,13 +124,24 @@ BEIJING_MOMENTS = st.datetimes(FIRST, LAST, timezones=st.just(BEIJING))
 
 
 @FUZZ
-@given(st.sampled_from(EXAMPLES), st.fixed_dictionaries({f: IDS for f in ID_FIELDS}), BEIJING_MOMENTS,
-       BEIJING_MOMENTS, OFFSETS, OFFSETS, st.booleans())  # fmt: skip
+@given(
+    st.sampled_from(EXAMPLES),
+    st.fixed_dictionaries({f: IDS for f in ID_FIELDS}),
+    BEIJING_MOMENTS,
+    BEIJING_MOMENTS,
+    OFFSETS,
+    OFFSETS,
+    st.booleans(),
+)
 def test_valid_events_are_never_refused(
     base: dict[str, Any], ids: dict[str, str], occurred: datetime, recorded: datetime, o1: Any, o2: Any, ascii_: bool
 ) -> None:
-    event = {**base, **ids, "occurred_at": occurred.astimezone(o1).isoformat(),
-             "recorded_at": recorded.astimezone(o2).isoformat()}  # fmt: skip
+    event = {
+        **base,
+        **ids,
+        "occurred_at": occurred.astimezone(o1).isoformat(),
+        "recorded_at": recorded.astimezone(o2).isoformat(),
+    }
     raw = json.dumps(event, ensure_ascii=ascii_).encode()
     parsed = parse_event(raw)
     assert parsed.case_id == ids["case_id"] and parsed.event_id == ids["event_id"]

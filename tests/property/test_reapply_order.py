@@ -55,10 +55,17 @@ def test_any_arrival_order_and_any_replay_give_the_same_findings(facts: list[Fac
     replayed = shuffled + [x for x in facts if rnd.random() < 0.5]  # type: ignore[attr-defined]
     assert _key(_admitted(shuffled)) == _key(reference) == _key(_admitted(replayed))
     # Exactly the pairs the definition names, counted by brute force.
-    pairs = {(w.case_id, a.case_id) for w in facts for a in facts
-             if w.kind == "withdraw" and a.kind == "apply" and w.case_id != a.case_id and w.key == a.key
-             and a.occurred_at >= w.occurred_at
-             and CTX.calendar.workdays_between(w.occurred_at.date(), a.occurred_at.date()) <= 3}  # fmt: skip
+    pairs = {
+        (w.case_id, a.case_id)
+        for w in facts
+        for a in facts
+        if w.kind == "withdraw"
+        and a.kind == "apply"
+        and w.case_id != a.case_id
+        and w.key == a.key
+        and a.occurred_at >= w.occurred_at
+        and CTX.calendar.workdays_between(w.occurred_at.date(), a.occurred_at.date()) <= 3
+    }
     assert {(f.details["withdrawn_case_id"], f.case_id) for f in reference} == pairs
 
 

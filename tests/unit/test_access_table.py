@@ -18,8 +18,11 @@ DEPT_IDS = st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True)
 
 
 def writers(topic: str) -> set[str]:
-    return {g.principal for g in platform_grants(S) if g.resource == "topic" and g.name == topic
-            and g.operation in ("WRITE", "CREATE")}
+    return {
+        g.principal
+        for g in platform_grants(S)
+        if g.resource == "topic" and g.name == topic and g.operation in ("WRITE", "CREATE")
+    }
 
 
 @given(DEPT_IDS)
@@ -54,16 +57,21 @@ def test_control_topics_have_only_their_platform_writers() -> None:
 def test_nobody_but_the_bridge_holds_a_prefixed_topic_grant_and_the_operator_writes_nothing() -> None:
     prefixed = {(g.principal, g.name) for g in platform_grants(S) if g.resource == "topic" and g.pattern == "prefixed"}
     assert prefixed == {(ka.BRIDGE, S.topic_ingest_prefix)}
-    assert all(g.operation in ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")
-               for g in platform_grants(S) if g.principal == ka.OPERATOR)
+    assert all(
+        g.operation in ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")
+        for g in platform_grants(S)
+        if g.principal == ka.OPERATOR
+    )
     assert not any(g.principal in (ka.ADMIN, "broker") for g in platform_grants(S))  # super users need none
 
 
 def test_the_worker_owns_only_its_own_transactional_ids_and_group() -> None:
     s = load_settings(worker_app_id="w7")
     mine = [g for g in platform_grants(s) if g.principal == ka.WORKER and g.resource != "topic"]
-    assert {(g.resource, g.name, g.pattern) for g in mine} == {("group", "w7", "literal"),
-                                                              ("transactional_id", "w7-p", "prefixed")}
+    assert {(g.resource, g.name, g.pattern) for g in mine} == {
+        ("group", "w7", "literal"),
+        ("transactional_id", "w7-p", "prefixed"),
+    }
 
 
 def test_credentials_are_written_owner_only_and_refused_when_others_can_read(tmp_path: Path) -> None:

@@ -39,8 +39,13 @@ def test_without_catch_up_max_speed_never_waits_nor_ticks() -> None:
 def test_a_paced_catch_up_is_present_once_the_fast_clock_passes_the_wall() -> None:
     ticks = [0.0]
     wall = datetime(2026, 12, 2, 10, 0, tzinfo=TZ)
-    pacer = Pacer(600, wall - timedelta(days=1), catch_up=True, clock=lambda: ticks[0],
-                  wall=lambda: wall + timedelta(seconds=ticks[0]))  # fmt: skip
+    pacer = Pacer(
+        600,
+        wall - timedelta(days=1),
+        catch_up=True,
+        clock=lambda: ticks[0],
+        wall=lambda: wall + timedelta(seconds=ticks[0]),
+    )
     assert pacer.live and not pacer.present
     ticks[0] = 24 * 3600 / 599  # a day at 600x, against a wall clock that moved too
     assert pacer.present

@@ -26,8 +26,12 @@ def test_months() -> None:
     assert month_start("2026-11") == date(2026, 11, 1)
     with pytest.raises(ValueError, match="YYYY-MM"):
         month_start("11/2026")
-    assert months_back(date(2026, 2, 1), 4) == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1),
-                                                date(2026, 2, 1)]
+    assert months_back(date(2026, 2, 1), 4) == [
+        date(2025, 11, 1),
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    ]
 
 
 def test_the_staff_table_names_the_best_and_the_lowest_ten() -> None:

@@ -18,17 +18,48 @@ def at(day: int, hour: int = 9) -> datetime:
 
 
 def sample() -> Case:
-    case = Case("C-1", {"case_id": "C-1", "item_code": "ITEM", "department_id": "511702-GA", "region_code": "511702",
-                        "stage": "accepted", "outcome": None, "open": 1, "responsible_staff": "s-1",
-                        "first_staff": "s-0", "updated_at": at(20)}, "达州市通川区公安局")  # fmt: skip
-    case.clocks = [Clock("decision", "2026-06-02", 20, 10, 33, None, False, False),
-                   Clock("accept", "2026-06-01", 5, 0, 1, "2026-06-08T23:59:59+08:00", False, True)]
-    case.events = [Event("e1", at(1), "apply", "s-0", {}), Event("e2", at(2), "accept", "s-1", {}),
-                   Event("e3", at(3), "suspend", "s-1", {"procedure": "hearing", "reason": "听证"}),
-                   Event("e4", at(10), "resume", "s-1", {}),
-                   Event("e5", at(11), "extend", "s-1", {"days": 10, "approver_id": "boss"})]
-    case.findings = [Finding("F1", at(19, 0), "TIME_DECISION_OVERDUE", "yellow", "overdue", "决定超期", "s-1",
-                             "《行政许可法》第四十二条", None, False, ("e2", "e9"))]  # fmt: skip
+    case = Case(
+        "C-1",
+        {
+            "case_id": "C-1",
+            "item_code": "ITEM",
+            "department_id": "511702-GA",
+            "region_code": "511702",
+            "stage": "accepted",
+            "outcome": None,
+            "open": 1,
+            "responsible_staff": "s-1",
+            "first_staff": "s-0",
+            "updated_at": at(20),
+        },
+        "达州市通川区公安局",
+    )
+    case.clocks = [
+        Clock("decision", "2026-06-02", 20, 10, 33, None, False, False),
+        Clock("accept", "2026-06-01", 5, 0, 1, "2026-06-08T23:59:59+08:00", False, True),
+    ]
+    case.events = [
+        Event("e1", at(1), "apply", "s-0", {}),
+        Event("e2", at(2), "accept", "s-1", {}),
+        Event("e3", at(3), "suspend", "s-1", {"procedure": "hearing", "reason": "听证"}),
+        Event("e4", at(10), "resume", "s-1", {}),
+        Event("e5", at(11), "extend", "s-1", {"days": 10, "approver_id": "boss"}),
+    ]
+    case.findings = [
+        Finding(
+            "F1",
+            at(19, 0),
+            "TIME_DECISION_OVERDUE",
+            "yellow",
+            "overdue",
+            "决定超期",
+            "s-1",
+            "《行政许可法》第四十二条",
+            None,
+            False,
+            ("e2", "e9"),
+        )
+    ]
     return case
 
 

@@ -98,8 +98,13 @@ def test_hostile_lines_are_reported_by_line_and_the_valid_ones_still_evaluated(t
     catalog = str(ROOT / "examples/catalog.yaml")
 
     # As a person runs it: a separate process, so a traceback would show on its stderr.
-    run = subprocess.run([sys.executable, "-m", "esup.cli", "evaluate", str(f), "--catalog", catalog],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "esup.cli", "evaluate", str(f), "--catalog", catalog],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     code, err = run.returncode, run.stderr
     findings = [json.loads(line) for line in run.stdout.splitlines()]
     _, expected, _ = _evaluate(str(clean), "--catalog", catalog)

@@ -20,8 +20,22 @@ from esup.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ["esup", "streams", "schemas", "sinks", "dashboards", "sim", "directory", "notifier", "loop", "api",
-            "bulletin", "gateway", "console", "complaints"]
+PACKAGES = [
+    "esup",
+    "streams",
+    "schemas",
+    "sinks",
+    "dashboards",
+    "sim",
+    "directory",
+    "notifier",
+    "loop",
+    "api",
+    "bulletin",
+    "gateway",
+    "console",
+    "complaints",
+]
 
 
 def _tree(group: click.Group) -> list[click.Command]:
@@ -65,8 +79,26 @@ def test_esup_help_lists_every_group_and_hides_the_old_spellings() -> None:
     assert res.exit_code == 0
     listed = {line.split()[0] for line in res.output.split("Commands:")[1].splitlines() if line.strip()}
     assert listed == {name for name, c in main.commands.items() if not c.hidden}
-    assert {"stack", "db", "worker", "sink", "loop", "gateway", "access", "console", "bulletin", "simulate",
-            "case", "rules", "verify", "services", "status", "evaluate", "schema", "rankings"} <= listed
+    assert {
+        "stack",
+        "db",
+        "worker",
+        "sink",
+        "loop",
+        "gateway",
+        "access",
+        "console",
+        "bulletin",
+        "simulate",
+        "case",
+        "rules",
+        "verify",
+        "services",
+        "status",
+        "evaluate",
+        "schema",
+        "rankings",
+    } <= listed
     assert "worker-status" in main.commands and "worker-status" not in listed
     status = CliRunner().invoke(main, ["status", "--help"]).output
     assert all(f"  {sub} " in status for sub in ("lag", "worker", "services", "stack"))
@@ -74,8 +106,9 @@ def test_esup_help_lists_every_group_and_hides_the_old_spellings() -> None:
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(cwd)}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--no-logo"], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_import_contracts_hold() -> None:
@@ -101,8 +134,9 @@ def test_an_upward_import_breaks_the_contracts(tmp_path: Path, module: str, line
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     target = tmp_path / module
     # inside a function, as most of the code base imports: the contracts see those imports too
-    target.write_text(target.read_text(encoding="utf-8") + f"\n\ndef _upward() -> None:\n    {line}  # noqa\n",
-                      encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8") + f"\n\ndef _upward() -> None:\n    {line}  # noqa\n", encoding="utf-8"
+    )
     res = _lint_imports(tmp_path)
     assert res.returncode == 1, res.stdout + res.stderr
     assert broken in res.stdout and "1 broken" in res.stdout

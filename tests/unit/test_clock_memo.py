@@ -14,8 +14,9 @@ ITEM = {"code": "ITEM", "limits": {"decision": {"statutory": 5}}}
 
 
 def _due_after_acceptance(ctx: Context) -> datetime | None:
-    state, _ = run_state([event("apply", "2026-03-02T09:00", item="ITEM"),
-                          event("accept", "2026-03-02T10:00", item="ITEM")], ctx)  # fmt: skip
+    state, _ = run_state(
+        [event("apply", "2026-03-02T09:00", item="ITEM"), event("accept", "2026-03-02T10:00", item="ITEM")], ctx
+    )
     return next_due(state, ctx)
 
 
@@ -35,10 +36,15 @@ def test_a_new_calendar_is_a_new_memo() -> None:
 def test_a_suspension_is_part_of_the_key() -> None:
     ctx = context(ITEM)
     running = _due_after_acceptance(ctx)
-    state, found = run_state([event("apply", "2026-03-02T09:00", item="ITEM"),
-                          event("accept", "2026-03-02T10:00", item="ITEM"),
-                          event("suspend", "2026-03-03T10:00", item="ITEM", procedure="hearing", reason="听证"),
-                          event("resume", "2026-03-10T10:00", item="ITEM")], ctx)  # fmt: skip
+    state, found = run_state(
+        [
+            event("apply", "2026-03-02T09:00", item="ITEM"),
+            event("accept", "2026-03-02T10:00", item="ITEM"),
+            event("suspend", "2026-03-03T10:00", item="ITEM", procedure="hearing", reason="听证"),
+            event("resume", "2026-03-10T10:00", item="ITEM"),
+        ],
+        ctx,
+    )
     resumed = next_due(state, ctx)
     assert found == []  # the hearing held the clock: nothing was due while it ran
     assert running is not None and resumed is not None and resumed > running

@@ -11,13 +11,20 @@ from sinks.migrate import load_migrations
 
 
 def test_a_table_becomes_a_replicated_local_table_behind_a_distributed_one() -> None:
-    create, dist = cluster_form("CREATE TABLE IF NOT EXISTS findings (id String, v UInt64) "
-                                "ENGINE = ReplacingMergeTree(v) ORDER BY id", "esup", "esup")
-    assert create == ("CREATE TABLE IF NOT EXISTS esup.findings_local ON CLUSTER esup (id String, v UInt64) ENGINE = "
-                      "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/esup/findings', '{replica}', v) "
-                      "ORDER BY id")
-    assert dist == ("CREATE TABLE IF NOT EXISTS esup.findings ON CLUSTER esup AS esup.findings_local "
-                    "ENGINE = Distributed(esup, esup, findings_local, rand())")
+    create, dist = cluster_form(
+        "CREATE TABLE IF NOT EXISTS findings (id String, v UInt64) ENGINE = ReplacingMergeTree(v) ORDER BY id",
+        "esup",
+        "esup",
+    )
+    assert create == (
+        "CREATE TABLE IF NOT EXISTS esup.findings_local ON CLUSTER esup (id String, v UInt64) ENGINE = "
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/esup/findings', '{replica}', v) "
+        "ORDER BY id"
+    )
+    assert dist == (
+        "CREATE TABLE IF NOT EXISTS esup.findings ON CLUSTER esup AS esup.findings_local "
+        "ENGINE = Distributed(esup, esup, findings_local, rand())"
+    )
 
 
 def test_an_engine_without_arguments_gets_only_the_path_and_replica() -> None:
@@ -40,11 +47,12 @@ def test_a_rename_moves_the_local_tables_and_remakes_the_distributed_ones() -> N
 
 
 def test_a_view_reads_its_tables_by_database() -> None:
-    assert qualified(" SELECT a FROM t FINAL JOIN u USING a WHERE b IN (SELECT b FROM v) AND c IN (SELECT c FROM x.y)",
-                     "db") == (" SELECT a FROM db.t FINAL JOIN db.u USING a WHERE b IN (SELECT b FROM db.v) "
-                               "AND c IN (SELECT c FROM x.y)")
+    assert qualified(
+        " SELECT a FROM t FINAL JOIN u USING a WHERE b IN (SELECT b FROM v) AND c IN (SELECT c FROM x.y)", "db"
+    ) == (" SELECT a FROM db.t FINAL JOIN db.u USING a WHERE b IN (SELECT b FROM db.v) AND c IN (SELECT c FROM x.y)")
     assert cluster_form("CREATE VIEW v AS SELECT 1 FROM (SELECT 1)", "db", "c") == [
-        "CREATE VIEW IF NOT EXISTS db.v ON CLUSTER c AS SELECT 1 FROM (SELECT 1)"]
+        "CREATE VIEW IF NOT EXISTS db.v ON CLUSTER c AS SELECT 1 FROM (SELECT 1)"
+    ]
 
 
 def test_every_migration_has_a_cluster_form() -> None:
@@ -71,7 +79,10 @@ def test_views_go_to_every_replica_of_a_cluster_and_to_the_one_server_otherwise(
 
     single = Settings(clickhouse_alt_hosts="10.0.0.2:9000")
     assert replica_settings(single) == [single]
-    cluster = Settings(clickhouse_host="h1", clickhouse_port=19000, clickhouse_alt_hosts="h2:19001",
-                       clickhouse_cluster="esup")
+    cluster = Settings(
+        clickhouse_host="h1", clickhouse_port=19000, clickhouse_alt_hosts="h2:19001", clickhouse_cluster="esup"
+    )
     assert [(s.clickhouse_host, s.clickhouse_port, s.clickhouse_alt_hosts) for s in replica_settings(cluster)] == [
-        ("h1", 19000, ""), ("h2", 19001, "")]
+        ("h1", 19000, ""),
+        ("h2", 19001, ""),
+    ]

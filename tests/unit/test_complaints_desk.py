@@ -22,9 +22,9 @@ def test_visibility_and_the_complainant(tmp_path: Path) -> None:
     ring, view = Keyring(tmp_path / "k.json"), ComplaintsView()
     directory = YamlDirectory([Department(department_id="DZ-1", region_code="511702")], [])
     desk = Desk(view, ring, producer=None, topic="t", directory=directory)
-    r = Submission(Channel.web, Category.fees, "乱收费的问题很严重。", Contact("张三丰", "13812345678"),
-                   department_id="DZ-1").received(complaint_id="C1", request_key="k", actor="a", at=t(2026, 6, 4, 9),
-                                                  keyring=ring)
+    r = Submission(
+        Channel.web, Category.fees, "乱收费的问题很严重。", Contact("张三丰", "13812345678"), department_id="DZ-1"
+    ).received(complaint_id="C1", request_key="k", actor="a", at=t(2026, 6, 4, 9), keyring=ring)
     view.add(r)
     view.add(r)  # a redelivery is one message
     c = view.get("C1")

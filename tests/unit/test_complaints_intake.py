@@ -31,8 +31,16 @@ from streams.rules.calendar import TZ
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TZ)
 SECRET = b"form-secret-0123456789abcdef"
-GOOD = {"category": "misconduct", "text": "窗口工作人员暗示需要请客才能加快办理。", "name": "张三丰",
-        "phone": "138 1234 5678", "id_number": "", "department_id": "DZ-1", "staff_id": "", "case_id": ""}
+GOOD = {
+    "category": "misconduct",
+    "text": "窗口工作人员暗示需要请客才能加快办理。",
+    "name": "张三丰",
+    "phone": "138 1234 5678",
+    "id_number": "",
+    "department_id": "DZ-1",
+    "staff_id": "",
+    "case_id": "",
+}
 
 
 @dataclass
@@ -81,14 +89,33 @@ def app(tmp_path: Path, auth: Authenticator) -> dict[str, Any]:
     producer, ch = MemoryProducer(), MemoryClickHouse()
     tokens = TokenStore(tmp_path / "hotline.json")
     _, token = tokens.add("hotline-12345")
-    intake = Intake(keyring=Keyring(tmp_path / "keys.json"), producer=producer, topic="esup.complaints",
-                    form_secret=SECRET, hotline_tokens=tokens, form_limiter=RateLimiter(1 / 3600, 6),
-                    hotline_limiter=RateLimiter(1.0, 3), max_body_bytes=8192)
-    services = Services(auth=auth, findings=None,  # type: ignore[arg-type]
-                        publisher=None, auditor=Auditor(ch, producer, "esup.audit"), loop=LoopConfig(),  # type: ignore[arg-type]
-                        now=lambda: NOW, intake=intake)
-    return {"client": TestClient(create_app(services)), "producer": producer, "token": token, "ch": ch,
-            "ring": intake.keyring, "intake": intake}
+    intake = Intake(
+        keyring=Keyring(tmp_path / "keys.json"),
+        producer=producer,
+        topic="esup.complaints",
+        form_secret=SECRET,
+        hotline_tokens=tokens,
+        form_limiter=RateLimiter(1 / 3600, 6),
+        hotline_limiter=RateLimiter(1.0, 3),
+        max_body_bytes=8192,
+    )
+    services = Services(
+        auth=auth,
+        findings=None,  # type: ignore[arg-type]
+        publisher=None,
+        auditor=Auditor(ch, producer, "esup.audit"),
+        loop=LoopConfig(),  # type: ignore[arg-type]
+        now=lambda: NOW,
+        intake=intake,
+    )
+    return {
+        "client": TestClient(create_app(services)),
+        "producer": producer,
+        "token": token,
+        "ch": ch,
+        "ring": intake.keyring,
+        "intake": intake,
+    }
 
 
 def complaints_sent(producer: MemoryProducer) -> list[bytes]:
@@ -97,8 +124,9 @@ def complaints_sent(producer: MemoryProducer) -> list[bytes]:
 
 def post_form(client: TestClient, body: bytes | dict[str, str], **headers: str) -> Any:
     raw = body if isinstance(body, bytes) else urlencode(body).encode()
-    return client.post("/complaints/form", content=raw,
-                       headers={"content-type": "application/x-www-form-urlencoded", **headers})
+    return client.post(
+        "/complaints/form", content=raw, headers={"content-type": "application/x-www-form-urlencoded", **headers}
+    )
 
 
 def test_the_form_is_chinese_and_carries_a_signed_token(app: dict[str, Any]) -> None:
@@ -127,13 +155,24 @@ def test_a_good_submission_is_sealed_and_gets_a_receipt(app: dict[str, Any]) -> 
     assert audit and audit[0][2] == "public" and "13812345678" not in str(audit) and "张三丰" not in str(audit)
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"category": "bribes"}, "category"), ({"text": "太慢"}, "text"), ({"text": "x" * 2001}, "text"),
-    ({"phone": "12345"}, "phone"), ({"phone": ""}, "phone"), ({"name": ""}, "name"), ({"name": "名" * 51}, "name"),
-    ({"id_number": "110105194912310021"}, "id_number"), ({"department_id": "DZ 1; drop"}, "department_id"),
-    ({"case_id": "../../etc"}, "case_id"), ({"website": "http://spam"}, "website"),
-    ({"text": "控制字符\x00在这里很长很长"}, "text"), ({"form_token": "1.2.3"}, "form_token"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"category": "bribes"}, "category"),
+        ({"text": "太慢"}, "text"),
+        ({"text": "x" * 2001}, "text"),
+        ({"phone": "12345"}, "phone"),
+        ({"phone": ""}, "phone"),
+        ({"name": ""}, "name"),
+        ({"name": "名" * 51}, "name"),
+        ({"id_number": "110105194912310021"}, "id_number"),
+        ({"department_id": "DZ 1; drop"}, "department_id"),
+        ({"case_id": "../../etc"}, "case_id"),
+        ({"website": "http://spam"}, "website"),
+        ({"text": "控制字符\x00在这里很长很长"}, "text"),
+        ({"form_token": "1.2.3"}, "form_token"),
+    ],
+)
 def test_a_bad_field_is_a_400_naming_it(app: dict[str, Any], changes: dict[str, str], field: str) -> None:
     got = post_form(app["client"], forms(**changes))
     assert got.status_code == 400 and f'data-field="{field}"' in got.text, got.text
@@ -163,12 +202,17 @@ def test_size_type_origin_and_rate(app: dict[str, Any]) -> None:
 
 def hotline(app: dict[str, Any], body: Any, token: str | None = None, raw: bytes | None = None) -> Any:
     headers = {"authorization": f"Bearer {token or app['token']}", "content-type": "application/json"}
-    return app["client"].post("/complaints/hotline", content=raw if raw is not None else json.dumps(body),
-                              headers=headers)
+    return app["client"].post(
+        "/complaints/hotline", content=raw if raw is not None else json.dumps(body), headers=headers
+    )
 
 
-HOTLINE = {"ticket_id": "GD-2026-000123", "category": "attitude", "text": "来电反映窗口人员态度恶劣。",
-           "caller": {"name": "李四", "phone": "028-8765 4321"}}
+HOTLINE = {
+    "ticket_id": "GD-2026-000123",
+    "category": "attitude",
+    "text": "来电反映窗口人员态度恶劣。",
+    "caller": {"name": "李四", "phone": "028-8765 4321"},
+}
 
 
 def test_hotline_accepts_idempotently(app: dict[str, Any]) -> None:
@@ -179,13 +223,20 @@ def test_hotline_accepts_idempotently(app: dict[str, Any]) -> None:
     assert parse_message(sent[0]).channel == Channel.hotline
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({**HOTLINE, "category": 7}, "category"), ({**HOTLINE, "text": ""}, "text"), ({**HOTLINE, "extra": 1}, "extra"),
-    ({**HOTLINE, "caller": {"name": "李四", "phone": "abc"}}, "caller.phone"),
-    ({**HOTLINE, "caller": {"name": "李四", "phone": "13812345678", "id_number": "1"}}, "caller.id_number"),
-    ({**HOTLINE, "caller": "李四"}, "caller"), ({**HOTLINE, "ticket_id": "a b"}, "ticket_id"),
-    ({k: v for k, v in HOTLINE.items() if k != "ticket_id"}, "ticket_id"), ([HOTLINE], "<body>"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**HOTLINE, "category": 7}, "category"),
+        ({**HOTLINE, "text": ""}, "text"),
+        ({**HOTLINE, "extra": 1}, "extra"),
+        ({**HOTLINE, "caller": {"name": "李四", "phone": "abc"}}, "caller.phone"),
+        ({**HOTLINE, "caller": {"name": "李四", "phone": "13812345678", "id_number": "1"}}, "caller.id_number"),
+        ({**HOTLINE, "caller": "李四"}, "caller"),
+        ({**HOTLINE, "ticket_id": "a b"}, "ticket_id"),
+        ({k: v for k, v in HOTLINE.items() if k != "ticket_id"}, "ticket_id"),
+        ([HOTLINE], "<body>"),
+    ],
+)
 def test_hotline_bad_fields(app: dict[str, Any], body: Any, field: str) -> None:
     got = hotline(app, body)
     assert got.status_code == 400 and field in [e["field"] for e in got.json()["errors"]], got.text
@@ -206,8 +257,11 @@ def test_form_token_and_receipt_numbers() -> None:
     assert formtoken.check(SECRET, t, 1000.0 + formtoken.MAX_AGE_S + 1) is None
     assert formtoken.check(SECRET, t[:-2] + "AA", 1001.0) is None
     a = formtoken.receipt_number(SECRET, "TS20261202-", "n1")
-    assert a == formtoken.receipt_number(SECRET, "TS20261202-", "n1") != formtoken.receipt_number(SECRET,
-                                                                                                    "TS20261202-", "n2")
+    assert (
+        a
+        == formtoken.receipt_number(SECRET, "TS20261202-", "n1")
+        != formtoken.receipt_number(SECRET, "TS20261202-", "n2")
+    )
     assert len(a) == len("TS20261202-") + 12
 
 

@@ -24,8 +24,9 @@ from complaints.pii import (
 ID = "11010519491231002X"  # the standard's own example, valid check character
 
 
-@pytest.mark.parametrize("raw", ["13812345678", "+86 138-1234-5678", "0086 13812345678", "86 138 1234 5678",
-                                 "（138）1234 5678"])
+@pytest.mark.parametrize(
+    "raw", ["13812345678", "+86 138-1234-5678", "0086 13812345678", "86 138 1234 5678", "（138）1234 5678"]
+)
 def test_mobile_numbers_normalise_to_eleven_digits(raw: str) -> None:
     assert normalise_phone(raw) == "13812345678"
 

@@ -86,9 +86,13 @@ def test_reply_across_a_holiday() -> None:
 
 
 def test_reopening_starts_a_new_round() -> None:
-    c = complaint(msg("CP-1", "received", t(2026, 3, 2, 9)), msg("CP-1", "dispatched", t(2026, 3, 2, 10)),
-                  msg("CP-1", "replied", t(2026, 3, 4)), msg("CP-1", "evaluated", t(2026, 3, 5), rating="unsatisfied"),
-                  msg("CP-1", "reopened", t(2026, 3, 6, 9)))
+    c = complaint(
+        msg("CP-1", "received", t(2026, 3, 2, 9)),
+        msg("CP-1", "dispatched", t(2026, 3, 2, 10)),
+        msg("CP-1", "replied", t(2026, 3, 4)),
+        msg("CP-1", "evaluated", t(2026, 3, 5), rating="unsatisfied"),
+        msg("CP-1", "reopened", t(2026, 3, 6, 9)),
+    )
     rounds = [(m, f.rule) for m, f in pending(c, CFG, CAL)]
     assert (t(2026, 3, 14), "CMP_REPLY_LATE") in rounds  # Fri 6 Mar + 5 WD = Fri 13 Mar
     assert all(m > t(2026, 3, 6) for m, r in rounds if r.startswith("CMP_REPLY"))
@@ -103,8 +107,12 @@ def test_third_extension_is_red() -> None:
 
 
 def test_second_unsatisfied_is_red_and_final_unsatisfied_is_satisfaction() -> None:
-    base = [msg("CP-1", "received", t(2026, 3, 2, 9)), msg("CP-1", "dispatched", t(2026, 3, 2, 10)),
-            msg("CP-1", "replied", t(2026, 3, 3)), msg("CP-1", "evaluated", t(2026, 3, 4), rating="unsatisfied")]
+    base = [
+        msg("CP-1", "received", t(2026, 3, 2, 9)),
+        msg("CP-1", "dispatched", t(2026, 3, 2, 10)),
+        msg("CP-1", "replied", t(2026, 3, 3)),
+        msg("CP-1", "evaluated", t(2026, 3, 4), rating="unsatisfied"),
+    ]
     assert "CMP_UNSATISFIED_AGAIN" not in cards(complaint(*base))
     again = msg("CP-1", "evaluated", t(2026, 3, 9), key="2", rating="unsatisfied")
     closed = msg("CP-1", "closed", t(2026, 3, 10))
@@ -115,13 +123,22 @@ def test_second_unsatisfied_is_red_and_final_unsatisfied_is_satisfaction() -> No
     assert "CMP_UNSATISFIED_FINAL" not in cards(complaint(*base, happy, closed))
 
 
-@pytest.mark.parametrize(("category", "heading", "severity"), [
-    ("attitude", Category.attitude, Severity.yellow), ("efficiency", Category.attitude, Severity.yellow),
-    ("fees", Category.integrity, Severity.yellow), ("misconduct", Category.integrity, Severity.red)])
+@pytest.mark.parametrize(
+    ("category", "heading", "severity"),
+    [
+        ("attitude", Category.attitude, Severity.yellow),
+        ("efficiency", Category.attitude, Severity.yellow),
+        ("fees", Category.integrity, Severity.yellow),
+        ("misconduct", Category.integrity, Severity.red),
+    ],
+)
 def test_substantiated_by_category(category: str, heading: Category, severity: Severity) -> None:
-    c = complaint(msg("CP-1", "received", t(2026, 3, 2, 9), category=category, case_id="DZ-2026-7"),
-                  msg("CP-1", "dispatched", t(2026, 3, 2, 10)), msg("CP-1", "replied", t(2026, 3, 3)),
-                  msg("CP-1", "closed", t(2026, 3, 4), substantiated=True, finding="属实"))
+    c = complaint(
+        msg("CP-1", "received", t(2026, 3, 2, 9), category=category, case_id="DZ-2026-7"),
+        msg("CP-1", "dispatched", t(2026, 3, 2, 10)),
+        msg("CP-1", "replied", t(2026, 3, 3)),
+        msg("CP-1", "closed", t(2026, 3, 4), substantiated=True, finding="属实"),
+    )
     (f,) = [f for _, f in pending(c, CFG, CAL) if f.rule == "CMP_SUBSTANTIATED"]
     assert (f.category, f.severity, f.detected_at) == (heading, severity, t(2026, 3, 4))
     # A complaint about a case joins that case's evidence; the id stays on the complaint.
@@ -129,9 +146,12 @@ def test_substantiated_by_category(category: str, heading: Category, severity: S
 
 
 def test_order_and_duplicates_do_not_matter() -> None:
-    ms = [msg("CP-1", "received", t(2026, 3, 2, 9)), msg("CP-1", "dispatched", t(2026, 3, 5, 10)),
-          *[msg("CP-1", "extended", t(2026, 3, 6 + i), key=str(i), extra_wd=1) for i in range(3)],
-          msg("CP-1", "evaluated", t(2026, 3, 20), rating="unsatisfied")]
+    ms = [
+        msg("CP-1", "received", t(2026, 3, 2, 9)),
+        msg("CP-1", "dispatched", t(2026, 3, 5, 10)),
+        *[msg("CP-1", "extended", t(2026, 3, 6 + i), key=str(i), extra_wd=1) for i in range(3)],
+        msg("CP-1", "evaluated", t(2026, 3, 20), rating="unsatisfied"),
+    ]
     want = sorted(f.finding_id for _, f in pending(complaint(*ms), CFG, CAL))
     rng = random.Random(7)
     for _ in range(20):
@@ -145,15 +165,20 @@ def test_order_and_duplicates_do_not_matter() -> None:
 def test_repeated_substantiated_against_one_staff_member() -> None:
     def sub(i: int, day: int, staff: str = "s-9") -> Complaint:
         cid = f"CP-{i}"
-        return complaint(msg(cid, "received", t(2026, 3, day, 9), staff_id=staff, department_id="DZ-9"),
-                         msg(cid, "closed", t(2026, 3, day, 17), substantiated=True, finding="属实"), cid=cid)
+        return complaint(
+            msg(cid, "received", t(2026, 3, day, 9), staff_id=staff, department_id="DZ-9"),
+            msg(cid, "closed", t(2026, 3, day, 17), substantiated=True, finding="属实"),
+            cid=cid,
+        )
 
     two = [sub(1, 2), sub(2, 9)]
     assert repeat.pending(two, CFG, CAL) == []
     three = [*two, sub(3, 16)]
     got = repeat.pending(three, CFG, CAL)
-    assert {(f.details["subject_kind"], f.details["subject_id"]) for _, f in got} == {("staff", "s-9"),
-                                                                                      ("department", "DZ-9")}
+    assert {(f.details["subject_kind"], f.details["subject_id"]) for _, f in got} == {
+        ("staff", "s-9"),
+        ("department", "DZ-9"),
+    }
     assert all(m == t(2026, 3, 16, 17) and f.severity == Severity.red for m, f in got)
     # A fourth within the period is the same wave; others outside the period never add up.
     assert len(repeat.pending([*three, sub(4, 20)], CFG, CAL)) == 2

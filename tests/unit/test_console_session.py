@@ -50,11 +50,22 @@ class Auditor:
 @pytest.fixture
 def env() -> dict[str, Any]:
     now = [t(2026, 6, 4, 10)]
-    services = Services(auth=Authenticator(users(), b"0123456789abcdef-test"), findings=Reader(),  # type: ignore[arg-type]
-                        publisher=Publisher(), auditor=Auditor(), loop=LoopConfig(),  # type: ignore[arg-type]
-                        now=lambda: now[0])
-    app = create_console(Console(services, WorkCalendar(), load_catalog("examples/catalog.yaml"),
-                                 SessionConfig("test-secret-0123456789abcdef", secure=True, idle_s=600)))
+    services = Services(
+        auth=Authenticator(users(), b"0123456789abcdef-test"),
+        findings=Reader(),  # type: ignore[arg-type]
+        publisher=Publisher(),
+        auditor=Auditor(),
+        loop=LoopConfig(),  # type: ignore[arg-type]
+        now=lambda: now[0],
+    )
+    app = create_console(
+        Console(
+            services,
+            WorkCalendar(),
+            load_catalog("examples/catalog.yaml"),
+            SessionConfig("test-secret-0123456789abcdef", secure=True, idle_s=600),
+        )
+    )
     return {"client": TestClient(app, base_url="https://console.test"), "services": services, "now": now}
 
 
@@ -66,8 +77,9 @@ def csrf(page: str) -> str:
 
 def log_in(client: TestClient, user: str, password: str = PASSWORD) -> Any:
     token = csrf(client.get("/login").text)
-    return client.post("/login", data={"username": user, "password": password, "csrf": token, "next": "/inbox"},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"username": user, "password": password, "csrf": token, "next": "/inbox"}, follow_redirects=False
+    )
 
 
 def test_cookie_flags_login_logout_and_audit(env: dict[str, Any]) -> None:
@@ -102,8 +114,11 @@ def test_csrf_on_every_post_and_the_same_path_as_the_api(env: dict[str, Any]) ->
     assert ok.status_code == 303 and ok.headers["location"] == f"/findings/{MINE.finding_id}?sent=responses"
     assert [(m.type, m.actor_id, m.kind, m.text) for m in sent] == [("response", "dz1", "explanation", "说明")]
     # A supervisor's decision is refused for a department user by the API's own rule (403 page).
-    bad = client.post(f"/findings/{MINE.finding_id}/decide", data={"outcome": "dismissed", "reason": "x",
-                                                                  "csrf": token}, follow_redirects=False)
+    bad = client.post(
+        f"/findings/{MINE.finding_id}/decide",
+        data={"outcome": "dismissed", "reason": "x", "csrf": token},
+        follow_redirects=False,
+    )
     assert bad.status_code == 403 and "无权访问" in bad.text and len(sent) == 1
 
 
@@ -121,7 +136,10 @@ def test_idle_session_expires(env: dict[str, Any]) -> None:
 def test_login_redirects_only_within_the_site(env: dict[str, Any]) -> None:
     client = env["client"]
     token = csrf(client.get("/login").text)
-    away = client.post("/login", data={"username": "dz1", "password": PASSWORD, "csrf": token,
-                                       "next": "//evil.example/"}, follow_redirects=False)
+    away = client.post(
+        "/login",
+        data={"username": "dz1", "password": PASSWORD, "csrf": token, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert away.headers["location"] == "/"
     assert isinstance(env["now"][0], datetime)

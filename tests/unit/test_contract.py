@@ -134,9 +134,12 @@ def test_a_stopped_clock_stops_counting_working_days() -> None:
     from tests.support import at
 
     ctx = context()
-    events = [event("apply", "2026-03-02T09:00"), event("accept", "2026-03-02T10:00"),
-              event("review", "2026-03-04T10:00", staff="s2"),
-              event("approve", "2026-03-06T10:00", staff="s3")]  # fmt: skip
+    events = [
+        event("apply", "2026-03-02T09:00"),
+        event("accept", "2026-03-02T10:00"),
+        event("review", "2026-03-04T10:00", staff="s2"),
+        event("approve", "2026-03-06T10:00", staff="s3"),
+    ]
     state, _ = run_state(events, ctx)
     later = snapshot(state, at("2026-04-30T12:00"), ctx)
     decision = next(c for c in later.clocks if c.name == "decision")

@@ -65,8 +65,9 @@ def test_dashboard_structure(board: Board) -> None:
         assert panel["datasource"] == {"type": clickhouse.PLUGIN, "uid": clickhouse.UID}
         (target,) = panel["targets"]
         assert target["rawSql"] == spec.sql and target["editorType"] == "sql"
-        assert (target["format"], target["queryType"]) == ((0, "timeseries") if spec.kind == "timeseries"
-                                                           else (1, "table"))
+        assert (target["format"], target["queryType"]) == (
+            (0, "timeseries") if spec.kind == "timeseries" else (1, "table")
+        )
         assert panel["gridPos"]["w"] <= 24 and spec.columns
     for var in d["templating"]["list"]:
         if var["type"] == "query":

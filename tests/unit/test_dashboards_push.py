@@ -10,8 +10,14 @@ from dashboards.push import FOLDER_UID, Target, dashboard_payload, datasource_pa
 def test_datasource_payload_matches_the_provisioned_data_source() -> None:
     p = datasource_payload(Target(host="clickhouse", port=9000, database="esup", user="esup", password="s3cret"))
     assert (p["uid"], p["type"], p["name"]) == (clickhouse.UID, clickhouse.PLUGIN, clickhouse.NAME)
-    assert p["jsonData"] == {"host": "clickhouse", "port": 9000, "protocol": "native", "secure": False,
-                             "username": "esup", "defaultDatabase": "esup"}
+    assert p["jsonData"] == {
+        "host": "clickhouse",
+        "port": 9000,
+        "protocol": "native",
+        "secure": False,
+        "username": "esup",
+        "defaultDatabase": "esup",
+    }
     assert p["secureJsonData"] == {"password": "s3cret"}
 
 

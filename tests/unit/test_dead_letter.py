@@ -20,8 +20,9 @@ WHEN = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 def _letter(value: bytes, key: bytes | None = b"C1", reason: str = "<event>: invalid JSON") -> DeadLetter:
-    return DeadLetter.of(reason=reason, topic="case-events", partition=3, offset=7, key=key, value=value,
-                         failed_at=WHEN)  # fmt: skip
+    return DeadLetter.of(
+        reason=reason, topic="case-events", partition=3, offset=7, key=key, value=value, failed_at=WHEN
+    )
 
 
 def test_a_small_message_is_kept_whole_with_its_length_and_hash() -> None:

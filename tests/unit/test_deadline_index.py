@@ -77,7 +77,10 @@ def test_the_sweep_plan_arms_each_due_moment_once_ahead_of_it() -> None:
     ticks, arms, wake = plan.plan(at("2026-03-02T23:59:29.5"), [0], idx)
     assert (ticks, arms, wake) == ([], [], at("2026-03-02T23:59:30"))
     # Within 30 s: arm once, then wake at the deadline itself.
-    assert plan.plan(at("2026-03-02T23:59:30"), [0], idx) == ([], [(0, at("2026-03-03T00:00"))],
-                                                                   at("2026-03-02T23:59:31"))  # fmt: skip
+    assert plan.plan(at("2026-03-02T23:59:30"), [0], idx) == (
+        [],
+        [(0, at("2026-03-03T00:00"))],
+        at("2026-03-02T23:59:31"),
+    )
     assert plan.plan(at("2026-03-02T23:59:59.9"), [0], idx) == ([], [], at("2026-03-03T00:00"))
     assert plan.plan(at("2026-03-03T00:00:00.002"), [0], idx)[:2] == ([0], [])

@@ -52,14 +52,14 @@ def test_the_worker_dead_letters_another_departments_event_naming_both() -> None
     assert [o[0] for o in out] == ["dead_letters"]
     reason = DeadLetter.model_validate_json(out[0][2]).reason
     assert "'B'" in reason and "'A'" in reason and "C1" in reason
-    state = next(decode_row(v) for part in proc.store.partitions.values() for k, v in part.rows.items()
-                 if k == b"C1")
+    state = next(decode_row(v) for part in proc.store.partitions.values() for k, v in part.rows.items() if k == b"C1")
     assert state.outcome is None and forged.event_id not in state.seen
 
 
 def test_rows_written_before_holders_were_kept_still_bind_to_the_department() -> None:
-    legacy = CaseState(case_id="C1", item_code="I", department_id="A", region_code="511702", responsible_staff="s",
-                       first_staff="s")
+    legacy = CaseState(
+        case_id="C1", item_code="I", department_id="A", region_code="511702", responsible_staff="s", first_staff="s"
+    )
     from streams.rules.integrity import foreign_department
 
     assert foreign_department(legacy, event("withdraw", "2026-03-03T10:00", dept="A")) is None

@@ -17,20 +17,27 @@ from sim.province import build_province
 def small() -> dict[str, Any]:
     return {
         "version": "t1",
-        "departments": [{"id": "D1", "name": "达州市市场监督管理局", "region_code": "511700", "head": "H1",
-                         "bureau": "B1"},
-                        {"id": "D2", "name": "通川区市场监督管理局", "region_code": "511702", "parent": "D1"}],
-        "staff": [{"id": "H1", "name": "王伟", "department": "D1", "roles": ["head"], "email": "h1@x.example"},
-                  {"id": "S1", "name": "李娜", "department": "D2", "roles": ["window_clerk", "handler"]},
-                  {"id": "J1", "name": "赵强", "department": "B1", "roles": ["supervisor"], "mobile": "13800000000"}],
+        "departments": [
+            {"id": "D1", "name": "达州市市场监督管理局", "region_code": "511700", "head": "H1", "bureau": "B1"},
+            {"id": "D2", "name": "通川区市场监督管理局", "region_code": "511702", "parent": "D1"},
+        ],
+        "staff": [
+            {"id": "H1", "name": "王伟", "department": "D1", "roles": ["head"], "email": "h1@x.example"},
+            {"id": "S1", "name": "李娜", "department": "D2", "roles": ["window_clerk", "handler"]},
+            {"id": "J1", "name": "赵强", "department": "B1", "roles": ["supervisor"], "mobile": "13800000000"},
+        ],
         "bureaus": [{"id": "B1", "name": "达州市政务服务电子监察中心", "region_code": "511700", "staff": ["J1"]}],
-    }  # fmt: skip
+    }
 
 
 def test_a_valid_directory_resolves_heads_and_bureaus() -> None:
     acct = DirectoryIndex.of(parse_directory(small())).accountable("S1", "D1")
-    assert (acct.staff_name, acct.department_name, acct.head_id, acct.head_name) == ("李娜", "达州市市场监督管理局",
-                                                                                     "H1", "王伟")
+    assert (acct.staff_name, acct.department_name, acct.head_id, acct.head_name) == (
+        "李娜",
+        "达州市市场监督管理局",
+        "H1",
+        "王伟",
+    )
     assert acct.bureau_staff == ("J1",)
 
 
@@ -39,16 +46,19 @@ def test_unknown_ids_fall_back_to_ids() -> None:
     assert (acct.staff_name, acct.department_name, acct.head_id, acct.bureau_id) == ("nobody", "D9", "", "")
 
 
-@pytest.mark.parametrize(("path", "value", "message"), [
-    (("departments", 0, "head"), "S1", "head S1 belongs to D2"),
-    (("departments", 0, "head"), "X", "unknown head X"),
-    (("departments", 1, "parent"), "X", "unknown parent X"),
-    (("departments", 0, "bureau"), "X", "unknown bureau X"),
-    (("staff", 1, "department"), "X", "unknown department X"),
-    (("staff", 1, "id"), "H1", "duplicate staff ids: H1"),
-    (("staff", 1, "roles"), ["janitor"], "roles"),
-    (("bureaus", 0, "staff"), ["X"], "unknown staff X"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("departments", 0, "head"), "S1", "head S1 belongs to D2"),
+        (("departments", 0, "head"), "X", "unknown head X"),
+        (("departments", 1, "parent"), "X", "unknown parent X"),
+        (("departments", 0, "bureau"), "X", "unknown bureau X"),
+        (("staff", 1, "department"), "X", "unknown department X"),
+        (("staff", 1, "id"), "H1", "duplicate staff ids: H1"),
+        (("staff", 1, "roles"), ["janitor"], "roles"),
+        (("bureaus", 0, "staff"), ["X"], "unknown staff X"),
+    ],
+)
 def test_broken_references_are_refused(path: tuple[Any, ...], value: Any, message: str) -> None:
     doc = small()
     target: Any = doc

@@ -118,8 +118,21 @@ def test_body_as_jsonl_or_array_names_line_field_and_reason() -> None:
     assert problems[0].line == 2 and "expected a JSON object" in problems[0].reason
 
 
-@pytest.mark.parametrize("raw", [b"", b"   ", b"[]", b"[" * 100_000, b"\xff\xfe", b'"' + b"x" * 200_000,
-                                 b"[1e999999]", b"[" + b"9" * 5000 + b"]", b"{" * 50 + b"}" * 50, b"null"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"   ",
+        b"[]",
+        b"[" * 100_000,
+        b"\xff\xfe",
+        b'"' + b"x" * 200_000,
+        b"[1e999999]",
+        b"[" + b"9" * 5000 + b"]",
+        b"{" * 50 + b"}" * 50,
+        b"null",
+    ],
+)
 def test_hostile_bodies_are_problems_never_exceptions(raw: bytes) -> None:
     events, problems, total = parse_body(raw, 1 << 20)
     assert not events and problems and total >= 1 and all(p.reason for p in problems)
@@ -134,8 +147,9 @@ def test_bridge_verdict_binds_the_event_to_its_topics_department() -> None:
     assert judge("esup.ingest.D1", PREFIX, b"C1", _line()).forward
     foreign = judge("esup.ingest.D2", PREFIX, b"C1", _line())
     assert not foreign.forward
-    assert foreign.reason == ("department_id: 'D1' claimed by an event on D2's topic esup.ingest.D2 "
-                              "(principal dept-D2)")
+    assert foreign.reason == (
+        "department_id: 'D1' claimed by an event on D2's topic esup.ingest.D2 (principal dept-D2)"
+    )
     assert "key: b'C2'" in judge("esup.ingest.D1", PREFIX, b"C2", _line()).reason
     assert "key: missing" in judge("esup.ingest.D1", PREFIX, None, _line()).reason
     assert "staff_id" in judge("esup.ingest.D1", PREFIX, b"C1", _line(staff_id=[1])).reason

@@ -18,12 +18,15 @@ def test_round_trip_and_ids() -> None:
     assert message_id("F", "response", "k") == message_id("F", "response", "k") != message_id("F", "response", "j")
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"kind": "complaint"}, "kind"),
-    ({"at": "2026-02-24T09:00:00"}, "at"),
-    ({"attachments": [{"name": "a.pdf", "sha256": "xyz", "size_bytes": 1}]}, "attachments.0.sha256"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kind": "complaint"}, "kind"),
+        ({"at": "2026-02-24T09:00:00"}, "at"),
+        ({"attachments": [{"name": "a.pdf", "sha256": "xyz", "size_bytes": 1}]}, "attachments.0.sha256"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 def test_errors_name_the_field(change: dict[str, object], field: str) -> None:
     raw = json.loads(response(finding(t(2026, 2, 13)), t(2026, 2, 24)).model_dump_json()) | change
     with pytest.raises(LoopMessageError) as err:

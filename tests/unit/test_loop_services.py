@@ -46,8 +46,11 @@ def test_api_users_are_made_once_and_their_passwords_are_private(tmp_path: Path)
     assert secrets.stat().st_mode & 0o777 == 0o600 and users_file.stat().st_mode & 0o777 == 0o600
     passwords = json.loads(secrets.read_text())
     users = load_users(users_file)
-    assert set(users) == set(passwords) == {f"u-{x.id}" for x in d.departments} | {
-        f"jc-{b.region_code}" for b in d.bureaus}
+    assert (
+        set(users)
+        == set(passwords)
+        == {f"u-{x.id}" for x in d.departments} | {f"jc-{b.region_code}" for b in d.bureaus}
+    )
     assert all(p not in users_file.read_text() for p in passwords.values())  # hashes only
     auth = Authenticator(users, b"k" * 32)
     now = datetime(2026, 3, 2, 10, tzinfo=TZ)

@@ -17,8 +17,9 @@ CTX = Context.build(CAL, Catalog(items=[]), RuleConfig())
 
 
 def engine(start: date, statutory: int, extension: int, susp: list[Suspension]) -> date | None:
-    clock = Clock(key="decision#1", name="decision", start=start, statutory=statutory, extension=extension,
-                  suspensions=susp)
+    clock = Clock(
+        key="decision#1", name="decision", start=start, statutory=statutory, extension=extension, suspensions=susp
+    )
     return deadline_of(clock, CTX)
 
 
@@ -36,10 +37,15 @@ def test_equal_to_the_engine_across_both_holidays() -> None:
     checked = 0
     for start in starts:
         for statutory, extension in ((1, 0), (3, 0), (5, 0), (20, 0), (20, 10)):
-            for susp in ([], [Suspension(start + timedelta(days=2), start + timedelta(days=9), "s1")],
-                         [Suspension(start, start + timedelta(days=3), "s1"),
-                          Suspension(start + timedelta(days=12), start + timedelta(days=13), "s2")],
-                         [Suspension(start + timedelta(days=4), None, "open")]):
+            for susp in (
+                [],
+                [Suspension(start + timedelta(days=2), start + timedelta(days=9), "s1")],
+                [
+                    Suspension(start, start + timedelta(days=3), "s1"),
+                    Suspension(start + timedelta(days=12), start + timedelta(days=13), "s2"),
+                ],
+                [Suspension(start + timedelta(days=4), None, "open")],
+            ):
                 _, last = walk(CAL, start, statutory + extension, susp)
                 assert last == engine(start, statutory, extension, susp), (start, statutory, extension, susp)
                 checked += 1

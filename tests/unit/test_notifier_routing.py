@@ -22,10 +22,23 @@ INDEX = DirectoryIndex.of(parse_directory(small()))
 
 
 def finding(severity: str, rule: str = "TIME_DECISION_OVERDUE", staff: str = "S1", **kw: Any) -> Finding:
-    return Finding(finding_id=f"f-{rule}-{severity}", case_id="C1", rule=rule, category="time", severity=severity,
-                   title="decision overdue", message="逾期未作决定", staff_id=staff, department_id="D1",
-                   region_code="511700", item_code="SC-SCJG-001", detected_at=datetime(2026, 3, 2, 17, tzinfo=TZ),
-                   evidence_event_ids=["e1"], calendar_version="t", **kw)  # fmt: skip
+    return Finding(
+        finding_id=f"f-{rule}-{severity}",
+        case_id="C1",
+        rule=rule,
+        category="time",
+        severity=severity,
+        title="decision overdue",
+        message="逾期未作决定",
+        staff_id=staff,
+        department_id="D1",
+        region_code="511700",
+        item_code="SC-SCJG-001",
+        detected_at=datetime(2026, 3, 2, 17, tzinfo=TZ),
+        evidence_event_ids=["e1"],
+        calendar_version="t",
+        **kw,
+    )
 
 
 def who(deliveries: list[Any]) -> set[tuple[str, str, str]]:
@@ -34,7 +47,9 @@ def who(deliveries: list[Any]) -> set[tuple[str, str, str]]:
 
 def test_notice_goes_to_the_responsible_staff_only() -> None:
     assert who(plan(finding("notice", "TIME_DECISION_NOTICE"), INDEX, NotifierConfig(), escalation=False)) == {
-        ("responsible", "S1", "email"), ("responsible", "S1", "webhook")}
+        ("responsible", "S1", "email"),
+        ("responsible", "S1", "webhook"),
+    }
 
 
 def test_yellow_also_goes_to_the_head_and_red_also_to_the_bureau() -> None:
@@ -47,8 +62,13 @@ def test_yellow_also_goes_to_the_head_and_red_also_to_the_bureau() -> None:
 
 
 def test_deemed_approval_is_the_heads_even_as_a_notice() -> None:
-    config = NotifierConfig(routes={"notice": {"responsible": ["email"]}, "yellow": {"responsible": ["email"]},
-                                    "red": {"responsible": ["email"], "head": ["webhook"]}})  # fmt: skip
+    config = NotifierConfig(
+        routes={
+            "notice": {"responsible": ["email"]},
+            "yellow": {"responsible": ["email"]},
+            "red": {"responsible": ["email"], "head": ["webhook"]},
+        }
+    )
     deemed = who(plan(finding("notice", "TIME_DEEMED_APPROVAL"), INDEX, config, escalation=False))
     assert ("head", "H1", "webhook") in deemed
     plain = who(plan(finding("notice", "TIME_DECISION_NOTICE"), INDEX, config, escalation=False))
@@ -80,8 +100,12 @@ def test_messages_carry_names_and_the_escalation() -> None:
 def test_delivery_ids_are_stable_and_differ_by_each_part() -> None:
     base = delivery_id("f", "yellow", "S1", "email")
     assert base == delivery_id("f", "yellow", "S1", "email")
-    others = {delivery_id("g", "yellow", "S1", "email"), delivery_id("f", "red", "S1", "email"),
-              delivery_id("f", "yellow", "S2", "email"), delivery_id("f", "yellow", "S1", "sms")}
+    others = {
+        delivery_id("g", "yellow", "S1", "email"),
+        delivery_id("f", "red", "S1", "email"),
+        delivery_id("f", "yellow", "S2", "email"),
+        delivery_id("f", "yellow", "S1", "sms"),
+    }
     assert base not in others and len(others) == 4
     d = plan(finding("yellow"), INDEX, NotifierConfig(), escalation=False)[0]
     assert d.delivery_id == delivery_id(d.finding_id, "yellow", d.recipient, d.channel)
@@ -90,15 +114,18 @@ def test_delivery_ids_are_stable_and_differ_by_each_part() -> None:
 QUIET = [QuietHours(channel="sms", start="22:00", end="07:00")]
 
 
-@pytest.mark.parametrize(("local", "severity", "channel", "until"), [
-    ("2026-03-02T23:30", "yellow", "sms", "2026-03-03T07:00"),
-    ("2026-03-03T06:59", "notice", "sms", "2026-03-03T07:00"),
-    ("2026-03-02T22:00", "yellow", "sms", "2026-03-03T07:00"),
-    ("2026-03-03T07:00", "yellow", "sms", None),
-    ("2026-03-02T21:59", "yellow", "sms", None),
-    ("2026-03-02T23:30", "red", "sms", None),  # red cards are sent at night
-    ("2026-03-02T23:30", "yellow", "email", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("local", "severity", "channel", "until"),
+    [
+        ("2026-03-02T23:30", "yellow", "sms", "2026-03-03T07:00"),
+        ("2026-03-03T06:59", "notice", "sms", "2026-03-03T07:00"),
+        ("2026-03-02T22:00", "yellow", "sms", "2026-03-03T07:00"),
+        ("2026-03-03T07:00", "yellow", "sms", None),
+        ("2026-03-02T21:59", "yellow", "sms", None),
+        ("2026-03-02T23:30", "red", "sms", None),  # red cards are sent at night
+        ("2026-03-02T23:30", "yellow", "email", None),
+    ],
+)
 def test_quiet_hours(local: str, severity: str, channel: str, until: str | None) -> None:
     at = datetime.fromisoformat(local).replace(tzinfo=TZ).astimezone(ZoneInfo("UTC"))  # any zone in, Beijing rules
     got = quiet_until(QUIET, channel, severity, at, "Asia/Shanghai")
@@ -107,8 +134,9 @@ def test_quiet_hours(local: str, severity: str, channel: str, until: str | None)
 
 def test_quiet_hours_within_a_day() -> None:
     q = [QuietHours(channel="email", start="12:00", end="13:30", except_severities=[])]
-    assert quiet_until(q, "email", "red", datetime(2026, 3, 2, 12, 10, tzinfo=TZ), "Asia/Shanghai") == \
-        datetime(2026, 3, 2, 13, 30, tzinfo=TZ)
+    assert quiet_until(q, "email", "red", datetime(2026, 3, 2, 12, 10, tzinfo=TZ), "Asia/Shanghai") == datetime(
+        2026, 3, 2, 13, 30, tzinfo=TZ
+    )
     assert quiet_until(q, "email", "red", datetime(2026, 3, 2, 13, 30, tzinfo=TZ), "Asia/Shanghai") is None
 
 
@@ -132,7 +160,12 @@ def test_payload_round_trips_for_a_restart() -> None:
     d = plan(finding("yellow"), INDEX, NotifierConfig(), escalation=False)[0]
     back = from_payload(to_payload(d))
     assert (back.delivery_id, back.subject, back.text, back.body, back.accountable) == (
-        d.delivery_id, d.subject, d.text, d.body, d.accountable)
+        d.delivery_id,
+        d.subject,
+        d.text,
+        d.body,
+        d.accountable,
+    )
 
 
 def test_email_has_a_stable_message_id() -> None:

@@ -39,10 +39,17 @@ def shipped(path: Path) -> bool:
 
 
 def test_every_file_the_code_reads_is_package_data() -> None:
-    wanted = [TEMPLATES / "kafka/pom.xml", TEMPLATES / "kafka/server.properties", TEMPLATES / "kafka/log4j.properties",
-              TEMPLATES / "clickhouse/config.xml", TEMPLATES / "clickhouse/users.xml", DEFAULT_SCORING,
-              packaged("esup", "config", "rules.yaml"), *(OUT_DIR / b.filename for b in BOARDS),
-              *sorted(MIGRATIONS_DIR.glob("*.sql"))]  # fmt: skip
+    wanted = [
+        TEMPLATES / "kafka/pom.xml",
+        TEMPLATES / "kafka/server.properties",
+        TEMPLATES / "kafka/log4j.properties",
+        TEMPLATES / "clickhouse/config.xml",
+        TEMPLATES / "clickhouse/users.xml",
+        DEFAULT_SCORING,
+        packaged("esup", "config", "rules.yaml"),
+        *(OUT_DIR / b.filename for b in BOARDS),
+        *sorted(MIGRATIONS_DIR.glob("*.sql")),
+    ]
     for path in wanted:
         assert path.is_file(), path
         assert path.resolve().is_relative_to(ROOT) and path.resolve().parent != ROOT

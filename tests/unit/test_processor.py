@@ -18,8 +18,13 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def _proc(clock: str = "wall", **kw: Any) -> tuple[CaseProcessor, CaseStore]:
-    proc = CaseProcessor(ctx=kw.pop("ctx", None) or context(), clock=clock, ticks_topic="ticks",  # type: ignore[arg-type]
-                         wall_clock=lambda: NOW, **kw)  # fmt: skip
+    proc = CaseProcessor(
+        ctx=kw.pop("ctx", None) or context(),
+        clock=clock,
+        ticks_topic="ticks",  # type: ignore[arg-type]
+        wall_clock=lambda: NOW,
+        **kw,
+    )
     return proc, proc.store
 
 
@@ -197,8 +202,9 @@ def test_a_batch_writes_a_case_once() -> None:
         event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5),
         event("fee_charged", "2026-03-02T09:20", case="C1", fee_code="Y", amount_fen=7),
     ]
-    result = proc.handle([Message("events", 2, 40 + i, e.case_id.encode(), event_to_json(e).encode())
-                          for i, e in enumerate(lines)])  # fmt: skip
+    result = proc.handle(
+        [Message("events", 2, 40 + i, e.case_id.encode(), event_to_json(e).encode()) for i, e in enumerate(lines)]
+    )
     assert [n for n, _, _ in result.outputs] == ["findings", "findings", "snapshots"]
     assert list(result.parts) == [2] and list(result.parts[2].rows) == [b"C1", META_KEY]  # META: the chain head
     assert result.parts[2].offsets == {"events": 43}
@@ -277,8 +283,10 @@ def test_timers_armed_ahead_publish_what_an_unarmed_sweep_would() -> None:
     for proc in (plain, armed):
         handle_batch(proc, [("events", 0, 20, b"C", event_to_json(fee).encode())])
     now = deadline + timedelta(milliseconds=5)
-    outs = [handle_batch(proc, [("ticks", p, 30 + p, None, proc.tick_bytes(p, now)) for p in (0, 1)])
-            for proc in (plain, armed)]  # fmt: skip
+    outs = [
+        handle_batch(proc, [("ticks", p, 30 + p, None, proc.tick_bytes(p, now)) for p in (0, 1)])
+        for proc in (plain, armed)
+    ]
     assert armed.counters["armed_used"] == 2
     assert _per_case(outs[0], "findings") == _per_case(outs[1], "findings")
     assert {k for k, _ in _per_case(outs[1], "findings").items()} == {b"A", b"B", b"C"}
@@ -399,8 +407,12 @@ def test_a_changelog_row_that_cannot_be_read_is_quarantined_and_the_rest_loads()
     good = _table(store)[b"A"]
     fresh, fresh_store = _proc()
     naive = b'{"watermark": "2026-03-02T09:00"}'  # a time without its zone
-    records = [R(key=b"A", value=good, offset=0), R(key=b"B", value=b"{not json", offset=1),
-               R(key=b"C", value=good, offset=2), R(key=META_KEY, value=naive, offset=3)]  # fmt: skip
+    records = [
+        R(key=b"A", value=good, offset=0),
+        R(key=b"B", value=b"{not json", offset=1),
+        R(key=b"C", value=good, offset=2),
+        R(key=META_KEY, value=naive, offset=3),
+    ]
     letters = load(fresh, 0, "changelog", records)
     assert list(fresh_store.partition(0).rows) == [b"A"]  # B unreadable, C a row of another case
     reasons = [DeadLetter.model_validate_json(v).reason for _, _, v in letters]
@@ -414,9 +426,11 @@ def test_findings_are_chained_per_partition_and_the_head_is_state() -> None:
     from streams.rows import decode_meta
 
     proc, store = _proc()
-    lines = [event("apply", "2026-03-02T09:00", case="C1"),
-             event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5),
-             event("fee_charged", "2026-03-02T09:20", case="C1", fee_code="Y", amount_fen=7)]  # fmt: skip
+    lines = [
+        event("apply", "2026-03-02T09:00", case="C1"),
+        event("fee_charged", "2026-03-02T09:10", case="C1", fee_code="X", amount_fen=5),
+        event("fee_charged", "2026-03-02T09:20", case="C1", fee_code="Y", amount_fen=7),
+    ]
     result = proc.handle([Message("events", 1, i, b"C1", event_to_json(e).encode()) for i, e in enumerate(lines)])
     chained = [json.loads(v) for n, _, v in result.outputs if n == "findings"]
     prev = GENESIS
@@ -429,4 +443,3 @@ def test_findings_are_chained_per_partition_and_the_head_is_state() -> None:
     assert decode_meta(result.parts[1].rows[META_KEY])[1] == store.partition(1).chain
     edited = {**chained[0], "message": "nothing happened"}
     assert content_hash(edited) != chained[0]["chain"]["content"]
-

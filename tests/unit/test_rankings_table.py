@@ -21,11 +21,12 @@ def test_period_start() -> None:
 
 
 def test_table_is_fixed_width_with_a_dash_for_no_finished_case() -> None:
-    rows = [RankRow("511700", 1, "DZ-ZJ", "DZ-ZJ", 110.0, 1.0, 0, 0, 0, 0, 1),
-            RankRow("511700", 2, "DZ-FGW", "DZ-FGW", 90.5, None, 12, 0, 1, 1, 0)]
+    rows = [
+        RankRow("511700", 1, "DZ-ZJ", "DZ-ZJ", 110.0, 1.0, 0, 0, 0, 0, 1),
+        RankRow("511700", 2, "DZ-FGW", "DZ-FGW", 90.5, None, 12, 0, 1, 1, 0),
+    ]
     text = format_table(rows, "department").splitlines()
-    assert text[0].split() == ["rank", "department", "region", "score", "on-time", "notice", "yellow", "red",
-                               "deemed"]
+    assert text[0].split() == ["rank", "department", "region", "score", "on-time", "notice", "yellow", "red", "deemed"]
     assert text[2].split() == ["1", "DZ-ZJ", "511700", "110.00", "100%", "0", "0", "0", "0"]
     assert text[3].split() == ["2", "DZ-FGW", "511700", "90.50", "-", "12", "0", "1", "1"]
     assert len({len(line) for line in text[:2]}) == 1  # header and rule line up
@@ -45,22 +46,34 @@ def test_bad_region_is_refused_before_connecting() -> None:
 def test_names_from_the_directory_follow_the_ids() -> None:
     from sinks.rankings import with_names
 
-    rows = with_names([RankRow("511700", 1, "s-xu", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2),
-                       RankRow("511700", 2, "s-li", "DZ-X", 90.0, None, 0, 0, 0, 0, 0)],
-                      {"DZ-ZRZY": "达州市自然资源和规划局"}, {"s-xu": "徐丽"}, "staff")  # fmt: skip
+    rows = with_names(
+        [
+            RankRow("511700", 1, "s-xu", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2),
+            RankRow("511700", 2, "s-li", "DZ-X", 90.0, None, 0, 0, 0, 0, 0),
+        ],
+        {"DZ-ZRZY": "达州市自然资源和规划局"},
+        {"s-xu": "徐丽"},
+        "staff",
+    )
     text = format_table(rows, "staff").splitlines()
     assert text[0].split()[-3:] == ["name", "department", "name"]  # names last (CJK widths)
     assert text[2].split()[:3] == ["1", "s-xu", "DZ-ZRZY"]
     assert text[2].split()[-2:] == ["徐丽", "达州市自然资源和规划局"]
     assert text[3].split()[:3] == ["2", "s-li", "DZ-X"] and text[3].split()[-2:] == ["-", "-"]  # unknown: a dash
-    depts = with_names([RankRow("511700", 1, "DZ-ZRZY", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2)],
-                       {"DZ-ZRZY": "达州市自然资源和规划局"}, {}, "department")  # fmt: skip
+    depts = with_names(
+        [RankRow("511700", 1, "DZ-ZRZY", "DZ-ZRZY", 97.0, 0.5, 1, 2, 0, 0, 2)],
+        {"DZ-ZRZY": "达州市自然资源和规划局"},
+        {},
+        "department",
+    )
     assert format_table(depts, "department").splitlines()[2].split()[-1] == "达州市自然资源和规划局"
 
 
 def test_department_names_come_last_when_known() -> None:
-    rows = [RankRow("511700", 1, "511702-GA", "511702-GA", 99.0, 1.0, 0, 0, 0, 0, 1, "达州市通川区公安局"),
-            RankRow("511700", 2, "511703-GA", "511703-GA", 98.0, 1.0, 0, 0, 0, 0, 1, "")]
+    rows = [
+        RankRow("511700", 1, "511702-GA", "511702-GA", 99.0, 1.0, 0, 0, 0, 0, 1, "达州市通川区公安局"),
+        RankRow("511700", 2, "511703-GA", "511703-GA", 98.0, 1.0, 0, 0, 0, 0, 1, ""),
+    ]
     text = format_table(rows, "department").splitlines()
     assert text[0].split()[-1] == "name"
     assert text[2].split() == ["1", "511702-GA", "511700", "99.00", "100%", "0", "0", "0", "0", "达州市通川区公安局"]

@@ -21,11 +21,18 @@ CTX = context()
 RULE = "DQ_WITHDRAW_REAPPLY"
 
 
-def withdrawn(case: str = "A", applied: str = "2026-07-01T09:00", gone: str = "2026-07-08T15:00",
-              who: str = "APP-1", item: str = "ITEM") -> list[CaseEvent]:  # fmt: skip
-    return [event("apply", applied, case=case, item=item, applicant_id=who, materials=["m1"], staff="s-wang"),
-            event("accept", applied.replace("09:00", "09:30"), case=case, item=item, staff="s-wang"),
-            event("withdraw", gone, case=case, item=item, staff="s-wang", reason="申请人主动撤回")]  # fmt: skip
+def withdrawn(
+    case: str = "A",
+    applied: str = "2026-07-01T09:00",
+    gone: str = "2026-07-08T15:00",
+    who: str = "APP-1",
+    item: str = "ITEM",
+) -> list[CaseEvent]:
+    return [
+        event("apply", applied, case=case, item=item, applicant_id=who, materials=["m1"], staff="s-wang"),
+        event("accept", applied.replace("09:00", "09:30"), case=case, item=item, staff="s-wang"),
+        event("withdraw", gone, case=case, item=item, staff="s-wang", reason="申请人主动撤回"),
+    ]
 
 
 def reapplied(when: str, case: str = "B", who: str = "APP-1", item: str = "ITEM", dept: str = "D1") -> list[CaseEvent]:
@@ -128,8 +135,10 @@ def test_only_the_first_application_and_the_withdrawal_are_facts() -> None:
         gone = state is not None and state.outcome == "withdrawn"
         state, _ = step(state, e, CTX)
         facts += case_facts(applied, gone, state, e)
-    assert [(x.kind, x.occurred_at) for x in facts] == [("apply", at("2026-07-01T09:00")),
-                                                        ("withdraw", at("2026-07-08T15:00"))]  # fmt: skip
+    assert [(x.kind, x.occurred_at) for x in facts] == [
+        ("apply", at("2026-07-01T09:00")),
+        ("withdraw", at("2026-07-08T15:00")),
+    ]
     assert facts[0].staff_id == "s-wang" and facts[0].applicant_id == "APP-1"
 
 
@@ -141,14 +150,18 @@ def _proc() -> CaseProcessor:
 
 
 def _events(proc: CaseProcessor, events: list[CaseEvent], partition: int, offset: int = 0) -> list[Any]:
-    msgs = [Message("events", partition, offset + i, e.case_id.encode(), event_to_json(e).encode())
-            for i, e in enumerate(events)]  # fmt: skip
+    msgs = [
+        Message("events", partition, offset + i, e.case_id.encode(), event_to_json(e).encode())
+        for i, e in enumerate(events)
+    ]
     return proc.handle(msgs).outputs
 
 
 def _facts(outputs: list[Any], partition: int, offset: int = 0) -> list[Message]:
-    return [Message("facts", partition, offset + i, k, v) for i, (name, k, v) in
-            enumerate(o for o in outputs if o[0] == "facts")]  # fmt: skip
+    return [
+        Message("facts", partition, offset + i, k, v)
+        for i, (name, k, v) in enumerate(o for o in outputs if o[0] == "facts")
+    ]
 
 
 def test_the_worker_sends_facts_from_the_case_partitions_and_pairs_them_on_the_key_partition() -> None:
@@ -217,8 +230,13 @@ def test_esup_evaluate_jobs_finds_the_pair_across_jobs_byte_for_byte() -> None:
     from esup.cli import main
 
     root = Path(__file__).resolve().parents[2]
-    args = [str(root / "examples/triggers.jsonl"), "--catalog", str(root / "examples/catalog.yaml"),
-            "--at", "2026-12-31T00:00:00+08:00"]  # fmt: skip
+    args = [
+        str(root / "examples/triggers.jsonl"),
+        "--catalog",
+        str(root / "examples/catalog.yaml"),
+        "--at",
+        "2026-12-31T00:00:00+08:00",
+    ]
     assert zlib.crc32(b"DZ2026-0111") % 3 != zlib.crc32(b"DZ2026-0112") % 3  # the two cases in different jobs
     one = CliRunner().invoke(main, ["evaluate", *args]).stdout
     three = CliRunner().invoke(main, ["evaluate", *args, "--jobs", "3"]).stdout

@@ -29,8 +29,9 @@ def _evaluate(*args: str) -> tuple[int, list[str], str]:
 def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """A simulated province (the simulator's own events) with hostile lines spliced in."""
     out = tmp_path_factory.mktemp("sim")
-    res = CliRunner().invoke(main, ["simulate", "--cases", "600", "--days", "90", "--seed", "3", "--quiet",
-                                    "--out", str(out)])  # fmt: skip
+    res = CliRunner().invoke(
+        main, ["simulate", "--cases", "600", "--days", "90", "--seed", "3", "--quiet", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     lines = (out / "events.jsonl").read_bytes().splitlines()
     for i, bad in enumerate(HOSTILE):

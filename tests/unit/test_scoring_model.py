@@ -24,8 +24,16 @@ def test_default_follows_the_published_city_rule() -> None:
     assert (m.early_bonus.points, m.early_bonus.per_percent, m.early_bonus.max_points) == (1, 10, 10)
     caps = {h.name: h.cap for h in m.headings}
     # The city rule's satisfaction and integrity headings (10 each) are fed by complaints (docs/complaints.md).
-    assert caps == {"time_limits": 14, "procedure": 14, "fees": 8, "legal_liability": 10, "attitude": 10,
-                    "supervision": 14, "satisfaction": 10, "integrity": 10}
+    assert caps == {
+        "time_limits": 14,
+        "procedure": 14,
+        "fees": 8,
+        "legal_liability": 10,
+        "attitude": 10,
+        "supervision": 14,
+        "satisfaction": 10,
+        "integrity": 10,
+    }
     assert m.heading_of(Category.condition).name == "legal_liability"
     assert m.heading_of(Category.first_inquiry).name == "attitude"
     assert m.heading_of(Category.data_quality).name == "supervision"

@@ -37,8 +37,7 @@ def test_views_are_dropped_dependants_first_and_created_in_dependency_order(cale
 
 def test_sql_stays_in_what_clickhouse_18_16_accepts(calendar: WorkCalendar) -> None:
     text = "\n".join(view_statements(load_scoring(), calendar)).upper()
-    for forbidden in (" OVER ", "OVER(", "JSONEXTRACT", "DATETIME64", "LOWCARDINALITY", "ROW_NUMBER", "QUALIFY",
-                      "%"):
+    for forbidden in (" OVER ", "OVER(", "JSONEXTRACT", "DATETIME64", "LOWCARDINALITY", "ROW_NUMBER", "QUALIFY", "%"):
         assert forbidden not in text, forbidden
     assert "FINDINGS FINAL" in text and "CASE_SNAPSHOTS FINAL" in text and "CASE_EVENTS FINAL" in text
 
@@ -47,8 +46,14 @@ def test_score_columns_follow_the_model() -> None:
     m = load_scoring()
     names = [c.name for c in score_columns(m)]
     assert names[:2] == ["score", "on_time_rate"]
-    assert {"deduction_time_limits", "deduction_fees", "cat_first_inquiry", "avg_wd_decision", "bonus",
-            "deemed_approvals"} <= set(names)
+    assert {
+        "deduction_time_limits",
+        "deduction_fees",
+        "cat_first_inquiry",
+        "avg_wd_decision",
+        "bonus",
+        "deemed_approvals",
+    } <= set(names)
     cols = {c.name: c.sql for c in score_columns(m)}
     fees = "least(8.0, 5.0 * countIf(f_severity = 'yellow' AND f_category IN ('fee'))"
     assert cols["deduction_fees"].startswith(fees)

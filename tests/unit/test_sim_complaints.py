@@ -35,8 +35,15 @@ def raised(p: ComplaintPlan, at: datetime) -> list[tuple[str, str]]:
     return sorted((f.rule, f.detected_at.isoformat()) for f in due(c, at, CFG, CAL)[1])
 
 
-@pytest.mark.parametrize("at", [datetime(2026, 2, 20, tzinfo=TZ), datetime(2026, 3, 10, 12, tzinfo=TZ),
-                                datetime(2026, 10, 9, tzinfo=TZ), datetime(2027, 1, 1, tzinfo=TZ)])
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 2, 20, tzinfo=TZ),
+        datetime(2026, 3, 10, 12, tzinfo=TZ),
+        datetime(2026, 10, 9, tzinfo=TZ),
+        datetime(2027, 1, 1, tzinfo=TZ),
+    ],
+)
 def test_the_rules_raise_exactly_what_the_truth_says(at: datetime) -> None:
     ps = plans()
     assert len(ps) > 150
@@ -54,5 +61,12 @@ def test_every_behaviour_occurs_deterministically_and_sealed() -> None:
         assert r.complainant is not None and p.clear.name not in r.model_dump_json()
         assert p.clear.id_number not in r.model_dump_json()
     cards = Counter(r for p in ps for r, _ in p.cards)
-    assert {"CMP_DISPATCH_LATE", "CMP_REPLY_LATE", "CMP_REPLY_LATE_RED", "CMP_EXTENDED_TOO_OFTEN",
-            "CMP_UNSATISFIED_AGAIN", "CMP_UNSATISFIED_FINAL", "CMP_SUBSTANTIATED"} == set(cards)
+    assert {
+        "CMP_DISPATCH_LATE",
+        "CMP_REPLY_LATE",
+        "CMP_REPLY_LATE_RED",
+        "CMP_EXTENDED_TOO_OFTEN",
+        "CMP_UNSATISFIED_AGAIN",
+        "CMP_UNSATISFIED_FINAL",
+        "CMP_SUBSTANTIATED",
+    } == set(cards)

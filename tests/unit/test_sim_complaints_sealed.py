@@ -24,7 +24,10 @@ def test_a_receipt_leaves_sealed_with_the_platform_keys_and_opens_to_the_planned
         assert out.complainant is not None and m.complainant is not None
         assert out.complainant.key_id != m.complainant.key_id  # the platform's key, not the simulation's
         opened = keyring(s).open(out.complainant.contact_hash, out.complainant.sealed, out.complainant.key_id)
-        assert (opened.name, opened.phone, opened.id_number) == (plan.clear.name, plan.clear.phone,
-                                                                 plan.clear.id_number)
+        assert (opened.name, opened.phone, opened.id_number) == (
+            plan.clear.name,
+            plan.clear.phone,
+            plan.clear.id_number,
+        )
         assert out.model_dump(exclude={"complainant"}) == m.model_dump(exclude={"complainant"})
     assert (s.home / "credentials" / "complaints").stat().st_mode & 0o077 == 0

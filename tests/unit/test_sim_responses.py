@@ -27,8 +27,15 @@ def findings(n: int = 400) -> list[Finding]:
     out = []
     for i in range(n):
         day = datetime(2026, 1, 20, tzinfo=TZ) + timedelta(days=rnd.randint(0, 260), hours=rnd.choice([0, 10, 16]))
-        out.append(finding(day, severity=rnd.choice(["notice", "yellow", "yellow", "red"]), case=f"C{i}",
-                           staff=f"s-{i % 9}", dept=f"D{i % 5}"))
+        out.append(
+            finding(
+                day,
+                severity=rnd.choice(["notice", "yellow", "yellow", "red"]),
+                case=f"C{i}",
+                staff=f"s-{i % 9}",
+                dept=f"D{i % 5}",
+            )
+        )
     return out
 
 
@@ -55,9 +62,16 @@ def test_the_loop_raises_exactly_what_the_truth_says(at: datetime) -> None:
 def test_every_behaviour_and_story_occurs_and_is_deterministic() -> None:
     plans = [p for f in findings() if (p := plan(f, 3, CFG, CAL)) is not None]
     assert set(Counter(p.behaviour for p in plans)) == {"on_time", "late", "missing"}
-    assert set(Counter(p.story for p in plans)) == {"held_accountable", "appeal_accepted", "appeal_refused",
-                                                    "explained", "reminder_talk", "recommendation_done",
-                                                    "recommendation_late", "recommendation_ignored"}
+    assert set(Counter(p.story for p in plans)) == {
+        "held_accountable",
+        "appeal_accepted",
+        "appeal_refused",
+        "explained",
+        "reminder_talk",
+        "recommendation_done",
+        "recommendation_late",
+        "recommendation_ignored",
+    }
     again = [plan(p.finding, 3, CFG, CAL) for p in plans]
     assert [p.messages for p in plans] == [q.messages for q in again if q is not None]
     late = [p for p in plans if p.behaviour in ("late", "missing")]

@@ -63,12 +63,16 @@ def assert_engine_equals_truth(findings: list[Finding], truth: list[Expected]) -
     assert got == want, f"missing {sorted(want - got)[:5]}; unexpected {sorted(got - want)[:5]}"
     # Timer findings: the same moment, deadline and provisional flag; event findings: the same event.
     engine_days = Counter(
-        (f.case_id, f.rule, f.detected_at if f.rule.startswith("TIME_") else f.evidence_event_ids[-1],
-         day_before(f.deadline), f.provisional)
+        (
+            f.case_id,
+            f.rule,
+            f.detected_at if f.rule.startswith("TIME_") else f.evidence_event_ids[-1],
+            day_before(f.deadline),
+            f.provisional,
+        )
         for f in findings
-    )  # fmt: skip
-    truth_days = Counter((e.case_id, e.rule, e.detected_at or e.event_id, e.deadline, e.provisional)
-                         for e in truth)  # fmt: skip
+    )
+    truth_days = Counter((e.case_id, e.rule, e.detected_at or e.event_id, e.deadline, e.provisional) for e in truth)
     expected_only, engine_only = sorted(truth_days - engine_days)[:3], sorted(engine_days - truth_days)[:3]
     assert engine_days == truth_days, f"expected {expected_only}, the engine has {engine_only}"
 
@@ -166,9 +170,13 @@ def test_timer_findings_go_to_the_first_handler_or_the_named_referee() -> None:
     moved = [e for e in timers if e.staff_id != first[e.case_id]]
     assert moved and len(moved) < len(timers) / 4  # referrals naming a person, and reassignments
     # An inquiry at another office, referred without naming anyone: that office's person stays responsible.
-    kept = {c.builder.case_id for c in cases if c.events[0]["kind"] == "inquiry"
-            and c.events[0]["department_id"] != c.builder.office.department_id
-            and len({who for _, who in c.builder.handovers}) == 1}  # fmt: skip
+    kept = {
+        c.builder.case_id
+        for c in cases
+        if c.events[0]["kind"] == "inquiry"
+        and c.events[0]["department_id"] != c.builder.office.department_id
+        and len({who for _, who in c.builder.handovers}) == 1
+    }
     assert any(e.case_id in kept and e.staff_id == first[e.case_id] for e in timers)
 
 
@@ -231,14 +239,16 @@ def test_violation_rates_are_checked_and_drawn() -> None:
 
 def test_esup_simulate_writes_what_esup_evaluate_finds(tmp_path: Path) -> None:
     out = tmp_path / "sim"
-    res = CliRunner().invoke(main, ["simulate", "--cases", "400", "--seed", "9", "--violation-rate", "0.6",
-                                    "--out", str(out), "--quiet"])  # fmt: skip
+    res = CliRunner().invoke(
+        main, ["simulate", "--cases", "400", "--seed", "9", "--violation-rate", "0.6", "--out", str(out), "--quiet"]
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["cases"] == 400 and manifest["expected_findings"] > 0
     assert json.loads((out / "province.json").read_text())["code"] == "510000"
-    res = CliRunner().invoke(main, ["evaluate", str(out / "events.jsonl"), "--catalog", str(out / "catalog.yaml"),
-                                    "--at", manifest["at"]])  # fmt: skip
+    res = CliRunner().invoke(
+        main, ["evaluate", str(out / "events.jsonl"), "--catalog", str(out / "catalog.yaml"), "--at", manifest["at"]]
+    )
     assert res.exit_code == 0, res.stderr
     found = Counter((f["case_id"], f["rule"], f["staff_id"]) for f in map(json.loads, res.stdout.splitlines()))
     assert found == keys(read_truth(out / "truth.jsonl"))
@@ -284,10 +294,11 @@ def test_a_notice_made_due_by_an_extension_is_not_dated_before_it() -> None:
     ctx = context({"limits": {"decision": {"statutory": 20, "promised": 3}}})
     extend_at = local("2026-03-18T10:00")  # day 12: the 13-day extended promise still has a day to run
     events = [
-        event("apply", "2026-03-02T09:00"), event("accept", "2026-03-02T09:30"),
+        event("apply", "2026-03-02T09:00"),
+        event("accept", "2026-03-02T09:30"),
         event("review", "2026-03-03T10:00", staff="r1"),
         event("extend", extend_at.isoformat()[:16], days=10, approver_id="head"),
-    ]  # fmt: skip
+    ]
     notice = only(engine_run(events, ctx, "2026-03-25T00:00"), "TIME_DECISION_NOTICE")
     assert notice.detected_at >= extend_at, f"notice detected at {notice.detected_at}, extension at {extend_at}"
 

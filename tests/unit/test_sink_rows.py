@@ -242,7 +242,11 @@ def test_a_reject_row_keeps_where_why_and_a_bounded_prefix_of_the_record() -> No
     row = reject_row("findings", Record("esup.findings", 4, 12, 0, b"k" * 5000, value), "r" * 10_000)
     assert tuple(row) == COLUMNS[REJECTS]
     assert (row["source_topic"], row["source_partition"], row["source_offset"], row["kind"]) == (
-        "esup.findings", 4, 12, "findings")  # fmt: skip
+        "esup.findings",
+        4,
+        12,
+        "findings",
+    )
     assert base64.b64decode(row["value_b64"]) == value[: 64 * 1024] and row["value_length"] == len(value)
     assert row["value_sha256"] == hashlib.sha256(value).hexdigest() and len(base64.b64decode(row["key_b64"])) == 1024
     assert len(row["reason"]) < 2100 and len(row["value_text"]) == 2000 and row["value_text"][0] == "\ufffd"
@@ -252,9 +256,18 @@ def test_a_reject_row_keeps_where_why_and_a_bounded_prefix_of_the_record() -> No
 def test_our_own_topics_are_read_forward_compatibly() -> None:
     finding = json.loads(_finding().model_dump_json()) | {"added_in_v2": {"x": [1]}}
     assert convert("findings", _record(json.dumps(finding).encode())).row is not None
-    clock = {"name": "decision", "start": "2026-03-02", "deadline": None, "promised_deadline": None,
-             "working_days_used": 1, "limit_wd": 20, "extension_wd": 0, "suspended": False, "stopped": False,
-             "added_in_v2": True}  # fmt: skip
+    clock = {
+        "name": "decision",
+        "start": "2026-03-02",
+        "deadline": None,
+        "promised_deadline": None,
+        "working_days_used": 1,
+        "limit_wd": 20,
+        "extension_wd": 0,
+        "suspended": False,
+        "stopped": False,
+        "added_in_v2": True,
+    }
     snap = json.loads(_snapshot(2, []).model_dump_json()) | {"clocks": [clock], "added_in_v2": 1}
     assert convert("snapshots", _record(json.dumps(snap).encode())).row is not None
     # … but the fields a reader needs are still validated.
@@ -285,14 +298,32 @@ def test_a_converter_bug_becomes_a_reason_not_a_crash(monkeypatch: pytest.Monkey
 def test_an_audit_record_becomes_an_audit_log_row_and_a_bad_one_names_its_field() -> None:
     from sinks.rows import Record, convert
 
-    good = {"audit_id": "a1", "at": "2026-12-01T10:00:00+08:00", "actor_id": "u", "role": "r", "action": "x",
-            "method": "CLI", "path": "esup access list", "finding_id": "", "status": 0, "detail": "{}",
-            "chain": "c", "prev_hash": "", "hash": "h"}  # fmt: skip
+    good = {
+        "audit_id": "a1",
+        "at": "2026-12-01T10:00:00+08:00",
+        "actor_id": "u",
+        "role": "r",
+        "action": "x",
+        "method": "CLI",
+        "path": "esup access list",
+        "finding_id": "",
+        "status": 0,
+        "detail": "{}",
+        "chain": "c",
+        "prev_hash": "",
+        "hash": "h",
+    }
     got = convert("audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps(good).encode()))
     assert got.table == "audit_log" and got.row is not None and got.row["at"].utcoffset().total_seconds() == 8 * 3600
-    for field, value, said in [("status", "0", "status: an integer"), ("action", None, "action: a string"),
-                               ("at", "2026-12-01T10:00:00", "at: "), ("at", "yesterday", "at: not an ISO")]:
+    for field, value, said in [
+        ("status", "0", "status: an integer"),
+        ("action", None, "action: a string"),
+        ("at", "2026-12-01T10:00:00", "at: "),
+        ("at", "yesterday", "at: not an ISO"),
+    ]:
         bad = convert("audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps({**good, field: value}).encode()))
         assert bad.row is None and (bad.invalid or "").startswith(said), (field, bad.invalid)
-    assert convert("audit", Record("esup.audit", 0, 0, 0, b"c", b"[1]")).invalid == \
-        "<record>: a JSON object expected, not list"
+    assert (
+        convert("audit", Record("esup.audit", 0, 0, 0, b"c", b"[1]")).invalid
+        == "<record>: a JSON object expected, not list"
+    )

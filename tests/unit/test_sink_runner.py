@@ -194,7 +194,10 @@ def test_records_that_cannot_be_converted_go_to_sink_rejects_and_are_committed_o
     assert runner.stats.retries == 2 and sink.writes == 1
     rejects = sink.tables["sink_rejects"]
     assert [(r["source_topic"], r["source_partition"], r["source_offset"]) for r in rejects] == [
-        (TOPIC, 0, 0), (TOPIC, 0, 1), (TOPIC, 0, 2)]  # fmt: skip
+        (TOPIC, 0, 0),
+        (TOPIC, 0, 1),
+        (TOPIC, 0, 2),
+    ]
     assert all(r["kind"] == "events" and r["reason"].startswith("<event>: invalid JSON") for r in rejects)
     assert consumer.commits == [({TopicPartition(TOPIC, 0): 3}, 1)]  # after the one write that landed
 

@@ -42,22 +42,29 @@ def test_a_refusal_without_reasons_or_remedies_is_a_procedure_finding() -> None:
 
 def test_refusing_a_complete_application_is_a_notice_for_review() -> None:
     complete = event("apply", "2026-03-02T09:00", materials=["form", "plan"])
-    f = only(run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r")], context(ITEM)),
-             "COND_QUALIFIED_REFUSED")  # fmt: skip
+    f = only(
+        run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r")], context(ITEM)), "COND_QUALIFIED_REFUSED"
+    )
     assert f.severity == "notice" and f.details["materials"] == ["form", "plan"]
     # Refused after the review verified every condition: for review; with a condition unverified: lawful.
     base = [complete, event("accept", "2026-03-02T10:00")]
     verified = [*base, event("review", "2026-03-04T10:00", conditions_met=["inspected"])]
-    assert "COND_QUALIFIED_REFUSED" in rules(run([*verified, event("refuse_license", "2026-03-05T10:00",
-                                                                   reason="r")], context(ITEM)))  # fmt: skip
+    assert "COND_QUALIFIED_REFUSED" in rules(
+        run([*verified, event("refuse_license", "2026-03-05T10:00", reason="r")], context(ITEM))
+    )
     unverified = [*base, event("review", "2026-03-04T10:00"), event("refuse_license", "2026-03-05T10:00", reason="r")]
     assert run(unverified, context(ITEM)) == []
     # Incomplete, told to supplement, or no list of materials to judge by: nothing.
-    partial = [event("apply", "2026-03-02T09:00", materials=["form"]), event("refuse_accept", "2026-03-02T11:00",
-                                                                             reason="r")]  # fmt: skip
+    partial = [
+        event("apply", "2026-03-02T09:00", materials=["form"]),
+        event("refuse_accept", "2026-03-02T11:00", reason="r"),
+    ]
     assert run(partial, context(ITEM)) == []
-    told = [complete, event("supplement_notice", "2026-03-02T10:00"), event("refuse_accept", "2026-03-03T11:00",
-                                                                             reason="r")]  # fmt: skip
+    told = [
+        complete,
+        event("supplement_notice", "2026-03-02T10:00"),
+        event("refuse_accept", "2026-03-03T11:00", reason="r"),
+    ]
     assert run(told, context(ITEM)) == []
     assert run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r")], context()) == []
 
@@ -130,8 +137,16 @@ def test_a_case_entered_in_one_sitting_days_later_is_one_batch_finding() -> None
 def test_the_batch_memory_stays_bounded() -> None:
     ctx = context(batch_min_events=16)
     events = [event("apply", "2026-03-02T09:00", recorded="2026-03-10T09:00")]
-    events += [event("fee_charged", f"2026-03-02T1{i % 10}:{i:02d}", recorded=f"2026-03-{11 + i:02d}T09:00",
-                     fee_code=f"F{i}", amount_fen=0) for i in range(18)]  # fmt: skip
+    events += [
+        event(
+            "fee_charged",
+            f"2026-03-02T1{i % 10}:{i:02d}",
+            recorded=f"2026-03-{11 + i:02d}T09:00",
+            fee_code=f"F{i}",
+            amount_fen=0,
+        )
+        for i in range(18)
+    ]
     state, _ = run_state(events, ctx)
     assert len(state.backdated) == BATCH_LIMIT
 
@@ -154,16 +169,22 @@ def test_a_decision_faster_than_the_item_plausibly_allows() -> None:
 
 def test_suspensions_past_the_share_of_the_period_are_for_review() -> None:
     base = [event("apply", "2026-03-02T09:00"), event("accept", "2026-03-02T09:30")]
-    long = [*base, event("suspend", "2026-03-03T10:00", procedure="expert_review", reason="专家评审"),
-            event("resume", "2026-04-08T10:00", staff="r1")]  # fmt: skip
+    long = [
+        *base,
+        event("suspend", "2026-03-03T10:00", procedure="expert_review", reason="专家评审"),
+        event("resume", "2026-04-08T10:00", staff="r1"),
+    ]
     f = only(run(long, context()), "DQ_SUSPENSION_EXCESSIVE")
     assert f.staff_id == "r1" and f.details["suspended_wd"] == 25 and f.details["limit_wd"] == 20
     assert run(long, context(suspension_share=1.5)) == []
     # Two procedures adding up: 3-13 March (9 WD) and 16-27 March (10 WD) → 19 of 20 at share 0.9 (18).
-    two = [*base, event("suspend", "2026-03-03T10:00", procedure="testing", reason="检测"),
-           event("resume", "2026-03-14T10:00"),
-           event("suspend", "2026-03-16T10:00", procedure="testing", reason="复检"),
-           event("resume", "2026-03-28T10:00")]  # fmt: skip
+    two = [
+        *base,
+        event("suspend", "2026-03-03T10:00", procedure="testing", reason="检测"),
+        event("resume", "2026-03-14T10:00"),
+        event("suspend", "2026-03-16T10:00", procedure="testing", reason="复检"),
+        event("resume", "2026-03-28T10:00"),
+    ]
     assert rules(run(two, context(suspension_share=0.9))) == ["DQ_SUSPENSION_EXCESSIVE"]
     assert run(two, context()) == []
 
@@ -188,8 +209,9 @@ def test_a_supplement_notice_after_acceptance_does_not_restart_the_period() -> N
 
 def test_an_approved_over_long_extension_is_flagged_and_applied_capped() -> None:
     base = [event("apply", "2026-03-02T09:00"), event("accept", "2026-03-02T10:00")]
-    found = run([*base, event("extend", "2026-03-10T10:00", days=15, approver_id="head")], context(),
-                until="2026-06-01T00:00")  # fmt: skip
+    found = run(
+        [*base, event("extend", "2026-03-10T10:00", days=15, approver_id="head")], context(), until="2026-06-01T00:00"
+    )
     assert only(found, "PROC_EXTENSION_EXCESS").details["requested_wd"] == 15
     # 20 + 10 WD from 2 March (not 20 + 15): the deadline is 14 April, not 21 April.
     assert only(found, "TIME_DECISION_OVERDUE").deadline == at("2026-04-15T00:00")

@@ -9,17 +9,32 @@ from streams.chain import Head, seal
 
 
 def _finding(i: int) -> dict:
-    return {"finding_id": f"f{i}", "case_id": f"C{i}", "rule": "TIME_DECISION_RED", "severity": "red",
-            "staff_id": "s1", "department_id": "D1", "region_code": "511702", "item_code": "ITEM",
-            "detected_at": "2026-03-02T00:00:00+08:00", "deadline": None, "law_article": "第42条",
-            "message": "late", "evidence_event_ids": [f"e{i}"]}  # fmt: skip
+    return {
+        "finding_id": f"f{i}",
+        "case_id": f"C{i}",
+        "rule": "TIME_DECISION_RED",
+        "severity": "red",
+        "staff_id": "s1",
+        "department_id": "D1",
+        "region_code": "511702",
+        "item_code": "ITEM",
+        "detected_at": "2026-03-02T00:00:00+08:00",
+        "deadline": None,
+        "law_article": "第42条",
+        "message": "late",
+        "evidence_event_ids": [f"e{i}"],
+    }
 
 
 def _chain(n: int, partition: int = 0) -> tuple[list[Entry], list[dict], Head]:
     texts, head = seal([json.dumps(_finding(i)).encode() for i in range(n)], partition, Head())
     sealed = [json.loads(t) for t in texts]
-    entries = [Entry(partition, f["chain"]["seq"], f["finding_id"], f["chain"]["content"], f["chain"]["prev"],
-                     f["chain"]["hash"]) for f in sealed]  # fmt: skip
+    entries = [
+        Entry(
+            partition, f["chain"]["seq"], f["finding_id"], f["chain"]["content"], f["chain"]["prev"], f["chain"]["hash"]
+        )
+        for f in sealed
+    ]
     rows = [{**f, "chain_partition": partition, "chain_seq": f["chain"]["seq"]} for f in sealed]
     return entries, rows, head
 

@@ -25,8 +25,10 @@ def test_the_worker_logs_in_as_itself(tmp_path: Path) -> None:
     creds = app.conf.broker_credentials
     assert (creds.username, creds.password, creds.mechanism.value) == (WORKER, "s3cret", "SCRAM-SHA-512")
     assert creds.protocol.value == "SASL_PLAINTEXT"
-    assert create_app(load_settings(home=tmp_path, kafka_security_protocol="PLAINTEXT")).app.conf.broker_credentials \
+    assert (
+        create_app(load_settings(home=tmp_path, kafka_security_protocol="PLAINTEXT")).app.conf.broker_credentials
         is None
+    )
 
 
 def test_an_instance_name_becomes_the_consumers_group_instance_id(tmp_path: Path) -> None:
