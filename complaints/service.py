@@ -97,6 +97,7 @@ class ComplaintsService(LogService):
             self.store.add(msg, record.partition, record.offset)
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
+        """Complaint messages (and event-clock ticks), findings (only this service's own cards) and clock ticks."""
         complaints, findings, ticks = self.topics
         return {complaints: self._on_message, findings: lambda r: self._on_finding(r.value),
                 ticks: lambda r: self._on_tick(r.value)}

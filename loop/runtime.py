@@ -94,6 +94,7 @@ class LogService:
                     handlers[tp.topic](r)
 
     def sweep(self) -> list[Finding]:
+        """Fire what is due at the clock's now and publish it; each service says what is due."""
         raise NotImplementedError
 
     def _advance(self, t: datetime) -> None:
@@ -124,6 +125,7 @@ class LogService:
         self._flush_store()
 
     def now(self) -> datetime | None:
+        """The clock's now: the wall clock, or on the event clock the watermark (None until an input has a time)."""
         return self.now_fn() if self.clock == "wall" else self.watermark
 
     def _flush_store(self) -> None:
@@ -131,6 +133,7 @@ class LogService:
             self.store.flush()
 
     def step(self, timeout_ms: int = 500) -> list[Finding]:
+        """Poll one batch, fold it in, flush the store, then sweep; returns the findings raised."""
         # The rules read only the messages' own times, never their arrival, so applying a batch before the
         # sweep raises the same findings as sweeping between its messages would.
         self._consume(self.consumer.poll(timeout_ms=timeout_ms))
@@ -138,10 +141,12 @@ class LogService:
         return self.sweep()
 
     def run(self, stop: threading.Event, poll_ms: int = 500) -> None:
+        """Rebuild the state from the topics, then step until ``stop`` is set."""
         self.start()
         while not stop.is_set():
             self.step(poll_ms)
 
     def close(self) -> None:
+        """Close the consumer (no offsets committed: state comes from the log) and the producer (10 s to send)."""
         self.consumer.close(autocommit=False)
         self.producer.close(timeout=10)

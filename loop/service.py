@@ -90,6 +90,7 @@ class LoopService(LogService):
             self.store.add(msg, record.partition, record.offset)
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
+        """Findings open watches (a supervision card marks its watch); responses carry loop messages and ticks."""
         return {self.topics[0]: lambda r: self._on_finding(r.value), self.topics[1]: self._on_message}
 
     def sweep(self) -> list[Finding]:

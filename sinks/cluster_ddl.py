@@ -33,16 +33,19 @@ def qualified(sql: str, db: str) -> str:
 
 
 class ClusterDDLError(ValueError):
+    """A statement with no cluster form, or a table name that would clash with the cluster form's ``_local``."""
     pass
 
 
 def replicated_engine(engine: str, args: str | None, db: str, table: str) -> str:
+    """The Replicated form of a MergeTree ``engine``: ZooKeeper path by database and table, replica ``{replica}``."""
     path = f"'/clickhouse/tables/{{shard}}/{db}/{table}'"
     inner = ", ".join(a for a in (path, "'{replica}'", (args or "").strip()) if a)
     return f"Replicated{engine}({inner})"
 
 
 def distributed(db: str, table: str, cluster: str) -> str:
+    """The Distributed table ``db.table`` over ``<table>_local``, made on every server of ``cluster``."""
     # One shard today: rand() only picks among shards; with more shards it must become a case-id hash so a
     # case's rows stay on one shard (FINAL collapses rows within a shard only).
     return (f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {db}.{table}{LOCAL} "

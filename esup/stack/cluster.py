@@ -32,6 +32,7 @@ BROKERS, REPLICAS = 3, 2
 
 
 def state_dir(base: Settings) -> Path:
+    """Where the cluster profile keeps its state: <home>/cluster/."""
     return base.home / "cluster"
 
 
@@ -40,6 +41,7 @@ def _profile_file(base: Settings) -> Path:
 
 
 def remembered(base: Settings) -> dict[str, int | bool]:
+    """What `up` recorded in profile.json (netns: hosts of their own; workers: worker hosts); off and 0 if nothing."""
     path = _profile_file(base)
     return json.loads(path.read_text()) if path.is_file() else {"netns": False, "workers": 0}
 
@@ -110,9 +112,11 @@ class Cluster:
         return cls(base, bool(r["netns"]), int(r["workers"]))
 
     def worker_hosts(self) -> list[hosts.Host]:
+        """The hosts of the cluster's workers, worker-1 to worker-<workers> (all 127.0.0.1 without namespaces)."""
         return [hosts.host(f"worker-{i + 1}", self.netns) for i in range(self.workers)]
 
     def up(self) -> list[Status]:
+        """Make the hosts (with namespaces), record the profile, then start the brokers, ZooKeeper and the replicas."""
         if self.netns:
             hosts.ensure_bridge()
             for h in [b.host for b in self.brokers] + [r.host for r in self.replicas] + self.worker_hosts():
@@ -145,6 +149,7 @@ class Cluster:
         return [b.status(note="started" if b in started else "already running") for b in picked]
 
     def down(self) -> list[Status]:
+        """Stop the replicas, ZooKeeper, then the brokers; remove any esup namespaces and the bridge."""
         out = [r.stop() for r in reversed(self.replicas)]
         out.append(self.zookeeper.stop())
         out += [b.stop() for b in reversed(self.brokers)]
@@ -154,4 +159,5 @@ class Cluster:
         return out
 
     def status(self) -> list[Status]:
+        """The status of every broker, ZooKeeper and every replica."""
         return [b.status() for b in self.brokers] + [self.zookeeper.status()] + [r.status() for r in self.replicas]

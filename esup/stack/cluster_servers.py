@@ -22,6 +22,7 @@ CLUSTER = "esup"
 
 
 def kafka_port(i: int) -> int:
+    """The client port of broker ``i`` (0-based)."""
     return KAFKA_PORT + i
 
 
@@ -37,6 +38,7 @@ class KafkaNode(KafkaLauncher):
         self.port, self.controller_port = kafka_port(index), CONTROLLER_PORT + index
 
     def install(self) -> None:
+        """Install the single-node stack's Kafka jars, which every node runs."""
         self.single.install()
 
     def _answers(self) -> bool:
@@ -90,15 +92,18 @@ class KafkaNode(KafkaLauncher):
         self.pidfile.write_text(f"{pid}\n")
 
     def wait(self) -> None:
+        """Wait until the node answers an admin request on its address; StackError if it dies or times out."""
         pid = process.read_pid(self.pidfile) or 0
         process.wait_until(self.name, self._answers, self.s.start_timeout_s,
                            lambda: process.alive(pid, str(self.marker)),
                            [self.logs / "server.log", self.logs / "stdout.log"])
 
     def pid(self) -> int | None:
+        """The node's process id while it runs, else None."""
         return self._pid()
 
     def status(self, note: str = "") -> Status:
+        """The node's state, client and controller addresses and server log; ``note`` says what was just done."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         where = (f"{self.s.kafka_security_protocol} {self.host.ip}:{self.port}",
@@ -120,10 +125,12 @@ class ZooKeeper(ServerProcess):
         self.version = "3.9.5"
 
     def installed(self) -> bool:
+        """Whether the jars of this ZooKeeper version are installed."""
         stamp = self.libs / ".installed"
         return stamp.is_file() and stamp.read_text().strip() == self.version
 
     def install(self) -> None:
+        """Fetch ZooKeeper's runtime jars with Maven (once per version), swapping them in only when complete."""
         if self.installed():
             return
         mvn = process.require_binary(self.name, self.s.mvn, "Maven", "install it: `apt-get install maven`")
@@ -152,6 +159,7 @@ class ZooKeeper(ServerProcess):
             return False
 
     def start(self) -> Status:
+        """Start ZooKeeper on its host unless it runs (its port must be free), and wait until it serves."""
         if self._pid() is not None:
             return self.status(note="already running")
         process.require_port_free(self.name, self.host.ip, self.port, "(the cluster profile's ZooKeeper port)")
@@ -165,9 +173,11 @@ class ZooKeeper(ServerProcess):
         return self.status(note="started")
 
     def stop(self) -> Status:
+        """Stop ZooKeeper; the status says whether it was running."""
         return self.status(note="stopped" if self._stop() else "was not running")
 
     def status(self, note: str = "") -> Status:
+        """ZooKeeper's state, client address and log; ``note`` says what was just done."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         return Status(self.name, state, pid, (f"client {self.host.ip}:{self.port}",), (self.logs / "stdout.log",), note)
@@ -185,6 +195,7 @@ class Replica(ClickHouseLauncher):
         self.replica_xml = self.etc / "config.d" / "replica.xml"
 
     def networks(self) -> tuple[str, ...]:
+        """Where the users may log in from: loopback and the cluster's subnet (the other replicas)."""
         return ("127.0.0.1", "::1", self.subnet)
 
     def _answers(self) -> bool:
@@ -195,6 +206,7 @@ class Replica(ClickHouseLauncher):
             return False
 
     def start(self) -> Status:
+        """Unless it runs: write the replica's config, users and replication settings, start it and wait for it."""
         if self._pid() is not None:
             return self.status(note="already running")
         for port in (self.tcp, self.http, self.interserver) if self.host.netns is None else ():
@@ -222,12 +234,14 @@ class Replica(ClickHouseLauncher):
         return self.status(note="started")
 
     def status(self, note: str = "") -> Status:
+        """The replica's state, native and HTTP addresses and server log; ``note`` says what was just done."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
         return Status(self.name, state, pid, (f"native {self.host.ip}:{self.tcp}", f"http {self.host.ip}:{self.http}"),
                       (self.logs / "server.log",), note)
 
     def pid(self) -> int | None:
+        """The replica's process id while it runs, else None."""
         return self._pid()
 
 

@@ -25,6 +25,7 @@ WORKER_BASE = 40
 
 @dataclass(frozen=True)
 class Host:
+    """A server's or worker's place on the network: name, address, and its namespace (None: the root one)."""
     name: str
     ip: str
     netns: str | None = None
@@ -35,11 +36,13 @@ class Host:
 
     @property
     def veth(self) -> str:
+        """The root-namespace end of the host's veth pair, named after the host."""
         # Interface names are at most 15 characters.
         return ("ve-" + self.name.replace("clickhouse", "ch").replace("worker", "w").replace("kafka", "k"))[:15]
 
 
 def octet(name: str) -> int:
+    """The last octet of the host's address (workers: 40 + their number); ValueError if none is planned."""
     if name in OCTETS:
         return OCTETS[name]
     if name.startswith("worker-") and name[7:].isdigit():
@@ -48,6 +51,7 @@ def octet(name: str) -> int:
 
 
 def host(name: str, netns: bool) -> Host:
+    """The host ``name``: with ``netns`` its own namespace and subnet address, else 127.0.0.1."""
     if not netns:
         return Host(name, "127.0.0.1")
     return Host(name, f"{SUBNET}.{octet(name)}", PREFIX + name)
@@ -67,11 +71,13 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def namespaces() -> list[str]:
+    """The esup network namespaces that exist now."""
     out = _ip("netns", "list", check=False).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
 
 
 def ensure_bridge() -> None:
+    """Make the bridge, holding the subnet's first address, if it is missing, and bring it up."""
     if _ip("link", "show", BRIDGE, check=False).returncode != 0:
         _ip("link", "add", BRIDGE, "type", "bridge")
         _ip("addr", "add", f"{SUBNET}.1/24", "dev", BRIDGE)
@@ -103,6 +109,7 @@ def cut(h: Host) -> None:
 
 
 def restore(h: Host) -> None:
+    """Put the host back on the network (nothing to do for a host without a namespace)."""
     if h.netns is not None:
         _ip("link", "set", h.veth, "up")
 
