@@ -50,6 +50,7 @@ unit: install
 	$(BIN)/pytest tests/unit tests/property
 
 lint: install
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports  # the layers read top-down ([tool.importlinter] in pyproject.toml)

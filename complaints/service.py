@@ -40,15 +40,36 @@ class ComplaintsService(LogService):
 
     name, what = "esup-complaints", "the complaints' state"
 
-    def __init__(self, *, bootstrap: str, complaints_topic: str, findings_topic: str, ticks_topic: str,
-                 dead_letter_topic: str, cfg: ComplaintsConfig, calendar: WorkCalendar, clock: str = "wall",
-                 now: Callable[[], datetime] | None = None, store: ComplaintStore | None = None,
-                 heads_topic: str | None = None, chain_group: str = "esup",
-                 auth: dict[str, Any] | None = None) -> None:
-        super().__init__(bootstrap=bootstrap, topics=(complaints_topic, findings_topic, ticks_topic),
-                         findings_topic=findings_topic, dead_letter_topic=dead_letter_topic, clock=clock,
-                         now=now or wall_now(), store=store, heads_topic=heads_topic, chain=COMPLAINTS_CHAIN,
-                         chain_group=chain_group, auth=auth)
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        complaints_topic: str,
+        findings_topic: str,
+        ticks_topic: str,
+        dead_letter_topic: str,
+        cfg: ComplaintsConfig,
+        calendar: WorkCalendar,
+        clock: str = "wall",
+        now: Callable[[], datetime] | None = None,
+        store: ComplaintStore | None = None,
+        heads_topic: str | None = None,
+        chain_group: str = "esup",
+        auth: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            bootstrap=bootstrap,
+            topics=(complaints_topic, findings_topic, ticks_topic),
+            findings_topic=findings_topic,
+            dead_letter_topic=dead_letter_topic,
+            clock=clock,
+            now=now or wall_now(),
+            store=store,
+            heads_topic=heads_topic,
+            chain=COMPLAINTS_CHAIN,
+            chain_group=chain_group,
+            auth=auth,
+        )
         self.cfg, self.cal = cfg, calendar
         self.complaints: dict[str, Complaint] = {}
         self.repeat_fired: set[str] = set()
@@ -99,8 +120,11 @@ class ComplaintsService(LogService):
     def handlers(self) -> dict[str, Callable[[Any], None]]:
         """Complaint messages (and event-clock ticks), findings (only this service's own cards) and clock ticks."""
         complaints, findings, ticks = self.topics
-        return {complaints: self._on_message, findings: lambda r: self._on_finding(r.value),
-                ticks: lambda r: self._on_tick(r.value)}
+        return {
+            complaints: self._on_message,
+            findings: lambda r: self._on_finding(r.value),
+            ticks: lambda r: self._on_tick(r.value),
+        }
 
     def sweep(self) -> list[Finding]:
         """Raise the cards due at the clock's now and publish them (acks=all, keyed by case id), chained."""

@@ -15,8 +15,9 @@ from streams.chain import Head, seal
 from streams.rules.calendar import TZ
 
 
-def read_from_start(consumer: Any, topics: tuple[str, ...], consume: Callable[[dict[Any, list[Any]]], None],
-                    timeout_s: float, what: str) -> None:
+def read_from_start(
+    consumer: Any, topics: tuple[str, ...], consume: Callable[[dict[Any, list[Any]]], None], timeout_s: float, what: str
+) -> None:
     """Assign every partition of ``topics`` from the beginning and feed ``consume`` up to their current end."""
     import time
 
@@ -38,8 +39,9 @@ def read_from_start(consumer: Any, topics: tuple[str, ...], consume: Callable[[d
         consume(consumer.poll(timeout_ms=500))
 
 
-def publish_chained(producer: Any, findings_topic: str, out: list[Finding], chain: int, head: Head,
-                    heads_topic: str | None, group: str) -> Head:
+def publish_chained(
+    producer: Any, findings_topic: str, out: list[Finding], chain: int, head: Head, heads_topic: str | None, group: str
+) -> Head:
     """Chain ``out`` after ``head`` on chain number ``chain`` (streams/chain.py), publish them keyed by case id
     and the new head for `esup verify`; returns the new head."""
     texts, new = seal([f.model_dump_json().encode() for f in out], chain, head)
@@ -51,7 +53,6 @@ def publish_chained(producer: Any, findings_topic: str, out: list[Finding], chai
     return new
 
 
-
 class LogService:
     """One process whose state is its topics; subclasses fold records in (``_consume``) and fire (``sweep``).
 
@@ -60,9 +61,21 @@ class LogService:
     name = "esup-service"
     what = "the service's state"
 
-    def __init__(self, *, bootstrap: str, topics: tuple[str, ...], findings_topic: str, dead_letter_topic: str,
-                 clock: str, now: Callable[[], datetime], store: Any = None, heads_topic: str | None = None,
-                 chain: int, chain_group: str = "esup", auth: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topics: tuple[str, ...],
+        findings_topic: str,
+        dead_letter_topic: str,
+        clock: str,
+        now: Callable[[], datetime],
+        store: Any = None,
+        heads_topic: str | None = None,
+        chain: int,
+        chain_group: str = "esup",
+        auth: dict[str, Any] | None = None,
+    ) -> None:
         from kafka import KafkaConsumer
 
         from esup.producer import kafka_producer
@@ -77,9 +90,15 @@ class LogService:
         # learns from its own findings as it reads the log from the start, and publishes for `esup verify`.
         self.head, self.chain = Head(), chain
         self.heads_topic, self.chain_group = heads_topic, chain_group
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                      isolation_level="read_committed", allow_auto_create_topics=False,
-                                      client_id=self.name, **(auth or {}))
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            allow_auto_create_topics=False,
+            client_id=self.name,
+            **(auth or {}),
+        )
         self.producer = kafka_producer(bootstrap, self.name, auth=auth)
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
@@ -106,14 +125,22 @@ class LogService:
             self.head = Head(f.chain.seq, f.chain.hash)
 
     def _dead_letter(self, record: Any, reason: str, value: bytes) -> None:
-        letter = DeadLetter.of(reason=reason, topic=record.topic, partition=record.partition, offset=record.offset,
-                               key=record.key, value=value, failed_at=datetime.now(TZ))
+        letter = DeadLetter.of(
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=value,
+            failed_at=datetime.now(TZ),
+        )
         self.producer.send(self.dead_letter_topic, key=record.key, value=letter.model_dump_json().encode())
 
     def _publish(self, out: list[Finding], group: str) -> list[Finding]:
         """Chain and publish ``out`` (acks=all, keyed by case id) with the new head under ``group``."""
-        self.head = publish_chained(self.producer, self.findings_topic, out, self.chain, self.head,
-                                    self.heads_topic, group)
+        self.head = publish_chained(
+            self.producer, self.findings_topic, out, self.chain, self.head, self.heads_topic, group
+        )
         if out:
             self.producer.flush()
             self.raised += out

@@ -42,14 +42,35 @@ class LoopService(LogService):
 
     name, what = "esup-loop", "the loop's state"
 
-    def __init__(self, *, bootstrap: str, findings_topic: str, responses_topic: str, dead_letter_topic: str,
-                 cfg: LoopConfig, calendar: WorkCalendar, clock: str = "wall",
-                 now: Callable[[], datetime] | None = None, store: MessageStore | None = None,
-                 heads_topic: str | None = None, chain_group: str = "esup",
-                 auth: dict[str, Any] | None = None) -> None:
-        super().__init__(bootstrap=bootstrap, topics=(findings_topic, responses_topic), findings_topic=findings_topic,
-                         dead_letter_topic=dead_letter_topic, clock=clock, now=now or wall_now(), store=store,
-                         heads_topic=heads_topic, chain=LOOP_CHAIN, chain_group=chain_group, auth=auth)
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        findings_topic: str,
+        responses_topic: str,
+        dead_letter_topic: str,
+        cfg: LoopConfig,
+        calendar: WorkCalendar,
+        clock: str = "wall",
+        now: Callable[[], datetime] | None = None,
+        store: MessageStore | None = None,
+        heads_topic: str | None = None,
+        chain_group: str = "esup",
+        auth: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            bootstrap=bootstrap,
+            topics=(findings_topic, responses_topic),
+            findings_topic=findings_topic,
+            dead_letter_topic=dead_letter_topic,
+            clock=clock,
+            now=now or wall_now(),
+            store=store,
+            heads_topic=heads_topic,
+            chain=LOOP_CHAIN,
+            chain_group=chain_group,
+            auth=auth,
+        )
         self.cfg, self.cal = cfg, calendar
         self.watches: dict[str, Watch] = {}
 

@@ -16,7 +16,9 @@ LOCAL = "_local"
 
 _CREATE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (?P<t>\w+)\s*(?P<body>\(.*\))\s*ENGINE\s*=\s*(?P<engine>\w*MergeTree)"
-    r"(?:\((?P<args>[^)]*)\))?(?P<rest>.*)$", re.S | re.I)
+    r"(?:\((?P<args>[^)]*)\))?(?P<rest>.*)$",
+    re.S | re.I,
+)
 _ALTER = re.compile(r"^ALTER TABLE (?P<t>\w+) (?P<rest>.*)$", re.S | re.I)
 _DROP = re.compile(r"^DROP TABLE IF EXISTS (?P<t>\w+)\s*$", re.I)
 _VIEW = re.compile(r"^CREATE VIEW (?P<t>\w+) AS(?P<rest>.*)$", re.S | re.I)
@@ -34,6 +36,7 @@ def qualified(sql: str, db: str) -> str:
 
 class ClusterDDLError(ValueError):
     """A statement with no cluster form, or a table name that would clash with the cluster form's ``_local``."""
+
     pass
 
 
@@ -48,8 +51,10 @@ def distributed(db: str, table: str, cluster: str) -> str:
     """The Distributed table ``db.table`` over ``<table>_local``, made on every server of ``cluster``."""
     # One shard today: rand() only picks among shards; with more shards it must become a case-id hash so a
     # case's rows stay on one shard (FINAL collapses rows within a shard only).
-    return (f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {db}.{table}{LOCAL} "
-            f"ENGINE = Distributed({cluster}, {db}, {table}{LOCAL}, rand())")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {db}.{table}{LOCAL} "
+        f"ENGINE = Distributed({cluster}, {db}, {table}{LOCAL}, rand())"
+    )
 
 
 def cluster_form(statement: str, db: str, cluster: str) -> list[str]:
@@ -61,14 +66,19 @@ def cluster_form(statement: str, db: str, cluster: str) -> list[str]:
         if t.endswith(LOCAL):
             raise ClusterDDLError(f"{t}: a table name may not end in {LOCAL} (the cluster form uses it)")
         engine = replicated_engine(m["engine"], m["args"], db, t)
-        return [f"CREATE TABLE IF NOT EXISTS {db}.{t}{LOCAL} {on} {m['body']} ENGINE = {engine}{m['rest']}",
-                distributed(db, t, cluster)]
+        return [
+            f"CREATE TABLE IF NOT EXISTS {db}.{t}{LOCAL} {on} {m['body']} ENGINE = {engine}{m['rest']}",
+            distributed(db, t, cluster),
+        ]
     if m := _ALTER.match(s):
         # The Distributed table must carry the columns too, or readers would not see a new one; 18.16 refuses
         # ALTER … ON CLUSTER on a table that is not replicated, so it is made again over the altered table.
         t = m["t"]
-        return [f"ALTER TABLE {db}.{t}{LOCAL} {on} {m['rest']}", f"DROP TABLE IF EXISTS {db}.{t} {on}",
-                distributed(db, t, cluster)]
+        return [
+            f"ALTER TABLE {db}.{t}{LOCAL} {on} {m['rest']}",
+            f"DROP TABLE IF EXISTS {db}.{t} {on}",
+            distributed(db, t, cluster),
+        ]
     if m := _DROP.match(s):
         return [f"DROP TABLE IF EXISTS {db}.{m['t']} {on}", f"DROP TABLE IF EXISTS {db}.{m['t']}{LOCAL} {on}"]
     if m := _VIEW.match(s):

@@ -48,8 +48,12 @@ def remembered(base: Settings) -> dict[str, int | bool]:
 
 def _pinned(base: Settings) -> Settings:
     """The base settings with credentials pinned to the single node's files (the cluster's home differs)."""
-    return base.model_copy(update={"kafka_credentials_path": base.kafka_credentials_dir,
-                                   "clickhouse_credentials_path": base.clickhouse_credentials_dir})
+    return base.model_copy(
+        update={
+            "kafka_credentials_path": base.kafka_credentials_dir,
+            "clickhouse_credentials_path": base.clickhouse_credentials_dir,
+        }
+    )
 
 
 def profile_settings(base: Settings, netns: bool | None = None) -> Settings:
@@ -58,26 +62,35 @@ def profile_settings(base: Settings, netns: bool | None = None) -> Settings:
         netns = bool(remembered(base)["netns"])
     brokers = [hosts.host(f"kafka-{i + 1}", netns) for i in range(BROKERS)]
     chs = [hosts.host(f"clickhouse-{i + 1}", netns) for i in range(REPLICAS)]
-    return _pinned(base).model_copy(update={
-        "home": state_dir(base),
-        "kafka_bootstrap_servers": ",".join(f"{h.ip}:{kafka_port(i)}" for i, h in enumerate(brokers)),
-        "kafka_port": kafka_port(0), "kafka_controller_port": CONTROLLER_PORT,
-        "clickhouse_host": chs[0].ip, "clickhouse_port": CH_TCP, "clickhouse_http_port": CH_HTTP,
-        "clickhouse_alt_hosts": ",".join(f"{h.ip}:{CH_TCP + i}" for i, h in enumerate(chs) if i),
-        "clickhouse_cluster": CLUSTER,
-        "topic_replication_factor": BROKERS,
-    })
+    return _pinned(base).model_copy(
+        update={
+            "home": state_dir(base),
+            "kafka_bootstrap_servers": ",".join(f"{h.ip}:{kafka_port(i)}" for i, h in enumerate(brokers)),
+            "kafka_port": kafka_port(0),
+            "kafka_controller_port": CONTROLLER_PORT,
+            "clickhouse_host": chs[0].ip,
+            "clickhouse_port": CH_TCP,
+            "clickhouse_http_port": CH_HTTP,
+            "clickhouse_alt_hosts": ",".join(f"{h.ip}:{CH_TCP + i}" for i, h in enumerate(chs) if i),
+            "clickhouse_cluster": CLUSTER,
+            "topic_replication_factor": BROKERS,
+        }
+    )
 
 
 def env_lines(base: Settings) -> list[str]:
     """The ESUP_* variables that point a process at the running cluster (`esup stack env --profile cluster`)."""
     s = profile_settings(base)
-    return [f"ESUP_KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap_servers}",
-            f"ESUP_KAFKA_CREDENTIALS_PATH={s.kafka_credentials_dir}",
-            f"ESUP_CLICKHOUSE_HOST={s.clickhouse_host}", f"ESUP_CLICKHOUSE_PORT={s.clickhouse_port}",
-            f"ESUP_CLICKHOUSE_ALT_HOSTS={s.clickhouse_alt_hosts}", f"ESUP_CLICKHOUSE_CLUSTER={s.clickhouse_cluster}",
-            f"ESUP_CLICKHOUSE_CREDENTIALS_PATH={s.clickhouse_credentials_dir}",
-            f"ESUP_TOPIC_REPLICATION_FACTOR={s.topic_replication_factor}"]
+    return [
+        f"ESUP_KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap_servers}",
+        f"ESUP_KAFKA_CREDENTIALS_PATH={s.kafka_credentials_dir}",
+        f"ESUP_CLICKHOUSE_HOST={s.clickhouse_host}",
+        f"ESUP_CLICKHOUSE_PORT={s.clickhouse_port}",
+        f"ESUP_CLICKHOUSE_ALT_HOSTS={s.clickhouse_alt_hosts}",
+        f"ESUP_CLICKHOUSE_CLUSTER={s.clickhouse_cluster}",
+        f"ESUP_CLICKHOUSE_CREDENTIALS_PATH={s.clickhouse_credentials_dir}",
+        f"ESUP_TOPIC_REPLICATION_FACTOR={s.topic_replication_factor}",
+    ]
 
 
 @dataclass

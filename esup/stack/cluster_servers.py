@@ -56,9 +56,13 @@ class KafkaNode(KafkaLauncher):
             from esup import kafka_auth
 
             try:
-                admin = KafkaAdminClient(bootstrap_servers=f"{self.host.ip}:{self.port}", request_timeout_ms=5000,
-                                         bootstrap_timeout_ms=5000, client_id="esup-stack",
-                                         **kafka_auth.kafka_python_auth(saved, kafka_auth.ADMIN))
+                admin = KafkaAdminClient(
+                    bootstrap_servers=f"{self.host.ip}:{self.port}",
+                    request_timeout_ms=5000,
+                    bootstrap_timeout_ms=5000,
+                    client_id="esup-stack",
+                    **kafka_auth.kafka_python_auth(saved, kafka_auth.ADMIN),
+                )
             except Exception:
                 return False
             try:
@@ -76,27 +80,52 @@ class KafkaNode(KafkaLauncher):
         java = self.java()
         self.install()
         protocol, security = self._security()
-        render("kafka/cluster.properties", self.properties,
-               {"node_id": self.index + 1, "voters": self.voters, "ip": self.host.ip, "port": self.port,
-                "controller_port": self.controller_port, "data_dir": self.data, "protocol": protocol,
-                "security": security, "controller_protocol": "SASL_PLAINTEXT" if self._scram() else "PLAINTEXT"},
-               private=True)
+        render(
+            "kafka/cluster.properties",
+            self.properties,
+            {
+                "node_id": self.index + 1,
+                "voters": self.voters,
+                "ip": self.host.ip,
+                "port": self.port,
+                "controller_port": self.controller_port,
+                "data_dir": self.data,
+                "protocol": protocol,
+                "security": security,
+                "controller_protocol": "SASL_PLAINTEXT" if self._scram() else "PLAINTEXT",
+            },
+            private=True,
+        )
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.dir / "cluster.id").write_text(cluster_id + "\n")
         self._format(java)
         heap = self.s.kafka_heap
-        cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-               f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
-               f"-Dkafka.logs.dir={self.logs}", "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.properties)]
+        cmd = [
+            java,
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{TEMPLATES / 'kafka' / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.logs}",
+            "-cp",
+            f"{self.libs}/*",
+            "kafka.Kafka",
+            str(self.properties),
+        ]
         pid = process.spawn(self.host.wrap(cmd), self.logs / "stdout.log", cwd=self.dir)
         self.pidfile.write_text(f"{pid}\n")
 
     def wait(self) -> None:
         """Wait until the node answers an admin request on its address; StackError if it dies or times out."""
         pid = process.read_pid(self.pidfile) or 0
-        process.wait_until(self.name, self._answers, self.s.start_timeout_s,
-                           lambda: process.alive(pid, str(self.marker)),
-                           [self.logs / "server.log", self.logs / "stdout.log"])
+        process.wait_until(
+            self.name,
+            self._answers,
+            self.s.start_timeout_s,
+            lambda: process.alive(pid, str(self.marker)),
+            [self.logs / "server.log", self.logs / "stdout.log"],
+        )
 
     def pid(self) -> int | None:
         """The node's process id while it runs, else None."""
@@ -106,8 +135,10 @@ class KafkaNode(KafkaLauncher):
         """The node's state, client and controller addresses and server log; ``note`` says what was just done."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
-        where = (f"{self.s.kafka_security_protocol} {self.host.ip}:{self.port}",
-                 f"controller {self.host.ip}:{self.controller_port}")
+        where = (
+            f"{self.s.kafka_security_protocol} {self.host.ip}:{self.port}",
+            f"controller {self.host.ip}:{self.controller_port}",
+        )
         return Status(self.name, state, pid, where, (self.logs / "server.log",), note)
 
 
@@ -138,12 +169,21 @@ class ZooKeeper(ServerProcess):
         build.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copyfile(TEMPLATES / "zookeeper" / "pom.xml", build / "pom.xml")
-        cmd = [mvn, "-B", "-q", f"-Dzookeeper.version={self.version}", "dependency:copy-dependencies",
-               "-DincludeScope=runtime", f"-DoutputDirectory={staging}"]
+        cmd = [
+            mvn,
+            "-B",
+            "-q",
+            f"-Dzookeeper.version={self.version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging}",
+        ]
         result = subprocess.run(cmd, cwd=build, capture_output=True, text=True)
         if result.returncode != 0 or not (staging / f"zookeeper-{self.version}.jar").is_file():
-            raise StackError(self.name, f"Maven could not fetch ZooKeeper {self.version}:\n"
-                             + (result.stdout + result.stderr)[-1500:])
+            raise StackError(
+                self.name,
+                f"Maven could not fetch ZooKeeper {self.version}:\n" + (result.stdout + result.stderr)[-1500:],
+            )
         (staging / ".installed").write_text(self.version + "\n")
         shutil.rmtree(self.libs, ignore_errors=True)
         staging.rename(self.libs)
@@ -167,8 +207,15 @@ class ZooKeeper(ServerProcess):
         java = KafkaLauncher(self.s).java()
         self.data.mkdir(parents=True, exist_ok=True)
         render("zookeeper/zoo.cfg", self.cfg, {"data_dir": self.data, "port": self.port, "ip": self.host.ip})
-        cmd = [java, "-Xmx256m", f"-Dzookeeper.log.dir={self.logs}", "-cp", f"{self.libs}/*",
-               "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.cfg)]
+        cmd = [
+            java,
+            "-Xmx256m",
+            f"-Dzookeeper.log.dir={self.logs}",
+            "-cp",
+            f"{self.libs}/*",
+            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            str(self.cfg),
+        ]
         self._launch(self.host.wrap(cmd), [self.logs / "stdout.log"])
         return self.status(note="started")
 
@@ -186,8 +233,9 @@ class ZooKeeper(ServerProcess):
 class Replica(ClickHouseLauncher):
     """ClickHouse replica ``index`` of the shard; users, roles and passwords are the single node's."""
 
-    def __init__(self, cs: Settings, index: int, host: Host, peers: list[tuple[Host, int]], zk: Host,
-                 subnet: str) -> None:
+    def __init__(
+        self, cs: Settings, index: int, host: Host, peers: list[tuple[Host, int]], zk: Host, subnet: str
+    ) -> None:
         self.name = f"clickhouse-{index + 1}"
         super().__init__(cs)
         self.index, self.host, self.peers, self.zk, self.subnet = index, host, peers, zk, subnet
@@ -217,28 +265,50 @@ class Replica(ClickHouseLauncher):
         assert binary is not None
         for d in (self.data, self.logs):
             d.mkdir(parents=True, exist_ok=True)
-        render("clickhouse/config.xml", self.config, {"tcp_port": self.tcp, "http_port": self.http,
-                                                      "data_dir": self.data, "log_dir": self.logs})
+        render(
+            "clickhouse/config.xml",
+            self.config,
+            {"tcp_port": self.tcp, "http_port": self.http, "data_dir": self.data, "log_dir": self.logs},
+        )
         self.write_users()
         from esup.clickhouse_auth import USERS, ensure_passwords
 
         password, user = ensure_passwords(self.s)["admin"], USERS["admin"]
         replicas = "\n".join(
             f"                <replica><host>{h.ip}</host><port>{port}</port><user>{user}</user>"
-            f"<password>{_xml(password)}</password></replica>" for h, port in self.peers)
-        render("clickhouse/replica.xml", _private(self.replica_xml),
-               {"ip": self.host.ip, "interserver_port": self.interserver, "replicas": replicas,
-                "replica": self.name, "zk_host": self.zk.ip, "zk_port": ZK_PORT})
-        self._launch(self.host.wrap([binary, f"--config-file={self.config}"]),
-                     [self.logs / "server.err.log", self.logs / "stdout.log"])
+            f"<password>{_xml(password)}</password></replica>"
+            for h, port in self.peers
+        )
+        render(
+            "clickhouse/replica.xml",
+            _private(self.replica_xml),
+            {
+                "ip": self.host.ip,
+                "interserver_port": self.interserver,
+                "replicas": replicas,
+                "replica": self.name,
+                "zk_host": self.zk.ip,
+                "zk_port": ZK_PORT,
+            },
+        )
+        self._launch(
+            self.host.wrap([binary, f"--config-file={self.config}"]),
+            [self.logs / "server.err.log", self.logs / "stdout.log"],
+        )
         return self.status(note="started")
 
     def status(self, note: str = "") -> Status:
         """The replica's state, native and HTTP addresses and server log; ``note`` says what was just done."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
-        return Status(self.name, state, pid, (f"native {self.host.ip}:{self.tcp}", f"http {self.host.ip}:{self.http}"),
-                      (self.logs / "server.log",), note)
+        return Status(
+            self.name,
+            state,
+            pid,
+            (f"native {self.host.ip}:{self.tcp}", f"http {self.host.ip}:{self.http}"),
+            (self.logs / "server.log",),
+            note,
+        )
 
     def pid(self) -> int | None:
         """The replica's process id while it runs, else None."""
@@ -247,4 +317,3 @@ class Replica(ClickHouseLauncher):
 
 def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-

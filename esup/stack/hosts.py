@@ -26,6 +26,7 @@ WORKER_BASE = 40
 @dataclass(frozen=True)
 class Host:
     """A server's or worker's place on the network: name, address, and its namespace (None: the root one)."""
+
     name: str
     ip: str
     netns: str | None = None
@@ -65,8 +66,11 @@ def bridge_ip(netns: bool) -> str:
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
     if check and result.returncode != 0:
-        raise StackError("hosts", f"ip {' '.join(args)}: {result.stderr.strip()}",
-                         "network namespaces need root (CAP_NET_ADMIN) and iproute2")
+        raise StackError(
+            "hosts",
+            f"ip {' '.join(args)}: {result.stderr.strip()}",
+            "network namespaces need root (CAP_NET_ADMIN) and iproute2",
+        )
     return result
 
 
