@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # Per department (token bucket): requests per second sustained, and the burst allowed above that.
     gateway_rate_per_s: float = Field(default=20.0, gt=0)
     gateway_burst: int = Field(default=40, ge=1)
-    # The departments' token hashes (argon2id), 0600; default <home>/credentials/esup/tokens.json.
+    # The departments' token hashes (argon2id), 0600; default <home>/credentials/gateway/tokens.json.
     gateway_tokens_path: Path | None = None
 
     # ---- complaint intake (complaints/intake.py, mounted by `esup api serve`) ---------------------------------

@@ -54,7 +54,7 @@ def server(pipe: Pipeline, tokens: dict[str, str]) -> Iterator[tuple[str, Gatewa
 
     producer = kafka_producer(pipe.bootstrap, "test-gateway", auth=admin_auth())
     services = GatewayServices(
-        tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/esup/tokens.json"),
+        tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/gateway/tokens.json"),
         producer=producer,
         topic=pipe.topics["case_events"],
         auditor=GatewayAuditor(producer, pipe.topics["audit"]),
