@@ -180,12 +180,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if cluster:
             config.hook.pytest_deselected(items=cluster)
             items[:] = [item for item in items if item.get_closest_marker("cluster") is None]
-    # Integration tests run client libraries against servers they stop and kill: a socket such a library
+    # Integration tests and benches run client libraries against servers they stop and kill: a socket such a library
     # drops unclosed is collected whenever the garbage collector runs, in whatever test runs then. Shown, not
     # failed there (it would fail a test at random); every other warning still fails it.
     integration = False
     for item in items:
-        if "/integration/" in str(item.path):
+        if "/integration/" in str(item.path) or "/bench/" in str(item.path):
             integration = True
             item.add_marker(pytest.mark.filterwarnings("default::ResourceWarning"))
             item.add_marker(pytest.mark.filterwarnings("default::pytest.PytestUnraisableExceptionWarning"))
