@@ -39,36 +39,43 @@ class Awaiting:
     responder: str
 
 
+# Findings whose latest response is newer than their latest decision (maxIf gives 1970 when there is none).
+_AWAITING = (
+    "SELECT finding_id FROM (SELECT finding_id, maxIf(at, type = 'response') AS responded, "
+    "maxIf(at, type = 'decision') AS decided FROM loop_messages FINAL WHERE type IN ('response', 'decision') "
+    "GROUP BY finding_id) WHERE responded > decided"
+)
+
+
 def queue(reader: FindingsReader, region_prefix: str, limit: int = 200) -> list[Awaiting]:
-    """Findings of the region whose latest response is newer than their latest decision (or has none)."""
-    rows = reader.client.execute(
-        "SELECT finding_id, max(at) AS responded, argMax(kind, at), argMax(text, at), argMax(actor_id, at) "
-        "FROM loop_messages FINAL WHERE type = 'response' GROUP BY finding_id",
-        settings=READONLY,
+    """Findings of the region whose latest response is newer than their latest decision (or has none).
+
+    One query in ClickHouse picks them (no list of every waiting id travels to the client and back), a second
+    reads the latest response of just those shown."""
+    found = reader.select(
+        f"startsWith(region_code, %(r)s) AND finding_id IN ({_AWAITING})", {"r": region_prefix}, limit
     )
-    if not rows:
+    if not found:
         return []
-    decided = dict(
-        reader.client.execute(
-            "SELECT finding_id, max(at) FROM loop_messages FINAL WHERE type = 'decision' GROUP BY finding_id",
+    latest = {
+        str(r[0]): r
+        for r in reader.client.execute(
+            "SELECT finding_id, max(at), argMax(kind, at), argMax(text, at), argMax(actor_id, at) "
+            "FROM loop_messages FINAL WHERE type = 'response' AND finding_id IN %(ids)s GROUP BY finding_id",
+            {"ids": tuple(f.finding_id for f in found)},
             settings=READONLY,
         )
-    )
-    waiting = {str(r[0]): r for r in rows if r[0] not in decided or decided[r[0]] < r[1]}
-    if not waiting:
-        return []
-    found = reader.select(
-        "finding_id IN %(ids)s AND startsWith(region_code, %(r)s)", {"ids": tuple(waiting), "r": region_prefix}, limit
-    )
+    }
     out = [
         Awaiting(
             f,
-            waiting[f.finding_id][1],
-            str(waiting[f.finding_id][2]),
-            str(waiting[f.finding_id][3]),
-            str(waiting[f.finding_id][4]),
+            latest[f.finding_id][1],
+            str(latest[f.finding_id][2]),
+            str(latest[f.finding_id][3]),
+            str(latest[f.finding_id][4]),
         )
         for f in found
+        if f.finding_id in latest
     ]
     return sorted(out, key=lambda a: (a.responded_at, a.finding.finding_id))
 
