@@ -7,6 +7,7 @@ every panel on the real ClickHouse 18.16.
 
 from __future__ import annotations
 
+from sinks.departments import names_sql
 from sinks.scoring import region_of
 
 TZ = "Asia/Shanghai"
@@ -35,10 +36,15 @@ OPEN_CASES = "case_id IN (SELECT case_id FROM case_snapshots FINAL WHERE open = 
 # Staff names from the organisation directory, for `ANY LEFT JOIN (…) USING staff_id`.
 STAFF_NAMES = "SELECT id AS staff_id, name AS staff_name FROM directory_staff FINAL WHERE deleted = 0"
 
-# Template-variable queries (one column: the values offered).
+# Template-variable queries (one column: the values offered; or two: the value, then its label).
 REGIONS = f"SELECT DISTINCT {region_of(LEVEL, 'region_code')} AS region FROM case_snapshots FINAL ORDER BY region"
+# Two columns: the value substituted into the panels' SQL (the id), then the label shown in the drop-down (the
+# directory's name with the id, or the id alone where the directory has no name yet).
 DEPARTMENTS = (
-    f"SELECT DISTINCT department_id FROM case_snapshots FINAL WHERE {in_region('region_code')} ORDER BY department_id"
+    "SELECT department_id, if(department_name = '', department_id, concat(department_name, ' (', department_id, ')'))"
+    " AS label FROM (SELECT DISTINCT department_id FROM case_snapshots FINAL"
+    f" WHERE {in_region('region_code')}) AS d ANY LEFT JOIN ({names_sql()}) AS n USING department_id"
+    " ORDER BY department_id"
 )
 CASES = (
     f"SELECT case_id FROM case_snapshots FINAL WHERE {in_region('region_code')} "

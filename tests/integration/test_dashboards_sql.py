@@ -19,6 +19,8 @@ from esup.cli.evaluate import read_events
 from esup.stack.servers import Provided
 from schemas.catalog import load_catalog
 from schemas.config import RuleConfig
+from sinks import departments
+from sinks.departments import Department, names_sql
 from sinks.rows import Kind, Record, convert
 from sinks.writer import ClickHouseSink
 from streams.rules import Context, WorkCalendar, evaluate
@@ -129,6 +131,12 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
     for table, row in example_rows():
         sink.add(table, [row])
     sink.flush()
+    # Two of the sample's departments have names in the directory; the others show their ids.
+    named = [
+        Department("DZ-SCJG", "达州市市场监督管理局", "511700"),
+        Department("DZ-WJW", "达州市卫生健康委员会", "511700"),
+    ]
+    departments.upsert(c, named, source="test", at=datetime(2026, 1, 1, tzinfo=TZ))
     refresh_board(c)  # the ranking panels read the scoreboard
     yield c
     c.disconnect()
@@ -157,16 +165,28 @@ def test_panel_query_returns_its_columns(client: Any, board: Board, spec: PanelS
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 @pytest.mark.parametrize("board", BOARDS, ids=[b.name for b in BOARDS])
-def test_variable_queries_return_one_column_of_choices(client: Any, board: Board, scenario: Scenario) -> None:
+def test_variable_queries_return_choices(client: Any, board: Board, scenario: Scenario) -> None:
+    """One column (value shown as is), or two (the value, then the label the drop-down shows)."""
     for var in _committed(board)["templating"]["list"]:
         if var["type"] != "query":
             continue
         sql = expand(var["query"], scenario.variables, scenario.start, scenario.end)
         rows, columns = client.execute(sql, with_column_types=True)
-        assert len(columns) == 1, var["name"]
+        assert len(columns) in (1, 2), var["name"]
         assert rows, f"{var['name']}: no choices"
         if var["name"] in scenario.variables and var["name"] != "case_id":
-            assert (scenario.variables[var["name"]],) in [tuple(r) for r in rows], var["name"]
+            assert scenario.variables[var["name"]] in [r[0] for r in rows], var["name"]
+
+
+def test_department_choices_are_labelled_with_directory_names(client: Any) -> None:
+    """The department drop-down shows the directory's name beside each id, not the id alone."""
+    var = next(v for v in _committed(BOARDS[1])["templating"]["list"] if v["name"] == "department")
+    s = SCENARIOS[0]
+    rows = client.execute(expand(var["query"], s.variables, s.start, s.end))
+    names = dict(client.execute(names_sql()))
+    assert {"DZ-SCJG", "DZ-WJW"} <= {value for value, _ in rows}
+    for value, label in rows:
+        assert label == (f"{names[value]} ({value})" if names.get(value) else value), value
 
 
 def test_live_ranking_shows_the_sample_departments(client: Any) -> None:
