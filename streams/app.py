@@ -144,25 +144,24 @@ def create_app(
     )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings, ownership=ownership)
 
+    # The agent only subscribes the worker to its inputs: fetched batches reach the rules through
+    # `faust_adapter.drain_in_batches`, never through the agent's stream.
     @app.agent(inputs, concurrency=1, name="esup-cases")
     async def case_agent(stream: Any) -> None:
-        faust_adapter.disable_commits(app)
-        await feed.ready.wait()  # never judge an event against a catalog still loading (or empty)
-        async for events in stream.take_events(settings.worker_batch_max, within=settings.worker_batch_wait_s):
-            messages = [
-                Message(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.key,
-                    e.value,
-                    faust_adapter.broker_time(e.message),
-                )
-                for e in events
-            ]
-            mine = {p: await ownership.ready(p) for p in {m.partition for m in messages}}
-            result = processor.handle([m for m in messages if mine[m.partition]])
-            await _commit(ownership, fence, result.parts, messages)
+        async for _ in stream:  # pragma: no cover - nothing is delivered here
+            pass
+
+    gate = asyncio.Lock()  # held while a batch is judged and committed; a revocation waits for it
+
+    async def judge(fetched: list[faust_adapter.Fetched]) -> None:
+        if not feed.ready.is_set():
+            await feed.ready.wait()  # never judge an event against a catalog still loading (or empty)
+        messages = [Message(t, p, o, k, v, faust_adapter.broker_time_ms(ts)) for t, p, o, k, v, ts in fetched]
+        mine = {p: await ownership.ready(p) for p in {m.partition for m in messages}}
+        result = processor.handle([m for m in messages if mine[m.partition]])
+        await _commit(ownership, fence, result.parts, messages)
+
+    faust_adapter.drain_in_batches(app, judge, settings.worker_batch_max, gate)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorators carry no types
     async def follow_catalog() -> None:
@@ -185,9 +184,10 @@ def create_app(
         await ownership.assigned({tp.partition for tp in assigned if tp.topic == settings.topic_case_events})
 
     async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
-        for tp in revoked:
-            if tp.topic == settings.topic_case_events:
-                await ownership.lose(tp.partition)
+        async with gate:  # the batch being judged is committed first
+            for tp in revoked:
+                if tp.topic == settings.topic_case_events:
+                    await ownership.lose(tp.partition)
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]

@@ -1,17 +1,24 @@
 """Every use of faust and aiokafka internals, in one place, checked against the versions it was written for.
 
-The worker uses faust for group membership (static when the worker has an instance name), the stream and
-the status page; state, commits and fencing are its own (`streams.fence`). What it reaches into: the
+The worker uses faust for group membership (static when the worker has an instance name), fetching and the
+status page; state, commits and fencing are its own (`streams.fence`), and so is the path from a fetched
+batch to the rules (`drain_in_batches`: faust's per-message path is not used). What it reaches into: the
 assignor's active partitions, the consumer's commit (turned off: offsets are committed inside each
-partition's transaction), a message's broker timestamp, the consumer's group instance id.
+partition's transaction), the consumer's fetch loop, a record's broker timestamp, the consumer's group
+instance id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+log = logging.getLogger("esup.worker")
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
@@ -52,10 +59,88 @@ def disable_commits(app: Any) -> None:
     """faust's own offset commits off: a partition's offsets are committed in its transaction, with the rows
     and outputs they produced; a commit outside it could run ahead of (or behind) the state."""
 
+    _no_commits(app.consumer)
+
+
+def _no_commits(consumer: Any) -> None:
     async def no_commit(*_: Any, **__: Any) -> bool:
         return False
 
-    app.consumer.force_commit = no_commit
+    consumer.force_commit = no_commit
+
+
+# A fetched record as the worker reads it: (topic, partition, offset, key, value, broker time in ms or None).
+Fetched = tuple[str, int, int, bytes | None, bytes | None, int | None]
+
+
+def drain_in_batches(
+    app: Any, handle: Callable[[list[Fetched]], Awaitable[None]], batch_max: int, gate: asyncio.Lock
+) -> None:
+    """Fetched records go to ``handle`` a batch at a time, not through faust's per-message path.
+
+    faust 0.15.3's fetcher (transport/consumer.py ``Consumer._drain_messages``) turns every record into a
+    faust Message, awaits ``wait_first`` (two tasks) per record to hand it to the conductor, which queues it
+    for the agent's stream, which wraps it in an Event that ``take_events`` batches again: about a third of
+    the worker's main thread (docs/performance.md). This loop keeps faust's fetch (``_wait_next_records``:
+    flow control during a rebalance, paused and active partitions, the consumer thread) and replaces the
+    rest: each fetch's records of the active partitions, in partition order, cut into batches of at most
+    ``batch_max``. A fetch that spans a generation change is dropped whole (the partitions are seeked back
+    to the committed offsets, as faust does when the flow stops); ``gate`` is held while a batch is judged
+    and committed, so a revocation waits for it (faust's ``stream_wait_empty``). The agent's stream then
+    never receives a message; the subscription is still the agent's. faust's own commits are off."""
+    made = app._new_consumer  # noqa: SLF001 - faust's factory behind the lazy ``app.consumer``
+
+    def new_consumer() -> Any:
+        consumer = made()
+        _install(app, consumer, handle, batch_max, gate)
+        return consumer
+
+    app._new_consumer = new_consumer  # noqa: SLF001 - the consumer is made when the worker starts
+
+
+def _install(
+    app: Any, consumer: Any, handle: Callable[[list[Fetched]], Awaitable[None]], batch_max: int, gate: asyncio.Lock
+) -> None:
+    _no_commits(consumer)  # see `disable_commits`
+
+    async def drain(fetcher: Any) -> None:
+        try:
+            await _drain(fetcher)
+        except consumer.consumer_stopped_errors:
+            if not app.should_stop:
+                raise
+            log.info("the broker stopped the consumer while the worker stops")
+
+    async def _drain(fetcher: Any) -> None:
+        stopped = consumer._stopped.is_set  # noqa: SLF001 - mode's Service flag, as faust's own loop reads it
+        fetcher_stopped = fetcher._stopped.is_set  # noqa: SLF001
+        while not (stopped() or fetcher_stopped()):
+            generation = app.consumer_generation_id
+            records, active = await consumer._wait_next_records(1.0)  # noqa: SLF001 - faust's fetch step
+            if not records or consumer.should_stop:
+                continue
+            if not consumer.flow_active or app.consumer_generation_id != generation:
+                await consumer.perform_seek()  # a rebalance began: from the committed offsets again
+                continue
+            batch: list[Fetched] = [
+                (r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+                for tp in sorted(records)
+                if active is None or tp in active
+                for r in records[tp]
+            ]
+            for start in range(0, len(batch), batch_max):
+                async with gate:
+                    if not consumer.flow_active or app.consumer_generation_id != generation:
+                        await consumer.perform_seek()  # rebalanced meanwhile: the rest is read again
+                        break
+                    await handle(batch[start : start + batch_max])
+
+    consumer._drain_messages = drain  # noqa: SLF001 - the fetcher service calls this attribute
+
+
+def broker_time_ms(ms: int | None) -> datetime | None:
+    """A record's timestamp in milliseconds (the broker's receipt time on topics with LogAppendTime)."""
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
 def broker_time(message: Any) -> datetime | None:
