@@ -13,11 +13,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from schemas.control import DeadLetter
 from streams.applicants import check_row, is_applicant
-from streams.rows import META_KEY, decode_meta, decode_row, row_due, stored_due
+from streams.rows import META_KEY, decode_meta, decode_row, load_row, row_due, stored_due
 from streams.rules.clocks import next_due
 
 if TYPE_CHECKING:
@@ -68,7 +66,7 @@ def load(
                 check_row(r.value)
                 part.rows[key] = r.value
             else:
-                row = orjson.loads(r.value)
+                row = load_row(r.value)
                 case_id = row["s"]["case_id"]
                 if case_id.encode() != key:
                     raise ValueError(f"row of case {case_id!r} under key {key!r:.80}")

@@ -242,10 +242,11 @@ def test_recovery_reuses_the_stored_due_moment_only_on_the_same_calendar_and_thr
     import orjson
 
     from streams.recovery import rebuild_index
+    from streams.rows import load_row
 
     proc, store = _proc()
     _send(proc, event("apply", "2026-03-02T09:00", case="A"), partition=1)
-    row = orjson.loads(_table(store)[b"A"])
+    row = load_row(_table(store)[b"A"])
     assert row["d"] == at("2026-03-07T00:00").isoformat() and row["b"] == proc.basis
     # A stored moment on the same basis is trusted as is (this one is planted to tell the two paths apart)…
     store.partition(1).rows[b"A"] = orjson.dumps({**row, "d": at("2026-03-05T00:00").isoformat()})

@@ -1,10 +1,13 @@
-"""Case rows leave out fields at their defaults and decode to the same state; full rows still read."""
+"""Case rows leave out fields at their defaults, are compressed, and decode to the same state; full rows and
+rows in plain JSON (from before compression) still read; bytes that are not our rows are refused."""
 
 from __future__ import annotations
 
 import orjson
+import pytest
+import zstandard
 
-from streams.rows import decode_row, encode_row
+from streams.rows import ROW_LIMIT, decode_row, encode_row, load_row, pack, unpack
 from streams.rules import step
 from streams.rules.clocks import next_due
 from streams.rules.state import CaseState
@@ -32,7 +35,7 @@ def test_every_state_decodes_from_its_compact_row_as_it_was() -> None:
 def test_an_open_case_row_leaves_its_defaults_out() -> None:
     ctx = context()
     state, _ = step(None, event("apply", "2026-03-02T09:00"), ctx)
-    row = orjson.loads(encode_row(state, due=None, basis="b"))["s"]
+    row = load_row(encode_row(state, due=None, basis="b"))["s"]
     assert "outcome" not in row and "delivered" not in row and "fee_codes" not in row
     assert all("stopped" not in c and "fired" not in c for c in row["clocks"].values())
     assert row["stage"] == state.stage and row["seq"] == state.seq
@@ -73,3 +76,34 @@ def test_take_over_reads_each_row_once_and_builds_the_same_index() -> None:
     rebuild_index(twice, 0)
     assert dues[rows[0].key] is None  # its last row was written on another basis: computed again
     assert once.index._due == twice.index._due and len(once.index) == len([s for s in states if next_due(s, ctx)])
+
+
+def test_rows_are_compressed_several_times_smaller() -> None:
+    states = _states()
+    packed = [encode_row(s, due=None, basis="b") for s in states]
+    plain = [unpack(p) for p in packed]
+    assert all(p[:1] != b"{" for p in packed)  # every row is a frame, none stored as plain JSON
+    assert sum(map(len, plain)) >= 3 * sum(map(len, packed))
+    assert [orjson.loads(j)["s"]["case_id"] for j in plain] == [s.case_id for s in states]
+
+
+def test_a_row_in_plain_json_from_before_compression_still_reads() -> None:
+    for s in _states()[:20]:
+        plain = unpack(encode_row(s, due=None, basis="b"))
+        assert plain[:1] == b"{" and decode_row(plain).to_dict() == s.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\x00\x01garbage", "neither JSON nor a zstd frame"),
+        (zstandard.ZstdCompressor().compress(b'{"s": {}}'), "dictionary 0"),  # a frame without our dictionary
+        (pack(b"{" + b" " * (ROW_LIMIT + 1) + b"}"), "at most"),  # inflates past the limit
+        (pack(b'{"s": {}}')[:-3], "corrupt"),  # cut short
+        (pack(b"[1, 2]"), "not a JSON object"),
+    ],
+    ids=["garbage", "another dictionary", "bomb", "truncated", "not an object"],
+)
+def test_bytes_that_are_not_our_rows_are_refused(raw: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        load_row(raw)
