@@ -10,7 +10,8 @@ from esup.params import aware_datetime
 @click.command()
 @click.option("--from", "since", default=None, help="check findings detected from this ISO-8601 time on")
 def verify(since: str | None) -> None:
-    """Recompute the findings chain and name every finding deleted, edited or inserted outside it.
+    """Recompute the findings chain and name every finding deleted, edited or inserted outside it, and every
+    decision in loop_messages that no API audit record names.
 
     Exit 0: nothing found; 1: problems (one line each)."""
     from esup.kafka_auth import OPERATOR, kafka_python_auth
@@ -18,12 +19,14 @@ def verify(since: str | None) -> None:
     from sinks.clickhouse import connect
     from sinks.verify import read_heads
     from sinks.verify import verify as run
+    from sinks.verify_audit import verify_decisions
 
     s = load_settings()
     client = connect(s, role="reader")
     try:
         heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id, auth=kafka_python_auth(s, OPERATOR))
         problems = run(client, s.clickhouse_database, heads, aware_datetime(since) if since else None)
+        problems += verify_decisions(client, s.clickhouse_database)
     finally:
         client.disconnect()
     for p in problems:

@@ -42,6 +42,7 @@ class Pipeline:
             "chain_heads": f"test.{self.tag}.heads",
             "directory": f"test.{self.tag}.directory",
             "responses": f"test.{self.tag}.responses",
+            "loop_ticks": f"test.{self.tag}.loopticks",
             "audit": f"test.{self.tag}.audit",
             "applicant_facts": f"test.{self.tag}.facts",
             "complaints": f"test.{self.tag}.complaints",
