@@ -56,8 +56,20 @@ def verify_decisions(client: Any, database: str) -> list[Problem]:
 
 
 # What an audit record says; `at` compared to the second (ClickHouse keeps DateTime to the second).
-AUDIT_FIELDS = ("at", "actor_id", "role", "action", "method", "path", "finding_id", "status", "detail", "chain")
-AUDIT_FIELDS += ("prev_hash", "hash")
+AUDIT_FIELDS: tuple[str, ...] = (
+    "at",
+    "actor_id",
+    "role",
+    "action",
+    "method",
+    "path",
+    "finding_id",
+    "status",
+    "detail",
+    "chain",
+    "prev_hash",
+    "hash",
+)
 
 
 def _comparable(row: Mapping[str, Any]) -> dict[str, Any]:
