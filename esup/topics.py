@@ -139,6 +139,13 @@ def _platform_topics(s: Settings) -> list[TopicSpec]:
             "the loop's event-clock ticks (only the clock writes them)",
         ),
         TopicSpec(
+            s.topic_complaint_ticks,
+            1,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            "the complaint service's event-clock ticks (only the clock writes them)",
+        ),
+        TopicSpec(
             s.topic_complaints,
             keyed,
             rf,

@@ -8,7 +8,6 @@ again; their ids are deterministic anyway, so a duplicate costs one more row tha
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 from loop.config import LoopConfig
 from loop.contract import LoopMessageError, parse_message
 from loop.rules import Watch, apply, due
-from loop.runtime import LogService
+from loop.runtime import LogService, service_tick
 from loop.store import MessageStore
 from schemas.findings import Category, Finding
 from streams.rules.calendar import TZ, WorkCalendar
@@ -35,18 +34,6 @@ def wall_now(offset_s: float = 0.0) -> Callable[[], datetime]:
     from datetime import timedelta
 
     return lambda: datetime.now(TZ) + timedelta(seconds=offset_s)
-
-
-def _tick(value: bytes | None) -> datetime | None:
-    """The moment of a loop tick, or None when ``value`` is not one."""
-    try:
-        head = json.loads(value or b"")
-        if isinstance(head, dict) and head.get("type") == "tick":
-            now = datetime.fromisoformat(str(head["now"]))
-            return now if now.tzinfo is not None else None
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        pass
-    return None
 
 
 class LoopService(LogService):
@@ -109,14 +96,14 @@ class LoopService(LogService):
 
     def _on_tick(self, value: bytes) -> None:
         """The event clock moves to a tick's ``now`` (``{"type": "tick", "now": ISO time with offset}``)."""
-        tick = _tick(value)
+        tick = service_tick(value)
         if tick is not None:
             self._advance(tick)
         else:
             log.warning("a loop tick that cannot be read was skipped")  # the clock's business, not a department's
 
     def _on_message(self, record: Any) -> None:
-        if _tick(record.value) is not None:
+        if service_tick(record.value) is not None:
             # Written here by the clock before ticks had a topic of their own (and the clock could write
             # responses): no longer a clock, and not a loop message either.
             return

@@ -83,7 +83,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     # Clock: advances time, nothing else: the workers' ticks, the loop's (a topic of its own: the clock may
     # not write responses, which carry the supervisors' decisions), and who advanced it.
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_loop_ticks, s.topic_audit)
-    g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaints)  # the complaint service's event clock, likewise
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaint_ticks)  # the complaint service's, likewise
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [
         Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
@@ -112,7 +112,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.LOOP, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters)
     # Complaints: rebuilds from complaints, its own cards and the clock's ticks; raises cards as findings,
     # chains them, dead-letters bad complaint messages. It writes no complaint: the intake does.
-    g += _topics(ka.COMPLAINTS, ("READ",), s.topic_complaints, s.topic_findings, s.topic_ticks)
+    g += _topics(ka.COMPLAINTS, ("READ",), s.topic_complaints, s.topic_findings, s.topic_ticks, s.topic_complaint_ticks)
     g += _topics(ka.COMPLAINTS, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters)
     # API: department responses and supervisor decisions, audited; complaints (public form, hotline, console).
     g += _topics(ka.API, ("WRITE",), s.topic_complaints)
@@ -136,6 +136,8 @@ def revoked_grants(s: Settings) -> list[Grant]:
         # The loop never writes responses or audit records.
         Grant(ka.LOOP, "topic", s.topic_responses, "WRITE"),
         Grant(ka.LOOP, "topic", s.topic_audit, "WRITE"),
+        # The clock ticked the complaint service on the complaints topic, so it could forge a complaint message.
+        Grant(ka.CLOCK, "topic", s.topic_complaints, "WRITE"),
     ]
 
 

@@ -45,6 +45,7 @@ def complaints_run(clock: str, config_file: Path | None) -> None:
         heads_topic=s.topic_chain_heads,
         chain_group=s.worker_app_id,
         auth=kafka_python_auth(s, COMPLAINTS),
+        clock_ticks_topic=s.topic_complaint_ticks,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

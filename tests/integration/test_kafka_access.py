@@ -146,7 +146,8 @@ def test_platform_principals_are_confined(s: Settings) -> None:
 
 def test_only_the_api_writes_responses_and_the_clock_ticks_the_loop_on_its_own_topic(s: Settings) -> None:
     """Decisions (dismissals) travel on the responses topic: the clock, which once ticked the loop there,
-    is refused, also on a cluster whose ACLs an earlier version made (bootstrap deletes the old grant)."""
+    is refused, also on a cluster whose ACLs an earlier version made (bootstrap deletes the old grant).
+    Likewise the complaints topic, where it once ticked the complaint service."""
     import time
 
     from kafka.errors import TopicAuthorizationFailedError
@@ -157,7 +158,8 @@ def test_only_the_api_writes_responses_and_the_clock_ticks_the_loop_on_its_own_t
     from esup.topics import admin_client
 
     with admin_client(s.kafka_bootstrap, auth=ka.kafka_python_auth(s, ka.ADMIN)) as admin:
-        kad.create_acls(admin, [Grant(ka.CLOCK, "topic", s.topic_responses, "WRITE")])  # as before the upgrade
+        old = [Grant(ka.CLOCK, "topic", t, "WRITE") for t in (s.topic_responses, s.topic_complaints)]
+        kad.create_acls(admin, old)  # as before the upgrade
     ops.bootstrap(s, command="tests")
     deadline = time.monotonic() + 20
     while True:  # the authorizer applies the deletion within moments
@@ -172,5 +174,8 @@ def test_only_the_api_writes_responses_and_the_clock_ticks_the_loop_on_its_own_t
             send(producer(s, **ka.kafka_python_auth(s, principal)), s.topic_responses)
     send(producer(s, **ka.kafka_python_auth(s, ka.API)), s.topic_responses)  # the API may
     send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_loop_ticks)  # the loop's clock
+    send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_complaint_ticks)  # the complaint service's
+    with pytest.raises(TopicAuthorizationFailedError):  # complaint messages: the intake (API) only
+        send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_complaints)
     with pytest.raises(TopicAuthorizationFailedError):
         send(producer(s, **ka.kafka_python_auth(s, ka.API)), s.topic_loop_ticks)

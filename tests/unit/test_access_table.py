@@ -49,8 +49,9 @@ def test_control_topics_have_only_their_platform_writers() -> None:
     # the loop raises supervision findings, the complaints service complaint cards
     assert writers(S.topic_findings) == {ka.WORKER, ka.LOOP, ka.COMPLAINTS}
     assert writers(S.topic_chain_heads) == {ka.WORKER, ka.LOOP, ka.COMPLAINTS}
-    # the intake (and the clock's ticks); the service only reads them
-    assert writers(S.topic_complaints) == {ka.API, ka.CLOCK}
+    # the intake; the service only reads them (the clock ticks it on a topic of its own)
+    assert writers(S.topic_complaints) == {ka.API}
+    assert writers(S.topic_complaint_ticks) == {ka.CLOCK}
     assert writers(S.topic_case_events) == {ka.BRIDGE, ka.GATEWAY}
 
 
