@@ -27,9 +27,12 @@ COLUMNS = (
 
 
 class Auditor:
-    """One chain per API process: each record's hash covers its content and the previous record's hash."""
+    """One chain per API process: each record's hash covers its content and the previous record's hash.
 
-    def __init__(self, client: Any, producer: Any, topic: str) -> None:
+    ``client`` None: the topic only (the sink copies it into audit_log), for writers without a ClickHouse
+    login such as the simulated supervisors (sim/respond.py)."""
+
+    def __init__(self, client: Any | None, producer: Any, topic: str) -> None:
         self.client, self.producer, self.topic = client, producer, topic
         self.chain = uuid.uuid4().hex
         self.prev = ""
@@ -72,8 +75,9 @@ class Auditor:
             row["hash"] = hashlib.sha256(content.encode()).hexdigest()
             self.prev = row["hash"]
             # The audit is written before the answer goes out: an action that cannot be audited fails.
-            values = [tuple(row[c] for c in COLUMNS)]
-            self.client.execute(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES", values)
+            if self.client is not None:
+                values = [tuple(row[c] for c in COLUMNS)]
+                self.client.execute(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES", values)
             wire = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
             self.producer.send(self.topic, key=self.chain.encode(), value=json.dumps(wire).encode()).get(timeout=30)
             return row

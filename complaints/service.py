@@ -4,13 +4,12 @@ Like the loop (loop/service.py), state is rebuilt from the log at start: esup.co
 (the cards raised before, and this service's chain head) and esup.ticks are read from the beginning
 (read_committed). Cards are ordinary findings, chained on a chain of their own, so the notifier, the loop
 (responses, decisions) and the scores take them like any finding. Event clock = the latest complaint message
-time, an esup.ticks tick (`esup clock advance`) or a `{"now": …}` keyed `tick` on esup.complaints (the
-simulator's); wall clock = now.
+time, an esup.ticks tick (`esup clock advance`) or a `{"type": "tick", "now": …}` on esup.complaint-ticks
+(the simulator's, as the clock, which may not write esup.complaints); wall clock = now.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -23,7 +22,7 @@ from complaints.config import ComplaintsConfig
 from complaints.contract import ComplaintMessageError, parse_message
 from complaints.rules import Complaint, apply, due
 from complaints.store import ComplaintStore, mask_bytes
-from loop.runtime import LogService
+from loop.runtime import LogService, service_tick
 from loop.service import wall_now
 from schemas.control import TickError, parse_tick
 from schemas.findings import Finding
@@ -56,10 +55,18 @@ class ComplaintsService(LogService):
         heads_topic: str | None = None,
         chain_group: str = "esup",
         auth: dict[str, Any] | None = None,
+        clock_ticks_topic: str | None = None,
     ) -> None:
+        # Besides the workers' ticks, its own event-clock ticks (`esup complaints simulate --until`) come on a
+        # topic of their own that only the clock writes: never on the complaints topic, which the clock may not write.
         super().__init__(
             bootstrap=bootstrap,
-            topics=(complaints_topic, findings_topic, ticks_topic),
+            topics=(
+                complaints_topic,
+                findings_topic,
+                ticks_topic,
+                *((clock_ticks_topic,) if clock_ticks_topic else ()),
+            ),
             findings_topic=findings_topic,
             dead_letter_topic=dead_letter_topic,
             clock=clock,
@@ -100,12 +107,10 @@ class ComplaintsService(LogService):
             self._advance(tick.now)
 
     def _on_message(self, record: Any) -> None:
-        if record.key == b"tick":  # the event clock moved on the complaints topic (the simulator's --until)
-            try:
-                self._advance(datetime.fromisoformat(str(json.loads(record.value)["now"])))
-                return
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-                pass  # not a tick after all: the contract decides
+        if record.key == b"tick" and service_tick(record.value) is not None:
+            # Written here by the clock before ticks had a topic of their own (and the clock could write
+            # complaints): no longer a clock, and not a complaint message either.
+            return
         try:
             msg = parse_message(record.value)
         except ComplaintMessageError as exc:
@@ -119,12 +124,20 @@ class ComplaintsService(LogService):
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
         """Complaint messages (and event-clock ticks), findings (only this service's own cards) and clock ticks."""
-        complaints, findings, ticks = self.topics
-        return {
+        complaints, findings, ticks = self.topics[:3]
+        out = {
             complaints: self._on_message,
             findings: lambda r: self._on_finding(r.value),
             ticks: lambda r: self._on_tick(r.value),
         }
+        if len(self.topics) > 3:
+            out[self.topics[3]] = lambda r: self._on_clock_tick(r.value)
+        return out
+
+    def _on_clock_tick(self, value: bytes) -> None:
+        tick = service_tick(value)
+        if tick is not None:
+            self._advance(tick)
 
     def sweep(self) -> list[Finding]:
         """Raise the cards due at the clock's now and publish them (acks=all, keyed by case id), chained."""

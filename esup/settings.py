@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     topic_applicant_facts: str = "esup.applicant-facts"
     # The loop (docs/loop.md): responses, decisions and reports keyed by finding id; the API's audit records.
     topic_responses: str = "esup.responses"
+    # The loop's event-clock ticks (`esup loop simulate --until`), written by the clock's principal only.
+    topic_loop_ticks: str = "esup.loop-ticks"
+    # The complaint service's event-clock ticks (`esup complaints simulate --until`), likewise the clock's only.
+    topic_complaint_ticks: str = "esup.complaint-ticks"
     topic_audit: str = "esup.audit"
     # Complaints from the public (docs/complaints.md), keyed by complaint id; the complainant only sealed.
     topic_complaints: str = "esup.complaints"

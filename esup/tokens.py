@@ -149,4 +149,41 @@ def store(settings: Settings) -> TokenStore:
 
 def issue(settings: Settings, department_id: str) -> str:
     """A new HTTP token for a department (for `esup access add-department`): print it once, it is not kept."""
-    return store(settings).add(department_id)[1]
+    return add_audited(settings, store(settings), department_id, command="esup access add-department")[1]
+
+
+def add_audited(
+    settings: Settings, tokens: TokenStore, owner: str, *, command: str, kind: str = "gateway"
+) -> tuple[TokenRecord, str]:
+    """A new token for ``owner`` (a department, or a hotline system with ``kind`` "hotline"), recorded on the
+    audit topic (esup/access/audit.py); when the record cannot be made the token is revoked again and the
+    error raised: no credential exists unaudited."""
+    from esup.access.audit import record_change
+
+    record, secret = tokens.add(owner)
+    try:
+        record_change(settings, command, f"{kind}.token-add", {"owner": owner, "token_id": record.token_id})
+    except Exception:
+        tokens.revoke(token_id=record.token_id)
+        raise
+    return record, secret
+
+
+def revoke_audited(
+    settings: Settings,
+    tokens: TokenStore,
+    *,
+    token_id: str | None = None,
+    department_id: str | None = None,
+    command: str,
+    kind: str = "gateway",
+) -> list[TokenRecord]:
+    """Revoke tokens and record it on the audit topic (the revocation stands even if the record fails, which
+    then raises)."""
+    from esup.access.audit import record_change
+
+    done = tokens.revoke(token_id=token_id, department_id=department_id)
+    if done:
+        detail = {"token_ids": [r.token_id for r in done], "owners": sorted({r.department_id for r in done})}
+        record_change(settings, command, f"{kind}.token-revoke", detail)
+    return done

@@ -131,6 +131,21 @@ def _platform_topics(s: Settings) -> list[TopicSpec]:
             "responses, decisions and recommendation reports, keyed by finding id",
         ),
         TopicSpec(
+            s.topic_loop_ticks,
+            1,
+            rf,
+            # as long as the responses: the loop rebuilds its event clock from the start
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            "the loop's event-clock ticks (only the clock writes them)",
+        ),
+        TopicSpec(
+            s.topic_complaint_ticks,
+            1,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            "the complaint service's event-clock ticks (only the clock writes them)",
+        ),
+        TopicSpec(
             s.topic_complaints,
             keyed,
             rf,

@@ -39,6 +39,19 @@ def read_from_start(
         consume(consumer.poll(timeout_ms=500))
 
 
+def service_tick(value: bytes | None) -> datetime | None:
+    """The moment of a deadline service's event-clock tick (``{"type": "tick", "now": ISO time with offset}``,
+    on the service's own ticks topic, which only the clock writes), or None when ``value`` is not one."""
+    try:
+        head = json.loads(value or b"")
+        if isinstance(head, dict) and head.get("type") == "tick":
+            now = datetime.fromisoformat(str(head["now"]))
+            return now if now.tzinfo is not None else None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        pass
+    return None
+
+
 def publish_chained(
     producer: Any, findings_topic: str, out: list[Finding], chain: int, head: Head, heads_topic: str | None, group: str
 ) -> Head:

@@ -8,7 +8,6 @@ again; their ids are deterministic anyway, so a duplicate costs one more row tha
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 from loop.config import LoopConfig
 from loop.contract import LoopMessageError, parse_message
 from loop.rules import Watch, apply, due
-from loop.runtime import LogService
+from loop.runtime import LogService, service_tick
 from loop.store import MessageStore
 from schemas.findings import Category, Finding
 from streams.rules.calendar import TZ, WorkCalendar
@@ -57,10 +56,13 @@ class LoopService(LogService):
         heads_topic: str | None = None,
         chain_group: str = "esup",
         auth: dict[str, Any] | None = None,
+        ticks_topic: str | None = None,
     ) -> None:
+        # The event clock's ticks come on a topic of their own (`esup loop simulate --until`, as the clock's
+        # principal), never on the responses topic: only the API writes responses and decisions.
         super().__init__(
             bootstrap=bootstrap,
-            topics=(findings_topic, responses_topic),
+            topics=(findings_topic, responses_topic, *((ticks_topic,) if ticks_topic else ())),
             findings_topic=findings_topic,
             dead_letter_topic=dead_letter_topic,
             clock=clock,
@@ -92,14 +94,19 @@ class LoopService(LogService):
             w.finding = f
         self._advance(f.detected_at)
 
+    def _on_tick(self, value: bytes) -> None:
+        """The event clock moves to a tick's ``now`` (``{"type": "tick", "now": ISO time with offset}``)."""
+        tick = service_tick(value)
+        if tick is not None:
+            self._advance(tick)
+        else:
+            log.warning("a loop tick that cannot be read was skipped")  # the clock's business, not a department's
+
     def _on_message(self, record: Any) -> None:
-        try:
-            head = json.loads(record.value)
-            if isinstance(head, dict) and head.get("type") == "tick":  # event clock: `esup loop advance`
-                self._advance(datetime.fromisoformat(str(head["now"])))
-                return
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            pass
+        if service_tick(record.value) is not None:
+            # Written here by the clock before ticks had a topic of their own (and the clock could write
+            # responses): no longer a clock, and not a loop message either.
+            return
         try:
             msg = parse_message(record.value)
         except LoopMessageError as exc:
@@ -111,8 +118,12 @@ class LoopService(LogService):
             self.store.add(msg, record.partition, record.offset)
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
-        """Findings open watches (a supervision card marks its watch); responses carry loop messages and ticks."""
-        return {self.topics[0]: lambda r: self._on_finding(r.value), self.topics[1]: self._on_message}
+        """Findings open watches (a supervision card marks its watch); responses carry loop messages; ticks
+        move the event clock."""
+        out = {self.topics[0]: lambda r: self._on_finding(r.value), self.topics[1]: self._on_message}
+        if len(self.topics) > 2:
+            out[self.topics[2]] = lambda r: self._on_tick(r.value)
+        return out
 
     def sweep(self) -> list[Finding]:
         """Fire what is due at the clock's now and publish it (acks=all, keyed by case id)."""

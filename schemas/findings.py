@@ -61,7 +61,10 @@ class ChainLink(BaseModel):
     seq: int = Field(ge=1, description="the entry's number in the partition's chain: the finding's revision")
     prev: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    content: str = Field(pattern=r"^[0-9a-f]{64}$", description="hash of the finding's content")
+    content: str = Field(
+        pattern=r"^(v[0-9]{1,3}:)?[0-9a-f]{64}$",
+        description="hash of the finding's content, `vN:` naming its version (bare: version 1; streams/chain.py)",
+    )
 
 
 class Finding(BaseModel):

@@ -121,16 +121,16 @@ class Complainants:
         return n
 
     def tick(self, now: datetime) -> None:
-        """Move the complaint service's event clock to ``now`` (every partition: it reads them all)."""
+        """Move the complaint service's event clock to ``now``: a tick on its own topic, as the clock, audited."""
+        from esup.access.audit import AccessAudit
+
         p = self.producer(CLOCK)
+        topic = self.settings.topic_complaint_ticks
         try:
-            for part in sorted(p.partitions_for(self.settings.topic_complaints) or []):
-                p.send(
-                    self.settings.topic_complaints,
-                    partition=part,
-                    key=b"tick",
-                    value=json.dumps({"type": "tick", "now": now.isoformat()}).encode(),
-                )
+            AccessAudit(p, self.settings.topic_audit, CLOCK, "esup complaints simulate").record(
+                "clock.advance", {"to": now.isoformat(), "topic": topic}
+            )
+            p.send(topic, key=b"tick", value=json.dumps({"type": "tick", "now": now.isoformat()}).encode())
             p.flush()
         finally:
             p.close()

@@ -2,9 +2,12 @@
 
 They publish on the responses topic exactly as a department system or the API does (the contract's messages,
 keyed by finding id, acks=all), all as the API's principal: department systems and supervisors answer through
-the API (or the console), which alone may write the responses topic (esup/access/table.py).
+the API (or the console), which alone may write the responses topic (esup/access/table.py). Like the API,
+they audit each message (its id in the record's detail, marked simulated), so `esup verify` finds every
+decision's audit record.
 A message goes out once simulated time has reached it: ``until`` for a finite run (then a tick at ``until``
-moves the loop's event clock there), the latest finding's time when following a live province.
+on the loop's own ticks topic, as the clock's principal and audited, moves the loop's event clock there),
+the latest finding's time when following a live province.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ from streams.rules.calendar import WorkCalendar
 
 log = logging.getLogger("esup.sim.respond")
 TRUTH_FILE = "loop_truth.jsonl"
+# What the API records for each message type: the action and the path's last part (api/app.py).
+_ACTIONS = {
+    "response": ("respond", "responses"),
+    "decision": ("decide", "decisions"),
+    "recommendation_report": ("report_recommendation", "recommendation-reports"),
+}
 
 
 @dataclass
@@ -43,6 +52,7 @@ class Responder:
     queue: list[tuple[datetime, str, Message]] = field(default_factory=list)
     sent: int = 0
     _producers: dict[str, Any] = field(default_factory=dict)
+    _auditor: Any = None
 
     def producer(self, principal: str) -> Any:
         """The Kafka producer logged in as ``principal``, made on first use and kept."""
@@ -75,21 +85,41 @@ class Responder:
             self.producer(principal).send(
                 self.settings.topic_responses, key=m.finding_id.encode(), value=m.model_dump_json().encode()
             )
+            self.audit(m)
             n += 1
         self.flush()
         self.sent += n
         return n
 
+    def audit(self, m: Message) -> None:
+        """The API's audit record of ``m`` (api/audit.py), as the API writes it when it accepts the message."""
+        from api.audit import Auditor
+
+        if self._auditor is None:
+            self._auditor = Auditor(None, self.producer(API), self.settings.topic_audit)
+        action, path = _ACTIONS[m.type]
+        self._auditor.record(
+            at=m.at,
+            actor=m.actor_id,
+            role="supervisor" if m.type == "decision" else "department",
+            action=action,
+            method="POST",
+            path=f"/findings/{m.finding_id}/{path}",
+            finding_id=m.finding_id,
+            status=202,
+            detail={"message_id": m.message_id, "simulated": True},
+        )
+
     def tick(self, now: datetime) -> None:
-        """Move the loop's event clock to ``now`` (on every partition: the loop reads them all)."""
+        """Move the loop's event clock to ``now``: a tick on its own topic, as the clock's principal, audited."""
+        from esup.access.audit import AccessAudit
+
         p = self.producer(CLOCK)
-        for part in sorted(p.partitions_for(self.settings.topic_responses) or []):
-            p.send(
-                self.settings.topic_responses,
-                partition=part,
-                key=b"tick",
-                value=json.dumps({"type": "tick", "now": now.isoformat()}).encode(),
-            )
+        topic = self.settings.topic_loop_ticks
+        AccessAudit(p, self.settings.topic_audit, CLOCK, "esup loop simulate").record(
+            "clock.advance", {"to": now.isoformat(), "topic": topic}
+        )
+        p.send(topic, key=b"tick", value=json.dumps({"type": "tick", "now": now.isoformat()}).encode())
         self.flush()
 
     def flush(self) -> None:

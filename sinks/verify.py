@@ -8,19 +8,21 @@ recompute) or a chain rewritten wholesale (its end differs from the head in Kafk
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from streams.chain import GENESIS, Head, content_hash, link
+from streams.chain import GENESIS, HASH_VERSION, Head, content_hash_like, hash_version, link
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing `esup verify` found wrong: what kind, the finding it concerns, and the detail."""
 
-    kind: str  # deleted | edited | inserted | chain
+    kind: str  # deleted | edited | inserted | chain | unaudited (sinks/verify_audit.py)
     finding_id: str
     detail: str
 
@@ -38,6 +40,7 @@ class Entry:
     content: str
     prev: str
     hash: str
+    detected_at: int | None = None  # Unix seconds: the finding's detection time in this revision
 
 
 def check_chain(entries: list[Entry], heads: Mapping[int, Head]) -> list[Problem]:
@@ -80,8 +83,11 @@ def check_chain(entries: list[Entry], heads: Mapping[int, Head]) -> list[Problem
     return problems
 
 
-def check_findings(entries: list[Entry], findings: Sequence[Mapping[str, Any]]) -> list[Problem]:
-    """Each finding (latest revision) against its chain entry; chain entries without a finding."""
+def check_findings(
+    entries: list[Entry], findings: Sequence[Mapping[str, Any]], since: datetime | None = None
+) -> list[Problem]:
+    """Each finding (latest revision) against its chain entry; chain entries without a finding. ``findings``
+    are those detected from ``since`` on, when given: only chain entries detected from then on must have one."""
     latest: dict[str, Entry] = {}
     for e in entries:
         if e.finding_id not in latest or e.seq > latest[e.finding_id].seq:
@@ -97,28 +103,53 @@ def check_findings(entries: list[Entry], findings: Sequence[Mapping[str, Any]]) 
         elif (f["chain_partition"], f["chain_seq"]) != (entry.partition, entry.seq):
             why = f"revision {f['chain_seq']} is not the chain's latest ({entry.seq})"
             problems.append(Problem("edited", fid, why))
-        elif content_hash(f) != entry.content:
+        elif hash_version(entry.content) > HASH_VERSION:
+            problems.append(Problem("edited", fid, f"content hash version {hash_version(entry.content)} is unknown"))
+        elif not _matches(f, entry.content):
             problems.append(Problem("edited", fid, "its content does not match its chain entry"))
-    problems += [Problem("deleted", fid, "in the chain, not in findings") for fid in sorted(set(latest) - seen)]
+    cut = _cut(since)
+    in_scope = {
+        fid for fid, e in latest.items() if cut is None or e.detected_at is None or e.detected_at >= cut
+    }  # an entry without its time (not loaded) is always checked
+    problems += [Problem("deleted", fid, "in the chain, not in findings") for fid in sorted(in_scope - seen)]
     return problems
+
+
+def _cut(since: datetime | None) -> int | None:
+    """``since`` as whole Unix seconds, rounded up (ClickHouse keeps seconds): the same bound for both tables."""
+    return None if since is None else math.ceil(since.timestamp())
+
+
+def _matches(f: Mapping[str, Any], content: str) -> bool:
+    """Whether ``f`` hashes to ``content`` in the version ``content`` was written with (an unreadable field,
+    such as details that are no longer JSON, is a mismatch)."""
+    try:
+        return content_hash_like(content, f) == content
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 def load_entries(client: Any, database: str) -> list[Entry]:
     """Every chain entry in ``database``, sorted by partition, then sequence."""
     rows = client.execute(
-        "SELECT chain_partition, chain_seq, finding_id, content_hash, prev_hash, chain_hash "
-        f"FROM {database}.finding_chain FINAL ORDER BY chain_partition, chain_seq"
+        "SELECT chain_partition, chain_seq, finding_id, content_hash, prev_hash, chain_hash, "
+        f"toUnixTimestamp(detected_at) FROM {database}.finding_chain FINAL ORDER BY chain_partition, chain_seq"
     )
     return [Entry(*r) for r in rows]
 
 
 def load_findings(client: Any, database: str, since: datetime | None) -> list[dict[str, Any]]:
     """The findings in ``database`` (those detected since ``since``, when given) as dicts, times as Unix seconds."""
+    # Every content column (streams/chain.py content_v2), the times as Unix seconds.
     cols = (
         "finding_id",
+        "schema_version",
         "case_id",
         "rule",
+        "category",
         "severity",
+        "title",
+        "message",
         "staff_id",
         "department_id",
         "region_code",
@@ -126,26 +157,53 @@ def load_findings(client: Any, database: str, since: datetime | None) -> list[di
         "detected_at",
         "deadline",
         "law_article",
-        "message",
         "evidence_event_ids",
+        "calendar_version",
+        "provisional",
+        "details",
         "chain_partition",
         "chain_seq",
     )
-    where = " WHERE detected_at >= %(since)s" if since else ""
+    where = " WHERE toUnixTimestamp(detected_at) >= %(cut)s" if since else ""
     rows = client.execute(
-        "SELECT finding_id, case_id, rule, severity, staff_id, department_id, region_code, item_code, "
-        "toUnixTimestamp(detected_at), if(isNull(deadline), NULL, toUnixTimestamp(assumeNotNull(deadline))), "
-        "law_article, message, evidence_event_ids, chain_partition, chain_seq "
+        "SELECT finding_id, schema_version, case_id, rule, category, severity, title, message, staff_id, "
+        "department_id, region_code, item_code, toUnixTimestamp(detected_at), "
+        "if(isNull(deadline), NULL, toUnixTimestamp(assumeNotNull(deadline))), law_article, evidence_event_ids, "
+        "calendar_version, provisional, details, chain_partition, chain_seq "
         f"FROM {database}.findings FINAL{where}",
-        {"since": since} if since else None,
+        {"cut": _cut(since)} if since else None,
     )
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
-def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] | None = None) -> dict[int, Head]:
-    """The latest head per partition of ``group``'s workers, from the compacted chain-heads topic."""
-    import json
+def is_platform_chain(head_group: Any, group: str) -> bool:
+    """Whether a head belongs to one of the platform's chains: the workers' (``group``) or a service's
+    (``group``/``name``: the loop, the complaint cards, and any chain added later)."""
+    return isinstance(head_group, str) and (head_group == group or head_group.startswith(f"{group}/"))
 
+
+def fold_heads(values: Iterable[bytes | None], group: str) -> dict[int, Head]:
+    """The latest head per chain number among the chain-heads records ``values`` (in log order) of ``group``.
+
+    A record that is not a head (not JSON, a field missing) is skipped: the heads topic is written only by
+    the platform's principals, and a chain without a readable head is still checked link by link."""
+    heads: dict[int, Head] = {}
+    for value in values:
+        try:
+            h = json.loads(value or b"")
+            if not is_platform_chain(h.get("group"), group):
+                continue
+            partition, head = int(h["partition"]), Head(int(h["seq"]), str(h["hash"]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if head.seq >= heads.get(partition, Head(-1)).seq:
+            heads[partition] = head
+    return heads
+
+
+def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] | None = None) -> dict[int, Head]:
+    """The latest head of every chain of ``group`` (workers, loop, complaint cards), from the compacted
+    chain-heads topic."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -162,18 +220,14 @@ def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] |
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
-        heads: dict[int, Head] = {}
+        values: list[bytes | None] = []
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             batch = consumer.poll(timeout_ms=1000)
             if not batch:
                 break
             for records in batch.values():
-                for r in records:
-                    h = json.loads(r.value)
-                    mine = h.get("group") in (group, f"{group}/loop")  # the workers' chains and the loop's
-                    if mine and h["seq"] >= heads.get(h["partition"], Head(-1)).seq:
-                        heads[h["partition"]] = Head(h["seq"], h["hash"])
-        return heads
+                values += [r.value for r in records]
+        return fold_heads(values, group)
     finally:
         consumer.close()
 
@@ -181,4 +235,4 @@ def read_heads(bootstrap: str, topic: str, group: str, *, auth: dict[str, Any] |
 def verify(client: Any, database: str, heads: Mapping[int, Head], since: datetime | None = None) -> list[Problem]:
     """Every problem with the chain (against the Kafka ``heads``) and the findings (since ``since``, when given)."""
     entries = load_entries(client, database)
-    return check_chain(entries, heads) + check_findings(entries, load_findings(client, database, since))
+    return check_chain(entries, heads) + check_findings(entries, load_findings(client, database, since), since)

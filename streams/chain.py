@@ -6,6 +6,8 @@ Design: docs/architecture.md#tamper-evident-findings.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,8 +36,17 @@ def _seconds(moment: Any) -> str:
     return str(int(when.timestamp()))
 
 
-def content_hash(f: Mapping[str, Any]) -> str:
-    """The hash of what a finding asserts: who, what, when, why and on which evidence (length-prefixed)."""
+# How a content hash is computed is versioned, so rows hashed the old way still verify after an upgrade:
+# version 1 (a bare hex digest) covered who, what, when, why and the evidence; version 2 (``v2:`` + hex)
+# covers every field of the finding except its chain entry. ``esup verify`` recomputes each finding in
+# the version its chain entry was written with; new findings are hashed with the latest.
+HASH_VERSION = 2
+_PREFIX = re.compile(r"^v([0-9]+):")
+
+
+def content_hash_v1(f: Mapping[str, Any]) -> str:
+    """Version 1: who, what, when, why and on which evidence (length-prefixed); category, title, details,
+    provisional, calendar version and schema version were left out, so edits to them went unseen."""
     parts = [
         f["finding_id"],
         f["case_id"],
@@ -54,17 +65,71 @@ def content_hash(f: Mapping[str, Any]) -> str:
     return hashlib.sha256("".join(f"{len(p)}:{p}" for p in parts).encode()).hexdigest()
 
 
+def _details(value: Any) -> Any:
+    """The details object, whether published (a mapping) or stored (ClickHouse keeps it as JSON text)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def content_v2(f: Mapping[str, Any]) -> dict[str, Any]:
+    """Every content field of a finding (all but its chain entry), normalised so that the finding as
+    published and its row in ClickHouse agree: times as Unix seconds, provisional as a bool, details parsed."""
+    return {
+        "schema_version": int(f["schema_version"]),
+        "finding_id": f["finding_id"],
+        "case_id": f["case_id"],
+        "rule": f["rule"],
+        "category": f["category"],
+        "severity": f["severity"],
+        "title": f["title"],
+        "message": f["message"],
+        "staff_id": f["staff_id"],
+        "department_id": f["department_id"],
+        "region_code": f["region_code"],
+        "item_code": f["item_code"],
+        "detected_at": _seconds(f["detected_at"]),
+        "deadline": _seconds(f.get("deadline")),
+        "law_article": f.get("law_article"),
+        "evidence_event_ids": list(f["evidence_event_ids"]),
+        "calendar_version": f["calendar_version"],
+        "provisional": bool(f["provisional"]),
+        "details": _details(f["details"]),
+    }
+
+
+def content_hash(f: Mapping[str, Any], version: int = HASH_VERSION) -> str:
+    """The hash of what a finding asserts, in hash ``version`` (the latest by default; see HASH_VERSION)."""
+    if version == 1:
+        return content_hash_v1(f)
+    if version != 2:
+        raise ValueError(f"content hash version {version} is unknown")
+    # Canonical JSON (sorted keys, no spaces): unambiguous, whatever the strings hold.
+    text = json.dumps(content_v2(f), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return f"v2:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def hash_version(content: str) -> int:
+    """The version a content hash was computed with: ``vN:`` + hex, or a bare hex digest for version 1."""
+    m = _PREFIX.match(content)
+    return int(m.group(1)) if m else 1
+
+
+def content_hash_like(reference: str, f: Mapping[str, Any]) -> str:
+    """``f``'s content hash in the version ``reference`` was written with (how `esup verify` checks old rows)."""
+    return content_hash(f, hash_version(reference))
+
+
 def link(prev: str, seq: int, finding_id: str, content: str) -> str:
     """An entry's hash, ``H(prev | seq | finding id | content)``, the finding id length-prefixed."""
     return hashlib.sha256(f"{prev}|{seq}|{len(finding_id)}:{finding_id}|{content}".encode()).hexdigest()
 
 
-def seal(texts: list[bytes], partition: int, head: Head) -> tuple[list[bytes], Head]:
-    """The findings (JSON) with their chain entries appended after ``head``, and the new head."""
+def seal(texts: list[bytes], partition: int, head: Head, version: int = HASH_VERSION) -> tuple[list[bytes], Head]:
+    """The findings (JSON) with their chain entries appended after ``head``, and the new head; their content
+    hashed in ``version`` (the latest; an older one only to test that old rows still verify)."""
     out: list[bytes] = []
     for text in texts:
         f = orjson.loads(text)
-        content = content_hash(f)
+        content = content_hash(f, version)
         seq = head.seq + 1
         entry = link(head.hash, seq, f["finding_id"], content)
         f["chain"] = {"partition": partition, "seq": seq, "prev": head.hash, "hash": entry, "content": content}

@@ -49,3 +49,17 @@ class AccessAudit:
         # Sent and acknowledged before the change is reported done: an unaudited change fails loudly.
         self.producer.send(self.topic, key=self.chain.encode(), value=json.dumps(row).encode()).get(timeout=30)
         return row
+
+
+def record_change(s: Any, command: str, action: str, detail: dict[str, Any], principal: str | None = None) -> None:
+    """One administrative change on the audit topic, as ``principal`` (the admin by default), acknowledged
+    by the broker; raises when it cannot be recorded (the caller undoes the change or fails loudly)."""
+    from esup import kafka_auth as ka
+    from esup.producer import kafka_producer
+
+    who = principal or ka.ADMIN
+    producer = kafka_producer(s.kafka_bootstrap, "esup-audit", auth=ka.kafka_python_auth(s, who))
+    try:
+        AccessAudit(producer, s.topic_audit, who, command).record(action, detail)
+    finally:
+        producer.close(timeout=10)

@@ -60,6 +60,33 @@ def create_acls(admin: Any, grants: Iterable[Grant]) -> int:
     return len(acls)
 
 
+def delete_grants(admin: Any, grants: Iterable[Grant]) -> int:
+    """Delete exactly these grants (an ACL that is not there is no error); how many were found and deleted."""
+    from kafka.admin import ACLFilter, ResourcePatternFilter
+
+    filters = []
+    for g in grants:
+        acl = _acl(g)
+        rp = acl.resource_pattern
+        filters.append(
+            ACLFilter(
+                acl.principal,
+                acl.host,
+                acl.operation,
+                acl.permission_type,
+                ResourcePatternFilter(rp.resource_type, rp.resource_name, rp.pattern_type),
+            )
+        )
+    if not filters:
+        return 0
+    gone = 0
+    for _filter, matched, error in admin.delete_acls(filters):
+        if error is not None and getattr(error, "errno", None):
+            raise RuntimeError(f"deleting ACLs: {error}")
+        gone += len(matched)
+    return gone
+
+
 def delete_acls_of(admin: Any, principal: str) -> int:
     """Delete every ACL naming the principal; how many went."""
     from kafka.admin import (

@@ -11,7 +11,7 @@ from typing import Any
 from esup import kafka_auth as ka
 from esup.access import kafka_admin as kad
 from esup.access.audit import AccessAudit
-from esup.access.table import Grant, department_grants, platform_grants
+from esup.access.table import Grant, department_grants, platform_grants, revoked_grants
 from esup.settings import Settings
 from esup.topics import admin_client, ensure_topics, ingest_topic_spec, platform_topics
 
@@ -65,7 +65,11 @@ def bootstrap(s: Settings, *, command: str = "esup access bootstrap") -> list[st
             kad.set_password(x.admin, principal, password)
         grants = platform_grants(s)
         kad.create_acls(x.admin, grants)
-        x.audit.record("access.bootstrap", {"new_users": created, "users": list(SERVICES), "acls": len(grants)})
+        revoked = kad.delete_grants(x.admin, [g for g in revoked_grants(s) if g not in set(grants)])
+        x.audit.record(
+            "access.bootstrap",
+            {"new_users": created, "users": list(SERVICES), "acls": len(grants), "acls_revoked": revoked},
+        )
         lines.append(
             f"{len(SERVICES)} platform principals ({len(created)} new), {len(grants)} ACLs; "
             f"credentials in {s.kafka_credentials_dir}"

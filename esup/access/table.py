@@ -80,10 +80,10 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
     g += _topics(ka.CATALOG, ("WRITE",), s.topic_audit)  # who published which catalog
-    # Clock: advances time, nothing else.
-    # (the loop's event clock ticks on the responses topic, which the loop reads in order with the answers)
-    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_responses, s.topic_audit)  # and who advanced it
-    g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaints)  # the complaint service's event clock, likewise
+    # Clock: advances time, nothing else: the workers' ticks, the loop's (a topic of its own: the clock may
+    # not write responses, which carry the supervisors' decisions), and who advanced it.
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_loop_ticks, s.topic_audit)
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaint_ticks)  # the complaint service's, likewise
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [
         Grant(ka.BRIDGE, "topic", s.topic_ingest_prefix, "READ", "prefixed"),
@@ -98,20 +98,21 @@ def platform_grants(s: Settings) -> list[Grant]:
     # Notifier: reads findings in its own group and the directory (who to tell).
     g += _topics(ka.NOTIFIER, ("READ",), s.topic_findings, s.topic_directory)
     g += [Grant(ka.NOTIFIER, "group", s.notifier_group, "READ")]
-    # Loop: rebuilds from findings and responses, raises supervision findings, chains them, audits.
-    g += _topics(ka.LOOP, ("READ",), s.topic_findings, s.topic_responses, s.topic_chain_heads, s.topic_directory)
+    # Loop: rebuilds from findings, responses and its clock's ticks, raises supervision findings, chains
+    # them, dead-letters bad messages. It writes no response or decision: the API alone does.
     g += _topics(
         ka.LOOP,
-        ("WRITE",),
+        ("READ",),
         s.topic_findings,
-        s.topic_chain_heads,
-        s.topic_dead_letters,
         s.topic_responses,
-        s.topic_audit,
+        s.topic_loop_ticks,
+        s.topic_chain_heads,
+        s.topic_directory,
     )
+    g += _topics(ka.LOOP, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters)
     # Complaints: rebuilds from complaints, its own cards and the clock's ticks; raises cards as findings,
     # chains them, dead-letters bad complaint messages. It writes no complaint: the intake does.
-    g += _topics(ka.COMPLAINTS, ("READ",), s.topic_complaints, s.topic_findings, s.topic_ticks)
+    g += _topics(ka.COMPLAINTS, ("READ",), s.topic_complaints, s.topic_findings, s.topic_ticks, s.topic_complaint_ticks)
     g += _topics(ka.COMPLAINTS, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters)
     # API: department responses and supervisor decisions, audited; complaints (public form, hotline, console).
     g += _topics(ka.API, ("WRITE",), s.topic_complaints)
@@ -124,6 +125,20 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.OPERATOR, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "*")
     g += [Grant(ka.OPERATOR, "group", "*", "DESCRIBE")]
     return sorted(set(g))
+
+
+def revoked_grants(s: Settings) -> list[Grant]:
+    """Grants earlier versions of this table made and this one withdrew: `esup access bootstrap` deletes them,
+    since creating ACLs never removes one (an upgraded cluster would keep them)."""
+    return [
+        # The clock ticked the loop on the responses topic, so it could forge a supervisor's dismissal.
+        Grant(ka.CLOCK, "topic", s.topic_responses, "WRITE"),
+        # The loop never writes responses or audit records.
+        Grant(ka.LOOP, "topic", s.topic_responses, "WRITE"),
+        Grant(ka.LOOP, "topic", s.topic_audit, "WRITE"),
+        # The clock ticked the complaint service on the complaints topic, so it could forge a complaint message.
+        Grant(ka.CLOCK, "topic", s.topic_complaints, "WRITE"),
+    ]
 
 
 def department_grants(s: Settings, department_id: str) -> list[Grant]:

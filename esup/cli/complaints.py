@@ -45,6 +45,7 @@ def complaints_run(clock: str, config_file: Path | None) -> None:
         heads_topic=s.topic_chain_heads,
         chain_group=s.worker_app_id,
         auth=kafka_python_auth(s, COMPLAINTS),
+        clock_ticks_topic=s.topic_complaint_ticks,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -122,10 +123,13 @@ def hotline_token() -> None:
 def add(system: str) -> None:
     """A new token for hotline SYSTEM (e.g. 12345-dazhou), printed once; only its hash is kept."""
     from esup.settings import load_settings
-    from esup.tokens import TokenStore
+    from esup.tokens import TokenStore, add_audited
 
+    s = load_settings()
     try:
-        record, token = TokenStore(_tokens_path(load_settings())).add(system)
+        record, token = add_audited(
+            s, TokenStore(_tokens_path(s)), system, command="esup complaints hotline-token add", kind="hotline"
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="SYSTEM") from None
     click.echo(f"token {record.token_id} for {system} (shown once, keep it in the hotline system's secrets):", err=True)
@@ -137,9 +141,16 @@ def add(system: str) -> None:
 def revoke(token_id: str) -> None:
     """Revoke one token by its id; takes effect without a restart."""
     from esup.settings import load_settings
-    from esup.tokens import TokenStore
+    from esup.tokens import TokenStore, revoke_audited
 
-    done = TokenStore(_tokens_path(load_settings())).revoke(token_id=token_id)
+    s = load_settings()
+    done = revoke_audited(
+        s,
+        TokenStore(_tokens_path(s)),
+        token_id=token_id,
+        command="esup complaints hotline-token revoke",
+        kind="hotline",
+    )
     if not done:
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"revoked {token_id}")

@@ -113,7 +113,8 @@ def console(
     users_file = users_file or s.home / "console" / "users.yaml"
     if not users_file.exists():
         first_users(users_file)
-    # The console is the API's front end: it publishes and audits as the API's principal and ClickHouse roles.
+    # The console is the API's front end: it publishes and audits as the API's principal, and reads ClickHouse
+    # as the reader (no write login: its audit records reach audit_log through the sink).
     producer = kafka_producer(s.kafka_bootstrap, "esup-console", auth=kafka_python_auth(s, API))
     from esup.cli.intake import make_desk
 
@@ -122,7 +123,7 @@ def console(
         auth=Authenticator(load_users(users_file), owner_only_secret(s.home / "api" / "token.key").encode()),
         findings=FindingsReader(PerThread(lambda: connect(s, role="reader"))),
         publisher=Publisher(producer, s.topic_responses),
-        auditor=Auditor(connect(s, role="sink"), producer, s.topic_audit),
+        auditor=Auditor(None, producer, s.topic_audit),  # like the API: the topic, copied by the sink; reader only
         loop=load_loop_config(None),
         directory=directory,
         desk=make_desk(s, producer, directory),  # the complaint desk (complaints/desk.py)

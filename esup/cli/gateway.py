@@ -89,11 +89,12 @@ def token() -> None:
 @token.command("add")
 @click.argument("department_id")
 def token_add(department_id: str) -> None:
-    """Make a token for DEPARTMENT_ID and print it (once: it is not stored)."""
-    from esup.tokens import store
+    """Make a token for DEPARTMENT_ID and print it (once: it is not stored); the issue is audited."""
+    from esup.tokens import add_audited, store
 
+    s = load_settings()
     try:
-        record, secret = store(load_settings()).add(department_id)
+        record, secret = add_audited(s, store(s), department_id, command="esup gateway token add")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"token {record.token_id} for department {department_id} (shown once; keep it secret):", err=True)
@@ -104,12 +105,15 @@ def token_add(department_id: str) -> None:
 @click.option("--token-id", default=None)
 @click.option("--department", "department_id", default=None, help="revoke every token of this department")
 def token_revoke(token_id: str | None, department_id: str | None) -> None:
-    """Revoke a token (the gateway notices at its next request)."""
-    from esup.tokens import store
+    """Revoke a token (the gateway notices at its next request); the revocation is audited."""
+    from esup.tokens import revoke_audited, store
 
     if not token_id and not department_id:
         raise click.UsageError("give --token-id or --department")
-    done = store(load_settings()).revoke(token_id=token_id, department_id=department_id)
+    s = load_settings()
+    done = revoke_audited(
+        s, store(s), token_id=token_id, department_id=department_id, command="esup gateway token revoke"
+    )
     if not done:
         raise click.ClickException("no active token matched")
     for r in done:

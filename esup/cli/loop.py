@@ -41,6 +41,7 @@ def loop_run(clock: str, config_file: Path | None) -> None:
         heads_topic=s.topic_chain_heads,
         chain_group=s.worker_app_id,
         auth=kafka_python_auth(s, LOOP),
+        ticks_topic=s.topic_loop_ticks,
     )
     try:
         svc.run(threading.Event())

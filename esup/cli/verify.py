@@ -9,8 +9,15 @@ from esup.params import aware_datetime
 
 @click.command()
 @click.option("--from", "since", default=None, help="check findings detected from this ISO-8601 time on")
-def verify(since: str | None) -> None:
-    """Recompute the findings chain and name every finding deleted, edited or inserted outside it.
+@click.option(
+    "--audit",
+    is_flag=True,
+    help="also check audit_log against the audit topic: every record deleted, edited or inserted in ClickHouse",
+)
+def verify(since: str | None, audit: bool) -> None:
+    """Recompute the findings chain and name every finding deleted, edited or inserted outside it, and every
+    decision in loop_messages that no API audit record names; with --audit, every audit_log row deleted, edited
+    or inserted behind the audit topic's back.
 
     Exit 0: nothing found; 1: problems (one line each)."""
     from esup.kafka_auth import OPERATOR, kafka_python_auth
@@ -18,12 +25,23 @@ def verify(since: str | None) -> None:
     from sinks.clickhouse import connect
     from sinks.verify import read_heads
     from sinks.verify import verify as run
+    from sinks.verify_audit import check_audit, load_audit_log, read_audit_topic, verify_decisions
 
     s = load_settings()
     client = connect(s, role="reader")
     try:
         heads = read_heads(s.kafka_bootstrap, s.topic_chain_heads, s.worker_app_id, auth=kafka_python_auth(s, OPERATOR))
         problems = run(client, s.clickhouse_database, heads, aware_datetime(since) if since else None)
+        problems += verify_decisions(client, s.clickhouse_database)
+        if audit:
+            records, complete = read_audit_topic(s.kafka_bootstrap, s.topic_audit, auth=kafka_python_auth(s, OPERATOR))
+            problems += check_audit(records, load_audit_log(client, s.clickhouse_database), complete=complete)
+            if not complete:
+                click.echo(
+                    "the audit topic no longer holds its oldest records: rows older than it are not checked "
+                    "for insertion",
+                    err=True,
+                )
     finally:
         client.disconnect()
     for p in problems:

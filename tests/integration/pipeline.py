@@ -42,6 +42,8 @@ class Pipeline:
             "chain_heads": f"test.{self.tag}.heads",
             "directory": f"test.{self.tag}.directory",
             "responses": f"test.{self.tag}.responses",
+            "loop_ticks": f"test.{self.tag}.loopticks",
+            "complaint_ticks": f"test.{self.tag}.complaintticks",
             "audit": f"test.{self.tag}.audit",
             "applicant_facts": f"test.{self.tag}.facts",
             "complaints": f"test.{self.tag}.complaints",

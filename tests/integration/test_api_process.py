@@ -58,6 +58,7 @@ def test_esup_api_serve_answers_over_http(
     p.start("api", "api", "serve", "--users", str(users), "--directory", str(path), "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(base), timeout=60, what="the API to answer")
+    p.sink()  # the API audits on the topic only (it has no write login to ClickHouse); the sink copies it
     assert (home / "api" / "token.key").stat().st_mode & 0o777 == 0o600
 
     with httpx.Client(base_url=base, timeout=10) as http:
@@ -115,7 +116,18 @@ def test_esup_api_serve_answers_over_http(
         ("decision", f"jc-{bureau.region_code}"),
     ]
     assert len({m["message_id"] for m in on_topic}) == 2  # the retried request is one message
-    audit = clickhouse_client.execute(f"SELECT actor_id, action, status FROM {db}.audit_log ORDER BY at, audit_id")
+    on_audit_topic = p.read("audit")
+    assert sum(1 for r in on_audit_topic if json.loads(r.value)["role"] in ("", "department", "supervisor")) == 11
+    audit = wait_until(
+        lambda: (lambda r: r if len(r) >= 11 else None)(
+            clickhouse_client.execute(
+                f"SELECT actor_id, action, status FROM {db}.audit_log FINAL WHERE role NOT LIKE 'kafka:%%' "
+                "ORDER BY at, audit_id"
+            )
+        ),
+        timeout=60,
+        what="the API's audit records in audit_log",
+    )
     assert ("", "/findings", 401) in audit and (f"u-{mine.id}", "view_finding", 403) in audit
     assert sum(1 for a in audit if a[1] == "respond" and a[2] == 202) == 2
     assert len(audit) == 11 and (f"jc-{bureau.region_code}", "decide", 422) in audit
@@ -131,6 +143,10 @@ def test_esup_api_serve_answers_over_http(
     )
     assert rows[0][:2] == ("response", f"u-{mine.id}")
     assert rows[1] == ("decision", f"jc-{bureau.region_code}", "reminder_talk", head)
+    # The decision the API accepted is matched by its audit record (`esup verify`'s check).
+    from sinks.verify_audit import verify_decisions
+
+    assert verify_decisions(clickhouse_client, db) == []
 
 
 def _answers(base: str) -> bool:

@@ -42,9 +42,13 @@ def test_simulated_complaints_raise_their_truth(
         "complaints": new_topic(3, "complaints"),
         "findings": new_topic(3, "findings"),
         "ticks": new_topic(1, "ticks"),
+        "clock": new_topic(1, "complaintticks"),
         "dead": new_topic(1, "dead"),
+        "audit": new_topic(1, "audit"),
     }
-    s = platform_settings.model_copy(update={"topic_complaints": t["complaints"]})
+    s = platform_settings.model_copy(
+        update={"topic_complaints": t["complaints"], "topic_complaint_ticks": t["clock"], "topic_audit": t["audit"]}
+    )
     grant_platform(s)  # the simulator publishes as the API and ticks as the clock, on this test's topic
     cfg, cal = load_complaints_config(), WorkCalendar()
     # From before Spring Festival to mid-March: every behaviour, some across the holiday.
@@ -63,6 +67,7 @@ def test_simulated_complaints_raise_their_truth(
         clock="event",
         store=ComplaintStore(db),
         auth=admin_auth(),
+        clock_ticks_topic=t["clock"],
     )
     try:
         svc.start()

@@ -164,6 +164,10 @@ def test_the_correction_loop_of_a_simulated_province_ends_as_the_truth_says(
 
         count = f"SELECT count() FROM {db}.loop_messages FINAL"
         wait_until(lambda: clickhouse_client.execute(count)[0][0] == sent, timeout=30, what=f"{sent} loop messages")
+        # Every simulated decision carries the audit record the API would write: `esup verify` finds none unaudited.
+        from sinks.verify_audit import verify_decisions
+
+        wait_until(lambda: verify_decisions(clickhouse_client, db) == [], timeout=60, what="every decision audited")
         status = dict(clickhouse_client.execute(f"SELECT finding_id, status FROM {db}.finding_decisions"))
         assert {e.finding_id: status[e.finding_id] for e in loop_truth} == {e.finding_id: e.status for e in loop_truth}
         measures = Counter(

@@ -142,3 +142,40 @@ def test_platform_principals_are_confined(s: Settings) -> None:
     ):
         with pytest.raises(TopicAuthorizationFailedError):
             send(producer(s, **ka.kafka_python_auth(s, principal)), topic)
+
+
+def test_only_the_api_writes_responses_and_the_clock_ticks_the_loop_on_its_own_topic(s: Settings) -> None:
+    """Decisions (dismissals) travel on the responses topic: the clock, which once ticked the loop there,
+    is refused, also on a cluster whose ACLs an earlier version made (bootstrap deletes the old grant).
+    Likewise the complaints topic, where it once ticked the complaint service."""
+    import time
+
+    from kafka.errors import TopicAuthorizationFailedError
+
+    from esup.access import kafka_admin as kad
+    from esup.access import ops
+    from esup.access.table import Grant
+    from esup.topics import admin_client
+
+    with admin_client(s.kafka_bootstrap, auth=ka.kafka_python_auth(s, ka.ADMIN)) as admin:
+        old = [Grant(ka.CLOCK, "topic", t, "WRITE") for t in (s.topic_responses, s.topic_complaints)]
+        kad.create_acls(admin, old)  # as before the upgrade
+    ops.bootstrap(s, command="tests")
+    deadline = time.monotonic() + 20
+    while True:  # the authorizer applies the deletion within moments
+        try:
+            send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_responses)
+        except TopicAuthorizationFailedError:
+            break
+        assert time.monotonic() < deadline, "the clock may still write the responses topic"
+        time.sleep(1)
+    for principal in (ka.LOOP, ka.OPERATOR, ka.COMPLAINTS, ka.WORKER):
+        with pytest.raises(TopicAuthorizationFailedError):
+            send(producer(s, **ka.kafka_python_auth(s, principal)), s.topic_responses)
+    send(producer(s, **ka.kafka_python_auth(s, ka.API)), s.topic_responses)  # the API may
+    send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_loop_ticks)  # the loop's clock
+    send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_complaint_ticks)  # the complaint service's
+    with pytest.raises(TopicAuthorizationFailedError):  # complaint messages: the intake (API) only
+        send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_complaints)
+    with pytest.raises(TopicAuthorizationFailedError):
+        send(producer(s, **ka.kafka_python_auth(s, ka.API)), s.topic_loop_ticks)

@@ -152,3 +152,32 @@ def test_wall_clock_fires_at_the_end_of_the_last_working_day(
         stop.set()
         thread.join(10)
         svc.close()
+
+
+def test_the_event_clock_moves_on_the_loops_ticks_topic_not_on_responses(
+    kafka_bootstrap: str, topics: dict[str, str], producer: Any, new_topic: Callable[..., str]
+) -> None:
+    """The clock ticks the loop on a topic of its own; a tick on the responses topic (which only the API
+    may write) moves nothing and is no loop message either (no dead letter)."""
+    ticks = new_topic(1, "loopticks")
+    f = finding(t(2026, 9, 30, 16), severity="red")  # 1 WD over National Day: due 9 Oct 00:00
+    send(producer, topics["findings"], f.case_id, f.model_dump_json().encode())
+
+    def tick(topic: str, at: datetime) -> None:
+        send(producer, topic, "tick", json.dumps({"type": "tick", "now": at.isoformat()}).encode())
+
+    tick(topics["responses"], t(2026, 10, 20))  # the old way: ignored
+    svc = service(kafka_bootstrap, topics, "event", ticks_topic=ticks)
+    try:
+        svc.start()
+        assert svc.sweep() == [] and svc.watermark == f.detected_at
+        tick(ticks, t(2026, 10, 9))
+        raised: list[Finding] = []
+        for _ in range(20):
+            raised += svc.step(500)
+            if raised:
+                break
+        assert [(x.rule, x.detected_at) for x in raised] == [(RESPONSE_RULE, t(2026, 10, 9))]
+    finally:
+        svc.close()
+    assert read_all(kafka_bootstrap, topics["dead"]) == []

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from esup import kafka_auth as ka
-from esup.access.table import changelog_topic, department_grants, platform_grants
+from esup.access.table import Grant, changelog_topic, department_grants, platform_grants, revoked_grants
 from esup.settings import load_settings
 from esup.topics import platform_topics
 
@@ -49,9 +49,27 @@ def test_control_topics_have_only_their_platform_writers() -> None:
     # the loop raises supervision findings, the complaints service complaint cards
     assert writers(S.topic_findings) == {ka.WORKER, ka.LOOP, ka.COMPLAINTS}
     assert writers(S.topic_chain_heads) == {ka.WORKER, ka.LOOP, ka.COMPLAINTS}
-    # the intake (and the clock's ticks); the service only reads them
-    assert writers(S.topic_complaints) == {ka.API, ka.CLOCK}
+    # the intake; the service only reads them (the clock ticks it on a topic of its own)
+    assert writers(S.topic_complaints) == {ka.API}
+    assert writers(S.topic_complaint_ticks) == {ka.CLOCK}
     assert writers(S.topic_case_events) == {ka.BRIDGE, ka.GATEWAY}
+
+
+def test_only_the_api_writes_responses_and_decisions() -> None:
+    """A decision dismisses a finding from the rankings: no principal but the API's may publish one. The
+    loop's event clock ticks on a topic of its own, which only the clock writes and the loop reads."""
+    assert writers(S.topic_responses) == {ka.API}
+    assert writers(S.topic_loop_ticks) == {ka.CLOCK}
+    readers = {g.principal for g in platform_grants(S) if g.name == S.topic_loop_ticks and g.operation == "READ"}
+    assert readers == {ka.LOOP}  # the operator reads "*", not by name
+    clock = {(g.name, g.operation) for g in platform_grants(S) if g.principal == ka.CLOCK}
+    assert (S.topic_responses, "WRITE") not in clock
+
+
+def test_bootstrap_deletes_the_grants_earlier_tables_made_and_this_one_withdrew() -> None:
+    revoked = set(revoked_grants(S))
+    assert Grant(ka.CLOCK, "topic", S.topic_responses, "WRITE") in revoked
+    assert not revoked & set(platform_grants(S))  # never one the table still gives
 
 
 def test_nobody_but_the_bridge_holds_a_prefixed_topic_grant_and_the_operator_writes_nothing() -> None:

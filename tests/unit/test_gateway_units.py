@@ -74,6 +74,7 @@ def test_a_tokens_file_readable_by_others_is_refused(tmp_path: Path) -> None:
 
 def test_token_cli_prints_the_token_once_and_lists_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESUP_HOME", str(tmp_path))
+    monkeypatch.setattr("esup.access.audit.record_change", lambda *a, **k: None)  # audited: see below
     added = CliRunner().invoke(main, ["gateway", "token", "add", "DZ-1"])
     assert added.exit_code == 0, added.output
     token = added.stdout.strip().splitlines()[-1]
@@ -174,3 +175,43 @@ def test_make_ups_plan_runs_the_bridge_and_gateway_and_the_province_per_departme
     assert default["bridge"].args == ("gateway", "bridge") and default["gateway"].args == ("gateway", "serve")
     direct = {s.name: s for s in planned(Plan(per_department=False), Settings(), run_id="x")}
     assert not {"bridge", "gateway"} & set(direct) and "--per-department" not in direct["simulator"].args
+
+
+def test_token_changes_are_audited_and_a_token_that_cannot_be_is_not_left_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`esup gateway token add|revoke` and `esup complaints hotline-token add|revoke` record who did what on
+    the audit topic (tests/integration/test_audit_records.py: on the real broker). This checks what is
+    recorded, and that a token whose issue could not be recorded is revoked again."""
+    monkeypatch.setenv("ESUP_HOME", str(tmp_path))
+    recorded: list[tuple[str, str, dict[str, object]]] = []
+    monkeypatch.setattr(
+        "esup.access.audit.record_change",
+        lambda s, command, action, detail, **k: recorded.append((command, action, detail)),
+    )
+    added = CliRunner().invoke(main, ["gateway", "token", "add", "DZ-1"])
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip().splitlines()[-1]
+    token_id = token.split(".")[1]
+    assert recorded == [("esup gateway token add", "gateway.token-add", {"owner": "DZ-1", "token_id": token_id})]
+    assert CliRunner().invoke(main, ["gateway", "token", "revoke", "--token-id", token_id]).exit_code == 0
+    assert recorded[-1] == (
+        "esup gateway token revoke",
+        "gateway.token-revoke",
+        {"token_ids": [token_id], "owners": ["DZ-1"]},
+    )
+    hot = CliRunner().invoke(main, ["complaints", "hotline-token", "add", "12345-dz"])
+    assert hot.exit_code == 0, hot.output
+    assert recorded[-1][:2] == ("esup complaints hotline-token add", "hotline.token-add")
+    hot_id = recorded[-1][2]["token_id"]
+    assert CliRunner().invoke(main, ["complaints", "hotline-token", "revoke", str(hot_id)]).exit_code == 0
+    assert recorded[-1][:2] == ("esup complaints hotline-token revoke", "hotline.token-revoke")
+
+    def unreachable(*a: object, **k: object) -> None:
+        raise OSError("the audit topic cannot be reached")
+
+    monkeypatch.setattr("esup.access.audit.record_change", unreachable)
+    failed = CliRunner().invoke(main, ["gateway", "token", "add", "DZ-2"])
+    assert failed.exit_code != 0
+    file = tmp_path / "credentials" / "gateway" / "tokens.json"
+    assert not [r for r in TokenStore(file).records().values() if r.department_id == "DZ-2" and r.active]

@@ -1,0 +1,68 @@
+"""`esup verify`'s audit checks on their own: a decision the API did not audit is named."""
+
+from __future__ import annotations
+
+import json
+
+from sinks.verify_audit import audited_message_ids, check_decisions
+
+
+def test_a_decision_without_an_api_audit_record_is_named() -> None:
+    details = [
+        json.dumps({"message_id": "m1", "offset": 4, "partition": 0}),  # the API's record of m1
+        json.dumps({"message_id": "m3", "simulated": True}),  # the simulated supervisors', as the API writes it
+        json.dumps({"username": "jc-5117"}),  # a login: names no message
+        "not json",
+        json.dumps(["m2"]),
+        json.dumps({"message_id": 2}),
+    ]
+    audited = audited_message_ids(details)
+    assert audited == {"m1", "m3"}
+    decisions = [
+        {"message_id": "m1", "finding_id": "f1"},
+        {"message_id": "m2", "finding_id": "f2"},  # written behind the API's back
+        {"message_id": "m3", "finding_id": "f3"},
+    ]
+    got = check_decisions(decisions, audited)
+    assert [(p.kind, p.finding_id) for p in got] == [("unaudited", "f2")]
+    assert "m2" in got[0].detail
+    assert check_decisions(decisions, audited | {"m2"}) == []
+
+
+def _record(i: int) -> dict:
+    from datetime import datetime
+
+    from streams.rules.calendar import TZ
+
+    return {
+        "audit_id": f"a{i}",
+        "at": datetime(2026, 3, 2, 9, 0, i, 250_000, tzinfo=TZ),
+        "actor_id": "jc-5117",
+        "role": "supervisor",
+        "action": "decide",
+        "method": "POST",
+        "path": "/findings/f/decisions",
+        "finding_id": "f",
+        "status": 202,
+        "detail": json.dumps({"message_id": f"m{i}"}),
+        "chain": "c",
+        "prev_hash": "",
+        "hash": f"h{i}",
+    }
+
+
+def test_audit_log_rows_deleted_edited_or_inserted_behind_the_topic_are_named() -> None:
+    from sinks.verify_audit import check_audit
+
+    topic = {f"a{i}": _record(i) for i in range(4)}
+    # As ClickHouse holds them: `at` to the second.
+    table = {k: {**v, "at": int(v["at"].timestamp())} for k, v in topic.items()}
+    assert check_audit(topic, table, complete=True) == []
+    del table["a0"]
+    table["a1"] = {**table["a1"], "status": 403}
+    table["a2"] = {**table["a2"], "detail": json.dumps({"message_id": "forged"})}
+    table["a9"] = {**table["a3"], "hash": "h9"}
+    got = {(p.kind, p.finding_id) for p in check_audit(topic, table, complete=True)}
+    assert got == {("deleted", "a0"), ("edited", "a1"), ("edited", "a2"), ("inserted", "a9")}
+    # When retention removed the topic's oldest records, a row it does not hold may be older: not named.
+    assert ("inserted", "a9") not in {(p.kind, p.finding_id) for p in check_audit(topic, table, complete=False)}
