@@ -10,23 +10,23 @@ simulator's); wall clock = now.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from complaints import repeat
 from complaints.config import ComplaintsConfig
-from complaints.contract import ComplaintMessageError, parse_message
+from complaints.contract import MAX_MESSAGE_BYTES, ComplaintMessageError, parse_message
 from complaints.rules import Complaint, apply, due
 from complaints.store import ComplaintStore, mask_bytes
+from loop.contract import tick_now
 from loop.runtime import LogService
 from loop.service import wall_now
-from schemas.control import TickError, parse_tick
-from schemas.findings import Finding
+from schemas.control import parse_tick
+from schemas.events import in_calendar_range
+from schemas.findings import Finding, read_finding
+from schemas.wire import WireError, load_json
 from streams.rules.calendar import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ class ComplaintsService(LogService):
         if b'"CMP_' not in value:
             return
         try:
-            f = Finding.model_validate_json(value)
-        except ValidationError:
-            return
+            f = read_finding(value)
+        except WireError:
+            return  # the sink dead-letters what it cannot read
         self._learn_head(f)
         if f.rule == repeat.RULE:
             self.repeat_fired.add(f.finding_id)
@@ -94,21 +94,22 @@ class ComplaintsService(LogService):
     def _on_tick(self, value: bytes) -> None:
         try:
             tick = parse_tick(value)
-        except TickError:
+            in_calendar_range(tick.now)
+        except ValueError:  # TickError is one
             return  # the workers dead-letter bad ticks; the clock is the clock's business
         if not tick.arm:
             self._advance(tick.now)
 
     def _on_message(self, record: Any) -> None:
-        if record.key == b"tick":  # the event clock moved on the complaints topic (the simulator's --until)
-            try:
-                self._advance(datetime.fromisoformat(str(json.loads(record.value)["now"])))
+        try:  # bounded size, depth and numbers: nothing a sender writes raises out of here
+            data = load_json(record.value, max_bytes=MAX_MESSAGE_BYTES)
+            # The event clock moved on the complaints topic (the simulator's --until); a keyed `tick` without
+            # `now` is not a tick after all, and the contract decides.
+            if record.key == b"tick" and isinstance(data, dict) and "now" in data:
+                self._advance(tick_now(data, ComplaintMessageError))
                 return
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-                pass  # not a tick after all: the contract decides
-        try:
-            msg = parse_message(record.value)
-        except ComplaintMessageError as exc:
+            msg = parse_message(data)
+        except (WireError, ComplaintMessageError) as exc:
             # The refused bytes are kept masked: a complaint's text may carry the citizen's phone or ID number.
             self._dead_letter(record, exc.reason, mask_bytes(record.value))
             return
