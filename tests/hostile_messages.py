@@ -9,6 +9,7 @@ without a dead letter (a tombstone).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,5 +95,6 @@ def interleave(corpus: list[HostileRecord], valid: Callable[[int], tuple[bytes, 
 
 
 def reason_names(reason: str, field: str) -> bool:
-    """Whether a refusal's reason names ``field`` as "field: …" (first or after "; ")."""
-    return reason.startswith(f"{field}:") or f"; {field}:" in reason
+    """Whether a refusal's reason names ``field`` (or one of its parts, ``field.0``) as "field: …", first or
+    after "; "."""
+    return re.search(rf"(?:^|; ){re.escape(field)}(?:\.[^:;]+)?: ", reason) is not None

@@ -95,3 +95,41 @@ def test_masking_a_megabyte_without_an_at_sign_is_linear() -> None:
     assert time.perf_counter() - started < 2.0  # was quadratic: most of an hour
     assert masked.endswith("x ▇▇▇▇▇▇▇▇▇▇▇ ▇▇▇▇▇▇".encode())
     assert mask("写信 zhang.san+x@mail.example.com 或 foo@bar") == "写信 " + "▇" * 28 + " 或 foo@bar"
+
+
+def test_the_directory_feed_refuses_each_hostile_record_naming_the_field_and_keeps_the_good(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from directory.feed import DirectoryFeed
+    from directory.model import parse_directory
+    from directory.topic import VERSION_KEY, records
+    from tests.hostile_messages import interleave
+    from tests.unit.test_directory import small
+
+    good = records(parse_directory(small()))
+    base = json.loads(good[b"staff:S1"])
+    # A staff entry has no time: "roles" takes the corpus's wrong times (a role must be one of the known ones).
+    corpus = message_corpus(base, id_field="id", time_field="roles", text_field="name", what="<staff>")
+    operator_may = {"unit separator in the id", "NUL in the id", "bidi override in the id", "tombstone"}
+    corpus = [h for h in corpus if h.name not in operator_may]
+    corpus.append(HostileRecord("version 50,000 deep", b'{"version": ' + b"[" * 50_000, "<meta>", key=VERSION_KEY))
+    staff = [{**base, "id": f"S-{i}", "department": "D2"} for i in range(len(corpus) + 1)]
+    slots = interleave(corpus, lambda i: (f"staff:S-{i}".encode(), json.dumps(staff[i]).encode(), f"S-{i}"))
+    feed = DirectoryFeed("127.0.0.1:1", "test.directory")  # not started: records are applied by hand
+    for key, value in good.items():
+        feed.apply(key, value)
+    caplog.set_level("WARNING", logger="esup.directory")
+    for s in slots:
+        caplog.clear()
+        feed.apply(
+            s.key if s.hostile is None else b"staff:S1" if s.hostile.key == b"hostile" else s.hostile.key, s.value
+        )
+        if s.hostile is not None:
+            assert s.hostile.field is not None
+            assert reason_names(caplog.records[0].getMessage().split("refused: ", 1)[1], s.hostile.field), (
+                s.hostile.name,
+                caplog.records[0].getMessage(),
+            )
+    index = feed.index()
+    assert {f"S-{i}" for i in range(len(staff))} | {"H1", "S1", "J1"} == set(index.staff)
+    assert index.staff["S1"].name == "李娜" and index.version == "t1"  # the last good versions stand
