@@ -31,6 +31,17 @@ BILLION_LAUGHS = "".join(
     for p, c in zip([None, *BOMB_LEVELS[:-1]], BOMB_LEVELS, strict=True)
 )
 
+# The same nine levels as one flow sequence, to put under a field the loader knows (the one that walks it: the
+# calendar's str() of each holiday took 387 million strings).
+BOMB_VALUE = (
+    "["
+    + ", ".join(
+        f"&{c} [" + ", ".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]"
+        for p, c in zip([None, *BOMB_LEVELS[:-1]], BOMB_LEVELS, strict=True)
+    )
+    + "]"
+)
+
 
 @dataclass(frozen=True)
 class Loader:
@@ -77,6 +88,15 @@ def refused(loader: Loader, path: Path, budget_s: float = 5.0) -> str:
 def test_a_billion_laughs_is_refused_at_once(loader: Loader, tmp_path: Path) -> None:
     message = refused(loader, write(tmp_path, loader.name, BILLION_LAUGHS), budget_s=2.0)
     assert "aliases" in message
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=IDS)
+def test_a_billion_laughs_under_a_known_field_is_refused_at_once(loader: Loader, tmp_path: Path) -> None:
+    field = loader.wrong_type[0]
+    text = f"{loader.section}:\n  {field}: {BOMB_VALUE}\n" if loader.section else f"{field}: {BOMB_VALUE}\n"
+    if loader.name == "calendar":
+        text = f"years: {{2027: {{holidays: {BOMB_VALUE}}}}}\n"
+    assert "aliases" in refused(loader, write(tmp_path, loader.name, text), budget_s=2.0)
 
 
 @pytest.mark.parametrize("loader", LOADERS, ids=IDS)

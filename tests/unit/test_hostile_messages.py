@@ -11,11 +11,14 @@ import pytest
 from complaints.contract import ComplaintMessageError
 from complaints.contract import parse_message as parse_complaint
 from complaints.store import mask, mask_bytes
+from gateway.bridge import judge
 from loop.contract import LoopMessageError, tick_now
 from loop.contract import parse_message as parse_loop
 from schemas.findings import read_finding
 from schemas.wire import WireError
 from tests.complaints_support import msg
+from tests.hostile import Hostile
+from tests.hostile import corpus as event_corpus
 from tests.hostile_messages import HostileRecord, message_corpus, reason_names
 from tests.loop_support import finding, response, t
 
@@ -133,3 +136,9 @@ def test_the_directory_feed_refuses_each_hostile_record_naming_the_field_and_kee
     index = feed.index()
     assert {f"S-{i}" for i in range(len(staff))} | {"H1", "S1", "J1"} == set(index.staff)
     assert index.staff["S1"].name == "李娜" and index.version == "t1"  # the last good versions stand
+
+
+@pytest.mark.parametrize("h", event_corpus(), ids=lambda h: h.name)
+def test_the_bridge_dead_letters_each_hostile_event_naming_its_field(h: Hostile) -> None:
+    verdict = judge("esup.ingest.DZ-SCJG", "esup.ingest.", h.key, h.raw)
+    assert not verdict.forward and reason_names(verdict.reason, h.field), verdict.reason
