@@ -142,3 +142,18 @@ def test_the_directory_feed_refuses_each_hostile_record_naming_the_field_and_kee
 def test_the_bridge_dead_letters_each_hostile_event_naming_its_field(h: Hostile) -> None:
     verdict = judge("esup.ingest.DZ-SCJG", "esup.ingest.", h.key, h.raw)
     assert not verdict.forward and reason_names(verdict.reason, h.field), verdict.reason
+
+
+def test_the_apis_complaints_view_skips_each_hostile_record_and_keeps_every_valid_one() -> None:
+    # The view behind the citizen's look-up follows esup.complaints in a thread: an exception out of add_raw
+    # (a 5,000-digit number raised ValueError) ended the thread, and the look-up never saw a later complaint.
+    from complaints.view import ComplaintsView
+    from tests.hostile_messages import interleave
+
+    corpus = [h for h in COMPLAINTS if h.value is not None]
+    valid = [msg(f"CMP-{i}", "received", t(2026, 3, 2, 9)) for i in range(len(corpus) + 1)]
+    slots = interleave(corpus, lambda i: (b"k", valid[i].model_dump_json().encode(), valid[i].complaint_id))
+    view = ComplaintsView()
+    view.add_raw(s.value or b"" for s in slots)
+    assert view.rejected == len(corpus)
+    assert all(view.get(v.complaint_id) is not None for v in valid)
