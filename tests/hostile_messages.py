@@ -40,7 +40,10 @@ def message_corpus(
     base: dict[str, Any], *, id_field: str, time_field: str, text_field: str, what: str = "<message>"
 ) -> list[HostileRecord]:
     """Hostile variants of the valid JSON object ``base``: bytes, nesting, numbers, types, ids, times, size."""
-    with_ = lambda **kw: _dumps({**base, **kw})  # noqa: E731
+
+    def with_(**changes: Any) -> bytes:
+        return _dumps({**base, **changes})
+
     deep = "[" * 20_000 + "]" * 20_000  # 40 KB: under every message limit here
     return [
         HostileRecord("invalid UTF-8", b'{"type": "\xff\xfe"}', what),

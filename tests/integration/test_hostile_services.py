@@ -97,6 +97,13 @@ def test_hostile_responses_to_the_loop(
 
     slots = interleave(corpus, valid)
     by_offset = publish(producer, topics["responses"], slots)
+    # The findings topic: a finding dated 9999 (a valid finding, outside the calendar: it failed every sweep,
+    # and every restart, which rereads the log) and records that are no findings at all; then a valid one.
+    far = finding(t(2026, 3, 2, 9), case="C-far").model_copy(update={"detected_at": t(9999, 12, 30)})
+    for value in [far.model_dump_json().encode(), b"[" * 50_000, b'{"finding_id": ' + b"1" * 5000 + b"}", b"\xff"]:
+        producer.send(topics["findings"], key=b"C-far", value=value, partition=0)
+    watched = finding(t(2026, 3, 2, 9), case="C-watched")
+    producer.send(topics["findings"], key=b"C-watched", value=watched.model_dump_json().encode(), partition=0).get(30)
     svc = LoopService(
         bootstrap=kafka_bootstrap,
         findings_topic=topics["findings"],
@@ -115,7 +122,9 @@ def test_hostile_responses_to_the_loop(
         )
         assert got == want  # every valid response stored, nothing else
         assert svc.watermark == t(2026, 3, 3, 9, len(corpus) % 60)  # no hostile time moved the clock
-        assert svc.sweep() == []  # and the clock still works (a 9999 tick would fail the calendar here)
+        assert svc.watches[watched.finding_id].finding == watched  # the valid finding after the hostile ones
+        assert far.finding_id not in svc.watches
+        assert svc.sweep() == []  # and the clock still works (a 9999 tick or finding would fail the calendar here)
     finally:
         svc.close()
     check_dead_letters(kafka_bootstrap, topics["dead"], by_offset)
