@@ -71,6 +71,7 @@ class Attachment(BaseModel):
 
 # Ids reach Kafka keys, ClickHouse rows and message ids (joined with U+001F): no control or format characters.
 LoopId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable_id)]
+_OptionalId = Annotated[str, Field(max_length=64), AfterValidator(printable_id)]  # "" allowed, as it was
 
 
 class _Message(BaseModel):
@@ -105,9 +106,9 @@ class Decision(_Message):
     dismissal_reason: DismissalReason | None = None
     recommendation: str | None = Field(default=None, max_length=20_000)
     report_within_wd: int | None = Field(default=None, ge=1, le=60, description="working days to report it done")
-    measure: LoopId | None = Field(default=None, description="an accountability measure (config)")
+    measure: _OptionalId | None = Field(default=None, description="an accountability measure (config)")
     target_kind: TargetKind | None = None
-    target_id: LoopId | None = None
+    target_id: _OptionalId | None = None
 
     @model_validator(mode="after")
     def _fields_of_outcome(self) -> Decision:
