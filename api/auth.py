@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.findings import Finding
+from schemas.yamlfile import load_mapping
 from streams.rules.calendar import TZ
 
 
@@ -83,7 +83,7 @@ def hash_password(password: str) -> str:
 
 def load_users(path: str | Path) -> dict[str, User]:
     """The users of a YAML users file, by user name."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data = load_mapping(path)  # bounded: size, nesting, aliases
     users = [User.model_validate(u) for u in data.get("users", [])]
     return {u.username: u for u in users}
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.yamlfile import DATA_MAX_BYTES, load_mapping
 
 
 class Staff(BaseModel):
@@ -54,7 +55,7 @@ class YamlDirectory:
     @classmethod
     def load(cls, path: str | Path) -> YamlDirectory:
         """Read a directory YAML file in either of the two formats."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = load_mapping(path, max_bytes=DATA_MAX_BYTES)  # bounded: size, nesting, aliases
         if any("id" in d for d in data.get("departments", [])):  # the organisation directory's own format
             data = {
                 "departments": [

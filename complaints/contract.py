@@ -6,9 +6,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from loop.contract import LoopMessageError, parse_union
+from schemas.events import Moment, printable_id
 
 COMPLAINTS_SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -80,10 +81,15 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = 1  # COMPLAINTS_SCHEMA_VERSION; a new version adds a Literal here
-    message_id: str = Field(min_length=1, max_length=64, description="idempotency key (see message_id())")
+    message_id: Annotated[str, AfterValidator(printable_id)] = Field(
+        min_length=1, max_length=64, description="idempotency key (see message_id())"
+    )
     complaint_id: str = Field(pattern=_ID)
-    actor_id: str = Field(min_length=1, max_length=128, description="who sent it (intake, supervisor, department)")
-    at: AwareDatetime = Field(description="when it happened (the sender's clock)")
+    actor_id: Annotated[str, AfterValidator(printable_id)] = Field(
+        min_length=1, max_length=128, description="who sent it (intake, supervisor, department)"
+    )
+    # Within the working-day calendar's years: a message dated 9999 would move the event clock past every deadline.
+    at: Moment = Field(description="when it happened (the sender's clock)")
 
 
 class Received(_Message):

@@ -15,17 +15,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from complaints import repeat
 from complaints.config import ComplaintsConfig
-from complaints.contract import ComplaintMessageError, parse_message
+from complaints.contract import MAX_MESSAGE_BYTES, ComplaintMessageError, parse_message
 from complaints.rules import Complaint, apply, due
 from complaints.store import ComplaintStore, mask_bytes
+from loop.contract import tick_now
 from loop.runtime import LogService, service_tick
 from loop.service import wall_now
-from schemas.control import TickError, parse_tick
-from schemas.findings import Finding
+from schemas.control import parse_tick
+from schemas.events import in_calendar_range
+from schemas.findings import Finding, read_finding
+from schemas.wire import WireError, load_json
 from streams.rules.calendar import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,9 @@ class ComplaintsService(LogService):
         if b'"CMP_' not in value:
             return
         try:
-            f = Finding.model_validate_json(value)
-        except ValidationError:
-            return
+            f = read_finding(value)
+        except WireError:
+            return  # the sink dead-letters what it cannot read
         self._learn_head(f)
         if f.rule == repeat.RULE:
             self.repeat_fired.add(f.finding_id)
@@ -101,19 +102,23 @@ class ComplaintsService(LogService):
     def _on_tick(self, value: bytes) -> None:
         try:
             tick = parse_tick(value)
-        except TickError:
+            in_calendar_range(tick.now)
+        except ValueError:  # TickError is one
             return  # the workers dead-letter bad ticks; the clock is the clock's business
         if not tick.arm:
             self._advance(tick.now)
 
     def _on_message(self, record: Any) -> None:
-        if record.key == b"tick" and service_tick(record.value) is not None:
-            # Written here by the clock before ticks had a topic of their own (and the clock could write
-            # complaints): no longer a clock, and not a complaint message either.
-            return
-        try:
-            msg = parse_message(record.value)
-        except ComplaintMessageError as exc:
+        try:  # bounded size, depth and numbers: nothing a sender writes raises out of here
+            data = load_json(record.value, max_bytes=MAX_MESSAGE_BYTES)
+            if record.key == b"tick" and isinstance(data, dict) and "now" in data:
+                # Written here by the clock before ticks had a topic of their own (and the clock could write
+                # complaints): no longer a clock, and not a complaint message either. A malformed one is a
+                # dead letter naming `now`.
+                tick_now(data, ComplaintMessageError)
+                return
+            msg = parse_message(data)
+        except (WireError, ComplaintMessageError) as exc:
             # The refused bytes are kept masked: a complaint's text may carry the citizen's phone or ID number.
             self._dead_letter(record, exc.reason, mask_bytes(record.value))
             return

@@ -8,6 +8,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -166,7 +167,8 @@ def register(app: FastAPI, c: Console) -> None:
         answer = await c.call_api(
             request,
             "POST",
-            f"/findings/{finding_id}/{path}",
+            # Quoted: the id is the visitor's path segment, and a control character in it made an invalid URL (500).
+            f"/findings/{quote(finding_id, safe='')}/{path}",
             json=body,
             headers={"Idempotency-Key": str(form.get("key", ""))[:128] or uuid.uuid4().hex},
         )

@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 from directory.index import DirectoryIndex
-from directory.topic import index_of
+from directory.topic import index_of, read_record
+from schemas.wire import WireError
 
 log = logging.getLogger("esup.directory")
 
@@ -37,6 +38,12 @@ class DirectoryFeed:
         """Apply one topic record: an entry set, or removed by a tombstone; a record without a key is ignored."""
         if key is None:
             return
+        if value is not None:
+            try:
+                read_record(key, value)
+            except WireError as exc:  # the last good version of the entry stands
+                log.warning("directory %s: record %r refused: %s", self.topic, key[:80], exc.reason)
+                return
         with self._lock:
             if value is None:
                 self._latest.pop(key, None)  # tombstone: the entry was removed from the directory

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas.yamlfile import DATA_MAX_BYTES, YamlFileError, load_yaml
+
 
 class Role(StrEnum):
     """A staff member's role in licensing (窗口受理, 承办, 审核, 批准, 负责人) or in supervision (监察室)."""
@@ -116,7 +118,11 @@ def parse_directory(data: Any, source: str = "<directory>") -> Directory:
 
 def load_directory(path: str | Path) -> Directory:
     """Read and validate a directory YAML file; errors name the entry and field."""
-    return parse_directory(yaml.safe_load(Path(path).read_text(encoding="utf-8")), source=str(path))
+    try:
+        data = load_yaml(path, max_bytes=DATA_MAX_BYTES)
+    except YamlFileError as exc:
+        raise DirectoryError(str(exc)) from None
+    return parse_directory(data, source=str(path))
 
 
 def dump_directory(directory: Directory, path: Path) -> Path:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from directory.index import DirectoryIndex
 from directory.model import Bureau, Department, Directory, Staff
+from schemas.wire import WireError, describe, load_json
 
 _KINDS: dict[str, type[Department] | type[Staff] | type[Bureau]] = {
     "department": Department,
@@ -32,19 +33,36 @@ def records(directory: Directory) -> dict[bytes, bytes]:
     return out
 
 
+def read_record(key: bytes, value: bytes) -> Any:
+    """One record of the topic: the version (a str) or an entry; raises WireError naming the field (bounded:
+    a 50,000-deep version record raised RecursionError out of the feed, which then retried it forever)."""
+    kind = key.decode(errors="replace").partition(":")[0]
+    if key != VERSION_KEY and kind not in _KINDS:
+        raise WireError(f"<key>: {kind[:40]!r} is not a kind of directory entry")
+    data = load_json(value, what=f"<{kind}>", max_bytes=64 * 1024)
+    if not isinstance(data, dict):
+        raise WireError(f"<{kind}>: expected a JSON object, got {type(data).__name__}")
+    if key == VERSION_KEY:
+        return str(data.get("version", ""))[:200]
+    try:
+        return _KINDS[kind].model_validate(data)
+    except ValidationError as exc:
+        raise describe(exc, what=f"<{kind}>") from None
+
+
 def index_of(latest: dict[bytes, bytes]) -> DirectoryIndex:
     """An index of every entry that parses; a bad record is skipped, never fatal to a follower."""
     parsed: dict[str, list[Any]] = {k: [] for k in _KINDS}
     version = ""
     for key, value in latest.items():
-        kind, _, _ = key.decode(errors="replace").partition(":")
         try:
-            if key == VERSION_KEY:
-                version = str(json.loads(value).get("version", ""))
-            elif kind in _KINDS:
-                parsed[kind].append(_KINDS[kind].model_validate_json(value))
-        except (ValidationError, ValueError, AttributeError):
+            got = read_record(key, value)
+        except WireError:
             continue
+        if key == VERSION_KEY:
+            version = got
+        else:
+            parsed[key.decode().partition(":")[0]].append(got)
     return DirectoryIndex(parsed["department"], parsed["staff"], parsed["bureau"], version)
 
 

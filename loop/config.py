@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from esup.resources import packaged
 from schemas.findings import Severity
+from schemas.yamlfile import YamlFileError, load_mapping
 
 DEFAULT_LOOP = packaged("esup", "config", "loop.yaml")
 M = TypeVar("M", bound=BaseModel)
@@ -65,10 +65,10 @@ def load_section(path: str | Path, key: str, model: type[M], error: type[ValueEr
     """The ``key:`` section of a YAML file (or the whole file) as ``model``; ``error`` names the file and field."""
     where = Path(path)
     try:
-        data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
+        data = load_mapping(where)
         return model.model_validate(data.get(key, data))
-    except (OSError, yaml.YAMLError) as exc:
-        raise error(f"{where}: {exc}") from None
+    except YamlFileError as exc:
+        raise error(str(exc)) from None
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         lines = [f"{'.'.join(str(p) for p in e['loc']) or '<model>'}: {e['msg']}" for e in errors]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from schemas.events import Moment, printable_id
+from schemas.wire import WireError, load_json
 
 LOOP_SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -66,14 +69,22 @@ class Attachment(BaseModel):
     size_bytes: int = Field(ge=0)
 
 
+# Ids reach Kafka keys, ClickHouse rows and message ids (joined with U+001F): no control or format characters.
+LoopId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable_id)]
+_OptionalId = Annotated[str, Field(max_length=64), AfterValidator(printable_id)]  # "" allowed, as it was
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = 1  # LOOP_SCHEMA_VERSION; a new version adds a Literal here
-    message_id: str = Field(min_length=1, max_length=64, description="idempotency key (see message_id())")
-    finding_id: str = Field(min_length=1, max_length=64)
-    actor_id: str = Field(min_length=1, max_length=128, description="the authenticated user who sent it")
-    at: AwareDatetime = Field(description="when it was made (the API's clock)")
+    message_id: LoopId = Field(description="idempotency key (see message_id())")
+    finding_id: LoopId
+    actor_id: Annotated[str, AfterValidator(printable_id)] = Field(
+        min_length=1, max_length=128, description="the authenticated user who sent it"
+    )
+    # Within the working-day calendar's years: a message dated 9999 would move the event clock past every deadline.
+    at: Moment = Field(description="when it was made (the API's clock)")
 
 
 class Response(_Message):
@@ -81,7 +92,7 @@ class Response(_Message):
 
     type: Literal["response"] = "response"
     kind: ResponseKind
-    department_id: str = Field(min_length=1, max_length=64)
+    department_id: LoopId
     text: str = Field(min_length=1, max_length=20_000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
 
@@ -95,9 +106,9 @@ class Decision(_Message):
     dismissal_reason: DismissalReason | None = None
     recommendation: str | None = Field(default=None, max_length=20_000)
     report_within_wd: int | None = Field(default=None, ge=1, le=60, description="working days to report it done")
-    measure: str | None = Field(default=None, max_length=64, description="an accountability measure (config)")
+    measure: _OptionalId | None = Field(default=None, description="an accountability measure (config)")
     target_kind: TargetKind | None = None
-    target_id: str | None = Field(default=None, max_length=64)
+    target_id: _OptionalId | None = None
 
     @model_validator(mode="after")
     def _fields_of_outcome(self) -> Decision:
@@ -114,7 +125,7 @@ class RecommendationReport(_Message):
     """The department's report that a supervision recommendation was carried out (回告)."""
 
     type: Literal["recommendation_report"] = "recommendation_report"
-    department_id: str = Field(min_length=1, max_length=64)
+    department_id: LoopId
     text: str = Field(min_length=1, max_length=20_000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
 
@@ -141,21 +152,13 @@ def parse_union(
 ) -> Any:
     """Validate one message of a ``type``-discriminated union from wire bytes, a JSON string or a dict; raises
     ``error`` with a reason naming the field (``<message>`` for the whole), never echoing the input."""
-    if isinstance(raw, bytes | bytearray):
-        if len(raw) > max_bytes:
-            raise error(f"<message>: {len(raw)} bytes exceeds the {max_bytes}-byte limit")
-        try:
-            raw = bytes(raw).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise error(f"<message>: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if isinstance(raw, str):
-        if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
+    if isinstance(raw, bytes | bytearray | str):
+        if isinstance(raw, str) and len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
             raise error(f"<message>: exceeds the {max_bytes}-byte limit")
-        try:
-            raw = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise error(f"<message>: invalid JSON ({msg})") from None
+        try:  # bounded size, depth and numbers: a 5,000-digit integer or 50,000 brackets are refused, not raised
+            raw = load_json(raw, max_bytes=max_bytes)
+        except WireError as exc:
+            raise error(exc.reason) from None
     if not isinstance(raw, dict):
         raise error(f"<message>: expected a JSON object, got {type(raw).__name__}")
     if raw.get("type") not in types:
@@ -170,6 +173,18 @@ def parse_union(
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise error("; ".join(parts)) from None
+
+
+_MOMENT: TypeAdapter[datetime] = TypeAdapter(Moment)
+
+
+def tick_now(data: dict[str, Any], error: type[LoopMessageError] = LoopMessageError) -> datetime:
+    """The ``now`` of a clock tick (``{"type": "tick", "now": …}``): timezone-aware and within the calendar's
+    years, or ``error`` naming ``now`` (a tick dated 9999 would fire every deadline, then fail the calendar)."""
+    try:
+        return _MOMENT.validate_python(data.get("now"))
+    except ValidationError as exc:
+        raise error(f"now: {exc.errors(include_url=False, include_input=False)[0]['msg']}") from None
 
 
 def parse_message(raw: bytes | str | dict[str, Any]) -> Response | Decision | RecommendationReport:

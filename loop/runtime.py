@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from loop.contract import LoopMessageError, tick_now
 from schemas.control import DeadLetter
 from schemas.findings import Finding
+from schemas.wire import WireError, load_json
 from streams.chain import Head, seal
 from streams.rules.calendar import TZ
 
@@ -41,13 +43,13 @@ def read_from_start(
 
 def service_tick(value: bytes | None) -> datetime | None:
     """The moment of a deadline service's event-clock tick (``{"type": "tick", "now": ISO time with offset}``,
-    on the service's own ticks topic, which only the clock writes), or None when ``value`` is not one."""
+    on the service's own ticks topic, which only the clock writes), or None when ``value`` is not one: read
+    with the bounded reader, its ``now`` timezone-aware and within the calendar's years (`loop.contract`)."""
     try:
-        head = json.loads(value or b"")
+        head = load_json(value or b"", max_bytes=4096)
         if isinstance(head, dict) and head.get("type") == "tick":
-            now = datetime.fromisoformat(str(head["now"]))
-            return now if now.tzinfo is not None else None
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return tick_now(head)
+    except (WireError, LoopMessageError):
         pass
     return None
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from loop.config import LoopConfig
-from loop.contract import LoopMessageError, parse_message
+from loop.contract import MAX_MESSAGE_BYTES, LoopMessageError, parse_message, tick_now
 from loop.rules import Watch, apply, due
 from loop.runtime import LogService, service_tick
 from loop.store import MessageStore
-from schemas.findings import Category, Finding
+from schemas.events import in_calendar_range
+from schemas.findings import Category, Finding, read_finding
+from schemas.wire import WireError, load_json
 from streams.rules.calendar import TZ, WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,13 @@ class LoopService(LogService):
 
     def _on_finding(self, value: bytes) -> None:
         try:
-            f = Finding.model_validate_json(value)
-        except ValidationError:
-            return  # the worker's own output: the sink dead-letters what it cannot read
+            f = read_finding(value)
+            in_calendar_range(f.detected_at)
+        except ValueError as exc:  # WireError is one
+            # The worker's own output: the sink dead-letters what it cannot read. A finding dated outside the
+            # calendar would fail every sweep (and every restart, which reads the log again): it is left out.
+            log.warning("skipping a record of %s that is not a finding the loop can use: %s", self.topics[0], exc)
+            return
         if f.category == Category.supervision:
             self._learn_head(f)
             supervised = str(f.details.get("supervised_finding_id", ""))
@@ -103,13 +107,15 @@ class LoopService(LogService):
             log.warning("a loop tick that cannot be read was skipped")  # the clock's business, not a department's
 
     def _on_message(self, record: Any) -> None:
-        if service_tick(record.value) is not None:
-            # Written here by the clock before ticks had a topic of their own (and the clock could write
-            # responses): no longer a clock, and not a loop message either.
-            return
-        try:
-            msg = parse_message(record.value)
-        except LoopMessageError as exc:
+        try:  # bounded size, depth and numbers: nothing a sender writes raises out of here
+            data = load_json(record.value, max_bytes=MAX_MESSAGE_BYTES)
+            if isinstance(data, dict) and data.get("type") == "tick":
+                # Written here by the clock before ticks had a topic of their own (and the clock could write
+                # responses): no longer a clock, and not a loop message either. A malformed one is a dead letter.
+                tick_now(data)
+                return
+            msg = parse_message(data)
+        except (WireError, LoopMessageError) as exc:
             self._dead_letter(record, exc.reason, record.value)
             return
         apply(self._watch(msg.finding_id), msg, self.cfg)

@@ -8,11 +8,11 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from esup.resources import packaged
 from schemas.findings import Severity
+from schemas.yamlfile import YamlFileError, load_yaml
 
 ChannelName = Literal["email", "webhook", "sms"]
 Reason = Literal["responsible", "head", "bureau"]
@@ -120,7 +120,10 @@ class NotifierConfigError(ValueError):
 def load_config(path: Path | None = None) -> NotifierConfig:
     """config/notifier.yaml (or `path`): a mapping with a top-level `notifier` key."""
     source = path or DEFAULT_FILE
-    data: Any = yaml.safe_load(source.read_text(encoding="utf-8")) if source.exists() else {}
+    try:
+        data: Any = load_yaml(source) if source.exists() else {}
+    except YamlFileError as exc:
+        raise NotifierConfigError(str(exc)) from None
     if not isinstance(data, dict):
         raise NotifierConfigError(f"{source}: expected a mapping with 'notifier'")
     try:

@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
 from directory.feed import DirectoryFeed
 from notifier.channels import Channel, ChannelError
 from notifier.config import NotifierConfig
 from notifier.ledger import Ledger
 from notifier.routing import Delivery, backoff, plan, quiet_until
-from schemas.findings import SEVERITY_RANK, Finding
+from schemas.findings import SEVERITY_RANK, Finding, read_finding
+from schemas.wire import WireError
 
 log = logging.getLogger("esup.notifier")
 _TZ = ZoneInfo("Asia/Shanghai")
@@ -200,9 +199,15 @@ class Notifier:
         for records in batch.values():
             for r in records:
                 try:
-                    findings.append(Finding.model_validate_json(r.value))
-                except (ValidationError, ValueError, TypeError):
-                    log.warning("skipping a record of %s that is not a finding (offset %s)", self.topic, r.offset)
+                    findings.append(read_finding(r.value))
+                except WireError as exc:  # the reason names the field; the record is skipped, the rest goes on
+                    log.warning(
+                        "skipping a record of %s that is not a finding (partition %s, offset %s): %s",
+                        self.topic,
+                        r.partition,
+                        r.offset,
+                        exc.reason,
+                    )
         if batch:
             self.intake(findings)
             consumer.commit()

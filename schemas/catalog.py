@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.wire import WireError, read_model
+from schemas.yamlfile import DATA_MAX_BYTES, YamlFileError, load_yaml
 
 # Statutory defaults of the Administrative Licensing Law, in working days (art. 82).
 LAW_ACCEPT_WD = 5  # art. 32(4)
@@ -158,8 +158,11 @@ def parse_catalog_item(raw: bytes | bytearray | str) -> CatalogItem:
 
 def load_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog YAML file; errors name the item and field."""
-    text = Path(path).read_text(encoding="utf-8")
-    return parse_catalog(yaml.safe_load(text), source=str(path))
+    try:
+        data = load_yaml(path, max_bytes=DATA_MAX_BYTES)
+    except YamlFileError as exc:
+        raise CatalogError(str(exc)) from None
+    return parse_catalog(data, source=str(path))
 
 
 def parse_catalog(data: Any, source: str = "<catalog>") -> Catalog:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.findings import Severity
+from schemas.yamlfile import YamlFileError, load_mapping
 
 
 class RuleConfig(BaseModel):
@@ -58,7 +58,10 @@ def load_rule_config(path: str | Path | None) -> RuleConfig:
     """The thresholds from a YAML file (its ``rules`` section, or the whole file); defaults when ``path`` is None."""
     if path is None:
         return RuleConfig()
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        data = load_mapping(path)
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return RuleConfig.model_validate(data.get("rules", data))
     except ValidationError as exc:

@@ -30,7 +30,8 @@ SCHEMA_VERSION = 1
 MAX_EVENT_BYTES = 64 * 1024
 
 
-def _printable(value: str) -> str:
+def printable_id(value: str) -> str:
+    """``value`` if every character is printable, else a ValueError naming the first that is not."""
     # Ids end up in finding ids, logs, SQL rows and dashboards: control and format characters (NUL, the
     # unit separator, bidi overrides, zero-width spaces) could forge or hide one id behind another.
     if value.isprintable():  # one C call on the whole string; the character search only names the culprit
@@ -39,7 +40,7 @@ def _printable(value: str) -> str:
     raise ValueError(f"unprintable character U+{ord(bad):04X} in an id")
 
 
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$"), AfterValidator(_printable)]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$"), AfterValidator(printable_id)]
 RegionCode = Annotated[str, Field(pattern=r"^[1-8][0-9]{5}$", description="GB/T 2260 six-digit code")]
 ShortText = Annotated[str, Field(max_length=2000)]
 
@@ -188,7 +189,8 @@ FIRST_YEAR, LAST_YEAR = 2004, 2039  # the working-day calendar covers 2004-2040:
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
-def _in_range(value: datetime) -> datetime:
+def in_calendar_range(value: datetime) -> datetime:
+    """``value`` if its Beijing year lies in FIRST_YEAR-LAST_YEAR (the working-day calendar), else a ValueError."""
     # The calendar counts Beijing days: 2004-01-01T00:00+14:00 is still 2003 there. The first test keeps
     # astimezone from overflowing near year 1 or 9999.
     year = value.astimezone(BEIJING).year if FIRST_YEAR - 1 <= value.year <= LAST_YEAR + 1 else value.year
@@ -197,7 +199,7 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Moment = Annotated[AwareDatetime, AfterValidator(in_calendar_range)]
 
 
 class _Envelope(_Strict):

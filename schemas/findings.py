@@ -92,3 +92,14 @@ class Finding(BaseModel):
     provisional: bool = False
     details: dict[str, Any] = Field(default_factory=dict)
     chain: ChainLink | None = Field(default=None, description="set by the worker that published it")
+
+
+MAX_FINDING_BYTES = 4 << 20  # far above any finding: a bound, not a format rule
+
+
+def read_finding(raw: bytes | bytearray | str | None) -> Finding:
+    """A finding from the findings topic, read as the sink reads it (bounded; a newer writer's fields ignored);
+    raises :class:`schemas.wire.WireError` naming the field (``<finding>`` for the whole) and nothing else."""
+    from schemas.wire import read_model
+
+    return read_model(Finding, raw or b"", what="<finding>", max_bytes=MAX_FINDING_BYTES)

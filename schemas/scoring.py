@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from esup.resources import packaged
 from schemas.findings import Category
+from schemas.yamlfile import YamlFileError, load_mapping
 
 # Shipped with the package (esup/config), found the same way in a checkout and an installed wheel.
 DEFAULT_SCORING = packaged("esup", "config", "scoring.yaml")
@@ -117,9 +117,9 @@ def load_scoring(path: str | Path | None = None) -> ScoringModel:
     """The model from a YAML file (default: esup/config/scoring.yaml); errors name the field."""
     where = Path(path) if path is not None else DEFAULT_SCORING
     try:
-        data = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScoringError(f"{where}: {exc}") from None
+        data = load_mapping(where)
+    except YamlFileError as exc:
+        raise ScoringError(str(exc)) from None
     try:
         return ScoringModel.model_validate(data.get("scoring", data))
     except ValidationError as exc:

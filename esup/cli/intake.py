@@ -19,17 +19,16 @@ def hotline_tokens_path(s: Settings) -> Path:
 
 def make_intake(s: Settings, producer: Any, directory_file: Path | None = None) -> Intake:
     """The intake as `esup api serve` mounts it: keys and tokens under <ESUP_HOME>/credentials/complaints (0600)."""
-    import yaml
-
     from complaints.intake import Intake
     from complaints.pii import keyring
     from esup.cli.console import owner_only_secret
     from esup.ratelimit import RateLimiter
     from esup.tokens import TokenStore
+    from schemas.yamlfile import DATA_MAX_BYTES, load_mapping
 
     departments: list[tuple[str, str]] = []
     if directory_file is not None:  # the form offers the directory's departments by name
-        data = yaml.safe_load(directory_file.read_text(encoding="utf-8")) or {}
+        data = load_mapping(directory_file, max_bytes=DATA_MAX_BYTES)  # bounded: size, nesting, aliases
         departments = [
             (str(d.get("id") or d.get("department_id")), str(d.get("name") or d.get("id") or d.get("department_id")))
             for d in data.get("departments", [])

@@ -15,8 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import yaml
 from chinese_calendar import constants as _cc_constants
+
+from schemas.yamlfile import load_mapping
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST_YEAR = 2004
@@ -165,6 +166,8 @@ def _version(overrides: dict[int, YearOverride]) -> str:
 
 
 def _dates(values: Any, where: str) -> frozenset[date]:
+    if values is not None and not isinstance(values, list):
+        raise ValueError(f"{where}: expected a list of ISO dates, got {type(values).__name__}")
     out = set()
     for v in values or []:
         if isinstance(v, date):
@@ -173,8 +176,14 @@ def _dates(values: Any, where: str) -> frozenset[date]:
             try:
                 out.add(date.fromisoformat(str(v)))
             except ValueError:
-                raise ValueError(f"{where}: {v!r} is not an ISO date") from None
+                raise ValueError(f"{where}: {str(v)[:40]!r} is not an ISO date") from None
     return frozenset(out)
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):  # bool("no") is True: a quoted or misspelt flag must not flip a year
+        raise ValueError(f"{where}: expected true or false, got {type(value).__name__}")
+    return value
 
 
 def load_calendar(path: str | Path | None = None) -> WorkCalendar:
@@ -189,15 +198,28 @@ def load_calendar(path: str | Path | None = None) -> WorkCalendar:
     """
     if path is None:
         return WorkCalendar()
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data = load_mapping(path)  # YamlFileError (a ValueError) names the file
+    unknown = sorted(str(k)[:40] for k in data if k not in ("version", "years"))
+    if unknown:
+        raise ValueError(f"{path}: {unknown[0]}: unknown key (expected version and years)")
+    years = data.get("years") or {}
+    if not isinstance(years, dict):
+        raise ValueError(f"{path}: years: expected a mapping of year to holidays, workdays and provisional")
     overrides: dict[int, YearOverride] = {}
-    for year, spec in (data.get("years") or {}).items():
+    for year, spec in years.items():
+        if isinstance(year, bool) or not isinstance(year, int | str) or not str(year).isdigit() or len(str(year)) > 4:
+            raise ValueError(f"{path}: years.{str(year)[:40]}: not a year")
         y = int(year)
         spec = spec or {}
+        if not isinstance(spec, dict):
+            raise ValueError(f"{path}: years.{y}: expected a mapping with holidays, workdays and provisional")
+        extra = sorted(str(k)[:40] for k in spec if k not in ("holidays", "workdays", "provisional"))
+        if extra:
+            raise ValueError(f"{path}: years.{y}.{extra[0]}: unknown key (expected holidays, workdays, provisional)")
         ov = YearOverride(
             holidays=_dates(spec.get("holidays"), f"{path}: years.{y}.holidays"),
             workdays=_dates(spec.get("workdays"), f"{path}: years.{y}.workdays"),
-            provisional=bool(spec.get("provisional", False)),
+            provisional=_flag(spec.get("provisional", False), f"{path}: years.{y}.provisional"),
         )
         for d in ov.holidays | ov.workdays:
             if d.year != y:

@@ -311,3 +311,65 @@ def test_a_bad_signature_is_refused(loop: Loop) -> None:
         urllib.request.urlopen(req, timeout=5)  # noqa: S310 - the test's own loopback URL
     assert err.value.code == 401 and loop.http.rejected == 1 and not loop.http.webhooks.rows
     assert os.stat(loop.config_file).st_size > 0
+
+
+def test_hostile_records_on_the_findings_topic_are_skipped_naming_the_field(loop: Loop) -> None:
+    """The message corpus (tests/hostile_messages.py), a valid finding between each, in one committed
+    transaction: the notifier stays up, logs each hostile record's offset with the field at fault, and
+    delivers every valid finding exactly once."""
+    import json
+
+    from kafka import KafkaProducer
+
+    from tests.hostile_messages import interleave, message_corpus
+
+    lp = loop
+    lp.notifier()
+    base = json.loads(finding("HX", "TIME_DECISION_OVERDUE", "yellow").model_dump_json())
+    # A finding's ids and times come from the workers (validated from events), and the bound is the sink's
+    # 4 MiB: those entries are findings here; the rest are not.
+    findings_too = {"unit separator in the id", "NUL in the id", "bidi override in the id", "near the broker's limit"}
+    findings_too |= {"year 9999", "year 1900", "year 1 at +23:00", "unknown field"}
+    corpus = [
+        h
+        for h in message_corpus(
+            base, id_field="case_id", time_field="detected_at", text_field="message", what="<finding>"
+        )
+        if h.name not in findings_too
+    ]
+    valid = [
+        finding(f"V{i}", "TIME_DECISION_OVERDUE", "yellow", "S1" if i % 2 else "S2") for i in range(len(corpus) + 1)
+    ]
+    slots = interleave(
+        corpus, lambda i: (valid[i].case_id.encode(), valid[i].model_dump_json().encode(), valid[i].case_id)
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=lp.p.bootstrap,
+        transactional_id=f"t-{lp.p.tag}-hostile",
+        max_request_size=1_048_576,
+        **admin_auth(),
+    )
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        sent = [producer.send(lp.p.topics["findings"], key=s.key, value=s.value, partition=0) for s in slots]
+        producer.commit_transaction()
+        offsets = {f.get(timeout=30).offset: s for f, s in zip(sent, slots, strict=True)}
+    finally:
+        producer.close()
+    for f in valid:  # what the valid findings must give, computed as produce() does
+        for d in plan(f, lp.index, lp.config, escalation=False):
+            lp.expected.setdefault(d.delivery_id, d)
+    want = lp.expected_by_channel()
+    wait_until(
+        lambda: all(lp.delivered(want[c], c) for c in want), timeout=120, what="every valid finding's deliveries"
+    )
+    assert lp.p.processes["notifier"].poll() is None, "the notifier died"
+    assert_exactly_once(lp)
+    log = lp.p.log("notifier")
+    for offset, s in offsets.items():
+        if s.hostile is None:
+            continue
+        field = s.hostile.field or "<finding>"  # a tombstone is not a finding either
+        line = next((ln for ln in log.splitlines() if f"partition 0, offset {offset})" in ln), "")
+        assert f": {field}:" in line or f"; {field}:" in line, (s.hostile.name, line)

@@ -143,3 +143,15 @@ def test_login_redirects_only_within_the_site(env: dict[str, Any]) -> None:
     )
     assert away.headers["location"] == "/"
     assert isinstance(env["now"][0], datetime)
+
+
+@pytest.mark.parametrize("finding_id", ["%00", "a%1fb", "%0d%0aX-Injected:%201", "x" * 5000, "%C3%A9%E2%80%AE"])
+def test_a_hostile_finding_id_in_the_path_is_a_4xx_never_a_500(env: dict[str, Any], finding_id: str) -> None:
+    # The console builds the API's path from the id it was given: a control character made an invalid URL (500).
+    client, sent = env["client"], env["services"].publisher.sent
+    log_in(client, "dz1")
+    token = csrf(client.get("/login").text)
+    form = {"kind": "explanation", "text": "t", "csrf": token}
+    answer = client.post(f"/findings/{finding_id}/respond", data=form, follow_redirects=False)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:200])
+    assert sent == []
