@@ -140,7 +140,7 @@ def _open_rows(n: int) -> Iterator[tuple[bytes, bytes]]:
     from schemas.config import load_rule_config
     from schemas.events import parse_event
     from streams.processor import CaseProcessor
-    from streams.rows import encode_row
+    from streams.rows import encode_row, pack, unpack
     from streams.rules import Context, load_calendar, step
     from streams.rules.clocks import next_due
 
@@ -148,10 +148,10 @@ def _open_rows(n: int) -> Iterator[tuple[bytes, bytes]]:
     basis = CaseProcessor(ctx=ctx, clock="wall", ticks_topic="ticks").basis
     template_id, template_event = next(_open_cases(1))
     state, _ = step(None, parse_event(template_event), ctx)
-    row = encode_row(state, due=next_due(state, ctx), basis=basis)
+    row = unpack(encode_row(state, due=next_due(state, ctx), basis=basis))  # the JSON inside the stored row
     for i in range(n):
         case_id = f"OPEN-{i:07d}".encode()
-        yield case_id, row.replace(template_id, case_id)
+        yield case_id, pack(row.replace(template_id, case_id))  # compressed as the worker writes it
 
 
 def _end_offsets(bootstrap: str, topic: str) -> int:
