@@ -163,19 +163,22 @@ def replica_client(cluster: Cluster, index: int, db: str) -> Any:
     return connect(s, db, role="admin")
 
 
-def _behind(client: Any, db: str, tables: tuple[str, ...], sync_s: int) -> bool:
-    """Wait (``sync_s`` at most per table) for the replica to fetch all of the shared log; whether it is behind."""
-    for table in tables:
-        # 18.16 waits at most receive_timeout and may return without saying it timed out: the queue tells.
-        client.execute(f"SYSTEM SYNC REPLICA {db}.{table}", settings={"receive_timeout": sync_s})
-    names = ", ".join(f"'{t}'" for t in tables)
-    (queued,) = client.execute(
-        f"SELECT sum(queue_size) FROM system.replicas WHERE database = '{db}' AND table IN ({names})"
-    )[0]
-    return int(queued) > 0
+def _behind(client: Any, db: str, tables: tuple[str, ...], sync_s: float) -> bool:
+    """Wait (``sync_s`` at most) until the replica has copied the whole shared log of ``tables`` (each written
+    at least once) and done every task it queued from it; whether it is still behind."""
+    # Not SYSTEM SYNC REPLICA: on 18.16 it waits for as long as the queue is stuck, past receive_timeout.
+    # log_pointer is the next log entry to copy; a table never written has both at 0, hence "written once".
+    sql = (
+        "SELECT count() FROM system.replicas WHERE database = %(db)s AND table IN %(tables)s "
+        "AND (queue_size > 0 OR log_pointer <= log_max_index)"
+    )
+    deadline = time.monotonic() + sync_s
+    while (behind := client.execute(sql, {"db": db, "tables": tables})[0][0] > 0) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return bool(behind)
 
 
-def held(cluster: Cluster, reader: Any, db: str, sync_s: int = 120) -> Held:
+def held(cluster: Cluster, reader: Any, db: str, sync_s: float = 120) -> Held:
     """Read the findings and snapshot versions through the Distributed tables, then on every replica alone."""
     versions = f"SELECT case_id, max(version) FROM {db}.{{t}} GROUP BY case_id"
     out = Held(
@@ -184,10 +187,14 @@ def held(cluster: Cluster, reader: Any, db: str, sync_s: int = 120) -> Held:
     )
     for i, r in enumerate(cluster.replicas):
         client = replica_client(cluster, i, db)
-        if _behind(client, db, ("findings_local", "case_snapshots_local"), sync_s):
-            out.lagging.append(r.name)
-        rows = list(client.execute(f"SELECT {FINDING_COLUMNS} FROM {db}.findings_local FINAL"))
-        out.replicas[r.name] = (rows, {c: int(v) for c, v in client.execute(versions.format(t="case_snapshots_local"))})
+        try:
+            if _behind(client, db, ("findings_local", "case_snapshots_local"), sync_s):
+                out.lagging.append(r.name)
+            rows = list(client.execute(f"SELECT {FINDING_COLUMNS} FROM {db}.findings_local FINAL"))
+            snaps = client.execute(versions.format(t="case_snapshots_local"))
+            out.replicas[r.name] = (rows, {c: int(v) for c, v in snaps})
+        finally:
+            client.disconnect()
     return out
 
 

@@ -255,13 +255,15 @@ def test_the_final_checks_fail_on_bad_data_planted_on_the_replicas(cluster: Clus
         assert plant.problems() == []
 
         # clickhouse-2 stops fetching: a finding written on clickhouse-1 alone never reaches it.
-        two = replica_client(cluster, 1, plant.db)
+        one, two = replica_client(cluster, 0, plant.db), replica_client(cluster, 1, plant.db)
         two.execute(f"SYSTEM STOP FETCHES {plant.db}.findings_local")
-        plant.insert([("f4", "R3", "low", "s1", None, "c2", 1)], "findings_local", replica_client(cluster, 0, plant.db))
+        plant.insert([("f4", "R3", "low", "s1", None, "c2", 1)], "findings_local", one)
         plant.expected["f4"] = ("R3", "low", "s1", None, "c2")
         late = plant.problems()
         assert has(late, "clickhouse-2: still behind") and has(late, "clickhouse-2: findings differ", "1 missing"), late
         two.execute(f"SYSTEM START FETCHES {plant.db}.findings_local")
+        for c in (one, two):
+            c.disconnect()
         assert plant.problems() == []
 
         # A replica left out of the comparison.
