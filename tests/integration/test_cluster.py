@@ -1,7 +1,8 @@
-"""Faults on the cluster profile (issue 19): a simulated province streamed through three brokers, two ClickHouse
-replicas and two workers on hosts of their own, while the leading broker is killed -9, a replica is stopped and a
-worker's host is cut off past its session timeout. ClickHouse must end with exactly the reference findings,
-read through the Distributed tables with FINAL, none twice, and both replicas must hold the same rows.
+"""Faults on the cluster profile (issue 19): a simulated province streamed through three brokers, three ZooKeeper
+nodes, two ClickHouse replicas and two workers on hosts of their own, while the leading broker is killed -9, a
+replica is stopped, the ZooKeeper leader is killed -9 and a worker's host is cut off past its session timeout.
+ClickHouse must end with exactly the reference findings, read through the Distributed tables with FINAL, none
+twice, and every replica alone must hold the same rows; every fault must have taken effect.
 
 Selected with `-m cluster` only (root, network namespaces, ~4 minutes); `make cluster-chaos RUNS=3` repeats it
 under /tmp/esup-it.lock. The cluster is started and stopped here unless `esup stack up --profile cluster --hosts`
@@ -81,6 +82,7 @@ def fault_schedule(p: ClusterPipeline, c: Cluster, effects: list[str]) -> list[F
     """The faults of one run, in seconds after publishing began; ``effects`` gets what each one did (a fault
     that did nothing would make the run pass without testing anything)."""
     killed: list[int] = []
+    zk_killed: list[int] = []
     worker = c.worker_hosts()[0]
     group = p.env["ESUP_WORKER_APP_ID"]
 
@@ -103,6 +105,17 @@ def fault_schedule(p: ClusterPipeline, c: Cluster, effects: list[str]) -> list[F
         if pid and wait_until(lambda: c.brokers[node].pid() is None, timeout=10, what=f"kafka-{node + 1} to die"):
             effects.append(f"kafka-{node + 1} killed")
 
+    def kill_zookeeper_leader() -> None:
+        leader = next((i for i, z in enumerate(c.zookeepers) if z.mode() == "leader"), 0)
+        zk_killed.append(leader)
+        pid = c.zookeepers[leader].pid()
+        kill9(pid)
+        if pid and wait_until(lambda: c.zookeepers[leader].pid() is None, timeout=10, what="ZooKeeper to die"):
+            effects.append(f"zookeeper-{leader + 1} killed")
+
+    def restart_zookeeper() -> None:
+        threading.Thread(target=c.start_zookeepers, args=(zk_killed,), name="restart-zk", daemon=True).start()
+
     def stop_replica() -> None:
         if c.replicas[0].stop().note == "stopped":
             effects.append("clickhouse-1 stopped")
@@ -112,12 +125,19 @@ def fault_schedule(p: ClusterPipeline, c: Cluster, effects: list[str]) -> list[F
         Fault(20, "restart-broker", "restart it (in the background)", restart),
         Fault(28, "stop-replica", "stop clickhouse-1 (the sink's first host)", stop_replica),
         Fault(
+            32,
+            "kill-zookeeper",
+            "kill -9 the ZooKeeper leader (clickhouse-2 alone takes the writes)",
+            kill_zookeeper_leader,
+        ),
+        Fault(
             40,
             "cut-host",
             "cut worker-1's host off the network (20 s, past its 10 s session timeout)",
             lambda: hosts.cut(worker),
         ),
         Fault(48, "start-replica", "start clickhouse-1 again", c.replicas[0].start),
+        Fault(52, "restart-zookeeper", "restart it (in the background)", restart_zookeeper),
         Fault(56, "evicted", "check that worker-1 has left its group", evicted),
         Fault(60, "restore-host", "restore worker-1's host", lambda: hosts.restore(worker)),
     ]
@@ -157,6 +177,12 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
             every=2,
             what="the restarted broker to answer",
         )
+        wait_until(
+            lambda: all(z.mode() in ("leader", "follower") for z in cluster.zookeepers),
+            timeout=60,
+            every=2,
+            what="the restarted ZooKeeper node to serve",
+        )
         summary = "workers never caught up"
         wait_until(
             lambda: lag(p, group, ["case_events"]) == 0, timeout=150, every=2, what="the workers to apply every event"
@@ -175,7 +201,7 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
             + (f" ({unsettled})" if unsettled else "")
         )
         assert not problems, "\n".join(problems) + "\nfaults:\n" + "\n".join(log.lines)
-        assert len(effects) == 3, f"a fault took no effect: only {effects}"
+        assert len(effects) == 4, f"a fault took no effect: only {effects}"
     finally:
         took = time.monotonic() - began
         print(f"\ncluster chaos: {summary} in {took:.0f} s; logs in {p.workdir}")
