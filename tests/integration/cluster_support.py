@@ -137,6 +137,25 @@ def kill9(pid: int | None) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+def unsharded(client: Any, db: str) -> list[str]:
+    """The Distributed tables of ``db`` whose sharding key is not the hash of their local table's sorting key
+    (sinks/cluster_ddl.py), with what they have; and the count of those checked, so none is not a pass."""
+    from sinks.cluster_ddl import sharding_key
+
+    rows = client.execute(
+        "SELECT name, engine, engine_full, sorting_key FROM system.tables WHERE database = %(db)s", {"db": db}
+    )
+    keys = {name: key for name, engine, _, key in rows if engine.startswith("Replicated")}
+    out, checked = [], 0
+    for name, engine, full, _ in rows:
+        if engine == "Distributed":
+            checked += 1
+            want = sharding_key(keys.get(f"{name}_local", ""))
+            if not full.replace(" ", "").endswith(f"{name}_local,{want})".replace(" ", "")):
+                out.append(f"{name}: {full} (want {want})")
+    return out if checked else ["no Distributed table"]
+
+
 FINDING_COLUMNS = "finding_id, rule, severity, staff_id, toString(deadline), case_id"
 Row = tuple[Any, ...]
 

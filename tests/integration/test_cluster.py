@@ -37,6 +37,7 @@ from tests.integration.cluster_support import (
     member_hosts,
     replica_client,
     running_cluster,
+    unsharded,
     verdict,
     wait_for_group,
 )
@@ -156,6 +157,10 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         expected, expected_versions = reference(sim, at)
         lines = (sim / "events.jsonl").read_bytes().splitlines()
         p.setup(catalog=sim / "catalog.yaml")
+        # Every Distributed table shards by its sorting key, the ALTERed and RENAMEd ones included.
+        admin = connect(cluster.settings, "default", role="admin")
+        assert unsharded(admin, p.database) == []
+        admin.disconnect()
         p.worker("worker-1")
         p.worker("worker-2")
         p.sink()
