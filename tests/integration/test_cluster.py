@@ -203,6 +203,7 @@ def test_a_province_through_a_killed_broker_a_stopped_replica_and_a_cut_off_host
         summary = (
             f"{outcome.summary()}; {len(found.findings)} rows for {len({r[0] for r in found.findings})} findings; "
             + ("; ".join(others) if others else "replicas agree")
+            + f"; faults took effect: {', '.join(effects)}"
             + (f" ({unsettled})" if unsettled else "")
         )
         assert not problems, "\n".join(problems) + "\nfaults:\n" + "\n".join(log.lines)
