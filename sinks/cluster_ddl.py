@@ -6,11 +6,19 @@ and the table (`/clickhouse/tables/{shard}/<db>/<table>`) and whose replica name
 macro. Every DDL runs `ON CLUSTER` with names qualified by the database (a distributed DDL runs on the other
 servers without the caller's current database); data statements (INSERT … SELECT) run once, through the
 Distributed tables.
+
+A Distributed table shards by a hash of its local table's sorting key (ORDER BY): rows a ReplacingMergeTree
+would collapse have the same sorting key, so they land on the same shard, where FINAL collapses them (it
+never looks across shards). A CREATE names its ORDER BY; an ALTER or RENAME that makes a Distributed table
+again does not, so its key comes from ``sort_keys`` — the migrator reads `system.tables.sorting_key` of the
+local table (18.16 has it) before it runs the statement. An ALTER may only make a sorting key longer (new
+columns at its end), so rows equal under the new key are equal under the old one: the hash stays sound.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 LOCAL = "_local"
 
@@ -47,18 +55,65 @@ def replicated_engine(engine: str, args: str | None, db: str, table: str) -> str
     return f"Replicated{engine}({inner})"
 
 
-def distributed(db: str, table: str, cluster: str) -> str:
-    """The Distributed table ``db.table`` over ``<table>_local``, made on every server of ``cluster``."""
-    # One shard today: rand() only picks among shards; with more shards it must become a case-id hash so a
-    # case's rows stay on one shard (FINAL collapses rows within a shard only).
+def order_by(rest: str) -> str:
+    """The ORDER BY expression in what follows a CREATE's ENGINE (parentheses balanced); "" if there is none."""
+    m = re.search(r"\bORDER\s+BY\s+", rest, re.I)
+    if not m:
+        return ""
+    text, i, depth = rest[m.end() :], 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0 and text[0] == "(":
+                return text[: i + 1]
+        elif depth == 0 and (c.isspace() or c == ";"):
+            break
+        i += 1
+    return text[:i].strip()
+
+
+def sharding_key(sort_key: str) -> str:
+    """The Distributed sharding key for a table sorted by ``sort_key`` (as written after ORDER BY, or as
+    `system.tables.sorting_key` gives it): a hash of its columns; rand() when there is no key (tuple())."""
+    key = sort_key.strip()
+    if key.startswith("(") and key.endswith(")") and _balanced(key[1:-1]):
+        key = key[1:-1].strip()
+    if key in ("", "tuple()"):
+        return "rand()"  # no sorting key: nothing to collapse, any shard will do
+    return f"cityHash64({key})"
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def distributed(db: str, table: str, cluster: str, key: str) -> str:
+    """The Distributed table ``db.table`` over ``<table>_local``, made on every server of ``cluster``, sharded
+    by ``key`` (``sharding_key`` of the local table's sorting key)."""
     return (
         f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {db}.{table}{LOCAL} "
-        f"ENGINE = Distributed({cluster}, {db}, {table}{LOCAL}, rand())"
+        f"ENGINE = Distributed({cluster}, {db}, {table}{LOCAL}, {key})"
     )
 
 
-def cluster_form(statement: str, db: str, cluster: str) -> list[str]:
-    """The statements that do on a cluster what ``statement`` does on one server."""
+SortKeys = Callable[[str], str]
+
+
+def _no_lookup(table: str) -> str:
+    raise ClusterDDLError(f"{table}: its sorting key is needed to make its Distributed table again (sort_keys)")
+
+
+def cluster_form(statement: str, db: str, cluster: str, sort_keys: SortKeys = _no_lookup) -> list[str]:
+    """The statements that do on a cluster what ``statement`` does on one server. ``sort_keys(local_table)``
+    gives a local table's sorting key as it is before the statement runs (for ALTER and RENAME)."""
     s = statement.strip()
     on = f"ON CLUSTER {cluster}"
     if m := _CREATE.match(s):
@@ -68,16 +123,17 @@ def cluster_form(statement: str, db: str, cluster: str) -> list[str]:
         engine = replicated_engine(m["engine"], m["args"], db, t)
         return [
             f"CREATE TABLE IF NOT EXISTS {db}.{t}{LOCAL} {on} {m['body']} ENGINE = {engine}{m['rest']}",
-            distributed(db, t, cluster),
+            distributed(db, t, cluster, sharding_key(order_by(m["rest"]))),
         ]
     if m := _ALTER.match(s):
         # The Distributed table must carry the columns too, or readers would not see a new one; 18.16 refuses
         # ALTER … ON CLUSTER on a table that is not replicated, so it is made again over the altered table.
         t = m["t"]
+        key = sharding_key(sort_keys(f"{t}{LOCAL}"))
         return [
             f"ALTER TABLE {db}.{t}{LOCAL} {on} {m['rest']}",
             f"DROP TABLE IF EXISTS {db}.{t} {on}",
-            distributed(db, t, cluster),
+            distributed(db, t, cluster, key),
         ]
     if m := _DROP.match(s):
         return [f"DROP TABLE IF EXISTS {db}.{m['t']} {on}", f"DROP TABLE IF EXISTS {db}.{m['t']}{LOCAL} {on}"]
@@ -89,11 +145,12 @@ def cluster_form(statement: str, db: str, cluster: str) -> list[str]:
         if not all(pairs):
             raise ClusterDDLError(f"cannot read the renames of: {s[:80]}")
         names = [(p[1], p[2]) for p in pairs if p]
+        keys = {b: sharding_key(sort_keys(f"{a}{LOCAL}")) for a, b in names}
         # The replicated tables move (their ZooKeeper paths stay); the Distributed ones name their local
         # table, so they are dropped and made again over the renamed tables.
         out = [f"DROP TABLE IF EXISTS {db}.{a} {on}" for a, _ in names]
         out.append(f"RENAME TABLE {', '.join(f'{db}.{a}{LOCAL} TO {db}.{b}{LOCAL}' for a, b in names)} {on}")
-        out += [distributed(db, b, cluster) for _, b in names]
+        out += [distributed(db, b, cluster, keys[b]) for _, b in names]
         return out
     if re.match(r"^(INSERT|SELECT)\b", s, re.I):
         return [s]

@@ -140,11 +140,26 @@ def migrate(
         if m.version in done:
             continue
         for statement in m.statements:
-            for step in cluster_form(statement, database, cluster) if cluster else [statement]:
+            # (one statement at a time: a RENAME's or ALTER's cluster form reads the sorting key the tables
+            # have once the statements before it have run)
+            steps = [statement]
+            if cluster:
+                steps = cluster_form(statement, database, cluster, lambda t: sort_key(client, database, t))
+            for step in steps:
                 client.execute(step)
         client.execute(f"INSERT INTO {LEDGER} (version, name, checksum) VALUES", [(m.version, m.name, m.checksum)])
         now.append(m)
     return now
+
+
+def sort_key(client: Any, database: str, table: str) -> str:
+    """A table's sorting key as the server has it (`system.tables.sorting_key`, e.g. "case_id, event_id")."""
+    rows = client.execute(
+        "SELECT sorting_key FROM system.tables WHERE database = %(db)s AND name = %(t)s", {"db": database, "t": table}
+    )
+    if not rows:
+        raise MigrationError(f"{database}.{table} does not exist: its sorting key cannot be read")
+    return str(rows[0][0])
 
 
 def tables(client: Any, database: str) -> list[str]:

@@ -16,8 +16,8 @@ PROFILE = click.option(
     type=click.Choice(["single", "cluster"]),
     default="single",
     show_default=True,
-    help="single: one broker and one ClickHouse (9092/9000); cluster: three brokers, ZooKeeper "
-    "and two ClickHouse replicas on ports of their own (docs/operations.md)",
+    help="single: one broker and one ClickHouse (9092/9000); cluster: three brokers, three ZooKeeper "
+    "nodes and two ClickHouse replicas on ports of their own (docs/operations.md)",
 )
 
 

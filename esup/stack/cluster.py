@@ -1,4 +1,5 @@
-"""The cluster profile: three KRaft brokers, ZooKeeper and two ClickHouse replicas, optionally on hosts of their own.
+"""The cluster profile: three KRaft brokers, three ZooKeeper nodes and two ClickHouse replicas, optionally on hosts
+of their own (no single point of failure: any one server of each kind may go).
 
 State lives under <home>/cluster/ (ports of its own, so it runs beside the single-node stack); the Kafka
 and ClickHouse logins are the single node's (same credential files). `--hosts` puts every server on its
@@ -28,7 +29,7 @@ from esup.stack.cluster_servers import (
 from esup.stack.errors import StackError
 from esup.stack.kafka import new_cluster_id
 
-BROKERS, REPLICAS = 3, 2
+BROKERS, ZOOKEEPERS, REPLICAS = 3, 3, 2
 
 
 def state_dir(base: Settings) -> Path:
@@ -102,7 +103,7 @@ class Cluster:
     workers: int = 0
     settings: Settings = field(init=False)
     brokers: list[KafkaNode] = field(init=False)
-    zookeeper: ZooKeeper = field(init=False)
+    zookeepers: list[ZooKeeper] = field(init=False)
     replicas: list[Replica] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,12 +112,12 @@ class Cluster:
         voters = ",".join(f"{i + 1}@{h.ip}:{CONTROLLER_PORT + i}" for i, h in enumerate(bhosts))
         pinned = _pinned(self.base)
         self.brokers = [KafkaNode(self.settings, pinned, i, h, voters) for i, h in enumerate(bhosts)]
-        zk_host = hosts.Host("zookeeper", hosts.bridge_ip(self.netns))
-        self.zookeeper = ZooKeeper(self.settings, pinned, zk_host)
+        zhosts = [hosts.host(f"zookeeper-{i + 1}", self.netns) for i in range(ZOOKEEPERS)]
+        self.zookeepers = [ZooKeeper(self.settings, pinned, i, h, zhosts) for i, h in enumerate(zhosts)]
         chs = [hosts.host(f"clickhouse-{i + 1}", self.netns) for i in range(REPLICAS)]
         peers = [(h, CH_TCP + i) for i, h in enumerate(chs)]
         subnet = f"{hosts.SUBNET}.0/24" if self.netns else "127.0.0.1"
-        self.replicas = [Replica(self.settings, i, h, peers, zk_host, subnet) for i, h in enumerate(chs)]
+        self.replicas = [Replica(self.settings, i, h, peers, zhosts, subnet) for i, h in enumerate(chs)]
 
     @classmethod
     def running(cls, base: Settings) -> Cluster:
@@ -132,12 +133,13 @@ class Cluster:
         """Make the hosts (with namespaces), record the profile, then start the brokers, ZooKeeper and the replicas."""
         if self.netns:
             hosts.ensure_bridge()
-            for h in [b.host for b in self.brokers] + [r.host for r in self.replicas] + self.worker_hosts():
+            servers = self.brokers + self.zookeepers + self.replicas
+            for h in [x.host for x in servers] + self.worker_hosts():
                 hosts.ensure(h)
         state_dir(self.base).mkdir(parents=True, exist_ok=True)
         _profile_file(self.base).write_text(json.dumps({"netns": self.netns, "workers": self.workers}) + "\n")
         out = [self.start_brokers()]
-        out.append([self.zookeeper.start()])
+        out.append(self.start_zookeepers())
         out.append([r.start() for r in self.replicas])
         return [s for group in out for s in group]
 
@@ -161,10 +163,25 @@ class Cluster:
             raise
         return [b.status(note="started" if b in started else "already running") for b in picked]
 
+    def start_zookeepers(self, only: list[int] | None = None) -> list[Status]:
+        """Start the named ZooKeeper nodes (all by default) together: a node serves once a quorum has formed."""
+        picked = [z for i, z in enumerate(self.zookeepers) if only is None or i in only]
+        started = [z for z in picked if z.pid() is None]
+        for z in started:
+            z.spawn()
+        try:
+            for z in started:
+                z.wait()
+        except StackError:
+            for z in started:
+                z.stop()
+            raise
+        return [z.status(note="started" if z in started else "already running") for z in picked]
+
     def down(self) -> list[Status]:
-        """Stop the replicas, ZooKeeper, then the brokers; remove any esup namespaces and the bridge."""
+        """Stop the replicas, the ZooKeeper nodes, then the brokers; remove any esup namespaces and the bridge."""
         out = [r.stop() for r in reversed(self.replicas)]
-        out.append(self.zookeeper.stop())
+        out += [z.stop() for z in reversed(self.zookeepers)]
         out += [b.stop() for b in reversed(self.brokers)]
         gone = hosts.remove_all() if self.netns or hosts.namespaces() else []
         if gone:
@@ -172,5 +189,9 @@ class Cluster:
         return out
 
     def status(self) -> list[Status]:
-        """The status of every broker, ZooKeeper and every replica."""
-        return [b.status() for b in self.brokers] + [self.zookeeper.status()] + [r.status() for r in self.replicas]
+        """The status of every broker, ZooKeeper node and replica."""
+        return (
+            [b.status() for b in self.brokers]
+            + [z.status() for z in self.zookeepers]
+            + [r.status() for r in self.replicas]
+        )

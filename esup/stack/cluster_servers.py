@@ -1,4 +1,4 @@
-"""The cluster profile's servers: a KRaft broker node, ZooKeeper and a ClickHouse replica, each on its Host."""
+"""The cluster profile's servers: a KRaft broker node, a ZooKeeper node and a ClickHouse replica, each on its Host."""
 
 from __future__ import annotations
 
@@ -6,17 +6,18 @@ import shutil
 import socket
 import subprocess
 import urllib.request
+from pathlib import Path
 
 from esup.settings import Settings
 from esup.stack import process
 from esup.stack.base import TEMPLATES, ServerProcess, State, Status, render
-from esup.stack.clickhouse import ClickHouseLauncher, _private
+from esup.stack.clickhouse import ClickHouseLauncher
 from esup.stack.errors import StackError
 from esup.stack.hosts import Host
 from esup.stack.kafka import KafkaLauncher
 
 KAFKA_PORT, CONTROLLER_PORT = 19092, 19192  # + node index (0, 1, 2)
-ZK_PORT = 12181
+ZK_PORT, ZK_PEER_PORT, ZK_ELECTION_PORT = 12181, 12888, 13888  # + node index (0, 1, 2)
 CH_TCP, CH_HTTP, CH_INTERSERVER = 19000, 18123, 19009  # + replica index (0, 1)
 CLUSTER = "esup"
 
@@ -142,18 +143,28 @@ class KafkaNode(KafkaLauncher):
         return Status(self.name, state, pid, where, (self.logs / "server.log",), note)
 
 
+def zk_ports(i: int) -> tuple[int, int, int]:
+    """The client, quorum (follower to leader) and leader-election ports of ZooKeeper node ``i`` (0-based)."""
+    return ZK_PORT + i, ZK_PEER_PORT + i, ZK_ELECTION_PORT + i
+
+
 class ZooKeeper(ServerProcess):
-    """One ZooKeeper server (standalone) from Maven Central's jars, for the ClickHouse replicas."""
+    """Node ``index`` (0-based) of the ZooKeeper ensemble the ClickHouse replicas share, from Maven Central's jars.
 
-    name = "zookeeper"
+    ``ensemble`` is every node's host, this one's included: with three, any two keep a quorum, so losing one
+    stops nothing (the replicated tables stay writable)."""
 
-    def __init__(self, cs: Settings, base: Settings, host: Host) -> None:
+    version = "3.9.5"
+
+    def __init__(self, cs: Settings, base: Settings, index: int, host: Host, ensemble: list[Host]) -> None:
+        self.name = f"zookeeper-{index + 1}"
         super().__init__(cs)
-        self.host, self.port = host, ZK_PORT
+        self.index, self.host, self.ensemble = index, host, ensemble
+        self.port, self.peer_port, self.election_port = zk_ports(index)
+        # The jars are shared by the nodes and kept in the single-node home (one download).
         self.libs = base.home / "zookeeper" / "libs"
         self.cfg = self.dir / "zoo.cfg"
         self.marker = self.cfg
-        self.version = "3.9.5"
 
     def installed(self) -> bool:
         """Whether the jars of this ZooKeeper version are installed."""
@@ -188,53 +199,92 @@ class ZooKeeper(ServerProcess):
         shutil.rmtree(self.libs, ignore_errors=True)
         staging.rename(self.libs)
 
-    def _answers(self) -> bool:
+    def mode(self) -> str:
+        """What `srvr` says the node is (leader, follower), or "" while it does not serve (no quorum, down)."""
         try:
             with socket.create_connection((self.host.ip, self.port), timeout=2) as sock:
-                # `srvr` answers with the mode only once the server runs (`ruok` answers even when it died
-                # half-way through start-up with its port open).
+                # `srvr` gives the mode only once the node serves (`ruok` answers even without a quorum).
                 sock.sendall(b"srvr")
-                return b"Mode: standalone" in sock.recv(4096)
+                reply = sock.recv(4096).decode(errors="replace")
         except OSError:
-            return False
+            return ""
+        return next((line.split(":", 1)[1].strip() for line in reply.splitlines() if line.startswith("Mode:")), "")
 
-    def start(self) -> Status:
-        """Start ZooKeeper on its host unless it runs (its port must be free), and wait until it serves."""
-        if self._pid() is not None:
-            return self.status(note="already running")
-        process.require_port_free(self.name, self.host.ip, self.port, "(the cluster profile's ZooKeeper port)")
+    def _answers(self) -> bool:
+        return self.mode() in ("leader", "follower")
+
+    def spawn(self) -> None:
+        """Write the node's config and id and start it, without waiting (it serves once a quorum has formed)."""
+        if self.host.netns is None:
+            for port in (self.port, self.peer_port, self.election_port):
+                process.require_port_free(self.name, self.host.ip, port, "(the cluster profile's ZooKeeper ports)")
         self.install()
         java = KafkaLauncher(self.s).java()
-        self.data.mkdir(parents=True, exist_ok=True)
-        render("zookeeper/zoo.cfg", self.cfg, {"data_dir": self.data, "port": self.port, "ip": self.host.ip})
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.write_config()
         cmd = [
             java,
             "-Xmx256m",
             f"-Dzookeeper.log.dir={self.logs}",
             "-cp",
             f"{self.libs}/*",
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
             str(self.cfg),
         ]
-        self._launch(self.host.wrap(cmd), [self.logs / "stdout.log"])
-        return self.status(note="started")
+        pid = process.spawn(self.host.wrap(cmd), self.logs / "stdout.log", cwd=self.dir)
+        self.pidfile.write_text(f"{pid}\n")
+
+    def write_config(self) -> Path:
+        """Write the node's number (data/myid) and zoo.cfg, which names every node of the ensemble."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        (self.data / "myid").write_text(f"{self.index + 1}\n")
+        servers = "\n".join(
+            f"server.{i + 1}={h.ip}:{zk_ports(i)[1]}:{zk_ports(i)[2]}" for i, h in enumerate(self.ensemble)
+        )
+        values: dict[str, str | int | Path] = {
+            "data_dir": self.data,
+            "port": self.port,
+            "ip": self.host.ip,
+            "servers": servers,
+        }
+        return render("zookeeper/zoo.cfg", self.cfg, values)
+
+    def wait(self) -> None:
+        """Wait until the node serves (leader or follower); StackError if it dies or times out."""
+        pid = process.read_pid(self.pidfile) or 0
+        process.wait_until(
+            self.name,
+            self._answers,
+            self.s.start_timeout_s,
+            lambda: process.alive(pid, str(self.marker)),
+            [self.logs / "stdout.log"],
+        )
+
+    def pid(self) -> int | None:
+        """The node's process id while it runs, else None."""
+        return self._pid()
 
     def stop(self) -> Status:
-        """Stop ZooKeeper; the status says whether it was running."""
+        """Stop the node; the status says whether it was running."""
         return self.status(note="stopped" if self._stop() else "was not running")
 
     def status(self, note: str = "") -> Status:
-        """ZooKeeper's state, client address and log; ``note`` says what was just done."""
+        """The node's state, mode, client and quorum addresses and log; ``note`` says what was just done."""
         pid = self._pid()
         state: State = "running" if pid else ("stopped" if self.installed() else "not installed")
-        return Status(self.name, state, pid, (f"client {self.host.ip}:{self.port}",), (self.logs / "stdout.log",), note)
+        mode = self.mode() if pid else ""
+        where = (
+            f"client {self.host.ip}:{self.port}" + (f" ({mode})" if mode else " (not serving)" if pid else ""),
+            f"quorum {self.host.ip}:{self.peer_port}, election {self.host.ip}:{self.election_port}",
+        )
+        return Status(self.name, state, pid, where, (self.logs / "stdout.log",), note)
 
 
 class Replica(ClickHouseLauncher):
     """ClickHouse replica ``index`` of the shard; users, roles and passwords are the single node's."""
 
     def __init__(
-        self, cs: Settings, index: int, host: Host, peers: list[tuple[Host, int]], zk: Host, subnet: str
+        self, cs: Settings, index: int, host: Host, peers: list[tuple[Host, int]], zk: list[Host], subnet: str
     ) -> None:
         self.name = f"clickhouse-{index + 1}"
         super().__init__(cs)
@@ -271,6 +321,15 @@ class Replica(ClickHouseLauncher):
             {"tcp_port": self.tcp, "http_port": self.http, "data_dir": self.data, "log_dir": self.logs},
         )
         self.write_users()
+        self.write_replica_xml()
+        self._launch(
+            self.host.wrap([binary, f"--config-file={self.config}"]),
+            [self.logs / "server.err.log", self.logs / "stdout.log"],
+        )
+        return self.status(note="started")
+
+    def write_replica_xml(self) -> Path:
+        """Write config.d/replica.xml: this replica's address, the cluster's replicas, its macros and ZooKeeper."""
         from esup.clickhouse_auth import USERS, ensure_passwords
 
         password, user = ensure_passwords(self.s)["admin"], USERS["admin"]
@@ -279,23 +338,18 @@ class Replica(ClickHouseLauncher):
             f"<password>{_xml(password)}</password></replica>"
             for h, port in self.peers
         )
-        render(
-            "clickhouse/replica.xml",
-            _private(self.replica_xml),
-            {
-                "ip": self.host.ip,
-                "interserver_port": self.interserver,
-                "replicas": replicas,
-                "replica": self.name,
-                "zk_host": self.zk.ip,
-                "zk_port": ZK_PORT,
-            },
+        zookeeper = "\n".join(
+            f'        <node index="{i + 1}"><host>{h.ip}</host><port>{zk_ports(i)[0]}</port></node>'
+            for i, h in enumerate(self.zk)
         )
-        self._launch(
-            self.host.wrap([binary, f"--config-file={self.config}"]),
-            [self.logs / "server.err.log", self.logs / "stdout.log"],
-        )
-        return self.status(note="started")
+        values: dict[str, str | int | Path] = {
+            "ip": self.host.ip,
+            "interserver_port": self.interserver,
+            "replicas": replicas,
+            "replica": self.name,
+            "zookeeper": zookeeper,
+        }
+        return render("clickhouse/replica.xml", self.replica_xml, values, private=True)
 
     def status(self, note: str = "") -> Status:
         """The replica's state, native and HTTP addresses and server log; ``note`` says what was just done."""

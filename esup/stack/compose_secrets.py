@@ -12,7 +12,8 @@ from esup.stack.tls import ensure_broker_tls
 
 
 def main(argv: list[str]) -> None:
-    """argv DIRECTORY HOST: the broker's TLS files and keystore.env into DIRECTORY; the admin's credentials file."""
+    """argv DIRECTORY HOSTS (comma-separated): the brokers' TLS files and keystore.env into DIRECTORY; the admin's
+    credentials file."""
     directory, host = Path(argv[0]), argv[1]
     tls = ensure_broker_tls(directory, host)
     env = directory / "keystore.env"  # sourced by the broker's start command (its keystore password)

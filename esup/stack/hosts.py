@@ -19,7 +19,16 @@ SUBNET = "10.213.0"  # private, on this machine only
 BRIDGE = "esupbr0"
 PREFIX = "esup-"
 # Last octet of each host's address; workers take 40, 41, …
-OCTETS = {"kafka-1": 11, "kafka-2": 12, "kafka-3": 13, "clickhouse-1": 21, "clickhouse-2": 22}
+OCTETS = {
+    "kafka-1": 11,
+    "kafka-2": 12,
+    "kafka-3": 13,
+    "clickhouse-1": 21,
+    "clickhouse-2": 22,
+    "zookeeper-1": 31,
+    "zookeeper-2": 32,
+    "zookeeper-3": 33,
+}
 WORKER_BASE = 40
 
 
@@ -39,7 +48,13 @@ class Host:
     def veth(self) -> str:
         """The root-namespace end of the host's veth pair, named after the host."""
         # Interface names are at most 15 characters.
-        return ("ve-" + self.name.replace("clickhouse", "ch").replace("worker", "w").replace("kafka", "k"))[:15]
+        return (
+            "ve-"
+            + self.name.replace("clickhouse", "ch")
+            .replace("worker", "w")
+            .replace("kafka", "k")
+            .replace("zookeeper", "zk")
+        )[:15]
 
 
 def octet(name: str) -> int:
@@ -56,11 +71,6 @@ def host(name: str, netns: bool) -> Host:
     if not netns:
         return Host(name, "127.0.0.1")
     return Host(name, f"{SUBNET}.{octet(name)}", PREFIX + name)
-
-
-def bridge_ip(netns: bool) -> str:
-    """Where the root namespace (ZooKeeper, the tests, the sink) is seen from the hosts."""
-    return f"{SUBNET}.1" if netns else "127.0.0.1"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,8 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def ensure_broker_tls(directory: Path, host: str = "127.0.0.1") -> BrokerTls:
-    """Create the CA and a broker certificate for `host` once; later calls reuse them."""
+    """Create the CA and a broker certificate for `host` (names or addresses, comma-separated) once; later calls
+    reuse them."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -71,10 +72,11 @@ def ensure_broker_tls(directory: Path, host: str = "127.0.0.1") -> BrokerTls:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        names.append(x509.DNSName(host))
+    for one in host.split(","):  # docker-compose: the single broker's name and the cluster profile's
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(one)))
+        except ValueError:
+            names.append(x509.DNSName(one))
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "esup kafka broker")]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from esup.settings import Settings
 from esup.topics import platform_topics
-from sinks.cluster_ddl import ClusterDDLError, cluster_form, qualified
+from sinks.cluster_ddl import ClusterDDLError, cluster_form, order_by, qualified, sharding_key
 from sinks.migrate import load_migrations
 
 
@@ -23,8 +25,11 @@ def test_a_table_becomes_a_replicated_local_table_behind_a_distributed_one() -> 
     )
     assert dist == (
         "CREATE TABLE IF NOT EXISTS esup.findings ON CLUSTER esup AS esup.findings_local "
-        "ENGINE = Distributed(esup, esup, findings_local, rand())"
+        "ENGINE = Distributed(esup, esup, findings_local, cityHash64(id))"
     )
+
+
+KEYS = {"findings_local": "finding_id"}
 
 
 def test_an_engine_without_arguments_gets_only_the_path_and_replica() -> None:
@@ -33,17 +38,20 @@ def test_an_engine_without_arguments_gets_only_the_path_and_replica() -> None:
 
 
 def test_an_alter_changes_the_local_table_and_remakes_the_distributed_one() -> None:
-    steps = cluster_form("ALTER TABLE findings ADD COLUMN h String DEFAULT ''", "esup", "esup")
+    steps = cluster_form("ALTER TABLE findings ADD COLUMN h String DEFAULT ''", "esup", "esup", KEYS.__getitem__)
     assert steps[0] == "ALTER TABLE esup.findings_local ON CLUSTER esup ADD COLUMN h String DEFAULT ''"
     assert steps[1] == "DROP TABLE IF EXISTS esup.findings ON CLUSTER esup"
     assert steps[2].startswith("CREATE TABLE IF NOT EXISTS esup.findings ON CLUSTER esup AS esup.findings_local")
 
 
 def test_a_rename_moves_the_local_tables_and_remakes_the_distributed_ones() -> None:
-    steps = cluster_form("RENAME TABLE log TO log_old, log_v2 TO log", "db", "c")
+    keys = {"log_local": "at, audit_id", "log_v2_local": "audit_id"}.__getitem__
+    steps = cluster_form("RENAME TABLE log TO log_old, log_v2 TO log", "db", "c", keys)
     assert steps[:2] == ["DROP TABLE IF EXISTS db.log ON CLUSTER c", "DROP TABLE IF EXISTS db.log_v2 ON CLUSTER c"]
     assert steps[2] == "RENAME TABLE db.log_local TO db.log_old_local, db.log_v2_local TO db.log_local ON CLUSTER c"
-    assert "AS db.log_local ENGINE = Distributed(c, db, log_local" in steps[4]
+    # Each keeps the sharding key of the table it was: log (once log_v2) by audit_id, log_old by (at, audit_id).
+    assert steps[3].endswith("AS db.log_old_local ENGINE = Distributed(c, db, log_old_local, cityHash64(at, audit_id))")
+    assert steps[4].endswith("AS db.log_local ENGINE = Distributed(c, db, log_local, cityHash64(audit_id))")
 
 
 def test_a_view_reads_its_tables_by_database() -> None:
@@ -55,10 +63,39 @@ def test_a_view_reads_its_tables_by_database() -> None:
     ]
 
 
-def test_every_migration_has_a_cluster_form() -> None:
+def test_every_migration_has_a_cluster_form_and_every_table_is_sharded_by_its_sorting_key() -> None:
+    keys: dict[str, str] = {}  # local table -> its ORDER BY, as the migrations have made them so far
     for m in load_migrations():
         for statement in m.statements:
-            assert cluster_form(statement, "esup", "esup")
+            steps = cluster_form(statement, "esup", "esup", keys.__getitem__)
+            assert steps
+            if create := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement.strip()):
+                keys[f"{create[1]}_local"] = order_by(statement)
+            if rename := re.match(r"RENAME TABLE (.*)", statement.strip(), re.S):
+                pairs = [p.split(" TO ") for p in rename[1].split(",")]
+                moved = {f"{b.strip()}_local": keys[f"{a.strip()}_local"] for a, b in pairs}
+                keys.update(moved)
+            for step in steps:
+                if d := re.search(r"(\w+)_local, (.+)\)$", step):
+                    assert d[2] == sharding_key(keys[f"{d[1]}_local"]) != "rand()", step
+    assert keys["findings_local"] == "finding_id" and keys["case_events_local"] == "(case_id, event_id)"
+    assert keys["audit_log_local"] == "audit_id"  # 0040's rename: the new table's key, not the old one's
+
+
+def test_the_sharding_key_hashes_the_sorting_key() -> None:
+    assert sharding_key("finding_id") == "cityHash64(finding_id)"
+    assert sharding_key("(case_id, event_id)") == sharding_key("case_id, event_id") == "cityHash64(case_id, event_id)"
+    assert sharding_key("(toDate(at), id)") == "cityHash64(toDate(at), id)"
+    assert sharding_key("(a), (b)") == "cityHash64((a), (b))"  # not one pair of outer parentheses
+    assert sharding_key("tuple()") == sharding_key("") == "rand()"  # no key: nothing to collapse
+    assert order_by(") ENGINE = MergeTree ORDER BY (a, f(b)) SETTINGS x = 1") == "(a, f(b))"
+    assert order_by(" PARTITION BY toYYYYMM(t) ORDER BY id;") == "id"
+    assert order_by(" ORDER BY id") == "id" and order_by(" PARTITION BY x") == ""
+
+
+def test_an_alter_or_rename_without_the_sorting_key_is_refused() -> None:
+    with pytest.raises(ClusterDDLError, match="sorting key"):
+        cluster_form("ALTER TABLE findings ADD COLUMN h String DEFAULT ''", "esup", "esup")
 
 
 def test_a_statement_without_a_cluster_form_is_refused() -> None:

@@ -52,3 +52,14 @@ def test_the_broker_certificate_is_signed_by_the_ca_and_its_keys_are_private(tmp
     for private in ("broker.p12", "broker.p12.password", "ca.key"):
         assert (tmp_path / "tls" / private).stat().st_mode & 0o777 == 0o600
     assert ensure_broker_tls(tmp_path / "tls") == tls  # made once
+
+
+def test_one_certificate_names_the_single_broker_and_the_cluster_profiles_three(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    tls = ensure_broker_tls(tmp_path / "tls", "kafka,kafka-1,kafka-2,kafka-3")  # docker-compose's certs service
+    _, cert, _ = pkcs12.load_key_and_certificates(tls.keystore.read_bytes(), tls.keystore_password.encode())
+    assert cert is not None
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["localhost", "kafka", "kafka-1", "kafka-2", "kafka-3"]
