@@ -78,6 +78,11 @@ def create_app(
         # A worker killed with -9 leaves its membership behind until the session times out: keep it short.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
+        # aiokafka 0.14 does not refresh metadata when resetting a partition's offset fails with
+        # NotLeaderForPartition (consumer/fetcher.py: "Failed fetch offsets"): it asks the old leader again
+        # until the metadata ages out, 5 minutes by default. After a broker restart that stalled both workers
+        # of a cluster fault run; a 15 s age bounds the stall (one metadata request per 15 s otherwise).
+        consumer_metadata_max_age_ms=15_000,
         # Static membership when the worker has a stable name: a restart under it is not a new member.
         **faust_adapter.membership(settings.worker_app_id, settings.worker_instance),
         datadir=str(settings.home / "worker-data"),

@@ -50,3 +50,9 @@ def test_without_a_name_membership_stays_dynamic(tmp_path: Path) -> None:
 def test_the_worker_command_documents_the_instance_option() -> None:
     res = CliRunner().invoke(main, ["worker", "--help"])
     assert res.exit_code == 0 and "--instance" in res.output and "ESUP_WORKER_INSTANCE" in res.output
+
+
+def test_the_consumer_refreshes_its_metadata_within_15_seconds(tmp_path: Path) -> None:
+    """A partition whose leader moved is found again without waiting aiokafka's default 5 minutes."""
+    runtime = create_app(load_settings(home=tmp_path, worker_app_id="g1", worker_instance=None))
+    assert runtime.app.conf.consumer_metadata_max_age_ms == 15_000
