@@ -158,8 +158,11 @@ def parse_catalog_item(raw: bytes | bytearray | str) -> CatalogItem:
 
 def load_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog YAML file; errors name the item and field."""
-    text = Path(path).read_text(encoding="utf-8")
-    return parse_catalog(yaml.safe_load(text), source=str(path))
+    try:  # a file that is not YAML (or not UTF-8) is a bad catalog, named, not a traceback
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: not a YAML catalog: {' '.join(str(exc).split())}") from None
+    return parse_catalog(data, source=str(path))
 
 
 def parse_catalog(data: Any, source: str = "<catalog>") -> Catalog:
