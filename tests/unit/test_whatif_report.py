@@ -157,3 +157,48 @@ def test_windows() -> None:
         Window(date(2026, 6, 2), date(2026, 6, 1))
     with pytest.raises(ValueError):
         Window(date(2026, 6, 1), date(2026, 6, 2), "5101")
+
+
+def sample_report() -> dict[str, object]:
+    from whatif.report import findings_section, scores_section
+
+    model, cal = load_scoring(), WorkCalendar()
+    before = [f("a"), f("b", staff="s2")]
+    after = [f("a"), f("<c>", rule="TIME_DECISION_PROMISE_BREACHED")]
+    live, scen = Side(model, cal, before, [], []), Side(model, cal, after, [], [])
+    scores, _ = scores_section({"510000": (live, scen)}, [JUNE], {})
+    return {
+        "window": {
+            "from": "2026-06-01",
+            "to": "2026-06-30",
+            "region": None,
+            "timers_run_to": "2026-07-01T00:00:00+08:00",
+            "cases": 2,
+            "events": 9,
+            "events_refused_by_the_contract": 0,
+        },
+        "configuration": {"baseline": {"catalog": "a"}, "scenario": {"catalog": "b"}, "changed": ["catalog"]},
+        "check": {**consistency(before, before), "finished_cases_differ": 0},
+        "findings": findings_section(compare(before, after), 2, 2),
+        "scores": scores,
+    }
+
+
+def test_the_page_and_the_terminal_show_the_same_tables() -> None:
+    import io
+
+    from rich.console import Console
+
+    from whatif.render import html, terminal
+
+    report = sample_report()
+    page = html(report)
+    assert page == html(sample_report())  # deterministic
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert "&lt;c&gt;" in page and "<c>" not in page  # ids are escaped
+    assert "TIME_DECISION_PROMISE_BREACHED" in page and "yes, id for id" in page
+    out = io.StringIO()
+    terminal(report, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "Findings by rule" in text and "TIME_DECISION_PROMISE_BREACHED" in text and "<c>" in text
+    assert "Score and rank changes: department" in text
