@@ -34,10 +34,12 @@ def live_catalog(s: Settings) -> Any:
     from esup.producer import read_compacted
     from schemas.catalog import Catalog, CatalogError, parse_catalog_item
 
+    try:
+        records = read_compacted(s.kafka_bootstrap, s.topic_catalog, auth=kafka_python_auth(s, CATALOG))
+    except (LookupError, TimeoutError, OSError) as exc:
+        raise click.ClickException(f"reading the live catalog: {exc} (or pass --base-catalog FILE)") from None
     items, bad = [], []
-    for key, raw in sorted(
-        read_compacted(s.kafka_bootstrap, s.topic_catalog, auth=kafka_python_auth(s, CATALOG)).items()
-    ):
+    for key, raw in sorted(records.items()):
         if raw is None:
             continue
         try:
@@ -163,10 +165,15 @@ def whatif(
     new = configuration(proposed, None, base)
     reader_role: Role = "reader"
     client = connect(s, s.clickhouse_database, role=reader_role)
+    from clickhouse_driver.errors import Error as ClickHouseError
+
     try:
         result = run(client, window, base, new, jobs=jobs, at=until)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    except ClickHouseError as exc:  # a missing database or table, a refused login: one line, not a traceback
+        text = " ".join(str(exc).split("Stack trace:")[0].split())
+        raise click.ClickException(f"ClickHouse: {text}") from None
     finally:
         client.disconnect()
     report = result.report
@@ -183,6 +190,9 @@ def whatif(
         writer = connect(s, s.clickhouse_database, role=writer_role)
         try:
             run_id = store(writer, store_name, result)
+        except ClickHouseError as exc:  # e.g. migration 0060 not applied: `esup db migrate`
+            text = " ".join(str(exc).split("Stack trace:")[0].split())
+            raise click.ClickException(f"storing the scenario: ClickHouse: {text}") from None
         finally:
             writer.disconnect()
         click.echo(f"stored as scenario {store_name!r} (run {run_id})", err=True)
