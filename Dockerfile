@@ -19,6 +19,7 @@ COPY notifier ./notifier
 COPY loop ./loop
 COPY api ./api
 COPY bulletin ./bulletin
+COPY whatif ./whatif
 COPY gateway ./gateway
 COPY console ./console
 COPY complaints ./complaints

@@ -11,7 +11,7 @@ from typing import Any
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import case, department, province_overview
+from dashboards import case, department, province_overview, whatif
 from dashboards.panels import PanelSpec
 from esup.resources import packaged
 
@@ -39,6 +39,7 @@ BOARDS: tuple[Board, ...] = (
     Board("province_overview", province_overview.UID, province_overview.build, province_overview.specs),
     Board("department", department.UID, department.build, department.specs),
     Board("case", case.UID, case.build, case.specs),
+    Board("whatif", whatif.UID, whatif.build, whatif.specs),
 )
 
 

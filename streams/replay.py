@@ -11,7 +11,7 @@ import multiprocessing as mp
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -36,6 +36,7 @@ class Replay:
     events: int
     cases: int
     at: datetime | None
+    snapshots: list[str] = field(default_factory=list)  # with ``snapshots=True``: each case's, as of ``at``, by case id
 
 
 def job_of(line: bytes, number: int, jobs: int) -> int:
@@ -64,9 +65,11 @@ def _route(path: Path, jobs: int) -> bytearray:
     return out
 
 
-def _job(path: Path, route: bytearray, me: int, ctx: Context, at: datetime | None, conn: Connection) -> None:
+def _job(
+    path: Path, route: bytearray, me: int, ctx: Context, at: datetime | None, conn: Connection, snapshots: bool
+) -> None:
     """One job: parse and step its lines, report (latest, rejected, counts), wait for ``until``, run the
-    timers, send the findings sorted as (key, JSON)."""
+    timers, send the findings sorted as (key, JSON), then (with ``snapshots``) each case's snapshot."""
     by_case: dict[str, list[CaseEvent]] = defaultdict(list)
     rejected: list[tuple[int, str]] = []
     latest: datetime | None = None
@@ -97,22 +100,31 @@ def _job(path: Path, route: bytearray, me: int, ctx: Context, at: datetime | Non
     conn.send((latest, rejected, events, len(states), facts))
     until: datetime | None = conn.recv()
     if until is not None:
-        for state in states.values():
-            findings += [(finding_order(f), f.model_dump_json()) for f in due(state, until, ctx)[1]]
+        for case_id, state in states.items():
+            state, fired = due(state, until, ctx)
+            findings += [(finding_order(f), f.model_dump_json()) for f in fired]
+            states[case_id] = state
     findings.sort()
     conn.send(findings)
+    if snapshots:
+        from streams.rules.snapshot import snapshot
+
+        conn.send(
+            [(c, snapshot(s, until, ctx).model_dump_json()) for c, s in sorted(states.items()) if until is not None]
+        )
     conn.close()
 
 
-def replay(path: Path, ctx: Context, at: datetime | None, jobs: int) -> Replay:
-    """Evaluate the events of ``path`` over ``jobs`` processes (fork: each inherits the routing table)."""
+def replay(path: Path, ctx: Context, at: datetime | None, jobs: int, *, snapshots: bool = False) -> Replay:
+    """Evaluate the events of ``path`` over ``jobs`` processes (fork: each inherits the routing table);
+    ``snapshots``: also each case's snapshot as of the time the timers ran to (what the sink would store)."""
     route = _route(path, jobs)
     fork = mp.get_context("fork")
     pipes: list[Connection] = []
     procs = []
     for me in range(jobs):
         mine, theirs = fork.Pipe()
-        proc = fork.Process(target=_job, args=(path, route, me, ctx, at, theirs), daemon=True)
+        proc = fork.Process(target=_job, args=(path, route, me, ctx, at, theirs, snapshots), daemon=True)
         proc.start()
         theirs.close()
         pipes.append(mine)
@@ -127,6 +139,7 @@ def replay(path: Path, ctx: Context, at: datetime | None, jobs: int) -> Replay:
         # The cross-case check runs here, on every job's facts: the pairs it finds may span jobs.
         crossed = cross_case((f for report in reports for f in report[4]), ctx)
         parts.append(sorted((finding_order(f), f.model_dump_json()) for f in crossed))
+        snaps = [text for _, text in heapq.merge(*(conn.recv() for conn in pipes))] if snapshots else []
     except EOFError:
         raise RuntimeError("a replay job died; run with --jobs 1 to see its error") from None
     finally:
@@ -141,4 +154,5 @@ def replay(path: Path, ctx: Context, at: datetime | None, jobs: int) -> Replay:
         events=sum(r[2] for r in reports),
         cases=sum(r[3] for r in reports),
         at=until,
+        snapshots=snaps,
     )

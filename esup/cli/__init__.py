@@ -45,6 +45,7 @@ from esup.cli import (
     status,
     topics,
     verify,
+    whatif,
     worker,
 )
 
@@ -96,6 +97,7 @@ COMMANDS: tuple[click.Command, ...] = (
     dossier.dossier,
     bulletin.bulletin,
     verify.verify,
+    whatif.whatif,
     dashboards.dashboards_group,
     # without servers
     evaluate.evaluate,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,3 +59,79 @@ def list_rules(as_json: bool, markdown: bool) -> None:
     for r in rows:
         basis = r["article"] or "-"
         click.echo(f"{r['code']:<{width}}  {r['category']:<13} {r['severity']:<7} {basis}  {r['meaning']}")
+
+
+ADOPT_KINDS = ("rules", "catalog", "calendar", "scoring")
+
+
+def adoption(kind: str, path: Path, moment: datetime, reason: str) -> dict[str, Any]:
+    """The audit detail of adopting a configuration file: what (kind, file, content hash as its version, the
+    file's own label), from when, and why. The file is loaded first: one that does not validate is refused,
+    the error naming the field."""
+    import hashlib
+
+    from schemas.catalog import load_catalog
+    from schemas.config import load_rule_config
+    from schemas.scoring import load_scoring
+    from streams.rules import load_calendar
+
+    label: str
+    if kind == "catalog":
+        label = load_catalog(path).version
+    elif kind == "scoring":
+        label = load_scoring(path).version
+    elif kind == "calendar":
+        label = load_calendar(path).version
+    else:
+        load_rule_config(path)
+        label = ""
+    return {
+        "kind": kind,
+        "file": str(path),
+        "version": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest(),
+        "label": label,
+        "effective_from": moment.isoformat(),
+        "reason": reason,
+    }
+
+
+@rules.command("adopt")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", "kind", required=True, type=click.Choice(ADOPT_KINDS), help="what FILE configures")
+@click.option("--from", "moment", required=True, help="ISO-8601 time with offset from which it is live")
+@click.option("--reason", default="", help="why (shown in the audit log)")
+def adopt(file: Path, kind: str, moment: str, reason: str) -> None:
+    """Record that FILE becomes the live KIND configuration from --from: who, what (its content hash), when.
+
+    \b
+    The record goes to the audit topic (and so to ClickHouse's audit_log), hash-chained like every
+    administrative action, and is acknowledged by the broker before this command reports success.
+    Run `esup whatif --KIND FILE …` first to see what the change would do. This records the decision;
+    the workers take the new file when they are started with it (or, for a catalog, when it is published
+    with `esup catalog publish`) — findings do not yet carry the configuration version (docs/whatif.md).
+    """
+    import yaml
+
+    from esup.access.audit import AccessAudit
+    from esup.kafka_auth import CATALOG, kafka_python_auth
+    from esup.params import aware_datetime, cli_settings
+    from esup.producer import kafka_producer
+    from schemas.catalog import CatalogError
+    from schemas.config import ConfigError
+    from schemas.scoring import ScoringError
+
+    when = aware_datetime(moment)
+    try:
+        detail = adoption(kind, file, when, reason)
+    except (CatalogError, ConfigError, ScoringError, ValueError, OSError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"{file}: not adopted: {' '.join(str(exc).split())}") from None
+    s = cli_settings()
+    # The catalog publisher's principal: it already publishes configuration and audits it (esup/access/table.py).
+    producer = kafka_producer(s.kafka_bootstrap, "esup-config-adopt", auth=kafka_python_auth(s, CATALOG))
+    try:
+        row = AccessAudit(producer, s.topic_audit, CATALOG, "esup rules adopt").record("config.adopt", detail)
+    finally:
+        producer.close(timeout=10)
+    click.echo(
+        f"adopted {kind} {detail['version'][:19]}… from {detail['effective_from']} (audit record {row['audit_id']})"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,6 +54,7 @@ SCENARIOS = [
             "period": "month",
             "department": "DZ-SCJG",
             "case_id": "DZ2026-0003",
+            "scenario": "examples-unchanged",
         },
         datetime(2026, 1, 1, tzinfo=TZ),
         datetime(2026, 5, 20, 12, tzinfo=TZ),
@@ -66,6 +67,7 @@ SCENARIOS = [
             "period": "week",
             "department": "DZ-ZRZY",
             "case_id": "DZ2026-0005",
+            "scenario": "examples-unchanged",
         },
         datetime(2026, 4, 1, tzinfo=TZ),
         datetime(2026, 5, 8, 18, tzinfo=TZ),
@@ -78,6 +80,7 @@ SCENARIOS = [
             "period": "day",
             "department": "DZ-WJW",
             "case_id": "DZ2026-0016",
+            "scenario": "examples-unchanged",
         },
         datetime(2026, 6, 1, tzinfo=TZ),
         datetime(2026, 6, 30, 17, tzinfo=TZ),
@@ -95,6 +98,8 @@ NON_EMPTY = {
     "时间线 Timeline",
     "问题与证据 Findings and their evidence",
     "临近时限的在办件 Open cases nearest their deadline",
+    "情景与现行排名 Scenario beside the live ranking",
+    "情景记录 Scenario runs",
 }
 
 
@@ -123,6 +128,19 @@ def example_rows() -> list[tuple[str, Any]]:
     return rows
 
 
+def store_scenario(c: Any) -> None:
+    """A what-if of the sample (its configuration unchanged) over 2026, stored as `examples-unchanged`."""
+    from schemas.scoring import load_scoring
+    from whatif.run import Configuration, whatif
+    from whatif.source import Window
+    from whatif.store import store
+
+    same = Configuration(load_catalog(EXAMPLES / "catalog.yaml"), RuleConfig(), WorkCalendar(), load_scoring())
+    result = whatif(c, Window(date(2026, 1, 1), date(2026, 12, 31)), same, same)
+    assert result.report["check"]["ok"], result.report["check"]
+    store(c, "examples-unchanged", result, datetime(2026, 12, 1, tzinfo=TZ))
+
+
 @pytest.fixture(scope="module")
 def client(clickhouse_server: Provided) -> Iterator[Any]:
     """The sample events, their findings and final snapshots from the real rules engine, through sinks.rows."""
@@ -138,6 +156,7 @@ def client(clickhouse_server: Provided) -> Iterator[Any]:
     ]
     departments.upsert(c, named, source="test", at=datetime(2026, 1, 1, tzinfo=TZ))
     refresh_board(c)  # the ranking panels read the scoreboard
+    store_scenario(c)  # the what-if dashboard shows a stored scenario
     yield c
     c.disconnect()
 
@@ -195,3 +214,14 @@ def test_live_ranking_shows_the_sample_departments(client: Any) -> None:
     s = SCENARIOS[0]
     rows = client.execute(expand(spec.sql, s.variables, s.start, s.end))
     assert [(r[0], r[1]) for r in rows] == [(1, "DZ-ZJ"), (2, "DZ-ZRZY"), (3, "DZ-FGW"), (4, "DZ-SCJG")]
+
+
+def test_a_stored_scenario_shows_beside_the_live_ranking(client: Any) -> None:
+    """The what-if dashboard: an unchanged scenario's ranks equal the live scoreboard's, month by month."""
+    spec = next(s for s in BOARDS[3].specs() if s.title.startswith("情景与现行排名"))
+    s = SCENARIOS[0]
+    rows = client.execute(expand(spec.sql, s.variables, s.start, s.end))
+    assert rows
+    for r in rows:
+        live_rank, rank_before, rank_after, move = r[2], r[4], r[5], r[8]
+        assert live_rank == rank_before == rank_after and move == 0, r

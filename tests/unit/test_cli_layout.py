@@ -35,6 +35,7 @@ PACKAGES = [
     "gateway",
     "console",
     "complaints",
+    "whatif",
 ]
 
 
@@ -98,6 +99,7 @@ def test_esup_help_lists_every_group_and_hides_the_old_spellings() -> None:
         "evaluate",
         "schema",
         "rankings",
+        "whatif",
     } <= listed
     assert "worker-status" in main.commands and "worker-status" not in listed
     status = CliRunner().invoke(main, ["status", "--help"]).output

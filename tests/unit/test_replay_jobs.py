@@ -61,3 +61,27 @@ def test_a_case_goes_to_one_job_whatever_its_line() -> None:
         {job_of(a, n, 4) for n in range(1, 9)}
     ) == 1
     assert {job_of(b"{oops", n, 4) for n in range(8)} == {0, 1, 2, 3}  # unreadable: spread by line number
+
+
+def test_snapshots_are_the_reference_states_whatever_the_jobs(province: tuple[Path, Path, str]) -> None:
+    """`replay(..., snapshots=True)` (what `esup whatif` stores as finished cases): each case's snapshot as of the
+    timers' end, equal to the reference evaluation's state after its timers, for 1 and for 3 jobs."""
+    from datetime import datetime
+
+    from esup.cli.evaluate import read_events
+    from schemas.catalog import load_catalog
+    from streams.replay import replay
+    from streams.rules import Context, WorkCalendar, evaluate
+    from streams.rules.snapshot import snapshot
+
+    events, catalog, moment = province
+    at = datetime.fromisoformat(moment)
+    ctx = Context.build(WorkCalendar(), load_catalog(catalog), None)
+    parsed, _ = read_events(events)
+    reference = evaluate(parsed, ctx, at)
+    expected = [snapshot(s, at, ctx).model_dump_json() for _, s in sorted(reference.states.items())]
+    for jobs in (1, 3):
+        got = replay(events, ctx, at, jobs, snapshots=True)
+        assert got.snapshots == expected
+        assert list(got.lines) == [f.model_dump_json() for f in reference.findings]
+    assert replay(events, ctx, at, 2).snapshots == []  # only when asked for
