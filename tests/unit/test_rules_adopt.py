@@ -37,9 +37,9 @@ def test_a_changed_file_is_another_version(tmp_path: Path) -> None:
     [
         ("rules", "notice_share: 7\n", "notice_share"),
         ("catalog", "items: [{code: X}]\n", "name"),
-        ("catalog", "x: [\n", "not a YAML catalog"),
+        ("catalog", "x: [\n", "not valid YAML"),
         ("scoring", "x: [\n", "while parsing"),
-        ("calendar", b"\xff\xfe", "can't decode"),
+        ("calendar", b"\xff\xfe", "not UTF-8"),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_problem(tmp_path: Path, kind: str, content: str | bytes, says: str) -> None:
