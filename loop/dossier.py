@@ -58,6 +58,33 @@ def _parsed(events: list[dict[str, Any]]) -> list[CaseEvent]:
     ]
 
 
+def accountable(client: Any, f: Finding) -> dict[str, Any]:
+    """The responsible staff, the department and its head (责任追究), named from the directory tables."""
+    from api.directory import Accountable
+
+    dept = client.execute(
+        "SELECT name, head FROM directory_departments FINAL WHERE deleted = 0 AND id = %(d)s",
+        {"d": f.department_id},
+        settings={"readonly": 1},
+    )
+    head = str(dept[0][1]) if dept and dept[0][1] else None
+    names = dict(
+        client.execute(
+            "SELECT id, name FROM directory_staff FINAL WHERE deleted = 0 AND id IN %(ids)s",
+            {"ids": [f.staff_id, head or f.staff_id]},
+            settings={"readonly": 1},
+        )
+    )
+    return Accountable(
+        staff_id=f.staff_id,
+        staff_name=names.get(f.staff_id),
+        department_id=f.department_id,
+        department_name=str(dept[0][0]) if dept else None,
+        head_staff_id=head,
+        head_name=names.get(head) if head else None,
+    ).model_dump()
+
+
 def warnings(f: Finding, basis: Basis, comp: dict[str, Any]) -> list[str]:
     """Why this dossier's computation might not be the finding's: another calendar, the replay disagreeing."""
     out = list(basis.notes)
@@ -103,6 +130,7 @@ def build(client: Any, finding_id: str, basis: Basis, cfg: LoopConfig) -> dict[s
     comp = computation(f, _parsed(events), Context.build(basis.calendar, basis.catalog, basis.rules))
     return {
         "finding": json.loads(f.model_dump_json()),
+        "accountable": accountable(client, f),
         "basis": basis.describe(),
         "warnings": warnings(f, basis, comp),
         "rule": rule,
@@ -159,6 +187,12 @@ def write(dossier: dict[str, Any], out: Path) -> list[Path]:
     para(
         f"Case {f['case_id']}, department {f['department_id']}, staff {f['staff_id']}, region {f['region_code']}, "
         f"severity {f['severity']}, detected {f['detected_at']}, deadline {f['deadline']}"
+    )
+    who = dossier["accountable"]
+    para(
+        f"责任人 Responsible: {who['staff_name'] or '?'} ({who['staff_id']}); 部门 department: "
+        f"{who['department_name'] or '?'} ({who['department_id']}); 负责人 head: {who['head_name'] or '?'} "
+        f"({who['head_staff_id'] or 'none in the directory'})"
     )
     basis = dossier["basis"]
     para(
