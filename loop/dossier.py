@@ -71,7 +71,7 @@ def accountable(client: Any, f: Finding) -> dict[str, Any]:
     names = dict(
         client.execute(
             "SELECT id, name FROM directory_staff FINAL WHERE deleted = 0 AND id IN %(ids)s",
-            {"ids": [f.staff_id, head or f.staff_id]},
+            {"ids": (f.staff_id, head or f.staff_id)},
             settings={"readonly": 1},
         )
     )
