@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import Auditor
 from api.auth import Authenticator, Principal, Role, now
-from api.directory import Directory
+from api.directory import Accountable, Directory, accountable
 from api.store import FindingsReader, Publisher
 from complaints.desk import Desk, desk_router
 from complaints.intake import Intake, intake_router
@@ -104,10 +104,17 @@ class Accepted(BaseModel):
 
 
 class FindingView(BaseModel):
-    """One finding with its loop messages (responses, decisions, reports) so far."""
+    """One finding with who answers for it (names from the directory) and its loop messages so far."""
 
     finding: Finding
+    accountable: Accountable
     messages: list[dict[str, Any]]
+
+
+class FindingItem(Finding):
+    """A finding in a list, with who answers for it: the responsible staff, the department and its head, named."""
+
+    accountable: Accountable
 
 
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /auth/token")
@@ -155,6 +162,9 @@ def create_app(services: Services) -> FastAPI:
 
     Who = Annotated[Principal, Depends(principal)]
 
+    def named(f: Finding) -> Accountable:
+        return accountable(services.directory, f.staff_id, f.department_id)
+
     def visible_finding(finding_id: str, who: Principal) -> Finding:
         f = services.findings.get(finding_id)
         if f is None:
@@ -184,12 +194,14 @@ def create_app(services: Services) -> FastAPI:
         return Token(access_token=issued)
 
     @app.get("/findings", tags=["findings"], responses={401: {"description": "no credentials"}})
-    def list_findings(who: Who, request: Request, limit: int = 100) -> list[Finding]:
+    def list_findings(who: Who, request: Request, limit: int = 100) -> list[FindingItem]:
         request.state.action = "list_findings"
         limit = max(1, min(limit, 1000))
         if who.role == Role.department:
-            return services.findings.visible(who.department_id, None, limit)
-        return services.findings.visible(None, who.region_prefix(), limit)
+            found = services.findings.visible(who.department_id, None, limit)
+        else:
+            found = services.findings.visible(None, who.region_prefix(), limit)
+        return [FindingItem(**dict(f), accountable=named(f)) for f in found]
 
     @app.get(
         "/findings/{finding_id}",
@@ -203,7 +215,7 @@ def create_app(services: Services) -> FastAPI:
     def get_finding(finding_id: str, who: Who, request: Request) -> FindingView:
         request.state.action = "view_finding"
         f = visible_finding(finding_id, who)
-        return FindingView(finding=f, messages=services.findings.messages(finding_id))
+        return FindingView(finding=f, accountable=named(f), messages=services.findings.messages(finding_id))
 
     def accepted(request: Request, msg: LoopResponse | Decision | RecommendationReport) -> Accepted:
         partition, offset = services.publisher.publish(msg)

@@ -22,6 +22,7 @@ class Staff(BaseModel):
     staff_id: str
     department_id: str
     role: str = "handler"
+    name: str | None = None
 
 
 class Department(BaseModel):
@@ -32,6 +33,20 @@ class Department(BaseModel):
     department_id: str
     region_code: str = Field(pattern=r"^\d{6}$")
     head_staff_id: str | None = None
+    name: str | None = None
+
+
+class Accountable(BaseModel):
+    """Who answers for a finding (责任追究): the responsible staff, the department and its head, by id and name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    staff_id: str
+    staff_name: str | None = None
+    department_id: str
+    department_name: str | None = None
+    head_staff_id: str | None = None
+    head_name: str | None = None
 
 
 class Directory(Protocol):
@@ -59,11 +74,21 @@ class YamlDirectory:
         if any("id" in d for d in data.get("departments", [])):  # the organisation directory's own format
             data = {
                 "departments": [
-                    {"department_id": d["id"], "region_code": d["region_code"], "head_staff_id": d.get("head")}
+                    {
+                        "department_id": d["id"],
+                        "region_code": d["region_code"],
+                        "head_staff_id": d.get("head"),
+                        "name": d.get("name"),
+                    }
                     for d in data["departments"]
                 ],
                 "staff": [
-                    {"staff_id": s["id"], "department_id": s["department"], "role": s["roles"][0]}
+                    {
+                        "staff_id": s["id"],
+                        "department_id": s["department"],
+                        "role": s["roles"][0],
+                        "name": s.get("name"),
+                    }
                     for s in data.get("staff", [])
                 ],
             }
@@ -79,3 +104,19 @@ class YamlDirectory:
     def department(self, department_id: str) -> Department | None:
         """The department with this id, or None."""
         return self._departments.get(department_id)
+
+
+def accountable(directory: Directory | None, staff_id: str, department_id: str) -> Accountable:
+    """The finding's responsible staff, department and head with their names from the directory (None: unknown)."""
+    staff = directory.staff(staff_id) if directory and staff_id else None
+    dept = directory.department(department_id) if directory and department_id else None
+    head_id = dept.head_staff_id if dept else None
+    head = directory.staff(head_id) if directory and head_id else None
+    return Accountable(
+        staff_id=staff_id,
+        staff_name=staff.name if staff else None,
+        department_id=department_id,
+        department_name=dept.name if dept else None,
+        head_staff_id=head_id,
+        head_name=head.name if head else None,
+    )

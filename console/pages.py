@@ -22,6 +22,7 @@ from console.charts import trend_svg
 from console.deadlines import countdown
 from console.session import Forbidden
 from loop import dossier
+from loop.basis import of_files
 from sinks import case_view
 from sinks.rankings import fetch, with_names
 from streams.rules.calendar import local_date
@@ -32,6 +33,8 @@ _BULLETIN = re.compile(r"^bulletin-\d{4}-\d{2}(-\d{6})?\.(html|pdf)$")
 def register(app: FastAPI, c: Console) -> None:
     """Add the console's pages and their actions (inbox, finding, case, queue, ranking, bulletins...) to ``app``."""
     reader = c.api.findings
+    # The console's dossiers recompute with the catalog and calendar it was started with (esup console --catalog).
+    basis = of_files(c.catalog, c.calendar, "the console's --catalog")
 
     def today() -> date:
         return local_date(c.api.now())
@@ -111,7 +114,7 @@ def register(app: FastAPI, c: Console) -> None:
         request: Request, who: Principal, finding_id: str, status: int = 200, error: str | None = None
     ) -> HTMLResponse:
         f = finding_or_403(finding_id, who)
-        doc = dossier.build(reader.client, finding_id, c.catalog, c.calendar, c.api.loop)
+        doc = dossier.build(reader.client, finding_id, basis, c.api.loop)
         evidence = set(f.evidence_event_ids)
         return c.page(
             request,
@@ -141,7 +144,7 @@ def register(app: FastAPI, c: Console) -> None:
         if fmt not in ("pdf", "json"):
             raise HTTPException(404, "只有 PDF 和 JSON")
         finding_or_403(finding_id, who)
-        doc = dossier.build(reader.client, finding_id, c.catalog, c.calendar, c.api.loop)
+        doc = dossier.build(reader.client, finding_id, basis, c.api.loop)
         with tempfile.TemporaryDirectory() as tmp:
             dossier.write(doc, Path(tmp))
             body = (Path(tmp) / f"dossier.{fmt}").read_bytes()

@@ -256,7 +256,7 @@ def triggers() -> list[Case]:
         .ev("apply", "2026-03-09T09:00", "s-sun", materials=FOOD_MATERIALS)
         .ev("accept", "2026-03-09T09:30", "s-sun")
         .ev("review", "2026-03-11T10:00", "s-li", conditions_met=["premises_inspected"])
-        .ev("refuse_license", "2026-03-13T10:00", "s-zhao", reason="经研究不予许可")
+        .ev("refuse_license", "2026-03-13T10:00", "s-zhao", reason="经研究不予许可", remedy_notified=True)
         .ev("conclude", "2026-03-13T11:00", "s-sun", outcome="refused")
     )
     # 103. Step limit (环节时限): the 承办→审核 step promises 4 WD; the review comes on day 5 — a notice and a yellow

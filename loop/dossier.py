@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from loop.basis import Basis
 from loop.config import LoopConfig
+from loop.period import computation
 from loop.rules import ARTICLE, TITLES
-from loop.walk import walk
-from schemas.catalog import Catalog
-from schemas.events import parse_event
-from schemas.findings import Category, Finding
-from streams.rules.calendar import WorkCalendar, local_date
-from streams.rules.clocks import _RULES
+from schemas.events import CaseEvent, parse_event
+from schemas.findings import Finding
+from streams.rules.calendar import local_date
 from streams.rules.context import Context
-from streams.rules.evaluate import evaluate
 from streams.rules.registry import RULES
 
 _EVENT_COLS = (
@@ -35,7 +32,6 @@ _EVENT_COLS = (
     "source_partition",
     "source_offset",
 )
-_CLOCK_OF = {code: clock for clock, ms in _RULES.items() for code in ms.values()}
 
 
 def _finding(client: Any, finding_id: str) -> Finding:
@@ -47,26 +43,9 @@ def _finding(client: Any, finding_id: str) -> Finding:
     return f
 
 
-def _computation(
-    f: Finding, events: list[dict[str, Any]], catalog: Catalog, cal: WorkCalendar, cfg: LoopConfig
-) -> dict[str, Any]:
-    """The deadline step by step: the clock of a timer finding (replayed from the events) or the response period."""
-    if f.category == Category.supervision:
-        start = datetime.fromisoformat(str(f.details["counted_from"]))
-        days, last = walk(cal, start.date(), int(str(f.details["working_days"])))
-        return {
-            "period": f.rule,
-            "start": start.date().isoformat(),
-            "working_days": f.details["working_days"],
-            "suspensions": [],
-            "extension": 0,
-            "last_day": last.isoformat() if last else None,
-            "days": [asdict(d) | {"day": d.day.isoformat()} for d in days],
-        }
-    name = _CLOCK_OF.get(f.rule)
-    if name is None:
-        return {"period": None, "note": "an event rule: no period applies"}
-    parsed = [
+def _parsed(events: list[dict[str, Any]]) -> list[CaseEvent]:
+    """The stored events as the engine read them (the storage's partition and offset left out)."""
+    return [
         parse_event(
             {
                 k: (v.isoformat() if isinstance(v, datetime) else v)
@@ -77,29 +56,50 @@ def _computation(
         )
         for e in events
     ]
-    state = evaluate(parsed, Context.build(cal, catalog), f.detected_at).states.get(f.case_id)
-    clock = state.clocks.get(name) if state else None
-    if clock is None:
-        return {"period": name, "note": "the clock is not in the case's events"}
-    n = clock.statutory + clock.extension
-    days, last = walk(cal, clock.start, n, clock.suspensions)
-    return {
-        "period": clock.key,
-        "start": clock.start.isoformat(),
-        "statutory": clock.statutory,
-        "promised": clock.promised,
-        "extension": clock.extension,
-        "working_days": n,
-        "suspensions": [
-            {"start": s.start.isoformat(), "end": s.end.isoformat() if s.end else None, "event_id": s.event_id}
-            for s in clock.suspensions
-        ],
-        "last_day": last.isoformat() if last else None,
-        "days": [asdict(d) | {"day": d.day.isoformat()} for d in days],
-    }
 
 
-def build(client: Any, finding_id: str, catalog: Catalog, cal: WorkCalendar, cfg: LoopConfig) -> dict[str, Any]:
+def accountable(client: Any, f: Finding) -> dict[str, Any]:
+    """The responsible staff, the department and its head (责任追究), named from the directory tables."""
+    from api.directory import Accountable
+
+    dept = client.execute(
+        "SELECT name, head FROM directory_departments FINAL WHERE deleted = 0 AND id = %(d)s",
+        {"d": f.department_id},
+        settings={"readonly": 1},
+    )
+    head = str(dept[0][1]) if dept and dept[0][1] else None
+    names = dict(
+        client.execute(
+            "SELECT id, name FROM directory_staff FINAL WHERE deleted = 0 AND id IN %(ids)s",
+            {"ids": (f.staff_id, head or f.staff_id)},
+            settings={"readonly": 1},
+        )
+    )
+    return Accountable(
+        staff_id=f.staff_id,
+        staff_name=names.get(f.staff_id),
+        department_id=f.department_id,
+        department_name=str(dept[0][0]) if dept else None,
+        head_staff_id=head,
+        head_name=names.get(head) if head else None,
+    ).model_dump()
+
+
+def warnings(f: Finding, basis: Basis, comp: dict[str, Any]) -> list[str]:
+    """Why this dossier's computation might not be the finding's: another calendar, the replay disagreeing."""
+    out = list(basis.notes)
+    if f.calendar_version != basis.calendar.version:
+        out.append(
+            f"calendar mismatch: the finding was computed with calendar {f.calendar_version}, this dossier uses "
+            f"{basis.calendar.version} ({basis.calendar_source}); pass --calendar with the workers' file"
+        )
+    out += comp.get("warnings", [])
+    if comp.get("period") and comp.get("agrees_with_finding") is False:
+        out.append(f"the walk ends {comp.get('deadline_at')}, the finding's deadline is {f.deadline}")
+    return out
+
+
+def build(client: Any, finding_id: str, basis: Basis, cfg: LoopConfig) -> dict[str, Any]:
     """One finding's evidence file as a dict: finding, rule, deadline computation, events, notifications, messages."""
     f = _finding(client, finding_id)
     rows = client.execute(
@@ -127,13 +127,20 @@ def build(client: Any, finding_id: str, catalog: Catalog, cal: WorkCalendar, cfg
         + [(f.detected_at.isoformat(), f"finding {f.rule}")]
         + [(m["at"], f"{m['type']} by {m['actor_id']}") for m in messages]
     )
+    comp = computation(f, _parsed(events), Context.build(basis.calendar, basis.catalog, basis.rules))
     return {
         "finding": json.loads(f.model_dump_json()),
+        "accountable": accountable(client, f),
+        "basis": basis.describe(),
+        "warnings": warnings(f, basis, comp),
         "rule": rule,
         "law_article": f.law_article,
-        "calendar_version": cal.version,
+        "calendar_version": basis.calendar.version,
         "finding_calendar_version": f.calendar_version,
-        "deadline_computation": _computation(f, events, catalog, cal, cfg),
+        "deadline_computation": comp,
+        "catalog_item": next(
+            (json.loads(i.model_dump_json()) for i in basis.catalog.items if i.code == f.item_code), None
+        ),
         "events": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()} for e in events],
         "notifications": _notifications(client, finding_id),
         "responses_and_decisions": messages,
@@ -181,10 +188,26 @@ def write(dossier: dict[str, Any], out: Path) -> list[Path]:
         f"Case {f['case_id']}, department {f['department_id']}, staff {f['staff_id']}, region {f['region_code']}, "
         f"severity {f['severity']}, detected {f['detected_at']}, deadline {f['deadline']}"
     )
-    para(f"Calendar {dossier['calendar_version']} (finding computed with {dossier['finding_calendar_version']})")
+    who = dossier["accountable"]
+    para(
+        f"责任人 Responsible: {who['staff_name'] or '?'} ({who['staff_id']}); 部门 department: "
+        f"{who['department_name'] or '?'} ({who['department_id']}); 负责人 head: {who['head_name'] or '?'} "
+        f"({who['head_staff_id'] or 'none in the directory'})"
+    )
+    basis = dossier["basis"]
+    para(
+        f"Calendar {dossier['calendar_version']} ({basis['calendar']['source']}; the finding was computed with "
+        f"{dossier['finding_calendar_version']}). Catalog: {basis['catalog']['source']}, version "
+        f"{basis['catalog']['version']}. Rule thresholds: {basis['rules']['source']}."
+    )
+    for w in dossier["warnings"]:
+        para(f"WARNING: {w}")
     comp = dossier["deadline_computation"]
     para("Deadline computation (期限计算)", "Heading2")
-    para(", ".join(f"{k}: {comp[k]}" for k in comp if k != "days"))
+    if comp.get("why"):
+        para(f"Period {comp['period']}: {comp['why']}. Last day {comp['last_day']} (deadline {comp['deadline_at']}).")
+    skip = ("days", "why", "warnings")
+    para(", ".join(f"{k}: {comp[k]}" for k in comp if k not in skip))
     for d in comp.get("days", []):
         para(f"{d['day']}  {'#' + str(d['counted']) if d['counted'] else '—'}  {d['note']}")
     para("Events (Kafka partition/offset)", "Heading2")

@@ -108,9 +108,12 @@ class RefusalPayload(_Strict):
 
     # Art. 38 ¶2: a refusal states its reasons and tells the applicant of the right to administrative review
     # or litigation. Both optional on purpose: a refusal without them is a violation to flag, not a bad message.
+    # Omitted is "not stated" (None), never "told": the law asks the department to show it told the applicant.
     reason: ShortText = ""
-    remedy_notified: bool = Field(
-        default=True, description="the applicant was told of the right to administrative review or litigation"
+    remedy_notified: bool | None = Field(
+        default=None,
+        description="the applicant was told of the right to administrative review or litigation; omitted: not "
+        "stated, flagged like false (PROC_REFUSAL_NO_REMEDY)",
     )
 
 

@@ -172,11 +172,11 @@ class CaseBuilder(Timeline):
         self._start_decision(clock.start if deemed else day)
 
     def refuse_accept(
-        self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式", remedy: bool = True
+        self, day: date, staff: Staff, reason: str = "申请材料不符合法定形式", remedy: bool | None = True
     ) -> None:
         """Refuse to accept (不予受理): the refusal's findings (art. 38 ¶2); every period stops."""
         when = self.moment(day)
-        event = self.emit("refuse_accept", when, staff, {"reason": reason, "remedy_notified": remedy})
+        event = self.emit("refuse_accept", when, staff, _refusal_payload(reason, remedy))
         self._refusal(event, staff, reason, remedy)
         self._stop(when)
         self.outcome = "not_accepted"
@@ -189,8 +189,8 @@ class CaseBuilder(Timeline):
             return False
         return kind == "refuse_accept" or not set(self.item.required_conditions) - self.conditions
 
-    def _refusal(self, event: dict[str, Any], staff: Staff, reason: str, remedy: bool) -> None:
-        """Art. 38 ¶2: reasons stated and the right to review or litigation told."""
+    def _refusal(self, event: dict[str, Any], staff: Staff, reason: str, remedy: bool | None) -> None:
+        """Art. 38 ¶2: reasons stated and the right to review or litigation told (not stated is not told)."""
         if not reason:
             self._expect("PROC_REFUSAL_NO_REASON", staff.staff_id, event)
         if not remedy:
@@ -346,11 +346,11 @@ class CaseBuilder(Timeline):
         self._start_delivery(day)
 
     def refuse_license(
-        self, day: date, staff: Staff, reason: str = "不符合法定条件、标准", remedy: bool = True
+        self, day: date, staff: Staff, reason: str = "不符合法定条件、标准", remedy: bool | None = True
     ) -> None:
         """Refuse the licence (不予许可): the refusal's findings (art. 38 ¶2); the periods to the decision stop."""
         when = self.moment(day)
-        event = self.emit("refuse_license", when, staff, {"reason": reason, "remedy_notified": remedy})
+        event = self.emit("refuse_license", when, staff, _refusal_payload(reason, remedy))
         self._refusal(event, staff, reason, remedy)
         self._too_fast(event, when, staff)
         self._stop(when, "accept", "review", "decision", *STEPS)
@@ -481,3 +481,8 @@ class CaseBuilder(Timeline):
 
 
 __all__ = ["CaseBuilder", "NoRoom"]
+
+
+def _refusal_payload(reason: str, remedy: bool | None) -> dict[str, Any]:
+    """A refusal's payload; ``remedy`` None leaves remedy_notified out, as a department system that never says."""
+    return {"reason": reason} | ({} if remedy is None else {"remedy_notified": remedy})

@@ -8,6 +8,7 @@ in one way (and in what that way entails: a late acceptance can make the decisio
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -73,9 +74,13 @@ _REFUSALS = {"refusal_no_reason", "refusal_no_remedy", "refused_qualified"}
 _RUNNING = ("decision", "review", "step_review", "step_decision")
 
 
-def _terms(kind: str | None, default: str) -> tuple[str, bool]:
-    """A refusal's reason and whether the applicant was told of the right to review or litigation."""
-    return ("" if kind == "refusal_no_reason" else default), kind != "refusal_no_remedy"
+def _terms(kind: str | None, default: str, case_id: str) -> tuple[str, bool | None]:
+    """A refusal's reason and whether the applicant was told of the right to review or litigation: a refusal
+    without the remedy says "no" in half the cases and says nothing in the others (by the case id: the
+    random stream stays the same)."""
+    if kind != "refusal_no_remedy":
+        return ("" if kind == "refusal_no_reason" else default), True
+    return default, (False if zlib.crc32(case_id.encode()) % 2 else None)
 
 
 def build_case(b: CaseBuilder, arrival: datetime, county: County, p: Profile) -> None:
@@ -153,7 +158,7 @@ def _acceptance(b: CaseBuilder, window: Staff, missing: list[str], p: Profile) -
     limit = b.workday_from(b.day) if rnd.random() < p.on_the_spot else b.safe("accept")
     day = b.pick(min(limit, b.safe("accept")), strict=strict)
     if kind in _REFUSALS and rnd.random() < 0.5:
-        b.refuse_accept(day, window, *_terms(kind, "申请材料不齐全、不符合法定形式"))
+        b.refuse_accept(day, window, *_terms(kind, "申请材料不齐全、不符合法定形式", b.case_id))
         b.conclude(b.within(2), window)
         return False
     # A clean refusal is of an incomplete file (after a supplement notice): a complete one is for review.
@@ -248,7 +253,7 @@ def _decision(b: CaseBuilder, window: Staff, p: Profile) -> None:
         ending = "withdraw"  # a clean case does not refuse a file its review found complete
     if ending is not None:
         if ending == "refuse":
-            b.refuse_license(day, approver, *_terms(kind, "不符合法定条件、标准"))
+            b.refuse_license(day, approver, *_terms(kind, "不符合法定条件、标准", b.case_id))
         else:
             b.withdraw(day, window)
         _close(b, window)

@@ -18,7 +18,7 @@ def refusal(state: CaseState, event: ev.RefuseAccept | ev.RefuseLicense, ctx: Co
     out: list[Finding] = []
     p = event.payload
     what = _WHAT[event.kind]
-    base = {"kind": event.kind, "reason": p.reason, "remedy_notified": p.remedy_notified}
+    base: dict[str, object] = {"kind": event.kind, "reason": p.reason, "remedy_notified": p.remedy_notified}
     if not p.reason:
         out.append(
             event_finding(
@@ -30,16 +30,16 @@ def refusal(state: CaseState, event: ev.RefuseAccept | ev.RefuseLicense, ctx: Co
                 details=base,
             )
         )
-    if not p.remedy_notified:
+    if p.remedy_notified is not True:  # False, or omitted: not stated is not told
+        how = "without telling" if p.remedy_notified is False else "not stating that it told"
         out.append(
             event_finding(
                 state,
                 "PROC_REFUSAL_NO_REMEDY",
                 event,
                 ctx,
-                f"{what} by {event.staff_id} without telling the applicant of the right to administrative review "
-                "or litigation",
-                details=base,
+                f"{what} by {event.staff_id} {how} the applicant of the right to administrative review or litigation",
+                details=base | {"remedy_stated": p.remedy_notified is not None},
             )
         )
     out += _qualified(state, event, ctx, what, base)

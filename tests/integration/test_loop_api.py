@@ -214,3 +214,39 @@ def test_department_token_never_breaks_the_server(api: dict[str, Any], server: s
                 assert case.path_parameters["finding_id"] != MINE.finding_id or case.method == "POST"
 
         conforms()
+
+
+def _named(path: str, f: Finding) -> dict[str, Any]:
+    """What the fixture directory says of a finding's staff, department and head, read here independently."""
+    import yaml
+
+    data = yaml.safe_load(open(path, encoding="utf-8"))  # noqa: SIM115 - a small fixture, read once
+    depts = {d["department_id"]: d for d in data["departments"]}
+    staff = {s["staff_id"]: s for s in data["staff"]}
+    dept = depts.get(f.department_id, {})
+    head = dept.get("head_staff_id")
+    return {
+        "staff_id": f.staff_id,
+        "staff_name": staff.get(f.staff_id, {}).get("name"),
+        "department_id": f.department_id,
+        "department_name": dept.get("name"),
+        "head_staff_id": head,
+        "head_name": staff.get(head, {}).get("name") if head else None,
+    }
+
+
+def test_finding_views_name_the_staff_the_department_and_its_head(server: str) -> None:
+    fixture = "tests/fixtures/directory.yaml"
+    dz1, sup = login(server, "dz1"), login(server, "sup-dazhou")
+    listed = httpx.get(f"{server}/findings", headers=dz1).json()
+    assert [x["accountable"] for x in listed] == [_named(fixture, MINE)]
+    assert listed[0]["accountable"]["head_name"] and listed[0]["accountable"]["staff_name"]
+    one = httpx.get(f"{server}/findings/{MINE.finding_id}", headers=dz1).json()
+    assert one["accountable"] == _named(fixture, MINE) and one["finding"]["finding_id"] == MINE.finding_id
+    # A supervisor's list: every finding of the region named; a head missing from the staff list stays unnamed.
+    region = {x["finding_id"]: x["accountable"] for x in httpx.get(f"{server}/findings", headers=sup).json()}
+    assert region == {f.finding_id: _named(fixture, f) for f in (MINE, OTHER)}
+    assert region[OTHER.finding_id]["head_staff_id"] == "head-2" and region[OTHER.finding_id]["head_name"] is None
+    # The OpenAPI schema says so, for department systems that generate clients from it.
+    spec = httpx.get(f"{server}/openapi.json").json()["components"]["schemas"]
+    assert {"staff_name", "department_name", "head_staff_id", "head_name"} <= set(spec["Accountable"]["properties"])

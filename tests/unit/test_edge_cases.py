@@ -155,7 +155,7 @@ def test_art32_refusal_to_accept_after_acceptance_is_a_procedure_violation(accep
     events = [event("apply", "2026-03-02T09:00")]
     if accepted_how == "accepted":
         events.append(event("accept", "2026-03-03T10:00"))
-    refusal = event("refuse_accept", "2026-03-20T10:00", reason="材料不全")
+    refusal = event("refuse_accept", "2026-03-20T10:00", reason="材料不全", remedy_notified=True)
     found = run([*events, refusal], context(), until="2026-06-01T00:00")
     assert any(f.category == "procedure" and refusal.event_id in f.evidence_event_ids for f in found)
 

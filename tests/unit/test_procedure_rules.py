@@ -85,7 +85,7 @@ def test_withdrawal_stops_the_clocks_and_may_be_concluded() -> None:
 def test_refusal_to_accept_and_refusal_to_license_end_the_clocks() -> None:
     refused = [
         event("apply", "2026-03-02T09:00"),
-        event("refuse_accept", "2026-03-03T10:00", reason="not ours"),
+        event("refuse_accept", "2026-03-03T10:00", reason="not ours", remedy_notified=True),
         event("conclude", "2026-03-03T11:00"),
     ]
     assert run(refused, context(), until="2026-12-01T00:00") == []
@@ -93,7 +93,7 @@ def test_refusal_to_accept_and_refusal_to_license_end_the_clocks() -> None:
         event("apply", "2026-03-02T09:00"),
         event("accept", "2026-03-02T10:00"),
         event("review", "2026-03-03T10:00"),
-        event("refuse_license", "2026-03-04T10:00", reason="unsafe"),
+        event("refuse_license", "2026-03-04T10:00", reason="unsafe", remedy_notified=True),
         event("conclude", "2026-03-04T11:00"),
     ]
     assert run(denied, context(), until="2026-12-01T00:00") == []

@@ -134,6 +134,21 @@ def test_every_violation_kind_every_category_and_every_rule_is_injected() -> Non
     assert {e.rule for e in truth} == set(RULES) - NOT_SIMULATED
 
 
+def test_a_refusal_that_omits_the_remedy_is_simulated_and_found_like_one_that_denies_it() -> None:
+    sim, events, truth, at = simulate(cases=2000, violation_rate=0.9, seed=1)
+    refusals = [e for e in events if str(e["kind"]).startswith("refuse_")]
+    stated = Counter(json.dumps(e["payload"], sort_keys=True).count("remedy_notified") for e in refusals)
+    assert stated[0] and stated[1]  # some say nothing of the remedy, the others say true or false
+    untold = {
+        e["event_id"]
+        for e in refusals
+        if e["payload"].get("remedy_notified") is not True  # type: ignore[attr-defined]
+    }
+    flagged = {f.evidence_event_ids[-1] for f in engine(sim, events, at) if f.rule == "PROC_REFUSAL_NO_REMEDY"}
+    expected = {x.event_id for x in truth if x.rule == "PROC_REFUSAL_NO_REMEDY"}
+    assert untold == flagged == expected
+
+
 def test_clean_cases_raise_nothing_in_the_engine() -> None:
     sim, events, truth, at = simulate(cases=1500, violation_rate=0.0, seed=2)
     assert truth == []

@@ -31,42 +31,55 @@ def test_a_refusal_without_reasons_or_remedies_is_a_procedure_finding() -> None:
     for kind, before in (("refuse_accept", []), ("refuse_license", [event("accept", "2026-03-02T10:00")])):
         events = [event("apply", "2026-03-02T09:00"), *before, event(kind, "2026-03-03T10:00", staff="s9")]
         found = run(events, context())
-        assert sorted(rules(found)) == ["PROC_REFUSAL_NO_REASON"]  # remedy_notified defaults to told
+        # Neither a reason nor the remedy stated: both findings (an omitted remedy_notified is not "told").
+        assert sorted(rules(found)) == ["PROC_REFUSAL_NO_REASON", "PROC_REFUSAL_NO_REMEDY"]
         f = only(found, "PROC_REFUSAL_NO_REASON")
         assert f.staff_id == "s9" and f.law_article == "行政许可法 第32条、第38条第2款"
+        assert only(found, "PROC_REFUSAL_NO_REMEDY").details["remedy_stated"] is False
         untold = [*events[:-1], event(kind, "2026-03-03T10:00", reason="不符合法定条件", remedy_notified=False)]
         assert rules(run(untold, context())) == ["PROC_REFUSAL_NO_REMEDY"]
-        told = [*events[:-1], event(kind, "2026-03-03T10:00", reason="不符合法定条件")]
+        assert only(run(untold, context()), "PROC_REFUSAL_NO_REMEDY").details["remedy_stated"] is True
+        unstated = [*events[:-1], event(kind, "2026-03-03T10:00", reason="不符合法定条件")]
+        f = only(run(unstated, context(), until="2026-12-01T00:00"), "PROC_REFUSAL_NO_REMEDY")
+        assert "not stating" in f.message and f.details["remedy_notified"] is None
+        told = [*events[:-1], event(kind, "2026-03-03T10:00", reason="不符合法定条件", remedy_notified=True)]
         assert run(told, context(), until="2026-12-01T00:00") == []
 
 
 def test_refusing_a_complete_application_is_a_notice_for_review() -> None:
     complete = event("apply", "2026-03-02T09:00", materials=["form", "plan"])
     f = only(
-        run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r")], context(ITEM)), "COND_QUALIFIED_REFUSED"
+        run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r", remedy_notified=True)], context(ITEM)),
+        "COND_QUALIFIED_REFUSED",
     )
     assert f.severity == "notice" and f.details["materials"] == ["form", "plan"]
     # Refused after the review verified every condition: for review; with a condition unverified: lawful.
     base = [complete, event("accept", "2026-03-02T10:00")]
     verified = [*base, event("review", "2026-03-04T10:00", conditions_met=["inspected"])]
     assert "COND_QUALIFIED_REFUSED" in rules(
-        run([*verified, event("refuse_license", "2026-03-05T10:00", reason="r")], context(ITEM))
+        run([*verified, event("refuse_license", "2026-03-05T10:00", reason="r", remedy_notified=True)], context(ITEM))
     )
-    unverified = [*base, event("review", "2026-03-04T10:00"), event("refuse_license", "2026-03-05T10:00", reason="r")]
+    unverified = [
+        *base,
+        event("review", "2026-03-04T10:00"),
+        event("refuse_license", "2026-03-05T10:00", reason="r", remedy_notified=True),
+    ]
     assert run(unverified, context(ITEM)) == []
     # Incomplete, told to supplement, or no list of materials to judge by: nothing.
     partial = [
         event("apply", "2026-03-02T09:00", materials=["form"]),
-        event("refuse_accept", "2026-03-02T11:00", reason="r"),
+        event("refuse_accept", "2026-03-02T11:00", reason="r", remedy_notified=True),
     ]
     assert run(partial, context(ITEM)) == []
     told = [
         complete,
         event("supplement_notice", "2026-03-02T10:00"),
-        event("refuse_accept", "2026-03-03T11:00", reason="r"),
+        event("refuse_accept", "2026-03-03T11:00", reason="r", remedy_notified=True),
     ]
     assert run(told, context(ITEM)) == []
-    assert run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r")], context()) == []
+    assert (
+        run([complete, event("refuse_accept", "2026-03-02T11:00", reason="r", remedy_notified=True)], context()) == []
+    )
 
 
 # ---- step limits (环节时限) -----------------------------------------------------------------------------------
