@@ -40,7 +40,7 @@ SEED = 20260601
 PRIOR_CASES = 10.0  # pseudo-cases a sparse stratum borrows from its parent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Cell:
     """One entity's counts in one case-mix stratum: cases handled and cards drawn."""
 

@@ -12,6 +12,8 @@ What counts (README "Fair rankings"):
 * its **stratum** is its catalog item and the first special procedure (art. 45: hearing, expert review…)
   its events name ('' when none).
 
+The procedure is read with a regular expression (extract), not visitParamExtractString, which finds
+nothing once a writer puts a space after the colon; 18.16 has no JSONExtract.
 `ANY LEFT JOIN` and a flag, not `ANY INNER JOIN`: current releases keep one row per key on *both* sides
 of an ANY INNER JOIN, where 18.16 kept every left row.
 
@@ -32,6 +34,24 @@ from sinks.rankings import RankRow, period_start
 from sinks.scoring import Kind, level_of
 
 CARD_SEVERITIES = ("yellow", "red")
+HISTORY = 6  # periods whose province rates set the expected cards by default: the ranked one and five before
+
+
+def fair_entries(
+    client: Any,
+    kind: Kind,
+    period: str,
+    start: date,
+    region: str | None,
+    raw: list[RankRow],
+    *,
+    history: int = HISTORY,
+    pending_counts: bool = True,
+) -> list[FairEntry]:
+    """The fair comparison of one period and region beside its raw rows (what the CLI, console and bulletin show)."""
+    province = region[:2] if region else ""
+    inputs = read(client, kind, period, start, province=province, history=history, pending_counts=pending_counts)
+    return combine(inputs, raw, region)
 
 
 def next_start(period: str, start: date) -> date:
@@ -72,7 +92,7 @@ def _cases_sql(province_filter: str) -> str:
     ANY LEFT JOIN
     (
         SELECT case_id, toDate(min(occurred_at)) AS first_event,
-            argMinIf(visitParamExtractString(payload, 'procedure'), occurred_at, kind = 'suspend') AS procedure
+            argMinIf(extract(payload, '"procedure": *"([a-z_]+)"'), occurred_at, kind = 'suspend') AS procedure
         FROM case_events FINAL
         GROUP BY case_id
     ) AS e USING case_id"""
@@ -173,8 +193,14 @@ class FairEntry:
         """The entry as a JSON-ready dict (the fair fields flat beside the raw ones)."""
         fair = asdict(self.fair) if self.fair else dict.fromkeys(FairRow.__dataclass_fields__)
         fair.pop("entity")
-        return {"id": self.id, "department_id": self.department_id, "province": self.province,
-                "raw_rank": self.raw_rank, "raw_score": self.raw_score, **fair}  # fmt: skip
+        return {
+            "id": self.id,
+            "department_id": self.department_id,
+            "province": self.province,
+            "raw_rank": self.raw_rank,
+            "raw_score": self.raw_score,
+            **fair,
+        }
 
 
 def _in_region(code: str, region: str | None) -> bool:

@@ -51,19 +51,17 @@ def _names(client: Any) -> tuple[dict[str, str], dict[str, str]]:
 def _fair_entries(
     client: Any, kind: Kind, period: str, start: date, region: str | None, history: int, raw: list[RankRow]
 ) -> list[FairEntry]:
-    """The fair comparison of one period beside the raw rows: read the cells, rank them per province."""
+    """The fair comparison of one period beside the raw rows, counting findings as the scoring model does."""
     from schemas.scoring import ScoringError, load_scoring
-    from sinks.fair_reader import combine, read
+    from sinks.fair_reader import fair_entries
 
     try:
         model = load_scoring()
     except ScoringError as exc:
         raise click.ClickException(str(exc)) from None
-    province = region[:2] if region else ""
-    inputs = read(
-        client, kind, period, start, province=province, history=history, pending_counts=model.pending_findings_count
+    return fair_entries(
+        client, kind, period, start, region, raw, history=history, pending_counts=model.pending_findings_count
     )
-    return combine(inputs, raw, region)
 
 
 @click.command("rankings")
