@@ -38,6 +38,7 @@ LEVEL = 0.95
 DRAWS = 2000
 SEED = 20260601
 PRIOR_CASES = 10.0  # pseudo-cases a sparse stratum borrows from its parent
+MIN_SPREAD = 0.1  # the prior's standard deviation is at least this share of its mean
 
 
 @dataclass(frozen=True, order=True)
@@ -138,8 +139,9 @@ def _poisson_ratio_interval(o: int, e: float, level: float) -> tuple[float | Non
 def gamma_prior(observed: list[int], expected: list[float]) -> tuple[float, float] | None:
     """(shape, rate) of the ratios' gamma prior by the method of moments; None when nothing is expected.
 
-    Between-entity variance = the weighted variance of O/E less what Poisson noise alone explains; when the
-    data show none, a variance of 1e-4 × mean² (practically full pooling) keeps the prior proper."""
+    Between-entity variance = the weighted variance of O/E less what Poisson noise alone explains, but never
+    below (10 % of the mean)²: few entities with few cards can show no spread beyond noise by chance, and a
+    prior as narrow as a point would then claim that every entity is exactly at the province's ratio."""
     pairs = [(o, e) for o, e in zip(observed, expected, strict=True) if e > 0]
     if not pairs:
         return None
@@ -148,7 +150,7 @@ def gamma_prior(observed: list[int], expected: list[float]) -> tuple[float, floa
     if m <= 0:
         m = 0.5 / e_sum  # no card anywhere: half a card over the province keeps the prior's mean above 0
     s2 = sum(e * (o / e - m) ** 2 for o, e in pairs) / e_sum
-    tau2 = max(s2 - m / (e_sum / len(pairs)), 1e-4 * m * m)
+    tau2 = max(s2 - m / (e_sum / len(pairs)), (MIN_SPREAD * m) ** 2)
     return m * m / tau2, m / tau2
 
 
