@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.scoring import ScoringModel
 from sinks.decisions_sql import DECISIONS_VIEW, MEASURES_VIEW
+from sinks.fair_reader import FairEntry, fair_entries
 from sinks.rankings import RankRow, fetch, with_names
 from sinks.scoreboard import board_table
 from sinks.scoring import level_of
@@ -58,6 +59,8 @@ class Bulletin:
     trend: dict[date, dict[str, float]]  # month -> department id -> score
     worst: list[WorstCase] = field(default_factory=list)
     measures: list[Measure] = field(default_factory=list)
+    # The fair comparison beside the official ranking (README "Fair rankings"); None when it could not be read.
+    fair: list[FairEntry] | None = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -165,6 +168,7 @@ def collect(
         trend,
         worst,
         measures,
+        fair_entries(client, "department", "month", month, region, ranked, pending_counts=model.pending_findings_count),
     )
 
 

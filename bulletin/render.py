@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bulletin.charts import FONT, deductions_chart, register_font, svg, trend_chart
 from bulletin.data import Bulletin, staff_extremes
+from sinks.fair_table import EXPLAIN_ZH
 from sinks.rankings import RankRow
 
 SEVERITY = {"red": "红牌", "yellow": "黄牌", "notice": "提醒"}
@@ -39,6 +40,29 @@ def department_table(b: Bulletin) -> list[list[str]]:
                 *(f"{cut.get(name, 0.0):g}" for name, _ in b.headings),
             ]
         )
+    return rows
+
+
+def _range(low: float | None, high: float | None) -> str:
+    return "—" if low is None or high is None else f"{low:.2f}–{high:.2f}"
+
+
+def fair_table(b: Bulletin) -> list[list[str]]:
+    """The fair comparison of departments beside their official rank, header first (README "Fair rankings")."""
+    header = "公平名次 名次范围 并列组 部门 正式名次 正式得分 案件 实际牌数 预期牌数 实际/预期 95%区间 收缩后 收缩区间"
+    rows = [header.split()]
+    names = {r.id: r.name or r.department_name for r in b.departments}
+    for e in b.fair or []:
+        f = e.fair
+        head = [str(f.rank), f"{f.rank_low}–{f.rank_high}", f"={f.tie_group}"] if f else ["—", "—", "—"]
+        raw = ["—" if e.raw_rank is None else str(e.raw_rank), "—" if e.raw_score is None else f"{e.raw_score:.2f}"]
+        if f is None:
+            tail = ["—"] * 7
+        else:
+            ratio = "—" if f.ratio is None else f"{f.ratio:.2f}"
+            tail = [str(f.cases), str(f.observed), f"{f.expected:.1f}", ratio, _range(f.ratio_low, f.ratio_high)]
+            tail += [f"{f.shrunk:.2f}", _range(f.shrunk_low, f.shrunk_high)]
+        rows.append([*head, names.get(e.id) or e.id, *raw, *tail])
     return rows
 
 
@@ -118,6 +142,9 @@ def html(b: Bulletin, generated_at: datetime) -> str:
         _html_table(worst_table(b), "worst"),
         "<h2>四、问责处理情况</h2>",
         _html_table(measures_table(b), "measures"),
+        "<h2>五、公平比较（参考，不替代正式排名）</h2>",
+        f"<p class='note'>{escape(EXPLAIN_ZH)}</p>",
+        _html_table(fair_table(b), "fair") if b.fair is not None else "<p>公平比较暂不可用。</p>",
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -169,6 +196,9 @@ def pdf(b: Bulletin, path: Path, generated_at: datetime) -> Path:
         table(worst_table(b)),
         Paragraph("四、问责处理情况", styles["Heading2"]),
         table(measures_table(b)),
+        Paragraph("五、公平比较（参考，不替代正式排名）", styles["Heading2"]),
+        Paragraph(escape(EXPLAIN_ZH), styles["Normal"]),
+        table(fair_table(b)),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = SimpleDocTemplate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 import uuid
@@ -23,10 +24,14 @@ from console.deadlines import countdown
 from console.session import Forbidden
 from loop import dossier
 from loop.basis import of_files
+from schemas.scoring import load_scoring
 from sinks import case_view
+from sinks.fair_reader import fair_entries
+from sinks.fair_table import EXPLAIN_ZH
 from sinks.rankings import fetch, with_names
 from streams.rules.calendar import local_date
 
+log = logging.getLogger("esup.console")
 _BULLETIN = re.compile(r"^bulletin-\d{4}-\d{2}(-\d{6})?\.(html|pdf)$")
 
 
@@ -35,6 +40,7 @@ def register(app: FastAPI, c: Console) -> None:
     reader = c.api.findings
     # The console's dossiers recompute with the catalog and calendar it was started with (esup console --catalog).
     basis = of_files(c.catalog, c.calendar, "the console's --catalog")
+    pending = load_scoring().pending_findings_count  # the default model's: what the score views count
 
     def today() -> date:
         return local_date(c.api.now())
@@ -237,12 +243,31 @@ def register(app: FastAPI, c: Console) -> None:
             fetch(reader.client, "department", "month", month(), region), depts, staff, "department"
         )
 
+    def fair_rows(region: str | None, rows: list[Any]) -> list[Any] | None:
+        # Read from the tables on each visit of the page (not by the live rows' polling); None when it fails,
+        # so the official ranking still shows.
+        try:
+            return fair_entries(reader.client, "department", "month", month(), region, rows, pending_counts=pending)
+        except Exception as exc:  # ClickHouse busy or a table missing: the page says the comparison is unavailable
+            log.warning("fair ranking unavailable: %s: %s", type(exc).__name__, exc)
+            return None
+
     @app.get("/ranking", response_class=HTMLResponse)
     def ranking(request: Request) -> HTMLResponse:
         who = c.who(request)
         request.state.action = "view_ranking"
         region, rows = ranking_rows(who)
-        return c.page(request, "ranking.html", rows=rows, region=region, month=month(), as_of=as_of())
+        return c.page(
+            request,
+            "ranking.html",
+            rows=rows,
+            region=region,
+            month=month(),
+            as_of=as_of(),
+            fair=fair_rows(region, rows),
+            fair_explain=EXPLAIN_ZH,
+            names={**queries.names(reader.client)[0], **{r.id: r.name or r.department_name for r in rows if r.name}},
+        )
 
     @app.get("/live/ranking", response_class=HTMLResponse)
     def live_ranking(request: Request) -> HTMLResponse:

@@ -15,6 +15,7 @@ from schemas.scoring import load_scoring
 from sinks.case_view import load
 from sinks.clickhouse import connect_url
 from sinks.departments import Department, upsert
+from sinks.fair_reader import read as read_fair
 from sinks.migrate import load_migrations, migrate, tables
 from sinks.rankings import fetch
 from sinks.scoreboard import board_table, refresh
@@ -23,6 +24,7 @@ from sinks.writer import ClickHouseSink
 from streams.rules import WorkCalendar
 from tests.chdb_client import ChdbClient, rows_of, version
 from tests.integration import test_dashboards_sql as dash
+from tests.integration import test_fair_rankings as fair
 from tests.integration import test_rankings as rank
 from tests.integration.analytics_db import fresh_database, insert, refresh_board
 from tests.integration.grafana_sql import expand
@@ -123,6 +125,27 @@ def test_esup_rankings_query_with_names_is_the_same(ranking_pair: tuple[Any, Chd
                 assert fetch(new, kind, period, start, region) == expected, (kind, period, region)
     names = {r.id: r.department_name for r in fetch(new, "department", "month", rank.JUNE)}
     assert names == {"DZ-1": "达州市通川区公安局", "DZ-2": "", "CD-1": "", "CD-2": "成都市青羊区公安局"}
+
+
+@pytest.fixture(scope="module")
+def fair_pair(clickhouse_server: Provided) -> Iterator[tuple[Any, ChdbClient]]:
+    """The fair rankings' province (test_fair_rankings: procedures, dismissed and complaint cards) on both engines."""
+    old = fresh_database(clickhouse_server.address, "esup_test_versions_fair")
+    new = current("esup_chdb_fair")
+    province = fair.province_rows()
+    for client in (old, new):
+        fair.fill(client, *province)
+    yield old, new
+    old.disconnect()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_fair_reader_gives_the_same_cells_on_both_engines(fair_pair: tuple[Any, ChdbClient], kind: Kind) -> None:
+    old, new = fair_pair
+    for history in (1, 2):
+        expected = read_fair(old, kind, "month", fair.JUNE, history=history)
+        assert expected.period and any(c.procedure for c in expected.period)
+        assert read_fair(new, kind, "month", fair.JUNE, history=history) == expected, history
 
 
 @pytest.fixture(scope="module")
