@@ -42,6 +42,8 @@ def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]
                 "audit",
                 "applicant_facts",
                 "complaints",
+                "loop_ticks",
+                "complaint_ticks",
             )
         },
     }
@@ -58,8 +60,8 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     second = runner.invoke(main, ["topics", "create"], env=topic_env)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert first.output.count("created ") == 12
-    assert second.output.count("exists ") == 12 and "created" not in second.output
+    assert first.output.count("created ") == 14
+    assert second.output.count("exists ") == 14 and "created" not in second.output
 
     env = topic_env
     partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
@@ -76,6 +78,8 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
         env["ESUP_TOPIC_AUDIT"]: 1,
         env["ESUP_TOPIC_APPLICANT_FACTS"]: 4,
         env["ESUP_TOPIC_COMPLAINTS"]: 4,
+        env["ESUP_TOPIC_LOOP_TICKS"]: 1,  # one clock, one order
+        env["ESUP_TOPIC_COMPLAINT_TICKS"]: 1,
     }
     policy = {name: topic_configs(kafka_admin, name, ["cleanup.policy"])["cleanup.policy"] for name in partitions}
     assert policy[env["ESUP_TOPIC_CASE_SNAPSHOTS"]] == "compact"
