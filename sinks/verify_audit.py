@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sinks.rows import COLUMNS
 from sinks.verify import Problem
 
 
@@ -55,21 +56,8 @@ def verify_decisions(client: Any, database: str) -> list[Problem]:
     return check_decisions(load_decisions(client, database), load_audited(client, database))
 
 
-# What an audit record says; `at` compared to the second (ClickHouse keeps DateTime to the second).
-AUDIT_FIELDS: tuple[str, ...] = (
-    "at",
-    "actor_id",
-    "role",
-    "action",
-    "method",
-    "path",
-    "finding_id",
-    "status",
-    "detail",
-    "chain",
-    "prev_hash",
-    "hash",
-)
+# What an audit record says (the audit_log columns but its id); `at` compared to the second (DateTime).
+AUDIT_FIELDS: tuple[str, ...] = tuple(c for c in COLUMNS["audit_log"] if c != "audit_id")
 
 
 def _comparable(row: Mapping[str, Any]) -> dict[str, Any]:
