@@ -273,6 +273,7 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(
     assert re.fullmatch(r"(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}", as_of), as_of  # 得分截至: the board's age
     fair = board.inner_text("#fair")  # the fair comparison beside the official ranking, in plain words
     assert "公平比较（参考）" in fair and "正式排名仍按公布的考评细则计分" in fair
+    assert board.locator("#fair").count() == 1 and "公平" not in board.title()  # once, in the page, not its title
     assert "暂不可用" not in fair
     shots(board, "ranking")
     sup.click(f"tr[data-finding='{Y1.finding_id}'] a")
