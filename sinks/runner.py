@@ -100,7 +100,7 @@ class SinkRunner:
         topics: Mapping[str, Kind],
         *,
         max_rows: int = 5000,
-        max_wait_s: float = 1.0,
+        max_wait_s: float = 0.25,
         backoff: Backoff | None = None,
         shutdown_grace_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,

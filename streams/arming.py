@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
+from streams.chain import content_hash
 from streams.deadlines import DeadlineIndex
 from streams.rows import decode_row, encode_row
 from streams.rules import CaseState, Context, due
@@ -26,6 +29,7 @@ class Armed:
     moment: datetime
     state: CaseState
     texts: list[str]  # the findings, as JSON
+    contents: dict[bytes, str]  # each finding's JSON (encoded) → its content hash (streams.chain), computed here
     due: datetime | None  # the next due moment after them
     snapshot: bytes
     row: bytes  # the case's row after them (on the basis it was armed on)
@@ -57,7 +61,11 @@ class Arming:
             nxt = next_due(state, ctx)
             snap = snapshot_json(state, moment, ctx, due=nxt)
             row = encode_row(state, due=nxt, basis=basis)
-            armed[key] = Armed(seq, moment, state, [f.model_dump_json() for f in findings], nxt, snap, row)
+            texts = [f.model_dump_json() for f in findings]
+            # The chain's content hashes too: at the moment only the links are left to compute (they follow
+            # the partition's head, which other cases' findings may still move before then).
+            contents = {raw: content_hash(orjson.loads(raw)) for raw in (t.encode() for t in texts)}
+            armed[key] = Armed(seq, moment, state, texts, contents, nxt, snap, row)
         return len(armed) - before
 
     def take(self, partition: int, key: bytes, seq: int, now: datetime) -> Armed | None:

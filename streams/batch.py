@@ -49,6 +49,8 @@ class PartitionResult:
     outputs: list[Output] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)  # input topic -> next offset to read
     head: Head | None = None  # the findings' chain head after this batch, when it moved
+    # Content hashes already computed for some findings' JSON (armed timers): sealing does not redo them.
+    contents: dict[bytes, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class BatchResult:
             mine.outputs += r.outputs
             mine.offsets.update(r.offsets)
             mine.head = r.head or mine.head
+            mine.contents.update(r.contents)
         self.order += later.order
         self.counters.update(later.counters)
 
@@ -280,6 +283,7 @@ class Work:
         if a is not None:  # unchanged since it was armed and nothing else due by now: publish what was computed
             self.result.counters["armed_used"] += 1
             self._stage(d, a.state, [], a.moment, texts=a.texts, due_at=a.due, snapshot=a.snapshot, row=a.row)
+            self.result.part(partition).contents.update(a.contents)
             return
         state, findings = due(d.state, now, self.env.ctx)
         self._stage(d, state, findings, now)

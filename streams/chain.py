@@ -123,13 +123,22 @@ def link(prev: str, seq: int, finding_id: str, content: str) -> str:
     return hashlib.sha256(f"{prev}|{seq}|{len(finding_id)}:{finding_id}|{content}".encode()).hexdigest()
 
 
-def seal(texts: list[bytes], partition: int, head: Head, version: int = HASH_VERSION) -> tuple[list[bytes], Head]:
+def seal(
+    texts: list[bytes],
+    partition: int,
+    head: Head,
+    version: int = HASH_VERSION,
+    known: Mapping[bytes, str] | None = None,
+) -> tuple[list[bytes], Head]:
     """The findings (JSON) with their chain entries appended after ``head``, and the new head; their content
-    hashed in ``version`` (the latest; an older one only to test that old rows still verify)."""
+    hashed in ``version`` (the latest; an older one only to test that old rows still verify). ``known``: content
+    hashes (latest version) computed earlier for some of these texts, e.g. when their timers were armed."""
     out: list[bytes] = []
     for text in texts:
         f = orjson.loads(text)
-        content = content_hash(f, version)
+        content = known.get(text) if known and version == HASH_VERSION else None
+        if content is None:
+            content = content_hash(f, version)
         seq = head.seq + 1
         entry = link(head.hash, seq, f["finding_id"], content)
         f["chain"] = {"partition": partition, "seq": seq, "prev": head.hash, "hash": entry, "content": content}

@@ -94,7 +94,7 @@ class CaseProcessor:
         if not found:
             return
         state = self.store.partition(partition)
-        sealed, head = seal([part.outputs[i][2] for i in found], partition, state.chain)
+        sealed, head = seal([part.outputs[i][2] for i in found], partition, state.chain, known=part.contents)
         swap: dict[int, Output] = {}
         for i, text in zip(found, sealed, strict=True):
             old = part.outputs[i]

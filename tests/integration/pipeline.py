@@ -121,7 +121,16 @@ class Pipeline:
         self, name: str = "worker", clock: str = "event", web_port: int | None = None, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         web = ["--web-port", str(web_port)] if web_port else []
-        return self.start(name, "worker", "--clock", clock, "--loglevel", "warning", *web, env=env)
+        return self.start(
+            name,
+            "worker",
+            "--clock",
+            clock,
+            "--loglevel",
+            os.environ.get("ESUP_TEST_WORKER_LOGLEVEL", "warning"),
+            *web,
+            env=env,
+        )
 
     def sink(self, name: str = "sink") -> subprocess.Popen[bytes]:
         return self.start(name, "sink")
