@@ -121,7 +121,7 @@ def test_findings_hashed_the_old_way_verify_by_their_own_version() -> None:
     stored[1] = {**stored[1], "message": "nothing happened"}
     assert [(p.kind, p.finding_id) for p in check_findings(entries, stored)] == [("edited", "f1")]
     new_entries, _, _ = _chain(1)
-    assert new_entries[0].content.startswith("v2:")  # new findings use the full hash
+    assert new_entries[0].content.startswith("v3:")  # new findings use the full hash
 
 
 def test_a_content_hash_of_an_unknown_version_is_named() -> None:
