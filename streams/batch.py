@@ -185,11 +185,13 @@ class Work:
         if foreign is not None:
             self.dead_letter(m, foreign)
             return
+        early = self._cross(d, event.occurred_at)
         before = d.state.seq if d.state is not None else -1
         applied = d.state is not None and d.state.applied_at is not None
         withdrawn = d.state is not None and d.state.outcome == "withdrawn"
         ctx = self.env.at(event.occurred_at)  # the configuration in effect at the event's time
         state, findings = step(d.state, event, ctx)
+        findings = early + findings
         ahead = self._ahead(m, event)
         if ahead is not None:
             findings += ahead_of_receipt(state, event, m.timestamp, ahead, ctx)  # type: ignore[arg-type]
@@ -197,6 +199,8 @@ class Work:
         c["events"] += 1
         if state.seq == before:
             c["duplicates"] += 1
+            if early:  # a resend after a boundary: the timers it caught up on are still news
+                self._stage(d, state, findings, event.occurred_at, ctx)
         else:
             self._stage(d, state, findings, event.occurred_at, ctx)
             if self.env.facts_topic is not None:  # to the worker owning the (applicant, item) key's partition
@@ -204,6 +208,17 @@ class Work:
                     self.result.emit(m.partition, ("facts", fact.key, fact.to_json()))
         if self.env.clock == "event" and ahead is None:  # a time ahead of receipt never moves the clock
             self._sweep(m.partition, self._advance(m.partition, event.occurred_at))
+
+    def _cross(self, d: _Dirty, moment: datetime) -> list[Finding]:
+        """Before a case's event at ``moment``: its timers due before each configuration boundary since its last
+        event fire under the configuration in effect then (the partition's sweep may not have passed it yet)."""
+        if self.env.contexts is None or d.state is None:
+            return []
+        found: list[Finding] = []
+        for before in self.env.contexts.crossings(moment, d.state.last_event_at):
+            d.state, fired = due(d.state, before, self.env.at(before))
+            found += fired
+        return found
 
     def _ahead(self, m: Message, event: CaseEvent) -> timedelta | None:
         """The allowed lead over receipt when the event's time runs past it (then flagged), else None."""

@@ -91,11 +91,12 @@ class Contexts:
             return due
         return nxt if due is not None else None
 
-    def crossings(self, now: datetime) -> list[datetime]:
-        """The last moment before each boundary up to ``now``: a sweep to ``now`` first sweeps to each of these,
-        so that timers due before a boundary fire under the configuration in effect then."""
-        i = bisect.bisect_right(self.boundaries, now)
-        return [b - JUST_BEFORE for b in self.boundaries[:i]]
+    def crossings(self, now: datetime, after: datetime | None = None) -> list[datetime]:
+        """The last moment before each boundary in (``after``, ``now``]: a sweep to ``now`` first sweeps to each
+        of these, so that timers due before a boundary fire under the configuration in effect then."""
+        lo = 0 if after is None else bisect.bisect_right(self.boundaries, after)
+        hi = bisect.bisect_right(self.boundaries, now)
+        return [b - JUST_BEFORE for b in self.boundaries[lo:hi]]
 
     def status(self) -> dict[str, object]:
         """For the status page: every adoption in the schedule, and the contexts built."""
