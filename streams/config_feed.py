@@ -84,7 +84,11 @@ class ConfigFeed:
             metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - as the catalog feed does
             parts = metadata.partitions_for_topic(self.topic)
             while not parts:
-                log.warning("configuration topic %s not found yet; waiting for `esup topics create`", self.topic)
+                log.warning(
+                    "configuration topic %s not found, or not readable by the worker; judging nothing until it is "
+                    "(`esup topics create`, then `esup access bootstrap`)",
+                    self.topic,
+                )
                 await asyncio.sleep(2.0)
                 metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
                 parts = metadata.partitions_for_topic(self.topic)

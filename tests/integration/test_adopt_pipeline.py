@@ -56,8 +56,9 @@ AFTER = [
 ]
 
 
-def _reference(lines: list[bytes], rules: str | None) -> dict[str, dict[str, Any]]:
-    """The reference evaluation of the lines under one configuration, timers run to UNTIL."""
+def _reference(lines: list[bytes], rules: str | None, schedule: str | None = None) -> dict[str, dict[str, Any]]:
+    """The reference evaluation of the lines under one configuration (or, with ``schedule``, the start
+    configuration and ``schedule`` adopted from M), timers run to UNTIL."""
     from schemas.catalog import load_catalog
     from schemas.config import RuleConfig, rule_config_from_mapping
     from schemas.events import parse_event
@@ -66,7 +67,17 @@ def _reference(lines: list[bytes], rules: str | None) -> dict[str, dict[str, Any
 
     config = rule_config_from_mapping(load_mapping_text(rules, "rules"), "rules") if rules else RuleConfig()
     ctx = Context.build(WorkCalendar(), load_catalog(ROOT / "examples/catalog.yaml"), config)
-    found = evaluate([parse_event(x) for x in lines], ctx, datetime.fromisoformat(UNTIL)).findings
+    timeline = None
+    if schedule is not None:
+        from streams.configs import Contexts
+        from streams.rules.schedule import adoption_key, encode_adoption, parse_adoption
+
+        moment = datetime.fromisoformat(M)
+        timeline = Contexts(ctx)
+        timeline.adopt(
+            parse_adoption(adoption_key("rules", moment), encode_adoption("rules", schedule.encode(), "", moment, "t"))
+        )
+    found = evaluate([parse_event(x) for x in lines], ctx, datetime.fromisoformat(UNTIL), timeline).findings
     return {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in found}
 
 
@@ -141,6 +152,7 @@ def test_an_adopted_rules_file_is_live_from_its_moment_and_every_finding_carries
     assert {k: f["detected_at"] for k, f in new_rules.items() if _moment(f) >= cut} != {
         k: f["detected_at"] for k, f in old_rules.items() if _moment(f) >= cut
     }
+    assert _reference(BEFORE + AFTER, None, schedule=STRICT) == expected  # what `esup evaluate --schedule` gives
     got = settle(p.findings, expected, timeout=90)
     assert got == expected, _differences(got, expected)
     # Findings before M: the old ones, untouched and published once (never judged again).

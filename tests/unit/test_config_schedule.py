@@ -257,3 +257,54 @@ def test_a_case_whose_next_event_comes_after_the_moment_first_fires_its_earlier_
     assert got == {k: json.loads(f.model_dump_json(exclude={"chain"})) for k, f in {**old, **after}.items()}
     assert [f["rule"] for f in got.values() if _moment(f) < M] == ["TIME_DECISION_NOTICE"]
     assert "TIME_DECISION_RED" in {f["rule"] for f in got.values()}  # 3 working days after the breach: new rules
+
+
+# ---- the reference evaluation and `esup evaluate --schedule` -----------------------------------------------
+
+
+def test_the_reference_evaluation_under_a_schedule_equals_what_the_worker_publishes() -> None:
+    from streams.rules import evaluate
+
+    base = context()
+    contexts = Contexts(base)
+    contexts.adopt(_adoption())
+    by_events, by_tick = _judge(CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts), UNTIL)
+    reference = evaluate(_events(), base, at(UNTIL), contexts).findings
+    assert {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference} == {
+        **by_events,
+        **by_tick,
+    }
+    assert {f.finding_id: f.detected_at for f in reference} != {
+        f.finding_id: f.detected_at for f in evaluate(_events(), base, at(UNTIL)).findings
+    }
+
+
+UNTIL = "2026-06-30T00:00"
+
+
+def test_esup_evaluate_takes_the_schedule_with_any_number_of_jobs(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from esup.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(event_to_json(e) + "\n" for e in _events()), encoding="utf-8")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("items:\n  - {code: ITEM, name: 测试事项, department_id: D1}\n", encoding="utf-8")
+    (tmp_path / "strict.yaml").write_bytes(STRICT)
+    schedule = tmp_path / "schedule.yaml"
+    schedule.write_text(f"- {{kind: rules, file: strict.yaml, from: '{M.isoformat()}'}}\n", encoding="utf-8")
+    args = ["evaluate", str(events), "--catalog", str(catalog), "--at", at(UNTIL).isoformat()]
+    runner = CliRunner()
+    one = runner.invoke(main, [*args, "--schedule", str(schedule)])
+    two = runner.invoke(main, [*args, "--schedule", str(schedule), "--jobs", "2"])
+    plain = runner.invoke(main, args)
+    assert one.exit_code == two.exit_code == plain.exit_code == 0, one.output + two.output
+    lines = [json.loads(x) for x in one.stdout.splitlines()]
+    assert lines == [json.loads(x) for x in two.stdout.splitlines()]
+    assert len({f["config_version"] for f in lines}) == 2
+    assert {f["config_version"] for f in (json.loads(x) for x in plain.stdout.splitlines())} == {context().version}
+    # A bad entry is refused, naming it and its field.
+    schedule.write_text("- {kind: rules, file: strict.yaml, from: '2050-01-01T00:00:00+08:00'}\n", encoding="utf-8")
+    bad = runner.invoke(main, [*args, "--schedule", str(schedule)])
+    assert bad.exit_code == 1 and "[0].effective_from:" in bad.output, bad.output
