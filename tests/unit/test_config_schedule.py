@@ -308,3 +308,48 @@ def test_esup_evaluate_takes_the_schedule_with_any_number_of_jobs(tmp_path: Any)
     schedule.write_text("- {kind: rules, file: strict.yaml, from: '2050-01-01T00:00:00+08:00'}\n", encoding="utf-8")
     bad = runner.invoke(main, [*args, "--schedule", str(schedule)])
     assert bad.exit_code == 1 and "[0].effective_from:" in bad.output, bad.output
+
+
+def test_an_adopted_calendar_moves_a_deadline_from_its_moment() -> None:
+    """A holiday added from M (20 and 23 March) moves the new case's deadlines; the old case keeps the calendar
+    it was judged under before M. The worker equals the reference evaluation under the same schedule."""
+    from streams.rules import evaluate
+
+    base = context()
+    contexts = Contexts(base)
+    holidays = b"version: extra-holidays\nyears:\n  2026:\n    holidays: [2026-03-20, 2026-03-23]\n"
+    contexts.adopt(_adoption(holidays, kind="calendar"))
+    new = contexts.at(M)
+    assert new.calendar.version.endswith(":extra-holidays") and new.config == base.config
+    by_events, by_tick = _judge(CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts), UNTIL)
+    got = {**by_events, **by_tick}
+    reference = evaluate(_events(), base, at(UNTIL), contexts).findings
+    assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
+    plain = {f.finding_id: f.detected_at.isoformat() for f in evaluate(_events(), base, at(UNTIL)).findings}
+    moved = {k for k, f in got.items() if f["detected_at"] != plain[k]}
+    assert moved and all(got[k]["config_version"] == new.version for k in moved)
+    assert {f["calendar_version"] for f in got.values() if _moment(f) < M} == {base.calendar.version}
+
+
+def test_recovery_reuses_stored_due_moments_only_under_the_same_schedule() -> None:
+    from streams.recovery import rebuild_index
+
+    def worker(adopt: bool) -> CaseProcessor:
+        contexts = Contexts(context())
+        if adopt:
+            contexts.adopt(_adoption())
+        return CaseProcessor(ctx=contexts.base, clock="event", ticks_topic="ticks", contexts=contexts)
+
+    proc = worker(True)
+    for offset, kind in enumerate(("apply", "accept")):
+        e = event(kind, f"2026-03-02T{9 + offset:02d}:00", case="A", event_id=f"A-{kind}")
+        proc.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())])
+    assert proc.index.due_by(0, M) == ["A"]  # its notice (25 March under the start file), capped at the moment
+    same, without = worker(True), worker(False)
+    for fresh in (same, without):
+        fresh.store.partition(0).rows.update(proc.store.partition(0).rows)
+        fresh.store.partition(0).watermark = proc.store.partition(0).watermark
+        rebuild_index(fresh, 0)
+    assert same.basis == proc.basis and same.index.due_by(0, M) == ["A"]
+    # Without the adoption the stored moment is not trusted: computed again under the start file alone.
+    assert without.basis != proc.basis and without.index.due_by(0, M) == []
