@@ -28,6 +28,7 @@ _FINDING_COLS = (
     "calendar_version",
     "provisional",
     "details",
+    "config_version",
 )
 READONLY = {"readonly": 1}
 

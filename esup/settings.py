@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     topic_findings: str = "esup.findings"
     topic_case_snapshots: str = "esup.case-snapshots"
     topic_catalog: str = "esup.catalog"
+    # Adopted rules and calendars (`esup rules adopt`), keyed by kind and effective moment (compacted: every
+    # adoption stays); the workers follow it and switch at each moment (docs/whatif.md).
+    topic_config: str = "esup.config"
     # The head of each worker partition's findings chain (compacted; only workers write it): what
     # `esup verify` checks ClickHouse's copy of the chain against.
     topic_chain_heads: str = "esup.chain-heads"

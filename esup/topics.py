@@ -103,6 +103,13 @@ def _platform_topics(s: Settings) -> list[TopicSpec]:
             "licensing-item catalog, keyed by item code (compacted)",
         ),
         TopicSpec(
+            s.topic_config,
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "adopted rules and calendars with their effective moments, keyed by kind@moment (compacted)",
+        ),
+        TopicSpec(
             s.topic_directory,
             1,
             rf,

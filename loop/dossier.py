@@ -16,6 +16,7 @@ from schemas.findings import Finding
 from streams.rules.calendar import local_date
 from streams.rules.context import Context
 from streams.rules.registry import RULES
+from streams.rules.schedule import config_version
 
 _EVENT_COLS = (
     "event_id",
@@ -137,6 +138,10 @@ def build(client: Any, finding_id: str, basis: Basis, cfg: LoopConfig) -> dict[s
         "law_article": f.law_article,
         "calendar_version": basis.calendar.version,
         "finding_calendar_version": f.calendar_version,
+        # The configuration (calendar and thresholds) the finding was judged under, and this dossier's basis's
+        # ("" for findings from before issue 18's adoption schedule; streams/rules/schedule.py).
+        "config_version": config_version(basis.calendar, basis.rules),
+        "finding_config_version": f.config_version,
         "deadline_computation": comp,
         "catalog_item": next(
             (json.loads(i.model_dump_json()) for i in basis.catalog.items if i.code == f.item_code), None
@@ -198,7 +203,9 @@ def write(dossier: dict[str, Any], out: Path) -> list[Path]:
     para(
         f"Calendar {dossier['calendar_version']} ({basis['calendar']['source']}; the finding was computed with "
         f"{dossier['finding_calendar_version']}). Catalog: {basis['catalog']['source']}, version "
-        f"{basis['catalog']['version']}. Rule thresholds: {basis['rules']['source']}."
+        f"{basis['catalog']['version']}. Rule thresholds: {basis['rules']['source']}. Configuration version "
+        f"{dossier['config_version']} (the finding was judged under "
+        f"{dossier['finding_config_version'] or 'not recorded'})."
     )
     for w in dossier["warnings"]:
         para(f"WARNING: {w}")

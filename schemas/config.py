@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +63,11 @@ def load_rule_config(path: str | Path | None) -> RuleConfig:
         data = load_mapping(path)
     except YamlFileError as exc:
         raise ConfigError(str(exc)) from None
+    return rule_config_from_mapping(data, str(path))
+
+
+def rule_config_from_mapping(data: dict[str, Any], path: str) -> RuleConfig:
+    """The thresholds in a YAML document already read (its ``rules`` section, or the whole); ``path`` names it."""
     try:
         return RuleConfig.model_validate(data.get("rules", data))
     except ValidationError as exc:

@@ -89,6 +89,9 @@ class Finding(BaseModel):
     law_article: str | None = None
     evidence_event_ids: list[str]
     calendar_version: str
+    # The configuration in effect when it was judged (streams.rules.schedule.config_version: calendar and
+    # thresholds); "" on findings from before the field and on the loop's and complaints' findings.
+    config_version: str = Field(default="", max_length=64)
     provisional: bool = False
     details: dict[str, Any] = Field(default_factory=dict)
     chain: ChainLink | None = Field(default=None, description="set by the worker that published it")

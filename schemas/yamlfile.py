@@ -98,9 +98,19 @@ def load_yaml(path: str | Path, *, max_bytes: int = CONFIG_MAX_BYTES, max_nodes:
 
 def load_mapping(path: str | Path, *, max_bytes: int = CONFIG_MAX_BYTES) -> dict[str, Any]:
     """A YAML file whose document is a mapping (an empty file is ``{}``); raises :class:`YamlFileError`."""
-    data = load_yaml(path, max_bytes=max_bytes)
+    return _mapping(load_yaml(path, max_bytes=max_bytes), str(path))
+
+
+def load_mapping_text(text: str, source: str, *, max_bytes: int = CONFIG_MAX_BYTES) -> dict[str, Any]:
+    """`load_mapping` of a document already in memory (e.g. an adopted configuration read from Kafka)."""
+    if len(text) > max_bytes:
+        raise YamlFileError(f"{source}: larger than {max_bytes:,} characters, the limit for this file")
+    return _mapping(load_yaml_text(text, source), source)
+
+
+def _mapping(data: Any, source: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise YamlFileError(f"{path}: <file>: expected a mapping (key: value), got a {type(data).__name__}")
+        raise YamlFileError(f"{source}: <file>: expected a mapping (key: value), got a {type(data).__name__}")
     return data

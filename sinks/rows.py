@@ -58,6 +58,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "details",
         "version",
         "content_hash",
+        "config_version",
         "chain_partition",
         "chain_seq",
     ),
@@ -250,6 +251,7 @@ def finding_row(record: Record) -> Converted:
         "details": json.dumps(f.details, ensure_ascii=False, sort_keys=True),
         "version": c.seq if c else max(record.timestamp_ms, 0),
         "content_hash": c.content if c else "",
+        "config_version": f.config_version,
         "chain_partition": c.partition if c else -1,
         "chain_seq": c.seq if c else 0,
     }

@@ -140,7 +140,7 @@ def load_entries(client: Any, database: str) -> list[Entry]:
 
 def load_findings(client: Any, database: str, since: datetime | None) -> list[dict[str, Any]]:
     """The findings in ``database`` (those detected since ``since``, when given) as dicts, times as Unix seconds."""
-    # Every content column (streams/chain.py content_v2), the times as Unix seconds.
+    # Every content column (streams/chain.py content_v3), the times as Unix seconds.
     cols = (
         "finding_id",
         "schema_version",
@@ -163,13 +163,14 @@ def load_findings(client: Any, database: str, since: datetime | None) -> list[di
         "details",
         "chain_partition",
         "chain_seq",
+        "config_version",
     )
     where = " WHERE toUnixTimestamp(detected_at) >= %(cut)s" if since else ""
     rows = client.execute(
         "SELECT finding_id, schema_version, case_id, rule, category, severity, title, message, staff_id, "
         "department_id, region_code, item_code, toUnixTimestamp(detected_at), "
         "if(isNull(deadline), NULL, toUnixTimestamp(assumeNotNull(deadline))), law_article, evidence_event_ids, "
-        "calendar_version, provisional, details, chain_partition, chain_seq "
+        "calendar_version, provisional, details, chain_partition, chain_seq, config_version "
         f"FROM {database}.findings FINAL{where}",
         {"cut": _cut(since)} if since else None,
     )

@@ -1,6 +1,7 @@
 """The Faust app factory: wiring only. What each piece does lives in its own module:
 `streams.processor` (judging batches), `streams.ownership` (taking partitions over), `streams.fence`
-(transactional writes), `streams.sweeper` (wall-clock timers), `streams.catalog_feed` (the catalog)."""
+(transactional writes), `streams.sweeper` (wall-clock timers), `streams.catalog_feed` (the catalog),
+`streams.config_feed` (the configurations adopted with `esup rules adopt`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from streams import faust_adapter
 from streams.batch import Message
 from streams.catalog import LiveCatalog
 from streams.catalog_feed import CatalogFeed
+from streams.config_feed import ConfigFeed
+from streams.configs import Contexts
 from streams.deadlines import SweepPlan
 from streams.fence import Fence
 from streams.ownership import Ownership
@@ -114,6 +117,8 @@ def create_app(
     live = LiveCatalog(feed.items)
     feed.observe = live.observe  # every record checked as it arrives: a bad one keeps the last good version
     ctx = Context.build(calendar or WorkCalendar(), live, rules or RuleConfig())
+    contexts = Contexts(ctx)  # the start files, and the configurations adopted with their moments
+    configs = ConfigFeed(settings.kafka_bootstrap, settings.topic_config, contexts, auth=auth)
     offset = timedelta(seconds=settings.clock_offset_s)
 
     def wall_clock() -> datetime:
@@ -126,6 +131,7 @@ def create_app(
         wall_clock=wall_clock,
         receipt_skew=timedelta(seconds=settings.event_time_tolerance_s) + offset,
         facts_topic=settings.topic_applicant_facts,
+        contexts=contexts,
     )
     processor.store.cache_size = settings.worker_state_cache
     outputs = {
@@ -146,6 +152,7 @@ def create_app(
         ),
         ensure_changelog=lambda: _ensure_changelog(settings),
         client_options=auth,
+        before_index=configs.ready.wait,  # a partition's timers are indexed under the whole schedule
     )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings, ownership=ownership)
 
@@ -161,6 +168,8 @@ def create_app(
     async def judge(fetched: list[faust_adapter.Fetched]) -> None:
         if not feed.ready.is_set():
             await feed.ready.wait()  # never judge an event against a catalog still loading (or empty)
+        if not configs.ready.is_set():
+            await configs.ready.wait()  # nor before every adopted configuration is known
         messages = [Message(t, p, o, k, v, faust_adapter.broker_time_ms(ts)) for t, p, o, k, v, ts in fetched]
         mine = {p: await ownership.ready(p) for p in {m.partition for m in messages}}
         result = processor.handle([m for m in messages if mine[m.partition]])
@@ -171,6 +180,10 @@ def create_app(
     @app.task  # type: ignore[untyped-decorator]  # faust's decorators carry no types
     async def follow_catalog() -> None:
         await feed.run()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_configs() -> None:
+        await configs.run()
 
     plan = SweepPlan(timedelta(seconds=settings.sweep_interval_s), timedelta(seconds=settings.sweep_arm_ahead_s))
 
@@ -201,7 +214,7 @@ def create_app(
         from streams.web import register_status_page
 
         register_status_page(runtime)
-    runtime.extra.update(case_agent=case_agent, sweeper=sweeper, catalog=feed, fence=fence)
+    runtime.extra.update(case_agent=case_agent, sweeper=sweeper, catalog=feed, configs=configs, fence=fence)
     return runtime
 
 

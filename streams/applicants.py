@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schemas.findings import Finding
 from streams.rules import Context
@@ -37,8 +38,11 @@ class Applicants:
     rows: Callable[[int], dict[bytes, bytes]]  # partition -> its rows (the store's)
     dirty: dict[tuple[int, bytes], Applicant] = field(default_factory=dict)
 
-    def judge(self, partition: int, key: bytes | None, value: bytes | None, ctx: Context) -> list[Finding] | str:
-        """Admit one fact read from facts partition ``partition``: its findings, or why it is a dead letter."""
+    def judge(
+        self, partition: int, key: bytes | None, value: bytes | None, ctx: Context | Callable[[datetime], Context]
+    ) -> list[Finding] | str:
+        """Admit one fact read from facts partition ``partition``: its findings, or why it is a dead letter.
+        ``ctx``: a context, or the context in effect at a moment (the fact's time is used)."""
         try:
             fact = Fact.from_json(value if value is not None else b"")
         except Exception as exc:  # written by workers only, but never trusted to be readable
@@ -51,7 +55,7 @@ class Applicants:
             raw = self.rows(partition).get(name[1])
             state = Applicant.from_json(raw) if raw is not None else None
         before = len(state.facts) if state is not None else 0
-        state, found, over = admit(state, fact, ctx)
+        state, found, over = admit(state, fact, ctx if isinstance(ctx, Context) else ctx(fact.occurred_at))
         if over:
             return (
                 f"applicant {fact.applicant_id!r:.40} on item {fact.item_code!r:.40} already has {FACT_LIMIT} "

@@ -7,6 +7,7 @@ sweep's ``now``; anything else is computed again at the sweep. It is a cache: lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +34,7 @@ class Armed:
     due: datetime | None  # the next due moment after them
     snapshot: bytes
     row: bytes  # the case's row after them (on the basis it was armed on)
+    basis: str = ""  # the configuration schedule it was armed on: a new adoption since makes it stale
 
 
 class Arming:
@@ -42,9 +44,17 @@ class Arming:
         self.by_partition: dict[int, dict[bytes, Armed]] = {}
 
     def arm(
-        self, partition: int, moment: datetime, store: CaseStore, index: DeadlineIndex, ctx: Context, basis: str
+        self,
+        partition: int,
+        moment: datetime,
+        store: CaseStore,
+        index: DeadlineIndex,
+        ctx: Context,
+        basis: str,
+        cap: Callable[[datetime | None, datetime], datetime | None] = lambda due, _: due,
     ) -> int:
-        """Arm every case of ``partition`` due by ``moment``; returns how many were armed."""
+        """Arm every case of ``partition`` due by ``moment`` with ``ctx`` (the context in effect then); ``cap``
+        brings a next due moment forward to the next configuration boundary (streams.configs)."""
         armed = self.by_partition.setdefault(partition, {})
         before = len(armed)
         rows = store.partition(partition).rows
@@ -58,20 +68,22 @@ class Arming:
                 state, findings = due(state, moment, ctx)
             except Exception:  # noqa: S112 - the sweep at the moment itself meets (and handles) the same defect
                 continue
-            nxt = next_due(state, ctx)
+            nxt = cap(next_due(state, ctx), moment)
             snap = snapshot_json(state, moment, ctx, due=nxt)
             row = encode_row(state, due=nxt, basis=basis)
             texts = [f.model_dump_json() for f in findings]
             # The chain's content hashes too: at the moment only the links are left to compute (they follow
             # the partition's head, which other cases' findings may still move before then).
             contents = {raw: content_hash(orjson.loads(raw)) for raw in (t.encode() for t in texts)}
-            armed[key] = Armed(seq, moment, state, texts, contents, nxt, snap, row)
+            armed[key] = Armed(seq, moment, state, texts, contents, nxt, snap, row, basis)
         return len(armed) - before
 
-    def take(self, partition: int, key: bytes, seq: int, now: datetime) -> Armed | None:
+    def take(self, partition: int, key: bytes, seq: int, now: datetime, basis: str = "") -> Armed | None:
         """The armed result for a case swept at ``now``, if it is still valid (and forget it either way)."""
         a = self.by_partition.get(partition, {}).pop(key, None)
         if a is None or a.seq != seq or a.moment > now or (a.due is not None and a.due <= now):
+            return None
+        if basis and a.basis != basis:  # armed before a configuration was adopted
             return None
         return a
 

@@ -17,6 +17,7 @@ from schemas.findings import Finding
 from streams.applicants import Applicants
 from streams.arming import Arming
 from streams.chain import Head
+from streams.configs import Contexts
 from streams.deadlines import DeadlineIndex
 from streams.rows import META_KEY, encode_meta, encode_row
 from streams.rules import CaseState, Context, due, step
@@ -104,6 +105,16 @@ class Env:
     receipt_skew: timedelta | None = None
     # The applicant facts topic (streams.applicants): emitted to and read from; None: neither (unit tests).
     facts_topic: str | None = None
+    # The adopted configurations with their moments (streams.configs); None: ``ctx`` at every moment.
+    contexts: Contexts | None = None
+
+    def at(self, moment: datetime) -> Context:
+        """The context in effect at ``moment``."""
+        return self.ctx if self.contexts is None else self.contexts.at(moment)
+
+    def cap(self, due: datetime | None, judged_at: datetime) -> datetime | None:
+        """A next due moment computed at ``judged_at``, brought forward to the next configuration boundary."""
+        return due if self.contexts is None else self.contexts.cap(due, judged_at)
 
 
 @dataclass
@@ -115,6 +126,7 @@ class _Dirty:
     changed: bool = False
     snapshot: bytes | None = None  # computed when armed, valid for the armed state only
     row: bytes | None = None  # likewise
+    ctx: Context | None = None  # the context the case was last judged with (its snapshot's)
 
 
 class Work:
@@ -160,7 +172,9 @@ class Work:
                 if key in part.rows:
                     state = self.store.state(p, key)
                     if state is not None:
-                        self.index.touch(p, state.case_id, next_due(state, self.env.ctx))
+                        moment = self._moment(p)
+                        due_at = self.env.cap(next_due(state, self.env.at(moment)), moment)
+                        self.index.touch(p, state.case_id, due_at)
 
     # ---- events ---------------------------------------------------------------------------------------
 
@@ -174,24 +188,40 @@ class Work:
         if foreign is not None:
             self.dead_letter(m, foreign)
             return
+        early = self._cross(d, event.occurred_at)
         before = d.state.seq if d.state is not None else -1
         applied = d.state is not None and d.state.applied_at is not None
         withdrawn = d.state is not None and d.state.outcome == "withdrawn"
-        state, findings = step(d.state, event, self.env.ctx)
+        ctx = self.env.at(event.occurred_at)  # the configuration in effect at the event's time
+        state, findings = step(d.state, event, ctx)
+        findings = early + findings
         ahead = self._ahead(m, event)
         if ahead is not None:
-            findings += ahead_of_receipt(state, event, m.timestamp, ahead, self.env.ctx)  # type: ignore[arg-type]
+            findings += ahead_of_receipt(state, event, m.timestamp, ahead, ctx)  # type: ignore[arg-type]
         c = self.result.counters
         c["events"] += 1
         if state.seq == before:
             c["duplicates"] += 1
+            if early:  # a resend after a boundary: the timers it caught up on are still news
+                self._stage(d, state, findings, event.occurred_at, ctx)
         else:
-            self._stage(d, state, findings, event.occurred_at)
+            self._stage(d, state, findings, event.occurred_at, ctx)
             if self.env.facts_topic is not None:  # to the worker owning the (applicant, item) key's partition
                 for fact in case_facts(applied, withdrawn, state, event):
                     self.result.emit(m.partition, ("facts", fact.key, fact.to_json()))
         if self.env.clock == "event" and ahead is None:  # a time ahead of receipt never moves the clock
             self._sweep(m.partition, self._advance(m.partition, event.occurred_at))
+
+    def _cross(self, d: _Dirty, moment: datetime) -> list[Finding]:
+        """Before a case's event at ``moment``: its timers due before each configuration boundary since its last
+        event fire under the configuration in effect then (the partition's sweep may not have passed it yet)."""
+        if self.env.contexts is None or d.state is None:
+            return []
+        found: list[Finding] = []
+        for before in self.env.contexts.crossings(moment, d.state.last_event_at):
+            d.state, fired = due(d.state, before, self.env.at(before))
+            found += fired
+        return found
 
     def _ahead(self, m: Message, event: CaseEvent) -> timedelta | None:
         """The allowed lead over receipt when the event's time runs past it (then flagged), else None."""
@@ -217,7 +247,7 @@ class Work:
 
     def _fact(self, m: Message) -> None:
         """An application or withdrawal of some case, keyed by (applicant, item): the cross-case check."""
-        got = self.applicants.judge(m.partition, m.key, m.value, self.env.ctx)
+        got = self.applicants.judge(m.partition, m.key, m.value, self.env.at)
         if isinstance(got, str):
             self.dead_letter(m, got)
             return
@@ -245,7 +275,7 @@ class Work:
         if tick.arm:
             if self.env.clock == "wall":
                 self.result.counters["armed"] += self.arming.arm(
-                    m.partition, tick.now, self.store, self.index, self.env.ctx, self.env.basis
+                    m.partition, tick.now, self.store, self.index, self.env.at(tick.now), self.env.basis, self.env.cap
                 )
             return
         now = self._advance(m.partition, tick.now) if self.env.clock == "event" else tick.now
@@ -261,7 +291,19 @@ class Work:
             self.marks[partition] = mark = moment
         return mark
 
+    def _moment(self, partition: int) -> datetime:
+        """The partition's present: its event-time watermark on the event clock, else the wall clock."""
+        mark = self.marks.get(partition, self.store.partition(partition).watermark)
+        return mark if self.env.clock == "event" and mark is not None else self.env.wall_clock()
+
     def _sweep(self, partition: int, now: datetime) -> None:
+        # Timers due before a configuration boundary fire under the configuration in effect before it.
+        if self.env.contexts is not None:
+            for before in self.env.contexts.crossings(now):
+                self._sweep_to(partition, before)
+        self._sweep_to(partition, now)
+
+    def _sweep_to(self, partition: int, now: datetime) -> None:
         for case_id in self.index.pop_due(partition, now):
             self.popped.append((partition, case_id))
             key = case_id.encode()
@@ -279,14 +321,15 @@ class Work:
 
     def _fire(self, d: _Dirty, key: bytes, partition: int, now: datetime) -> None:
         assert d.state is not None
-        a = self.arming.take(partition, key, d.state.seq, now)
+        ctx = self.env.at(now)
+        a = self.arming.take(partition, key, d.state.seq, now, self.env.basis)
         if a is not None:  # unchanged since it was armed and nothing else due by now: publish what was computed
             self.result.counters["armed_used"] += 1
-            self._stage(d, a.state, [], a.moment, texts=a.texts, due_at=a.due, snapshot=a.snapshot, row=a.row)
+            self._stage(d, a.state, [], a.moment, ctx, texts=a.texts, due_at=a.due, snapshot=a.snapshot, row=a.row)
             self.result.part(partition).contents.update(a.contents)
             return
-        state, findings = due(d.state, now, self.env.ctx)
-        self._stage(d, state, findings, now)
+        state, findings = due(d.state, now, ctx)
+        self._stage(d, state, findings, now, ctx)
 
     def _touch(self, partition: int, key: bytes) -> _Dirty:
         d = self.dirty.get(key)
@@ -300,6 +343,7 @@ class Work:
         state: CaseState,
         findings: list[Finding],
         as_of: datetime,
+        ctx: Context,
         *,
         texts: list[str] | None = None,
         due_at: datetime | None = None,
@@ -308,8 +352,9 @@ class Work:
     ) -> None:
         if texts is None:
             texts = [f.model_dump_json() for f in findings]
-            due_at = next_due(state, self.env.ctx)
+            due_at = self.env.cap(next_due(state, ctx), as_of)
         d.state, d.as_of, d.due, d.changed, d.snapshot, d.row = state, as_of, due_at, True, snapshot, row
+        d.ctx = ctx
         self.index.touch(d.partition, state.case_id, due_at)
         key = state.case_id.encode()
         for t in texts:
@@ -333,11 +378,11 @@ class Work:
     def _flush(self) -> None:
         """Rows and snapshots of every changed case, then (only then) the store."""
         writes: list[tuple[int, bytes, bytes, CaseState]] = []
-        ctx, basis = self.env.ctx, self.env.basis
+        basis = self.env.basis
         for key, d in self.dirty.items():
             if not d.changed or d.state is None or d.as_of is None:
                 continue
-            snap = d.snapshot or snapshot_json(d.state, d.as_of, ctx, due=d.due)
+            snap = d.snapshot or snapshot_json(d.state, d.as_of, d.ctx or self.env.ctx, due=d.due)
             self.result.emit(d.partition, ("snapshots", key, snap))
             raw = d.row or encode_row(d.state, due=d.due, basis=basis)
             self.result.part(d.partition).rows[key] = raw

@@ -38,9 +38,10 @@ def _seconds(moment: Any) -> str:
 
 # How a content hash is computed is versioned, so rows hashed the old way still verify after an upgrade:
 # version 1 (a bare hex digest) covered who, what, when, why and the evidence; version 2 (``v2:`` + hex)
-# covers every field of the finding except its chain entry. ``esup verify`` recomputes each finding in
-# the version its chain entry was written with; new findings are hashed with the latest.
-HASH_VERSION = 2
+# covers every field of the finding except its chain entry; version 3 (``v3:``) adds the configuration
+# version (issue 18), so a v2 finding, which has none, still verifies as written. ``esup verify`` recomputes
+# each finding in the version its chain entry was written with; new findings are hashed with the latest.
+HASH_VERSION = 3
 _PREFIX = re.compile(r"^v([0-9]+):")
 
 
@@ -96,15 +97,21 @@ def content_v2(f: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def content_v3(f: Mapping[str, Any]) -> dict[str, Any]:
+    """Version 2's fields and the configuration version the finding was judged under."""
+    return {**content_v2(f), "config_version": f.get("config_version") or ""}
+
+
 def content_hash(f: Mapping[str, Any], version: int = HASH_VERSION) -> str:
     """The hash of what a finding asserts, in hash ``version`` (the latest by default; see HASH_VERSION)."""
     if version == 1:
         return content_hash_v1(f)
-    if version != 2:
+    if version not in (2, 3):
         raise ValueError(f"content hash version {version} is unknown")
+    content = content_v2(f) if version == 2 else content_v3(f)
     # Canonical JSON (sorted keys, no spaces): unambiguous, whatever the strings hold.
-    text = json.dumps(content_v2(f), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return f"v2:{hashlib.sha256(text.encode()).hexdigest()}"
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return f"v{version}:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def hash_version(content: str) -> int:

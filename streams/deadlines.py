@@ -54,6 +54,15 @@ class DeadlineIndex:
                 out.append(case_id)
         return out
 
+    def cap(self, partition: int, moment: datetime) -> int:
+        """Bring every due moment of ``partition`` later than ``moment`` forward to it (a configuration adopted
+        from ``moment``: those cases are judged again then); returns how many moved."""
+        dues = self._due.get(partition, {})
+        later = [case for case, due in dues.items() if due > moment]
+        for case in later:
+            self.touch(partition, case, moment)
+        return len(later)
+
     def due_by(self, partition: int, moment: datetime) -> list[str]:
         """Case ids on ``partition`` with a timer due by ``moment``, left in the index (for arming)."""
         return [case for case, due in self._due.get(partition, {}).items() if due <= moment]

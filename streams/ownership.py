@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from streams.batch import PartitionResult
@@ -36,6 +36,7 @@ class Ownership:
         committed: Callable[[], dict[tuple[str, int], int]],  # the group's committed offsets (blocking)
         ensure_changelog: Callable[[], None],  # creates the changelog topic if missing (blocking)
         client_options: dict[str, Any] | None = None,
+        before_index: Callable[[], Awaitable[object]] | None = None,  # e.g. the configuration schedule loaded
     ) -> None:
         self.processor = processor
         self.fence = fence
@@ -44,6 +45,7 @@ class Ownership:
         self.committed = committed
         self.ensure_changelog = ensure_changelog
         self.client_options = client_options or {}
+        self.before_index = before_index
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self._changelog_ready = False
 
@@ -101,6 +103,8 @@ class Ownership:
             del records  # the rows hold what is needed; let the records go before the index is built
             committed = await loop.run_in_executor(None, self.committed)  # after the fence: final
             part.committed = {t: committed[(t, p)] for t in self.input_topics if (t, p) in committed}
+            if self.before_index is not None:
+                await self.before_index()
             t3 = time.perf_counter()
             rebuild_index(self.processor, p, dues)
             del dues

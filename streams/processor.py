@@ -9,7 +9,7 @@ cannot stop the others (a tick). Nothing raised by a message can stop a partitio
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from schemas.control import Tick
 from streams.arming import Arming
 from streams.batch import BatchResult, ClockKind, Env, Message, Output, PartitionResult, Work
 from streams.chain import seal
+from streams.configs import Contexts
 from streams.deadlines import DeadlineIndex
 from streams.rows import META_KEY, encode_meta
 from streams.rules import Context
@@ -55,21 +56,37 @@ class CaseProcessor:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         receipt_skew: timedelta | None = None,
         facts_topic: str | None = None,
+        contexts: Contexts | None = None,
     ) -> None:
-        self.ctx = ctx
+        self.ctx = ctx  # the files the worker was started with
+        # ... and the configurations adopted since, from their moments (streams.configs).
+        self.contexts = contexts if contexts is not None else Contexts(ctx)
+        self.contexts.listeners.append(self._adopted)
         self.clock = clock
         self.store = store if store is not None else CaseStore()
         self.index = index if index is not None else DeadlineIndex()
         self.arming = Arming()
         self.wall_clock = wall_clock
         # What a stored next-due moment was computed with: reused on recovery only if it is still the same.
-        # A digest, not the text: it is in every row (the text is ~210 bytes, a fifth of an open case's row).
-        basis = f"{ctx.calendar.version}|{ctx.config.model_dump_json()}"
-        self.basis = hashlib.blake2b(basis.encode(), digest_size=12).hexdigest()
-        self.env = Env(ctx, clock, ticks_topic, self.basis, wall_clock, receipt_skew, facts_topic)
+        self.basis = self.contexts.basis
+        self.env = Env(ctx, clock, ticks_topic, self.basis, wall_clock, receipt_skew, facts_topic, self.contexts)
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.positions: dict[int, int] = {}  # last processed offset per partition (status page)
         self.last_event_at: datetime | None = None
+
+    def _adopted(self, moment: datetime) -> None:
+        """A configuration adopted from ``moment``: rows are written on the new basis from now on, and every
+        case pending past the moment wakes at it, to be judged again under the configuration that starts then."""
+        self.basis = self.contexts.basis
+        self.env = dataclasses.replace(self.env, basis=self.basis)
+        for p in self.index.partitions():
+            self.index.cap(p, moment)
+        log.info("configuration adopted from %s: %d cases wake by then at the latest", moment, len(self.index))
+
+    def moment(self, partition: int) -> datetime:
+        """The partition's present: its event-time watermark on the event clock, else the wall clock."""
+        mark = self.store.partition(partition).watermark
+        return mark if self.clock == "event" and mark is not None else self.wall_clock()
 
     @property
     def watermarks(self) -> dict[int, datetime]:

@@ -37,9 +37,10 @@ def rebuild_index(proc: CaseProcessor, partition: int, dues: dict[bytes, Due] | 
         if is_applicant(key):
             continue  # an (applicant, item)'s facts: no timers
         got = dues[key] if dues is not None and key in dues else row_due(raw, proc.basis)
-        if got is None:  # written with another calendar or thresholds: compute it again
+        if got is None:  # written with another calendar, thresholds or schedule: compute it again
             state = decode_row(raw)
-            got = (state.case_id, next_due(state, proc.ctx))
+            moment = proc.moment(partition)  # in effect now: the watermark's (event clock) or the wall clock's
+            got = (state.case_id, proc.contexts.cap(next_due(state, proc.contexts.at(moment)), moment))
         entries.append(got)
     proc.index.rebuild(partition, entries)
 

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from schemas.events import CaseEvent, EventError, parse_event
-from streams.rules import CaseState, Context, due
-from streams.rules.evaluate import finding_order, judge_case
+from streams.rules import CaseState, Context
+from streams.rules.evaluate import Timeline, finding_order, judge_case, run_timers
 from streams.rules.reapply import Fact, cross_case
 
 SortKey = tuple[datetime, str, str, str]
@@ -66,7 +66,14 @@ def _route(path: Path, jobs: int) -> bytearray:
 
 
 def _job(
-    path: Path, route: bytearray, me: int, ctx: Context, at: datetime | None, conn: Connection, snapshots: bool
+    path: Path,
+    route: bytearray,
+    me: int,
+    ctx: Context,
+    at: datetime | None,
+    conn: Connection,
+    snapshots: bool,
+    timeline: Timeline | None = None,
 ) -> None:
     """One job: parse and step its lines, report (latest, rejected, counts), wait for ``until``, run the
     timers, send the findings sorted as (key, JSON), then (with ``snapshots``) each case's snapshot."""
@@ -94,14 +101,14 @@ def _job(
     facts: list[Fact] = []
     refused: list[CaseEvent] = []
     for case_id, case_events in by_case.items():
-        state, found = judge_case(case_events, ctx, refused, facts)
+        state, found = judge_case(case_events, ctx, refused, facts, timeline)
         findings += [(finding_order(f), f.model_dump_json()) for f in found]
         states[case_id] = state
     conn.send((latest, rejected, events, len(states), facts))
     until: datetime | None = conn.recv()
     if until is not None:
         for case_id, state in states.items():
-            state, fired = due(state, until, ctx)
+            state, fired = run_timers(state, until, ctx, timeline)
             findings += [(finding_order(f), f.model_dump_json()) for f in fired]
             states[case_id] = state
     findings.sort()
@@ -110,21 +117,34 @@ def _job(
         from streams.rules.snapshot import snapshot
 
         conn.send(
-            [(c, snapshot(s, until, ctx).model_dump_json()) for c, s in sorted(states.items()) if until is not None]
+            [
+                (c, snapshot(s, until, ctx if timeline is None else timeline.at(until)).model_dump_json())
+                for c, s in sorted(states.items())
+                if until is not None
+            ]
         )
     conn.close()
 
 
-def replay(path: Path, ctx: Context, at: datetime | None, jobs: int, *, snapshots: bool = False) -> Replay:
+def replay(
+    path: Path,
+    ctx: Context,
+    at: datetime | None,
+    jobs: int,
+    *,
+    snapshots: bool = False,
+    timeline: Timeline | None = None,
+) -> Replay:
     """Evaluate the events of ``path`` over ``jobs`` processes (fork: each inherits the routing table);
-    ``snapshots``: also each case's snapshot as of the time the timers ran to (what the sink would store)."""
+    ``snapshots``: also each case's snapshot as of the time the timers ran to (what the sink would store);
+    ``timeline``: configurations adopted from moments (`esup evaluate --schedule`)."""
     route = _route(path, jobs)
     fork = mp.get_context("fork")
     pipes: list[Connection] = []
     procs = []
     for me in range(jobs):
         mine, theirs = fork.Pipe()
-        proc = fork.Process(target=_job, args=(path, route, me, ctx, at, theirs, snapshots), daemon=True)
+        proc = fork.Process(target=_job, args=(path, route, me, ctx, at, theirs, snapshots, timeline), daemon=True)
         proc.start()
         theirs.close()
         pipes.append(mine)

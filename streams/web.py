@@ -47,7 +47,13 @@ def status(runtime: Runtime) -> dict[str, Any]:
         "open_timers": len(proc.index),
         "calendar_version": proc.ctx.calendar.version,
         "catalog": _catalog(runtime),
+        "config": _config(runtime),
     }
+
+
+def _config(runtime: Runtime) -> dict[str, Any]:
+    feed = runtime.extra.get("configs")
+    return {**runtime.processor.contexts.status(), **(feed.status() if feed is not None else {})}
 
 
 def _catalog(runtime: Runtime) -> dict[str, Any]:

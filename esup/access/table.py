@@ -49,6 +49,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     # It also passes itself each applicant's facts (esup.applicant-facts, co-partitioned) for the
     # cross-case withdraw-and-reapply check: read and written in the same per-partition transaction.
     g += _topics(ka.WORKER, ("READ",), s.topic_case_events, s.topic_ticks, s.topic_catalog, s.topic_applicant_facts)
+    g += _topics(ka.WORKER, ("READ",), s.topic_config)  # the adopted configurations: read, never written
     g += _topics(
         ka.WORKER,
         ("WRITE",),
@@ -80,6 +81,8 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
     g += _topics(ka.CATALOG, ("WRITE",), s.topic_audit)  # who published which catalog
+    # ... and `esup rules adopt`: the adopted rules and calendars, after their audit record (write only).
+    g += _topics(ka.CATALOG, ("WRITE",), s.topic_config)
     # Clock: advances time, nothing else: the workers' ticks, the loop's (a topic of its own: the clock may
     # not write responses, which carry the supervisors' decisions), and who advanced it.
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_loop_ticks, s.topic_audit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +27,39 @@ def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
             except EventError as exc:
                 rejected.append((n, exc.reason))
     return events, rejected
+
+
+def load_schedule(path: Path, ctx: Any) -> Any:
+    """The adoptions listed in ``path`` (``- {kind: rules|calendar, file: F, from: MOMENT}``, files relative to
+    it) over the start context ``ctx``: a streams.configs.Contexts; a bad entry is refused naming it and its field."""
+    from schemas.yamlfile import load_yaml
+    from streams.configs import Contexts
+    from streams.rules.schedule import AdoptionError, adoption_key, encode_adoption, parse_adoption
+
+    try:
+        entries = load_yaml(path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not isinstance(entries, list):
+        raise click.ClickException(f"{path}: expected a list of adoptions (kind, file, from)")
+    contexts = Contexts(ctx)
+    for i, entry in enumerate(entries):
+        where = f"{path}: [{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"kind", "file", "from"}:
+            raise click.ClickException(f"{where}: expected exactly kind, file and from")
+        try:
+            moment = aware_datetime(str(entry["from"]))
+            content = (path.parent / str(entry["file"])).read_bytes()
+            kind = str(entry["kind"])
+            adopted = parse_adoption(
+                adoption_key(kind, moment), encode_adoption(kind, content, "", moment, f"schedule {path.name}")
+            )
+        except AdoptionError as exc:
+            raise click.ClickException(f"{where}.{exc.reason}") from None
+        except (click.BadParameter, OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"{where}: {' '.join(str(exc).split())}") from None
+        contexts.adopt(adopted)
+    return contexts
 
 
 @click.command()
@@ -53,6 +87,14 @@ def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
     help="working-day calendar override (YAML) for years chinesecalendar does not cover",
 )
 @click.option(
+    "--schedule",
+    "schedule_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="configurations adopted from moments (YAML list of kind, file, from), as `esup rules adopt` made them: "
+    "each step is judged under the one in effect at its moment, as the workers do",
+)
+@click.option(
     "--jobs",
     "jobs",
     default=1,
@@ -66,6 +108,7 @@ def evaluate(
     at: str | None,
     rules_file: Path | None,
     calendar_file: Path | None,
+    schedule_file: Path | None,
     jobs: int,
 ) -> None:
     """Evaluate EVENTS_FILE (JSON Lines) case by case in event time and print one finding per line.
@@ -87,15 +130,16 @@ def evaluate(
         raise click.ClickException(str(exc)) from None
     until = aware_datetime(at) if at else None
     ctx = Context.build(calendar, catalog, config)
+    timeline = load_schedule(schedule_file, ctx) if schedule_file is not None else None
     if jobs > 1:
         from streams.replay import replay
 
-        done = replay(events_file, ctx, until, jobs)
+        done = replay(events_file, ctx, until, jobs, timeline=timeline)
         rejected, lines = done.rejected, done.lines
         counts = (done.events, done.cases, done.at)
     else:
         events, rejected = read_events(events_file)
-        result = run(events, ctx, until)
+        result = run(events, ctx, until, timeline)
         lines = (f.model_dump_json() for f in result.findings)
         counts = (len(events), len(result.states), result.at)
     for n, reason in rejected:

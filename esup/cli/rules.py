@@ -62,18 +62,18 @@ def list_rules(as_json: bool, markdown: bool) -> None:
 
 
 ADOPT_KINDS = ("rules", "catalog", "calendar", "scoring")
+SWITCHED_KINDS = ("rules", "calendar")  # what the workers switch at the moment (streams/rules/schedule.py)
 
 
-def adoption(kind: str, path: Path, moment: datetime, reason: str) -> dict[str, Any]:
+def adoption(kind: str, path: Path, moment: datetime, reason: str, content: bytes | None = None) -> dict[str, Any]:
     """The audit detail of adopting a configuration file: what (kind, file, content hash as its version, the
     file's own label), from when, and why. The file is loaded first: one that does not validate is refused,
-    the error naming the field."""
-    import hashlib
-
+    the error naming the field. ``content``: the file's bytes already read (what is hashed and published)."""
     from schemas.catalog import load_catalog
     from schemas.config import load_rule_config
     from schemas.scoring import load_scoring
     from streams.rules import load_calendar
+    from streams.rules.schedule import content_version
 
     label: str
     if kind == "catalog":
@@ -88,11 +88,23 @@ def adoption(kind: str, path: Path, moment: datetime, reason: str) -> dict[str, 
     return {
         "kind": kind,
         "file": str(path),
-        "version": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest(),
+        "version": content_version(path.read_bytes() if content is None else content),
         "label": label,
         "effective_from": moment.isoformat(),
         "reason": reason,
     }
+
+
+def schedule_record(detail: dict[str, Any], content: bytes, moment: datetime, audit_id: str) -> tuple[bytes, bytes]:
+    """The configuration topic's record of an adoption (key kind@moment), checked as a worker will check it:
+    what a worker would refuse is refused here, before anything is sent."""
+    from streams.rules.schedule import adoption_key, encode_adoption, parse_adoption
+
+    kind = detail["kind"]
+    key = adoption_key(kind, moment)
+    value = encode_adoption(kind, content, detail["label"], moment, audit_id)
+    parse_adoption(key, value)  # AdoptionError naming the field
+    return key, value
 
 
 @rules.command("adopt")
@@ -101,37 +113,61 @@ def adoption(kind: str, path: Path, moment: datetime, reason: str) -> dict[str, 
 @click.option("--from", "moment", required=True, help="ISO-8601 time with offset from which it is live")
 @click.option("--reason", default="", help="why (shown in the audit log)")
 def adopt(file: Path, kind: str, moment: str, reason: str) -> None:
-    """Record that FILE becomes the live KIND configuration from --from: who, what (its content hash), when.
+    """Make FILE the live KIND configuration from --from: who, what (its content hash), when, audited.
 
     \b
-    The record goes to the audit topic (and so to ClickHouse's audit_log), hash-chained like every
-    administrative action, and is acknowledged by the broker before this command reports success.
-    Run `esup whatif --KIND FILE …` first to see what the change would do. This records the decision;
-    the workers take the new file when they are started with it (or, for a catalog, when it is published
-    with `esup catalog publish`) — findings do not yet carry the configuration version (docs/whatif.md).
+    1. The record goes to the audit topic (and so to ClickHouse's audit_log), hash-chained like every
+       administrative action, and is acknowledged by the broker.
+    2. Only then, for --kind rules or calendar, the file goes to the configuration topic (keyed by kind and
+       moment; every adoption stays): the workers judge every step at or after --from with it, and each
+       finding carries the configuration version it was judged under. Steps before --from are untouched.
+    A catalog becomes live when published (`esup catalog publish`), a scoring model with the views
+    (`esup db views`); for them this records the decision. Run `esup whatif --KIND FILE …` first.
+    If step 2 fails after step 1, the command says so and exits 1: run it again (the topic keeps one
+    record per kind and moment; the audit log then shows both attempts).
     """
     import yaml
 
     from esup.access.audit import AccessAudit
+    from esup.cli.publish import require_topic
     from esup.kafka_auth import CATALOG, kafka_python_auth
     from esup.params import aware_datetime, cli_settings
     from esup.producer import kafka_producer
     from schemas.catalog import CatalogError
     from schemas.config import ConfigError
     from schemas.scoring import ScoringError
+    from streams.rules.schedule import AdoptionError
 
     when = aware_datetime(moment)
+    switched = kind in SWITCHED_KINDS
     try:
-        detail = adoption(kind, file, when, reason)
+        content = file.read_bytes()
+        detail = adoption(kind, file, when, reason, content)
+        if switched:
+            schedule_record(detail, content, when, "check")
     except (CatalogError, ConfigError, ScoringError, ValueError, OSError, yaml.YAMLError) as exc:
-        raise click.ClickException(f"{file}: not adopted: {' '.join(str(exc).split())}") from None
+        what = exc.reason if isinstance(exc, AdoptionError) else " ".join(str(exc).split())
+        raise click.ClickException(f"{file}: not adopted: {what}") from None
     s = cli_settings()
+    if switched:
+        require_topic(s, s.topic_config)
     # The catalog publisher's principal: it already publishes configuration and audits it (esup/access/table.py).
     producer = kafka_producer(s.kafka_bootstrap, "esup-config-adopt", auth=kafka_python_auth(s, CATALOG))
     try:
         row = AccessAudit(producer, s.topic_audit, CATALOG, "esup rules adopt").record("config.adopt", detail)
+        if switched:
+            key, value = schedule_record(detail, content, when, row["audit_id"])
+            try:
+                producer.send(s.topic_config, key=key, value=value).get(timeout=30)
+            except Exception as exc:
+                raise click.ClickException(
+                    f"the adoption is audited (record {row['audit_id']}) but did not reach {s.topic_config} "
+                    f"({type(exc).__name__}: {exc}); the workers do not have it: run the command again"
+                ) from None
     finally:
         producer.close(timeout=10)
+    live = f"; workers switch at that moment ({s.topic_config})" if switched else ""
     click.echo(
-        f"adopted {kind} {detail['version'][:19]}… from {detail['effective_from']} (audit record {row['audit_id']})"
+        f"adopted {kind} {detail['version'][:19]}… from {detail['effective_from']} "
+        f"(audit record {row['audit_id']}){live}"
     )

@@ -198,7 +198,11 @@ def load_calendar(path: str | Path | None = None) -> WorkCalendar:
     """
     if path is None:
         return WorkCalendar()
-    data = load_mapping(path)  # YamlFileError (a ValueError) names the file
+    return calendar_from_mapping(load_mapping(path), str(path))  # YamlFileError (a ValueError) names the file
+
+
+def calendar_from_mapping(data: dict[str, Any], path: str) -> WorkCalendar:
+    """`load_calendar` of a YAML document already read (an adopted calendar from Kafka); ``path`` names it."""
     unknown = sorted(str(k)[:40] for k in data if k not in ("version", "years"))
     if unknown:
         raise ValueError(f"{path}: {unknown[0]}: unknown key (expected version and years)")

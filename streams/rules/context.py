@@ -11,6 +11,7 @@ from schemas.config import RuleConfig
 from schemas.findings import Finding, finding_id
 from streams.rules.calendar import WorkCalendar
 from streams.rules.registry import RULES
+from streams.rules.schedule import config_version
 from streams.rules.state import CaseState
 
 
@@ -31,6 +32,11 @@ class Context:
     # Results of pure functions of (clock, this context), e.g. a clock's milestone days (clocks._milestones).
     # Lives and dies with the context: a new calendar or configuration is a new context with an empty memo.
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    # The configuration version every finding of this context carries (streams.rules.schedule.config_version).
+    version: str = field(default="", init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "version", config_version(self.calendar, self.config))
 
     @classmethod
     def build(cls, calendar: WorkCalendar, catalog: Catalog | ItemLookup, config: RuleConfig | None = None) -> Context:
@@ -81,6 +87,7 @@ class Context:
             law_article=law_article or spec.law_article,
             evidence_event_ids=list(dict.fromkeys(evidence)),
             calendar_version=self.calendar.version,
+            config_version=self.version,
             provisional=provisional,
             details=details or {},
         )

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from schemas.events import CaseEvent, occurred_sort_key
 from schemas.findings import Finding
@@ -19,6 +20,32 @@ from streams.rules.engine import step
 from streams.rules.integrity import foreign_department
 from streams.rules.reapply import Fact, case_facts, cross_case
 from streams.rules.state import CaseState
+
+
+class Timeline(Protocol):
+    """Configurations adopted from moments (streams.configs.Contexts): the context in effect at a moment, and the
+    last moments before each boundary in (after, now]."""
+
+    def at(self, moment: datetime) -> Context:
+        """The context in effect at ``moment``."""
+
+    def crossings(self, now: datetime, after: datetime | None = None) -> list[datetime]:
+        """The last moment before each configuration boundary in (``after``, ``now``]."""
+
+
+def run_timers(
+    state: CaseState, now: datetime, ctx: Context, timeline: Timeline | None
+) -> tuple[CaseState, list[Finding]]:
+    """The case's timers up to ``now``; with a timeline, those due before each boundary since the case's last
+    event under the configuration in effect then, the rest under the one in effect at ``now`` (as the workers)."""
+    if timeline is None:
+        return due(state, now, ctx)
+    found: list[Finding] = []
+    for before in timeline.crossings(now, state.last_event_at):
+        state, fired = due(state, before, timeline.at(before))
+        found += fired
+    state, fired = due(state, now, timeline.at(now))
+    return state, found + fired
 
 
 @dataclass
@@ -37,8 +64,11 @@ def finding_order(f: Finding) -> tuple[datetime, str, str, str]:
     return (f.detected_at, f.case_id, f.rule, f.finding_id)
 
 
-def evaluate(events: Iterable[CaseEvent], ctx: Context, at: datetime | None = None) -> Evaluation:
-    """Evaluate every case; events after ``at`` are left out, timers fire up to ``at``."""
+def evaluate(
+    events: Iterable[CaseEvent], ctx: Context, at: datetime | None = None, timeline: Timeline | None = None
+) -> Evaluation:
+    """Evaluate every case; events after ``at`` are left out, timers fire up to ``at``; ``timeline``: the
+    configurations adopted from moments (each step judged under the one in effect at its moment)."""
     by_case: dict[str, list[CaseEvent]] = defaultdict(list)
     latest: datetime | None = None
     for e in events:
@@ -50,10 +80,10 @@ def evaluate(events: Iterable[CaseEvent], ctx: Context, at: datetime | None = No
     until = at or latest
     result = Evaluation(at=until)
     for case_id in sorted(by_case):
-        state, found = judge_case(by_case[case_id], ctx, result.refused, result.facts)
+        state, found = judge_case(by_case[case_id], ctx, result.refused, result.facts, timeline)
         result.findings.extend(found)
         assert until is not None
-        state, found = due(state, until, ctx)
+        state, found = run_timers(state, until, ctx, timeline)
         result.findings.extend(found)
         result.states[case_id] = state
     result.findings.extend(cross_case(result.facts, ctx))  # after every case: it spans cases
@@ -62,7 +92,11 @@ def evaluate(events: Iterable[CaseEvent], ctx: Context, at: datetime | None = No
 
 
 def judge_case(
-    events: list[CaseEvent], ctx: Context, refused: list[CaseEvent], facts: list[Fact]
+    events: list[CaseEvent],
+    ctx: Context,
+    refused: list[CaseEvent],
+    facts: list[Fact],
+    timeline: Timeline | None = None,
 ) -> tuple[CaseState, list[Finding]]:
     """One case's events in event-time order (timers not run past the last): its state and findings; another
     department's events go to ``refused``, the case's application and withdrawal facts to ``facts``."""
@@ -74,7 +108,11 @@ def judge_case(
             continue
         applied = state is not None and state.applied_at is not None
         withdrawn = state is not None and state.outcome == "withdrawn"
-        state, found = step(state, e, ctx)
+        if timeline is not None and state is not None:  # timers due before a boundary: the old configuration
+            for before in timeline.crossings(e.occurred_at, state.last_event_at):
+                state, fired = due(state, before, timeline.at(before))
+                findings.extend(fired)
+        state, found = step(state, e, ctx if timeline is None else timeline.at(e.occurred_at))
         findings.extend(found)
         facts.extend(case_facts(applied, withdrawn, state, e))
     assert state is not None

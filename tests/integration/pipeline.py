@@ -39,6 +39,7 @@ class Pipeline:
             "dead_letters": f"test.{self.tag}.dead",
             "case_snapshots": f"test.{self.tag}.snapshots",
             "catalog": f"test.{self.tag}.catalog",
+            "config": f"test.{self.tag}.config",
             "chain_heads": f"test.{self.tag}.heads",
             "directory": f"test.{self.tag}.directory",
             "responses": f"test.{self.tag}.responses",

@@ -35,6 +35,7 @@ def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]
                 "findings",
                 "case_snapshots",
                 "catalog",
+                "config",
                 "ticks",
                 "directory",
                 "chain_heads",
@@ -60,8 +61,8 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     second = runner.invoke(main, ["topics", "create"], env=topic_env)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert first.output.count("created ") == 14
-    assert second.output.count("exists ") == 14 and "created" not in second.output
+    assert first.output.count("created ") == 15
+    assert second.output.count("exists ") == 15 and "created" not in second.output
 
     env = topic_env
     partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
@@ -71,6 +72,7 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
         env["ESUP_TOPIC_FINDINGS"]: 4,
         env["ESUP_TOPIC_CASE_SNAPSHOTS"]: 4,
         env["ESUP_TOPIC_CATALOG"]: 1,
+        env["ESUP_TOPIC_CONFIG"]: 1,
         env["ESUP_TOPIC_TICKS"]: 4,
         env["ESUP_TOPIC_DIRECTORY"]: 1,
         env["ESUP_TOPIC_CHAIN_HEADS"]: 1,
@@ -84,6 +86,7 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     policy = {name: topic_configs(kafka_admin, name, ["cleanup.policy"])["cleanup.policy"] for name in partitions}
     assert policy[env["ESUP_TOPIC_CASE_SNAPSHOTS"]] == "compact"
     assert policy[env["ESUP_TOPIC_CATALOG"]] == "compact"
+    assert policy[env["ESUP_TOPIC_CONFIG"]] == "compact"  # every adoption stays (keyed by kind@moment)
     assert policy[env["ESUP_TOPIC_DIRECTORY"]] == "compact"
     assert policy[env["ESUP_TOPIC_CHAIN_HEADS"]] == "compact"
     for name in ("ESUP_TOPIC_CASE_EVENTS", "ESUP_TOPIC_TICKS"):  # the broker stamps receipt

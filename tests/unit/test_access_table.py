@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from esup import kafka_auth as ka
-from esup.access.table import Grant, changelog_topic, department_grants, platform_grants, revoked_grants
+from esup.access.table import Grant, changelog_topic, department_grants, grants_of, platform_grants, revoked_grants
 from esup.settings import load_settings
 from esup.topics import platform_topics
 
@@ -42,6 +42,9 @@ def test_a_department_id_that_cannot_name_a_topic_gets_no_grant() -> None:
 
 def test_control_topics_have_only_their_platform_writers() -> None:
     assert writers(S.topic_catalog) == {ka.CATALOG}
+    # Adopted configurations: written by the adopting principal only; the worker reads them and nothing else.
+    assert writers(S.topic_config) == {ka.CATALOG}
+    assert {g.operation for g in grants_of(S, ka.WORKER) if g.name == S.topic_config} == {"READ"}
     # The clock advances time; a wall-clock worker schedules its own wake-ups.
     assert writers(S.topic_ticks) == {ka.CLOCK, ka.WORKER}
     assert writers(changelog_topic(S)) == {ka.WORKER}

@@ -54,3 +54,23 @@ def test_a_moment_without_offset_is_refused() -> None:
     path = ROOT / "examples" / "catalog.yaml"
     res = CliRunner().invoke(main, ["rules", "adopt", str(path), "--kind", "catalog", "--from", "2026-12-01T00:00"])
     assert res.exit_code == 2 and "timezone offset" in res.output
+
+
+def test_a_rules_or_calendar_adoption_a_worker_would_refuse_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    """No Kafka here: refused by the same check the workers apply to the configuration topic's records."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  notice_share: 0.5\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["rules", "adopt", str(path), "--kind", "rules", "--from", "2050-01-01T00:00+08:00"])
+    assert res.exit_code == 1 and "not adopted: effective_from:" in res.output and "2004-2040" in res.output
+
+
+def test_the_schedule_record_is_what_a_worker_reads() -> None:
+    from esup.cli.rules import schedule_record
+    from streams.rules.schedule import parse_adoption
+
+    content = b"rules:\n  follow_up_wd: 3\n"
+    detail = {"kind": "rules", "label": "strict"}
+    key, value = schedule_record(detail, content, MOMENT, "audit-9")
+    a = parse_adoption(key, value)
+    assert (a.kind, a.effective_from, a.audit_id, a.label) == ("rules", MOMENT, "audit-9", "strict")
+    assert a.value.follow_up_wd == 3 and a.content.encode() == content

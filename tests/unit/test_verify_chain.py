@@ -121,7 +121,7 @@ def test_findings_hashed_the_old_way_verify_by_their_own_version() -> None:
     stored[1] = {**stored[1], "message": "nothing happened"}
     assert [(p.kind, p.finding_id) for p in check_findings(entries, stored)] == [("edited", "f1")]
     new_entries, _, _ = _chain(1)
-    assert new_entries[0].content.startswith("v2:")  # new findings use the full hash
+    assert new_entries[0].content.startswith("v3:")  # new findings use the full hash
 
 
 def test_a_content_hash_of_an_unknown_version_is_named() -> None:
@@ -173,3 +173,17 @@ def test_every_chain_the_platform_writes_has_its_head_checked() -> None:
     assert [p.detail for p in cut] == [
         f"partition {COMPLAINTS_CHAIN}: entries 3..4 are not in ClickHouse (deleted, or the sink is behind)"
     ]
+
+
+def test_the_configuration_version_is_covered_from_hash_version_3_and_old_findings_still_verify() -> None:
+    """Findings sealed with version 2 (before the field) verify as written, with or without the new column;
+    from version 3 an edit to the configuration version a finding was judged under is named."""
+    entries, rows, _ = _chain(2, version=2)
+    assert all(e.content.startswith("v2:") for e in entries)
+    stored = [{**_stored(r), "config_version": ""} for r in rows]  # the column's default on old rows
+    assert check_findings(entries, stored) == []
+    entries, rows, _ = _chain(2)
+    stored = [_stored(r) for r in rows]
+    assert check_findings(entries, stored) == []
+    stored[0] = {**stored[0], "config_version": "cv1-0000000000000000"}
+    assert [(p.kind, p.finding_id) for p in check_findings(entries, stored)] == [("edited", "f0")]

@@ -1,0 +1,113 @@
+"""Every worker's copy of the adopted configurations: the compacted configuration topic read to its end, then followed.
+
+Like the catalog feed (streams/catalog_feed.py): read directly with aiokafka, and ``ready`` only once
+everything adopted before the worker started has been read, so that no step is judged, and no partition's
+timers are indexed, before the worker knows the whole schedule. An empty topic is ready at once (the start
+files are in effect at every moment). Every record is checked (streams/rules/schedule.py): a bad one is
+refused with a log naming the field, the schedule stays as it was, and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from streams.configs import Contexts
+from streams.rules.schedule import AdoptionError, parse_adoption
+
+log = logging.getLogger("esup.config")
+
+
+class ConfigFeed:
+    """The configuration topic applied to ``contexts``; ``ready`` once read to the end."""
+
+    def __init__(self, bootstrap: str, topic: str, contexts: Contexts, *, auth: dict[str, Any] | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.contexts = contexts
+        self.auth = auth or {}  # the worker's login (esup.kafka_auth.aiokafka_auth)
+        self.ready = asyncio.Event()
+        self.adopted = 0
+        self.rejected: dict[str, str] = {}  # record key → why it was refused
+
+    def apply(self, key: bytes | None, value: bytes | None) -> bool:
+        """Check one record and add it to the schedule; a bad one is refused (logged, listed) and changes nothing."""
+        name = (key or b"").decode("utf-8", "replace")[:80]
+        try:
+            a = parse_adoption(key, value)
+        except AdoptionError as exc:
+            self.rejected[name] = exc.reason[:300]
+            log.error("configuration record %r refused: %s; the schedule stays as it was", name, exc.reason[:300])
+            return False
+        self.contexts.adopt(a)
+        self.adopted += 1
+        self.rejected.pop(name, None)
+        log.info(
+            "configuration adopted: %s %s (%s) from %s (audit record %s)",
+            a.kind,
+            a.version[:19],
+            a.label or "no label",
+            a.effective_from.isoformat(),
+            a.audit_id,
+        )
+        return True
+
+    def status(self) -> dict[str, Any]:
+        """For the status page."""
+        return {"ready": self.ready.is_set(), "adopted": self.adopted, "rejected": dict(sorted(self.rejected.items()))}
+
+    async def run(self) -> None:
+        """Load, then follow the topic forever; reconnects with a pause if Kafka goes away."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("configuration feed from %s failed; retrying in 2 s", self.topic)
+                await asyncio.sleep(2.0)
+
+    async def _follow(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer: Any = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=16 << 20,  # one record may hold a whole configuration file
+            **self.auth,
+        )
+        await consumer.start()
+        try:
+            metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - as the catalog feed does
+            parts = metadata.partitions_for_topic(self.topic)
+            while not parts:
+                log.warning(
+                    "configuration topic %s not found, or not readable by the worker; judging nothing until it is "
+                    "(`esup topics create`, then `esup access bootstrap`)",
+                    self.topic,
+                )
+                await asyncio.sleep(2.0)
+                metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+                parts = metadata.partitions_for_topic(self.topic)
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            # A reconnect reads from the beginning again: applying a record twice gives the same schedule.
+            while not self.ready.is_set():
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    self.ready.set()
+                    log.info("configuration schedule loaded: %d adoptions from %s", self.adopted, self.topic)
+                    break
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for r in records:
+                        self.apply(r.key, r.value)
+            async for r in consumer:
+                self.apply(r.key, r.value)
+        finally:
+            await consumer.stop()

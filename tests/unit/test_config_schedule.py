@@ -1,0 +1,355 @@
+"""Adopted configurations (issue 18 part 2): the schedule's choice at a moment, the configuration version every
+finding carries, records refused naming the field, and a worker that switches at the adopted moment."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from schemas.config import RuleConfig
+from schemas.events import event_to_json
+from streams.batch import Message
+from streams.configs import Contexts
+from streams.processor import CaseProcessor
+from streams.rules import WorkCalendar
+from streams.rules.schedule import (
+    JUST_BEFORE,
+    AdoptionError,
+    Schedule,
+    adoption_key,
+    config_version,
+    encode_adoption,
+    parse_adoption,
+)
+from tests.support import at, calendar, context, event, run
+
+M = at("2026-03-10T00:00")  # the adopted moment
+STRICT = b"rules:\n  notice_share: 0.5\n  follow_up_wd: 3\n"
+
+
+def _adoption(content: bytes = STRICT, moment: datetime = M, kind: str = "rules", label: str = "strict") -> Any:
+    return parse_adoption(adoption_key(kind, moment), encode_adoption(kind, content, label, moment, "audit-1"))
+
+
+# ---- the schedule -----------------------------------------------------------------------------------------
+
+
+def test_the_configuration_in_effect_switches_exactly_at_the_moment() -> None:
+    a = _adoption()
+    later = _adoption(b"rules:\n  notice_share: 0.6\n", M + timedelta(days=30))
+    s = Schedule().adopt(later).adopt(a)  # in any order
+    assert s.in_effect("rules", M - JUST_BEFORE) is None  # the start file
+    assert s.in_effect("rules", M) == a
+    assert s.in_effect("rules", M + JUST_BEFORE) == a
+    assert s.in_effect("rules", M + timedelta(days=30)) == later
+    assert s.in_effect("calendar", M + timedelta(days=99)) is None  # another kind is not touched
+    assert s.boundaries() == [M, M + timedelta(days=30)]
+    # The same kind and moment adopted again: replaced, not added.
+    again = _adoption(b"rules:\n  notice_share: 0.55\n")
+    assert s.adopt(again).in_effect("rules", M) == again and len(s.adopt(again)) == 2
+
+
+def test_contexts_are_built_once_per_combination_and_capped_at_boundaries() -> None:
+    contexts = Contexts(context())
+    contexts.adopt(_adoption())
+    first = contexts.at(M + timedelta(days=1))
+    assert contexts.at(M + timedelta(days=5)) is first  # one context, its memo reused
+    assert contexts.at(M - JUST_BEFORE) is contexts.base
+    assert first.config.notice_share == 0.5
+    # A due moment past the next boundary is brought forward to it; one before it, or none, is kept.
+    assert contexts.cap(M + timedelta(days=3), M - timedelta(days=1)) == M
+    assert contexts.cap(M - timedelta(hours=1), M - timedelta(days=1)) == M - timedelta(hours=1)
+    assert contexts.cap(None, M - timedelta(days=1)) is None
+    assert contexts.cap(M + timedelta(days=3), M) == M + timedelta(days=3)
+
+
+# ---- the configuration version ----------------------------------------------------------------------------
+
+
+def test_config_version_is_stable_and_tells_configurations_apart() -> None:
+    base = config_version(calendar(), RuleConfig())
+    assert base == config_version(WorkCalendar(), RuleConfig()) and base.startswith("cv1-") and len(base) == 20
+    assert config_version(calendar(), RuleConfig(notice_share=0.5)) != base
+    assert config_version(calendar(), RuleConfig(severity_overrides={"TIME_DECISION_NOTICE": "yellow"})) != base
+    other = _adoption(b"version: gov\nyears:\n  2026:\n    holidays: [2026-03-09]\n", kind="calendar").value
+    assert config_version(other, RuleConfig()) != base
+    # The thresholds as validated count, not the file's spelling.
+    spelled = _adoption(b"# a comment\nrules: {follow_up_wd: 3, notice_share: 0.50}\n").value
+    assert config_version(calendar(), spelled) == config_version(calendar(), _adoption().value)
+    # Every finding carries its context's version.
+    found = run(
+        [event("apply", "2026-03-02T09:00"), event("accept", "2026-03-03T09:00")], context(), "2026-05-30T00:00"
+    )
+    assert found and {f.config_version for f in found} == {context().version}
+
+
+# ---- records refused, naming the field --------------------------------------------------------------------
+
+
+def _record(**change: Any) -> tuple[bytes, bytes]:
+    value = json.loads(encode_adoption("rules", STRICT, "strict", M, "audit-1"))
+    value.update(change)
+    for k in [k for k, v in change.items() if v is _DROP]:
+        del value[k]
+    return adoption_key("rules", M), json.dumps(value).encode()
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        (b"rules@x", None, "<record>"),  # a tombstone
+        (b"rules@x", b"\xff\xfe not json", "<record>"),
+        (b"rules@x", b"[1, 2]", "<record>"),
+        (b"rules@x", b"{" * 100_000, "<record>"),  # deeply nested
+        (b"rules@x", b" " * (9 << 20), "<record>"),  # huge
+        (*_record(kind=7), "kind"),
+        (*_record(kind="scoring"), "kind"),
+        (*_record(content=["x"]), "content"),
+        (*_record(content="rules:\n  notice_share: 2\n", version=None), "version"),
+        (*_record(effective_from="2026-03-10T00:00:00"), "effective_from"),  # no offset
+        (*_record(effective_from="next monday"), "effective_from"),
+        (*_record(audit_id=""), "audit_id"),
+        (*_record(audit_id=_DROP), "audit_id"),
+        (*_record(surprise=1), "surprise"),
+        (*_record(label="x" * 500), "label"),
+        (b"calendar@2026-03-09T16:00:00+00:00", _record()[1], "<key>"),
+    ],
+)
+def test_a_bad_record_is_refused_naming_the_field(key: bytes, value: bytes | None, field: str) -> None:
+    with pytest.raises(AdoptionError) as caught:
+        parse_adoption(key, value)
+    assert caught.value.field == field and caught.value.reason.startswith(f"{field}: ")
+
+
+def test_a_moment_outside_the_calendar_or_content_that_does_not_load_is_refused() -> None:
+    for moment in (datetime(1999, 1, 1, tzinfo=UTC), datetime(2050, 1, 1, tzinfo=UTC)):
+        key = adoption_key("rules", moment)
+        with pytest.raises(AdoptionError, match=r"effective_from: .*outside the calendar range"):
+            parse_adoption(key, encode_adoption("rules", STRICT, "", moment, "a"))
+    bad = {
+        b"rules:\n  notice_share: 2\n": "notice_share",
+        b"rules: [1, 2]\n": "content",
+        b"a: &a [*a]\n": "content",
+        b"years:\n  2026:\n    holidays: [not-a-date]\n": "years.2026.holidays",
+    }
+    for content, named in bad.items():
+        kind = "calendar" if b"years" in content else "rules"
+        with pytest.raises(AdoptionError) as caught:
+            parse_adoption(adoption_key(kind, M), encode_adoption(kind, content, "", M, "a"))
+        assert caught.value.field == "content" and named in caught.value.reason, caught.value.reason
+
+
+# ---- a worker switches at the moment ----------------------------------------------------------------------
+
+
+def _events() -> list[Any]:
+    return [
+        # before M entirely: judged by the start file only
+        event("apply", "2026-02-02T09:00", case="OLD", event_id="OLD-apply"),
+        event("accept", "2026-02-03T09:00", case="OLD", event_id="OLD-accept"),
+        # straddling: applied before M, its notice and red card fall after it
+        event("apply", "2026-03-02T09:00", case="MID", event_id="MID-apply"),
+        event("accept", "2026-03-03T09:00", case="MID", event_id="MID-accept"),
+        # after M entirely
+        event("apply", "2026-03-16T09:00", case="NEW", event_id="NEW-apply"),
+        event("accept", "2026-03-17T09:00", case="NEW", event_id="NEW-accept"),
+        # a later event on the partition: the event clock passes the straddling case's new notice (18 Mar)
+        event("apply", "2026-03-20T09:00", case="PROBE", event_id="PROBE-apply"),
+    ]
+
+
+def _found(outputs: list[Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name, _, value in outputs:
+        if name == "findings":
+            f = json.loads(value)
+            f.pop("chain")
+            found[f["finding_id"]] = f
+    return found
+
+
+def _judge(proc: CaseProcessor, until: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The findings the processor publishes for the events (event clock, one message at a time), and those
+    published by the final tick."""
+    events = sorted(_events(), key=lambda e: e.occurred_at)
+    outputs = []
+    for offset, e in enumerate(events):
+        outputs += proc.handle([Message("events", 0, offset, e.case_id.encode(), event_to_json(e).encode())]).outputs
+    tick = proc.handle([Message("ticks", 0, 0, None, proc.tick_bytes(0, at(until)))]).outputs
+    return _found(outputs), _found(tick)
+
+
+def _moment(f: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(f["detected_at"])
+
+
+def test_a_worker_judges_before_the_moment_with_the_old_configuration_and_after_it_with_the_new() -> None:
+    base = context()
+    contexts = Contexts(base)
+    proc = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts)
+    contexts.adopt(_adoption())
+    new = contexts.at(M)
+    by_events, by_tick = _judge(proc, "2026-06-30T00:00")
+    got = {**by_events, **by_tick}
+    old = {f.finding_id: f for f in run(_events(), base, "2026-06-30T00:00") if f.detected_at < M}
+    after = {f.finding_id: f for f in run(_events(), new, "2026-06-30T00:00") if f.detected_at >= M}
+    assert got == {k: json.loads(f.model_dump_json(exclude={"chain"})) for k, f in {**old, **after}.items()}
+    assert {f["config_version"] for f in got.values() if _moment(f) < M} == {base.version}
+    assert {f["config_version"] for f in got.values() if _moment(f) >= M} == {new.version} != {base.version}
+    assert {f["case_id"] for f in got.values() if _moment(f) < M} >= {"OLD"}
+    # The two configurations do differ on these cases (else the test would prove nothing).
+    # On time: the straddling case's notice under the new rules (18 Mar, indexed at the moment, not at its old
+    # 25 Mar) is out once the event clock passes 18 Mar, before the final tick.
+    assert [f["detected_at"] for f in by_events.values() if f["case_id"] == "MID" and "NOTICE" in f["rule"]] == [
+        at("2026-03-18T00:00").isoformat()
+    ]
+    unswitched = {f.finding_id: f.detected_at for f in run(_events(), base, "2026-06-30T00:00") if f.detected_at >= M}
+    assert {k: f.detected_at for k, f in after.items()} != unswitched
+
+
+def test_an_adoption_received_while_cases_are_pending_wakes_them_at_its_moment() -> None:
+    """Adopted after the worker indexed the straddling case's timers under the start file: they move."""
+    base = context()
+    contexts = Contexts(base)
+    proc = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts)
+    early = [e for e in sorted(_events(), key=lambda e: e.occurred_at) if e.occurred_at < M]
+    outputs = []
+    for offset, e in enumerate(early):
+        outputs += proc.handle([Message("events", 0, offset, e.case_id.encode(), event_to_json(e).encode())]).outputs
+    assert "MID" not in proc.index.due_by(0, M) and proc.index.pending(0) == 2  # MID's notice, indexed after M
+    basis = proc.basis
+    contexts.adopt(_adoption())
+    assert proc.basis != basis and proc.env.basis == proc.basis  # rows are written on the new schedule
+    assert "MID" in proc.index.due_by(0, M)  # woken at the moment, to be judged again under the new rules
+    tick = proc.handle([Message("ticks", 0, 0, None, proc.tick_bytes(0, at("2026-06-30T00:00")))]).outputs
+    notices = [json.loads(v) for n, _, v in tick if n == "findings" and b"MID" in v and b"NOTICE" in v]
+    new = contexts.at(M)
+    expected = [f for f in run(_events(), new, "2026-06-30T00:00") if f.case_id == "MID" and "NOTICE" in f.rule]
+    assert [n["detected_at"] for n in notices] == [f.detected_at.isoformat() for f in expected]
+    assert [n["config_version"] for n in notices] == [new.version]
+
+
+def test_a_case_whose_next_event_comes_after_the_moment_first_fires_its_earlier_timers_under_the_old_rules() -> None:
+    """Alone on its partition, the case's event clock jumps from February to 20 March with its own event: the
+    notice due on 7 March fires under the start file, what falls after the moment under the adopted rules."""
+    base = context()
+    contexts = Contexts(base)
+    proc = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts)
+    contexts.adopt(_adoption())
+    events = [
+        event("apply", "2026-02-09T09:00", case="X", event_id="X-apply"),
+        event("accept", "2026-02-09T10:00", case="X", event_id="X-accept"),
+        event("fee_charged", "2026-03-20T09:00", case="X", event_id="X-fee", fee_code="F", amount_fen=5),
+    ]
+    outputs = []
+    for offset, e in enumerate(events):
+        outputs += proc.handle([Message("events", 1, offset, b"X", event_to_json(e).encode())]).outputs
+    got = _found(outputs)
+    until = "2026-03-20T09:00"
+    old = {f.finding_id: f for f in run(events, base, until) if f.detected_at < M}
+    after = {f.finding_id: f for f in run(events, contexts.at(M), until) if f.detected_at >= M}
+    assert got == {k: json.loads(f.model_dump_json(exclude={"chain"})) for k, f in {**old, **after}.items()}
+    assert [f["rule"] for f in got.values() if _moment(f) < M] == ["TIME_DECISION_NOTICE"]
+    assert "TIME_DECISION_RED" in {f["rule"] for f in got.values()}  # 3 working days after the breach: new rules
+
+
+# ---- the reference evaluation and `esup evaluate --schedule` -----------------------------------------------
+
+
+def test_the_reference_evaluation_under_a_schedule_equals_what_the_worker_publishes() -> None:
+    from streams.rules import evaluate
+
+    base = context()
+    contexts = Contexts(base)
+    contexts.adopt(_adoption())
+    by_events, by_tick = _judge(CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts), UNTIL)
+    reference = evaluate(_events(), base, at(UNTIL), contexts).findings
+    assert {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference} == {
+        **by_events,
+        **by_tick,
+    }
+    assert {f.finding_id: f.detected_at for f in reference} != {
+        f.finding_id: f.detected_at for f in evaluate(_events(), base, at(UNTIL)).findings
+    }
+
+
+UNTIL = "2026-06-30T00:00"
+
+
+def test_esup_evaluate_takes_the_schedule_with_any_number_of_jobs(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from esup.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(event_to_json(e) + "\n" for e in _events()), encoding="utf-8")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("items:\n  - {code: ITEM, name: 测试事项, department_id: D1}\n", encoding="utf-8")
+    (tmp_path / "strict.yaml").write_bytes(STRICT)
+    schedule = tmp_path / "schedule.yaml"
+    schedule.write_text(f"- {{kind: rules, file: strict.yaml, from: '{M.isoformat()}'}}\n", encoding="utf-8")
+    args = ["evaluate", str(events), "--catalog", str(catalog), "--at", at(UNTIL).isoformat()]
+    runner = CliRunner()
+    one = runner.invoke(main, [*args, "--schedule", str(schedule)])
+    two = runner.invoke(main, [*args, "--schedule", str(schedule), "--jobs", "2"])
+    plain = runner.invoke(main, args)
+    assert one.exit_code == two.exit_code == plain.exit_code == 0, one.output + two.output
+    lines = [json.loads(x) for x in one.stdout.splitlines()]
+    assert lines == [json.loads(x) for x in two.stdout.splitlines()]
+    assert len({f["config_version"] for f in lines}) == 2
+    assert {f["config_version"] for f in (json.loads(x) for x in plain.stdout.splitlines())} == {context().version}
+    # A bad entry is refused, naming it and its field.
+    schedule.write_text("- {kind: rules, file: strict.yaml, from: '2050-01-01T00:00:00+08:00'}\n", encoding="utf-8")
+    bad = runner.invoke(main, [*args, "--schedule", str(schedule)])
+    assert bad.exit_code == 1 and "[0].effective_from:" in bad.output, bad.output
+
+
+def test_an_adopted_calendar_moves_a_deadline_from_its_moment() -> None:
+    """A holiday added from M (20 and 23 March) moves the new case's deadlines; the old case keeps the calendar
+    it was judged under before M. The worker equals the reference evaluation under the same schedule."""
+    from streams.rules import evaluate
+
+    base = context()
+    contexts = Contexts(base)
+    holidays = b"version: extra-holidays\nyears:\n  2026:\n    holidays: [2026-03-20, 2026-03-23]\n"
+    contexts.adopt(_adoption(holidays, kind="calendar"))
+    new = contexts.at(M)
+    assert new.calendar.version.endswith(":extra-holidays") and new.config == base.config
+    by_events, by_tick = _judge(CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts), UNTIL)
+    got = {**by_events, **by_tick}
+    reference = evaluate(_events(), base, at(UNTIL), contexts).findings
+    assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
+    plain = {f.finding_id: f.detected_at.isoformat() for f in evaluate(_events(), base, at(UNTIL)).findings}
+    moved = {k for k, f in got.items() if f["detected_at"] != plain[k]}
+    assert moved and all(got[k]["config_version"] == new.version for k in moved)
+    assert {f["calendar_version"] for f in got.values() if _moment(f) < M} == {base.calendar.version}
+
+
+def test_recovery_reuses_stored_due_moments_only_under_the_same_schedule() -> None:
+    from streams.recovery import rebuild_index
+
+    def worker(adopt: bool) -> CaseProcessor:
+        contexts = Contexts(context())
+        if adopt:
+            contexts.adopt(_adoption())
+        return CaseProcessor(ctx=contexts.base, clock="event", ticks_topic="ticks", contexts=contexts)
+
+    proc = worker(True)
+    for offset, kind in enumerate(("apply", "accept")):
+        e = event(kind, f"2026-03-02T{9 + offset:02d}:00", case="A", event_id=f"A-{kind}")
+        proc.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())])
+    assert proc.index.due_by(0, M) == ["A"]  # its notice (25 March under the start file), capped at the moment
+    same, without = worker(True), worker(False)
+    for fresh in (same, without):
+        fresh.store.partition(0).rows.update(proc.store.partition(0).rows)
+        fresh.store.partition(0).watermark = proc.store.partition(0).watermark
+        rebuild_index(fresh, 0)
+    assert same.basis == proc.basis and same.index.due_by(0, M) == ["A"]
+    # Without the adoption the stored moment is not trusted: computed again under the start file alone.
+    assert without.basis != proc.basis and without.index.due_by(0, M) == []
