@@ -129,11 +129,19 @@ def _install(
                 for r in records[tp]
             ]
             for start in range(0, len(batch), batch_max):
-                async with gate:
-                    if not consumer.flow_active or app.consumer_generation_id != generation:
-                        await consumer.perform_seek()  # rebalanced meanwhile: the rest is read again
-                        break
-                    await handle(batch[start : start + batch_max])
+                # Shielded: when the worker stops, faust cancels this loop, and a batch cancelled between
+                # its judging and its commit would leave the state ahead of Kafka. It finishes (and commits)
+                # instead, holding the gate, which the stop waits for before it saves snapshots.
+                if not await asyncio.shield(one(generation, batch[start : start + batch_max])):
+                    break
+
+    async def one(generation: int, part: list[Fetched]) -> bool:
+        async with gate:
+            if not consumer.flow_active or app.consumer_generation_id != generation:
+                await consumer.perform_seek()  # rebalanced meanwhile: the rest is read again
+                return False
+            await handle(part)
+            return True
 
     consumer._drain_messages = drain  # noqa: SLF001 - the fetcher service calls this attribute
 

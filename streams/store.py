@@ -28,6 +28,9 @@ class Partition:
     committed: dict[str, int] = field(default_factory=dict)  # input topic -> next offset not yet in the state
     ready: asyncio.Event | None = None  # set when loaded (None outside a running worker: ready at once)
     revoked: bool = False
+    # Cases whose timers raised and left the deadline index while their rows still state a due moment: a
+    # snapshot (`streams.snapshot`) lets the next owner read those rows, as a changelog read would.
+    untimed: set[bytes] = field(default_factory=set)
 
 
 class CaseStore:
