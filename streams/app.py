@@ -210,7 +210,10 @@ def create_app(
             await asyncio.wait_for(gate.acquire(), timeout=settings.shutdown_grace_s / 3)
         except TimeoutError:
             log.warning("a batch is still being judged at the stop; its partitions get no snapshot")
+            await ownership.save(unsettled)
+            return
         await ownership.save(unsettled)
+        await fence.close()  # nothing more is written; its producers' tasks would keep the loop waiting
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
