@@ -324,6 +324,7 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     written = SNAPSHOT_WRITTEN.findall(p.log("recovered"))
     time.sleep(3)
     assert _status(port)["open_timers"] == n, "every open case's timer is pending again"
+    again = _memory(p.processes["restarted"].pid)
     rephases = _phases(p.log("restarted"), relog, stopped_at)
 
     print(
@@ -338,6 +339,8 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
         f"  RSS recovered worker (rows read from Kafka): {back['VmRSS'] / MIB:7.1f} MiB "
         f"(peak {back['VmHWM'] / MIB:.1f})  → {(back['VmRSS'] - baseline) / n:,.0f} bytes per open case "
         f"(no state cache)\n"
+        f"  RSS restarted worker (rows from snapshots): {again['VmRSS'] / MIB:7.1f} MiB "
+        f"(peak {again['VmHWM'] / MIB:.1f})  → {(again['VmRSS'] - baseline) / n:,.0f} bytes per open case\n"
         f"  changelog row: {key_bytes + row_bytes:,.0f} bytes per case ({key_bytes:.0f} key + {row_bytes:.0f} value)\n"
         f"  kill -9 → every partition taken over (last 'taken over' line seen): {t_recovered:6.1f} s\n"
         f"    ({phases})\n"

@@ -74,7 +74,8 @@ def test_round_trip(snap: Path) -> None:
         b"\x00applicant:\x03abc\x02XY": None,
         "案件-5".encode(): datetime(2026, 12, 4, 16, 0, tzinfo=UTC),
     }  # CASE-4 is left out: its due moment is read from its row, as the changelog path does
-    assert got.dues[b"CASE-1"].utcoffset() == timedelta(hours=8)  # the zone as written
+    first = got.dues[b"CASE-1"]
+    assert first is not None and first.utcoffset() == timedelta(hours=8)  # the zone as written
     assert (got.topic, got.partition, got.end, got.basis) == (TOPIC, 3, 12345, "0123456789abcdef01234567")
     assert got.watermark == WATERMARK and got.chain == HEAD
 
