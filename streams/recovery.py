@@ -2,8 +2,9 @@
 where the group stands, rebuild the deadline index. A row that cannot be read is quarantined.
 
 Order matters: the fence (`streams.fence`) first, so the previous owner's open transaction is aborted and
-it can commit nothing more; then the changelog is read with ``read_committed`` to its end, and the
-committed offsets read *after* the fence say exactly which input messages the loaded state holds.
+it can commit nothing more; then the changelog is read with ``read_committed`` to its end (or a local
+snapshot standing exactly at that end is loaded instead, `streams.ownership`), and the committed offsets
+read *after* the fence say exactly which input messages the loaded state holds.
 """
 
 from __future__ import annotations
