@@ -65,7 +65,7 @@ def test_a_snapshot_loads_what_the_changelog_would(tmp_path: Path) -> None:
         snapshots=tmp_path,
     )
     end = len(changelog)
-    owner._write(0, end)  # noqa: SLF001 - what the stop calls for each owned partition
+    owner._write(0, end)  # what the stop calls for each owned partition
     snap = snapshot.read(snapshot.path_for(tmp_path, "g", TOPIC, 0), topic=TOPIC, partition=0, end=end)
 
     from_log = _processor()
