@@ -232,8 +232,10 @@ def _parse(data: bytes, head: _Head, topic: str) -> Snapshot:
     kend, rend = pos + sum(klen), pos + sum(klen) + sum(rlen)
     if rend != len(data) - _DIGEST:
         raise SnapshotError(f"rows end at byte {rend}, the digest starts at {len(data) - _DIGEST}")
-    koff = list(accumulate(klen, initial=pos))
-    roff = list(accumulate(rlen, initial=kend))
+    # Offsets as C integers, not a list of Python ints: those would sit between the rows in the allocator's
+    # arenas and keep them from being returned (~60 bytes per row of RSS after the load).
+    koff = array("Q", accumulate(klen, initial=pos))
+    roff = array("Q", accumulate(rlen, initial=kend))
     keys = [data[a:b] for a, b in pairwise(koff)]
     rows = dict(zip(keys, (data[a:b] for a, b in pairwise(roff)), strict=True))
     if len(rows) != count:
