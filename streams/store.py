@@ -1,7 +1,8 @@
 """The worker's case state: one map of rows per owned partition, a decoded-state cache, the watermark.
 
 Rows are only ever written here after the transaction that carries them to the changelog is computed;
-a partition is ``ready`` once it was fenced and loaded from the changelog (`streams.recovery`), and the
+a partition is ``ready`` once it was fenced and loaded from the changelog (`streams.recovery`) or from the
+local snapshot of a planned stop standing exactly at the changelog's end (`streams.snapshot`), and the
 offsets the group committed are read *after* the fence, so messages below them are known to be in the
 loaded state already.
 """
