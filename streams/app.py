@@ -153,6 +153,7 @@ def create_app(
         ensure_changelog=lambda: _ensure_changelog(settings),
         client_options=auth,
         before_index=configs.ready.wait,  # a partition's timers are indexed under the whole schedule
+        snapshots=settings.home / "worker-data" / "snapshots",
     )
     runtime = Runtime(app=app, processor=processor, clock=clock, settings=settings, ownership=ownership)
 
@@ -164,16 +165,23 @@ def create_app(
             pass
 
     gate = asyncio.Lock()  # held while a batch is judged and committed; a revocation waits for it
+    unsettled: set[int] = set()  # partitions of the batch in hand: its state may be ahead of Kafka
+    stopping = asyncio.Event()  # the worker stops: nothing more is judged
 
     async def judge(fetched: list[faust_adapter.Fetched]) -> None:
+        if stopping.is_set():
+            return  # not judged, not committed: the next owner reads it again from the committed offset
+        partitions = {f[1] for f in fetched}
+        unsettled.update(partitions)
         if not feed.ready.is_set():
             await feed.ready.wait()  # never judge an event against a catalog still loading (or empty)
         if not configs.ready.is_set():
             await configs.ready.wait()  # nor before every adopted configuration is known
         messages = [Message(t, p, o, k, v, faust_adapter.broker_time_ms(ts)) for t, p, o, k, v, ts in fetched]
-        mine = {p: await ownership.ready(p) for p in {m.partition for m in messages}}
+        mine = {p: await ownership.ready(p) for p in partitions}
         result = processor.handle([m for m in messages if mine[m.partition]])
         await _commit(ownership, fence, result.parts, messages)
+        unsettled.difference_update(partitions)
 
     faust_adapter.drain_in_batches(app, judge, settings.worker_batch_max, gate)
 
@@ -207,8 +215,22 @@ def create_app(
                 if tp.topic == settings.topic_case_events:
                     await ownership.lose(tp.partition)
 
+    async def on_shutdown(sender: Any, **_: Any) -> None:
+        # faust stopped fetching; the batch in hand (if any) commits before the gate is free. Then each owned
+        # partition's rows go to a local snapshot for the next start (`Ownership.save`).
+        stopping.set()
+        try:
+            await asyncio.wait_for(gate.acquire(), timeout=settings.shutdown_grace_s / 3)
+        except TimeoutError:
+            log.warning("a batch is still being judged at the stop; its partitions get no snapshot")
+            await ownership.save(unsettled)
+            return
+        await ownership.save(unsettled)
+        await fence.close()  # nothing more is written; its producers' tasks would keep the loop waiting
+
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
 
     if web_port is not None:
         from streams.web import register_status_page

@@ -316,6 +316,7 @@ class Work:
                 if not self.isolate_timers:
                     raise
                 self.result.counters["timer_errors"] += 1
+                self.store.partition(partition).untimed.add(key)  # out of the index, its row still due
                 self.dirty.pop(key, None)
                 self.store.forget({key})
 

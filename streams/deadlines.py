@@ -9,8 +9,9 @@ table is recovered, so it never needs its own persistence.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 
 class DeadlineIndex:
@@ -74,6 +75,10 @@ class DeadlineIndex:
         while heap and dues.get(heap[0][1]) != heap[0][0]:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
+
+    def dues(self, partition: int) -> Mapping[str, datetime]:
+        """The partition's cases with a timer pending and their due moments (read-only)."""
+        return MappingProxyType(self._due.get(partition, {}))
 
     def pending(self, partition: int) -> int:
         """How many cases of the partition have a timer pending (the status page)."""

@@ -18,7 +18,7 @@ import orjson
 
 from schemas.control import DeadLetter
 from streams.batch import PartitionResult
-from streams.publish import BatchPublisher, Record
+from streams.publish import BatchPublisher, Record, Span
 
 log = logging.getLogger("esup.worker")
 
@@ -49,6 +49,10 @@ class Fence:
         self.client_options = client_options or {}
         self.producers: dict[int, Any] = {}
         self.commits = 0
+        # Per owned partition, where its changelog partition ends if nothing but this worker's own commits
+        # went into it since the take-over (None: unknown — something else wrote, or the take-over could
+        # not tell): a local snapshot (`streams.snapshot`) is written only where the end is known.
+        self.ends: dict[int, int | None] = {}
 
     async def acquire(self, partition: int) -> None:
         """Own the partition's transactional id; from here on the previous owner cannot write."""
@@ -75,6 +79,7 @@ class Fence:
     async def release(self, partition: int) -> None:
         """Stop the partition's producer, if any; a failure (fenced, Kafka away) is logged, not raised."""
         producer = self.producers.pop(partition, None)
+        self.ends.pop(partition, None)
         if producer is not None:
             try:
                 await producer.stop()
@@ -103,7 +108,7 @@ class Fence:
             records.append((self.topics["chain_heads"], None, f"{self.group_id}/{partition}".encode(), head))
         await producer.begin_transaction()
         # A failure here (fenced, Kafka gone) leaves the transaction open: aborted by the next owner's fence.
-        await BatchPublisher(producer).publish(records)
+        spans = await BatchPublisher(producer).publish(records)
         self.commits += 1
         if self.commits == _KILL_IN_COMMIT:
             log.warning("fault hook: kill -9 inside transaction %d (%d records sent)", self.commits, len(records))
@@ -113,6 +118,9 @@ class Fence:
         if offsets:
             await producer.send_offsets_to_transaction(offsets, self.group_id)
         await producer.commit_transaction()
+        written = spans.get((self.changelog_topic, partition))
+        if written:  # the changelog partition was in the transaction: its end moved past our commit marker
+            self.ends[partition] = follow(self.ends.get(partition), written)
 
     def _fit(self, name: str, key: bytes, value: bytes, partition: int) -> Record:
         """An output above the record limit is replaced by a dead letter that names it (and its digest)."""
@@ -130,3 +138,17 @@ class Fence:
             failed_at=datetime.now(UTC),
         )
         return (self.topics["dead_letters"], None, key[:1024], letter.model_dump_json().encode())
+
+
+def follow(end: int | None, written: list[Span]) -> int | None:
+    """Where a changelog partition ends after a committed transaction wrote ``written`` to it, given where it
+    ended before (``end``): right after the transaction's commit marker, which follows its last record —
+    provided the records start exactly at ``end`` and run without a gap (nobody else wrote in between);
+    None (unknown) otherwise."""
+    if end is None:
+        return None
+    for first, count in sorted(written):
+        if first != end or count < 1:
+            return None
+        end = first + count
+    return end + 1  # the commit marker takes one offset

@@ -2,14 +2,15 @@
 where the group stands, rebuild the deadline index. A row that cannot be read is quarantined.
 
 Order matters: the fence (`streams.fence`) first, so the previous owner's open transaction is aborted and
-it can commit nothing more; then the changelog is read with ``read_committed`` to its end, and the
-committed offsets read *after* the fence say exactly which input messages the loaded state holds.
+it can commit nothing more; then the changelog is read with ``read_committed`` to its end (or a local
+snapshot standing exactly at that end is loaded instead, `streams.ownership`), and the committed offsets
+read *after* the fence say exactly which input messages the loaded state holds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,13 +30,22 @@ Output = tuple[str, bytes, bytes]
 Due = tuple[str, datetime | None] | None  # (case id, stored next due moment) on the current basis, else None
 
 
-def rebuild_index(proc: CaseProcessor, partition: int, dues: dict[bytes, Due] | None = None) -> None:
+def rebuild_index(
+    proc: CaseProcessor,
+    partition: int,
+    dues: dict[bytes, Due] | None = None,
+    known: Mapping[bytes, datetime | None] | None = None,
+) -> None:
     """The partition's deadline index from its rows (stored due moments reused on the same basis).
-    ``dues``: what `load` already read of each row, so that a million rows are not parsed twice."""
+    ``dues``: what `load` already read of each row, so that a million rows are not parsed twice; ``known``:
+    the due moments a snapshot holds (`streams.snapshot`), on the current basis. A row in neither is read."""
     entries: list[tuple[str, datetime | None]] = []
     for key, raw in proc.store.partition(partition).rows.items():
         if is_applicant(key):
             continue  # an (applicant, item)'s facts: no timers
+        if known is not None and key in known:
+            entries.append((key.decode(), known[key]))  # a case row's key is its case id (checked at load)
+            continue
         got = dues[key] if dues is not None and key in dues else row_due(raw, proc.basis)
         if got is None:  # written with another calendar, thresholds or schedule: compute it again
             state = decode_row(raw)
@@ -93,29 +103,47 @@ def load(
     return letters
 
 
-async def read_changelog(bootstrap: str, topic: str, partition: int, client_options: dict[str, Any]) -> list[Any]:
-    """Every committed record of one changelog partition, from the beginning to its end (bulk reads)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+class ChangelogReader:
+    """One changelog partition, read ``read_committed``: where it ends (`end`), and every committed record
+    below that end (`read`). Use as ``async with``; nothing is read before `end` is called."""
 
-    tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        **client_options,
-    )
-    await consumer.start()
-    try:
-        consumer.assign([tp])
+    def __init__(self, bootstrap: str, topic: str, partition: int, client_options: dict[str, Any]) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.partition = partition
+        self.client_options = client_options
+        self._consumer: Any = None
+
+    async def __aenter__(self) -> ChangelogReader:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        self.tp = TopicPartition(self.topic, self.partition)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **self.client_options,
+        )
+        await self._consumer.start()
+        self._consumer.assign([self.tp])
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+
+    async def end(self) -> int:
+        """The partition's read_committed end (the last stable offset): past every decided transaction."""
+        return int((await self._consumer.end_offsets([self.tp]))[self.tp])
+
+    async def read(self, end: int) -> list[Any]:
+        """Every committed record from the beginning up to ``end`` (bulk reads)."""
+        consumer, tp = self._consumer, self.tp
         await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
         out: list[Any] = []
         while await consumer.position(tp) < end:
             got = await consumer.getmany(tp, timeout_ms=1000, max_records=100_000)
             out += got.get(tp, [])
         return out
-    finally:
-        await consumer.stop()

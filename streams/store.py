@@ -1,7 +1,8 @@
 """The worker's case state: one map of rows per owned partition, a decoded-state cache, the watermark.
 
 Rows are only ever written here after the transaction that carries them to the changelog is computed;
-a partition is ``ready`` once it was fenced and loaded from the changelog (`streams.recovery`), and the
+a partition is ``ready`` once it was fenced and loaded from the changelog (`streams.recovery`) or from the
+local snapshot of a planned stop standing exactly at the changelog's end (`streams.snapshot`), and the
 offsets the group committed are read *after* the fence, so messages below them are known to be in the
 loaded state already.
 """
@@ -28,6 +29,9 @@ class Partition:
     committed: dict[str, int] = field(default_factory=dict)  # input topic -> next offset not yet in the state
     ready: asyncio.Event | None = None  # set when loaded (None outside a running worker: ready at once)
     revoked: bool = False
+    # Cases whose timers raised and left the deadline index while their rows still state a due moment: a
+    # snapshot (`streams.snapshot`) lets the next owner read those rows, as a changelog read would.
+    untimed: set[bytes] = field(default_factory=set)
 
 
 class CaseStore:

@@ -18,6 +18,7 @@ import platform
 import re
 import time
 import urllib.error
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,9 +34,13 @@ from tests.support import FOOD_MATERIALS, admin_auth
 pytestmark = pytest.mark.bench
 
 MIB = 1024 * 1024
+# One line per partition whose rows the stopping worker saved (streams/ownership.py): size and seconds.
+SNAPSHOT_WRITTEN = re.compile(
+    r"partition \d+: snapshot written at changelog offset \d+ \(\d+ rows, ([\d.]+) MB, ([\d.]+) s\)"
+)
 # One line per partition taken over (streams/ownership.py), with where its time went.
 TAKEN_OVER = re.compile(
-    r"partition (\d+) taken over: (\d+) cases \((\d+) changelog records, (\d+) quarantined\), committed .*; "
+    r"partition (\d+) taken over from (\w+): (\d+) cases \((\d+) changelog records, (\d+) quarantined\), committed .*; "
     r"fence ([\d.]+) s, read ([\d.]+) s, load ([\d.]+) s, index ([\d.]+) s"
 )
 
@@ -294,7 +299,8 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     assert {f["rule"] for f in probe_findings} == {"FEE_ON_FREE_ITEM"}
     taken = {int(m.group(1)): m for _, m in log.found}
     assert sorted(taken) == list(range(p.partitions)), [m.group(0) for _, m in log.found]
-    assert sum(int(m.group(2)) for m in taken.values()) == n, "every open case survives the kill"
+    assert sum(int(m.group(3)) for m in taken.values()) == n, "every open case survives the kill"
+    assert {m.group(2) for m in taken.values()} == {"changelog"}, "a kill -9 leaves no snapshot"
     time.sleep(3)
     after = _status(port)
     assert after["open_timers"] == n and after["counters"]["events"] == 1, after
@@ -312,6 +318,13 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
     _, probe2_findings, t_probe2 = _probe(p, watch, probe2, relog, "restarted", t0, recover_timeout)
     watch.close()
     assert {f["case_id"] for f in probe2_findings} == {"PROBE-0002"}
+    retaken = {int(m.group(1)): m for _, m in relog.found}
+    assert sum(int(m.group(3)) for m in retaken.values()) == n + 1, "every open case and the first probe's"
+    sources = Counter(m.group(2) for m in retaken.values())
+    written = SNAPSHOT_WRITTEN.findall(p.log("recovered"))
+    time.sleep(3)
+    assert _status(port)["open_timers"] == n, "every open case's timer is pending again"
+    again = _memory(p.processes["restarted"].pid)
     rephases = _phases(p.log("restarted"), relog, stopped_at)
 
     print(
@@ -326,12 +339,17 @@ def test_memory_per_open_case_and_recovery_after_kill_9(pipeline: Pipeline) -> N
         f"  RSS recovered worker (rows read from Kafka): {back['VmRSS'] / MIB:7.1f} MiB "
         f"(peak {back['VmHWM'] / MIB:.1f})  → {(back['VmRSS'] - baseline) / n:,.0f} bytes per open case "
         f"(no state cache)\n"
+        f"  RSS restarted worker (rows from snapshots): {again['VmRSS'] / MIB:7.1f} MiB "
+        f"(peak {again['VmHWM'] / MIB:.1f})  → {(again['VmRSS'] - baseline) / n:,.0f} bytes per open case\n"
         f"  changelog row: {key_bytes + row_bytes:,.0f} bytes per case ({key_bytes:.0f} key + {row_bytes:.0f} value)\n"
         f"  kill -9 → every partition taken over (last 'taken over' line seen): {t_recovered:6.1f} s\n"
         f"    ({phases})\n"
         f"  kill -9 → first new event processed (its finding on Kafka): {t_probe:6.1f} s\n"
         f"  planned restart (SIGTERM, exit after {t_stopped:.1f} s, start again) → first new event processed: "
         f"{t_probe2:6.1f} s\n"
+        f"    partitions taken over from: {dict(sources)}; snapshots written at the stop: {len(written)} "
+        f"({sum(float(mb) for mb, _ in written):.1f} MB, {max((float(s) for _, s in written), default=0):.2f} s "
+        f"the slowest)\n"
         f"    ({rephases})"
     )
 
@@ -365,13 +383,14 @@ def _probe(
 def _phases(text: str, log: _LogWatch, since: float) -> str:
     """Where the time went, from the new worker's own log stamps: process up, partitions assigned (the group
     waits out a killed dynamic member's session first), then per partition fence, changelog read, load and
-    index (partitions are taken over concurrently: the sums are CPU and I/O, the last line the wall time)."""
+    index (partitions are taken over concurrently: the sums are CPU and I/O, the last line the wall time).
+    From a snapshot, "changelog read" is reading and checking the file, "load" the committed offsets."""
     up = _logged_at(text, "[^Worker]: Starting")
     assigned = _logged_at(text, "Executing _on_partitions_assigned")
     stamps = [at for at, _ in log.found if at is not None]
     if up is None or assigned is None or not stamps:
         return "n/a (log lines not found)"
-    sums = [sum(float(m.group(i)) for _, m in log.found) for i in (5, 6, 7, 8)]
+    sums = [sum(float(m.group(i)) for _, m in log.found) for i in (6, 7, 8, 9)]
     return (
         f"process up at {up - since:.1f} s, partitions assigned at {assigned - since:.1f} s, last partition "
         f"taken over at {max(stamps) - since:.1f} s; summed over partitions: fence {sums[0]:.1f} s, "
