@@ -252,6 +252,18 @@ def register(app: FastAPI, c: Console) -> None:
             log.warning("fair ranking unavailable: %s: %s", type(exc).__name__, exc)
             return None
 
+    def staff_fair(department_id: str) -> list[Any] | None:
+        # The department's staff compared fairly with each other: expected cards from the province's rates for
+        # their case mix (each left out of its own), ranked among this department's staff. None when it fails.
+        try:
+            raw = [r for r in fetch(reader.client, "staff", "month", month()) if r.department_id == department_id]
+            if not raw:
+                return []
+            return fair_entries(reader.client, "staff", "month", month(), raw[0].region, raw, pending_counts=pending)
+        except Exception as exc:  # ClickHouse busy or a table missing: the page says the comparison is unavailable
+            log.warning("fair staff comparison unavailable: %s: %s", type(exc).__name__, exc)
+            return None
+
     @app.get("/ranking", response_class=HTMLResponse)
     def ranking(request: Request) -> HTMLResponse:
         who = c.who(request)
@@ -291,6 +303,8 @@ def register(app: FastAPI, c: Console) -> None:
         return c.page(
             request,
             "department.html",
+            fair=staff_fair(department_id),
+            fair_explain=EXPLAIN_ZH,
             department_id=department_id,
             name=depts.get(department_id, ""),
             points=points,

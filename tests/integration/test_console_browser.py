@@ -302,6 +302,12 @@ def test_clerk_answers_supervisor_dismisses_ranking_changes(
         assert text in sup.inner_text("main"), path
         assert sup.locator("svg.chart").count() == (1 if name in ("department", "staff") else 0), path
         shots(sup, name)
+    # The department page compares its staff fairly (expected cards for their case mix), beside their scores.
+    sup.goto(base + "/departments/DZ-1")
+    staff_fair = sup.inner_text("#fair")
+    assert "本部门工作人员的公平比较（参考）" in staff_fair and "暂不可用" not in staff_fair
+    assert "张三" in sup.inner_text("#fair tr[data-fair='s-1']")
+    assert sup.locator("#fair").count() == 1 and "公平" not in sup.title()
     bulletin = sup.request.get(base + "/bulletins/bulletin-2026-06.pdf")
     assert bulletin.status == 200 and bulletin.body()[:5] == b"%PDF-"
     # Every log-in and action is audited (the console's own records and the API's behind them).
