@@ -353,3 +353,21 @@ def test_recovery_reuses_stored_due_moments_only_under_the_same_schedule() -> No
     assert same.basis == proc.basis and same.index.due_by(0, M) == ["A"]
     # Without the adoption the stored moment is not trusted: computed again under the start file alone.
     assert without.basis != proc.basis and without.index.due_by(0, M) == []
+
+
+def test_a_live_worker_refuses_an_adoption_dated_before_the_broker_received_it() -> None:
+    """Wall-clock workers compare the moment with the record's broker timestamp (the topic stamps receipt, plus
+    the worker's clock offset); event-clock workers replay history and take it."""
+    from streams.config_feed import ConfigFeed
+    from streams.configs import Contexts
+
+    key, value = adoption_key("rules", M), encode_adoption("rules", STRICT, "strict", M, "audit-1")
+    before, after = int((M - timedelta(hours=1)).timestamp() * 1000), int((M + timedelta(hours=1)).timestamp() * 1000)
+    live = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()), published_offset=timedelta(0))
+    assert not live.apply(key, value, after) and live.rejected[key.decode()].startswith("effective_from:")
+    assert not live.apply(key, value, None) and live.rejected[key.decode()].startswith("timestamp:")
+    assert live.apply(key, value, before) and live.adopted == 1
+    shifted = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()), published_offset=timedelta(hours=-2))
+    assert shifted.apply(key, value, after)  # the worker's clock runs two hours behind the broker's
+    replay = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()))
+    assert replay.apply(key, value, after) and replay.adopted == 1
