@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from schemas.config import RuleConfig
-from streams.rules import Context, WorkCalendar
+from streams.rules import CaseState, Context, WorkCalendar
+from streams.rules.clocks import next_due
 from streams.rules.context import ItemLookup
 from streams.rules.schedule import JUST_BEFORE, Adoption, Schedule
 
@@ -90,6 +91,17 @@ class Contexts:
         if nxt is None or (due is not None and due <= nxt):
             return due
         return nxt if due is not None else None
+
+    def recomputed_due(self, state: CaseState, present: datetime) -> datetime | None:
+        """A case's next due moment when its stored one cannot be trusted (computed on another schedule, or by
+        a batch that failed). Computed under the configuration in effect at the case's last event, the last
+        moment it was judged on its own, and capped at the next boundary after it, not under the one in effect
+        at ``present``: a timer due before a boundary that the case has not yet reached (a worker down across
+        the boundary) stays due, and the sweep fires it under the old configuration and then crosses the
+        boundary (as `evaluate --schedule`). Timers the state already fired are not due again, so judging from
+        that earlier moment only wakes a case sooner. ``present``: for a state without an event time."""
+        moment = state.last_event_at or present
+        return self.cap(next_due(state, self.at(moment)), moment)
 
     def crossings(self, now: datetime, after: datetime | None = None) -> list[datetime]:
         """The last moment before each boundary in (``after``, ``now``]: a sweep to ``now`` first sweeps to each

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from schemas.control import DeadLetter
 from streams.applicants import check_row, is_applicant
 from streams.rows import META_KEY, decode_meta, decode_row, load_row, row_due, stored_due
-from streams.rules.clocks import next_due
 
 if TYPE_CHECKING:
     from streams.processor import CaseProcessor
@@ -48,9 +47,8 @@ def rebuild_index(
             continue
         got = dues[key] if dues is not None and key in dues else row_due(raw, proc.basis)
         if got is None:  # written with another calendar, thresholds or schedule: compute it again
-            state = decode_row(raw)
-            moment = proc.moment(partition)  # in effect now: the watermark's (event clock) or the wall clock's
-            got = (state.case_id, proc.contexts.cap(next_due(state, proc.contexts.at(moment)), moment))
+            state = decode_row(raw)  # from the case's last judged moment, not now's (Contexts.recomputed_due)
+            got = (state.case_id, proc.contexts.recomputed_due(state, proc.moment(partition)))
         entries.append(got)
     proc.index.rebuild(partition, entries)
 

@@ -353,3 +353,72 @@ def test_recovery_reuses_stored_due_moments_only_under_the_same_schedule() -> No
     assert same.basis == proc.basis and same.index.due_by(0, M) == ["A"]
     # Without the adoption the stored moment is not trusted: computed again under the start file alone.
     assert without.basis != proc.basis and without.index.due_by(0, M) == []
+
+
+# ---- a stored due moment that cannot be trusted: computed again from the case's own moment -----------------
+
+EARLY = b"rules:\n  notice_share: 0.8\n"  # adopted from M; the start file below gives an early notice (0.3)
+
+
+def _down_across_the_moment() -> tuple[list[Any], CaseProcessor, Contexts, dict[str, datetime]]:
+    """A case judged on 26 February under the start file (its notice due 6 March) by a worker that then stops;
+    the rules adopted from M meanwhile; a wall-clock worker takes the partition over on 12 March."""
+    base = context(notice_share=0.3)
+    events = [
+        event("apply", "2026-02-26T09:00", case="A", event_id="A-apply"),
+        event("accept", "2026-02-26T10:00", case="A", event_id="A-accept"),
+    ]
+    now = {"t": at("2026-02-26T11:00")}
+    old = CaseProcessor(ctx=base, clock="wall", ticks_topic="ticks", wall_clock=lambda: now["t"])
+    for offset, e in enumerate(events):
+        old.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())])
+    assert old.index.dues(0)["A"] < M  # the notice under the start file, before the moment
+    contexts = Contexts(base)
+    contexts.adopt(_adoption(EARLY))
+    now["t"] = at("2026-03-12T09:00")
+    new = CaseProcessor(ctx=base, clock="wall", ticks_topic="ticks", wall_clock=lambda: now["t"], contexts=contexts)
+    new.store.partition(0).rows.update(old.store.partition(0).rows)
+    return events, new, contexts, now
+
+
+def test_a_take_over_after_the_moment_keeps_a_timer_due_before_it_under_the_old_rules() -> None:
+    """Recovery computes the untrusted due moment under the configuration at the case's last event (capped at
+    the next boundary), not at the take-over's "now": the 6 March notice fires under the start file, as
+    `evaluate --schedule` gives, and then the case crosses the moment."""
+    from streams.recovery import rebuild_index
+    from streams.rules import evaluate
+
+    events, new, contexts, now = _down_across_the_moment()
+    rebuild_index(new, 0)
+    assert new.index.dues(0)["A"] < M
+    got = _found(new.handle([Message("ticks", 0, 0, None, new.tick_bytes(0, now["t"]))]).outputs)
+    reference = evaluate(events, contexts.base, now["t"], contexts).findings
+    assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
+    notices = [f for f in reference if "NOTICE" in f.rule]
+    assert [f.config_version for f in notices] == [contexts.base.version] and notices[0].detected_at < M
+
+
+def test_a_failed_batch_after_a_take_over_does_not_lose_a_timer_due_before_the_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that fails (`Work.abandon`) puts its cases back in the index: a row written on another schedule
+    has its due moment computed again from the case's own moment too, not from now's configuration."""
+    import streams.batch
+    from streams.recovery import rebuild_index
+    from streams.rules import evaluate
+
+    events, new, contexts, now = _down_across_the_moment()
+    rebuild_index(new, 0)
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a rules defect")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(streams.batch, "step", broken)
+        late = event("fee_charged", "2026-03-12T08:00", case="A", event_id="A-fee", fee_code="F", amount_fen=5)
+        out = new.handle([Message("events", 0, 2, b"A", event_to_json(late).encode())]).outputs
+    assert [name for name, _, _ in out] == ["dead_letters"]
+    assert new.index.dues(0)["A"] < M  # still due before the moment
+    got = _found(new.handle([Message("ticks", 0, 0, None, new.tick_bytes(0, now["t"]))]).outputs)
+    reference = evaluate(events, contexts.base, now["t"], contexts).findings
+    assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
