@@ -34,10 +34,18 @@ def rebuild_index(
     partition: int,
     dues: dict[bytes, Due] | None = None,
     known: Mapping[bytes, datetime | None] | None = None,
+    *,
+    read_on: str | None = None,
 ) -> None:
     """The partition's deadline index from its rows (stored due moments reused on the same basis).
     ``dues``: what `load` already read of each row, so that a million rows are not parsed twice; ``known``:
-    the due moments a snapshot holds (`streams.snapshot`), on the current basis. A row in neither is read."""
+    the due moments a snapshot holds (`streams.snapshot`), on the current basis. A row in neither is read.
+    ``read_on``: the basis ``dues`` and ``known`` were checked against; when the processor's basis has moved
+    since (a configuration adopted while the rows were being read, before the partition was in the index for
+    `CaseProcessor._adopted` to wake its cases), neither is trusted and every row is checked again."""
+    if read_on is not None and read_on != proc.basis:
+        log.info("partition %d: configuration adopted during the take-over; due moments checked again", partition)
+        dues = known = None
     entries: list[tuple[str, datetime | None]] = []
     for key, raw in proc.store.partition(partition).rows.items():
         if is_applicant(key):

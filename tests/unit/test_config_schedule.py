@@ -422,3 +422,83 @@ def test_a_failed_batch_after_a_take_over_does_not_lose_a_timer_due_before_the_m
     got = _found(new.handle([Message("ticks", 0, 0, None, new.tick_bytes(0, now["t"]))]).outputs)
     reference = evaluate(events, contexts.base, now["t"], contexts).findings
     assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
+
+
+@pytest.mark.parametrize("during", ["read", "committed"])
+def test_an_adoption_arriving_while_a_partition_is_taken_over_wakes_its_cases(
+    monkeypatch: pytest.MonkeyPatch, during: str
+) -> None:
+    """The schedule is complete when the take-over starts reading, and an adoption arrives while the changelog
+    is read or, after the rows were checked against the basis, while the group's offsets are read (the partition
+    is not in the index yet, so nothing wakes its cases then): once the index is built, the stored due moments
+    read on the old basis are not trusted and the case wakes at M."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import streams.ownership
+    from streams.batch import PartitionResult
+    from streams.ownership import Ownership
+
+    base = context()
+    writer = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks")
+    records: list[Any] = []
+    for offset, kind in enumerate(("apply", "accept")):
+        e = event(kind, f"2026-03-02T{9 + offset:02d}:00", case="A", event_id=f"A-{kind}")
+        for part in writer.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())]).parts.values():
+            records += [SimpleNamespace(key=k, value=v, offset=len(records)) for k, v in part.rows.items()]
+    assert writer.index.dues(0)["A"] > M  # its notice under the start file (25 March)
+
+    contexts = Contexts(base)
+    proc = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts)
+
+    class Reader:  # the changelog as read: the configuration feed delivers an adoption meanwhile
+        def __init__(self, *_: Any) -> None:
+            pass
+
+        async def __aenter__(self) -> Reader:
+            return self
+
+        async def __aexit__(self, *_: object) -> None:
+            pass
+
+        async def end(self) -> int:
+            return len(records)
+
+        async def read(self, end: int) -> list[Any]:
+            if during == "read":
+                contexts.adopt(_adoption())
+            return records[:end]
+
+    class Fence:
+        def __init__(self) -> None:
+            self.changelog_topic = "g-cases-changelog"
+            self.ends: dict[int, int] = {}
+
+        async def acquire(self, p: int) -> None:
+            pass
+
+        async def commit(self, p: int, result: PartitionResult) -> None:
+            pass
+
+    def committed() -> dict[tuple[str, int], int]:  # after the rows were read and checked
+        if during == "committed":
+            contexts.adopt(_adoption())
+        return {}
+
+    monkeypatch.setattr(streams.ownership, "ChangelogReader", Reader)
+    owner = Ownership(
+        proc,
+        Fence(),  # type: ignore[arg-type]
+        bootstrap="127.0.0.1:1",
+        input_topics=("events",),
+        committed=committed,
+        ensure_changelog=lambda: None,
+    )
+
+    async def take_over() -> None:
+        await owner.assigned({0})
+        await owner.tasks[0]
+
+    asyncio.run(take_over())
+    assert len(contexts.schedule) == 1 and proc.store.partition(0).rows.keys() >= {b"A"}
+    assert proc.index.dues(0)["A"] <= M  # woken by the moment, to be judged again under the adopted rules
