@@ -86,7 +86,15 @@ class Contexts:
         return self.boundaries[i] if i < len(self.boundaries) else None
 
     def cap(self, due: datetime | None, judged_at: datetime) -> datetime | None:
-        """A next due moment computed at ``judged_at``, brought forward to the next boundary after it."""
+        """A next due moment computed at ``judged_at``, brought forward to the next boundary after it.
+
+        A case with nothing due stays out of the index (None is not capped), and `DeadlineIndex.cap` wakes only
+        indexed cases at an adopted moment: such a case is judged again under the new configuration only at its
+        next event. Deliberately: a milestone's existence depends on the thresholds only for the notice (the
+        others exist under any configuration, and one already fired stays fired), so an open case with nothing
+        due has fired its deadlines already, and the only timer a new configuration could give it is a notice
+        of a deadline already past, a warning after the fact (`clocks.settle_notice` refuses those for the same
+        reason). Waking such cases at a boundary would also mean decoding every row without a due moment."""
         nxt = self.next_boundary(judged_at)
         if nxt is None or (due is not None and due <= nxt):
             return due
