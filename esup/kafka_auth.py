@@ -23,9 +23,12 @@ NOTIFIER = "esup-notifier"
 LOOP = "esup-loop"
 COMPLAINTS = "esup-complaints"  # the complaint cards (docs/complaints.md)
 API = "esup-api"
+# `esup rules adopt`: writes the configuration schedule the workers judge by (and its audit records), nothing
+# else — not the catalog publisher's login, which long-running publishers hold.
+ADOPTER = "esup-adopter"
 OPERATOR = "esup-operator"  # reads everything (lag, verify, dossiers); writes nothing
 ADMIN = "admin"  # super user: topics, users, ACLs (esup stack, esup access); never a service's identity
-PLATFORM = (WORKER, SINK, CATALOG, CLOCK, BRIDGE, GATEWAY, NOTIFIER, LOOP, COMPLAINTS, API, OPERATOR, ADMIN)
+PLATFORM = (WORKER, SINK, CATALOG, CLOCK, BRIDGE, GATEWAY, NOTIFIER, LOOP, COMPLAINTS, API, ADOPTER, OPERATOR, ADMIN)
 DEPARTMENT_PREFIX = "dept-"
 
 

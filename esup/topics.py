@@ -106,7 +106,8 @@ def _platform_topics(s: Settings) -> list[TopicSpec]:
             s.topic_config,
             1,
             rf,
-            {"cleanup.policy": "compact"},
+            # The broker stamps receipt: a live worker refuses an adoption whose moment is before it.
+            {"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime"},
             "adopted rules and calendars with their effective moments, keyed by kind@moment (compacted)",
         ),
         TopicSpec(

@@ -118,8 +118,16 @@ def create_app(
     feed.observe = live.observe  # every record checked as it arrives: a bad one keeps the last good version
     ctx = Context.build(calendar or WorkCalendar(), live, rules or RuleConfig())
     contexts = Contexts(ctx)  # the start files, and the configurations adopted with their moments
-    configs = ConfigFeed(settings.kafka_bootstrap, settings.topic_config, contexts, auth=auth)
     offset = timedelta(seconds=settings.clock_offset_s)
+    # A live worker refuses an adoption dated before its publication (the broker's receipt, on the worker's
+    # clock); an event-clock worker replays history, where the moments are in the past by nature.
+    configs = ConfigFeed(
+        settings.kafka_bootstrap,
+        settings.topic_config,
+        contexts,
+        auth=auth,
+        published_offset=offset if clock == "wall" else None,
+    )
 
     def wall_clock() -> datetime:
         return datetime.now(UTC) + offset

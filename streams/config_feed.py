@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.configs import Contexts
@@ -22,8 +23,19 @@ log = logging.getLogger("esup.config")
 class ConfigFeed:
     """The configuration topic applied to ``contexts``; ``ready`` once read to the end."""
 
-    def __init__(self, bootstrap: str, topic: str, contexts: Contexts, *, auth: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        contexts: Contexts,
+        *,
+        auth: dict[str, Any] | None = None,
+        published_offset: timedelta | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        # Set (a live, wall-clock worker; the worker's clock offset): a record whose moment is before the
+        # broker received it is refused — an adoption never revises what already happened. None: no check.
+        self.published_offset = published_offset
         self.topic = topic
         self.contexts = contexts
         self.auth = auth or {}  # the worker's login (esup.kafka_auth.aiokafka_auth)
@@ -31,11 +43,22 @@ class ConfigFeed:
         self.adopted = 0
         self.rejected: dict[str, str] = {}  # record key → why it was refused
 
-    def apply(self, key: bytes | None, value: bytes | None) -> bool:
-        """Check one record and add it to the schedule; a bad one is refused (logged, listed) and changes nothing."""
+    def apply(self, key: bytes | None, value: bytes | None, timestamp_ms: int | None = None) -> bool:
+        """Check one record and add it to the schedule; a bad one is refused (logged, listed) and changes nothing.
+        ``timestamp_ms``: the record's broker timestamp (the topic stamps receipt), for the live worker's check."""
         name = (key or b"").decode("utf-8", "replace")[:80]
         try:
             a = parse_adoption(key, value)
+            if self.published_offset is not None:
+                if not timestamp_ms or timestamp_ms <= 0:
+                    raise AdoptionError("timestamp", "the record has no broker timestamp")
+                published = datetime.fromtimestamp(timestamp_ms / 1000, UTC) + self.published_offset
+                if a.effective_from < published:
+                    raise AdoptionError(
+                        "effective_from",
+                        f"{a.effective_from.isoformat()} is before the record was published "
+                        f"({published.isoformat()}): an adoption takes effect ahead, never in the past",
+                    )
         except AdoptionError as exc:
             self.rejected[name] = exc.reason[:300]
             log.error("configuration record %r refused: %s; the schedule stays as it was", name, exc.reason[:300])
@@ -106,8 +129,8 @@ class ConfigFeed:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for r in records:
-                        self.apply(r.key, r.value)
+                        self.apply(r.key, r.value, r.timestamp)
             async for r in consumer:
-                self.apply(r.key, r.value)
+                self.apply(r.key, r.value, r.timestamp)
         finally:
             await consumer.stop()

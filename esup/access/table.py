@@ -81,8 +81,8 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
     g += _topics(ka.CATALOG, ("WRITE",), s.topic_audit)  # who published which catalog
-    # ... and `esup rules adopt`: the adopted rules and calendars, after their audit record (write only).
-    g += _topics(ka.CATALOG, ("WRITE",), s.topic_config)
+    # `esup rules adopt`: the adopted rules and calendars, after their audit record (write only, nothing else).
+    g += _topics(ka.ADOPTER, ("WRITE",), s.topic_config, s.topic_audit)
     # Clock: advances time, nothing else: the workers' ticks, the loop's (a topic of its own: the clock may
     # not write responses, which carry the supervisors' decisions), and who advanced it.
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_loop_ticks, s.topic_audit)
@@ -141,6 +141,9 @@ def revoked_grants(s: Settings) -> list[Grant]:
         Grant(ka.LOOP, "topic", s.topic_audit, "WRITE"),
         # The clock ticked the complaint service on the complaints topic, so it could forge a complaint message.
         Grant(ka.CLOCK, "topic", s.topic_complaints, "WRITE"),
+        # The catalog publisher wrote the configuration schedule: any long-running publisher holding its login
+        # could have changed the rules the workers judge by. `esup rules adopt` has a principal of its own.
+        Grant(ka.CATALOG, "topic", s.topic_config, "WRITE"),
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,13 @@ def schedule_record(detail: dict[str, Any], content: bytes, moment: datetime, au
 @click.option("--kind", "kind", required=True, type=click.Choice(ADOPT_KINDS), help="what FILE configures")
 @click.option("--from", "moment", required=True, help="ISO-8601 time with offset from which it is live")
 @click.option("--reason", default="", help="why (shown in the audit log)")
-def adopt(file: Path, kind: str, moment: str, reason: str) -> None:
+@click.option(
+    "--allow-past",
+    is_flag=True,
+    help="accept a --from that is not ahead of now: only for workers on the event clock (a replay, a test); "
+    "a live (wall-clock) worker refuses an adoption whose moment is before it was published",
+)
+def adopt(file: Path, kind: str, moment: str, reason: str, allow_past: bool) -> None:
     """Make FILE the live KIND configuration from --from: who, what (its content hash), when, audited.
 
     \b
@@ -121,6 +127,8 @@ def adopt(file: Path, kind: str, moment: str, reason: str) -> None:
     2. Only then, for --kind rules or calendar, the file goes to the configuration topic (keyed by kind and
        moment; every adoption stays): the workers judge every step at or after --from with it, and each
        finding carries the configuration version it was judged under. Steps before --from are untouched.
+    --from must be ahead of now: a rule is adopted for the future, never applied to what has already
+    happened (a live worker refuses such a record too).
     A catalog becomes live when published (`esup catalog publish`), a scoring model with the views
     (`esup db views`); for them this records the decision. Run `esup whatif --KIND FILE …` first.
     If step 2 fails after step 1, the command says so and exits 1: run it again (the topic keeps one
@@ -130,7 +138,7 @@ def adopt(file: Path, kind: str, moment: str, reason: str) -> None:
 
     from esup.access.audit import AccessAudit
     from esup.cli.publish import require_topic
-    from esup.kafka_auth import CATALOG, kafka_python_auth
+    from esup.kafka_auth import ADOPTER, kafka_python_auth
     from esup.params import aware_datetime, cli_settings
     from esup.producer import kafka_producer
     from schemas.catalog import CatalogError
@@ -148,13 +156,20 @@ def adopt(file: Path, kind: str, moment: str, reason: str) -> None:
     except (CatalogError, ConfigError, ScoringError, ValueError, OSError, yaml.YAMLError) as exc:
         what = exc.reason if isinstance(exc, AdoptionError) else " ".join(str(exc).split())
         raise click.ClickException(f"{file}: not adopted: {what}") from None
+    if when <= datetime.now(UTC) and not allow_past:
+        raise click.ClickException(
+            f"{file}: not adopted: --from {when.isoformat()} is not ahead of now: an adoption takes effect from a "
+            "future moment and never revises what has already happened (--allow-past only for workers on the "
+            "event clock)"
+        )
     s = cli_settings()
     if switched:
         require_topic(s, s.topic_config)
-    # The catalog publisher's principal: it already publishes configuration and audits it (esup/access/table.py).
-    producer = kafka_producer(s.kafka_bootstrap, "esup-config-adopt", auth=kafka_python_auth(s, CATALOG))
+    # A principal of its own: it may write the schedule and its audit record, nothing else (esup/access/table.py).
+    producer = kafka_producer(s.kafka_bootstrap, "esup-config-adopt", auth=kafka_python_auth(s, ADOPTER))
     try:
-        row = AccessAudit(producer, s.topic_audit, CATALOG, "esup rules adopt").record("config.adopt", detail)
+        detail["allow_past"] = allow_past
+        row = AccessAudit(producer, s.topic_audit, ADOPTER, "esup rules adopt").record("config.adopt", detail)
         if switched:
             key, value = schedule_record(detail, content, when, row["audit_id"])
             try:

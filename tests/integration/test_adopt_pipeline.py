@@ -135,7 +135,10 @@ def test_an_adopted_rules_file_is_live_from_its_moment_and_every_finding_carries
     # The adoption, as an operator makes it.
     strict = tmp_path / "strict.yaml"
     strict.write_text(STRICT, encoding="utf-8")
-    done = p.esup("rules", "adopt", str(strict), "--kind", "rules", "--from", M, "--reason", "tighter warnings")
+    # M is in the event clock's past (March): --allow-past, as an event-clock deployment needs.
+    done = p.esup(
+        "rules", "adopt", str(strict), "--kind", "rules", "--from", M, "--reason", "tighter warnings", "--allow-past"
+    )
     assert "workers switch at that moment" in done.stdout, done.stdout
     wait_until(lambda: status()["config"]["adopted"] == 1, timeout=30, what="the worker to read the adoption")
 

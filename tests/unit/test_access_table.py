@@ -43,7 +43,11 @@ def test_a_department_id_that_cannot_name_a_topic_gets_no_grant() -> None:
 def test_control_topics_have_only_their_platform_writers() -> None:
     assert writers(S.topic_catalog) == {ka.CATALOG}
     # Adopted configurations: written by the adopting principal only; the worker reads them and nothing else.
-    assert writers(S.topic_config) == {ka.CATALOG}
+    assert writers(S.topic_config) == {ka.ADOPTER}
+    assert {(g.name, g.operation) for g in grants_of(S, ka.ADOPTER)} == {
+        (S.topic_config, "WRITE"),
+        (S.topic_audit, "WRITE"),
+    }
     assert {g.operation for g in grants_of(S, ka.WORKER) if g.name == S.topic_config} == {"READ"}
     # The clock advances time; a wall-clock worker schedules its own wake-ups.
     assert writers(S.topic_ticks) == {ka.CLOCK, ka.WORKER}

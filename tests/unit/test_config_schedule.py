@@ -357,7 +357,7 @@ def test_recovery_reuses_stored_due_moments_only_under_the_same_schedule() -> No
 
 # ---- a stored due moment that cannot be trusted: computed again from the case's own moment -----------------
 
-EARLY = b"rules:\n  notice_share: 0.8\n"  # adopted from M; the start file below gives an early notice (0.3)
+LAX = b"rules:\n  notice_share: 0.8\n"  # adopted from M: a later notice than the start file's (0.3) below
 
 
 def _down_across_the_moment() -> tuple[list[Any], CaseProcessor, Contexts, dict[str, datetime]]:
@@ -374,7 +374,7 @@ def _down_across_the_moment() -> tuple[list[Any], CaseProcessor, Contexts, dict[
         old.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())])
     assert old.index.dues(0)["A"] < M  # the notice under the start file, before the moment
     contexts = Contexts(base)
-    contexts.adopt(_adoption(EARLY))
+    contexts.adopt(_adoption(LAX))
     now["t"] = at("2026-03-12T09:00")
     new = CaseProcessor(ctx=base, clock="wall", ticks_topic="ticks", wall_clock=lambda: now["t"], contexts=contexts)
     new.store.partition(0).rows.update(old.store.partition(0).rows)
@@ -502,3 +502,21 @@ def test_an_adoption_arriving_while_a_partition_is_taken_over_wakes_its_cases(
     asyncio.run(take_over())
     assert len(contexts.schedule) == 1 and proc.store.partition(0).rows.keys() >= {b"A"}
     assert proc.index.dues(0)["A"] <= M  # woken by the moment, to be judged again under the adopted rules
+
+
+def test_a_live_worker_refuses_an_adoption_dated_before_the_broker_received_it() -> None:
+    """Wall-clock workers compare the moment with the record's broker timestamp (the topic stamps receipt, plus
+    the worker's clock offset); event-clock workers replay history and take it."""
+    from streams.config_feed import ConfigFeed
+    from streams.configs import Contexts
+
+    key, value = adoption_key("rules", M), encode_adoption("rules", STRICT, "strict", M, "audit-1")
+    before, after = int((M - timedelta(hours=1)).timestamp() * 1000), int((M + timedelta(hours=1)).timestamp() * 1000)
+    live = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()), published_offset=timedelta(0))
+    assert not live.apply(key, value, after) and live.rejected[key.decode()].startswith("effective_from:")
+    assert not live.apply(key, value, None) and live.rejected[key.decode()].startswith("timestamp:")
+    assert live.apply(key, value, before) and live.adopted == 1
+    shifted = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()), published_offset=timedelta(hours=-2))
+    assert shifted.apply(key, value, after)  # the worker's clock runs two hours behind the broker's
+    replay = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()))
+    assert replay.apply(key, value, after) and replay.adopted == 1

@@ -74,3 +74,11 @@ def test_the_schedule_record_is_what_a_worker_reads() -> None:
     a = parse_adoption(key, value)
     assert (a.kind, a.effective_from, a.audit_id, a.label) == ("rules", MOMENT, "audit-9", "strict")
     assert a.value.follow_up_wd == 3 and a.content.encode() == content
+
+
+def test_a_moment_that_is_not_ahead_of_now_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    """No Kafka here: an adoption never revises what already happened (--allow-past is for event-clock workers)."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  notice_share: 0.5\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["rules", "adopt", str(path), "--kind", "rules", "--from", MOMENT.isoformat()])
+    assert res.exit_code == 1 and "not ahead of now" in res.output, res.output
