@@ -42,7 +42,8 @@ class Applicants:
         self, partition: int, key: bytes | None, value: bytes | None, ctx: Context | Callable[[datetime], Context]
     ) -> list[Finding] | str:
         """Admit one fact read from facts partition ``partition``: its findings, or why it is a dead letter.
-        ``ctx``: a context, or the context in effect at a moment (the fact's time is used)."""
+        ``ctx``: a context, or the context in effect at a moment (each pair is judged at its application's
+        moment, whichever of its facts arrives last: `streams.rules.reapply.pair_context`)."""
         try:
             fact = Fact.from_json(value if value is not None else b"")
         except Exception as exc:  # written by workers only, but never trusted to be readable
@@ -55,7 +56,7 @@ class Applicants:
             raw = self.rows(partition).get(name[1])
             state = Applicant.from_json(raw) if raw is not None else None
         before = len(state.facts) if state is not None else 0
-        state, found, over = admit(state, fact, ctx if isinstance(ctx, Context) else ctx(fact.occurred_at))
+        state, found, over = admit(state, fact, ctx)
         if over:
             return (
                 f"applicant {fact.applicant_id!r:.40} on item {fact.item_code!r:.40} already has {FACT_LIMIT} "

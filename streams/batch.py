@@ -19,7 +19,7 @@ from streams.arming import Arming
 from streams.chain import Head
 from streams.configs import Contexts
 from streams.deadlines import DeadlineIndex
-from streams.rows import META_KEY, encode_meta, encode_row
+from streams.rows import META_KEY, encode_meta, encode_row, row_due
 from streams.rules import CaseState, Context, due, step
 from streams.rules.clocks import next_due
 from streams.rules.integrity import ahead_of_receipt, foreign_department
@@ -172,9 +172,17 @@ class Work:
                 if key in part.rows:
                     state = self.store.state(p, key)
                     if state is not None:
-                        moment = self._moment(p)
-                        due_at = self.env.cap(next_due(state, self.env.at(moment)), moment)
-                        self.index.touch(p, state.case_id, due_at)
+                        self.index.touch(p, state.case_id, self._recomputed_due(p, part.rows[key], state))
+
+    def _recomputed_due(self, partition: int, raw: bytes, state: CaseState) -> datetime | None:
+        """The due moment of a case's good row: the stored one when written on the current basis, else computed
+        again from the case's last judged moment (`streams.configs.Contexts.recomputed_due`), not now's."""
+        stored = row_due(raw, self.env.basis)
+        if stored is not None:
+            return stored[1]
+        if self.env.contexts is None:
+            return next_due(state, self.env.ctx)
+        return self.env.contexts.recomputed_due(state, self._moment(partition))
 
     # ---- events ---------------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from schemas.config import RuleConfig
-from streams.rules import Context, WorkCalendar
+from streams.rules import CaseState, Context, WorkCalendar
+from streams.rules.clocks import next_due
 from streams.rules.context import ItemLookup
 from streams.rules.schedule import JUST_BEFORE, Adoption, Schedule
 
@@ -85,11 +86,30 @@ class Contexts:
         return self.boundaries[i] if i < len(self.boundaries) else None
 
     def cap(self, due: datetime | None, judged_at: datetime) -> datetime | None:
-        """A next due moment computed at ``judged_at``, brought forward to the next boundary after it."""
+        """A next due moment computed at ``judged_at``, brought forward to the next boundary after it.
+
+        A case with nothing due stays out of the index (None is not capped), and `DeadlineIndex.cap` wakes only
+        indexed cases at an adopted moment: such a case is judged again under the new configuration only at its
+        next event. Deliberately: a milestone's existence depends on the thresholds only for the notice (the
+        others exist under any configuration, and one already fired stays fired), so an open case with nothing
+        due has fired its deadlines already, and the only timer a new configuration could give it is a notice
+        of a deadline already past, a warning after the fact (`clocks.settle_notice` refuses those for the same
+        reason). Waking such cases at a boundary would also mean decoding every row without a due moment."""
         nxt = self.next_boundary(judged_at)
         if nxt is None or (due is not None and due <= nxt):
             return due
         return nxt if due is not None else None
+
+    def recomputed_due(self, state: CaseState, present: datetime) -> datetime | None:
+        """A case's next due moment when its stored one cannot be trusted (computed on another schedule, or by
+        a batch that failed). Computed under the configuration in effect at the case's last event, the last
+        moment it was judged on its own, and capped at the next boundary after it, not under the one in effect
+        at ``present``: a timer due before a boundary that the case has not yet reached (a worker down across
+        the boundary) stays due, and the sweep fires it under the old configuration and then crosses the
+        boundary (as `evaluate --schedule`). Timers the state already fired are not due again, so judging from
+        that earlier moment only wakes a case sooner. ``present``: for a state without an event time."""
+        moment = state.last_event_at or present
+        return self.cap(next_due(state, self.at(moment)), moment)
 
     def crossings(self, now: datetime, after: datetime | None = None) -> list[datetime]:
         """The last moment before each boundary in (``after``, ``now``]: a sweep to ``now`` first sweeps to each

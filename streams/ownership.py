@@ -116,15 +116,20 @@ class Ownership:
                 end = await reader.end()  # after the fence: the aborted transaction's marker is below it
                 snap = await loop.run_in_executor(None, self._snapshot, p, end)
                 t2 = time.perf_counter()
+                # ``basis``: what the stored due moments are checked against, as the rows are loaded. An adoption
+                # arriving after that and before the index is built (the partition is not in the index yet, so
+                # nothing wakes its cases) moves the processor's: `rebuild_index` then trusts none of them.
+                basis = self.processor.basis
                 if snap is not None:  # exactly what reading the changelog to `end` would give
                     part.rows = snap.rows
                     part.watermark, part.chain = snap.watermark, snap.chain
-                    known = snap.dues if snap.basis == self.processor.basis else None  # else: read the rows
+                    known = snap.dues if snap.basis == basis else None  # else: read the rows
                     del snap
                     source = "snapshot"
                 else:
                     records = await reader.read(end)
                     t2 = time.perf_counter()
+                    basis = self.processor.basis  # `load` checks the rows against it
                     letters = load(self.processor, p, topic, records, dues)
                     n_records = len(records)
                     del records  # the rows hold what is needed; let the records go before the index is built
@@ -132,7 +137,7 @@ class Ownership:
             committed = await loop.run_in_executor(None, self.committed)  # after the fence: final
             part.committed = {t: committed[(t, p)] for t in self.input_topics if (t, p) in committed}
             t3 = time.perf_counter()
-            rebuild_index(self.processor, p, dues, known)
+            rebuild_index(self.processor, p, dues, known, read_on=basis)  # synchronous: no adoption during it
             del dues, known
             if letters:
                 await self.fence.commit(p, PartitionResult(outputs=letters))

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from schemas.control import DeadLetter
 from streams.applicants import check_row, is_applicant
 from streams.rows import META_KEY, decode_meta, decode_row, load_row, row_due, stored_due
-from streams.rules.clocks import next_due
 
 if TYPE_CHECKING:
     from streams.processor import CaseProcessor
@@ -35,10 +34,18 @@ def rebuild_index(
     partition: int,
     dues: dict[bytes, Due] | None = None,
     known: Mapping[bytes, datetime | None] | None = None,
+    *,
+    read_on: str | None = None,
 ) -> None:
     """The partition's deadline index from its rows (stored due moments reused on the same basis).
     ``dues``: what `load` already read of each row, so that a million rows are not parsed twice; ``known``:
-    the due moments a snapshot holds (`streams.snapshot`), on the current basis. A row in neither is read."""
+    the due moments a snapshot holds (`streams.snapshot`), on the current basis. A row in neither is read.
+    ``read_on``: the basis ``dues`` and ``known`` were checked against; when the processor's basis has moved
+    since (a configuration adopted while the rows were being read, before the partition was in the index for
+    `CaseProcessor._adopted` to wake its cases), neither is trusted and every row is checked again."""
+    if read_on is not None and read_on != proc.basis:
+        log.info("partition %d: configuration adopted during the take-over; due moments checked again", partition)
+        dues = known = None
     entries: list[tuple[str, datetime | None]] = []
     for key, raw in proc.store.partition(partition).rows.items():
         if is_applicant(key):
@@ -48,9 +55,8 @@ def rebuild_index(
             continue
         got = dues[key] if dues is not None and key in dues else row_due(raw, proc.basis)
         if got is None:  # written with another calendar, thresholds or schedule: compute it again
-            state = decode_row(raw)
-            moment = proc.moment(partition)  # in effect now: the watermark's (event clock) or the wall clock's
-            got = (state.case_id, proc.contexts.cap(next_due(state, proc.contexts.at(moment)), moment))
+            state = decode_row(raw)  # from the case's last judged moment, not now's (Contexts.recomputed_due)
+            got = (state.case_id, proc.contexts.recomputed_due(state, proc.moment(partition)))
         entries.append(got)
     proc.index.rebuild(partition, entries)
 

@@ -157,7 +157,8 @@ def replay(
             conn.send(until)
         parts: list[list[tuple[SortKey, str]]] = [conn.recv() for conn in pipes]
         # The cross-case check runs here, on every job's facts: the pairs it finds may span jobs.
-        crossed = cross_case((f for report in reports for f in report[4]), ctx)
+        # Each pair under the configuration in effect at its moment (the schedule's, with ``timeline``).
+        crossed = cross_case((f for report in reports for f in report[4]), ctx if timeline is None else timeline.at)
         parts.append(sorted((finding_order(f), f.model_dump_json()) for f in crossed))
         snaps = [text for _, text in heapq.merge(*(conn.recv() for conn in pipes))] if snapshots else []
     except EOFError:

@@ -86,7 +86,8 @@ def evaluate(
         state, found = run_timers(state, until, ctx, timeline)
         result.findings.extend(found)
         result.states[case_id] = state
-    result.findings.extend(cross_case(result.facts, ctx))  # after every case: it spans cases
+    # After every case: it spans cases; each pair under the configuration in effect at its moment.
+    result.findings.extend(cross_case(result.facts, ctx if timeline is None else timeline.at))
     result.findings.sort(key=finding_order)
     return result
 

@@ -5,7 +5,7 @@ Design: docs/architecture.md#withdraw-and-reapply-the-rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -139,9 +139,21 @@ class Applicant:
         return cls([Fact.from_dict(f) for f in orjson.loads(raw)["facts"]])
 
 
-def admit(state: Applicant | None, fact: Fact, ctx: Context) -> tuple[Applicant, list[Finding], bool]:
+# A context, or the context in effect at a moment (configurations adopted from moments, streams.configs).
+ContextSource = Context | Callable[[datetime], Context]
+
+
+def pair_context(withdraw: Fact, apply: Fact, ctx: ContextSource) -> Context:
+    """The context a pair is judged under: the one in effect at the pair's own moment, the application's (the
+    finding's detected_at), whichever of the two facts arrived last (their cases may sit on other partitions)."""
+    return ctx if isinstance(ctx, Context) else ctx(apply.occurred_at)
+
+
+def admit(state: Applicant | None, fact: Fact, ctx: ContextSource) -> tuple[Applicant, list[Finding], bool]:
     """Keep ``fact`` and pair it with the facts kept. Returns (state, findings, over): ``over`` when the key
-    already holds FACT_LIMIT facts (the fact is not kept and raises nothing)."""
+    already holds FACT_LIMIT facts (the fact is not kept and raises nothing). ``ctx``: a context, or the
+    context in effect at a moment; each pair is judged at its own moment (`pair_context`), so the findings do
+    not depend on which fact arrived first."""
     state = state if state is not None else Applicant()
     if any(f.kind == fact.kind and f.case_id == fact.case_id for f in state.facts):
         return state, [], False  # seen: a replay or a second withdrawal of the same case
@@ -152,7 +164,7 @@ def admit(state: Applicant | None, fact: Fact, ctx: Context) -> tuple[Applicant,
         if other.kind == fact.kind or other.case_id == fact.case_id:
             continue
         withdraw, apply = (fact, other) if fact.kind == "withdraw" else (other, fact)
-        f = pair_finding(withdraw, apply, ctx)
+        f = pair_finding(withdraw, apply, pair_context(withdraw, apply, ctx))
         if f is not None:
             found.append(f)
     state.facts.append(fact)
@@ -207,9 +219,10 @@ def pair_finding(withdraw: Fact, apply: Fact, ctx: Context) -> Finding | None:
     )
 
 
-def cross_case(facts: Iterable[Fact], ctx: Context) -> list[Finding]:
+def cross_case(facts: Iterable[Fact], ctx: ContextSource) -> list[Finding]:
     """Every pair among ``facts`` (the reference evaluation's pass after its per-case jobs): `admit` in a
-    fixed order, which gives the same findings as any other (the check is symmetric)."""
+    fixed order, which gives the same findings as any other (the check is symmetric, and each pair is judged
+    at its own moment). ``ctx``: a context, or the context in effect at a moment (a schedule's)."""
     states: dict[bytes, Applicant] = {}
     out: list[Finding] = []
     for fact in sorted(facts, key=Fact.order):

@@ -355,6 +355,155 @@ def test_recovery_reuses_stored_due_moments_only_under_the_same_schedule() -> No
     assert without.basis != proc.basis and without.index.due_by(0, M) == []
 
 
+# ---- a stored due moment that cannot be trusted: computed again from the case's own moment -----------------
+
+LAX = b"rules:\n  notice_share: 0.8\n"  # adopted from M: a later notice than the start file's (0.3) below
+
+
+def _down_across_the_moment() -> tuple[list[Any], CaseProcessor, Contexts, dict[str, datetime]]:
+    """A case judged on 26 February under the start file (its notice due 6 March) by a worker that then stops;
+    the rules adopted from M meanwhile; a wall-clock worker takes the partition over on 12 March."""
+    base = context(notice_share=0.3)
+    events = [
+        event("apply", "2026-02-26T09:00", case="A", event_id="A-apply"),
+        event("accept", "2026-02-26T10:00", case="A", event_id="A-accept"),
+    ]
+    now = {"t": at("2026-02-26T11:00")}
+    old = CaseProcessor(ctx=base, clock="wall", ticks_topic="ticks", wall_clock=lambda: now["t"])
+    for offset, e in enumerate(events):
+        old.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())])
+    assert old.index.dues(0)["A"] < M  # the notice under the start file, before the moment
+    contexts = Contexts(base)
+    contexts.adopt(_adoption(LAX))
+    now["t"] = at("2026-03-12T09:00")
+    new = CaseProcessor(ctx=base, clock="wall", ticks_topic="ticks", wall_clock=lambda: now["t"], contexts=contexts)
+    new.store.partition(0).rows.update(old.store.partition(0).rows)
+    return events, new, contexts, now
+
+
+def test_a_take_over_after_the_moment_keeps_a_timer_due_before_it_under_the_old_rules() -> None:
+    """Recovery computes the untrusted due moment under the configuration at the case's last event (capped at
+    the next boundary), not at the take-over's "now": the 6 March notice fires under the start file, as
+    `evaluate --schedule` gives, and then the case crosses the moment."""
+    from streams.recovery import rebuild_index
+    from streams.rules import evaluate
+
+    events, new, contexts, now = _down_across_the_moment()
+    rebuild_index(new, 0)
+    assert new.index.dues(0)["A"] < M
+    got = _found(new.handle([Message("ticks", 0, 0, None, new.tick_bytes(0, now["t"]))]).outputs)
+    reference = evaluate(events, contexts.base, now["t"], contexts).findings
+    assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
+    notices = [f for f in reference if "NOTICE" in f.rule]
+    assert [f.config_version for f in notices] == [contexts.base.version] and notices[0].detected_at < M
+
+
+def test_a_failed_batch_after_a_take_over_does_not_lose_a_timer_due_before_the_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that fails (`Work.abandon`) puts its cases back in the index: a row written on another schedule
+    has its due moment computed again from the case's own moment too, not from now's configuration."""
+    import streams.batch
+    from streams.recovery import rebuild_index
+    from streams.rules import evaluate
+
+    events, new, contexts, now = _down_across_the_moment()
+    rebuild_index(new, 0)
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a rules defect")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(streams.batch, "step", broken)
+        late = event("fee_charged", "2026-03-12T08:00", case="A", event_id="A-fee", fee_code="F", amount_fen=5)
+        out = new.handle([Message("events", 0, 2, b"A", event_to_json(late).encode())]).outputs
+    assert [name for name, _, _ in out] == ["dead_letters"]
+    assert new.index.dues(0)["A"] < M  # still due before the moment
+    got = _found(new.handle([Message("ticks", 0, 0, None, new.tick_bytes(0, now["t"]))]).outputs)
+    reference = evaluate(events, contexts.base, now["t"], contexts).findings
+    assert got == {f.finding_id: json.loads(f.model_dump_json(exclude={"chain"})) for f in reference}
+
+
+@pytest.mark.parametrize("during", ["read", "committed"])
+def test_an_adoption_arriving_while_a_partition_is_taken_over_wakes_its_cases(
+    monkeypatch: pytest.MonkeyPatch, during: str
+) -> None:
+    """The schedule is complete when the take-over starts reading, and an adoption arrives while the changelog
+    is read or, after the rows were checked against the basis, while the group's offsets are read (the partition
+    is not in the index yet, so nothing wakes its cases then): once the index is built, the stored due moments
+    read on the old basis are not trusted and the case wakes at M."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import streams.ownership
+    from streams.batch import PartitionResult
+    from streams.ownership import Ownership
+
+    base = context()
+    writer = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks")
+    records: list[Any] = []
+    for offset, kind in enumerate(("apply", "accept")):
+        e = event(kind, f"2026-03-02T{9 + offset:02d}:00", case="A", event_id=f"A-{kind}")
+        for part in writer.handle([Message("events", 0, offset, b"A", event_to_json(e).encode())]).parts.values():
+            records += [SimpleNamespace(key=k, value=v, offset=len(records)) for k, v in part.rows.items()]
+    assert writer.index.dues(0)["A"] > M  # its notice under the start file (25 March)
+
+    contexts = Contexts(base)
+    proc = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts)
+
+    class Reader:  # the changelog as read: the configuration feed delivers an adoption meanwhile
+        def __init__(self, *_: Any) -> None:
+            pass
+
+        async def __aenter__(self) -> Reader:
+            return self
+
+        async def __aexit__(self, *_: object) -> None:
+            pass
+
+        async def end(self) -> int:
+            return len(records)
+
+        async def read(self, end: int) -> list[Any]:
+            if during == "read":
+                contexts.adopt(_adoption())
+            return records[:end]
+
+    class Fence:
+        def __init__(self) -> None:
+            self.changelog_topic = "g-cases-changelog"
+            self.ends: dict[int, int] = {}
+
+        async def acquire(self, p: int) -> None:
+            pass
+
+        async def commit(self, p: int, result: PartitionResult) -> None:
+            pass
+
+    def committed() -> dict[tuple[str, int], int]:  # after the rows were read and checked
+        if during == "committed":
+            contexts.adopt(_adoption())
+        return {}
+
+    monkeypatch.setattr(streams.ownership, "ChangelogReader", Reader)
+    owner = Ownership(
+        proc,
+        Fence(),  # type: ignore[arg-type]
+        bootstrap="127.0.0.1:1",
+        input_topics=("events",),
+        committed=committed,
+        ensure_changelog=lambda: None,
+    )
+
+    async def take_over() -> None:
+        await owner.assigned({0})
+        await owner.tasks[0]
+
+    asyncio.run(take_over())
+    assert len(contexts.schedule) == 1 and proc.store.partition(0).rows.keys() >= {b"A"}
+    assert proc.index.dues(0)["A"] <= M  # woken by the moment, to be judged again under the adopted rules
+
+
 def test_a_live_worker_refuses_an_adoption_dated_before_the_broker_received_it() -> None:
     """Wall-clock workers compare the moment with the record's broker timestamp (the topic stamps receipt, plus
     the worker's clock offset); event-clock workers replay history and take it."""

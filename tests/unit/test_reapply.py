@@ -14,6 +14,7 @@ from streams.applicants import APPLICANT_PREFIX
 from streams.batch import Message
 from streams.processor import CaseProcessor
 from streams.recovery import load, rebuild_index
+from streams.replay import replay
 from streams.rules.reapply import FACT_LIMIT, Applicant, Fact, admit, case_facts, cross_case, fact_key
 from tests.support import at, context, event, only, run
 
@@ -242,3 +243,52 @@ def test_esup_evaluate_jobs_finds_the_pair_across_jobs_byte_for_byte() -> None:
     three = CliRunner().invoke(main, ["evaluate", *args, "--jobs", "3"]).stdout
     assert three == one
     assert [json.loads(x)["case_id"] for x in one.splitlines() if RULE in x] == ["DZ2026-0112"]
+
+
+# ---- under configurations adopted from moments -------------------------------------------------------------
+
+
+def _scheduled(window_before: int, window_after: str) -> tuple[Any, Any]:
+    from streams.configs import Contexts
+    from streams.rules.schedule import adoption_key, encode_adoption, parse_adoption
+
+    moment = at("2026-03-10T00:00")
+    contexts = Contexts(context(reapply_window_wd=window_before))
+    content = f"rules:\n  reapply_window_wd: {window_after}\n".encode()
+    contexts.adopt(parse_adoption(adoption_key("rules", moment), encode_adoption("rules", content, "x", moment, "a")))
+    return contexts, contexts.at(moment)
+
+
+def test_a_pair_straddling_an_adoption_is_judged_at_its_own_moment_whichever_fact_arrives_first(tmp_path: Path) -> None:
+    """Withdrawn on Monday 9 March under the start file, applied again on Friday 13 March (4 working days later)
+    under the rules adopted from 10 March. The pair's moment is the application's (the finding's detected_at):
+    its window is the adopted one, whether the withdrawal's fact or the application's reaches the key's
+    partition last (their cases sit on other partitions, so either may), as the reference under the schedule."""
+    from streams.rules import evaluate
+
+    events = withdrawn(applied="2026-03-02T09:00", gone="2026-03-09T15:00") + reapplied("2026-03-13T10:00")
+    for before, after, expected in ((10, "2", 0), (2, "10", 1)):
+        contexts, new = _scheduled(before, after)
+        got = []
+        for withdraw_first in (True, False):
+            proc = CaseProcessor(
+                ctx=contexts.base, clock="event", ticks_topic="ticks", facts_topic="facts", contexts=contexts
+            )
+            out_a, out_b = _events(proc, events[:3], 0), _events(proc, events[3:], 1)
+            case_a, case_b = _facts(out_a, 2), _facts(out_b, 2)
+            facts = [m._replace(offset=i) for i, m in enumerate(case_a + case_b if withdraw_first else case_b + case_a)]
+            kinds = [Fact.from_json(m.value or b"").kind for m in facts]
+            assert kinds == (["apply", "withdraw", "apply"] if withdraw_first else ["apply", "apply", "withdraw"])
+            found = [Finding.model_validate_json(v) for n, _, v in proc.handle(facts).outputs if n == "findings"]
+            got.append([f.model_dump(exclude={"chain"}) for f in found if f.rule == RULE])
+        reference = [
+            f for f in evaluate(events, contexts.base, at("2026-03-13T10:00"), contexts).findings if f.rule == RULE
+        ]
+        assert got[0] == got[1] == [f.model_dump(exclude={"chain"}) for f in reference]
+        assert len(reference) == expected
+        assert all(f.config_version == new.version != contexts.base.version for f in reference)
+        # `esup evaluate --schedule --jobs 2`: the pair spans jobs, judged where their facts meet.
+        path = tmp_path / "events.jsonl"
+        path.write_text("".join(event_to_json(e) + "\n" for e in events), encoding="utf-8")
+        jobs = replay(path, contexts.base, at("2026-03-13T10:00"), 2, timeline=contexts)
+        assert [x for x in (Finding.model_validate_json(line) for line in jobs.lines) if x.rule == RULE] == reference
