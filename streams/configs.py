@@ -14,6 +14,7 @@ over (streams/recovery.py).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
@@ -41,6 +42,7 @@ class Contexts:
         self.schedule = Schedule()
         self.boundaries: list[datetime] = []
         self._built: dict[tuple[str, str], Context] = {("", ""): base}
+        self._live: dict[datetime, Context] = {}  # the context in effect from each boundary
         self._start_basis = basis_of(base.calendar, base.config)
         self.basis = self._start_basis
         # Called with the moment of every adoption applied (the processor wakes the cases pending past it).
@@ -57,6 +59,7 @@ class Contexts:
             return
         self.schedule = self.schedule.adopt(a)
         self.boundaries = self.schedule.boundaries()
+        self._live = {}  # what is in effect from each boundary may have changed
         signature = "|".join(
             f"{kind}@{x.effective_from.isoformat()}={x.version}"
             for kind in sorted(self.schedule.by_kind)
@@ -67,9 +70,17 @@ class Contexts:
             listener(a.effective_from)
 
     def at(self, moment: datetime) -> Context:
-        """The context in effect at ``moment``."""
+        """The context in effect at ``moment``, knowing the boundary it is in effect from (`Context.live_from`:
+        it dates no finding before that boundary)."""
         if not self.boundaries:
             return self.base
+        i = bisect.bisect_right(self.boundaries, moment)
+        if i == 0:
+            return self.base  # before the first adoption: the start files
+        live_from = self.boundaries[i - 1]
+        got = self._live.get(live_from)
+        if got is not None:
+            return got
         rules = self.schedule.in_effect("rules", moment)
         calendar = self.schedule.in_effect("calendar", moment)
         key = (rules.version if rules else "", calendar.version if calendar else "")
@@ -78,7 +89,10 @@ class Contexts:
             cal = calendar.value if calendar is not None and isinstance(calendar.value, WorkCalendar) else None
             cfg = rules.value if rules is not None and isinstance(rules.value, RuleConfig) else None
             ctx = self._built[key] = Context.build(cal or self.base.calendar, self.catalog, cfg or self.base.config)
-        return ctx
+        live = dataclasses.replace(ctx, live_from=live_from)
+        object.__setattr__(live, "memo", ctx.memo)  # the same configuration: its pure results are the same
+        self._live[live_from] = live
+        return live
 
     def next_boundary(self, after: datetime) -> datetime | None:
         """The first moment after ``after`` from which the configuration changes, if any."""

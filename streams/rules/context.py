@@ -34,6 +34,9 @@ class Context:
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
     # The configuration version every finding of this context carries (streams.rules.schedule.config_version).
     version: str = field(default="", init=False, compare=False)
+    # The adopted moment from which this context is in effect (None: the start files, in effect from the
+    # beginning). A finding it would date before that moment is dated at the moment instead (see `finding`).
+    live_from: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "version", config_version(self.calendar, self.config))
@@ -70,6 +73,12 @@ class Context:
         department to the case's.
         """
         spec = RULES[code]
+        if self.live_from is not None and detected_at < self.live_from:
+            # An adoption never dates a finding before its own moment: nothing before it was judged under the
+            # adopted configuration. What it makes due earlier (a notice at a new share, a shorter limit already
+            # passed) is raised at the moment it becomes live, true from then on; its own date stays in details.
+            details = {**(details or {}), "due_under_adopted_configuration": detected_at.isoformat()}
+            detected_at = self.live_from
         return Finding(
             finding_id=finding_id(state.case_id, code, occurrence),
             case_id=state.case_id,

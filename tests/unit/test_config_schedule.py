@@ -14,7 +14,7 @@ from schemas.events import event_to_json
 from streams.batch import Message
 from streams.configs import Contexts
 from streams.processor import CaseProcessor
-from streams.rules import WorkCalendar
+from streams.rules import Context, WorkCalendar
 from streams.rules.schedule import (
     JUST_BEFORE,
     AdoptionError,
@@ -189,6 +189,11 @@ def _moment(f: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(f["detected_at"])
 
 
+def _unbounded(ctx: Context) -> Context:
+    """The same configuration as if in effect from the beginning (no adopted moment to date findings from)."""
+    return Context.build(ctx.calendar, ctx.catalog, ctx.config)
+
+
 def test_a_worker_judges_before_the_moment_with_the_old_configuration_and_after_it_with_the_new() -> None:
     base = context()
     contexts = Contexts(base)
@@ -198,7 +203,8 @@ def test_a_worker_judges_before_the_moment_with_the_old_configuration_and_after_
     by_events, by_tick = _judge(proc, "2026-06-30T00:00")
     got = {**by_events, **by_tick}
     old = {f.finding_id: f for f in run(_events(), base, "2026-06-30T00:00") if f.detected_at < M}
-    after = {f.finding_id: f for f in run(_events(), new, "2026-06-30T00:00") if f.detected_at >= M}
+    # The new rules judged alone (from the beginning): what they raise from M on is what the worker raises.
+    after = {f.finding_id: f for f in run(_events(), _unbounded(new), "2026-06-30T00:00") if f.detected_at >= M}
     assert got == {k: json.loads(f.model_dump_json(exclude={"chain"})) for k, f in {**old, **after}.items()}
     assert {f["config_version"] for f in got.values() if _moment(f) < M} == {base.version}
     assert {f["config_version"] for f in got.values() if _moment(f) >= M} == {new.version} != {base.version}
@@ -253,7 +259,7 @@ def test_a_case_whose_next_event_comes_after_the_moment_first_fires_its_earlier_
     got = _found(outputs)
     until = "2026-03-20T09:00"
     old = {f.finding_id: f for f in run(events, base, until) if f.detected_at < M}
-    after = {f.finding_id: f for f in run(events, contexts.at(M), until) if f.detected_at >= M}
+    after = {f.finding_id: f for f in run(events, _unbounded(contexts.at(M)), until) if f.detected_at >= M}
     assert got == {k: json.loads(f.model_dump_json(exclude={"chain"})) for k, f in {**old, **after}.items()}
     assert [f["rule"] for f in got.values() if _moment(f) < M] == ["TIME_DECISION_NOTICE"]
     assert "TIME_DECISION_RED" in {f["rule"] for f in got.values()}  # 3 working days after the breach: new rules
@@ -520,3 +526,38 @@ def test_a_live_worker_refuses_an_adoption_dated_before_the_broker_received_it()
     assert shifted.apply(key, value, after)  # the worker's clock runs two hours behind the broker's
     replay = ConfigFeed("127.0.0.1:1", "t.config", Contexts(context()))
     assert replay.apply(key, value, after) and replay.adopted == 1
+
+
+def test_an_adoption_dates_no_finding_before_its_moment() -> None:
+    """Start file: no notice (share 0.99); 0.3 adopted from M = 10 Mar for a case accepted 24 Feb, whose notice
+    the new share puts on 4 Mar. Nothing before M was judged under the adopted rules: the notice is raised at M,
+    with the adopted version and its own date in details — by the worker and by the reference alike."""
+    from schemas.events import event_to_json
+    from streams.batch import Message
+    from streams.configs import Contexts
+    from streams.processor import CaseProcessor
+    from streams.rules import evaluate
+
+    base = context(notice_share=0.99)
+    contexts = Contexts(base)
+    lax = b"rules:\n  notice_share: 0.3\n"
+    contexts.adopt(parse_adoption(adoption_key("rules", M), encode_adoption("rules", lax, "x", M, "a")))
+    events = [
+        event("apply", "2026-02-24T09:00", case="A", event_id="A1"),
+        event("accept", "2026-02-24T10:00", case="A", event_id="A2"),
+    ]
+    proc = CaseProcessor(ctx=base, clock="event", ticks_topic="ticks", contexts=contexts)
+    out = []
+    for o, e in enumerate(events):
+        out += proc.handle([Message("events", 0, o, b"A", event_to_json(e).encode())]).outputs
+    out += proc.handle([Message("ticks", 0, 0, None, proc.tick_bytes(0, at("2026-03-12T00:00")))]).outputs
+    published = [json.loads(v) for n, _, v in out if n == "findings"]
+    notices = [f for f in published if f["rule"] == "TIME_DECISION_NOTICE"]
+    assert len(notices) == 1 and datetime.fromisoformat(notices[0]["detected_at"]) == M
+    assert notices[0]["config_version"] == contexts.at(M).version != base.version
+    assert notices[0]["details"]["due_under_adopted_configuration"].startswith("2026-03-04")
+    ref = [f for f in evaluate(events, base, at("2026-03-12T00:00"), contexts).findings]
+    assert {(f.rule, f.detected_at, f.config_version) for f in ref} == {
+        (f["rule"], datetime.fromisoformat(f["detected_at"]), f["config_version"]) for f in published
+    }
+    assert all(datetime.fromisoformat(f["detected_at"]) >= M for f in published if f["config_version"] != base.version)
