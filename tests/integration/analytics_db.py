@@ -26,7 +26,7 @@ def fresh_database(server_url: str, name: str) -> Any:
 def insert(client: Any, table: str, rows: list[Row]) -> None:
     """Rows through the sink's own writer (column order from sinks.rows.COLUMNS)."""
     if table == "findings":  # hand-made findings sit outside any chain (as findings written before chains)
-        rows = [{"content_hash": "", "chain_partition": -1, "chain_seq": 0, **r} for r in rows]
+        rows = [{"content_hash": "", "chain_partition": -1, "chain_seq": 0, "config_version": "", **r} for r in rows]
     missing = [c for c in COLUMNS[table] if rows and c not in rows[0]]
     assert not missing, f"{table}: rows lack {missing}"
     sink = ClickHouseSink(client)

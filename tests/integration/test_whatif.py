@@ -277,6 +277,7 @@ def test_a_live_finding_the_replay_does_not_make_is_reported(province: Province,
         "content_hash": "",
         "chain_partition": -1,
         "chain_seq": 0,
+        "config_version": "",
     }
     sink = ClickHouseSink(province.client)
     sink.add("findings", [row])
