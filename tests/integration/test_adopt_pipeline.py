@@ -147,10 +147,19 @@ def test_an_adopted_rules_file_is_live_from_its_moment_and_every_finding_carries
     new_rules = _reference(BEFORE + AFTER, STRICT)
     cut = datetime.fromisoformat(M)
     # What was raised before M is the start file's; everything raised from M on is the adopted rules' — also
-    # a warning the stricter rules date before M (MID's notice: half its period was used before M),
-    # raised when the worker judges the case again at M, with the adopted version.
+    # a warning the stricter rules date before M (MID's notice: half its period was used before M), raised
+    # when the worker judges the case again at M: dated M (no finding of the adopted rules is dated before
+    # their moment), with the adopted version and its own date in details.
     before_m = {k: f for k, f in old_rules.items() if _moment(f) < cut}
-    expected = {**{k: f for k, f in new_rules.items() if k not in before_m}, **before_m}
+
+    def from_m(f: dict[str, Any]) -> dict[str, Any]:
+        if _moment(f) >= cut:
+            return f
+        details = {**f["details"], "due_under_adopted_configuration": _moment(f).isoformat()}
+        return {**f, "detected_at": cut.isoformat(), "details": details}
+
+    expected = {**{k: from_m(f) for k, f in new_rules.items() if k not in before_m}, **before_m}
+    assert any("due_under_adopted_configuration" in f["details"] for f in expected.values())  # MID's notice
     # The adopted rules change these cases after M (else this test would prove nothing).
     assert {k: f["detected_at"] for k, f in new_rules.items() if _moment(f) >= cut} != {
         k: f["detected_at"] for k, f in old_rules.items() if _moment(f) >= cut
