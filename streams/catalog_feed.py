@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from streams.topic_feed import read_then_follow, retrying
+
 log = logging.getLogger("esup.catalog")
 
 
@@ -30,6 +32,7 @@ class CatalogFeed:
         self.state = "loading"  # loading | waiting: no usable item | ready
         # Called with every record applied (the live catalog keeps each item's last good version from it).
         self.observe: Callable[[bytes, bytes], object] | None = None
+        self._loaded = False  # read to the end once
 
     def usable(self) -> bool:
         """At least one item parses: an empty or unreadable catalog would make every item unknown."""
@@ -64,62 +67,25 @@ class CatalogFeed:
                 self.observe(key, value)
         self.updates += 1
 
-    async def _partitions(self, consumer: Any) -> set[int] | None:
-        """The catalog topic's partitions, asked of the broker now. aiokafka's public calls answer from the
-        consumer's cached metadata (topics() fetches but does not keep it), so this uses its client."""
-        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-        parts: set[int] | None = metadata.partitions_for_topic(self.topic)
-        return parts
+    def _record(self, r: Any) -> None:
+        self.apply(r.key, r.value)
+        if self._loaded:  # after the first read to the end: each change as it comes
+            if not self.ready.is_set():
+                self._maybe_ready()
+            what = "removed" if r.value is None else "updated"
+            log.info("catalog item %s %s", (r.key or b"").decode(errors="replace"), what)
+
+    def _at_end(self) -> None:
+        self._loaded = True
+        if not self.ready.is_set():
+            self._maybe_ready()
 
     async def run(self) -> None:
         """Load, then follow the topic forever; reconnects with a pause if Kafka goes away."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("catalog feed from %s failed; retrying in 2 s", self.topic)
-                await asyncio.sleep(2.0)
-
-    async def _follow(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            **self.auth,
-            auto_offset_reset="earliest",
+        missing = f"catalog topic {self.topic} not found yet; waiting for `esup topics create`"
+        await retrying(
+            lambda: read_then_follow(
+                self.bootstrap, self.topic, self.auth, self._record, self._at_end, missing=missing
+            ),
+            f"catalog feed from {self.topic}",
         )
-        await consumer.start()
-        try:
-            parts = await self._partitions(consumer)
-            while not parts:
-                log.warning("catalog topic %s not found yet; waiting for `esup topics create`", self.topic)
-                await asyncio.sleep(2.0)
-                parts = await self._partitions(consumer)
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            while not self.ready.is_set():
-                positions = [await consumer.position(tp) for tp in tps]
-                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                    self._maybe_ready()
-                    break
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for r in records:
-                        self.apply(r.key, r.value)
-            async for r in consumer:
-                self.apply(r.key, r.value)
-                if not self.ready.is_set():
-                    self._maybe_ready()
-                log.info(
-                    "catalog item %s %s",
-                    (r.key or b"").decode(errors="replace"),
-                    "removed" if r.value is None else "updated",
-                )
-        finally:
-            await consumer.stop()

@@ -16,6 +16,7 @@ from typing import Any
 
 from streams.configs import Contexts
 from streams.rules.schedule import AdoptionError, parse_adoption
+from streams.topic_feed import read_then_follow, retrying
 
 log = logging.getLogger("esup.config")
 
@@ -80,57 +81,27 @@ class ConfigFeed:
         """For the status page."""
         return {"ready": self.ready.is_set(), "adopted": self.adopted, "rejected": dict(sorted(self.rejected.items()))}
 
+    def _loaded(self) -> None:
+        if not self.ready.is_set():
+            self.ready.set()
+            log.info("configuration schedule loaded: %d adoptions from %s", self.adopted, self.topic)
+
     async def run(self) -> None:
-        """Load, then follow the topic forever; reconnects with a pause if Kafka goes away."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("configuration feed from %s failed; retrying in 2 s", self.topic)
-                await asyncio.sleep(2.0)
-
-    async def _follow(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=16 << 20,  # one record may hold a whole configuration file
-            **self.auth,
+        """Load, then follow the topic forever; reconnects with a pause if Kafka goes away. A reconnect reads
+        from the beginning again: applying a record twice gives the same schedule."""
+        missing = (
+            f"configuration topic {self.topic} not found, or not readable by the worker; judging nothing until it "
+            "is (`esup topics create`, then `esup access bootstrap`)"
         )
-        await consumer.start()
-        try:
-            metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - as the catalog feed does
-            parts = metadata.partitions_for_topic(self.topic)
-            while not parts:
-                log.warning(
-                    "configuration topic %s not found, or not readable by the worker; judging nothing until it is "
-                    "(`esup topics create`, then `esup access bootstrap`)",
-                    self.topic,
-                )
-                await asyncio.sleep(2.0)
-                metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-                parts = metadata.partitions_for_topic(self.topic)
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            # A reconnect reads from the beginning again: applying a record twice gives the same schedule.
-            while not self.ready.is_set():
-                positions = [await consumer.position(tp) for tp in tps]
-                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                    self.ready.set()
-                    log.info("configuration schedule loaded: %d adoptions from %s", self.adopted, self.topic)
-                    break
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for r in records:
-                        self.apply(r.key, r.value, r.timestamp)
-            async for r in consumer:
-                self.apply(r.key, r.value, r.timestamp)
-        finally:
-            await consumer.stop()
+        await retrying(
+            lambda: read_then_follow(
+                self.bootstrap,
+                self.topic,
+                self.auth,
+                lambda r: self.apply(r.key, r.value, r.timestamp),
+                self._loaded,
+                missing=missing,
+                max_partition_fetch_bytes=16 << 20,  # one record may hold a whole configuration file
+            ),
+            f"configuration feed from {self.topic}",
+        )
