@@ -188,6 +188,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "/integration/" in str(item.path) or "/bench/" in str(item.path):
+        from tests.integration.pipeline import Pipeline
+
+        Pipeline.made.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that ran pipelines carries the tails of their processes' logs (workers, sinks…) in its
+    report: CI keeps only the report, and a timeout says nothing of why the worker did not deliver."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or call.when != "call" or "/integration/" not in str(item.path):
+        return
+    from tests.integration.pipeline import Pipeline
+
+    for pipe in Pipeline.made:
+        for name, tail in pipe.log_tails().items():
+            report.sections.append((f"{pipe.workdir.name}/{name} (last lines)", tail))
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"esup servers: CI={'true' if in_ci() else 'false'}; Kafka/ClickHouse from environment, "

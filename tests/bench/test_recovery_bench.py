@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from esup.settings import Settings
-from tests.integration.pipeline import Pipeline, committed_lag, free_port, wait_until, worker_status
+from tests.integration.pipeline import Pipeline, committed_lag, wait_until, worker_status
+from tests.ports import free_port
 from tests.support import FOOD_MATERIALS, admin_auth
 
 pytestmark = pytest.mark.bench

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
 from tests.support import admin_auth
@@ -26,7 +26,12 @@ ESUP = [sys.executable, "-m", "esup.cli"]
 
 
 class Pipeline:
+    # The pipelines made since the current test began: when it fails, the tails of their processes' logs go into
+    # its report (tests/conftest.py), so a failure seen only in CI can be read there.
+    made: ClassVar[list[Pipeline]] = []
+
     def __init__(self, bootstrap: str, clickhouse_url: str, workdir: Path, *, partitions: int = 4) -> None:
+        Pipeline.made.append(self)
         self.tag = uuid.uuid4().hex[:10]
         self.bootstrap = bootstrap
         self.workdir = workdir
@@ -150,6 +155,13 @@ class Pipeline:
         path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def log_tails(self, lines: int = 80) -> dict[str, str]:
+        """The last ``lines`` lines of every process log of this pipeline (its own and its services'), by path."""
+        return {
+            str(path.relative_to(self.workdir)): "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            for path in sorted(self.workdir.rglob("*.log"))[:20]
+        }
+
     def close(self, admin: Any = None, clickhouse: Any = None) -> None:
         for name in list(self.processes):
             self.stop(name, kill=True)
@@ -184,22 +196,44 @@ class Pipeline:
         return self.produce("case_events", ((json.loads(line)["case_id"].encode(), line) for line in lines))
 
     def read(self, topic: str, *, idle_s: float = 3.0, committed: bool = True) -> list[Any]:
-        """Every record of the topic, read until nothing new arrives for ``idle_s`` (``committed``: only
-        what committed transactions hold, as every reader of the platform sees it)."""
-        from kafka import KafkaConsumer
+        """Every record of the topic: read at least to the end it has now (``committed``: the end of what
+        committed transactions hold, as every reader of the platform sees it), then until nothing new arrives
+        for ``idle_s``. A slow first connection (SCRAM on a busy machine) cannot make it return early."""
+        from kafka import KafkaConsumer, TopicPartition
 
         consumer = KafkaConsumer(
-            self.topics.get(topic, topic),
             bootstrap_servers=self.bootstrap,
-            auto_offset_reset="earliest",
+            group_id=None,
             enable_auto_commit=False,
+            allow_auto_create_topics=False,
             isolation_level="read_committed" if committed else "read_uncommitted",
-            consumer_timeout_ms=int(idle_s * 1000),
             **admin_auth(),
         )
-        records = list(consumer)
-        consumer.close()
-        return records
+        try:
+            name = self.topics.get(topic, topic)
+            tps = [TopicPartition(name, part) for part in sorted(consumer.partitions_for_topic(name))]
+            if not tps:
+                return []
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            ends = consumer.end_offsets(tps)
+            records: list[Any] = []
+            started = last_new = time.monotonic()
+            while True:
+                batch = consumer.poll(timeout_ms=250)
+                for part in batch.values():
+                    records.extend(part)
+                now = time.monotonic()
+                if batch:
+                    last_new = now
+                # (a read_committed position may stop short of a trailing transaction marker: after 30 s
+                # the idle rule alone decides, as it always did)
+                reached = all(consumer.position(tp) >= ends[tp] for tp in tps) or now - started > 30
+                if reached and now - last_new >= idle_s:
+                    records.sort(key=lambda r: (r.partition, r.offset))
+                    return records
+        finally:
+            consumer.close(autocommit=False)
 
     def findings(self) -> dict[str, dict[str, Any]]:
         """The findings on Kafka, without their chain entries (where a worker put them, not what they say)."""
@@ -279,14 +313,6 @@ def committed_lag(bootstrap: str, group: str, topic: str) -> int:
     except KafkaError:
         # A fresh broker may answer NotCoordinator while the group's coordinator loads: not caught up yet.
         return 1 << 30
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def worker_status(port: int) -> Any:

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.pipeline import ROOT, free_port, settle, wait_until, worker_status
+from tests.integration.pipeline import ROOT, settle, wait_until, worker_status
 from tests.integration.test_pipeline import make_pipeline  # noqa: F401 - fixture
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

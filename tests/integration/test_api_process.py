@@ -18,9 +18,10 @@ from esup.cli.api_users import ensure_users
 from sim.directory import build_directory
 from sim.province import build_province
 from sinks.clickhouse import connect_url, with_database
-from tests.integration.pipeline import Pipeline, free_port, wait_until
+from tests.integration.pipeline import Pipeline, wait_until
 from tests.integration.test_loop_api import insert_findings
 from tests.loop_support import finding, t
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,8 @@ from tests.integration.chaos import (
     run_faults,
     signal_worker,
 )
-from tests.integration.pipeline import Pipeline, free_port, wait_for_split, wait_until
+from tests.integration.pipeline import Pipeline, wait_for_split, wait_until
+from tests.ports import free_port
 from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration

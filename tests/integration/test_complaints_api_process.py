@@ -17,8 +17,9 @@ from directory.model import dump_directory
 from esup.cli.api_users import ensure_users
 from sim.directory import build_directory
 from sim.province import build_province
-from tests.integration.pipeline import Pipeline, free_port, wait_until
+from tests.integration.pipeline import Pipeline, wait_until
 from tests.integration.test_api_process import _answers, _login
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 NAME, PHONE = "欧阳娜娜", "13987654321"

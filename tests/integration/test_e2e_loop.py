@@ -26,7 +26,8 @@ from schemas.findings import Finding
 from sim.respond import TRUTH_FILE
 from sim.truth import read_loop_truth, read_truth
 from streams.rules.calendar import TZ
-from tests.integration.pipeline import Pipeline, committed_lag, free_port, wait_until
+from tests.integration.pipeline import Pipeline, committed_lag, wait_until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

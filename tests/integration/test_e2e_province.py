@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from sim.truth import keys, read_truth
-from tests.integration.pipeline import Pipeline, committed_lag, free_port, reference, wait_for_split, wait_until
+from tests.integration.pipeline import Pipeline, committed_lag, reference, wait_for_split, wait_until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ from esup.tokens import TokenStore
 from gateway.audit import GatewayAuditor
 from gateway.http import GatewayServices, create_app
 from tests.integration.ingest import event, event_ids, ingest_pipeline, line
-from tests.integration.pipeline import Pipeline, free_port, wait_until
+from tests.integration.pipeline import Pipeline, wait_until
+from tests.ports import free_port
 from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration
@@ -61,9 +61,7 @@ def server(pipe: Pipeline, tokens: dict[str, str]) -> Iterator[tuple[str, Gatewa
         limiter=RateLimiter(1000, 1000),
         max_body_bytes=MAX_BODY,
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -15,13 +15,13 @@ from tests.hostile import corpus
 from tests.integration.pipeline import (
     ROOT,
     committed_lag,
-    free_port,
     reference,
     wait_for_split,
     wait_until,
     worker_status,
 )
 from tests.integration.test_pipeline import make_pipeline  # noqa: F401 - fixture
+from tests.ports import free_port
 from tests.support import synthetic_lines
 
 pytestmark = pytest.mark.integration

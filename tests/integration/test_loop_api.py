@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from loop.config import LoopConfig
 from schemas.findings import Finding
 from tests.integration.test_loop_service import read_all
 from tests.loop_support import finding, t
+from tests.ports import free_port
 from tests.support import admin_auth
 
 pytestmark = pytest.mark.integration
@@ -85,9 +85,7 @@ def _schemathesis_urllib3(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def server(api: dict[str, Any]) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(api["app"], host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -25,7 +25,8 @@ from notifier.config import load_config
 from notifier.receivers import HttpReceiver, SmtpReceiver
 from notifier.routing import Delivery, plan
 from schemas.findings import Finding
-from tests.integration.pipeline import Pipeline, free_port, wait_until
+from tests.integration.pipeline import Pipeline, wait_until
+from tests.ports import free_port
 from tests.support import admin_auth
 from tests.unit.test_directory import small
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.pipeline import ROOT, Pipeline, committed_lag, diff, reference, settle, wait_until
 from tests.integration.test_sink import private_clickhouse  # noqa: F401 - fixture
+from tests.ports import free_port
 from tests.support import synthetic_lines
 
 pytestmark = pytest.mark.integration
@@ -123,7 +124,7 @@ def test_timers_armed_ahead_are_published_at_their_deadline(make_pipeline: Any) 
     import time
     from datetime import timedelta
 
-    from tests.integration.pipeline import free_port, worker_status
+    from tests.integration.pipeline import worker_status
     from tests.support import FOOD_MATERIALS, application_due_at, synthetic_context, working_day_end
 
     ctx = synthetic_context()
@@ -334,7 +335,7 @@ def test_a_thousand_malformed_messages_go_to_dead_letters_and_the_rest_is_proces
 def test_two_workers_split_the_partitions_and_find_what_one_worker_finds(make_pipeline: Any) -> None:
     p = make_pipeline(partitions=6).setup()
     lines = synthetic_lines(800, seed=5)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     p.worker("worker-a", web_port=ports[0])
     p.worker("worker-b", web_port=ports[1])
 
@@ -363,14 +364,6 @@ def test_two_workers_split_the_partitions_and_find_what_one_worker_finds(make_pi
     assert sum(s["counters"]["events"] - s["counters"]["duplicates"] for s in statuses) == len(lines)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _status(port: int) -> Any:
     import urllib.request
 
@@ -383,7 +376,7 @@ def test_catalog_changes_apply_without_a_restart(make_pipeline: Any, tmp_path: P
     import yaml
 
     p = make_pipeline(partitions=2).setup()
-    port = _free_port()
+    port = free_port()
     p.worker(web_port=port)
     wait_until(lambda: _ready(port), timeout=60, what="the worker to load the catalog")
     before = _status(port)["catalog"]

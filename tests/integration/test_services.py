@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,18 +11,9 @@ import pytest
 
 from esup.stack import process
 from tests.integration.pipeline import Pipeline, wait_until
+from tests.ports import free_ports
 
 pytestmark = pytest.mark.integration
-
-
-def free_ports(n: int) -> int:
-    """The first of ``n`` consecutive free ports on loopback."""
-    rnd = random.Random()
-    for _ in range(200):
-        base = rnd.randrange(41000, 59000)
-        if not any(process.port_taken("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise AssertionError("no free ports")
 
 
 @pytest.fixture

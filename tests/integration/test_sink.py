@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from sinks.writer import ClickHouseSink
 from streams.batch import Message as ProcMessage
 from streams.processor import CaseProcessor
 from streams.rules import Context, WorkCalendar
+from tests.ports import free_port
 from tests.support import admin_auth, grant_platform
 
 pytestmark = pytest.mark.integration
@@ -385,12 +385,6 @@ def test_sink_survives_a_clickhouse_outage_without_losing_or_committing_rows(
     client.disconnect()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def private_clickhouse(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """A ClickHouse server of this test's own (the local launcher, state under tmp_path, free ports).
@@ -405,10 +399,10 @@ def private_clickhouse(tmp_path: Path) -> Iterator[tuple[Any, str]]:
 
     settings = load_settings(
         home=tmp_path / "stack",
-        clickhouse_port=_free_port(),
-        clickhouse_http_port=_free_port(),
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
+        clickhouse_port=free_port(),
+        clickhouse_http_port=free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
     )
     launcher = ClickHouseLauncher(settings)
     if not launcher.installed():

@@ -18,14 +18,9 @@ from esup.stack import process
 from esup.stack.clickhouse import ClickHouseLauncher
 from esup.stack.errors import StackError
 from esup.stack.kafka import KafkaLauncher
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

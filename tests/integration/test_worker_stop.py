@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from esup.settings import load_settings
-from tests.integration.pipeline import Pipeline, free_port, wait_until, worker_status
+from tests.integration.pipeline import Pipeline, wait_until, worker_status
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

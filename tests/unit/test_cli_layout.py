@@ -6,7 +6,6 @@ import importlib
 import os
 import pkgutil
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 
 import esup.cli
 from esup.cli import main
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -144,15 +144,9 @@ def test_an_upward_import_breaks_the_contracts(tmp_path: Path, module: str, line
     assert broken in res.stdout and "1 broken" in res.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_old_status_spellings_still_work_and_say_the_new_one(tmp_path: Path) -> None:
     env = {"ESUP_HOME": str(tmp_path / ".esup"), "ESUP_JAVA": "/nonexistent/java"}
-    port = str(_free_port())
+    port = str(free_port())
     for old, new in [
         (["worker-status", "--web-port", port], ["status", "worker", "--web-port", port]),
         (["services", "status"], ["status", "services"]),
