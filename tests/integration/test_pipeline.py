@@ -404,6 +404,9 @@ def test_catalog_changes_apply_without_a_restart(make_pipeline: Any, tmp_path: P
         ]
 
     p.publish_events(case("FREE-1", 3000))
+    # Judged before the change: "ready" says the catalog is loaded, not that the worker owns its partitions yet
+    # (a slow first assignment would judge FREE-1 under the new catalog, where its fee is within the standard).
+    wait_until(lambda: caught_up(p, p.env["ESUP_WORKER_APP_ID"]), timeout=90, what="the worker to judge FREE-1")
     catalog = yaml.safe_load((ROOT / "examples/catalog.yaml").read_text(encoding="utf-8"))
     food = next(i for i in catalog["items"] if i["code"] == "SC-FOOD-001")
     food["fees"] = [{"code": "INSPECT", "standard_fen": 5000, "basis": "test basis"}]
