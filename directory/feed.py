@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from directory.index import DirectoryIndex
-from directory.topic import index_of, read_record
+from directory.topic import VERSION_KEY, read_record
 from schemas.wire import WireError
 
 log = logging.getLogger("esup.directory")
@@ -23,7 +24,7 @@ class DirectoryFeed:
         self.topic = topic
         self.ready = threading.Event()  # set once everything published before the start has been read
         self.changes = 0  # bumped on every applied record: followers compare it to see a new directory
-        self._latest: dict[bytes, bytes] = {}
+        self._parsed: dict[bytes, Any] = {}  # the parsed form of each entry's latest good record
         self._index = DirectoryIndex()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -36,21 +37,33 @@ class DirectoryFeed:
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """Apply one topic record: an entry set, or removed by a tombstone; a record without a key is ignored."""
-        if key is None:
-            return
-        if value is not None:
+        self.apply_many([(key, value)])
+
+    def apply_many(self, batch: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+        """Apply records in order, then make the index once. Each record is parsed once, when it arrives: the
+        index used to be rebuilt, re-parsing every entry, after each record — 38 s to load a province's 1,800
+        entries, past the notifier's 30 s wait, so it notified by ids only."""
+        changed = 0
+        for key, value in batch:
+            if key is None:
+                continue
+            if value is None:  # tombstone: the entry was removed from the directory
+                self._parsed.pop(key, None)
+                changed += 1
+                continue
             try:
-                read_record(key, value)
+                parsed = read_record(key, value)
             except WireError as exc:  # the last good version of the entry stands
                 log.warning("directory %s: record %r refused: %s", self.topic, key[:80], exc.reason)
-                return
+                continue
+            self._parsed[key] = parsed
+            changed += 1
+        if not changed:
+            return
+        index = _index_of_parsed(self._parsed)
         with self._lock:
-            if value is None:
-                self._latest.pop(key, None)  # tombstone: the entry was removed from the directory
-            else:
-                self._latest[key] = value
-            self._index = index_of(self._latest)
-            self.changes += 1
+            self._index = index
+            self.changes += changed
 
     def start(self) -> DirectoryFeed:
         """Start following the topic in a daemon thread; returns self."""
@@ -97,8 +110,7 @@ class DirectoryFeed:
             end = consumer.end_offsets(tps)
             while not self._stop.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
-                    for r in records:
-                        self.apply(r.key, r.value)
+                    self.apply_many((r.key, r.value) for r in records)
                 if not self.ready.is_set() and all(consumer.position(tp) >= end[tp] for tp in tps):
                     self.ready.set()
                     log.info("directory loaded: %d entries from %s", len(self.index()), self.topic)
@@ -109,3 +121,15 @@ class DirectoryFeed:
         """Wait up to ``timeout_s`` for the topic to be read to its end; True once it has been."""
         deadline = time.monotonic() + timeout_s
         return self.ready.wait(max(0.0, deadline - time.monotonic()))
+
+
+def _index_of_parsed(parsed: dict[bytes, Any]) -> DirectoryIndex:
+    """The index of already parsed records (key kind:id → entry, the version key → its string)."""
+    kinds: dict[str, list[Any]] = {"department": [], "staff": [], "bureau": []}
+    version = ""
+    for key, value in parsed.items():
+        if key == VERSION_KEY:
+            version = value
+        else:
+            kinds[key.decode().partition(":")[0]].append(value)
+    return DirectoryIndex(kinds["department"], kinds["staff"], kinds["bureau"], version)

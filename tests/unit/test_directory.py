@@ -97,3 +97,42 @@ def test_model_is_frozen() -> None:
     d: Directory = parse_directory(small())
     with pytest.raises(ValueError):
         d.departments[0].name = "x"  # type: ignore[misc]
+
+
+def test_the_live_feed_parses_each_record_once_and_indexes_as_the_topic_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's index equals index_of over the topic's latest records (a tombstone removes, a bad record
+    leaves the last good version), and loading n records parses n records: the feed re-parsed the whole
+    directory after each record, 38 s for a simulated province, past the notifier's wait."""
+    import directory.feed as feed_module
+    from directory.feed import DirectoryFeed
+
+    d = build_directory(build_province(1), 1)
+    recs = records(d)
+    calls = {"n": 0}
+    real = feed_module.read_record
+
+    def counted(key: bytes, value: bytes) -> Any:
+        calls["n"] += 1
+        return real(key, value)
+
+    monkeypatch.setattr(feed_module, "read_record", counted)
+    feed = DirectoryFeed("127.0.0.1:1", "t")
+    items: list[tuple[bytes | None, bytes | None]] = list(recs.items())
+    for i in range(0, len(items), 300):  # as polled: batches of records
+        feed.apply_many(items[i : i + 300])
+    assert calls["n"] == len(items)
+    assert feed.changes == len(items)
+    removed = next(k for k in recs if k.startswith(b"staff:"))
+    bad = next(k for k in recs if k.startswith(b"department:"))
+    feed.apply_many([(removed, None), (bad, b"{not json"), (None, b"{}")])
+    feed.apply(b"staff:EXTRA", recs[removed].replace(removed[6:], b"EXTRA"))
+    latest = {k: v for k, v in recs.items() if k != removed}
+    latest[b"staff:EXTRA"] = recs[removed].replace(removed[6:], b"EXTRA")
+    want, got = index_of(latest), feed.index()
+    assert (got.departments, got.staff, got.bureaus, got.version) == (
+        want.departments,
+        want.staff,
+        want.bureaus,
+        want.version,
+    )
+    assert removed.decode()[6:] not in got.staff and "EXTRA" in got.staff
