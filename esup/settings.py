@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     topic_loop_ticks: str = "esup.loop-ticks"
     # The complaint service's event-clock ticks (`esup complaints simulate --until`), likewise the clock's only.
     topic_complaint_ticks: str = "esup.complaint-ticks"
+    # The audit trail: each writing principal has a topic of its own, `<topic_audit>.<name>`
+    # (esup/audit_writers.py); this one, shared by every writer before, is kept for its history and read only.
     topic_audit: str = "esup.audit"
     # Complaints from the public (docs/complaints.md), keyed by complaint id; the complainant only sealed.
     topic_complaints: str = "esup.complaints"

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from esup.audit_writers import LEGACY, audit_topics
 from esup.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
@@ -165,8 +166,24 @@ def _platform_topics(s: Settings) -> list[TopicSpec]:
             1,
             rf,
             {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
-            "every API action, hash-chained (also in ClickHouse audit_log)",
+            "the audit records of earlier versions, read only: each writer now has its own topic",
         ),
+        *audit_topic_specs(s),
+    ]
+
+
+def audit_topic_specs(s: Settings) -> list[TopicSpec]:
+    """Each audit writer's own topic (esup/audit_writers.py), configured like the shared audit topic was."""
+    return [
+        TopicSpec(
+            topic,
+            1,
+            s.topic_replication_factor,
+            {"cleanup.policy": "delete", "retention.ms": str(400 * DAY_MS)},
+            f"{writer}'s audit records, hash-chained (also in ClickHouse audit_log); only {writer} writes it",
+        )
+        for topic, writer in audit_topics(s).items()
+        if writer != LEGACY
     ]
 
 

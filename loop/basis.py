@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from esup.audit_writers import LEGACY
+from esup.kafka_auth import CATALOG
 from schemas.catalog import Catalog, CatalogError, load_catalog, parse_catalog_item
 from schemas.config import RuleConfig, load_rule_config
 from streams.rules.calendar import WorkCalendar, load_calendar
@@ -88,9 +90,12 @@ def topic_catalog(records: dict[bytes, bytes | None], topic: str, audited: tuple
 
 
 def last_audited_publish(client: Any) -> tuple[str, str] | None:
-    """(version, when) of the latest `esup catalog publish` in the audit log, or None."""
+    """(version, when) of the latest `esup catalog publish` in the audit log, or None: a record from the catalog
+    publisher's own audit topic (or the shared one of earlier versions), never one another writer claims."""
     rows = client.execute(
-        "SELECT detail, toString(at) FROM audit_log FINAL WHERE action = 'catalog.publish' ORDER BY at DESC LIMIT 1",
+        "SELECT detail, toString(at) FROM audit_log FINAL WHERE action = 'catalog.publish' "
+        "AND writer IN (%(catalog)s, %(legacy)s) ORDER BY at DESC LIMIT 1",
+        {"catalog": CATALOG, "legacy": LEGACY},
         settings={"readonly": 1},
     )
     if not rows:

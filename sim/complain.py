@@ -22,6 +22,7 @@ from typing import Any
 
 from complaints.config import ComplaintsConfig
 from complaints.contract import ComplaintMessage
+from esup.audit_writers import audit_topic
 from esup.kafka_auth import API, CLOCK, OPERATOR, kafka_python_auth
 from esup.settings import Settings
 from sim.complaints import ComplaintPlan, Office, plan_day
@@ -127,7 +128,7 @@ class Complainants:
         p = self.producer(CLOCK)
         topic = self.settings.topic_complaint_ticks
         try:
-            AccessAudit(p, self.settings.topic_audit, CLOCK, "esup complaints simulate").record(
+            AccessAudit(p, audit_topic(self.settings, CLOCK), CLOCK, "esup complaints simulate").record(
                 "clock.advance", {"to": now.isoformat(), "topic": topic}
             )
             p.send(topic, key=b"tick", value=json.dumps({"type": "tick", "now": now.isoformat()}).encode())

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from esup.audit_writers import audit_topic
 from esup.kafka_auth import API, CLOCK, OPERATOR, kafka_python_auth
 from esup.settings import Settings
 from loop.config import LoopConfig
@@ -96,7 +97,7 @@ class Responder:
         from api.audit import Auditor
 
         if self._auditor is None:
-            self._auditor = Auditor(None, self.producer(API), self.settings.topic_audit)
+            self._auditor = Auditor(None, self.producer(API), audit_topic(self.settings, API))
         action, path = _ACTIONS[m.type]
         self._auditor.record(
             at=m.at,
@@ -116,7 +117,7 @@ class Responder:
 
         p = self.producer(CLOCK)
         topic = self.settings.topic_loop_ticks
-        AccessAudit(p, self.settings.topic_audit, CLOCK, "esup loop simulate").record(
+        AccessAudit(p, audit_topic(self.settings, CLOCK), CLOCK, "esup loop simulate").record(
             "clock.advance", {"to": now.isoformat(), "topic": topic}
         )
         p.send(topic, key=b"tick", value=json.dumps({"type": "tick", "now": now.isoformat()}).encode())

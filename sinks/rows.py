@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -110,7 +111,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "value_sha256",
         "truncated",
     ),
-    # Who did what, when: every writer's hash-chained records on the audit topic (api/audit.py's format).
+    # Who did what, when: every writer's hash-chained records on its audit topic (api/audit.py's format), and
+    # the writer: the principal whose topic the record came from (esup/audit_writers.py), never the record's say.
     "audit_log": (
         "audit_id",
         "at",
@@ -125,6 +127,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "chain",
         "prev_hash",
         "hash",
+        "writer",
     ),
     "sink_rejects": (
         "source_topic",
@@ -332,8 +335,11 @@ def dead_letter_row(record: Record) -> Converted:
     )
 
 
-def audit_row(record: Record) -> Converted:
-    """An audit record as written; a record missing a field or with a wrong type is rejected naming it."""
+def audit_row(record: Record, writer: str | None = None) -> Converted:
+    """An audit record as written, stamped with its ``writer`` (the principal whose topic it came from); a
+    record missing a field or with a wrong type is rejected naming it, and so is one from a topic of no writer."""
+    if writer is None:
+        return Converted("audit_log", invalid=f"<topic>: {record.topic!r} is no writer's audit topic")
     try:
         data = json.loads(record.value or b"")
     except ValueError as exc:
@@ -342,6 +348,9 @@ def audit_row(record: Record) -> Converted:
         return Converted("audit_log", invalid=f"<record>: a JSON object expected, not {type(data).__name__}")
     row: Row = {}
     for column in COLUMNS["audit_log"]:
+        if column == "writer":  # the topic's, whatever the record says
+            row[column] = writer
+            continue
         value = data.get(column)
         if column == "status":
             if not isinstance(value, int) or isinstance(value, bool):
@@ -359,20 +368,20 @@ def audit_row(record: Record) -> Converted:
     return Converted("audit_log", row)
 
 
-CONVERTERS = {
+CONVERTERS: dict[str, Callable[[Record], Converted]] = {
     "events": event_row,
     "findings": finding_row,
     "snapshots": snapshot_row,
     "dead_letters": dead_letter_row,
-    "audit": audit_row,
 }
 
 
-def convert(kind: Kind, record: Record) -> Converted:
-    """The row a message of a topic of this kind gives, or why none; never raises."""
+def convert(kind: Kind, record: Record, *, writer: str | None = None) -> Converted:
+    """The row a message of a topic of this kind gives, or why none; never raises. ``writer``: for an audit
+    topic, the principal whose topic it is (esup/audit_writers.py)."""
     table = TABLE_OF.get(kind, REJECTS)
     try:
-        got = CONVERTERS[kind](record)
+        got = audit_row(record, writer) if kind == "audit" else CONVERTERS[kind](record)
     except Exception as exc:  # a converter bug must not stop the sink: the record is rejected, visibly
         return Converted(table, invalid=f"<message>: could not be converted ({type(exc).__name__}: {exc})")
     if got.row is not None:

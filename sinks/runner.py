@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from esup.audit_writers import audit_topics
 from esup.settings import Settings
 from sinks.rows import REJECTS, Kind, Record, convert, reject_row
 from sinks.writer import Sink, WriteFailed, sizes
@@ -59,14 +60,20 @@ class SinkStats:
 
 
 def sink_topics(settings: Settings) -> dict[str, Kind]:
-    """The topics the sink reads and what each carries."""
-    return {
+    """The topics the sink reads and what each carries: every audit writer's topic, and the shared one."""
+    topics: dict[str, Kind] = {
         settings.topic_case_events: "events",
         settings.topic_findings: "findings",
         settings.topic_case_snapshots: "snapshots",
         settings.topic_dead_letters: "dead_letters",
-        settings.topic_audit: "audit",
     }
+    topics.update(dict.fromkeys(audit_topics(settings), "audit"))
+    return topics
+
+
+def sink_writers(settings: Settings) -> dict[str, str]:
+    """Audit topic → the principal that alone writes it (`legacy` for the shared topic): the writer stored."""
+    return audit_topics(settings)
 
 
 def create_consumer(settings: Settings, topics: Mapping[str, Kind]) -> Any:
@@ -99,6 +106,7 @@ class SinkRunner:
         sink: Sink,
         topics: Mapping[str, Kind],
         *,
+        writers: Mapping[str, str] | None = None,
         max_rows: int = 5000,
         max_wait_s: float = 0.25,
         backoff: Backoff | None = None,
@@ -108,6 +116,8 @@ class SinkRunner:
         self.consumer = consumer
         self.sink = sink
         self.topics = dict(topics)
+        # An audit topic's writer (sink_writers); a record on an audit topic missing here is rejected.
+        self.writers = dict(writers or {})
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.backoff = backoff or Backoff()
@@ -166,7 +176,7 @@ class SinkRunner:
             kind = self.topics.get(tp.topic, cast(Kind, "unknown"))  # unknown: every record is rejected
             for m in messages:
                 record = Record(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
-                converted = convert(kind, record)
+                converted = convert(kind, record, writer=self.writers.get(tp.topic))
                 count(self.stats.records, m.topic)
                 if converted.row is not None:
                     self.sink.add(converted.table, [converted.row])

@@ -4,6 +4,10 @@ A decision dismisses a finding from the rankings; only the API (and the console 
 and it audits each with the message id in the record's detail (api/app.py). A decision row without such a
 record was written behind the API's back: into ClickHouse directly, or onto the responses topic by a
 principal that should not write it.
+
+And the audit topics themselves: each writer writes its own (esup/audit_writers.py), so a record whose action
+or role its writer may not make (the clock claiming a supervisor's decision) is forged; with --audit, every
+audit_log row is compared with the record on its writer's topic.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from esup.audit_writers import LEGACY, forgery
+from esup.kafka_auth import API
 from sinks.rows import COLUMNS
 from sinks.verify import Problem
+
+AuditKey = tuple[str, str]  # (audit id, writer): audit_log's key
 
 
 def audited_message_ids(details: Iterable[str]) -> set[str]:
@@ -46,8 +54,13 @@ def load_decisions(client: Any, database: str) -> list[dict[str, Any]]:
 
 
 def load_audited(client: Any, database: str) -> set[str]:
-    """The message ids that ``database``'s audit_log records name (only records whose detail mentions one)."""
-    rows = client.execute(f"SELECT detail FROM {database}.audit_log WHERE position(detail, 'message_id') > 0")
+    """The message ids that ``database``'s API audit records name (only records whose detail mentions one):
+    the API's topic, the shared topic of earlier versions, or the API's own insert (writer '')."""
+    rows = client.execute(
+        f"SELECT detail FROM {database}.audit_log WHERE position(detail, 'message_id') > 0 "
+        "AND writer IN (%(api)s, %(legacy)s, '')",
+        {"api": API, "legacy": LEGACY},
+    )
     return audited_message_ids(r[0] for r in rows)
 
 
@@ -56,8 +69,23 @@ def verify_decisions(client: Any, database: str) -> list[Problem]:
     return check_decisions(load_decisions(client, database), load_audited(client, database))
 
 
-# What an audit record says (the audit_log columns but its id); `at` compared to the second (DateTime).
-AUDIT_FIELDS: tuple[str, ...] = tuple(c for c in COLUMNS["audit_log"] if c != "audit_id")
+# What an audit record says (the audit_log columns but its key); `at` compared to the second (DateTime).
+AUDIT_FIELDS: tuple[str, ...] = tuple(c for c in COLUMNS["audit_log"] if c not in ("audit_id", "writer"))
+
+
+def check_forged(on_topic: Mapping[AuditKey, Mapping[str, Any]], topic_of: Mapping[str, str]) -> list[Problem]:
+    """Each record whose action or role its writer (the principal whose topic carries it) may not make;
+    ``topic_of``: writer → its topic, to name where the record is."""
+    problems: list[Problem] = []
+    for audit_id, writer in sorted(on_topic):
+        r = on_topic[(audit_id, writer)]
+        why = forgery(writer, r["action"], r["role"])
+        if why is not None:
+            where = topic_of.get(writer, writer)
+            problems.append(
+                Problem("forged", audit_id, f"audit record on {where}: {r['action']} by {r['actor_id']}: {why}")
+            )
+    return problems
 
 
 def _comparable(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,17 +96,19 @@ def _comparable(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_audit(
-    on_topic: Mapping[str, Mapping[str, Any]], in_table: Mapping[str, Mapping[str, Any]], *, complete: bool
+    on_topic: Mapping[AuditKey, Mapping[str, Any]], in_table: Mapping[AuditKey, Mapping[str, Any]], *, complete: bool
 ) -> list[Problem]:
-    """audit_log (``in_table``) against the audit topic's records (``on_topic``), both by audit id: a record
-    missing from the table (deleted), differing from the topic's (edited), or, when the topic still holds
-    everything ever written to it (``complete``), a row the topic never carried (inserted)."""
+    """audit_log (``in_table``) against the audit topics' records (``on_topic``), both by audit id and writer:
+    a record missing from the table (deleted), differing from the topic's (edited), or, when the topics still
+    hold everything ever written to them (``complete``), a row no topic carried (inserted; also a row whose
+    writer was changed, which then is missing under its own)."""
     problems: list[Problem] = []
-    for audit_id in sorted(on_topic):
-        want = _comparable(on_topic[audit_id])
-        row = in_table.get(audit_id)
+    for key in sorted(on_topic):
+        audit_id, writer = key
+        want = _comparable(on_topic[key])
+        row = in_table.get(key)
         if row is None:
-            what = f"{want['action']} by {want['actor_id']}"
+            what = f"{want['action']} by {want['actor_id']}, writer {writer}"
             problems.append(
                 Problem("deleted", audit_id, f"audit record ({what}): on the audit topic, not in audit_log")
             )
@@ -90,14 +120,19 @@ def check_audit(
                 Problem("edited", audit_id, f"audit record: {', '.join(changed)} differ from the audit topic")
             )
     if complete:
-        for audit_id in sorted(set(in_table) - set(on_topic)):
-            problems.append(Problem("inserted", audit_id, "audit record: in audit_log, never on the audit topic"))
+        for audit_id, writer in sorted(set(in_table) - set(on_topic)):
+            problems.append(
+                Problem("inserted", audit_id, f"audit record (writer {writer!r}): in audit_log, never on its topic")
+            )
     return problems
 
 
-def read_audit_topic(bootstrap: str, topic: str, *, auth: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-    """The audit topic's records by audit id (as the sink converts them; what it rejects is left out), and
-    whether the topic still starts at offset 0 (nothing removed by retention)."""
+def read_audit_topics(
+    bootstrap: str, topics: Mapping[str, str], *, auth: dict[str, Any] | None = None
+) -> tuple[dict[AuditKey, Any], bool]:
+    """The records of the audit ``topics`` (topic → writer) by audit id and writer, as the sink converts them
+    (what it rejects is left out), and whether every topic still starts at offset 0 (nothing removed by
+    retention). A topic that does not exist holds nothing."""
     from kafka import KafkaConsumer, TopicPartition
 
     from sinks.rows import Record, audit_row
@@ -111,30 +146,37 @@ def read_audit_topic(bootstrap: str, topic: str, *, auth: dict[str, Any] | None 
         **(auth or {}),
     )
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        tps = [
+            TopicPartition(topic, p)
+            for topic in sorted(topics)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        records: dict[AuditKey, Any] = {}
+        if not tps:
+            return records, True
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         complete = all(offset == 0 for offset in consumer.beginning_offsets(tps).values())
         ends = consumer.end_offsets(tps)
-        records: dict[str, Any] = {}
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             batch = consumer.poll(timeout_ms=1000)
             if not batch:
                 break
             for rs in batch.values():
                 for r in rs:
-                    row = audit_row(Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)).row
+                    writer = topics[r.topic]
+                    row = audit_row(Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value), writer).row
                     if row is not None:
-                        records[row["audit_id"]] = row
+                        records[(row["audit_id"], writer)] = row
         return records, complete
     finally:
         consumer.close()
 
 
-def load_audit_log(client: Any, database: str) -> dict[str, dict[str, Any]]:
-    """``database``'s audit_log rows by audit id (the latest copy of each), `at` as Unix seconds."""
+def load_audit_log(client: Any, database: str) -> dict[AuditKey, dict[str, Any]]:
+    """``database``'s audit_log rows by audit id and writer (the latest copy of each), `at` as Unix seconds."""
     rows = client.execute(
-        "SELECT audit_id, toUnixTimestamp(at), actor_id, role, action, method, path, finding_id, status, detail, "
-        f"chain, prev_hash, hash FROM {database}.audit_log FINAL"
+        "SELECT audit_id, writer, toUnixTimestamp(at), actor_id, role, action, method, path, finding_id, status, "
+        f"detail, chain, prev_hash, hash FROM {database}.audit_log FINAL"
     )
-    return {r[0]: dict(zip(AUDIT_FIELDS, r[1:], strict=True)) for r in rows}
+    return {(r[0], r[1]): dict(zip(AUDIT_FIELDS, r[2:], strict=True)) for r in rows}

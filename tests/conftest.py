@@ -110,6 +110,29 @@ def new_topic(kafka_admin: Any) -> Iterator[Callable[..., str]]:
             kafka_admin.delete_topics(created)
 
 
+@pytest.fixture
+def new_audit_topic(kafka_admin: Any) -> Iterator[Callable[..., str]]:
+    """Factory: new_audit_topic(prefix="audit") names a new shared audit topic and makes it and each writer's
+    own topic derived from it (esup/audit_writers.py), as `esup topics create` does; all deleted afterwards."""
+    from esup.audit_writers import audit_topics
+    from esup.settings import load_settings
+    from esup.topics import ensure_topics, platform_topics
+
+    made: list[str] = []
+
+    def make(prefix: str = "audit") -> str:
+        s = load_settings(topic_audit=f"test.{prefix}.{uuid.uuid4().hex[:12]}")
+        ensure_topics(kafka_admin, [t for t in platform_topics(s) if t.name in audit_topics(s)])
+        made.extend(audit_topics(s))
+        return s.topic_audit
+
+    yield make
+    if made:
+        existing = set(kafka_admin.list_topics())
+        with contextlib.suppress(Exception):
+            kafka_admin.delete_topics([t for t in made if t in existing])
+
+
 @pytest.fixture(scope="session")
 def clickhouse_server(esup_settings: Settings) -> Iterator[Provided]:
     yield from _provide("ClickHouse", provide_clickhouse, esup_settings)

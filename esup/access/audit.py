@@ -52,14 +52,15 @@ class AccessAudit:
 
 
 def record_change(s: Any, command: str, action: str, detail: dict[str, Any], principal: str | None = None) -> None:
-    """One administrative change on the audit topic, as ``principal`` (the admin by default), acknowledged
+    """One administrative change on ``principal``'s audit topic (the admin by default), acknowledged
     by the broker; raises when it cannot be recorded (the caller undoes the change or fails loudly)."""
     from esup import kafka_auth as ka
+    from esup.audit_writers import audit_topic
     from esup.producer import kafka_producer
 
     who = principal or ka.ADMIN
     producer = kafka_producer(s.kafka_bootstrap, "esup-audit", auth=ka.kafka_python_auth(s, who))
     try:
-        AccessAudit(producer, s.topic_audit, who, command).record(action, detail)
+        AccessAudit(producer, audit_topic(s, who), who, command).record(action, detail)
     finally:
         producer.close(timeout=10)

@@ -12,6 +12,7 @@ from esup import kafka_auth as ka
 from esup.access import kafka_admin as kad
 from esup.access.audit import AccessAudit
 from esup.access.table import Grant, department_grants, platform_grants, revoked_grants
+from esup.audit_writers import audit_topic
 from esup.settings import Settings
 from esup.topics import admin_client, ensure_topics, ingest_topic_spec, platform_topics
 
@@ -37,8 +38,9 @@ def session(s: Settings, command: str) -> Iterator[Session]:
     try:
         with admin_client(s.kafka_bootstrap, auth=auth) as admin:
             # The audit topic first: no change is made that could not be recorded.
-            ensure_topics(admin, [t for t in platform_topics(s) if t.name == s.topic_audit])
-            yield Session(admin, AccessAudit(producer, s.topic_audit, ka.ADMIN, command))
+            topic = audit_topic(s, ka.ADMIN)
+            ensure_topics(admin, [t for t in platform_topics(s) if t.name == topic])
+            yield Session(admin, AccessAudit(producer, topic, ka.ADMIN, command))
     finally:
         producer.close(timeout=10)
 

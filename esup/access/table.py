@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from esup import kafka_auth as ka
+from esup.audit_writers import audit_topic, audit_topics
 from esup.settings import Settings
 from esup.topics import ingest_topic
 
@@ -74,18 +75,18 @@ def platform_grants(s: Settings) -> list[Grant]:
         s.topic_findings,
         s.topic_case_snapshots,
         s.topic_dead_letters,
-        s.topic_audit,
+        *audit_topics(s),  # every writer's audit topic and the shared one of earlier versions
     )
     g += [Grant(ka.SINK, "group", s.sink_group, "READ")]
     # Catalog publisher: reads the catalog (to tombstone what left it) and writes it; nothing else.
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_catalog)
     g += _topics(ka.CATALOG, ("READ", "WRITE"), s.topic_directory)  # the directory is published the same way
-    g += _topics(ka.CATALOG, ("WRITE",), s.topic_audit)  # who published which catalog
+    g += _topics(ka.CATALOG, ("WRITE",), audit_topic(s, ka.CATALOG))  # who published which catalog
     # `esup rules adopt`: the adopted rules and calendars, after their audit record (write only, nothing else).
-    g += _topics(ka.ADOPTER, ("WRITE",), s.topic_config, s.topic_audit)
+    g += _topics(ka.ADOPTER, ("WRITE",), s.topic_config, audit_topic(s, ka.ADOPTER))
     # Clock: advances time, nothing else: the workers' ticks, the loop's (a topic of its own: the clock may
     # not write responses, which carry the supervisors' decisions), and who advanced it.
-    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_loop_ticks, s.topic_audit)
+    g += _topics(ka.CLOCK, ("WRITE",), s.topic_ticks, s.topic_loop_ticks, audit_topic(s, ka.CLOCK))
     g += _topics(ka.CLOCK, ("WRITE",), s.topic_complaint_ticks)  # the complaint service's, likewise
     # Bridge: reads every department's ingestion topic, forwards to case events (or dead letters).
     g += [
@@ -97,7 +98,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     ]
     g += _topics(ka.BRIDGE, ("WRITE",), s.topic_case_events, s.topic_dead_letters)
     # Gateway: stamps and forwards HTTP submissions; audits the credential use.
-    g += _topics(ka.GATEWAY, ("WRITE",), s.topic_case_events, s.topic_audit)
+    g += _topics(ka.GATEWAY, ("WRITE",), s.topic_case_events, audit_topic(s, ka.GATEWAY))
     # Notifier: reads findings in its own group and the directory (who to tell).
     g += _topics(ka.NOTIFIER, ("READ",), s.topic_findings, s.topic_directory)
     g += [Grant(ka.NOTIFIER, "group", s.notifier_group, "READ")]
@@ -119,7 +120,7 @@ def platform_grants(s: Settings) -> list[Grant]:
     g += _topics(ka.COMPLAINTS, ("WRITE",), s.topic_findings, s.topic_chain_heads, s.topic_dead_letters)
     # API: department responses and supervisor decisions, audited; complaints (public form, hotline, console).
     g += _topics(ka.API, ("WRITE",), s.topic_complaints)
-    g += _topics(ka.API, ("WRITE",), s.topic_responses, s.topic_audit)
+    g += _topics(ka.API, ("WRITE",), s.topic_responses, audit_topic(s, ka.API))
     # API: the complaint intake (public form, 12345 hotline) and the supervisors' complaint actions.
     # (and reads it, without a group, for the desk's view: complaints/view.py)
     g += _topics(ka.API, ("WRITE", "READ"), s.topic_complaints)
@@ -144,6 +145,9 @@ def revoked_grants(s: Settings) -> list[Grant]:
         # The catalog publisher wrote the configuration schedule: any long-running publisher holding its login
         # could have changed the rules the workers judge by. `esup rules adopt` has a principal of its own.
         Grant(ka.CATALOG, "topic", s.topic_config, "WRITE"),
+        # Every writer wrote the one shared audit topic, so any of them could write a record claiming another
+        # (the clock a supervisor's decision). Each now writes a topic of its own (esup/audit_writers.py).
+        *(Grant(p, "topic", s.topic_audit, "WRITE") for p in (ka.CATALOG, ka.ADOPTER, ka.CLOCK, ka.GATEWAY, ka.API)),
     ]
 
 

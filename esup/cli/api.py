@@ -47,6 +47,7 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int, complain
     from api.auth import Authenticator, load_users
     from api.directory import YamlDirectory
     from api.store import FindingsReader, Publisher
+    from esup.audit_writers import audit_topic
     from esup.kafka_auth import API, kafka_python_auth
     from esup.producer import kafka_producer
     from esup.settings import load_settings
@@ -69,7 +70,7 @@ def api_serve(users_file: Path, directory_file: Path | None, port: int, complain
         # Audited on the topic only (acknowledged before the answer leaves); the sink copies it into audit_log.
         # So the API logs in to ClickHouse as the reader alone: on 18.16 a user that may INSERT may also
         # ALTER … DELETE (docs/clickhouse-versions.md#users), and the API needs neither.
-        auditor=Auditor(None, producer, s.topic_audit),
+        auditor=Auditor(None, producer, audit_topic(s, API)),
         loop=load_loop_config(None),
         directory=directory,
         intake=make_intake(s, producer, directory_file) if complaints else None,

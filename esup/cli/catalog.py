@@ -45,11 +45,12 @@ def _audit_publish(s: Any, catalog_file: Path, version: str, report: Any) -> Non
     import hashlib
 
     from esup.access.audit import AccessAudit
+    from esup.audit_writers import audit_topic
     from esup.producer import kafka_producer
 
     producer = kafka_producer(s.kafka_bootstrap, "esup-catalog-audit", auth=kafka_python_auth(s, CATALOG))
     try:
-        AccessAudit(producer, s.topic_audit, CATALOG, "esup catalog publish").record(
+        AccessAudit(producer, audit_topic(s, CATALOG), CATALOG, "esup catalog publish").record(
             "catalog.publish",
             {
                 "file": str(catalog_file),

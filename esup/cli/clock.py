@@ -32,9 +32,10 @@ def clock_advance(to: str) -> None:
         if not parts:
             raise click.ClickException(f"topic {settings.topic_ticks} does not exist: run `esup topics create`")
         from esup.access.audit import AccessAudit
+        from esup.audit_writers import audit_topic
 
         # Who moved the clock, when, to what: recorded (and acknowledged) before the ticks go out.
-        AccessAudit(producer, settings.topic_audit, CLOCK, "esup clock advance").record(
+        AccessAudit(producer, audit_topic(settings, CLOCK), CLOCK, "esup clock advance").record(
             "clock.advance", {"to": when.isoformat(), "partitions": parts, "topic": settings.topic_ticks}
         )
         for p in parts:

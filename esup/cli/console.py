@@ -98,6 +98,7 @@ def console(
     from console.app import Console, create_console
     from console.queries import PerThread
     from console.session import SessionConfig
+    from esup.audit_writers import audit_topic
     from esup.kafka_auth import API, kafka_python_auth
     from esup.producer import kafka_producer
     from esup.settings import load_settings
@@ -123,7 +124,9 @@ def console(
         auth=Authenticator(load_users(users_file), owner_only_secret(s.home / "api" / "token.key").encode()),
         findings=FindingsReader(PerThread(lambda: connect(s, role="reader"))),
         publisher=Publisher(producer, s.topic_responses),
-        auditor=Auditor(None, producer, s.topic_audit),  # like the API: the topic, copied by the sink; reader only
+        auditor=Auditor(
+            None, producer, audit_topic(s, API)
+        ),  # like the API: the topic, copied by the sink; reader only
         loop=load_loop_config(None),
         directory=directory,
         desk=make_desk(s, producer, directory),  # the complaint desk (complaints/desk.py)

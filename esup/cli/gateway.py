@@ -58,6 +58,7 @@ def serve(host: str, port: int | None) -> None:
     """Serve POST /v1/events (OpenAPI at /docs); events go to case events once Kafka acknowledges them."""
     import uvicorn
 
+    from esup.audit_writers import audit_topic
     from esup.kafka_auth import GATEWAY, kafka_python_auth
     from esup.producer import kafka_producer
     from esup.ratelimit import RateLimiter
@@ -71,7 +72,7 @@ def serve(host: str, port: int | None) -> None:
         tokens=store(s),
         producer=producer,
         topic=s.topic_case_events,
-        auditor=GatewayAuditor(producer, s.topic_audit),
+        auditor=GatewayAuditor(producer, audit_topic(s, GATEWAY)),
         limiter=RateLimiter(s.gateway_rate_per_s, s.gateway_burst),
         max_body_bytes=s.gateway_max_body_bytes,
     )

@@ -137,6 +137,7 @@ def adopt(file: Path, kind: str, moment: str, reason: str, allow_past: bool) -> 
     import yaml
 
     from esup.access.audit import AccessAudit
+    from esup.audit_writers import audit_topic
     from esup.cli.publish import require_topic
     from esup.kafka_auth import ADOPTER, kafka_python_auth
     from esup.params import aware_datetime, cli_settings
@@ -169,7 +170,7 @@ def adopt(file: Path, kind: str, moment: str, reason: str, allow_past: bool) -> 
     producer = kafka_producer(s.kafka_bootstrap, "esup-config-adopt", auth=kafka_python_auth(s, ADOPTER))
     try:
         detail["allow_past"] = allow_past
-        row = AccessAudit(producer, s.topic_audit, ADOPTER, "esup rules adopt").record("config.adopt", detail)
+        row = AccessAudit(producer, audit_topic(s, ADOPTER), ADOPTER, "esup rules adopt").record("config.adopt", detail)
         if switched:
             key, value = schedule_record(detail, content, when, row["audit_id"])
             try:

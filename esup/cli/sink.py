@@ -28,7 +28,7 @@ def sink(loglevel: str) -> None:
     retried with backoff, never dropped. SIGTERM or Ctrl-C flushes, commits and exits.
     """
     from sinks.clickhouse import connect
-    from sinks.runner import Backoff, SinkRunner, create_consumer, sink_topics
+    from sinks.runner import Backoff, SinkRunner, create_consumer, sink_topics, sink_writers
     from sinks.writer import ClickHouseSink
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -60,6 +60,7 @@ def sink(loglevel: str) -> None:
             consumer,
             ClickHouseSink(client),
             topics,
+            writers=sink_writers(s),
             max_rows=s.sink_max_rows,
             max_wait_s=s.sink_max_wait_s,
             backoff=Backoff(0.5, s.sink_retry_max_s),

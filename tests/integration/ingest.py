@@ -37,7 +37,7 @@ def ingest_pipeline(bootstrap: str, workdir: Path, admin: Any, departments: list
     names = [
         p.topics["case_events"],
         p.topics["dead_letters"],
-        p.topics["audit"],
+        *p.audit_topics(),  # the shared audit topic and each writer's (the gateway's, the admin's)
         *(p.topics["ingest_prefix"] + d for d in departments),
     ]
     admin.create_topics(

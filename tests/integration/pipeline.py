@@ -235,6 +235,24 @@ class Pipeline:
         finally:
             consumer.close(autocommit=False)
 
+    def audit_topics(self) -> dict[str, str]:
+        """This pipeline's audit topics → their writers: each writer's own and the shared one."""
+        from esup.audit_writers import audit_topics
+        from esup.settings import load_settings
+
+        return audit_topics(load_settings(topic_audit=self.topics["audit"]))
+
+    def audit_topic(self, principal: str) -> str:
+        """The audit topic of this pipeline that ``principal`` alone writes."""
+        from esup.audit_writers import audit_topic
+        from esup.settings import load_settings
+
+        return audit_topic(load_settings(topic_audit=self.topics["audit"]), principal)
+
+    def audit_records(self) -> list[tuple[str, dict[str, Any]]]:
+        """(writer, record) of every record on every audit topic of this pipeline."""
+        return [(w, json.loads(r.value)) for t, w in self.audit_topics().items() for r in self.read(t, idle_s=1.0)]
+
     def findings(self) -> dict[str, dict[str, Any]]:
         """The findings on Kafka, without their chain entries (where a worker put them, not what they say)."""
         return {f["finding_id"]: f for f in (_unchained(json.loads(r.value)) for r in self.read("findings"))}

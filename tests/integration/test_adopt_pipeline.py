@@ -178,7 +178,7 @@ def test_an_adopted_rules_file_is_live_from_its_moment_and_every_finding_carries
     assert len(old_version) == 1 and len(new_version) == 1 and old_version != new_version
 
     # The audit log has the adoption; the configuration topic its record, pointing at the audit record.
-    audits = [json.loads(r.value) for r in p.read("audit")]
+    audits = [json.loads(r.value) for r in p.read(p.audit_topic("esup-adopter"))]  # the adopter's own topic
     adopt = [a for a in audits if a["action"] == "config.adopt"]
     assert len(adopt) == 1
     detail = json.loads(adopt[0]["detail"])

@@ -36,7 +36,11 @@ def db(clickhouse_server: Provided) -> Iterator[Any]:
 
 
 def test_simulated_complaints_raise_their_truth(
-    platform_settings: Settings, new_topic: Callable[..., str], db: Any, tmp_path: Path
+    platform_settings: Settings,
+    new_topic: Callable[..., str],
+    new_audit_topic: Callable[..., str],
+    db: Any,
+    tmp_path: Path,
 ) -> None:
     t = {
         "complaints": new_topic(3, "complaints"),
@@ -44,7 +48,7 @@ def test_simulated_complaints_raise_their_truth(
         "ticks": new_topic(1, "ticks"),
         "clock": new_topic(1, "complaintticks"),
         "dead": new_topic(1, "dead"),
-        "audit": new_topic(1, "audit"),
+        "audit": new_audit_topic("audit"),  # and each writer's: the simulator audits as the clock
     }
     s = platform_settings.model_copy(
         update={"topic_complaints": t["complaints"], "topic_complaint_ticks": t["clock"], "topic_audit": t["audit"]}

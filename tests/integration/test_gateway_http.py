@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 import uvicorn
 
+from esup.kafka_auth import GATEWAY
 from esup.ratelimit import RateLimiter
 from esup.tokens import TokenStore
 from gateway.audit import GatewayAuditor
@@ -57,7 +58,7 @@ def server(pipe: Pipeline, tokens: dict[str, str]) -> Iterator[tuple[str, Gatewa
         tokens=TokenStore(Path(pipe.env["ESUP_HOME"]) / "credentials/gateway/tokens.json"),
         producer=producer,
         topic=pipe.topics["case_events"],
-        auditor=GatewayAuditor(producer, pipe.topics["audit"]),
+        auditor=GatewayAuditor(producer, pipe.audit_topic(GATEWAY)),  # its own audit topic, as `esup gateway serve`
         limiter=RateLimiter(1000, 1000),
         max_body_bytes=MAX_BODY,
     )
@@ -123,8 +124,9 @@ def test_tokens_departments_contract_and_size(
     got = event_ids(pipe, idle_s=1)
     assert got == {f"g{i}": 2 for i in range(5)}  # only the accepted batches reached Kafka
     # Every request with a token (and those without) is audited: department and token id, never the token.
-    # (the gateway's records: `esup access bootstrap` audits its own changes on the same topic)
-    audit = [a for r in pipe.read("audit", idle_s=1) if (a := json.loads(r.value))["action"] == "gateway.ingest"]
+    # (the gateway's own topic holds nothing else: `esup access bootstrap` audits on the admin's)
+    audit = [json.loads(r.value) for r in pipe.read(pipe.audit_topic(GATEWAY), idle_s=1)]
+    assert {a["action"] for a in audit} == {"gateway.ingest"}
     assert sorted(a["status"] for a in audit) == sorted([401] * 3 + [403, 400] + [400] * 6 + [413] * 2 + [202] * 2)
     assert all(tokens["DA"] not in json.dumps(a) for a in audit)
     mine = [a for a in audit if a["status"] == 202]

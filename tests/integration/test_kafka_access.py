@@ -14,6 +14,7 @@ import pytest
 
 from esup import kafka_auth as ka
 from esup.access.table import changelog_topic
+from esup.audit_writers import WRITERS, audit_topic
 from esup.settings import Settings, load_settings
 from esup.topics import ensure_topics, platform_topics
 
@@ -116,7 +117,7 @@ def test_access_changes_are_audited(s: Settings) -> None:
     dept = f"c{uuid.uuid4().hex[:8]}"
     assert esup("access", "add-department", dept).returncode == 0
     c = KafkaConsumer(
-        s.topic_audit,
+        audit_topic(s, ka.ADMIN),  # the admin's own audit topic
         bootstrap_servers=s.kafka_bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -179,3 +180,40 @@ def test_only_the_api_writes_responses_and_the_clock_ticks_the_loop_on_its_own_t
         send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_complaints)
     with pytest.raises(TopicAuthorizationFailedError):
         send(producer(s, **ka.kafka_python_auth(s, ka.API)), s.topic_loop_ticks)
+
+
+def test_each_writer_writes_its_own_audit_topic_and_no_one_the_shared_one(s: Settings) -> None:
+    """The clock cannot write the API's audit topic (so it cannot pass a record off as the API's), and on a
+    cluster an earlier version set up, where every writer wrote the shared topic, bootstrap withdraws that."""
+    import time
+
+    from kafka.errors import TopicAuthorizationFailedError
+
+    from esup.access import kafka_admin as kad
+    from esup.access import ops
+    from esup.access.table import Grant
+    from esup.topics import admin_client
+
+    writers = [w.principal for w in WRITERS if w.principal != ka.ADMIN]  # the admin is the super user
+    with admin_client(s.kafka_bootstrap, auth=ka.kafka_python_auth(s, ka.ADMIN)) as admin:
+        kad.create_acls(admin, [Grant(p, "topic", s.topic_audit, "WRITE") for p in writers])  # as before
+    ops.bootstrap(s, command="tests")
+    deadline = time.monotonic() + 20
+    while True:  # the authorizer applies the deletion within moments
+        try:
+            send(producer(s, **ka.kafka_python_auth(s, ka.CLOCK)), s.topic_audit)
+        except TopicAuthorizationFailedError:
+            break
+        assert time.monotonic() < deadline, "the clock may still write the shared audit topic"
+        time.sleep(1)
+    for writer in writers:
+        send(producer(s, **ka.kafka_python_auth(s, writer)), audit_topic(s, writer))  # its own
+        with pytest.raises(TopicAuthorizationFailedError):
+            send(producer(s, **ka.kafka_python_auth(s, writer)), s.topic_audit)
+        for other in writers:
+            if other != writer:
+                with pytest.raises(TopicAuthorizationFailedError):
+                    send(producer(s, **ka.kafka_python_auth(s, writer)), audit_topic(s, other))
+    for principal in (ka.LOOP, ka.OPERATOR, ka.SINK, ka.WORKER):
+        with pytest.raises(TopicAuthorizationFailedError):
+            send(producer(s, **ka.kafka_python_auth(s, principal)), audit_topic(s, ka.API))

@@ -31,7 +31,7 @@ from schemas.events import occurred_sort_key, parse_event
 from schemas.findings import Finding
 from schemas.snapshots import CaseSnapshot
 from sinks.clickhouse import connect_url, with_database
-from sinks.runner import Backoff, SinkRunner, create_consumer, sink_topics
+from sinks.runner import Backoff, SinkRunner, create_consumer, sink_topics, sink_writers
 from sinks.writer import ClickHouseSink
 from streams.batch import Message as ProcMessage
 from streams.processor import CaseProcessor
@@ -116,7 +116,9 @@ def total_lag(settings: Settings) -> int:
 
 
 @pytest.fixture
-def sink_settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> Settings:
+def sink_settings(
+    kafka_bootstrap: str, kafka_admin: Any, new_topic: Callable[..., str], new_audit_topic: Callable[..., str]
+) -> Settings:
     """Settings naming topics and a consumer group of this test's own."""
     s = load_settings(
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -128,22 +130,28 @@ def sink_settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> Settin
         sink_max_wait_s=0.3,
     )
     # The sink reads these as esup-sink, with the ACLs `esup access bootstrap` gives it. Bootstrap audits
-    # itself on the settings' audit topic: it gets one of its own, so the sink's starts empty (its grant below).
-    grant_platform(s.model_copy(update={"topic_audit": new_topic(partitions=1, prefix="bootstrap-audit")}))
-    s = s.model_copy(update={"topic_audit": new_topic(partitions=1, prefix="audit")})
+    # itself on the admin's audit topic: it gets audit topics of its own, so the sink's start empty (their
+    # grants below: the shared one and every writer's).
+    grant_platform(s.model_copy(update={"topic_audit": new_audit_topic("bootstrap-audit")}))
+    s = s.model_copy(update={"topic_audit": new_audit_topic("audit")})
+    from esup.audit_writers import audit_topics
+
     if s.kafka_security_protocol != "PLAINTEXT":
         from esup.access.kafka_admin import create_acls
         from esup.access.table import Grant
         from esup.kafka_auth import SINK
-        from esup.topics import admin_client
 
-        with admin_client(s.kafka_bootstrap, auth=admin_auth()) as admin:
-            create_acls(admin, [Grant(SINK, "topic", s.topic_audit, "READ")])
+        create_acls(kafka_admin, [Grant(SINK, "topic", t, "READ") for t in audit_topics(s)])
     return s
 
 
 def topic_names(s: Settings) -> dict[str, str]:
-    return {kind: topic for topic, kind in sink_topics(s).items()}
+    """Each topic the sink reads by its kind; an audit topic by `audit:<writer>` (the shared one `audit`)."""
+    from esup.audit_writers import LEGACY, audit_topics
+
+    writers = audit_topics(s)
+    label = {t: "audit" if w == LEGACY else f"audit:{w}" for t, w in writers.items()}
+    return {label.get(topic, kind): topic for topic, kind in sink_topics(s).items()}
 
 
 class RunningSink:
@@ -157,6 +165,7 @@ class RunningSink:
             self.consumer,
             ClickHouseSink(self.client),
             self.topics,
+            writers=sink_writers(settings),
             max_rows=5000,
             max_wait_s=settings.sink_max_wait_s,
             backoff=backoff or Backoff(0.5, 10.0),
@@ -274,7 +283,9 @@ def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
     topics = topic_names(sink_settings)
     hostile = corpus()
     newer = json.loads(pipeline.findings[0][1]) | {"added_by_a_newer_worker": {"x": 1}}  # a rolling upgrade
-    messages: list[Message] = [(kind, h.key, h.raw) for kind in topics for h in hostile]
+    # every audit topic too: the shared one and each writer's (audit:<writer>)
+    assert {"audit", "audit:esup-api", "audit:esup-clock", "audit:admin"} <= set(topics)
+    messages: list[Message] = [(label, h.key, h.raw) for label in topics for h in hostile]
     messages.append(("findings", pipeline.findings[0][0], json.dumps(newer).encode()))
 
     with RunningSink(sink_settings, clickhouse_url) as runner:
@@ -285,7 +296,7 @@ def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
     rows = clean_tables.execute(
         "SELECT source_topic, kind, reason, value_length, value_sha256, value_b64 FROM sink_rejects FINAL"
     )
-    assert sorted(r[1] for r in rows) == sorted(kind for kind in topics for _ in hostile)
+    assert sorted(r[1] for r in rows) == sorted(label.split(":")[0] for label in topics for _ in hostile)
     assert {r[0] for r in rows} == set(topics.values()) and all(r[2] for r in rows)
     big = max(hostile, key=lambda h: len(h.raw))
     kept = [r for r in rows if r[3] == len(big.raw)]
@@ -300,9 +311,13 @@ def test_hostile_records_on_every_topic_land_in_sink_rejects_and_are_committed(
 def test_every_writers_audit_records_reach_audit_log_once(
     sink_settings: Settings, clickhouse_url: str, clean_tables: Any
 ) -> None:
-    """`esup access`'s and the gateway's records (Kafka only) land in audit_log; a record the API also wrote
-    directly, and a redelivery, stay one row per audit_id."""
+    """`esup access`'s and the gateway's records (Kafka only) land in audit_log, each with its writer, the
+    principal whose topic it came from; a redelivery stays one row per audit_id and writer. A record the clock
+    writes claiming a supervisor's decision, or copying the gateway's audit id, is stored as the clock's: it
+    replaces nothing and passes for no one else's."""
     from esup.access.audit import AccessAudit
+    from esup.audit_writers import audit_topic
+    from esup.kafka_auth import ADMIN, CLOCK, GATEWAY
     from gateway.audit import GatewayAuditor
 
     class Capture:  # the auditors' producer: keeps what they would send; the test produces it for real
@@ -316,25 +331,41 @@ def test_every_writers_audit_records_reach_audit_log_once(
         def get(self, timeout: float) -> None:
             return None
 
+    s = sink_settings
     cap = Capture()
-    access = AccessAudit(cap, sink_settings.topic_audit, "admin", "esup access rotate esup-sink")
+    access = AccessAudit(cap, audit_topic(s, ADMIN), "admin", "esup access rotate esup-sink")
     first = access.record("access.rotate", {"principal": "esup-sink"})
     access.record("access.list", {})
-    GatewayAuditor(cap, sink_settings.topic_audit).record(
+    GatewayAuditor(cap, audit_topic(s, GATEWAY)).record(
         at=datetime.now(UTC), department_id="D1", token_id="t1", status=202, detail={"accepted": 3}
     )
-    topics = topic_names(sink_settings)
-    messages: list[Message] = [("audit", b"k", v) for v in cap.sent] + [("audit", b"k", cap.sent[0])]  # again
-    messages.append(("audit", b"k", json.dumps({**first, "status": "202"}).encode()))  # a wrong type
-    with RunningSink(sink_settings, clickhouse_url) as runner:
-        produce(sink_settings.kafka_bootstrap, topics, messages)
-        wait_for("the sink to commit every record", lambda: total_lag(sink_settings) == 0)
-        assert runner.stats.invalid == {sink_settings.topic_audit: 1}
-    rows = clean_tables.execute("SELECT action, actor_id, prev_hash, hash FROM audit_log FINAL ORDER BY at")
-    assert sorted(r[0] for r in rows) == ["access.list", "access.rotate", "gateway.ingest"]
-    by = {r[0]: r for r in rows}
-    assert by["access.list"][2] == by["access.rotate"][3]  # the chain as written
-    assert by["gateway.ingest"][1] == "gateway-token:t1"
+    admin, gateway = [json.loads(v) for v in cap.sent[:2]], json.loads(cap.sent[2])
+    forged = {**gateway, "audit_id": "forged-1", "actor_id": "jc-5117", "role": "supervisor", "action": "decide"}
+    forged["writer"] = "esup-api"  # a claim the sink does not take
+    topics = topic_names(s)
+    messages: list[Message] = [(f"audit:{ADMIN}", b"k", v) for v in cap.sent[:2]]
+    messages += [(f"audit:{GATEWAY}", b"k", cap.sent[2]), (f"audit:{ADMIN}", b"k", cap.sent[0])]  # again
+    messages.append((f"audit:{ADMIN}", b"k", json.dumps({**first, "status": "202"}).encode()))  # a wrong type
+    messages.append((f"audit:{CLOCK}", b"k", json.dumps(forged).encode()))
+    messages.append((f"audit:{CLOCK}", b"k", json.dumps({**gateway, "actor_id": "someone"}).encode()))  # its id
+    messages.append(("audit", b"k", json.dumps({**admin[0], "audit_id": "old-1"}).encode()))  # an earlier version's
+    with RunningSink(s, clickhouse_url) as runner:
+        produce(s.kafka_bootstrap, topics, messages)
+        wait_for("the sink to commit every record", lambda: total_lag(s) == 0)
+        assert runner.stats.invalid == {audit_topic(s, ADMIN): 1}
+    rows = clean_tables.execute("SELECT action, actor_id, prev_hash, hash, writer FROM audit_log FINAL ORDER BY at")
+    assert sorted((r[0], r[4]) for r in rows) == [
+        ("access.list", ADMIN),
+        ("access.rotate", ADMIN),
+        ("access.rotate", "legacy"),
+        ("decide", CLOCK),
+        ("gateway.ingest", CLOCK),
+        ("gateway.ingest", GATEWAY),
+    ]
+    by = {(r[0], r[4]): r for r in rows}
+    assert by[("access.list", ADMIN)][2] == by[("access.rotate", ADMIN)][3]  # the chain as written
+    assert by[("gateway.ingest", GATEWAY)][1] == "gateway-token:t1"  # the clock's copy replaced nothing
+    assert by[("gateway.ingest", CLOCK)][1] == "someone"
     reason = clean_tables.execute("SELECT reason FROM sink_rejects FINAL WHERE kind = 'audit'")
     assert [r[0][:7] for r in reason] == ["status:"]
 
@@ -468,7 +499,8 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
     assert result.exit_code == 0, result.output
     groups = json.loads(result.output)["groups"]
     assert groups[sink_settings.sink_group]["total_lag"] == 0
-    assert len(groups[sink_settings.sink_group]["partitions"]) == 6 + 6 + 6 + 1 + 1  # and the audit topic
+    # and the audit topics: the shared one and each writer's
+    assert len(groups[sink_settings.sink_group]["partitions"]) == 6 + 6 + 6 + 1 + 7
     worker = groups[env["ESUP_WORKER_APP_ID"]]
     assert worker["total_lag"] == len(pipeline.events)  # nothing committed: every event is still to do
     # the worker reads case events, ticks and applicant facts
@@ -476,7 +508,7 @@ def test_esup_sink_runs_until_sigterm_and_esup_status_shows_the_lag(
 
     table = CliRunner().invoke(main, ["status", "lag"], env=env)
     assert table.exit_code == 0
-    assert f"{sink_settings.sink_group}  total lag 0 over 20 partitions" in table.output
+    assert f"{sink_settings.sink_group}  total lag 0 over 26 partitions" in table.output
     assert "COMMITTED" in table.output.splitlines()[0]
     # the old spelling, for one release: the same answer, and a note on stderr
     old = CliRunner().invoke(main, ["status", "--json"], env=env)

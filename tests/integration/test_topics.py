@@ -49,8 +49,13 @@ def topic_env(kafka_bootstrap: str, kafka_admin: Any) -> Iterator[dict[str, str]
         },
     }
     yield env
+    from esup.audit_writers import audit_topics
+    from esup.settings import load_settings
+
+    made = {v for k, v in env.items() if k.startswith("ESUP_TOPIC_")}
+    made |= set(audit_topics(load_settings(topic_audit=env["ESUP_TOPIC_AUDIT"])))  # each writer's
     with contextlib.suppress(Exception):
-        kafka_admin.delete_topics([v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
+        kafka_admin.delete_topics([t for t in made if t in set(kafka_admin.list_topics())])
 
 
 def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dict[str, str], kafka_admin: Any) -> None:
@@ -61,12 +66,21 @@ def test_topics_create_is_idempotent_with_partitions_and_policies(topic_env: dic
     second = runner.invoke(main, ["topics", "create"], env=topic_env)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert first.output.count("created ") == 15
-    assert second.output.count("exists ") == 15 and "created" not in second.output
+    assert first.output.count("created ") == 21  # 15, and each of the six audit writers' own topic
+    assert second.output.count("exists ") == 21 and "created" not in second.output
 
     env = topic_env
-    partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")])
+    from esup.audit_writers import LEGACY, audit_topics
+    from esup.settings import load_settings
+
+    audit = audit_topics(load_settings(topic_audit=env["ESUP_TOPIC_AUDIT"]))
+    writers = [t for t, w in audit.items() if w != LEGACY]
+    assert len(writers) == 6 and all(t.startswith(env["ESUP_TOPIC_AUDIT"] + ".") for t in writers)
+    partitions = describe(kafka_admin, [v for k, v in env.items() if k.startswith("ESUP_TOPIC_")] + writers)
+    retention = {t: topic_configs(kafka_admin, t, ["retention.ms"])["retention.ms"] for t in audit}
+    assert set(retention.values()) == {str(400 * 24 * 3600 * 1000)}  # as the shared audit topic's
     assert partitions == {
+        **dict.fromkeys(writers, 1),
         env["ESUP_TOPIC_CASE_EVENTS"]: 4,
         env["ESUP_TOPIC_DEAD_LETTERS"]: 1,
         env["ESUP_TOPIC_FINDINGS"]: 4,

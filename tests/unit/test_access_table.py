@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from esup import kafka_auth as ka
 from esup.access.table import Grant, changelog_topic, department_grants, grants_of, platform_grants, revoked_grants
+from esup.audit_writers import LEGACY, WRITERS, audit_topic, audit_topics
 from esup.settings import load_settings
 from esup.topics import platform_topics
 
@@ -46,7 +47,7 @@ def test_control_topics_have_only_their_platform_writers() -> None:
     assert writers(S.topic_config) == {ka.ADOPTER}
     assert {(g.name, g.operation) for g in grants_of(S, ka.ADOPTER)} == {
         (S.topic_config, "WRITE"),
-        (S.topic_audit, "WRITE"),
+        (audit_topic(S, ka.ADOPTER), "WRITE"),
     }
     assert {g.operation for g in grants_of(S, ka.WORKER) if g.name == S.topic_config} == {"READ"}
     # The clock advances time; a wall-clock worker schedules its own wake-ups.
@@ -71,6 +72,41 @@ def test_only_the_api_writes_responses_and_decisions() -> None:
     assert readers == {ka.LOOP}  # the operator reads "*", not by name
     clock = {(g.name, g.operation) for g in platform_grants(S) if g.principal == ka.CLOCK}
     assert (S.topic_responses, "WRITE") not in clock
+
+
+def test_each_audit_topic_has_exactly_one_writer_and_nobody_writes_the_shared_one() -> None:
+    """A record's writer is the principal whose topic carries it: that holds only while each audit topic has
+    one writer and none writes another's (or the shared topic of earlier versions)."""
+    topics = audit_topics(S)
+    assert topics[S.topic_audit] == LEGACY and len(topics) == len(WRITERS) + 1
+    assert len(set(topics)) == len(topics)  # no two writers share a topic
+    for topic, writer in topics.items():
+        # the admin is Kafka's super user: it holds no grant, so its topic has no writer in the table
+        assert writers(topic) == ({writer} if writer not in (LEGACY, ka.ADMIN) else set()), topic
+        assert {g.operation for g in platform_grants(S) if g.name == topic and g.principal == ka.SINK} == {"READ"}
+    written = {
+        (g.principal, g.name)
+        for g in platform_grants(S)
+        if g.resource == "topic" and g.operation in ("WRITE", "CREATE") and g.name.startswith(S.topic_audit)
+    }
+    assert written == {(w.principal, audit_topic(S, w.principal)) for w in WRITERS if w.principal != ka.ADMIN}
+    # bootstrap withdraws the shared topic's WRITE from every principal an earlier version gave it to
+    assert {g.principal for g in revoked_grants(S) if g.name == S.topic_audit and g.operation == "WRITE"} == {
+        ka.CATALOG,
+        ka.ADOPTER,
+        ka.CLOCK,
+        ka.GATEWAY,
+        ka.API,
+        ka.LOOP,
+    }
+    with pytest.raises(ValueError):
+        audit_topic(S, ka.LOOP)  # the loop writes no audit records
+
+
+def test_audit_topics_follow_the_setting() -> None:
+    s = load_settings(topic_audit="test.x.audit")
+    assert audit_topic(s, ka.API) == "test.x.audit.api" and audit_topic(s, ka.CLOCK) == "test.x.audit.clock"
+    assert {t.name for t in platform_topics(s)} >= set(audit_topics(s))
 
 
 def test_bootstrap_deletes_the_grants_earlier_tables_made_and_this_one_withdrew() -> None:

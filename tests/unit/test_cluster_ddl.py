@@ -79,7 +79,7 @@ def test_every_migration_has_a_cluster_form_and_every_table_is_sharded_by_its_so
                 if d := re.search(r"(\w+)_local, (.+)\)$", step):
                     assert d[2] == sharding_key(keys[f"{d[1]}_local"]) != "rand()", step
     assert keys["findings_local"] == "finding_id" and keys["case_events_local"] == "(case_id, event_id)"
-    assert keys["audit_log_local"] == "audit_id"  # 0040's rename: the new table's key, not the old one's
+    assert keys["audit_log_local"] == "(audit_id, writer)"  # 0080's rename: the new table's key, not the old one's
 
 
 def test_the_sharding_key_hashes_the_sorting_key() -> None:

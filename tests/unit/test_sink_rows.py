@@ -313,17 +313,29 @@ def test_an_audit_record_becomes_an_audit_log_row_and_a_bad_one_names_its_field(
         "prev_hash": "",
         "hash": "h",
     }
-    got = convert("audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps(good).encode()))
+    got = convert("audit", Record("esup.audit.api", 0, 0, 0, b"c", json.dumps(good).encode()), writer="esup-api")
     assert got.table == "audit_log" and got.row is not None and got.row["at"].utcoffset().total_seconds() == 8 * 3600
+    assert got.row["writer"] == "esup-api"
+    # The writer is the topic's, whatever the record says; a topic of no writer gives no row.
+    claims = convert(
+        "audit",
+        Record("esup.audit.clock", 0, 0, 0, b"c", json.dumps({**good, "writer": "esup-api"}).encode()),
+        writer="esup-clock",
+    )
+    assert claims.row is not None and claims.row["writer"] == "esup-clock"
+    nobody = convert("audit", Record("esup.audit.x", 0, 0, 0, b"c", json.dumps(good).encode()))
+    assert nobody.row is None and nobody.invalid == "<topic>: 'esup.audit.x' is no writer's audit topic"
     for field, value, said in [
         ("status", "0", "status: an integer"),
         ("action", None, "action: a string"),
         ("at", "2026-12-01T10:00:00", "at: "),
         ("at", "yesterday", "at: not an ISO"),
     ]:
-        bad = convert("audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps({**good, field: value}).encode()))
+        bad = convert(
+            "audit", Record("esup.audit", 0, 0, 0, b"c", json.dumps({**good, field: value}).encode()), writer="legacy"
+        )
         assert bad.row is None and (bad.invalid or "").startswith(said), (field, bad.invalid)
     assert (
-        convert("audit", Record("esup.audit", 0, 0, 0, b"c", b"[1]")).invalid
+        convert("audit", Record("esup.audit", 0, 0, 0, b"c", b"[1]"), writer="legacy").invalid
         == "<record>: a JSON object expected, not list"
     )

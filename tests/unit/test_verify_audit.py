@@ -54,15 +54,38 @@ def _record(i: int) -> dict:
 def test_audit_log_rows_deleted_edited_or_inserted_behind_the_topic_are_named() -> None:
     from sinks.verify_audit import check_audit
 
-    topic = {f"a{i}": _record(i) for i in range(4)}
+    api = "esup-api"
+    topic = {(f"a{i}", api): _record(i) for i in range(4)}
     # As ClickHouse holds them: `at` to the second.
     table = {k: {**v, "at": int(v["at"].timestamp())} for k, v in topic.items()}
     assert check_audit(topic, table, complete=True) == []
-    del table["a0"]
-    table["a1"] = {**table["a1"], "status": 403}
-    table["a2"] = {**table["a2"], "detail": json.dumps({"message_id": "forged"})}
-    table["a9"] = {**table["a3"], "hash": "h9"}
+    del table[("a0", api)]
+    table[("a1", api)] = {**table[("a1", api)], "status": 403}
+    table[("a2", api)] = {**table[("a2", api)], "detail": json.dumps({"message_id": "forged"})}
+    table[("a9", api)] = {**table[("a3", api)], "hash": "h9"}
+    table[("a3", "esup-clock")] = table.pop(("a3", api))  # its writer changed in ClickHouse
     got = {(p.kind, p.finding_id) for p in check_audit(topic, table, complete=True)}
-    assert got == {("deleted", "a0"), ("edited", "a1"), ("edited", "a2"), ("inserted", "a9")}
+    assert got == {
+        ("deleted", "a0"),
+        ("edited", "a1"),
+        ("edited", "a2"),
+        ("inserted", "a9"),
+        ("deleted", "a3"),
+        ("inserted", "a3"),
+    }
     # When retention removed the topic's oldest records, a row it does not hold may be older: not named.
     assert ("inserted", "a9") not in {(p.kind, p.finding_id) for p in check_audit(topic, table, complete=False)}
+
+
+def test_a_record_its_writer_may_not_make_is_named_forged_with_its_topic_and_action() -> None:
+    from sinks.verify_audit import check_forged
+
+    records = {
+        ("a1", "esup-api"): _record(1),  # the API's own decision record
+        ("a2", "esup-clock"): _record(2),  # the clock claiming a supervisor's decision
+        ("a3", "legacy"): _record(3),  # the shared topic of earlier versions: cannot be judged
+    }
+    topics = {"esup-api": "esup.audit.api", "esup-clock": "esup.audit.clock", "legacy": "esup.audit"}
+    got = check_forged(records, topics)
+    assert [(p.kind, p.finding_id) for p in got] == [("forged", "a2")]
+    assert "esup.audit.clock" in got[0].detail and "decide" in got[0].detail and "esup-clock" in got[0].detail
