@@ -140,10 +140,11 @@ class CatalogReport:
     deleted: list[str]  # codes that had a live record and are no longer in the file: tombstoned
 
 
-def read_compacted(
-    bootstrap: str, topic: str, timeout_s: float = 30.0, *, auth: dict[str, Any] | None = None
-) -> dict[bytes, bytes | None]:
-    """The latest value per key of a topic, read from the beginning to the current end (None: a tombstone)."""
+def _read_to_end(
+    bootstrap: str, topic: str, timeout_s: float, auth: dict[str, Any] | None, client_id: str, **options: Any
+) -> Iterator[Any]:
+    """Every record of a topic (kafka-python ConsumerRecord), each partition in offset order from its beginning to
+    the end it had when reading began; no group, nothing committed."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -151,7 +152,8 @@ def read_compacted(
         group_id=None,
         enable_auto_commit=False,
         allow_auto_create_topics=False,
-        client_id="esup-catalog-reader",
+        client_id=client_id,
+        **options,
         **(auth or {}),
     )
     try:
@@ -162,18 +164,37 @@ def read_compacted(
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        latest: dict[bytes, bytes | None] = {}
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end[tp] for tp in tps):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic} to its end took longer than {timeout_s:.0f} s")
             for records in consumer.poll(timeout_ms=500).values():
-                for r in records:
-                    if r.key is not None:
-                        latest[r.key] = r.value
-        return latest
+                yield from records
     finally:
         consumer.close(autocommit=False)
+
+
+def read_compacted(
+    bootstrap: str, topic: str, timeout_s: float = 30.0, *, auth: dict[str, Any] | None = None
+) -> dict[bytes, bytes | None]:
+    """The latest value per key of a topic, read from the beginning to the current end (None: a tombstone)."""
+    latest: dict[bytes, bytes | None] = {}
+    for r in _read_to_end(bootstrap, topic, timeout_s, auth, "esup-catalog-reader"):
+        if r.key is not None:
+            latest[r.key] = r.value
+    return latest
+
+
+def read_log(
+    bootstrap: str, topic: str, timeout_s: float = 30.0, *, auth: dict[str, Any] | None = None
+) -> list[tuple[bytes | None, bytes | None, int | None]]:
+    """Every record of a small topic as (key, value, broker timestamp in ms), each partition in offset order, read
+    from the beginning to the current end: what a reader that applies each record in turn (a worker's
+    configuration feed) has seen once loaded, before compaction dropped anything. Records up to 16 MiB."""
+    return [
+        (r.key, r.value, r.timestamp)
+        for r in _read_to_end(bootstrap, topic, timeout_s, auth, "esup-log-reader", max_partition_fetch_bytes=16 << 20)
+    ]
 
 
 def publish_catalog(

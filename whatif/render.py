@@ -35,6 +35,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
             ],
         )
     )
+    tables += _schedule_rows(report.get("schedule"))
     for name in ("rule", "department", "staff"):
         groups = f[f"by_{name}"][:TOP]
         rows = []
@@ -71,6 +72,26 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
         rows += [[k, _num(d["before"][k]), _num(d["after"][k])] for k in ("n", "min", "median", "mean", "max")]
         tables.append((f"Score distribution: {kind} (monthly scores)", ["score", "before", "after"], rows))
     return tables
+
+
+def _schedule_rows(schedule: dict[str, Any] | None) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Which schedule each side was judged under: its source and start version, then each adoption (kind, moment,
+    content hash, the configuration version in effect from then), and the records refused."""
+    if not schedule:
+        return []
+    rows: list[list[str]] = []
+    for side in ("baseline", "scenario"):
+        s = schedule[side]
+        rows.append([side, "start", s["source"], "", s["start_config_version"]])
+        rows += [[side, a["from"], a["kind"], a["version"][:19] + "…", a["config_version"]] for a in s["adoptions"]]
+        rows += [[side, "refused", r["record"], r["reason"], ""] for r in s["refused"]]
+    return [
+        (
+            "Adopted configurations (each step judged under the one in effect at its moment)",
+            ["side", "from", "kind or source", "version", "config_version"],
+            rows,
+        )
+    ]
 
 
 def _num(v: Any) -> str:

@@ -18,6 +18,7 @@ from whatif import shadow, source
 from whatif.diff import Changes, compare, consistency
 from whatif.model import Finished
 from whatif.report import Side, findings_section, scenario_side, scores_section
+from whatif.schedule import SideSchedule
 from whatif.scores import Score, month_of, region_prefix
 from whatif.source import Window
 
@@ -31,10 +32,21 @@ class Configuration:
     calendar: WorkCalendar
     scoring: ScoringModel
     sources: dict[str, str] = field(default_factory=dict)  # part → "built-in", "live catalog topic" or "file sha256:…"
+    # The rules and calendars adopted from moments over the parts above (whatif/schedule.py): each step is
+    # judged under the configuration in effect at its moment, as the workers judge it.
+    schedule: SideSchedule = field(default_factory=lambda: SideSchedule("none"))
 
     def context(self) -> Context:
-        """The rules engine's context of this configuration."""
+        """The rules engine's start context of this configuration (before any adoption)."""
         return Context.build(self.calendar, self.catalog, self.rules)
+
+
+def changed_parts(base: Configuration, new: Configuration) -> list[str]:
+    """The parts the proposal changes: a file of another content, or ("schedule") other adoptions."""
+    parts = {k for k in new.sources if new.sources[k] != base.sources.get(k)}
+    if new.schedule.signature() != base.schedule.signature():
+        parts.add("schedule")
+    return sorted(parts)
 
 
 def content_version(path: Path) -> str:
@@ -77,8 +89,9 @@ def whatif(
     with tempfile.TemporaryDirectory(prefix="esup-whatif-") as tmp:
         events = Path(tmp) / "events.jsonl"
         n_events, cases = source.write_events(client, window, events)
-        before = shadow.run(events, base.context(), until, jobs)
-        after = shadow.run(events, new.context(), until, jobs)
+        base_ctx, new_ctx = base.context(), new.context()
+        before = shadow.run(events, base_ctx, until, jobs, base.schedule.timeline(base_ctx))
+        after = shadow.run(events, new_ctx, until, jobs, new.schedule.timeline(new_ctx))
     live = source.live_findings(client, window)
     check = consistency(live, before.findings)
     changes = compare(before.findings, after.findings)
@@ -115,8 +128,9 @@ def whatif(
         "configuration": {
             "baseline": dict(sorted(base.sources.items())),
             "scenario": dict(sorted(new.sources.items())),
-            "changed": sorted(k for k in new.sources if new.sources[k] != base.sources.get(k)),
+            "changed": changed_parts(base, new),
         },
+        "schedule": {"baseline": base.schedule.describe(base_ctx), "scenario": new.schedule.describe(new_ctx)},
         "check": check,
         "findings": findings_section(changes, len(before.findings), len(after.findings)),
         "scores": scores,

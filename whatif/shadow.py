@@ -12,6 +12,7 @@ from schemas.scoring import ScoringModel
 from sinks.rows import Record, snapshot_row
 from streams.replay import replay
 from streams.rules import Context
+from streams.rules.evaluate import Timeline
 from whatif.model import BEIJING, UNREPLAYABLE, FindingRow, Finished, moment_text
 
 
@@ -46,9 +47,10 @@ class Shadow:
         return sorted(out)
 
 
-def run(events: Path, ctx: Context, at: datetime, jobs: int) -> Shadow:
-    """Evaluate ``events`` with ``ctx``, timers run to ``at``, over ``jobs`` processes."""
-    done = replay(events, ctx, at, jobs, snapshots=True)
+def run(events: Path, ctx: Context, at: datetime, jobs: int, timeline: Timeline | None = None) -> Shadow:
+    """Evaluate ``events`` with ``ctx``, timers run to ``at``, over ``jobs`` processes; ``timeline``: the
+    configurations adopted from moments over ``ctx`` (each step judged under the one in effect at its moment)."""
+    done = replay(events, ctx, at, jobs, snapshots=True, timeline=timeline)
     findings = []
     for line in done.lines:
         f = Finding.model_validate_json(line)

@@ -29,11 +29,11 @@ def read_events(path: Path) -> tuple[list[CaseEvent], list[tuple[int, str]]]:
     return events, rejected
 
 
-def load_schedule(path: Path, ctx: Any) -> Any:
+def read_schedule(path: Path) -> list[Any]:
     """The adoptions listed in ``path`` (``- {kind: rules|calendar, file: F, from: MOMENT}``, files relative to
-    it) over the start context ``ctx``: a streams.configs.Contexts; a bad entry is refused naming it and its field."""
+    it), each checked as a worker checks a record (streams.rules.schedule.Adoption); a bad entry is refused
+    naming it and its field."""
     from schemas.yamlfile import load_yaml
-    from streams.configs import Contexts
     from streams.rules.schedule import AdoptionError, adoption_key, encode_adoption, parse_adoption
 
     try:
@@ -42,7 +42,7 @@ def load_schedule(path: Path, ctx: Any) -> Any:
         raise click.ClickException(str(exc)) from None
     if not isinstance(entries, list):
         raise click.ClickException(f"{path}: expected a list of adoptions (kind, file, from)")
-    contexts = Contexts(ctx)
+    adoptions = []
     for i, entry in enumerate(entries):
         where = f"{path}: [{i}]"
         if not isinstance(entry, dict) or set(entry) != {"kind", "file", "from"}:
@@ -51,13 +51,25 @@ def load_schedule(path: Path, ctx: Any) -> Any:
             moment = aware_datetime(str(entry["from"]))
             content = (path.parent / str(entry["file"])).read_bytes()
             kind = str(entry["kind"])
-            adopted = parse_adoption(
-                adoption_key(kind, moment), encode_adoption(kind, content, "", moment, f"schedule {path.name}")
+            adoptions.append(
+                parse_adoption(
+                    adoption_key(kind, moment), encode_adoption(kind, content, "", moment, f"schedule {path.name}")
+                )
             )
         except AdoptionError as exc:
             raise click.ClickException(f"{where}.{exc.reason}") from None
         except (click.BadParameter, OSError, UnicodeDecodeError) as exc:
             raise click.ClickException(f"{where}: {' '.join(str(exc).split())}") from None
+    return adoptions
+
+
+def load_schedule(path: Path, ctx: Any) -> Any:
+    """The adoptions listed in ``path`` (see :func:`read_schedule`) over the start context ``ctx``: a
+    streams.configs.Contexts."""
+    from streams.configs import Contexts
+
+    contexts = Contexts(ctx)
+    for adopted in read_schedule(path):
         contexts.adopt(adopted)
     return contexts
 
