@@ -53,7 +53,10 @@ class ConfigFeed:
             if self.published_offset is not None:
                 if not timestamp_ms or timestamp_ms <= 0:
                     raise AdoptionError("timestamp", "the record has no broker timestamp")
-                published = datetime.fromtimestamp(timestamp_ms / 1000, UTC) + self.published_offset
+                try:
+                    published = datetime.fromtimestamp(timestamp_ms / 1000, UTC) + self.published_offset
+                except (OverflowError, ValueError, OSError):
+                    raise AdoptionError("timestamp", f"{timestamp_ms} is not a time") from None
                 if a.effective_from < published:
                     raise AdoptionError(
                         "effective_from",

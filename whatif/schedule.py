@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.configs import Contexts
@@ -73,11 +73,16 @@ def _ordered(schedule: Schedule) -> tuple[Adoption, ...]:
     return tuple(sorted(every, key=lambda a: (a.effective_from, a.kind)))
 
 
-def from_records(records: Iterable[Record], source: str) -> SideSchedule:
+def from_records(
+    records: Iterable[Record], source: str, *, refuse_before_receipt: timedelta | None = None
+) -> SideSchedule:
     """The schedule the configuration topic's records give a worker that has read them all, in order: each
     checked field by field (streams.rules.schedule.parse_adoption); a bad one is refused, naming the field, and
     changes nothing (an earlier good record of the same key stays); a later good one of a refused key clears it.
-    Nothing is refused for its broker timestamp (see ``published_after_their_moment``)."""
+
+    ``refuse_before_receipt`` (the workers' clock offset) judges as wall-clock workers do: a record dated before
+    the broker received it is refused (streams/config_feed.py). Without it, as event-clock workers do: it is
+    followed and listed in ``published_after_their_moment``."""
     schedule = Schedule()
     refused: dict[str, str] = {}
     early: dict[str, None] = {}
@@ -85,16 +90,37 @@ def from_records(records: Iterable[Record], source: str) -> SideSchedule:
         name = (key or b"").decode("utf-8", "replace")[:80]
         try:
             a = parse_adoption(key, value)
+            published = _received(timestamp_ms)
+            if refuse_before_receipt is not None:
+                if published is None:
+                    raise AdoptionError("timestamp", "the record has no broker timestamp")
+                if a.effective_from < published + refuse_before_receipt:
+                    raise AdoptionError(
+                        "effective_from",
+                        f"{a.effective_from.isoformat()} is before the record was published "
+                        f"({(published + refuse_before_receipt).isoformat()}): an adoption takes effect ahead, "
+                        "never in the past",
+                    )
         except AdoptionError as exc:
             refused[name] = exc.reason[:300]
             continue
         refused.pop(name, None)
-        if timestamp_ms and timestamp_ms > 0 and a.effective_from < datetime.fromtimestamp(timestamp_ms / 1000, UTC):
+        if published is not None and a.effective_from < published:
             early[name] = None
         else:
             early.pop(name, None)
         schedule = schedule.adopt(a)
     return SideSchedule(source, _ordered(schedule), refused, tuple(sorted(early)))
+
+
+def _received(timestamp_ms: int | None) -> datetime | None:
+    """The broker's timestamp as a time; None when there is none or it is out of datetime's range."""
+    if not timestamp_ms or timestamp_ms <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def from_adoptions(adoptions: Iterable[Adoption], source: str) -> SideSchedule:

@@ -58,7 +58,7 @@ def read_schedule(path: Path) -> list[Any]:
             )
         except AdoptionError as exc:
             raise click.ClickException(f"{where}.{exc.reason}") from None
-        except (click.BadParameter, OSError, UnicodeDecodeError) as exc:
+        except (click.BadParameter, OSError, ValueError, OverflowError) as exc:
             raise click.ClickException(f"{where}: {' '.join(str(exc).split())}") from None
     return adoptions
 

@@ -4,7 +4,7 @@ scoring file beside the live one; what it would add, remove and re-rank (docs/wh
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,7 @@ def live_catalog(s: Settings) -> Any:
     return Catalog(version="live", items=items)
 
 
-def live_schedule(s: Settings) -> SideSchedule:
+def live_schedule(s: Settings, workers_clock: str = "wall") -> SideSchedule:
     """The schedule the workers judge by: every record of the configuration topic, checked and applied in turn
     as a worker's configuration feed does (as the operator, who may read it and write nothing). A record a
     worker refuses is refused with a warning naming the field; the others are used."""
@@ -73,7 +73,8 @@ def live_schedule(s: Settings) -> SideSchedule:
         raise click.ClickException(
             f"reading the adopted configurations: {exc} (or pass --base-schedule FILE, or --no-base-schedule)"
         ) from None
-    got = from_records(records, f"config topic {s.topic_config}")
+    wall = timedelta(seconds=s.clock_offset_s) if workers_clock == "wall" else None
+    got = from_records(records, f"config topic {s.topic_config}", refuse_before_receipt=wall)
     if got.refused:
         listed = "; ".join(f"{k}: {r[:200]}" for k, r in sorted(got.refused.items())[:3])
         click.echo(
@@ -83,8 +84,7 @@ def live_schedule(s: Settings) -> SideSchedule:
     if got.published_after_their_moment:
         click.echo(
             f"warning: adoptions dated before they were published ({', '.join(got.published_after_their_moment[:3])}"
-            "; `esup rules adopt --allow-past`): followed, as event-clock workers follow them; a wall-clock worker "
-            "refuses them, and then the baseline check says where it differs",
+            "; `esup rules adopt --allow-past`): followed, as event-clock workers follow them (--workers-clock event)",
             err=True,
         )
     return got
@@ -181,6 +181,14 @@ def configuration(
     help="the live adoptions as a file (format of `esup evaluate --schedule`; default: read the configuration topic)",
 )
 @click.option("--no-base-schedule", is_flag=True, help="judge the baseline without any adoption (the start files only)")
+@click.option(
+    "--workers-clock",
+    type=click.Choice(["wall", "event"]),
+    default="wall",
+    show_default=True,
+    help="the live workers' clock: wall-clock workers refuse an adoption dated before the broker received it "
+    "(`esup rules adopt --allow-past`), event-clock workers (replays) follow it; the baseline does the same",
+)
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="write the report as JSON")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="write the report as HTML")
 @click.option("--store", "store_name", default=None, help="store the scenario in ClickHouse under this name")
@@ -202,6 +210,7 @@ def whatif(
     base_scoring: Path | None,
     base_schedule: Path | None,
     no_base_schedule: bool,
+    workers_clock: str,
     json_file: Path | None,
     html_file: Path | None,
     store_name: str | None,
@@ -258,7 +267,9 @@ def whatif(
     base_adopted = file_schedule(base_schedule) if base_schedule is not None else None
     catalog = None if base_catalog else live_catalog(s)
     if base_adopted is None:
-        base_adopted = SideSchedule("none (--no-base-schedule)") if no_base_schedule else live_schedule(s)
+        base_adopted = (
+            SideSchedule("none (--no-base-schedule)") if no_base_schedule else live_schedule(s, workers_clock)
+        )
     base = configuration(given, catalog, option="--base-", schedule=base_adopted)
     new = configuration(proposed, None, base, schedule=own)
     reader_role: Role = "reader"

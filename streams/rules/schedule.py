@@ -97,7 +97,11 @@ def _moment(text: str) -> datetime:
         raise AdoptionError("effective_from", f"{text[:40]!r} is not an ISO-8601 time") from None
     if moment.tzinfo is None:
         raise AdoptionError("effective_from", "a time without an offset (the moment would be ambiguous)")
-    year = moment.astimezone(TZ).year
+    try:  # the year as Beijing and UTC see it: near datetime's limits either may not exist
+        year = moment.astimezone(TZ).year
+        moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise AdoptionError("effective_from", f"{text[:40]} is outside the calendar range") from None
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise AdoptionError("effective_from", f"{text[:40]} is outside the calendar range {FIRST_YEAR}-{LAST_YEAR}")
     return moment

@@ -31,7 +31,8 @@ WINDOW = ["--from", "2026-01-01", "--to", "2026-06-30", "--at", UNTIL, "--quiet"
 
 def _whatif(p: Any, tmp_path: Path, name: str, *args: str) -> tuple[Any, dict[str, Any]]:
     out = tmp_path / f"{name}.json"
-    res = p.esup("whatif", *WINDOW, "--json", str(out), *args, check=False, timeout=300)
+    # (the test's workers run on the event clock, which follows an adoption made with --allow-past)
+    res = p.esup("whatif", *WINDOW, "--workers-clock", "event", "--json", str(out), *args, check=False, timeout=300)
     assert out.exists(), res.stdout + res.stderr
     return res, json.loads(out.read_text(encoding="utf-8"))
 
@@ -159,7 +160,7 @@ def test_whatif_judges_its_baseline_under_the_adopted_schedule(
     assert ignored["configuration"]["changed"] == ["schedule"]
 
     # Stored as a scenario: its report names both schedules.
-    res = p.esup("whatif", *WINDOW, "--store", "schedule-check", check=False, timeout=300)
+    res = p.esup("whatif", *WINDOW, "--workers-clock", "event", "--store", "schedule-check", check=False, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     ((report,),) = clickhouse_client.execute(f"SELECT report FROM {db}.whatif_runs WHERE scenario = 'schedule-check'")
     kept = json.loads(report)["schedule"]

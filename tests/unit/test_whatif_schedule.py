@@ -109,6 +109,41 @@ def test_an_adoption_dated_before_it_was_published_is_followed_and_named() -> No
     assert from_records([(key, value, ahead)], "t").published_after_their_moment == ()
 
 
+def test_for_wall_clock_workers_an_adoption_dated_before_it_was_published_is_refused_as_they_refuse_it() -> None:
+    """The default of `esup whatif` (--workers-clock wall): the baseline refuses what a live worker's feed
+    refuses (streams/config_feed.py), keeping an earlier good record of the same key; a timestamp out of
+    datetime's range is no time, refused, never an exception."""
+    from streams.config_feed import ConfigFeed
+    from streams.configs import Contexts
+
+    key, value = _record()
+    late = int((M + timedelta(days=1)).timestamp() * 1000)
+    ahead = int((M - timedelta(days=1)).timestamp() * 1000)
+    offset = timedelta(0)
+    got = from_records([(key, value, late)], "t", refuse_before_receipt=offset)
+    assert got.adoptions == () and "before the record was published" in got.refused[key.decode()]
+    # an earlier good record of the key stays; a huge timestamp or none is refused as the worker refuses it
+    for bad in (late, 10**18, None):
+        kept = from_records([(key, value, ahead), (key, value, bad)], "t", refuse_before_receipt=offset)
+        assert len(kept.adoptions) == 1 and set(kept.refused) == {key.decode()}
+        feed = ConfigFeed("127.0.0.1:1", "t", Contexts(context()), published_offset=offset)
+        assert feed.apply(key, value, ahead) and not feed.apply(key, value, bad)
+
+
+def test_a_moment_at_the_limits_of_datetime_is_refused_naming_the_field() -> None:
+    """9999-12-31 at -14:00 has no UTC time, 0001-01-01 at +14:00 none in Beijing: refused, not raised."""
+    from streams.rules.schedule import AdoptionError
+
+    for text in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
+        record = json.loads(_record()[1])
+        record["effective_from"] = text
+        with pytest.raises(AdoptionError) as exc:
+            parse_adoption(b"rules@x", json.dumps(record).encode())
+        assert exc.value.field == "effective_from"
+        got = from_records([(b"rules@x", json.dumps(record).encode(), None)], "t")
+        assert got.adoptions == () and "rules@x" in got.refused
+
+
 # ---- the proposal's schedule ------------------------------------------------------------------------------
 
 
