@@ -73,17 +73,28 @@ def verify_decisions(client: Any, database: str) -> list[Problem]:
 AUDIT_FIELDS: tuple[str, ...] = tuple(c for c in COLUMNS["audit_log"] if c not in ("audit_id", "writer"))
 
 
-def check_forged(on_topic: Mapping[AuditKey, Mapping[str, Any]], topic_of: Mapping[str, str]) -> list[Problem]:
-    """Each record whose action or role its writer (the principal whose topic carries it) may not make;
-    ``topic_of``: writer → its topic, to name where the record is."""
+def check_forged(every: Iterable[tuple[str, Mapping[str, Any]]], topic_of: Mapping[str, str]) -> list[Problem]:
+    """Over every record as read from the audit topics, in order (``every``: (writer, row) pairs; not only each
+    audit id's last copy, which a writer could use to cover a forged record with a harmless one of the same id):
+    a record whose action or role its writer (the principal whose topic carries it) may not make is forged, and
+    a record written again with other content under the same audit id is rewritten (an identical copy, as a
+    producer's retry makes, is not). ``topic_of``: writer → its topic, to name where the record is."""
     problems: list[Problem] = []
-    for audit_id, writer in sorted(on_topic):
-        r = on_topic[(audit_id, writer)]
+    first: dict[AuditKey, dict[str, Any]] = {}
+    for writer, r in every:
+        where = topic_of.get(writer, writer)
         why = forgery(writer, r["action"], r["role"])
         if why is not None:
-            where = topic_of.get(writer, writer)
             problems.append(
-                Problem("forged", audit_id, f"audit record on {where}: {r['action']} by {r['actor_id']}: {why}")
+                Problem("forged", r["audit_id"], f"audit record on {where}: {r['action']} by {r['actor_id']}: {why}")
+            )
+        key = (r["audit_id"], writer)
+        content = _comparable(r)
+        before = first.setdefault(key, content)
+        if before != content:
+            changed = ", ".join(k for k in AUDIT_FIELDS if before[k] != content[k])
+            problems.append(
+                Problem("rewritten", r["audit_id"], f"audit record on {where}: written again with other {changed}")
             )
     return problems
 
@@ -129,10 +140,11 @@ def check_audit(
 
 def read_audit_topics(
     bootstrap: str, topics: Mapping[str, str], *, auth: dict[str, Any] | None = None
-) -> tuple[dict[AuditKey, Any], bool]:
-    """The records of the audit ``topics`` (topic → writer) by audit id and writer, as the sink converts them
-    (what it rejects is left out), and whether every topic still starts at offset 0 (nothing removed by
-    retention). A topic that does not exist holds nothing."""
+) -> tuple[dict[AuditKey, Any], bool, list[tuple[str, dict[str, Any]]]]:
+    """The records of the audit ``topics`` (topic → writer) by audit id and writer (the last copy of each), as
+    the sink converts them (what it rejects is left out); whether every topic still starts at offset 0 (nothing
+    removed by retention); and every record read, as (writer, row), in order. A topic that does not exist holds
+    nothing."""
     from kafka import KafkaConsumer, TopicPartition
 
     from sinks.rows import Record, audit_row
@@ -152,8 +164,9 @@ def read_audit_topics(
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         records: dict[AuditKey, Any] = {}
+        every: list[tuple[str, dict[str, Any]]] = []
         if not tps:
-            return records, True
+            return records, True, every
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         complete = all(offset == 0 for offset in consumer.beginning_offsets(tps).values())
@@ -168,7 +181,8 @@ def read_audit_topics(
                     row = audit_row(Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value), writer).row
                     if row is not None:
                         records[(row["audit_id"], writer)] = row
-        return records, complete
+                        every.append((writer, row))
+        return records, complete, every
     finally:
         consumer.close()
 

@@ -36,8 +36,8 @@ def verify(since: str | None, audit: bool) -> None:
         problems = run(client, s.clickhouse_database, heads, aware_datetime(since) if since else None)
         problems += verify_decisions(client, s.clickhouse_database)
         topics = audit_topics(s)
-        records, complete = read_audit_topics(s.kafka_bootstrap, topics, auth=kafka_python_auth(s, OPERATOR))
-        problems += check_forged(records, {writer: topic for topic, writer in topics.items()})
+        records, complete, every = read_audit_topics(s.kafka_bootstrap, topics, auth=kafka_python_auth(s, OPERATOR))
+        problems += check_forged(every, {writer: topic for topic, writer in topics.items()})
         if audit:
             problems += check_audit(records, load_audit_log(client, s.clickhouse_database), complete=complete)
             if not complete:

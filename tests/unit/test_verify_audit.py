@@ -80,12 +80,25 @@ def test_audit_log_rows_deleted_edited_or_inserted_behind_the_topic_are_named() 
 def test_a_record_its_writer_may_not_make_is_named_forged_with_its_topic_and_action() -> None:
     from sinks.verify_audit import check_forged
 
-    records = {
-        ("a1", "esup-api"): _record(1),  # the API's own decision record
-        ("a2", "esup-clock"): _record(2),  # the clock claiming a supervisor's decision
-        ("a3", "legacy"): _record(3),  # the shared topic of earlier versions: cannot be judged
-    }
+    records = [
+        ("esup-api", _record(1)),  # the API's own decision record
+        ("esup-clock", _record(2)),  # the clock claiming a supervisor's decision
+        ("legacy", _record(3)),  # the shared topic of earlier versions: cannot be judged
+        ("esup-api", _record(1)),  # a producer's retry: the same record again
+    ]
     topics = {"esup-api": "esup.audit.api", "esup-clock": "esup.audit.clock", "legacy": "esup.audit"}
     got = check_forged(records, topics)
     assert [(p.kind, p.finding_id) for p in got] == [("forged", "a2")]
     assert "esup.audit.clock" in got[0].detail and "decide" in got[0].detail and "esup-clock" in got[0].detail
+
+
+def test_a_forged_record_covered_by_a_harmless_one_of_the_same_id_is_still_named_and_the_rewrite_too() -> None:
+    """The last copy of an audit id is what audit_log keeps: a writer posting a forged record and then an
+    ordinary one under its id must not hide the forgery."""
+    from sinks.verify_audit import check_forged
+
+    forged = _record(2)
+    harmless = {**forged, "action": "clock.advance", "role": "kafka:esup-clock", "actor_id": "esup-clock"}
+    got = check_forged([("esup-clock", forged), ("esup-clock", harmless)], {"esup-clock": "esup.audit.clock"})
+    assert [(p.kind, p.finding_id) for p in got] == [("forged", "a2"), ("rewritten", "a2")]
+    assert "action" in got[1].detail and "esup.audit.clock" in got[1].detail
