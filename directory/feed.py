@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from directory.index import DirectoryIndex
-from directory.topic import VERSION_KEY, read_record
+from directory.topic import index_of_parsed, read_record
 from schemas.wire import WireError
 
 log = logging.getLogger("esup.directory")
@@ -60,7 +60,7 @@ class DirectoryFeed:
             changed += 1
         if not changed:
             return
-        index = _index_of_parsed(self._parsed)
+        index = index_of_parsed(self._parsed)
         with self._lock:
             self._index = index
             self.changes += changed
@@ -121,15 +121,3 @@ class DirectoryFeed:
         """Wait up to ``timeout_s`` for the topic to be read to its end; True once it has been."""
         deadline = time.monotonic() + timeout_s
         return self.ready.wait(max(0.0, deadline - time.monotonic()))
-
-
-def _index_of_parsed(parsed: dict[bytes, Any]) -> DirectoryIndex:
-    """The index of already parsed records (key kind:id → entry, the version key → its string)."""
-    kinds: dict[str, list[Any]] = {"department": [], "staff": [], "bureau": []}
-    version = ""
-    for key, value in parsed.items():
-        if key == VERSION_KEY:
-            version = value
-        else:
-            kinds[key.decode().partition(":")[0]].append(value)
-    return DirectoryIndex(kinds["department"], kinds["staff"], kinds["bureau"], version)

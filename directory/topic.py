@@ -52,18 +52,25 @@ def read_record(key: bytes, value: bytes) -> Any:
 
 def index_of(latest: dict[bytes, bytes]) -> DirectoryIndex:
     """An index of every entry that parses; a bad record is skipped, never fatal to a follower."""
-    parsed: dict[str, list[Any]] = {k: [] for k in _KINDS}
-    version = ""
+    parsed: dict[bytes, Any] = {}
     for key, value in latest.items():
         try:
-            got = read_record(key, value)
+            parsed[key] = read_record(key, value)
         except WireError:
             continue
+    return index_of_parsed(parsed)
+
+
+def index_of_parsed(parsed: dict[bytes, Any]) -> DirectoryIndex:
+    """The index of records already read (key kind:id → its entry, the version key → the version string)."""
+    kinds: dict[str, list[Any]] = {k: [] for k in _KINDS}
+    version = ""
+    for key, value in parsed.items():
         if key == VERSION_KEY:
-            version = got
+            version = value
         else:
-            parsed[key.decode().partition(":")[0]].append(got)
-    return DirectoryIndex(parsed["department"], parsed["staff"], parsed["bureau"], version)
+            kinds[key.decode().partition(":")[0]].append(value)
+    return DirectoryIndex(kinds["department"], kinds["staff"], kinds["bureau"], version)
 
 
 @dataclass(frozen=True)
